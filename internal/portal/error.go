@@ -1,0 +1,74 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one kind of answer a person or a caller can act on;
+// the web layer maps them to HTTP statuses in one place.
+const (
+	EINVALID      = "invalid"      // the input is wrong; the message says how
+	ENOTFOUND     = "not_found"    // no such thing (also: one in another tenant)
+	ECONFLICT     = "conflict"     // someone changed it meanwhile
+	EFORBIDDEN    = "forbidden"    // signed in, but the role does not allow it
+	EUNAUTHORIZED = "unauthorized" // not signed in, or sign-in failed
+	ETHROTTLED    = "throttled"    // an upstream service asked us to slow down
+	EUNAVAILABLE  = "unavailable"  // an upstream service failed or could not be reached
+	EINTERNAL     = "internal"     // a bug or an unexpected failure
+)
+
+// Error is an error whose Message is safe to show to the person using the
+// portal. Err, when set, is the underlying cause: it is for logs, never for pages.
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("portal error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("portal error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Unwrap returns the cause, so errors.As can still find a typed upstream error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted, user-safe message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with the given code and message whose cause is err.
+func Wrap(err error, code, message string) *Error {
+	return &Error{Code: code, Message: message, Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for
+// any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-safe message of the first *Error in err's
+// chain, and a generic sentence for any other error, so internal details never
+// reach a page.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Something went wrong on our side."
+}
