@@ -73,6 +73,10 @@ type Assignment struct {
 	// ACS token, sorted and without duplicates (see NormalizeClientIDs).
 	// Always empty for a ResourceAccount.
 	ClientIDs []GUID
+	// Spelling is the principalType exactly as ACS returned it ("user",
+	// "teamsResourceAccount", "resourceAccount", …), or "" for an assignment
+	// not read from ACS. It is informational: Equal ignores it.
+	Spelling string
 }
 
 // Validate reports the first rule a proposed assignment breaks, as an EINVALID

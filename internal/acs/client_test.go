@@ -1,0 +1,443 @@
+package acs_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+var (
+	contoso   = portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
+	alice     = portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231111")
+	frontDesk = portal.MustParseGUID("b27b64b9-39d2-44a3-869d-67700b74e805")
+	desktop   = portal.MustParseGUID("83ecbc78-e1ba-4e8f-a454-5483ef618061")
+	mobile    = portal.MustParseGUID("9215f754-3568-4bed-baa4-455c404e6140")
+)
+
+var testKey = []byte("emulator-test-key-0123456789abcdef")
+
+type env struct {
+	emu    *acsemu.Emulator
+	srv    *httptest.Server
+	client *acs.Client
+}
+
+// newEnv starts an emulator on loopback and a client for it with fast
+// retries, so fault tests take milliseconds, not the production defaults.
+func newEnv(t *testing.T, tweak func(*acs.Options)) *env {
+	t.Helper()
+	emu, err := acsemu.New(acsemu.Config{AccessKey: testKey, VerifyBearer: acsemu.StaticTokens("good-token")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(func() { emu.Close(); srv.Close() })
+	opts := acs.Options{
+		Endpoint:      srv.URL,
+		AccessKey:     testKey,
+		RetryDelay:    5 * time.Millisecond,
+		MaxRetryAfter: 2 * time.Second,
+		TryTimeout:    2 * time.Second,
+	}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	c, err := acs.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{emu: emu, srv: srv, client: c}
+}
+
+func userAssignment(apps ...portal.GUID) portal.Assignment {
+	return portal.Assignment{TenantID: contoso, ObjectID: alice, Kind: portal.User, ClientIDs: apps}
+}
+
+func TestRoundTripHMAC(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+
+	created, call, err := e.client.PutAssignment(ctx, userAssignment(mobile, desktop))
+	if err != nil || !created {
+		t.Fatalf("first PUT: created=%v err=%v", created, err)
+	}
+	if call.Status != 201 || call.Attempts != 1 || call.RequestID == "" || call.CorrelationVector == "" {
+		t.Fatalf("call = %+v", call)
+	}
+	got, _, err := e.client.GetAssignment(ctx, contoso, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(userAssignment(desktop, mobile)) || got.Spelling != "user" {
+		t.Fatalf("GET = %+v", got)
+	}
+
+	// PUT replaces the whole assignment.
+	created, _, err = e.client.PutAssignment(ctx, userAssignment(desktop))
+	if err != nil || created {
+		t.Fatalf("second PUT: created=%v err=%v", created, err)
+	}
+	if got, _, _ := e.client.GetAssignment(ctx, contoso, alice); !got.Equal(userAssignment(desktop)) {
+		t.Fatalf("after replace: %+v", got)
+	}
+
+	gone, call, err := e.client.DeleteAssignment(ctx, contoso, alice)
+	if err != nil || gone || call.Status != 204 {
+		t.Fatalf("DELETE: gone=%v call=%+v err=%v", gone, call, err)
+	}
+	_, call, err = e.client.GetAssignment(ctx, contoso, alice)
+	if portal.ErrorCode(err) != portal.ENOTFOUND || call.Status != 404 || call.Attempts != 1 {
+		t.Fatalf("GET after DELETE: call=%+v err=%v, want ENOTFOUND once", call, err)
+	}
+	gone, _, err = e.client.DeleteAssignment(ctx, contoso, alice)
+	if err != nil || !gone {
+		t.Fatalf("second DELETE: gone=%v err=%v, want already gone", gone, err)
+	}
+}
+
+type staticCredential string
+
+func (s staticCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+func TestRoundTripBearer(t *testing.T) {
+	e := newEnv(t, func(o *acs.Options) { o.AccessKey, o.Credential = nil, staticCredential("good-token") })
+	ra := portal.Assignment{TenantID: contoso, ObjectID: frontDesk, Kind: portal.ResourceAccount}
+	if created, _, err := e.client.PutAssignment(context.Background(), ra); err != nil || !created {
+		t.Fatalf("PUT: %v %v", created, err)
+	}
+	got, _, err := e.client.GetAssignment(context.Background(), contoso, frontDesk)
+	if err != nil || !got.Equal(ra) || got.Spelling != "teamsResourceAccount" {
+		t.Fatalf("GET = %+v, %v", got, err)
+	}
+	if r := e.emu.Requests(); r[0].Auth != "bearer" {
+		t.Fatalf("emulator saw auth %q", r[0].Auth)
+	}
+
+	bad := newEnv(t, func(o *acs.Options) { o.AccessKey, o.Credential = nil, staticCredential("stolen-token") })
+	_, call, err := bad.client.GetAssignment(context.Background(), contoso, frontDesk)
+	assertDenied(t, err, call)
+}
+
+func assertDenied(t *testing.T, err error, call portal.ACSCall) {
+	t.Helper()
+	var re *acs.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 401 || re.Code != "Denied" {
+		t.Fatalf("err = %v, want a 401 Denied ResponseError", err)
+	}
+	if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.Contains(portal.ErrorMessage(err), "credentials") {
+		t.Fatalf("code %q message %q", portal.ErrorCode(err), portal.ErrorMessage(err))
+	}
+	if call.Attempts != 1 {
+		t.Fatalf("401 was retried: %d attempts", call.Attempts)
+	}
+}
+
+func TestWrongKeyIsDeniedAndNotRetried(t *testing.T) {
+	e := newEnv(t, func(o *acs.Options) { o.AccessKey = []byte("some-other-key") })
+	_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+	assertDenied(t, err, call)
+	if n := len(e.emu.Requests()); n != 1 {
+		t.Fatalf("emulator saw %d requests", n)
+	}
+}
+
+func TestResourceAccountSpellingIsConfigurable(t *testing.T) {
+	e := newEnv(t, func(o *acs.Options) { o.ResourceAccountSpelling = "resourceAccount" })
+	ra := portal.Assignment{TenantID: contoso, ObjectID: frontDesk, Kind: portal.ResourceAccount}
+	if _, _, err := e.client.PutAssignment(context.Background(), ra); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := e.emu.Lookup("127.0.0.1", contoso, frontDesk)
+	if !ok || s.PrincipalType != "resourceAccount" || len(s.ClientIDs) != 0 {
+		t.Fatalf("stored %+v, %v", s, ok)
+	}
+	if _, err := acs.New(acs.Options{Endpoint: "https://x.communication.azure.com", AccessKey: testKey, ResourceAccountSpelling: "ResourceAcct"}); portal.ErrorCode(err) != portal.EINVALID {
+		t.Fatalf("bad spelling accepted: %v", err)
+	}
+}
+
+func TestReadsEverySpelling(t *testing.T) {
+	e := newEnv(t, nil)
+	for spelling, want := range map[string]portal.PrincipalKind{
+		"User": portal.User, "USER": portal.User,
+		"resourceAccount": portal.ResourceAccount, "TeamsResourceAccount": portal.ResourceAccount,
+	} {
+		s := acsemu.Stored{Host: "127.0.0.1", TenantID: contoso, ObjectID: alice, PrincipalType: spelling}
+		if want == portal.User {
+			s.ClientIDs = []string{desktop.String()}
+		}
+		if err := e.emu.Seed(s); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := e.client.GetAssignment(context.Background(), contoso, alice)
+		if err != nil || got.Kind != want || got.Spelling != spelling {
+			t.Errorf("%s: got %+v, %v; want kind %v", spelling, got, err, want)
+		}
+	}
+}
+
+// The spec's principalType enum is open: a type the portal does not know is
+// read, not refused, so people can still see what ACS holds.
+func TestToleratesAnUnknownPrincipalType(t *testing.T) {
+	ct := &captureTransport{status: 200, body: `{"objectId":"e5b7f628-ea94-4fdc-b3d9-1af1fe231111","tenantId":"1c361ff7-fb44-4685-bb78-1bad6ce5bef3","principalType":"application"}`}
+	c, err := acs.New(acs.Options{Endpoint: "https://x.communication.azure.com", AccessKey: testKey, Transport: ct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := c.GetAssignment(context.Background(), contoso, alice)
+	if err != nil || got.Kind != portal.KindUnknown || got.Spelling != "application" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	// An answer about another object is not tolerated.
+	ct.body = `{"objectId":"9215f754-3568-4bed-baa4-455c404e6140","principalType":"user","clientIds":["83ecbc78-e1ba-4e8f-a454-5483ef618061"]}`
+	if _, _, err := c.GetAssignment(context.Background(), contoso, alice); portal.ErrorCode(err) != portal.EUNAVAILABLE {
+		t.Fatalf("mismatched object: %v", err)
+	}
+}
+
+func TestInvalidAssignmentIsNotSent(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, a := range []portal.Assignment{
+		userAssignment(), // a user with no apps
+		{TenantID: contoso, ObjectID: frontDesk, Kind: portal.ResourceAccount, ClientIDs: []portal.GUID{desktop}},
+		{ObjectID: alice, Kind: portal.User, ClientIDs: []portal.GUID{desktop}},
+	} {
+		if _, _, err := e.client.PutAssignment(context.Background(), a); portal.ErrorCode(err) != portal.EINVALID {
+			t.Errorf("%+v: err %v, want EINVALID", a, err)
+		}
+	}
+	if _, _, err := e.client.GetAssignment(context.Background(), portal.GUID{}, alice); portal.ErrorCode(err) != portal.EINVALID {
+		t.Errorf("nil tenant: err %v", err)
+	}
+	if n := len(e.emu.Requests()); n != 0 {
+		t.Fatalf("emulator saw %d requests", n)
+	}
+}
+
+// What reaches ACS is always one canonical GUID segment: IDs are parsed once
+// into bytes, so every spelling that parses is sent the same way, and one
+// that does not parse never leaves the portal.
+func TestOnlyCanonicalIDsReachACS(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, spelled := range []string{"E5B7F628-EA94-4FDC-B3D9-1AF1FE231111", "{e5b7f628-ea94-4fdc-b3d9-1af1fe231111}"} {
+		id, err := portal.ParseGUID(spelled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.client.GetAssignment(context.Background(), contoso, id)
+	}
+	for _, bad := range []string{"..%2F..%2Fother", "%2e%2e", "A%2FB", "..;/", "urn:uuid:e5b7f628-ea94-4fdc-b3d9-1af1fe231111", "e5b7f628ea944fdcb3d91af1fe231111", "00000000-0000-0000-0000-000000000000", "e5b7f628-ea94-4fdc-b3d9-1af1fe23111\u0430"} {
+		if _, err := portal.ParseGUID(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	reqs := e.emu.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.TenantSegment != contoso.String() || r.ObjectSegment != alice.String() {
+			t.Errorf("emulator saw segments %q / %q", r.TenantSegment, r.ObjectSegment)
+		}
+	}
+}
+
+func TestRetryAfterIsHonouredWithOneRequestIDAndFreshDates(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "1"})
+	start := time.Now()
+	_, call, err := e.client.PutAssignment(context.Background(), userAssignment(desktop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Fatalf("retried after %v, before Retry-After: 1", waited)
+	}
+	reqs := e.emu.Requests()
+	if len(reqs) != 2 || call.Attempts != 2 || call.Status != 201 {
+		t.Fatalf("%d requests, call %+v", len(reqs), call)
+	}
+	if reqs[0].ClientRequestID != call.RequestID || reqs[1].ClientRequestID != call.RequestID {
+		t.Fatalf("request IDs %q, %q; call %q", reqs[0].ClientRequestID, reqs[1].ClientRequestID, call.RequestID)
+	}
+	if reqs[0].XMsDate == reqs[1].XMsDate {
+		t.Fatalf("both attempts signed with x-ms-date %q", reqs[0].XMsDate)
+	}
+}
+
+func TestRetryAfterBeyondTheBoundFailsFastAsThrottled(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "3600"})
+	start := time.Now()
+	_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+	if portal.ErrorCode(err) != portal.ETHROTTLED {
+		t.Fatalf("err %v, want ETHROTTLED", err)
+	}
+	if call.Attempts != 1 || time.Since(start) > time.Second {
+		t.Fatalf("waited %v over %d attempts", time.Since(start), call.Attempts)
+	}
+}
+
+// Retry-After values that mean nothing fall back to the client's own backoff.
+func TestMeaninglessRetryAfterFallsBackToBackoff(t *testing.T) {
+	for _, ra := range []string{"0", "-1", "abc", "Wed, 21 Oct 2015 07:28:00 GMT", ""} {
+		e := newEnv(t, nil)
+		e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: ra}, acsemu.Fault{Status: 503})
+		start := time.Now()
+		_, call, err := e.client.PutAssignment(context.Background(), userAssignment(desktop))
+		if err != nil || call.Attempts != 3 {
+			t.Errorf("Retry-After %q: attempts %d, err %v", ra, call.Attempts, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Retry-After %q: took %v", ra, d)
+		}
+	}
+}
+
+func TestServerErrorsAreRetriedThenReported(t *testing.T) {
+	e := newEnv(t, func(o *acs.Options) { o.MaxRetries = 2 })
+	e.emu.Script(acsemu.Fault{Status: 500}, acsemu.Fault{Status: 503}, acsemu.Fault{Status: 500})
+	_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+	if portal.ErrorCode(err) != portal.EUNAVAILABLE || call.Attempts != 3 || call.Status != 500 {
+		t.Fatalf("call %+v err %v", call, err)
+	}
+	if strings.Contains(portal.ErrorMessage(err), "goroutine") || !strings.Contains(portal.ErrorMessage(err), "500") {
+		t.Fatalf("message %q", portal.ErrorMessage(err))
+	}
+}
+
+func TestClientErrorsAreNotRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+	if portal.ErrorCode(err) != portal.ENOTFOUND || call.Attempts != 1 {
+		t.Fatalf("404: call %+v err %v", call, err)
+	}
+}
+
+func TestHangIsCutByTheTryTimeout(t *testing.T) {
+	e := newEnv(t, func(o *acs.Options) { o.TryTimeout = 200 * time.Millisecond })
+	e.emu.Script(acsemu.Fault{Hang: true})
+	start := time.Now()
+	_, call, err := e.client.PutAssignment(context.Background(), userAssignment(desktop))
+	if err != nil || call.Attempts != 2 {
+		t.Fatalf("call %+v err %v", call, err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestCallerDeadlineBoundsTheWholeCall(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{Hang: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err := e.client.GetAssignment(ctx, contoso, alice)
+	if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.Contains(portal.ErrorMessage(err), "in time") {
+		t.Fatalf("err %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestDroppedConnectionIsRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{Reset: true})
+	if _, call, err := e.client.PutAssignment(context.Background(), userAssignment(desktop)); err != nil || call.Attempts != 2 {
+		t.Fatalf("call %+v err %v", call, err)
+	}
+}
+
+// A DELETE that landed but whose answer was lost is retried; the retry's 404
+// means the first attempt worked.
+func TestDeleteWhoseRetrySees404IsAlreadyGone(t *testing.T) {
+	e := newEnv(t, nil)
+	if _, _, err := e.client.PutAssignment(context.Background(), userAssignment(desktop)); err != nil {
+		t.Fatal(err)
+	}
+	e.emu.Script(acsemu.Fault{ResetAfterApply: true})
+	gone, call, err := e.client.DeleteAssignment(context.Background(), contoso, alice)
+	if err != nil || !gone || call.Attempts != 2 {
+		t.Fatalf("gone=%v call=%+v err=%v", gone, call, err)
+	}
+	if _, ok := e.emu.Lookup("127.0.0.1", contoso, alice); ok {
+		t.Fatal("assignment still there")
+	}
+}
+
+// A PUT whose answer was lost is retried: PUT is idempotent, so the retry
+// replaces what the first attempt created and reports "replaced".
+func TestPutWhoseAnswerWasLostIsRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{ResetAfterApply: true})
+	created, call, err := e.client.PutAssignment(context.Background(), userAssignment(desktop))
+	if err != nil || created || call.Attempts != 2 || call.Status != 200 {
+		t.Fatalf("created=%v call=%+v err=%v", created, call, err)
+	}
+}
+
+func TestTruncatedAnswerIsAnError(t *testing.T) {
+	e := newEnv(t, nil)
+	e.client.PutAssignment(context.Background(), userAssignment(desktop))
+	e.emu.Script(acsemu.Fault{TruncateBody: true})
+	if _, _, err := e.client.GetAssignment(context.Background(), contoso, alice); portal.ErrorCode(err) != portal.EUNAVAILABLE {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestOversizedAnswerIsRefused(t *testing.T) {
+	ct := &captureTransport{status: 200, body: `{"principalType":"user","clientIds":["` + strings.Repeat("a", 2<<20) + `"]}`}
+	c, err := acs.New(acs.Options{Endpoint: "https://x.communication.azure.com", AccessKey: testKey, Transport: ct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.GetAssignment(context.Background(), contoso, alice); portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.Contains(portal.ErrorMessage(err), "too large") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestConcurrencyIsBoundedAcrossCallers(t *testing.T) {
+	emu, err := acsemu.New(acsemu.Config{AccessKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond})
+	var inFlight, peak atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { emu.Close(); srv.Close() })
+	c, err := acs.New(acs.Options{Endpoint: srv.URL, AccessKey: testKey, MaxConcurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { c.GetAssignment(context.Background(), contoso, alice) })
+	}
+	wg.Wait()
+	if p := peak.Load(); p != 2 {
+		t.Fatalf("peak in flight %d, want 2", p)
+	}
+}

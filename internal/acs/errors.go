@@ -1,0 +1,75 @@
+package acs
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// ResponseError is a non-success answer from ACS. It is the cause inside the
+// *portal.Error the client returns; find it with errors.As for the details.
+type ResponseError struct {
+	StatusCode        int
+	Code              string // ACS's error code, e.g. "Denied"; may be empty
+	Message           string // ACS's message, capped in length
+	RequestID         string
+	CorrelationVector string
+}
+
+func (e *ResponseError) Error() string {
+	return fmt.Sprintf("acs: HTTP %d %s: %s (x-ms-client-request-id %s, MS-CV %s)",
+		e.StatusCode, e.Code, e.Message, e.RequestID, e.CorrelationVector)
+}
+
+// responseError maps a non-2xx answer to a coded portal error. The mapping
+// follows the status, not ACS's code strings, which are not documented for
+// this API.
+func responseError(resp *http.Response, body []byte, call portal.ACSCall) error {
+	re := &ResponseError{StatusCode: resp.StatusCode, RequestID: call.RequestID, CorrelationVector: call.CorrelationVector}
+	var envelope struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &envelope) == nil {
+		re.Code = capText(envelope.Error.Code, 100)
+		re.Message = capText(envelope.Error.Message, 300)
+	}
+	said := ""
+	if re.Message != "" {
+		said = " ACS said: " + re.Message
+	}
+	var code, msg string
+	switch s := resp.StatusCode; {
+	case s == http.StatusNotFound:
+		code, msg = portal.ENOTFOUND, "ACS has no assignment for this object."
+	case s == http.StatusBadRequest:
+		code, msg = portal.EINVALID, "ACS refused the request."+said
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS refused the portal's credentials (HTTP %d). An administrator must check the portal's access key or the managed identity's role on the ACS resource.", s)
+	case s == http.StatusConflict || s == http.StatusPreconditionFailed:
+		code, msg = portal.ECONFLICT, "ACS reported a conflicting change."+said
+	case s == http.StatusTooManyRequests:
+		code, msg = portal.ETHROTTLED, "ACS is throttling the portal's requests; try again in a minute."
+	default:
+		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS failed to answer (HTTP %d); nothing is lost, try again shortly.", s)
+	}
+	return portal.Wrap(re, code, msg)
+}
+
+func unexpectedStatus(resp *http.Response, call portal.ACSCall) error {
+	re := &ResponseError{StatusCode: resp.StatusCode, RequestID: call.RequestID, CorrelationVector: call.CorrelationVector}
+	return portal.Wrap(re, portal.EUNAVAILABLE, fmt.Sprintf("ACS answered with an unexpected HTTP %d.", resp.StatusCode))
+}
+
+func capText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,284 @@
+package acsemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault is what the emulator does to one request instead of, or on top of,
+// answering it normally. The zero Fault behaves normally. Latency is applied
+// first; then at most one of Hang, Reset, Status (checked in that order)
+// replaces the answer; ResetAfterApply and TruncateBody act on the normal
+// answer after the operation has been done.
+type Fault struct {
+	// Status, when non-zero, is answered instead of doing the operation, with
+	// an ACS-style error body (429: code "TooManyRequests"). Nothing changes.
+	Status int
+	// RetryAfter is the raw Retry-After header sent with Status, if non-empty
+	// ("1", "0", "-1", "abc", an HTTP date: clients must survive them all).
+	RetryAfter string
+	// RetryAfterMs is the raw retry-after-ms header sent with Status, if
+	// non-empty.
+	RetryAfterMs string
+	// Latency is waited first (ended early if the client goes away or the
+	// emulator is closed, in which case the connection is dropped).
+	Latency time.Duration
+	// Hang never answers: the request blocks until the client goes away or
+	// Close is called, then its connection is dropped. Nothing changes.
+	Hang bool
+	// Reset drops the connection without answering (TCP RST where possible).
+	// Nothing changes.
+	Reset bool
+	// ResetAfterApply does the operation normally, then drops the connection
+	// instead of answering: the outcome is unknown to the client, the case
+	// a client's retry and reconcile logic must get right.
+	ResetAfterApply bool
+	// TruncateBody does the operation and answers its normal status, but
+	// with the first half of the JSON body only (correctly framed, so the
+	// client reads it all and then fails to decode it).
+	TruncateBody bool
+}
+
+// describe names the fault for the request log; "" for the zero Fault.
+func (f Fault) describe() string {
+	var parts []string
+	if f.Latency > 0 {
+		parts = append(parts, "latency="+f.Latency.String())
+	}
+	switch {
+	case f.Hang:
+		parts = append(parts, "hang")
+	case f.Reset:
+		parts = append(parts, "reset")
+	case f.Status != 0:
+		parts = append(parts, "status="+strconv.Itoa(f.Status))
+	default:
+		if f.ResetAfterApply {
+			parts = append(parts, "reset-after-apply")
+		}
+		if f.TruncateBody {
+			parts = append(parts, "truncate-body")
+		}
+	}
+	return strings.Join(parts, "+")
+}
+
+// Script queues faults: each following request takes the next one, in
+// arrival order (Fault{} behaves normally and does not draw from the rates).
+// It appends to whatever is left of an earlier script.
+func (e *Emulator) Script(faults ...Fault) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.script = append(e.script, faults...)
+}
+
+// Rates are random faults for requests that find no scripted fault left.
+// Throttle, ServerError, Hang and Reset are probabilities in [0, 1] of
+// disjoint outcomes (their sum should not exceed 1); Latency is added to
+// every such request.
+type Rates struct {
+	Throttle    float64       // answer 429 TooManyRequests
+	RetryAfter  string        // Retry-After header of those 429s, if non-empty
+	ServerError float64       // answer 500 or 503, half each
+	Latency     time.Duration // added to every request
+	Hang        float64       // never answer
+	Reset       float64       // drop the connection
+}
+
+// SetRates replaces the random fault rates. Rates{} turns them off.
+func (e *Emulator) SetRates(r Rates) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rates = r
+}
+
+// nextFaultLocked pops the script or draws from the rates.
+func (e *Emulator) nextFaultLocked() Fault {
+	if len(e.script) > 0 {
+		f := e.script[0]
+		e.script = e.script[1:]
+		return f
+	}
+	r := e.rates
+	f := Fault{Latency: r.Latency}
+	if r.Throttle <= 0 && r.ServerError <= 0 && r.Hang <= 0 && r.Reset <= 0 {
+		return f
+	}
+	u := e.rng.Float64()
+	switch {
+	case u < r.Throttle:
+		f.Status, f.RetryAfter = http.StatusTooManyRequests, r.RetryAfter
+	case u < r.Throttle+r.ServerError:
+		f.Status = http.StatusInternalServerError
+		if e.rng.IntN(2) == 1 {
+			f.Status = http.StatusServiceUnavailable
+		}
+	case u < r.Throttle+r.ServerError+r.Hang:
+		f.Hang = true
+	case u < r.Throttle+r.ServerError+r.Hang+r.Reset:
+		f.Reset = true
+	}
+	return f
+}
+
+// ParseRates reads rates written as comma-separated key=value pairs, e.g.
+// "429=0.2,retry-after=1,5xx=0.05,latency=20ms,hang=0.01,reset=0.01".
+// Keys: 429 (or throttle), retry-after, 5xx, latency, hang, reset. A
+// retry-after value may be an HTTP date, whose comma is kept. "" (or only
+// spaces) is the zero Rates. Unknown or repeated keys, probabilities outside
+// [0, 1] or summing to more than 1, and bad durations are errors naming the
+// offending item.
+func ParseRates(spec string) (Rates, error) {
+	var r Rates
+	if strings.TrimSpace(spec) == "" {
+		return r, nil
+	}
+	// Join items without "=" onto the previous one: only an HTTP date in
+	// retry-after legitimately contains a comma.
+	var items []string
+	for piece := range strings.SplitSeq(spec, ",") {
+		if !strings.Contains(piece, "=") && len(items) > 0 {
+			items[len(items)-1] += "," + piece
+			continue
+		}
+		items = append(items, piece)
+	}
+	seen := map[string]bool{}
+	for _, item := range items {
+		name, value, ok := strings.Cut(item, "=")
+		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
+		if !ok || name == "" {
+			return Rates{}, fmt.Errorf("fault rates: %q is not key=value (keys: 429, retry-after, 5xx, latency, hang, reset)", strings.TrimSpace(item))
+		}
+		if name == "throttle" {
+			name = "429"
+		}
+		if seen[name] {
+			return Rates{}, fmt.Errorf("fault rates: %s is given twice", name)
+		}
+		seen[name] = true
+		var err error
+		switch name {
+		case "429":
+			r.Throttle, err = parseProbability(name, value)
+		case "5xx":
+			r.ServerError, err = parseProbability(name, value)
+		case "hang":
+			r.Hang, err = parseProbability(name, value)
+		case "reset":
+			r.Reset, err = parseProbability(name, value)
+		case "retry-after":
+			if value == "" {
+				err = errors.New("fault rates: retry-after needs a value")
+			}
+			r.RetryAfter = value
+		case "latency":
+			r.Latency, err = time.ParseDuration(value)
+			if err != nil || r.Latency < 0 {
+				err = fmt.Errorf("fault rates: latency %q is not a duration like 20ms", value)
+			}
+		default:
+			err = fmt.Errorf("fault rates: unknown key %q (keys: 429, retry-after, 5xx, latency, hang, reset)", name)
+		}
+		if err != nil {
+			return Rates{}, err
+		}
+	}
+	if sum := r.Throttle + r.ServerError + r.Hang + r.Reset; sum > 1+1e-9 {
+		return Rates{}, fmt.Errorf("fault rates: the probabilities add up to %g, more than 1", sum)
+	}
+	return r, nil
+}
+
+func parseProbability(name, value string) (float64, error) {
+	p, err := strconv.ParseFloat(value, 64)
+	if err != nil || math.IsNaN(p) || p < 0 || p > 1 {
+		return 0, fmt.Errorf("fault rates: %s=%q is not a probability between 0 and 1", name, value)
+	}
+	return p, nil
+}
+
+// faultReply is the answer of a Status fault: an ACS-style error body and
+// the configured retry headers, raw.
+func faultReply(f Fault) reply {
+	status := f.Status
+	if status < 100 || status > 999 {
+		status = http.StatusInternalServerError
+	}
+	var code, msg string
+	switch status {
+	case http.StatusTooManyRequests:
+		code, msg = "TooManyRequests", "Too many requests. Retry after the period in the Retry-After header."
+	case http.StatusInternalServerError:
+		code, msg = "InternalServerError", "An internal server error occurred."
+	case http.StatusServiceUnavailable:
+		code, msg = "ServiceUnavailable", "The service is temporarily unavailable."
+	default:
+		code = strings.ReplaceAll(http.StatusText(status), " ", "")
+		if code == "" {
+			code = "Fault"
+		}
+		msg = fmt.Sprintf("Injected fault: status %d.", status)
+	}
+	rep := errorReply(status, code, msg)
+	if f.RetryAfter != "" {
+		rep.header.Set("Retry-After", f.RetryAfter)
+	}
+	if f.RetryAfterMs != "" {
+		rep.header.Set("retry-after-ms", f.RetryAfterMs)
+	}
+	return rep
+}
+
+// wait blocks for d (forever if d < 0) and reports whether it ran its course:
+// false if the client went away or the emulator was closed first. It holds
+// no lock.
+func (e *Emulator) wait(ctx context.Context, d time.Duration) bool {
+	var timeout <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-timeout:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-e.closed:
+		return false
+	}
+}
+
+// dropConnection ends a request without answering. Over HTTP/1 it hijacks
+// the connection and closes it with SO_LINGER 0, so the client sees a reset
+// rather than a clean end of stream; where hijacking is not supported (HTTP/2)
+// it aborts the handler with http.ErrAbortHandler, which net/http turns into
+// a reset stream. It must not be used with a ResponseWriter that is not
+// served by net/http (such as httptest.ResponseRecorder).
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if errors.Is(err, http.ErrNotSupported) {
+		panic(http.ErrAbortHandler)
+	}
+	if err != nil {
+		return
+	}
+	raw := conn
+	if inner, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		raw = inner.NetConn()
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	// Close the raw connection: closing a TLS one would first send a
+	// close_notify, a clean goodbye that a reset should not be.
+	_ = raw.Close()
+}

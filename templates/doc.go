@@ -1,0 +1,3 @@
+// Package templates holds the templ components and their typed view models.
+// (Filled in by the sign-in and assignments issues.)
+package templates
