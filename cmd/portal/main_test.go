@@ -99,7 +99,7 @@ func TestEmulatorServesItsConnectionString(t *testing.T) {
 	a := portal.Assignment{
 		TenantID: portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3"),
 		ObjectID: portal.MustParseGUID("b27b64b9-39d2-44a3-869d-67700b74e805"),
-		Kind:     portal.ResourceAccount,
+		Kind:     portal.KindResourceAccount,
 	}
 	if created, _, err := c.PutAssignment(ctx, a); err != nil || !created {
 		t.Fatalf("PUT: %v %v", created, err)

@@ -190,7 +190,7 @@ func (c *Client) PutAssignment(ctx context.Context, a portal.Assignment) (create
 		return false, portal.ACSCall{}, err
 	}
 	w := wireAssignment{PrincipalType: "user"}
-	if a.Kind == portal.ResourceAccount {
+	if a.Kind == portal.KindResourceAccount {
 		w.PrincipalType = c.spelling
 	}
 	for _, id := range a.ClientIDs {

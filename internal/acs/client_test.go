@@ -63,7 +63,7 @@ func newEnv(t *testing.T, tweak func(*acs.Options)) *env {
 }
 
 func userAssignment(apps ...portal.GUID) portal.Assignment {
-	return portal.Assignment{TenantID: contoso, ObjectID: alice, Kind: portal.User, ClientIDs: apps}
+	return portal.Assignment{TenantID: contoso, ObjectID: alice, Kind: portal.KindUser, ClientIDs: apps}
 }
 
 func TestRoundTripHMAC(t *testing.T) {
@@ -116,7 +116,7 @@ func (s staticCredential) GetToken(context.Context, policy.TokenRequestOptions) 
 
 func TestRoundTripBearer(t *testing.T) {
 	e := newEnv(t, func(o *acs.Options) { o.AccessKey, o.Credential = nil, staticCredential("good-token") })
-	ra := portal.Assignment{TenantID: contoso, ObjectID: frontDesk, Kind: portal.ResourceAccount}
+	ra := portal.Assignment{TenantID: contoso, ObjectID: frontDesk, Kind: portal.KindResourceAccount}
 	if created, _, err := e.client.PutAssignment(context.Background(), ra); err != nil || !created {
 		t.Fatalf("PUT: %v %v", created, err)
 	}
@@ -158,7 +158,7 @@ func TestWrongKeyIsDeniedAndNotRetried(t *testing.T) {
 
 func TestResourceAccountSpellingIsConfigurable(t *testing.T) {
 	e := newEnv(t, func(o *acs.Options) { o.ResourceAccountSpelling = "resourceAccount" })
-	ra := portal.Assignment{TenantID: contoso, ObjectID: frontDesk, Kind: portal.ResourceAccount}
+	ra := portal.Assignment{TenantID: contoso, ObjectID: frontDesk, Kind: portal.KindResourceAccount}
 	if _, _, err := e.client.PutAssignment(context.Background(), ra); err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +174,11 @@ func TestResourceAccountSpellingIsConfigurable(t *testing.T) {
 func TestReadsEverySpelling(t *testing.T) {
 	e := newEnv(t, nil)
 	for spelling, want := range map[string]portal.PrincipalKind{
-		"User": portal.User, "USER": portal.User,
-		"resourceAccount": portal.ResourceAccount, "TeamsResourceAccount": portal.ResourceAccount,
+		"User": portal.KindUser, "USER": portal.KindUser,
+		"resourceAccount": portal.KindResourceAccount, "TeamsResourceAccount": portal.KindResourceAccount,
 	} {
 		s := acsemu.Stored{Host: "127.0.0.1", TenantID: contoso, ObjectID: alice, PrincipalType: spelling}
-		if want == portal.User {
+		if want == portal.KindUser {
 			s.ClientIDs = []string{desktop.String()}
 		}
 		if err := e.emu.Seed(s); err != nil {
@@ -214,8 +214,8 @@ func TestInvalidAssignmentIsNotSent(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, a := range []portal.Assignment{
 		userAssignment(), // a user with no apps
-		{TenantID: contoso, ObjectID: frontDesk, Kind: portal.ResourceAccount, ClientIDs: []portal.GUID{desktop}},
-		{ObjectID: alice, Kind: portal.User, ClientIDs: []portal.GUID{desktop}},
+		{TenantID: contoso, ObjectID: frontDesk, Kind: portal.KindResourceAccount, ClientIDs: []portal.GUID{desktop}},
+		{ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{desktop}},
 	} {
 		if _, _, err := e.client.PutAssignment(context.Background(), a); portal.ErrorCode(err) != portal.EINVALID {
 			t.Errorf("%+v: err %v, want EINVALID", a, err)

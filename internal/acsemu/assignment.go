@@ -120,11 +120,11 @@ func parseAssignmentBody(body []byte, size int64) (principalType string, clientI
 		}
 	}
 	switch kind {
-	case portal.User:
+	case portal.KindUser:
 		if len(clientIDs) == 0 {
 			return "", nil, "A user assignment needs at least one client ID in clientIds."
 		}
-	case portal.ResourceAccount:
+	case portal.KindResourceAccount:
 		if len(clientIDs) != 0 {
 			return "", nil, "A resource account assignment takes no clientIds."
 		}

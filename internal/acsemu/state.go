@@ -77,10 +77,10 @@ func (e *Emulator) Seed(s Stored) error {
 		ids = append(ids, g.String())
 	}
 	s.ClientIDs = ids
-	if kind == portal.User && len(ids) == 0 {
+	if kind == portal.KindUser && len(ids) == 0 {
 		return errors.New("acsemu: seed: a user needs at least one client ID")
 	}
-	if kind == portal.ResourceAccount && len(ids) != 0 {
+	if kind == portal.KindResourceAccount && len(ids) != 0 {
 		return errors.New("acsemu: seed: a resource account takes no client IDs")
 	}
 	if s.Updated.IsZero() {

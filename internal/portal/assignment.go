@@ -13,12 +13,12 @@ type PrincipalKind int
 const (
 	// KindUnknown is the zero value: never valid in an assignment.
 	KindUnknown PrincipalKind = iota
-	// User is a person, who may get an ACS token through the calling-client
-	// apps named in the assignment's ClientIDs.
-	User
-	// ResourceAccount is a Teams resource account (server consent): calls to
-	// its phone number reach the ACS resource. It has no ClientIDs.
-	ResourceAccount
+	// KindUser is a person, who may get an ACS token through the
+	// calling-client apps named in the assignment's ClientIDs.
+	KindUser
+	// KindResourceAccount is a Teams resource account (server consent):
+	// calls to its phone number reach the ACS resource. It has no ClientIDs.
+	KindResourceAccount
 )
 
 // ParsePrincipalKind reads a principal type as ACS or a person may spell it:
@@ -28,9 +28,9 @@ const (
 func ParsePrincipalKind(s string) (PrincipalKind, error) {
 	switch strings.ToLower(s) {
 	case "user":
-		return User, nil
+		return KindUser, nil
 	case "resourceaccount", "teamsresourceaccount":
-		return ResourceAccount, nil
+		return KindResourceAccount, nil
 	}
 	return KindUnknown, Errorf(EINVALID, "Unknown kind of principal %q: expected user or resourceAccount.", truncate(s, 40))
 }
@@ -39,9 +39,9 @@ func ParsePrincipalKind(s string) (PrincipalKind, error) {
 // It is not necessarily what is sent to ACS: see the ACS client's configured spelling.
 func (k PrincipalKind) String() string {
 	switch k {
-	case User:
+	case KindUser:
 		return "user"
-	case ResourceAccount:
+	case KindResourceAccount:
 		return "resourceAccount"
 	}
 	return "unknown"
@@ -50,9 +50,9 @@ func (k PrincipalKind) String() string {
 // Label is the kind as people read it.
 func (k PrincipalKind) Label() string {
 	switch k {
-	case User:
+	case KindUser:
 		return "User"
-	case ResourceAccount:
+	case KindResourceAccount:
 		return "Resource account"
 	}
 	return "Unknown"
@@ -89,14 +89,14 @@ func (a Assignment) Validate() error {
 		return Errorf(EINVALID, "The object ID is missing.")
 	}
 	switch a.Kind {
-	case User:
+	case KindUser:
 		if len(a.ClientIDs) == 0 {
 			return Errorf(EINVALID, "A user needs at least one calling-client app ID: without one they could not get a token.")
 		}
 		if len(a.ClientIDs) > MaxClientIDs {
 			return Errorf(EINVALID, "%d calling-client app IDs is more than the %d allowed.", len(a.ClientIDs), MaxClientIDs)
 		}
-	case ResourceAccount:
+	case KindResourceAccount:
 		if len(a.ClientIDs) != 0 {
 			return Errorf(EINVALID, "A resource account takes no calling-client app IDs.")
 		}

@@ -17,9 +17,9 @@ var (
 
 func TestParsePrincipalKind(t *testing.T) {
 	for in, want := range map[string]portal.PrincipalKind{
-		"user": portal.User, "User": portal.User, "USER": portal.User,
-		"resourceAccount": portal.ResourceAccount, "teamsResourceAccount": portal.ResourceAccount,
-		"TEAMSRESOURCEACCOUNT": portal.ResourceAccount,
+		"user": portal.KindUser, "User": portal.KindUser, "USER": portal.KindUser,
+		"resourceAccount": portal.KindResourceAccount, "teamsResourceAccount": portal.KindResourceAccount,
+		"TEAMSRESOURCEACCOUNT": portal.KindResourceAccount,
 	} {
 		if got, err := portal.ParsePrincipalKind(in); err != nil || got != want {
 			t.Errorf("ParsePrincipalKind(%q) = %v, %v; want %v", in, got, err, want)
@@ -67,8 +67,8 @@ func TestParseClientIDs(t *testing.T) {
 
 func TestAssignmentValidate(t *testing.T) {
 	ok := []portal.Assignment{
-		{TenantID: tenant, ObjectID: object, Kind: portal.User, ClientIDs: []portal.GUID{desktop}},
-		{TenantID: tenant, ObjectID: object, Kind: portal.ResourceAccount},
+		{TenantID: tenant, ObjectID: object, Kind: portal.KindUser, ClientIDs: []portal.GUID{desktop}},
+		{TenantID: tenant, ObjectID: object, Kind: portal.KindResourceAccount},
 	}
 	for _, a := range ok {
 		if err := a.Validate(); err != nil {
@@ -76,11 +76,11 @@ func TestAssignmentValidate(t *testing.T) {
 		}
 	}
 	bad := map[string]portal.Assignment{
-		"no tenant":         {ObjectID: object, Kind: portal.User, ClientIDs: []portal.GUID{desktop}},
-		"no object":         {TenantID: tenant, Kind: portal.User, ClientIDs: []portal.GUID{desktop}},
+		"no tenant":         {ObjectID: object, Kind: portal.KindUser, ClientIDs: []portal.GUID{desktop}},
+		"no object":         {TenantID: tenant, Kind: portal.KindUser, ClientIDs: []portal.GUID{desktop}},
 		"no kind":           {TenantID: tenant, ObjectID: object},
-		"user without apps": {TenantID: tenant, ObjectID: object, Kind: portal.User},
-		"account with apps": {TenantID: tenant, ObjectID: object, Kind: portal.ResourceAccount, ClientIDs: []portal.GUID{desktop}},
+		"user without apps": {TenantID: tenant, ObjectID: object, Kind: portal.KindUser},
+		"account with apps": {TenantID: tenant, ObjectID: object, Kind: portal.KindResourceAccount, ClientIDs: []portal.GUID{desktop}},
 	}
 	for name, a := range bad {
 		if err := a.Validate(); portal.ErrorCode(err) != portal.EINVALID {
@@ -90,8 +90,8 @@ func TestAssignmentValidate(t *testing.T) {
 }
 
 func TestAssignmentEqualComparesClientIDsAsSets(t *testing.T) {
-	a := portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.User, ClientIDs: []portal.GUID{mobile, desktop}}
-	b := portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.User, ClientIDs: []portal.GUID{desktop, mobile, desktop}, Spelling: "User"}
+	a := portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.KindUser, ClientIDs: []portal.GUID{mobile, desktop}}
+	b := portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.KindUser, ClientIDs: []portal.GUID{desktop, mobile, desktop}, Spelling: "User"}
 	if !a.Equal(b) {
 		t.Fatal("same apps in another order should be equal")
 	}
