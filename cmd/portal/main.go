@@ -46,6 +46,8 @@ func exitCode(err error) int {
 const usage = `Usage: portal <command> [flags]
 
 Commands:
+  dev        run the portal with a local identity provider and ACS emulator (no Azure needed)
+  serve      run the portal for real, configured from PORTAL_* environment variables
   emulator   run the ACS access-assignment emulator alone
   version    print the portal's version
   help       show this text
@@ -62,6 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "dev":
+		return runDev(ctx, rest, getenv, stdout, stderr)
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "emulator":
 		return runEmulator(ctx, rest, getenv, stdout, stderr)
 	case "version":

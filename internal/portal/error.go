@@ -28,9 +28,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("portal error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
 	}
-	return fmt.Sprintf("portal error: code=%s message=%s", e.Code, e.Message)
+	return e.Code + ": " + e.Message
 }
 
 // Unwrap returns the cause, so errors.As can still find a typed upstream error.

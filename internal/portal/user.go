@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"time"
 )
@@ -100,4 +101,28 @@ type SessionStore interface {
 	// DeleteSessionsSeenBefore removes sessions idle since before t and
 	// reports how many went.
 	DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// SignIn is a sign-in under way: kept in the browser's pre-login session
+// (only State travels in the URL) and used once.
+type SignIn struct {
+	State    string
+	Nonce    string
+	Verifier string // PKCE code verifier
+	ReturnTo string // a same-origin path, already checked
+	Started  time.Time
+}
+
+// Authenticator signs people in with an OpenID Connect provider (Entra ID).
+type Authenticator interface {
+	// BeginSignIn returns the provider URL to send the browser to and the
+	// SignIn to keep in the session until the callback.
+	BeginSignIn(ctx context.Context, loginHint, returnTo string) (redirect string, s SignIn, err error)
+	// CompleteSignIn checks the callback's query against s, redeems the code
+	// and verifies the ID token. Failures are EUNAUTHORIZED (or EUNAVAILABLE
+	// when the provider cannot be reached).
+	CompleteSignIn(ctx context.Context, query url.Values, s SignIn) (User, error)
+	// EndSessionURL is where to send the browser after the portal's own
+	// session has ended, or "" when unknown.
+	EndSessionURL(ctx context.Context, postLogout string) string
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// serveConfig is every setting of `portal serve`, read from PORTAL_*
+// environment variables (a secret may instead come from NAME_FILE, a
+// mounted file) and validated before anything starts.
+type serveConfig struct {
+	Addr            string        // PORTAL_ADDR, default :8080
+	BaseURL         string        // PORTAL_BASE_URL, https://portal.example.com
+	EntraHost       string        // PORTAL_ENTRA_AUTHORITY_HOST, default https://login.microsoftonline.com
+	Tenants         []portal.GUID // PORTAL_ENTRA_TENANT_ID, or PORTAL_ENTRA_ALLOWED_TENANTS (comma-separated)
+	ClientID        string        // PORTAL_ENTRA_CLIENT_ID
+	ClientSecret    string        // PORTAL_ENTRA_CLIENT_SECRET (or _FILE)
+	ACSEndpoint     string        // PORTAL_ACS_ENDPOINT (managed identity)
+	ACSConnection   *acs.ConnectionString
+	ManagedIdentity string // PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID: a user-assigned identity
+	DatabasePath    string // from PORTAL_DATABASE_URL sqlite:PATH
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+}
+
+// loadServeConfig reads and checks the settings. It returns every problem,
+// one sentence each, rather than stopping at the first.
+func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
+	var c serveConfig
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	secret := func(name string) string {
+		if f := getenv(name + "_FILE"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				bad("%s_FILE: cannot read %s", name, f)
+				return ""
+			}
+			return strings.TrimSpace(string(b))
+		}
+		return getenv(name)
+	}
+
+	c.Addr = orDefault(getenv("PORTAL_ADDR"), ":8080")
+	c.BaseURL = strings.TrimRight(getenv("PORTAL_BASE_URL"), "/")
+	if u, err := url.Parse(c.BaseURL); c.BaseURL == "" || err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		bad("PORTAL_BASE_URL must be the portal's https origin, like https://portal.example.com")
+	}
+	c.EntraHost = strings.TrimRight(orDefault(getenv("PORTAL_ENTRA_AUTHORITY_HOST"), "https://login.microsoftonline.com"), "/")
+	if u, err := url.Parse(c.EntraHost); err != nil || u.Scheme != "https" || u.Host == "" {
+		bad("PORTAL_ENTRA_AUTHORITY_HOST must be an https URL")
+	}
+	single, list := getenv("PORTAL_ENTRA_TENANT_ID"), getenv("PORTAL_ENTRA_ALLOWED_TENANTS")
+	switch {
+	case single != "" && list != "":
+		bad("set PORTAL_ENTRA_TENANT_ID or PORTAL_ENTRA_ALLOWED_TENANTS, not both")
+	case single == "" && list == "":
+		bad("PORTAL_ENTRA_TENANT_ID is missing (or PORTAL_ENTRA_ALLOWED_TENANTS for several tenants)")
+	default:
+		for _, s := range strings.Split(single+list, ",") {
+			if g, err := portal.ParseGUID(strings.TrimSpace(s)); err != nil {
+				bad("tenant ID %q is not a GUID", strings.TrimSpace(s))
+			} else {
+				c.Tenants = append(c.Tenants, g)
+			}
+		}
+	}
+	c.ClientID = getenv("PORTAL_ENTRA_CLIENT_ID")
+	if _, err := portal.ParseGUID(c.ClientID); err != nil {
+		bad("PORTAL_ENTRA_CLIENT_ID must be the app registration's application (client) ID, a GUID")
+	}
+	c.ClientSecret = secret("PORTAL_ENTRA_CLIENT_SECRET")
+	if c.ClientSecret == "" {
+		bad("PORTAL_ENTRA_CLIENT_SECRET (or PORTAL_ENTRA_CLIENT_SECRET_FILE) is missing")
+	}
+
+	c.ACSEndpoint = getenv("PORTAL_ACS_ENDPOINT")
+	if cs := secret("PORTAL_ACS_CONNECTION_STRING"); cs != "" {
+		parsed, err := acs.ParseConnectionString(cs)
+		if err != nil {
+			bad("PORTAL_ACS_CONNECTION_STRING: %s", portal.ErrorMessage(err))
+		} else {
+			c.ACSConnection = &parsed
+		}
+		if c.ACSEndpoint != "" {
+			bad("set PORTAL_ACS_ENDPOINT (managed identity) or PORTAL_ACS_CONNECTION_STRING (access key), not both")
+		}
+	} else if c.ACSEndpoint == "" {
+		bad("PORTAL_ACS_ENDPOINT is missing (or PORTAL_ACS_CONNECTION_STRING to use an access key)")
+	} else if _, err := acs.NormalizeEndpoint(c.ACSEndpoint); err != nil {
+		bad("PORTAL_ACS_ENDPOINT: %s", portal.ErrorMessage(err))
+	}
+	c.ManagedIdentity = getenv("PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID")
+
+	switch db := getenv("PORTAL_DATABASE_URL"); {
+	case db == "":
+		bad("PORTAL_DATABASE_URL is missing, e.g. sqlite:/var/lib/portal/portal.db")
+	case strings.HasPrefix(db, "sqlite:"):
+		c.DatabasePath = strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
+		if c.DatabasePath == "" {
+			bad("PORTAL_DATABASE_URL sqlite: needs a file path")
+		}
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		bad("PORTAL_DATABASE_URL: PostgreSQL is not supported yet; use sqlite:PATH")
+	default:
+		bad("PORTAL_DATABASE_URL must start with sqlite: (PostgreSQL support is coming)")
+	}
+
+	c.SessionIdle = duration(getenv, "PORTAL_SESSION_IDLE_TIMEOUT", 8*time.Hour, bad)
+	c.SessionAbsolute = duration(getenv, "PORTAL_SESSION_ABSOLUTE_TIMEOUT", 24*time.Hour, bad)
+	return c, problems
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func duration(getenv func(string) string, name string, def time.Duration, bad func(string, ...any)) time.Duration {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		bad("%s must be a positive duration like 8h or 30m", name)
+		return def
+	}
+	return d
+}

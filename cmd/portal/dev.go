@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+
+	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/devidp"
+	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/web"
+)
+
+// devAccessKey is the dev emulator's HMAC key. It is a constant on purpose:
+// the emulator's state outlives restarts, and so must the key that reaches it.
+var devAccessKey = []byte("teams-phone-portal-dev-access-key-not-a-secret")
+
+const devClientSecret = "dev-client-secret-not-a-secret"
+
+// runDev runs the whole portal on loopback with no Azure account: SQLite in
+// a data folder, the ACS emulator and the dev identity provider in-process.
+// Sign-in goes through the same MSAL code path as production.
+func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback unless -allow-remote)")
+	dataDir := fs.String("data", "data", "folder for the SQLite database and the emulator's state")
+	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	ln, err := listenLoopback(*addr, *allowRemote)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(*dataDir, "portal.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	emu, emuURL, stopEmu, err := startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger)
+	if err != nil {
+		return err
+	}
+	defer stopEmu()
+	_ = emu
+
+	idp, err := devidp.Start(devidp.Config{
+		ClientSecret:           devClientSecret,
+		RedirectURIs:           []string{base + "/auth/callback"},
+		PostLogoutRedirectURIs: []string{base + "/"},
+	})
+	if err != nil {
+		return fmt.Errorf("dev identity provider: %w", err)
+	}
+	defer idp.Close()
+
+	cred, err := confidential.NewCredFromSecret(devClientSecret)
+	if err != nil {
+		return err
+	}
+	tenants := map[portal.GUID]string{}
+	for _, p := range devidp.Personas() {
+		tenants[p.TenantID] = p.TenantName
+	}
+	auth, err := entra.New(entra.Config{
+		Authority:      idp.Authority("organizations"),
+		ClientID:       devidp.ClientID,
+		Credential:     cred,
+		RedirectURL:    base + "/auth/callback",
+		AllowedTenants: []portal.GUID{devidp.ContosoTenant, devidp.FabrikamTenant},
+		HTTPClient:     idp.HTTPClient(),
+		DevIdP:         true,
+	})
+	if err != nil {
+		return err
+	}
+	srv := web.HTTPServer(web.New(web.Deps{
+		Auth:        auth,
+		Sessions:    db,
+		Logger:      logger,
+		BaseURL:     base,
+		TenantNames: tenants,
+		DevMode:     true,
+		Ready:       func(ctx context.Context) error { return db.Ping(ctx) },
+	}))
+	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
+	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
+	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(devAccessKey))
+	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
+	return serveUntilDone(ctx, srv, ln)
+}
+
+// startDevEmulator serves the ACS emulator on its own loopback port, with its
+// state in the data folder so that restarting dev mode is like restarting the
+// portal alone: ACS does not forget.
+func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, string, func(), error) {
+	emu, err := acsemu.New(acsemu.Config{AccessKey: devAccessKey, StatePath: statePath, Logger: logger})
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+	}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(emu.Close)
+	go srv.Serve(ln)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}
+	return emu, "http://" + ln.Addr().String(), stop, nil
+}

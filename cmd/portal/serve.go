@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+
+	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/web"
+)
+
+// runServe runs the portal for real. Every setting comes from the
+// environment (see loadServeConfig); a missing or bad one stops it with one
+// line per problem.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, problems := loadServeConfig(getenv)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "portal serve:", p)
+		}
+		return errors.New("configuration is incomplete; see the lines above")
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, nil))
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	db, err := sqlite.Open(ctx, cfg.DatabasePath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
+	if err != nil {
+		return err
+	}
+	tenant := "organizations"
+	if len(cfg.Tenants) == 1 {
+		tenant = cfg.Tenants[0].String()
+	}
+	auth, err := entra.New(entra.Config{
+		Authority:      cfg.EntraHost + "/" + tenant,
+		ClientID:       cfg.ClientID,
+		Credential:     cred,
+		RedirectURL:    cfg.BaseURL + "/auth/callback",
+		AllowedTenants: cfg.Tenants,
+	})
+	if err != nil {
+		return err
+	}
+	srv := web.HTTPServer(web.New(web.Deps{
+		Auth:     auth,
+		Sessions: db,
+		Logger:   logger,
+		BaseURL:  cfg.BaseURL,
+		Session:  web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
+		HSTS:     strings.HasPrefix(cfg.BaseURL, "https://"),
+		Ready:    func(ctx context.Context) error { return db.Ping(ctx) },
+	}))
+	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
+	return serveUntilDone(ctx, srv, ln)
+}

@@ -1,0 +1,127 @@
+// Package sqlite is the portal's embedded store on SQLite (modernc.org/sqlite,
+// pure Go): sessions now; inventory, audit log and job leases as they come.
+// All SQL lives here, next to the method that runs it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the portal's SQLite database.
+type DB struct {
+	db *sql.DB
+	// Now is the clock for timestamps written by the store (injected in tests).
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database file at path and applies any
+// migration not yet recorded. It sets WAL mode, foreign keys and a busy
+// timeout, so concurrent requests wait for the writer instead of failing.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: no database path")
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db := &DB{db: sqldb, Now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Ping reports whether the database answers (for /readyz).
+func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
+
+// migrate applies the embedded migrations in name order, each in its own
+// transaction, recording each in schema_migrations.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.applyMigration(ctx, name); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, name string) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, db.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// MigrationsCurrent reports whether every embedded migration is applied.
+func (db *DB) MigrationsCurrent(ctx context.Context) (bool, error) {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	var n int
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name IN ('`+strings.Join(names, "','")+`')`).Scan(&n); err != nil {
+		return false, err
+	}
+	return n == len(names), nil
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func storeError(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	return portal.Wrap(err, portal.EUNAVAILABLE, "The portal's database could not "+what+".")
+}

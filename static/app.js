@@ -1,0 +1,50 @@
+// app.js: an optional nicety for the Teams Phone Access Portal.
+//
+// Nothing depends on it: every page, link and form works with JavaScript
+// turned off. It is served from 'self' under a strict Content Security Policy,
+// so it uses no eval, no inline handlers and sets no inline styles.
+//
+// What it does: when the server re-renders a form with errors, it marks the
+// bad fields aria-invalid="true". This moves focus to the first of them, on a
+// full page load and after an htmx swap, so a keyboard or screen-reader user
+// lands on the field to fix. Fields marked autofocus are left alone: the
+// browser (page load) and htmx (after a swap) already focus those.
+(function () {
+  "use strict";
+
+  var invalid = '[aria-invalid="true"]';
+
+  // focusFirstInvalid focuses the first invalid field in root (root itself
+  // included) and reports whether root had anything to say about focus.
+  function focusFirstInvalid(root) {
+    if (!root || typeof root.querySelector !== "function") return false;
+    var self = typeof root.matches === "function";
+    if ((self && root.matches("[autofocus]")) || root.querySelector("[autofocus]")) return true;
+    var field = self && root.matches(invalid) ? root : root.querySelector(invalid);
+    if (!field) return false;
+    field.focus();
+    return true;
+  }
+
+  function onPageLoad() {
+    // Respect a focus the person (or the browser) has already placed.
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) return;
+    focusFirstInvalid(document);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", onPageLoad);
+  } else {
+    onPageLoad();
+  }
+
+  // htmx 4 fires htmx:after:settle once the new content is in place; its
+  // detail.newContent lists the inserted nodes.
+  document.addEventListener("htmx:after:settle", function (event) {
+    var added = (event.detail && event.detail.newContent) || [];
+    for (var i = 0; i < added.length; i++) {
+      if (focusFirstInvalid(added[i])) return;
+    }
+  });
+})();

@@ -1,0 +1,251 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"golang.org/x/net/html"
+
+	"github.com/teamsphone/portal/internal/devidp"
+	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/sqlite"
+)
+
+const testSecret = "web-test-client-secret"
+
+// logSink collects every log line of a test, so tests can prove that no
+// secret ever reaches the logs.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// portalEnv is the real portal (router, sessions on SQLite, MSAL sign-in)
+// against the dev identity provider, on loopback.
+type portalEnv struct {
+	t      *testing.T
+	srv    *httptest.Server
+	server *Server
+	idp    *devidp.IdP
+	db     *sqlite.DB
+	logs   *logSink
+	clock  *fakeClock
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newPortal(t *testing.T, opts SessionOptions) *portalEnv {
+	t.Helper()
+	e := &portalEnv{t: t, logs: &logSink{}, clock: &fakeClock{t: time.Now()}}
+	e.srv = httptest.NewUnstartedServer(nil)
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	base := e.srv.URL
+
+	var err error
+	e.idp, err = devidp.Start(devidp.Config{
+		ClientSecret:           testSecret,
+		RedirectURIs:           []string{base + "/auth/callback"},
+		PostLogoutRedirectURIs: []string{base + "/"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.idp.Close() })
+	e.db, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close() })
+	cred, _ := confidential.NewCredFromSecret(testSecret)
+	auth, err := entra.New(entra.Config{
+		Authority:      e.idp.Authority("organizations"),
+		ClientID:       devidp.ClientID,
+		Credential:     cred,
+		RedirectURL:    base + "/auth/callback",
+		AllowedTenants: []portal.GUID{devidp.ContosoTenant, devidp.FabrikamTenant},
+		HTTPClient:     e.idp.HTTPClient(),
+		DevIdP:         true,
+		Now:            e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[portal.GUID]string{}
+	for _, p := range devidp.Personas() {
+		names[p.TenantID] = p.TenantName
+	}
+	e.server = New(Deps{
+		Auth:        auth,
+		Sessions:    e.db,
+		Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
+		BaseURL:     base,
+		TenantNames: names,
+		Session:     opts,
+		DevMode:     true,
+		Now:         e.clock.Now,
+	})
+	e.srv.Config.Handler = e.server
+	t.Cleanup(func() { e.assertNoSecretsLogged() })
+	return e
+}
+
+// browser is a cookie-keeping client that follows redirects, like a person's.
+func (e *portalEnv) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+}
+
+// noFollow is a browser that stops at the first redirect.
+func noFollow(c *http.Client) *http.Client {
+	cp := *c
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
+}
+
+type page struct {
+	status int
+	header http.Header
+	doc    *html.Node
+	body   string
+	url    *url.URL
+}
+
+func (e *portalEnv) get(c *http.Client, path string) page {
+	e.t.Helper()
+	u := path
+	if strings.HasPrefix(path, "/") {
+		u = e.srv.URL + path
+	}
+	resp, err := c.Get(u)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	return readPage(e.t, resp)
+}
+
+func readPage(t *testing.T, resp *http.Response) page {
+	t.Helper()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	doc, err := html.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page{status: resp.StatusCode, header: resp.Header, doc: doc, body: string(b), url: resp.Request.URL}
+}
+
+// testid returns the text of the first element with data-testid=id, and
+// whether there is one.
+func (p page) testid(id string) (string, bool) {
+	var found *html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if found != nil {
+			return
+		}
+		if n.Type == html.ElementNode {
+			for _, a := range n.Attr {
+				if a.Key == "data-testid" && a.Val == id {
+					found = n
+					return
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(p.doc)
+	if found == nil {
+		return "", false
+	}
+	var sb strings.Builder
+	var text func(*html.Node)
+	text = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			sb.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			text(c)
+		}
+	}
+	text(found)
+	return strings.TrimSpace(sb.String()), true
+}
+
+// signIn signs a persona in through MSAL and the dev IdP and returns the
+// page the browser lands on.
+func (e *portalEnv) signIn(c *http.Client, hint string) page {
+	e.t.Helper()
+	return e.get(c, "/auth/login?login_hint="+url.QueryEscape(hint))
+}
+
+// signedInAs reports who the portal thinks the browser is ("" if nobody).
+func (e *portalEnv) signedInAs(c *http.Client) string {
+	e.t.Helper()
+	p := e.get(c, "/")
+	name, _ := p.testid("user-name")
+	return name
+}
+
+func (e *portalEnv) assertNoSecretsLogged() {
+	logs := e.logs.String()
+	for _, secret := range []string{"eyJ", "Bearer ", "code=", testSecret, "access_token", "id_token\":"} {
+		if strings.Contains(logs, secret) {
+			i := strings.Index(logs, secret)
+			e.t.Errorf("a log line holds %q: …%s…", secret, logs[max(0, i-80):min(len(logs), i+80)])
+		}
+	}
+}
+
+func (e *portalEnv) srvURL() *url.URL {
+	u, _ := url.Parse(e.srv.URL)
+	return u
+}
+
+func httptestServer(t *testing.T, h http.Handler) string {
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}

@@ -1,0 +1,82 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// policy says who may enter a route. Deny by default: a route without one
+// cannot be registered (see handle).
+type policy struct {
+	name      string
+	anonymous bool          // anyone
+	roles     []portal.Role // signed in with one of these; empty: any signed-in person
+}
+
+var (
+	public   = policy{name: "public", anonymous: true}
+	signedIn = policy{name: "signed-in"}
+)
+
+func rolePolicy(roles ...portal.Role) policy {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return policy{name: "roles:" + strings.Join(names, ","), roles: roles}
+}
+
+// allows reports whether u (nil: anonymous) may enter.
+func (p policy) allows(u *portal.User) bool {
+	switch {
+	case p.anonymous:
+		return true
+	case u == nil:
+		return false
+	case len(p.roles) == 0:
+		return true
+	}
+	return slices.ContainsFunc(p.roles, u.Has)
+}
+
+// handle registers a route with its policy.
+func (s *Server) handle(r chi.Router, method, pattern string, p policy, h http.HandlerFunc) {
+	s.policies[method+" "+pattern] = p
+	r.Method(method, pattern, s.enforce(p, h))
+}
+
+// enforce checks the policy before the handler runs. Someone not signed in
+// is sent to sign in (GET) or refused (anything else); someone signed in
+// without the role gets a 403 page, and the refusal is logged.
+func (s *Server) enforce(p policy, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u := userFrom(r.Context())
+		if p.allows(u) {
+			h(w, r)
+			return
+		}
+		if u == nil {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				target := "/auth/login?return_to=" + url.QueryEscape(r.URL.RequestURI())
+				if r.Header.Get("HX-Request") == "true" {
+					w.Header().Set("HX-Redirect", target)
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				http.Redirect(w, r, target, http.StatusSeeOther)
+				return
+			}
+			s.renderError(w, r, portal.Errorf(portal.EUNAUTHORIZED, "Please sign in first."))
+			return
+		}
+		s.log.WarnContext(r.Context(), "access denied", "event", "access.denied", "policy", p.name,
+			"tid", u.TenantID.String(), "oid", u.ObjectID.String(), "method", r.Method, "route", chi.RouteContext(r.Context()).RoutePattern())
+		s.renderError(w, r, portal.Errorf(portal.EFORBIDDEN, "Your role does not allow this."))
+	}
+}

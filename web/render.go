@@ -1,0 +1,125 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/sessions"
+
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// page builds the layout's view model for r, taking (and so clearing) any
+// flash messages.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, title string) templates.Page {
+	p := templates.Page{Title: title, DevMode: s.deps.DevMode, RequestID: requestIDFrom(r.Context())}
+	if u := userFrom(r.Context()); u != nil {
+		p.User = &templates.Viewer{
+			Name:       u.Name,
+			UPN:        u.UPN,
+			RoleLabel:  u.PrimaryRole().Label(),
+			TenantID:   u.TenantID.String(),
+			TenantName: s.tenantName(u.TenantID),
+		}
+		if u.PrimaryRole() == "" {
+			p.User.RoleLabel = ""
+		}
+	}
+	if sess := sessionFrom(r.Context()); sess != nil {
+		if flashes, ok := sess.Values[keyFlash].([]Flash); ok && len(flashes) > 0 {
+			for _, f := range flashes {
+				p.Flashes = append(p.Flashes, templates.Flash(f))
+			}
+			delete(sess.Values, keyFlash)
+			if err := sess.Save(r, w); err != nil {
+				s.log.ErrorContext(r.Context(), "session save failed", "err", err)
+			}
+		}
+	}
+	return p
+}
+
+func (s *Server) tenantName(tid portal.GUID) string {
+	if n, ok := s.deps.TenantNames[tid]; ok {
+		return n
+	}
+	return tid.String()
+}
+
+func sessionFrom(ctx context.Context) *sessions.Session {
+	sess, _ := ctx.Value(ctxSession).(*sessions.Session)
+	return sess
+}
+
+// render writes a component with a status.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil {
+		s.log.ErrorContext(r.Context(), "render failed", "err", err, "request_id", requestIDFrom(r.Context()))
+	}
+}
+
+// statusFor maps an error code to an HTTP status: the one place that does.
+func statusFor(code string) int {
+	switch code {
+	case portal.EINVALID:
+		return http.StatusBadRequest
+	case portal.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case portal.EFORBIDDEN:
+		return http.StatusForbidden
+	case portal.ENOTFOUND:
+		return http.StatusNotFound
+	case portal.ECONFLICT:
+		return http.StatusConflict
+	case portal.ETHROTTLED:
+		return http.StatusTooManyRequests
+	case portal.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+var headings = map[string]string{
+	portal.EINVALID:      "That did not work",
+	portal.EUNAUTHORIZED: "Please sign in",
+	portal.EFORBIDDEN:    "Not allowed",
+	portal.ENOTFOUND:     "Not found",
+	portal.ECONFLICT:     "Someone else changed this",
+	portal.ETHROTTLED:    "Too many requests",
+	portal.EUNAVAILABLE:  "A service the portal needs is unavailable",
+	portal.EINTERNAL:     "Something went wrong",
+}
+
+// renderError is the one error renderer: the code decides the status, the
+// person sees the error's safe message (or a generic sentence) and the
+// request ID; internals go to the log only.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	code := portal.ErrorCode(err)
+	status := statusFor(code)
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestIDFrom(r.Context()), "code", code, "err", err)
+	}
+	if r.Header.Get("HX-Request") == "true" {
+		// htmx swaps nothing on an error status by default; say it plainly.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		w.Write([]byte(portal.ErrorMessage(err)))
+		return
+	}
+	e := templates.ErrorView{Status: status, Heading: headings[code], Message: portal.ErrorMessage(err), SignIn: code == portal.EUNAUTHORIZED}
+	s.render(w, r, status, templates.Error(s.page(w, r, e.Heading), e))
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, portal.Errorf(portal.ENOTFOUND, "There is no page at this address."))
+}
+
+func (s *Server) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	w.Write([]byte("Method not allowed.\n"))
+}

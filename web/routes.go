@@ -1,0 +1,35 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/teamsphone/portal/static"
+)
+
+// routes is the one route table. Every route goes through handle(), which
+// records its policy and wraps it in the check: a route registered any other
+// way fails TestEveryRouteHasAPolicy.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.requestID, s.accessLog, s.recoverer, s.securityHeaders, s.crossOrigin, s.limitBody, s.loadSession)
+	r.NotFound(s.handleNotFound)
+	r.MethodNotAllowed(s.handleMethodNotAllowed)
+
+	// Anyone, signed in or not.
+	s.handle(r, "GET", "/healthz", public, s.handleHealthz)
+	s.handle(r, "GET", "/readyz", public, s.handleReadyz)
+	s.handle(r, "GET", "/static/*", public, static.Handler().ServeHTTP)
+	s.handle(r, "GET", "/auth/login", public, s.handleLogin)
+	s.handle(r, "GET", "/auth/callback", public, s.handleCallback)
+
+	// Signed in, with or without a role (the home page explains "no access").
+	s.handle(r, "GET", "/", public, s.handleHome)
+	s.handle(r, "POST", "/auth/logout", signedIn, s.handleLogout)
+
+	// The no-access page, reachable directly too.
+	s.handle(r, "GET", "/no-access", signedIn, s.handleNoAccess)
+
+	return r
+}

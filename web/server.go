@@ -1,0 +1,87 @@
+// Package web is the portal's HTTP layer: one chi route table (routes.go),
+// middleware, server-side sessions and handlers that parse, authorise, call
+// a use case and render a templ component. It never imports a database
+// driver or the ACS client: it talks to the domain's interfaces.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// Deps are what the HTTP layer needs. All are required but Ready.
+type Deps struct {
+	Auth     portal.Authenticator
+	Sessions portal.SessionStore
+	Logger   *slog.Logger
+	// BaseURL is the portal's public origin (https://portal.example.com),
+	// from configuration: redirects are built from it, never from Host.
+	BaseURL string
+	// TenantNames names the allowed tenants for display.
+	TenantNames map[portal.GUID]string
+	// Session cookie and timeouts.
+	Session SessionOptions
+	// DevMode shows the dev banner on every page.
+	DevMode bool
+	// HSTS sends Strict-Transport-Security (serve mode behind https).
+	HSTS bool
+	// Ready reports whether the portal can serve (database, ACS credential,
+	// migrations); nil means always ready.
+	Ready func(ctx context.Context) error
+	Now   func() time.Time
+}
+
+// Server is the portal's HTTP handler.
+type Server struct {
+	deps     Deps
+	log      *slog.Logger
+	sessions *sessionStore
+	handler  http.Handler
+	// policies records every route's access policy, keyed "METHOD pattern",
+	// so a test can prove that no route lacks one.
+	policies map[string]policy
+}
+
+// New builds the Server and its routes.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Session.Idle <= 0 {
+		d.Session.Idle = 8 * time.Hour
+	}
+	if d.Session.Absolute <= 0 {
+		d.Session.Absolute = 24 * time.Hour
+	}
+	s := &Server{
+		deps:     d,
+		log:      d.Logger,
+		sessions: &sessionStore{db: d.Sessions, opts: d.Session, now: d.Now, log: d.Logger},
+		policies: map[string]policy{},
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// HTTPServer wraps h in an http.Server with the timeouts a public server
+// needs, so a slow client cannot hold connections open.
+func HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

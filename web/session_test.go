@@ -1,0 +1,224 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func cookieNamed(c *http.Client, e *portalEnv, name string) *http.Cookie {
+	u, _ := http.NewRequest("GET", e.srv.URL, nil)
+	for _, ck := range c.Jar.Cookies(u.URL) {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+// P0-7: server-side sessions.
+func TestSessionLifecycle(t *testing.T) {
+	e := newPortal(t, SessionOptions{Idle: time.Hour, Absolute: 3 * time.Hour})
+
+	t.Run("pre-login cookie is worthless after sign-in", func(t *testing.T) {
+		c := e.browser()
+		e.startSignIn(c, "admin@contoso.test")
+		pre := cookieNamed(c, e, "portal")
+		if pre == nil {
+			t.Fatal("no pre-login cookie")
+		}
+		e.signIn(c, "admin@contoso.test")
+		if post := cookieNamed(c, e, "portal"); post == nil || post.Value == pre.Value {
+			t.Fatal("session key not renewed at sign-in")
+		}
+		attacker := e.browser()
+		attacker.Jar.SetCookies(e.srvURL(), []*http.Cookie{{Name: "portal", Value: pre.Value}})
+		if who := e.signedInAs(attacker); who != "" {
+			t.Fatalf("pre-login cookie signed in as %q", who)
+		}
+	})
+
+	t.Run("logout ends the session on the server", func(t *testing.T) {
+		c := e.browser()
+		e.signIn(c, "admin@contoso.test")
+		stolen := cookieNamed(c, e, "portal")
+		e.logout(c)
+		if who := e.signedInAs(c); who != "" {
+			t.Fatalf("still signed in as %q", who)
+		}
+		replay := e.browser()
+		replay.Jar.SetCookies(e.srvURL(), []*http.Cookie{{Name: "portal", Value: stolen.Value}})
+		if who := e.signedInAs(replay); who != "" {
+			t.Fatalf("replayed cookie signed in as %q", who)
+		}
+	})
+
+	t.Run("tampered cookies are anonymous, never an error", func(t *testing.T) {
+		for _, v := range []string{"x", strings.Repeat("A", 43), strings.Repeat("%", 43), strings.Repeat("z", 3000)} {
+			c := e.browser()
+			c.Jar.SetCookies(e.srvURL(), []*http.Cookie{{Name: "portal", Value: v}})
+			if p := e.get(c, "/"); p.status != 200 {
+				t.Fatalf("cookie %q: status %d", v[:1], p.status)
+			}
+		}
+	})
+
+	t.Run("idle and absolute timeouts", func(t *testing.T) {
+		c := e.browser()
+		e.signIn(c, "admin@contoso.test")
+		e.clock.Add(59 * time.Minute)
+		if e.signedInAs(c) == "" {
+			t.Fatal("signed out before the idle timeout")
+		}
+		e.clock.Add(59 * time.Minute) // seen 59 minutes ago: still fine
+		if e.signedInAs(c) == "" {
+			t.Fatal("signed out though used within the idle timeout")
+		}
+		e.clock.Add(61 * time.Minute)
+		if who := e.signedInAs(c); who != "" {
+			t.Fatalf("idle session still signed in as %q", who)
+		}
+		c = e.browser()
+		e.signIn(c, "admin@contoso.test")
+		for range 4 {
+			e.clock.Add(50 * time.Minute)
+			e.signedInAs(c)
+		}
+		if who := e.signedInAs(c); who != "" {
+			t.Fatalf("session older than the absolute timeout still signed in as %q", who)
+		}
+	})
+}
+
+func TestCookieAttributesPerMode(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		e := newPortal(t, SessionOptions{Secure: secure})
+		resp, err := noFollow(e.browser()).Get(e.srv.URL + "/auth/login?login_hint=admin@contoso.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		set := resp.Header.Get("Set-Cookie")
+		want := []string{"HttpOnly", "SameSite=Lax", "Path=/"}
+		name := "portal="
+		if secure {
+			want = append(want, "Secure")
+			name = "__Host-portal="
+		}
+		if !strings.HasPrefix(set, name) {
+			t.Errorf("secure=%v: cookie %q", secure, set)
+		}
+		for _, w := range want {
+			if !strings.Contains(set, w) {
+				t.Errorf("secure=%v: cookie %q lacks %s", secure, set, w)
+			}
+		}
+		if strings.Contains(set, "Domain=") || len(set) > 200 {
+			t.Errorf("secure=%v: cookie %q", secure, set)
+		}
+		if !secure && strings.Contains(set, "Secure") {
+			t.Errorf("dev cookie is Secure: %q", set)
+		}
+	}
+}
+
+// P0-6: unsafe cross-origin requests are refused; logout is POST only.
+func TestCrossOriginRequestsAreRefused(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	c := e.browser()
+	e.signIn(c, "admin@contoso.test")
+	for name, hdr := range map[string][2]string{
+		"cross-site":  {"Sec-Fetch-Site", "cross-site"},
+		"same-site":   {"Sec-Fetch-Site", "same-site"},
+		"null origin": {"Origin", "null"},
+		"foreign":     {"Origin", "https://evil.example"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/auth/logout", nil)
+		req.Header.Set(hdr[0], hdr[1])
+		resp, err := noFollow(c).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 403", name, resp.StatusCode)
+		}
+	}
+	if e.signedInAs(c) == "" {
+		t.Fatal("a refused logout signed the person out")
+	}
+	// GET /auth/logout (an <img src>) does nothing.
+	if p := e.get(c, "/auth/logout"); p.status != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /auth/logout: %d", p.status)
+	}
+	if e.signedInAs(c) == "" {
+		t.Fatal("GET signed the person out")
+	}
+}
+
+// Mass-assignment headers never make anyone somebody.
+func TestIdentityHeadersAreIgnored(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
+	for _, h := range []string{"X-User-Id", "X-Forwarded-User", "X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID"} {
+		req.Header.Set(h, "369f18b8-e505-4795-b1cf-e40cfc95f82e")
+	}
+	resp, err := e.browser().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := readPage(t, resp)
+	if _, ok := p.testid("user-name"); ok {
+		t.Fatal("headers signed someone in")
+	}
+}
+
+// P1: security headers on every kind of response.
+func TestSecurityHeadersEverywhere(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	c := e.browser()
+	e.signIn(c, "admin@contoso.test")
+	check := func(name string, h http.Header) {
+		t.Helper()
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self' 'nonce-", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %s", name, csp, want)
+			}
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "same-origin" || h.Get("X-Request-ID") == "" {
+			t.Errorf("%s: headers %v", name, h)
+		}
+	}
+	for _, path := range []string{"/", "/no-such-page", "/healthz", "/readyz"} {
+		p := e.get(c, path)
+		check(path, p.header)
+		if p.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q", path, p.header.Get("Cache-Control"))
+		}
+	}
+	req, _ := http.NewRequest("TRACE", e.srv.URL+"/", nil)
+	resp, _ := c.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("TRACE: %d", resp.StatusCode)
+	}
+	check("TRACE", resp.Header)
+
+	// A panic becomes the generic error page with the request ID.
+	rec := e.server.requestID(e.server.securityHeaders(e.server.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom: SELECT * FROM secrets") }))))
+	srv := httptestServer(t, rec)
+	resp, err := http.Get(srv + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := readPage(t, resp)
+	if p.status != 500 || strings.Contains(p.body, "SELECT") || strings.Contains(p.body, "goroutine") {
+		t.Fatalf("panic page: %d %q", p.status, p.body)
+	}
+	if id, ok := p.testid("request-id"); !ok || id != p.header.Get("X-Request-ID") {
+		t.Fatalf("request ID %q shown, header %q", id, p.header.Get("X-Request-ID"))
+	}
+	check("panic", p.header)
+}
