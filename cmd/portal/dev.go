@@ -58,12 +58,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer db.Close()
 
-	emu, emuURL, stopEmu, err := startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger)
+	emuURL, stopEmu, err := startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger)
 	if err != nil {
 		return err
 	}
 	defer stopEmu()
-	_ = emu
 
 	idp, err := devidp.Start(devidp.Config{
 		ClientSecret:           devClientSecret,
@@ -114,14 +113,14 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 // startDevEmulator serves the ACS emulator on its own loopback port, with its
 // state in the data folder so that restarting dev mode is like restarting the
 // portal alone: ACS does not forget.
-func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, string, func(), error) {
+func startDevEmulator(statePath string, logger *slog.Logger) (string, func(), error) {
 	emu, err := acsemu.New(acsemu.Config{AccessKey: devAccessKey, StatePath: statePath, Logger: logger})
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+		return "", nil, fmt.Errorf("ACS emulator: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+		return "", nil, fmt.Errorf("ACS emulator: %w", err)
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(emu.Close)
@@ -131,5 +130,5 @@ func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, 
 		defer cancel()
 		srv.Shutdown(ctx)
 	}
-	return emu, "http://" + ln.Addr().String(), stop, nil
+	return "http://" + ln.Addr().String(), stop, nil
 }

@@ -77,7 +77,6 @@ type provider struct {
 	issuer     string // may hold the {tenantid} template
 	endSession string
 	verifier   *oidc.IDTokenVerifier
-	fetchedAt  time.Time
 }
 
 // New checks cfg and builds the MSAL client. It does not contact Entra.
@@ -311,7 +310,6 @@ func (a *Authenticator) provider(ctx context.Context) (*provider, error) {
 	a.resolved = &provider{
 		issuer:     doc.Issuer,
 		endSession: doc.EndSession,
-		fetchedAt:  a.cfg.Now(),
 		verifier: oidc.NewVerifier("", keys, &oidc.Config{
 			ClientID:             a.cfg.ClientID,
 			SkipIssuerCheck:      true, // checked against the token's own tenant in verify
