@@ -194,3 +194,10 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
+
+// KnownApp is a calling-client application the portal's configuration names,
+// so that forms can offer it by name instead of as a bare app ID.
+type KnownApp struct {
+	ID   GUID
+	Name string
+}

@@ -1,0 +1,200 @@
+package portal
+
+import (
+	"context"
+	"time"
+)
+
+// VerifyState says how an inventory row compared with ACS when it was last
+// checked. ACS has no list operation, so the inventory is the only record of
+// who has access; verification is how the portal finds out it was wrong.
+type VerifyState string
+
+const (
+	// StateUnverified: never compared with ACS (or the last attempt failed).
+	StateUnverified VerifyState = "unverified"
+	// StateInSync: ACS held exactly what the inventory records.
+	StateInSync VerifyState = "in_sync"
+	// StateDrifted: ACS held an assignment that differs (kind or client IDs).
+	StateDrifted VerifyState = "drifted"
+	// StateMissing: ACS held no assignment (404).
+	StateMissing VerifyState = "missing"
+)
+
+// VerifyStates lists the states in the order pages show them.
+var VerifyStates = []VerifyState{StateInSync, StateDrifted, StateMissing, StateUnverified}
+
+// ParseVerifyState reads a state's wire name; "" is not a state.
+func ParseVerifyState(s string) (VerifyState, error) {
+	for _, v := range VerifyStates {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	return "", Errorf(EINVALID, "Unknown verification state %q.", truncate(s, 40))
+}
+
+// Label is the state as people read it.
+func (s VerifyState) Label() string {
+	switch s {
+	case StateInSync:
+		return "In sync"
+	case StateDrifted:
+		return "Drifted"
+	case StateMissing:
+		return "Missing in ACS"
+	case StateUnverified:
+		return "Unverified"
+	}
+	return string(s)
+}
+
+// Actor is who made a change: a signed-in person, or the portal itself
+// (a background job) with a zero ObjectID and a Name saying which job.
+type Actor struct {
+	TenantID GUID
+	ObjectID GUID
+	Name     string
+}
+
+// IsSystem reports whether the actor is the portal itself.
+func (a Actor) IsSystem() bool { return a.ObjectID.IsZero() }
+
+// ActorOf is the actor for a signed-in person.
+func ActorOf(u User) Actor { return Actor{TenantID: u.TenantID, ObjectID: u.ObjectID, Name: u.Name} }
+
+// InventoryItem is one assignment the portal knows about: what it granted or
+// adopted, who did so and when, and how it compared with ACS last time.
+type InventoryItem struct {
+	// Assignment is what the portal believes ACS holds. Spelling is empty.
+	Assignment
+	// Label is an optional name typed by the person who granted it
+	// ("Alice Smith, London desk"), for search and display only.
+	Label     string
+	CreatedAt time.Time
+	CreatedBy Actor
+	UpdatedAt time.Time
+	UpdatedBy Actor
+	// State and VerifiedAt are the last verification's result and time
+	// (zero time: never verified).
+	State      VerifyState
+	VerifiedAt time.Time
+	// Observed is what ACS held at the last verification when it differed
+	// from the inventory (StateDrifted); nil otherwise.
+	Observed *Assignment
+	// Version increases by one with every change to the assignment or label
+	// (not with verification). Edit forms carry it, so a change based on an
+	// out-of-date page is refused rather than lost.
+	Version int64
+}
+
+// InventorySort names a sort order of the inventory list.
+type InventorySort string
+
+const (
+	SortUpdated  InventorySort = "updated"  // most recently changed first (default)
+	SortObjectID InventorySort = "object"   // by object ID
+	SortLabel    InventorySort = "label"    // by label, unlabelled last
+	SortKind     InventorySort = "kind"     // users, then resource accounts
+	SortState    InventorySort = "state"    // by verification state
+	SortVerified InventorySort = "verified" // least recently verified first
+)
+
+// InventorySorts lists the sort orders a list page offers.
+var InventorySorts = []InventorySort{SortUpdated, SortObjectID, SortLabel, SortKind, SortState, SortVerified}
+
+// InventoryFilter selects a page of one tenant's inventory.
+type InventoryFilter struct {
+	TenantID GUID // required: every query is scoped to one tenant
+	// Query matches, case-insensitively, part of the object ID, the label or
+	// any client ID.
+	Query string
+	Kind  PrincipalKind // KindUnknown: any
+	State VerifyState   // "": any
+	Sort  InventorySort // "": SortUpdated
+	Desc  bool          // reverse the sort's natural order
+	// Offset and Limit page the result; Limit 0 means the store's default (50).
+	Offset, Limit int
+}
+
+// InventoryCounts are the tenant's totals, before the filter's Query, Kind
+// and State apply, so a page can show them beside the filters.
+type InventoryCounts struct {
+	All              int
+	Users            int
+	ResourceAccounts int
+	ByState          map[VerifyState]int
+}
+
+// InventoryPage is one page of a filtered inventory.
+type InventoryPage struct {
+	Items []InventoryItem
+	// Matched counts every row the filter matches (all pages).
+	Matched int
+	Counts  InventoryCounts
+}
+
+// InventoryOp is what a commit does to the inventory.
+type InventoryOp int
+
+const (
+	// InventoryKeep leaves the inventory alone (the audit row is the change).
+	InventoryKeep InventoryOp = iota
+	// InventoryPut creates the row or replaces its assignment and label,
+	// bumping Version; CreatedAt/CreatedBy of an existing row are kept.
+	InventoryPut
+	// InventoryDelete removes the row.
+	InventoryDelete
+	// InventoryVerified records a verification: State, VerifiedAt and
+	// Observed only; Version is unchanged.
+	InventoryVerified
+)
+
+// InventoryChange is the inventory half of a commit.
+type InventoryChange struct {
+	Op   InventoryOp
+	Item InventoryItem
+}
+
+// Inventory reads the portal's list of assignments.
+type Inventory interface {
+	// GetItem returns the row for (tenant, object), or an ENOTFOUND error.
+	GetItem(ctx context.Context, tenant, object GUID) (InventoryItem, error)
+	// ListItems returns a page of one tenant's rows. An empty result is not
+	// an error.
+	ListItems(ctx context.Context, f InventoryFilter) (InventoryPage, error)
+	// AllItems calls fn for every row of tenant (the zero GUID: of every
+	// tenant) in (tenant, object) order, for exports and reconcile, without
+	// holding them all in memory; an error from fn stops it and is returned.
+	AllItems(ctx context.Context, tenant GUID, fn func(InventoryItem) error) error
+	// InventoryChanges returns the tenant's audit head (the Seq of its newest
+	// audit row, 0 for none) and, when that is past after, the distinct
+	// objects named by its audit rows after it. Every inventory change is
+	// committed with an audit row, so a copy of the inventory read at head h
+	// is current while the head stays h: caches use this to stay exact
+	// across instances.
+	InventoryChanges(ctx context.Context, tenant GUID, after int64) (changed []GUID, head int64, err error)
+}
+
+// Locker serialises writes to one assignment across every portal instance
+// (ACS has no ETag, so the portal must not race itself). Locks are leases in
+// the database: one that is not released (a crash) lapses at its expiry.
+type Locker interface {
+	// TryLock takes the named lock for holder until the given time and
+	// reports whether it got it. A lapsed lease is taken over.
+	TryLock(ctx context.Context, name, holder string, until time.Time) (bool, error)
+	// Unlock releases the lock if holder still holds it.
+	Unlock(ctx context.Context, name, holder string) error
+}
+
+// Store is everything the use cases need from the portal's database.
+type Store interface {
+	Inventory
+	AuditLog
+	Locker
+	// Commit appends ev to the audit log and applies change to the inventory
+	// in one transaction: either both happen or neither. It returns the
+	// appended event (with Seq and hashes) and, for InventoryPut and
+	// InventoryVerified, the row as stored.
+	Commit(ctx context.Context, ev AuditEvent, change InventoryChange) (AuditEvent, InventoryItem, error)
+}
