@@ -1,5 +1,6 @@
 // Package sqlite is the portal's embedded store on SQLite (modernc.org/sqlite,
-// pure Go): sessions now; inventory, audit log and job leases as they come.
+// pure Go): sessions, the inventory, the hash-chained audit log and the
+// leases that serialise writes to one assignment.
 // All SQL lives here, next to the method that runs it.
 package sqlite
 
@@ -28,6 +29,10 @@ type DB struct {
 	db *sql.DB
 	// Now is the clock for timestamps written by the store (injected in tests).
 	Now func() time.Time
+	// writer admits one write transaction of this process at a time. SQLite
+	// admits one anyway; without this, the others would poll for its lock
+	// with sleeps of up to 100 ms (busy_timeout) instead of queueing.
+	writer chan struct{}
 }
 
 // Open opens (creating if needed) the database file at path and applies any
@@ -38,7 +43,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, errors.New("sqlite: no database path")
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+	// cache_size: 8 MiB of pages per connection (the default is 2 MiB), so
+	// a tenant's indexes stay in memory; the list page itself is answered
+	// from memory by the use cases (internal/access), not by a scan here.
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)", "cache_size(-8192)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -46,12 +54,30 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db := &DB{db: sqldb, Now: time.Now}
+	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
 	if err := db.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// beginWrite waits for this process's turn to write, then begins a write
+// transaction (BEGIN IMMEDIATE: see Open's _txlock), which holds SQLite's
+// write lock from its start. done ends the turn; call it after Commit or
+// Rollback.
+func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	select {
+	case db.writer <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	done = func() { <-db.writer }
+	if tx, err = db.db.BeginTx(ctx, nil); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return tx, done, nil
 }
 
 // Close closes the database.
@@ -124,4 +150,22 @@ func storeError(err error, what string) error {
 		return nil
 	}
 	return portal.Wrap(err, portal.EUNAVAILABLE, "The portal's database could not "+what+".")
+}
+
+// dbError passes a *portal.Error (not found, invalid, a corrupt row) through
+// and maps any other failure with storeError.
+func dbError(err error, what string) error {
+	var e *portal.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return storeError(err, what)
+}
+
+// querier is what *sql.DB and *sql.Tx both offer, so that a helper runs
+// inside a caller's transaction or on its own.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }

@@ -1,0 +1,40 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// InventoryChanges returns the tenant's audit head and the objects named by
+// its audit rows after the given Seq (see portal.Inventory). When nothing
+// changed it costs one probe of the (tenant_id, seq) index.
+func (db *DB) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, int64, error) {
+	var head int64
+	err := db.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?`, tenant.String()).Scan(&head)
+	if err != nil {
+		return nil, 0, storeError(err, "read the inventory")
+	}
+	if head <= after {
+		return nil, head, nil
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT DISTINCT object_id FROM audit_log WHERE tenant_id = ? AND seq > ? AND seq <= ? AND object_id != ''`,
+		tenant.String(), after, head)
+	if err != nil {
+		return nil, 0, storeError(err, "read the inventory")
+	}
+	defer rows.Close()
+	var changed []portal.GUID
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, 0, storeError(err, "read the inventory")
+		}
+		id, err := portal.ParseGUID(s)
+		if err != nil {
+			return nil, 0, portal.Wrap(err, portal.EINTERNAL, "The inventory holds a malformed object ID.")
+		}
+		changed = append(changed, id)
+	}
+	return changed, head, storeError(rows.Err(), "read the inventory")
+}

@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// Commit appends ev to the audit log (sealed after the head, as AppendAudit
+// does) and applies change to the inventory, in one transaction that holds
+// the write lock from its start: either both happen or neither. It returns
+// the appended event and, for InventoryPut and InventoryVerified, the row as
+// stored, read back in the same transaction.
+//
+//   - InventoryPut creates the row (Version 1) or replaces its assignment,
+//     label, updated time and actor, state, verification time and observed
+//     assignment (Version + 1), keeping CreatedAt and CreatedBy of an
+//     existing row. A new row whose CreatedAt (CreatedBy) is zero takes its
+//     UpdatedAt (UpdatedBy). Client IDs are stored normalised; State ""
+//     is stored as StateUnverified; invalid UTF-8 in the label and names
+//     becomes U+FFFD.
+//   - InventoryDelete removes the row; a row that is already gone is not an
+//     error (the audit row is still appended).
+//   - InventoryVerified sets State, VerifiedAt and Observed only; Version is
+//     unchanged. If the row is gone it is an ENOTFOUND error and nothing is
+//     written, audit row included: a verification must not resurrect or
+//     misreport a revoked assignment.
+//   - InventoryKeep writes the audit row alone.
+//
+// Except for InventoryKeep, the change must name a tenant and object, and
+// ev must name the same ones (EINVALID otherwise), so an audit row can never
+// describe one assignment while another changes. A Put must have a known
+// Kind and a known or empty State.
+func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
+	var item portal.InventoryItem
+	if err := checkChange(ev, change); err != nil {
+		return ev, item, err
+	}
+	tx, done, err := db.beginWrite(ctx)
+	if err != nil {
+		return ev, item, storeError(err, "save the change")
+	}
+	defer done()
+	defer tx.Rollback()
+
+	it := change.Item
+	switch change.Op {
+	case portal.InventoryPut:
+		err = putItem(ctx, tx, it)
+	case portal.InventoryDelete:
+		_, err = tx.ExecContext(ctx, `DELETE FROM inventory WHERE tenant_id = ? AND object_id = ?`, it.TenantID.String(), it.ObjectID.String())
+	case portal.InventoryVerified:
+		err = markVerified(ctx, tx, it)
+	}
+	if err != nil {
+		return ev, item, dbError(err, "save the change")
+	}
+	stored, err := appendAudit(ctx, tx, ev)
+	if err != nil {
+		return ev, item, dbError(err, "write the audit log")
+	}
+	if change.Op == portal.InventoryPut || change.Op == portal.InventoryVerified {
+		if item, err = getItem(ctx, tx, it.TenantID, it.ObjectID); err != nil {
+			return ev, portal.InventoryItem{}, dbError(err, "save the change")
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return ev, portal.InventoryItem{}, storeError(err, "save the change")
+	}
+	return stored, item, nil
+}
+
+func checkChange(ev portal.AuditEvent, change portal.InventoryChange) error {
+	it := change.Item
+	switch change.Op {
+	case portal.InventoryKeep:
+		return nil
+	case portal.InventoryPut, portal.InventoryDelete, portal.InventoryVerified:
+	default:
+		return portal.Errorf(portal.EINVALID, "Unknown change to the inventory.")
+	}
+	if it.TenantID.IsZero() || it.ObjectID.IsZero() {
+		return portal.Errorf(portal.EINVALID, "The change names no assignment.")
+	}
+	if ev.TenantID != it.TenantID || ev.ObjectID != it.ObjectID {
+		return portal.Errorf(portal.EINVALID, "The audit row and the change name different assignments.")
+	}
+	if change.Op == portal.InventoryPut && it.Kind != portal.KindUser && it.Kind != portal.KindResourceAccount {
+		return portal.Errorf(portal.EINVALID, "The kind of principal is missing.")
+	}
+	if change.Op != portal.InventoryDelete && it.State != "" {
+		if _, err := portal.ParseVerifyState(string(it.State)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putItem inserts the row or replaces everything but its key, creation and
+// version, which it bumps.
+func putItem(ctx context.Context, q querier, it portal.InventoryItem) error {
+	created, createdBy := it.CreatedAt, it.CreatedBy
+	if created.IsZero() {
+		created = it.UpdatedAt
+	}
+	if createdBy == (portal.Actor{}) {
+		createdBy = it.UpdatedBy
+	}
+	observed, err := encodeObserved(it.Observed)
+	if err != nil {
+		return err
+	}
+	label := validText(it.Label)
+	_, err = q.ExecContext(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, label_fold, kind, state, label,
+			created_at, created_by_tid, created_by_oid, created_by_name,
+			updated_at, updated_by_tid, updated_by_oid, updated_by_name,
+			verified_at, observed, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		ON CONFLICT (tenant_id, object_id) DO UPDATE SET
+			client_ids = excluded.client_ids, label_fold = excluded.label_fold, kind = excluded.kind,
+			state = excluded.state, label = excluded.label,
+			updated_at = excluded.updated_at, updated_by_tid = excluded.updated_by_tid,
+			updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
+			verified_at = excluded.verified_at, observed = excluded.observed,
+			version = inventory.version + 1`,
+		it.TenantID.String(), it.ObjectID.String(), clientIDsText(it.ClientIDs), fold(label), it.Kind.String(),
+		string(stateOrUnverified(it.State)), label,
+		millis(created), guidText(createdBy.TenantID), guidText(createdBy.ObjectID), validText(createdBy.Name),
+		millis(it.UpdatedAt), guidText(it.UpdatedBy.TenantID), guidText(it.UpdatedBy.ObjectID), validText(it.UpdatedBy.Name),
+		nullMillis(it.VerifiedAt), observed)
+	return err
+}
+
+// markVerified records a verification; ENOTFOUND if the row is gone.
+func markVerified(ctx context.Context, q querier, it portal.InventoryItem) error {
+	observed, err := encodeObserved(it.Observed)
+	if err != nil {
+		return err
+	}
+	res, err := q.ExecContext(ctx, `UPDATE inventory SET state = ?, verified_at = ?, observed = ? WHERE tenant_id = ? AND object_id = ?`,
+		string(stateOrUnverified(it.State)), nullMillis(it.VerifiedAt), observed, it.TenantID.String(), it.ObjectID.String())
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment: it was removed meanwhile.")
+	}
+	return nil
+}
+
+func stateOrUnverified(s portal.VerifyState) portal.VerifyState {
+	if s == "" {
+		return portal.StateUnverified
+	}
+	return s
+}
+
+// nullMillis stores the zero time as NULL.
+func nullMillis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}

@@ -1,0 +1,697 @@
+package storetest
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+func testPutGetDelete(t *testing.T, f *fixture) {
+	x := userItem(tenantA, "x", "Alice Smith, London desk", "desktop", "mobile", "desktop")
+	x.State, x.VerifiedAt = portal.StateInSync, t0
+	if _, err := f.GetItem(f.ctx, tenantA, x.ObjectID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Fatalf("GetItem before any write: %v, want ENOTFOUND", err)
+	}
+
+	ev, got := f.commit(t, portal.InventoryPut, x)
+	if ev.Seq != 1 || ev.PrevHash != "" || ev.Hash == "" || ev.Hash != ev.ComputeHash("") {
+		t.Errorf("first commit's audit row: seq %d prev %q hash %q", ev.Seq, ev.PrevHash, ev.Hash)
+	}
+	want := x
+	want.ClientIDs = portal.NormalizeClientIDs(x.ClientIDs) // stored sorted, without the duplicate
+	want.Version = 1
+	sameItem(t, "Put returns the new row", got, want)
+	read, err := f.GetItem(f.ctx, tenantA, x.ObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameItem(t, "GetItem after Put", read, want)
+
+	// A replacement keeps who created the row and when, and bumps Version.
+	y := userItem(tenantA, "x", "Alice Smith, Paris desk", "web")
+	y.CreatedAt, y.CreatedBy = t0.Add(time.Hour), bob
+	y.UpdatedAt, y.UpdatedBy = t0.Add(time.Hour), bob
+	ev2, got := f.commit(t, portal.InventoryPut, y)
+	want = y
+	want.CreatedAt, want.CreatedBy, want.Version = t0, alice, 2
+	sameItem(t, "Put replacing a row", got, want)
+	if ev2.Seq != 2 || ev2.PrevHash != ev.Hash {
+		t.Errorf("second audit row: seq %d prev %q, want 2 citing %q", ev2.Seq, ev2.PrevHash, ev.Hash)
+	}
+
+	// A change of kind is a change of assignment too.
+	z := resourceItem(tenantA, "x", "Paris reception")
+	z.UpdatedAt, z.UpdatedBy = t0.Add(2*time.Hour), bob
+	_, got = f.commit(t, portal.InventoryPut, z)
+	if got.Version != 3 || got.Kind != portal.KindResourceAccount || len(got.ClientIDs) != 0 || !got.CreatedAt.Equal(t0) {
+		t.Errorf("Put changing the kind: %+v", got)
+	}
+
+	_, got = f.commit(t, portal.InventoryDelete, z)
+	if !isZeroItem(got) {
+		t.Errorf("Delete returned a row: %+v", got)
+	}
+	if _, err := f.GetItem(f.ctx, tenantA, x.ObjectID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Fatalf("GetItem after Delete: %v, want ENOTFOUND", err)
+	}
+	// Deleting what is already gone is not an error; the audit row is kept.
+	f.commit(t, portal.InventoryDelete, z)
+	if c := f.verifyChain(t); c.Rows != 5 {
+		t.Errorf("%d audit rows, want 5 (3 puts, 2 deletes)", c.Rows)
+	}
+	// The row comes back as new: Version 1 again.
+	_, got = f.commit(t, portal.InventoryPut, x)
+	if got.Version != 1 {
+		t.Errorf("Put after Delete: version %d, want 1", got.Version)
+	}
+}
+
+func isZeroItem(it portal.InventoryItem) bool {
+	return it.ObjectID.IsZero() && it.TenantID.IsZero() && it.Version == 0
+}
+
+func testPutDefaults(t *testing.T, f *fixture) {
+	it := userItem(tenantA, "x", "defaults", "desktop")
+	it.CreatedAt, it.CreatedBy, it.State = time.Time{}, portal.Actor{}, ""
+	it.UpdatedAt, it.UpdatedBy = t0.Add(time.Minute), bob
+	_, got := f.commit(t, portal.InventoryPut, it)
+	if !got.CreatedAt.Equal(it.UpdatedAt) || got.CreatedBy != bob {
+		t.Errorf("a new row without a creation: created %v by %+v, want its update %v by %+v", got.CreatedAt, got.CreatedBy, it.UpdatedAt, bob)
+	}
+	if got.State != portal.StateUnverified || !got.VerifiedAt.IsZero() || got.Observed != nil {
+		t.Errorf("a new row without a state: %q verified %v observed %v", got.State, got.VerifiedAt, got.Observed)
+	}
+	// Text is kept as valid UTF-8, as the audit log keeps it.
+	it.Label = "bad \xff label"
+	_, got = f.commit(t, portal.InventoryPut, it)
+	if !utf8.ValidString(got.Label) || !strings.HasPrefix(got.Label, "bad ") || !strings.HasSuffix(got.Label, " label") {
+		t.Errorf("label with invalid UTF-8 stored as %q", got.Label)
+	}
+	if read, _ := f.GetItem(f.ctx, tenantA, it.ObjectID); read.Label != got.Label {
+		t.Errorf("label read back as %q, returned as %q", read.Label, got.Label)
+	}
+	if page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Query: "BAD"}); page.Matched != 1 {
+		t.Errorf("label with invalid UTF-8 not found: %+v", page)
+	}
+	// The portal itself (a job) as the actor round-trips as a system actor.
+	it.UpdatedBy = system
+	_, got = f.commit(t, portal.InventoryPut, it)
+	if got.UpdatedBy != system || !got.UpdatedBy.IsSystem() || got.CreatedBy != bob {
+		t.Errorf("system actor: updated by %+v, created by %+v", got.UpdatedBy, got.CreatedBy)
+	}
+}
+
+func testVerified(t *testing.T, f *fixture) {
+	x := userItem(tenantA, "x", "verified", "desktop")
+	f.put(t, x)
+
+	// Only state, verification time and the observed assignment change,
+	// whatever else the item carries; Version stays.
+	v := x
+	v.Label, v.ClientIDs, v.Version = "not this", ids("other"), 99
+	v.State, v.VerifiedAt = portal.StateDrifted, t0.Add(time.Hour)
+	v.Observed = &portal.Assignment{TenantID: tenantA, ObjectID: x.ObjectID, Kind: portal.KindUser,
+		ClientIDs: ids("web", "desktop"), Spelling: "User"}
+	_, got := f.commit(t, portal.InventoryVerified, v)
+	want := x
+	want.Version, want.State, want.VerifiedAt = 1, portal.StateDrifted, v.VerifiedAt
+	want.ClientIDs = portal.NormalizeClientIDs(x.ClientIDs)
+	want.Observed = &portal.Assignment{TenantID: tenantA, ObjectID: x.ObjectID, Kind: portal.KindUser,
+		ClientIDs: portal.NormalizeClientIDs(ids("web", "desktop")), Spelling: "User"}
+	sameItem(t, "Verified (drifted) returns", got, want)
+	read, _ := f.GetItem(f.ctx, tenantA, x.ObjectID)
+	sameItem(t, "GetItem after Verified", read, want)
+
+	// A resource account observed under ACS's other spelling.
+	v.Observed = &portal.Assignment{TenantID: tenantA, ObjectID: x.ObjectID, Kind: portal.KindResourceAccount, Spelling: "teamsResourceAccount"}
+	_, got = f.commit(t, portal.InventoryVerified, v)
+	if o := got.Observed; o == nil || o.Kind != portal.KindResourceAccount || len(o.ClientIDs) != 0 || o.Spelling != "teamsResourceAccount" {
+		t.Errorf("observed resource account: %+v", o)
+	}
+
+	// In sync again: nothing observed.
+	v.State, v.VerifiedAt, v.Observed = portal.StateInSync, t0.Add(2*time.Hour), nil
+	_, got = f.commit(t, portal.InventoryVerified, v)
+	if got.State != portal.StateInSync || got.Observed != nil || got.Version != 1 || !got.VerifiedAt.Equal(v.VerifiedAt) {
+		t.Errorf("Verified (in sync): %+v", got)
+	}
+
+	// A later Put bumps Version and takes state from the item.
+	p := x
+	p.Label, p.UpdatedAt, p.State, p.VerifiedAt = "edited", t0.Add(3*time.Hour), portal.StateInSync, t0.Add(3*time.Hour)
+	_, got = f.commit(t, portal.InventoryPut, p)
+	if got.Version != 2 || got.State != portal.StateInSync || !got.VerifiedAt.Equal(p.VerifiedAt) || got.Label != "edited" {
+		t.Errorf("Put after Verified: %+v", got)
+	}
+}
+
+// testCommitAtomic: a change that cannot be applied writes no audit row.
+func testCommitAtomic(t *testing.T, f *fixture) {
+	f.put(t, userItem(tenantA, "kept", "kept", "desktop"))
+	before := f.verifyChain(t)
+
+	gone := userItem(tenantA, "gone", "gone", "desktop")
+	gone.State, gone.VerifiedAt = portal.StateInSync, t0
+	_, got, err := f.Commit(f.ctx, eventFor(gone, portal.ActionVerify), portal.InventoryChange{Op: portal.InventoryVerified, Item: gone})
+	if portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Fatalf("Verified on a missing row: %v, want ENOTFOUND", err)
+	}
+	if !isZeroItem(got) {
+		t.Errorf("Verified on a missing row returned %+v", got)
+	}
+	after := f.verifyChain(t)
+	if after.Rows != before.Rows || after.HeadHash != before.HeadHash {
+		t.Errorf("audit log changed by a failed commit: %d rows, head %q; before %d, %q", after.Rows, after.HeadHash, before.Rows, before.HeadHash)
+	}
+	if _, err := f.GetItem(f.ctx, tenantA, gone.ObjectID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("Verified created the row: %v", err)
+	}
+	// The next append follows on without a gap.
+	ev, _ := f.commit(t, portal.InventoryPut, gone)
+	if ev.Seq != before.HeadSeq+1 || ev.PrevHash != before.HeadHash {
+		t.Errorf("next row: seq %d prev %q; want %d, %q", ev.Seq, ev.PrevHash, before.HeadSeq+1, before.HeadHash)
+	}
+}
+
+// testCommitRefuses: an audit row must describe the change it goes with.
+func testCommitRefuses(t *testing.T, f *fixture) {
+	x := userItem(tenantA, "x", "x", "desktop")
+	other := eventFor(userItem(tenantA, "y", "y", "desktop"), portal.ActionGrant)
+	foreign := eventFor(userItem(tenantB, "x", "x", "desktop"), portal.ActionGrant)
+	noKind := x
+	noKind.Kind = portal.KindUnknown
+	badState := x
+	badState.State = "fine"
+	for _, tc := range []struct {
+		name   string
+		ev     portal.AuditEvent
+		change portal.InventoryChange
+	}{
+		{"audit row about another object", other, portal.InventoryChange{Op: portal.InventoryPut, Item: x}},
+		{"audit row about another tenant", foreign, portal.InventoryChange{Op: portal.InventoryPut, Item: x}},
+		{"no tenant", eventFor(portal.InventoryItem{}, portal.ActionGrant), portal.InventoryChange{Op: portal.InventoryDelete}},
+		{"no kind", eventFor(noKind, portal.ActionGrant), portal.InventoryChange{Op: portal.InventoryPut, Item: noKind}},
+		{"unknown state", eventFor(badState, portal.ActionGrant), portal.InventoryChange{Op: portal.InventoryPut, Item: badState}},
+		{"unknown op", eventFor(x, portal.ActionGrant), portal.InventoryChange{Op: 42, Item: x}},
+	} {
+		if _, _, err := f.Commit(f.ctx, tc.ev, tc.change); portal.ErrorCode(err) != portal.EINVALID {
+			t.Errorf("%s: %v, want EINVALID", tc.name, err)
+		}
+	}
+	if rows := f.walk(t, portal.GUID{}); len(rows) != 0 {
+		t.Errorf("refused commits wrote %d audit rows", len(rows))
+	}
+	if _, err := f.GetItem(f.ctx, tenantA, x.ObjectID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("refused commit wrote the row: %v", err)
+	}
+}
+
+func testTenantIsolation(t *testing.T, f *fixture) {
+	// The same object ID in both tenants, and rows only B has.
+	a := userItem(tenantA, "shared", "ours", "desktop")
+	b := userItem(tenantB, "shared", "secret-b shared", "desktop")
+	b.UpdatedBy = carol
+	onlyB := userItem(tenantB, "only-b", "secret-b only", "mobile")
+	onlyB.UpdatedBy = carol
+	f.put(t, a, userItem(tenantA, "a2", "ours too", "desktop"), b, onlyB)
+
+	if got, err := f.GetItem(f.ctx, tenantA, a.ObjectID); err != nil || got.Label != "ours" {
+		t.Errorf("GetItem(A, shared) = %q, %v; want A's row", got.Label, err)
+	}
+	if _, err := f.GetItem(f.ctx, tenantA, onlyB.ObjectID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("GetItem(A, B's object) = %v, want ENOTFOUND", err)
+	}
+	for _, q := range []string{"", "secret", onlyB.ObjectID.String()[:13], onlyB.ClientIDs[0].String()[:13]} {
+		page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Query: q})
+		for _, it := range page.Items {
+			if it.TenantID != tenantA {
+				t.Errorf("ListItems(A, %q) shows %s of tenant %s", q, it.Label, it.TenantID)
+			}
+		}
+		if page.Counts.All != 2 {
+			t.Errorf("ListItems(A, %q): counts %+v include another tenant", q, page.Counts)
+		}
+	}
+	if page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Query: "secret"}); page.Matched != 0 {
+		t.Errorf("searching A for B's label matched %d", page.Matched)
+	}
+	if page := f.list(t, portal.InventoryFilter{TenantID: tenantA}); page.Matched != 2 || len(page.Items) != 2 {
+		t.Errorf("ListItems(A): matched %d, %d items, want 2", page.Matched, len(page.Items))
+	}
+	var seen []string
+	if err := f.AllItems(f.ctx, tenantA, func(it portal.InventoryItem) error {
+		seen = append(seen, it.Label)
+		return nil
+	}); err != nil || !sameSet(seen, []string{"ours", "ours too"}) {
+		t.Errorf("AllItems(A) = %q, %v", seen, err)
+	}
+
+	// Writing to B's row from A: the row is not found.
+	v := onlyB
+	v.TenantID, v.State, v.VerifiedAt = tenantA, portal.StateMissing, t0
+	if _, _, err := f.Commit(f.ctx, eventFor(v, portal.ActionVerify), portal.InventoryChange{Op: portal.InventoryVerified, Item: v}); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("Verified of B's object in A: %v, want ENOTFOUND", err)
+	}
+	if got, _ := f.GetItem(f.ctx, tenantB, onlyB.ObjectID); got.State != portal.StateUnverified {
+		t.Errorf("B's row changed through A: %+v", got)
+	}
+
+	// The audit log, per tenant.
+	for _, filter := range []portal.AuditFilter{
+		{TenantID: tenantA},
+		{TenantID: tenantA, ObjectID: onlyB.ObjectID},
+		{TenantID: tenantA, Actor: "carol"},
+		{TenantID: tenantA, Actor: carol.ObjectID.String()},
+	} {
+		page, err := f.ListAudit(f.ctx, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page.Events {
+			if ev.TenantID != tenantA {
+				t.Errorf("ListAudit(%+v) shows a row of tenant %s", filter, ev.TenantID)
+			}
+		}
+	}
+	if page, _ := f.ListAudit(f.ctx, portal.AuditFilter{TenantID: tenantA}); page.Matched != 2 {
+		t.Errorf("ListAudit(A) matched %d, want 2", page.Matched)
+	}
+	if page, _ := f.ListAudit(f.ctx, portal.AuditFilter{TenantID: tenantA, Actor: "carol"}); page.Matched != 0 {
+		t.Errorf("ListAudit(A, actor of B) matched %d", page.Matched)
+	}
+	if rows := f.walk(t, tenantA); len(rows) != 2 || rows[0].TenantID != tenantA || rows[1].TenantID != tenantA {
+		t.Errorf("WalkAudit(A) = %d rows", len(rows))
+	}
+}
+
+func testSearch(t *testing.T, f *fixture) {
+	rows := []portal.InventoryItem{
+		userItem(tenantA, "r1", "Alice Smith, London desk", "desktop", "mobile"),
+		userItem(tenantA, "r2", "ÆRØ Øresund", "desktop"),
+		userItem(tenantA, "r3", "100% sure", "desktop"),
+		userItem(tenantA, "r4", "under_score", "desktop"),
+		userItem(tenantA, "r5", "O'Brien", "desktop"),
+		userItem(tenantA, "r6", "<script>alert(1)</script>", "desktop"),
+		userItem(tenantA, "r7", "Café ☕ 🎉", "desktop"),
+		userItem(tenantA, "r8", `back\slash`, "desktop"),
+		resourceItem(tenantA, "r9", "plain reception"),
+		resourceItem(tenantA, "r10", ""),
+	}
+	f.put(t, rows...)
+	f.put(t, userItem(tenantB, "b1", "Alice in tenant B", "mobile"))
+	all := labels(rows)
+	r1, r5 := rows[0], rows[4]
+	mobile := id("mobile").String()
+	both := portal.NormalizeClientIDs(r1.ClientIDs) // as a store might keep them, in this order
+	upper := strings.ToUpper
+
+	for _, tc := range []struct {
+		name, q string
+		want    []string
+	}{
+		{"label, any case", "alice", []string{r1.Label}},
+		{"label, upper case, two words", "ALICE SMITH", []string{r1.Label}},
+		{"label, mixed case", "london DESK", []string{r1.Label}},
+		{"label, beyond ASCII", "ærø", []string{"ÆRØ Øresund"}},
+		{"label, beyond ASCII, other word", "ØRESUND", []string{"ÆRØ Øresund"}},
+		{"percent is literal", "%", []string{"100% sure"}},
+		{"underscore is literal", "_", []string{"under_score"}},
+		{"percent and underscore", "_%", nil},
+		{"backslash is literal", `\`, []string{`back\slash`}},
+		{"quote", "'", []string{"O'Brien"}},
+		{"SQL injection", "' OR 1=1 --", nil},
+		{"markup", "<script>", []string{"<script>alert(1)</script>"}},
+		{"emoji", "🎉", []string{"Café ☕ 🎉"}},
+		{"accented, upper case", "CAFÉ", []string{"Café ☕ 🎉"}},
+		{"invalid UTF-8", "\xff\xfe", nil},
+		{"surrounding space", "  alice  ", []string{r1.Label}},
+		{"object ID fragment", r5.ObjectID.String()[9:23], []string{"O'Brien"}},
+		{"object ID fragment, upper case", upper(r5.ObjectID.String()[9:23]), []string{"O'Brien"}},
+		{"whole object ID", r5.ObjectID.String(), []string{"O'Brien"}},
+		{"whole object ID in braces, upper case", "{" + upper(r5.ObjectID.String()) + "}", []string{"O'Brien"}},
+		{"client ID fragment", upper(mobile[24:]), []string{r1.Label}},
+		{"whole client ID in braces", "{" + mobile + "}", []string{r1.Label}},
+		{"spanning two client IDs", both[0].String()[30:] + " " + both[1].String()[:4], nil},
+		{"spanning object ID and label", r1.ObjectID.String()[30:] + " alice", nil},
+		{"every object ID has a dash", "-", all},
+		{"no query", "", all},
+	} {
+		page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Query: tc.q, Limit: 200})
+		if got := labels(page.Items); !sameSet(got, tc.want) || page.Matched != len(tc.want) {
+			t.Errorf("%s: Query %q matched %d: %q; want %q", tc.name, tc.q, page.Matched, got, tc.want)
+		}
+	}
+}
+
+func testFilters(t *testing.T, f *fixture) {
+	u1 := userItem(tenantA, "u1", "desk one", "desktop")
+	u2 := userItem(tenantA, "u2", "desk two", "desktop")
+	u2.State = portal.StateDrifted
+	r1 := resourceItem(tenantA, "r1", "reception one")
+	r1.State = portal.StateDrifted
+	r2 := resourceItem(tenantA, "r2", "reception two")
+	r2.State = portal.StateMissing
+	f.put(t, u1, u2, r1, r2)
+	for _, tc := range []struct {
+		filter portal.InventoryFilter
+		want   []string
+	}{
+		{portal.InventoryFilter{Kind: portal.KindUser}, []string{"desk one", "desk two"}},
+		{portal.InventoryFilter{Kind: portal.KindResourceAccount}, []string{"reception one", "reception two"}},
+		{portal.InventoryFilter{State: portal.StateDrifted}, []string{"desk two", "reception one"}},
+		{portal.InventoryFilter{State: portal.StateInSync}, nil},
+		{portal.InventoryFilter{Kind: portal.KindResourceAccount, State: portal.StateDrifted}, []string{"reception one"}},
+		{portal.InventoryFilter{Kind: portal.KindUser, Query: "two"}, []string{"desk two"}},
+		{portal.InventoryFilter{State: portal.StateMissing, Query: "one"}, nil},
+		{portal.InventoryFilter{Kind: portal.KindUser, State: portal.StateUnverified, Query: "DESK"}, []string{"desk one"}},
+	} {
+		tc.filter.TenantID = tenantA
+		page := f.list(t, tc.filter)
+		if got := labels(page.Items); !sameSet(got, tc.want) || page.Matched != len(tc.want) {
+			t.Errorf("%+v: matched %d: %q; want %q", tc.filter, page.Matched, got, tc.want)
+		}
+		if page.Counts.All != 4 {
+			t.Errorf("%+v: counts %+v depend on the filter", tc.filter, page.Counts)
+		}
+	}
+}
+
+func testCounts(t *testing.T, f *fixture) {
+	var items []portal.InventoryItem
+	states := []portal.VerifyState{portal.StateInSync, portal.StateInSync, portal.StateDrifted, portal.StateMissing, portal.StateUnverified}
+	for i, s := range states {
+		u := userItem(tenantA, fmt.Sprint("u", i), fmt.Sprint("user ", i), "desktop")
+		u.State = s
+		items = append(items, u)
+	}
+	r := resourceItem(tenantA, "r", "reception")
+	r.State = portal.StateInSync
+	items = append(items, r)
+	f.put(t, items...)
+	f.put(t, resourceItem(tenantB, "rb", "B's reception"))
+
+	want := portal.InventoryCounts{All: 6, Users: 5, ResourceAccounts: 1, ByState: map[portal.VerifyState]int{
+		portal.StateInSync: 3, portal.StateDrifted: 1, portal.StateMissing: 1, portal.StateUnverified: 1}}
+	for _, filter := range []portal.InventoryFilter{
+		{},
+		{Kind: portal.KindResourceAccount},
+		{State: portal.StateMissing, Query: "nothing matches this"},
+		{Offset: 100},
+	} {
+		filter.TenantID = tenantA
+		got := f.list(t, filter).Counts
+		if got.All != want.All || got.Users != want.Users || got.ResourceAccounts != want.ResourceAccounts {
+			t.Errorf("%+v: counts %+v, want %+v", filter, got, want)
+		}
+		for _, s := range portal.VerifyStates {
+			if got.ByState[s] != want.ByState[s] {
+				t.Errorf("%+v: %d %s, want %d", filter, got.ByState[s], s, want.ByState[s])
+			}
+		}
+	}
+	empty := f.list(t, portal.InventoryFilter{TenantID: portal.MustParseGUID("0b5c1a57-0000-4000-8000-000000000001")})
+	if empty.Counts.All != 0 || empty.Matched != 0 || len(empty.Items) != 0 {
+		t.Errorf("a tenant with no rows: %+v", empty)
+	}
+}
+
+// sortRows are rows with ties in every sort key, so that only the object-ID
+// tiebreak makes the order total.
+func sortRows() []portal.InventoryItem {
+	var rows []portal.InventoryItem
+	names := []string{"alpha", "Alpha", "beta", "", "Gamma", "", "beta", "delta", "ALPHA", "epsilon", "", "zeta"}
+	states := portal.VerifyStates
+	for i := range 23 {
+		var it portal.InventoryItem
+		label := names[i%len(names)]
+		if i%3 == 0 {
+			it = resourceItem(tenantA, fmt.Sprint("s", i), label)
+		} else {
+			it = userItem(tenantA, fmt.Sprint("s", i), label, "desktop")
+		}
+		it.UpdatedAt = t0.Add(time.Duration(i%5) * time.Minute) // five distinct times
+		it.State = states[i%len(states)]
+		if i%4 != 0 { // every fourth never verified; the rest share three times
+			it.VerifiedAt = t0.Add(time.Duration(i%3) * time.Hour)
+		}
+		rows = append(rows, it)
+	}
+	return rows
+}
+
+// sortOrder is each sort's natural order, as the contract defines it; the
+// object ID (canonical text, which orders like its bytes) breaks ties.
+func sortOrder(s portal.InventorySort) func(a, b portal.InventoryItem) int {
+	byID := func(a, b portal.InventoryItem) int { return strings.Compare(a.ObjectID.String(), b.ObjectID.String()) }
+	stateRank := func(s portal.VerifyState) int { return slices.Index(portal.VerifyStates, s) }
+	var key func(a, b portal.InventoryItem) int
+	switch s {
+	case portal.SortUpdated: // most recent first
+		key = func(a, b portal.InventoryItem) int { return b.UpdatedAt.Compare(a.UpdatedAt) }
+	case portal.SortObjectID:
+		key = func(a, b portal.InventoryItem) int { return 0 }
+	case portal.SortLabel: // case-insensitive, unlabelled last
+		key = func(a, b portal.InventoryItem) int {
+			return cmp.Or(boolCmp(a.Label == "", b.Label == ""), strings.Compare(strings.ToLower(a.Label), strings.ToLower(b.Label)))
+		}
+	case portal.SortKind: // users, then resource accounts
+		key = func(a, b portal.InventoryItem) int {
+			return boolCmp(a.Kind != portal.KindUser, b.Kind != portal.KindUser)
+		}
+	case portal.SortState: // as portal.VerifyStates lists them
+		key = func(a, b portal.InventoryItem) int { return cmp.Compare(stateRank(a.State), stateRank(b.State)) }
+	case portal.SortVerified: // never verified first, then least recently
+		key = func(a, b portal.InventoryItem) int {
+			if c := boolCmp(!a.VerifiedAt.IsZero(), !b.VerifiedAt.IsZero()); c != 0 {
+				return c
+			}
+			return a.VerifiedAt.Compare(b.VerifiedAt)
+		}
+	}
+	return func(a, b portal.InventoryItem) int { return cmp.Or(key(a, b), byID(a, b)) }
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+func testSorts(t *testing.T, f *fixture) {
+	rows := sortRows()
+	f.put(t, rows...)
+	f.put(t, userItem(tenantB, "other", "alpha", "desktop")) // another tenant's row never shows
+
+	for _, s := range portal.InventorySorts {
+		for _, desc := range []bool{false, true} {
+			want := slices.Clone(rows)
+			slices.SortStableFunc(want, sortOrder(s))
+			if desc {
+				slices.Reverse(want) // Desc reverses the whole order, tiebreak included
+			}
+			name := fmt.Sprintf("sort %s desc=%v", s, desc)
+			whole := f.list(t, portal.InventoryFilter{TenantID: tenantA, Sort: s, Desc: desc, Limit: 200})
+			if !sameOrder(t, name, whole.Items, want) {
+				continue
+			}
+			// Pages of 5 put together are the whole list: nothing missed or repeated.
+			var paged []portal.InventoryItem
+			for off := 0; off < len(rows)+5; off += 5 {
+				page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Sort: s, Desc: desc, Offset: off, Limit: 5})
+				if page.Matched != len(rows) {
+					t.Errorf("%s offset %d: matched %d, want %d", name, off, page.Matched, len(rows))
+				}
+				paged = append(paged, page.Items...)
+			}
+			sameOrder(t, name+" in pages of 5", paged, want)
+
+			// The same with a filter and a search that match part of the
+			// rows ("L" is no hex digit: it matches labels only).
+			var users []portal.InventoryItem
+			for _, it := range want {
+				if it.Kind == portal.KindUser && strings.Contains(strings.ToLower(it.Label), "l") {
+					users = append(users, it)
+				}
+			}
+			paged = nil
+			for off := 0; off < len(users); off += 4 {
+				page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Kind: portal.KindUser, Query: "L", Sort: s, Desc: desc, Offset: off, Limit: 4})
+				paged = append(paged, page.Items...)
+			}
+			sameOrder(t, name+" of users matching \"L\" in pages of 4", paged, users)
+		}
+	}
+	// No sort is the most recently updated first.
+	def := f.list(t, portal.InventoryFilter{TenantID: tenantA, Limit: 200})
+	want := slices.Clone(rows)
+	slices.SortStableFunc(want, sortOrder(portal.SortUpdated))
+	sameOrder(t, "default sort", def.Items, want)
+}
+
+func sameOrder(t *testing.T, name string, got, want []portal.InventoryItem) bool {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d rows, want %d", name, len(got), len(want))
+		return false
+	}
+	for i := range got {
+		if got[i].ObjectID != want[i].ObjectID {
+			t.Errorf("%s: row %d is %q (%s), want %q (%s)", name, i, got[i].Label, got[i].ObjectID, want[i].Label, want[i].ObjectID)
+			return false
+		}
+	}
+	return true
+}
+
+func testPageSizes(t *testing.T, f *fixture) {
+	const n = 205
+	for i := range n {
+		f.put(t, userItem(tenantA, fmt.Sprint("p", i), fmt.Sprint("row ", i), "desktop"))
+	}
+	for _, tc := range []struct {
+		offset, limit, want int
+	}{
+		{0, 0, 50},     // the default page
+		{0, 1000, 200}, // the largest page
+		{0, -1, 50},
+		{-5, 10, 10}, // a negative offset is the start
+		{200, 50, 5},
+		{n, 50, 0},
+		{n + 100, 0, 0},
+	} {
+		page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Offset: tc.offset, Limit: tc.limit, Sort: portal.SortObjectID})
+		if len(page.Items) != tc.want || page.Matched != n {
+			t.Errorf("offset %d limit %d: %d items, matched %d; want %d of %d", tc.offset, tc.limit, len(page.Items), page.Matched, tc.want, n)
+		}
+	}
+	first := f.list(t, portal.InventoryFilter{TenantID: tenantA, Limit: 10, Sort: portal.SortObjectID})
+	negative := f.list(t, portal.InventoryFilter{TenantID: tenantA, Offset: -5, Limit: 10, Sort: portal.SortObjectID})
+	sameOrder(t, "negative offset", negative.Items, first.Items)
+	// A search matching most rows pages the same way.
+	if page := f.list(t, portal.InventoryFilter{TenantID: tenantA, Query: "ROW", Limit: 1000}); len(page.Items) != 200 || page.Matched != n {
+		t.Errorf("search: %d items, matched %d", len(page.Items), page.Matched)
+	}
+}
+
+func testBadFilter(t *testing.T, f *fixture) {
+	f.put(t, userItem(tenantA, "x", "x", "desktop"))
+	for _, filter := range []portal.InventoryFilter{
+		{},           // no tenant: never "all tenants"
+		{Query: "x"}, // still no tenant
+		{TenantID: tenantA, Sort: "name; DROP TABLE inventory"},
+		{TenantID: tenantA, State: "fine"},
+		{TenantID: tenantA, Kind: 7},
+	} {
+		if _, err := f.ListItems(f.ctx, filter); portal.ErrorCode(err) != portal.EINVALID {
+			t.Errorf("ListItems(%+v): %v, want EINVALID", filter, err)
+		}
+	}
+	if _, err := f.GetItem(f.ctx, portal.GUID{}, id("x")); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("GetItem without a tenant: %v, want ENOTFOUND", err)
+	}
+	if page := f.list(t, portal.InventoryFilter{TenantID: tenantA}); page.Matched != 1 {
+		t.Errorf("the table went: %+v", page)
+	}
+}
+
+func testAllItems(t *testing.T, f *fixture) {
+	var want []portal.InventoryItem
+	for i := range 7 {
+		a := userItem(tenantA, fmt.Sprint("a", i), fmt.Sprint("A", i), "desktop")
+		b := resourceItem(tenantB, fmt.Sprint("b", i), fmt.Sprint("B", i))
+		f.put(t, a, b)
+		want = append(want, a, b)
+	}
+	byKey := func(a, b portal.InventoryItem) int {
+		return cmp.Or(strings.Compare(a.TenantID.String(), b.TenantID.String()), strings.Compare(a.ObjectID.String(), b.ObjectID.String()))
+	}
+	slices.SortFunc(want, byKey)
+
+	collect := func(tenant portal.GUID) []portal.InventoryItem {
+		var got []portal.InventoryItem
+		if err := f.AllItems(f.ctx, tenant, func(it portal.InventoryItem) error {
+			got = append(got, it)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	all := collect(portal.GUID{})
+	if sameOrder(t, "AllItems(every tenant)", all, want) {
+		for i := range all {
+			w := want[i]
+			w.Version = 1
+			w.ClientIDs = portal.NormalizeClientIDs(w.ClientIDs)
+			sameItem(t, "AllItems row", all[i], w)
+		}
+	}
+	var onlyB []portal.InventoryItem
+	for _, it := range want {
+		if it.TenantID == tenantB {
+			onlyB = append(onlyB, it)
+		}
+	}
+	sameOrder(t, "AllItems(B)", collect(tenantB), onlyB)
+
+	stop := errors.New("enough")
+	calls := 0
+	err := f.AllItems(f.ctx, tenantA, func(portal.InventoryItem) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("AllItems with fn failing: %v after %d calls; want fn's error after 1", err, calls)
+	}
+}
+
+func testInventoryChanges(t *testing.T, f *fixture) {
+	changes := func(tenant portal.GUID, after int64) ([]string, int64) {
+		t.Helper()
+		changed, head, err := f.InventoryChanges(f.ctx, tenant, after)
+		if err != nil {
+			t.Fatalf("InventoryChanges: %v", err)
+		}
+		var out []string
+		for _, g := range changed {
+			out = append(out, g.String())
+		}
+		return out, head
+	}
+	if changed, head := changes(tenantA, 0); len(changed) != 0 || head != 0 {
+		t.Fatalf("empty log: %q, head %d", changed, head)
+	}
+	x, y := userItem(tenantA, "x", "x", "desktop"), userItem(tenantA, "y", "y", "desktop")
+	f.put(t, x, y)
+	f.put(t, userItem(tenantB, "z", "z", "desktop"))
+	// A row of tenant A naming no object moves A's head, and names nothing.
+	signIn, err := f.AppendAudit(f.ctx, portal.AuditEvent{Time: t0, Actor: alice, TenantID: tenantA, Action: portal.ActionSignIn, Phase: portal.PhaseEvent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, head := changes(tenantA, 0)
+	if !sameSet(changed, []string{x.ObjectID.String(), y.ObjectID.String()}) || head != signIn.Seq {
+		t.Errorf("tenant A from the start: %q, head %d; want x and y, head %d", changed, head, signIn.Seq)
+	}
+	if changed, again := changes(tenantA, head); len(changed) != 0 || again != head {
+		t.Errorf("nothing new: %q, head %d; want none, head %d", changed, again, head)
+	}
+	ev, _ := f.commit(t, portal.InventoryPut, x)
+	if changed, next := changes(tenantA, head); !sameSet(changed, []string{x.ObjectID.String()}) || next != ev.Seq {
+		t.Errorf("after editing x: %q, head %d; want x, head %d", changed, next, ev.Seq)
+	}
+	if changed, headB := changes(tenantB, 0); !sameSet(changed, []string{id("z").String()}) || headB != 3 {
+		t.Errorf("tenant B: %q, head %d; want z, head 3", changed, headB)
+	}
+}
