@@ -1,0 +1,263 @@
+// Package access holds the portal's use cases — grant, edit, revoke, adopt,
+// verify and look up an assignment — and the flow every change follows:
+//
+//	authorise → take the assignment's lock → write the audit intent →
+//	call ACS (GET, compare, PUT or DELETE) → write the audit outcome and the
+//	inventory in one transaction → release the lock.
+//
+// If the intent cannot be written, ACS is not called (fail closed). The
+// tenant always comes from the signed-in person, never from their input.
+// Handlers and background jobs both call this package; it talks only to the
+// domain's interfaces.
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// Config wires a Service.
+type Config struct {
+	ACS   portal.ACS
+	Store portal.Store
+	// RequireJustification refuses changes without a typed reason.
+	RequireJustification bool
+	// LockWait is how long a change waits for another change to the same
+	// assignment to finish before giving up with a conflict (default 5 s).
+	LockWait time.Duration
+	// LockTTL bounds a lock whose holder died (default 2 min: longer than
+	// the ACS client's overall deadline).
+	LockTTL time.Duration
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Service runs the use cases.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	chain chainCache
+	lists *listCache
+}
+
+// New returns a Service; ACS and Store are required.
+func New(cfg Config) *Service {
+	if cfg.LockWait <= 0 {
+		cfg.LockWait = 5 * time.Second
+	}
+	if cfg.LockTTL <= 0 {
+		cfg.LockTTL = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, lists: newListCache(cfg.Store, cfg.Now)}
+}
+
+// RequireJustification reports whether changes need a typed reason (forms
+// mark the field required).
+func (s *Service) RequireJustification() bool { return s.cfg.RequireJustification }
+
+// Who is the person (or job) asking, and from where.
+type Who struct {
+	User     portal.User
+	ClientIP string
+	// System names a background job acting on its own ("expiry"); User then
+	// carries only the tenant and the job's roles.
+	System string
+}
+
+func (w Who) actor() portal.Actor {
+	if w.System != "" {
+		return portal.Actor{TenantID: w.User.TenantID, Name: "System (" + w.System + ")"}
+	}
+	return portal.ActorOf(w.User)
+}
+
+// Limits on text fields: generous for people, small enough that a pasted
+// megabyte is refused with a clear message instead of stored.
+const (
+	MaxLabel         = 200
+	MaxJustification = 1000
+)
+
+// cleanText trims, refuses invalid UTF-8 and control characters other than
+// newlines and tabs, and caps the length in characters.
+func cleanText(field, v string, max int, multiline bool) (string, error) {
+	v = strings.TrimSpace(v)
+	if !utf8.ValidString(v) {
+		return "", portal.Errorf(portal.EINVALID, "The %s is not valid text.", field)
+	}
+	if n := utf8.RuneCountInString(v); n > max {
+		return "", portal.Errorf(portal.EINVALID, "The %s is %d characters long; at most %d are allowed.", field, n, max)
+	}
+	for _, r := range v {
+		if r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t')) || r == 0x7f {
+			return "", portal.Errorf(portal.EINVALID, "The %s contains a control character.", field)
+		}
+	}
+	return v, nil
+}
+
+// CleanLabel validates a label as typed.
+func CleanLabel(v string) (string, error) { return cleanText("label", v, MaxLabel, false) }
+
+// CleanJustificationText validates a justification as typed, without
+// deciding whether one is required.
+func CleanJustificationText(v string) (string, error) {
+	return cleanText("justification", v, MaxJustification, true)
+}
+
+// CleanJustification validates a justification as typed and refuses an
+// empty one when configuration requires it.
+func (s *Service) CleanJustification(v string) (string, error) {
+	v, err := CleanJustificationText(v)
+	if err == nil && v == "" && s.cfg.RequireJustification {
+		err = portal.Errorf(portal.EINVALID, "Please say why: a justification is required for every change.")
+	}
+	return v, err
+}
+
+// MayChange reports whether u may change an assignment of kind k: admins
+// anything, helpdesk users only, auditors nothing. The error is EFORBIDDEN
+// and says why.
+func MayChange(u portal.User, k portal.PrincipalKind) error {
+	switch {
+	case u.Has(portal.RoleAdmin):
+		return nil
+	case u.Has(portal.RoleHelpdesk) && k == portal.KindUser:
+		return nil
+	case u.Has(portal.RoleHelpdesk):
+		return portal.Errorf(portal.EFORBIDDEN, "Helpdesk staff may change user assignments only; ask an admin to change a resource account.")
+	}
+	return portal.Errorf(portal.EFORBIDDEN, "Your role may read assignments but not change them.")
+}
+
+// MayRead reports whether u may see the tenant's assignments and audit log.
+func MayRead(u portal.User) bool {
+	return u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk, portal.RoleAuditor)
+}
+
+// Conflict is the cause inside an ECONFLICT error from Edit, Revoke or
+// Grant: what the person's page was based on no longer holds. Pages show
+// both states and change nothing.
+type Conflict struct {
+	Reason string
+	// Item is the inventory row as it is now (nil: none).
+	Item *portal.InventoryItem
+	// ACS is what ACS holds now (nil: none, or not asked).
+	ACS *portal.Assignment
+	// Proposed is what the person asked for.
+	Proposed portal.Assignment
+}
+
+func (c *Conflict) Error() string { return "conflict: " + c.Reason }
+
+func conflict(reason string, c *Conflict) error {
+	c.Reason = reason
+	return portal.Wrap(c, portal.ECONFLICT, reason)
+}
+
+// AsConflict finds the Conflict inside err.
+func AsConflict(err error) (*Conflict, bool) {
+	var c *Conflict
+	ok := errors.As(err, &c)
+	return c, ok
+}
+
+// Result is what a change did.
+type Result struct {
+	// Item is the inventory row afterwards (zero after a revoke).
+	Item    portal.InventoryItem
+	Outcome portal.AuditOutcome
+	// Created is true when ACS created the assignment (201) rather than
+	// replaced it.
+	Created bool
+	// Detail is a sentence for the person.
+	Detail string
+	Call   portal.ACSCall
+}
+
+// lockName is the lock for one assignment: tenant and object, canonical.
+func lockName(tenant, object portal.GUID) string {
+	return "assignment:" + tenant.String() + ":" + object.String()
+}
+
+func newHolder() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// withLock runs fn holding the assignment's lock, waiting up to LockWait for
+// another change to finish. The lock is released with a context of its own,
+// so a cancelled request still frees it.
+func (s *Service) withLock(ctx context.Context, tenant, object portal.GUID, fn func() error) error {
+	name, holder := lockName(tenant, object), newHolder()
+	deadline := time.Now().Add(s.cfg.LockWait)
+	wait := 20 * time.Millisecond
+	for {
+		ok, err := s.cfg.Store.TryLock(ctx, name, holder, s.cfg.Now().Add(s.cfg.LockTTL))
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return portal.Errorf(portal.ECONFLICT, "Someone else is changing this assignment right now. Wait a moment and try again.")
+		}
+		select {
+		case <-ctx.Done():
+			return portal.Wrap(ctx.Err(), portal.EUNAVAILABLE, "The request was cancelled while waiting for another change to this assignment.")
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 250*time.Millisecond)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.cfg.Store.Unlock(uctx, name, holder); err != nil {
+			s.log.WarnContext(ctx, "unlock failed; the lease will lapse", "lock", name, "err", err)
+		}
+	}()
+	return fn()
+}
+
+// acsCode returns the ACS error code inside err, if any.
+func acsCode(err error) string {
+	var c interface{ ACSErrorCode() string }
+	if errors.As(err, &c) {
+		return c.ACSErrorCode()
+	}
+	return ""
+}
+
+// definiteFailure reports whether a failed ACS write certainly changed
+// nothing: ACS answered with a 4xx. Without an answer (timeout, reset) or
+// after a 5xx, the write may have been applied, and must be settled by a GET.
+func definiteFailure(call portal.ACSCall) bool {
+	return call.Status >= 400 && call.Status < 500
+}
+
+// Authorize checks that who may change an assignment of kind k, recording a
+// refusal in the audit log. Handlers call it before validating a form, so a
+// person without the right learns that first; the use cases check again.
+func (s *Service) Authorize(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, k portal.PrincipalKind) error {
+	err := MayChange(who.User, k)
+	if err != nil {
+		s.denied(ctx, who, action, object, k, err)
+	}
+	return err
+}

@@ -1,0 +1,451 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// GrantRequest asks for a new assignment.
+type GrantRequest struct {
+	ObjectID      portal.GUID
+	Kind          portal.PrincipalKind
+	ClientIDs     []portal.GUID // normalised; none for a resource account
+	Label         string
+	Justification string
+}
+
+// EditRequest replaces a user assignment's client IDs (and its label).
+type EditRequest struct {
+	ObjectID  portal.GUID
+	ClientIDs []portal.GUID
+	Label     string
+	// Version is the inventory version the person's page showed.
+	Version       int64
+	Justification string
+}
+
+// RevokeRequest deletes an assignment.
+type RevokeRequest struct {
+	ObjectID      portal.GUID
+	Version       int64
+	Justification string
+}
+
+// AdoptRequest takes an assignment that ACS holds into the inventory.
+type AdoptRequest struct {
+	ObjectID      portal.GUID
+	Label         string
+	Justification string
+}
+
+// Grant writes a new assignment to ACS and records it. It refuses (ECONFLICT)
+// when the inventory already has the object, or when ACS already holds an
+// assignment for it that the inventory does not know: that one must be
+// adopted first, so nobody overwrites access they have not seen.
+func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result, error) {
+	a := portal.Assignment{TenantID: who.User.TenantID, ObjectID: req.ObjectID, Kind: req.Kind, ClientIDs: portal.NormalizeClientIDs(req.ClientIDs)}
+	label, err := CleanLabel(req.Label)
+	if err != nil {
+		return Result{}, err
+	}
+	why, err := s.CleanJustification(req.Justification)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := a.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := MayChange(who.User, a.Kind); err != nil {
+		s.denied(ctx, who, portal.ActionGrant, a.ObjectID, a.Kind, err)
+		return Result{}, err
+	}
+	var res Result
+	err = s.withLock(ctx, a.TenantID, a.ObjectID, func() error {
+		item, err := s.cfg.Store.GetItem(ctx, a.TenantID, a.ObjectID)
+		if err == nil {
+			return conflict("The inventory already has an assignment for this object: edit it instead.", &Conflict{Item: &item, Proposed: a})
+		}
+		if portal.ErrorCode(err) != portal.ENOTFOUND {
+			return err
+		}
+		ev := s.event(who, portal.ActionGrant, a.ObjectID, a.Kind)
+		ev.After, ev.Justification = portal.StateOf(a, label), why
+		intent, err := s.intent(ctx, ev)
+		if err != nil {
+			return err
+		}
+		cur, call, err := s.cfg.ACS.GetAssignment(ctx, a.TenantID, a.ObjectID)
+		switch {
+		case err == nil:
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS already holds an assignment the inventory does not know."})
+			return conflict("ACS already holds an assignment for this object that the inventory does not know. Look it up and adopt it, then edit it.", &Conflict{ACS: &cur, Proposed: a})
+		case portal.ErrorCode(err) != portal.ENOTFOUND:
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
+			return err
+		}
+		created, call, err := s.cfg.ACS.PutAssignment(ctx, a)
+		result, detail := portal.OutcomeSuccess, ""
+		if err != nil {
+			result, detail, call = s.settle(ctx, a.TenantID, a.ObjectID, &a, nil, call, err)
+			if result != portal.OutcomeSuccess {
+				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
+				return unsettled(result, err)
+			}
+		} else if !created {
+			detail = "ACS already held an assignment for this object (made outside the portal meanwhile); it was replaced."
+		}
+		now := s.cfg.Now()
+		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail, change: portal.InventoryChange{
+			Op: portal.InventoryPut,
+			Item: portal.InventoryItem{Assignment: a, Label: label, CreatedAt: now, CreatedBy: who.actor(), UpdatedAt: now, UpdatedBy: who.actor(),
+				State: portal.StateInSync, VerifiedAt: now},
+		}})
+		res = Result{Item: stored, Outcome: result, Created: created, Detail: detail, Call: call}
+		return err
+	})
+	return res, err
+}
+
+// Edit replaces a user assignment's client IDs: it re-reads ACS, refuses
+// (ECONFLICT, nothing changed) if the inventory moved past req.Version or ACS
+// no longer matches the inventory, and otherwise PUTs the whole assignment.
+// The same list again is a no-op, audited as no_change.
+func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, error) {
+	label, err := CleanLabel(req.Label)
+	if err != nil {
+		return Result{}, err
+	}
+	why, err := s.CleanJustification(req.Justification)
+	if err != nil {
+		return Result{}, err
+	}
+	tenant := who.User.TenantID
+	var res Result
+	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		if err != nil {
+			return notInInventory(err)
+		}
+		if err := MayChange(who.User, item.Kind); err != nil {
+			s.denied(ctx, who, portal.ActionEdit, item.ObjectID, item.Kind, err)
+			return err
+		}
+		if item.Kind != portal.KindUser {
+			return portal.Errorf(portal.EINVALID, "A resource account has no calling-client apps to edit.")
+		}
+		proposed := item.Assignment
+		proposed.ClientIDs = portal.NormalizeClientIDs(req.ClientIDs)
+		if err := proposed.Validate(); err != nil {
+			return err
+		}
+		if req.Version != item.Version {
+			return conflict("Someone changed this assignment after you opened the page. Nothing was changed: review the current state and try again.", &Conflict{Item: &item, Proposed: proposed})
+		}
+		ev := s.event(who, portal.ActionEdit, item.ObjectID, item.Kind)
+		ev.Before, ev.After, ev.Justification = portal.StateOf(item.Assignment, item.Label), portal.StateOf(proposed, label), why
+		intent, err := s.intent(ctx, ev)
+		if err != nil {
+			return err
+		}
+		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		switch {
+		case portal.ErrorCode(err) == portal.ENOTFOUND:
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS holds no assignment.", change: verified(item, portal.StateMissing, nil, s.cfg.Now())})
+			return conflict("ACS no longer holds this assignment (it was removed outside the portal). Nothing was changed.", &Conflict{Item: &item, Proposed: proposed})
+		case err != nil:
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
+			return err
+		case !cur.Equal(item.Assignment):
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS differs from the inventory.", change: verified(item, portal.StateDrifted, &cur, s.cfg.Now())})
+			return conflict("ACS holds something different from what the portal recorded (it was changed outside the portal). Nothing was changed.", &Conflict{Item: &item, ACS: &cur, Proposed: proposed})
+		}
+		now := s.cfg.Now()
+		next := item
+		next.Assignment, next.Label, next.UpdatedAt, next.UpdatedBy = proposed, label, now, who.actor()
+		next.State, next.VerifiedAt, next.Observed = portal.StateInSync, now, nil
+		if cur.Equal(proposed) {
+			change, detail := verified(item, portal.StateInSync, nil, now), "ACS already held exactly these calling-client apps."
+			if label != item.Label {
+				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "Only the label changed; ACS already held exactly these calling-client apps."
+			}
+			stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail, change: change})
+			res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call}
+			return err
+		}
+		_, call, err = s.cfg.ACS.PutAssignment(ctx, proposed)
+		result, detail := portal.OutcomeSuccess, ""
+		if err != nil {
+			result, detail, call = s.settle(ctx, tenant, item.ObjectID, &proposed, &item.Assignment, call, err)
+			if result != portal.OutcomeSuccess {
+				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
+				return unsettled(result, err)
+			}
+		}
+		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: next}})
+		res = Result{Item: stored, Outcome: result, Detail: detail, Call: call}
+		return err
+	})
+	return res, err
+}
+
+// Revoke deletes an assignment from ACS, which revokes a user's tokens at
+// once or ends a resource account's server consent, and removes it from the
+// inventory. ACS answering that it had none already is a success.
+func (s *Service) Revoke(ctx context.Context, who Who, req RevokeRequest) (Result, error) {
+	why, err := s.CleanJustification(req.Justification)
+	if err != nil {
+		return Result{}, err
+	}
+	tenant := who.User.TenantID
+	var res Result
+	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		if err != nil {
+			return notInInventory(err)
+		}
+		if err := MayChange(who.User, item.Kind); err != nil {
+			s.denied(ctx, who, portal.ActionRevoke, item.ObjectID, item.Kind, err)
+			return err
+		}
+		if req.Version != item.Version {
+			return conflict("Someone changed this assignment after you opened the page. Nothing was revoked: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
+		}
+		ev := s.event(who, portal.ActionRevoke, item.ObjectID, item.Kind)
+		ev.Before, ev.Justification = portal.StateOf(item.Assignment, item.Label), why
+		intent, err := s.intent(ctx, ev)
+		if err != nil {
+			return err
+		}
+		gone, call, err := s.cfg.ACS.DeleteAssignment(ctx, tenant, item.ObjectID)
+		detail := ""
+		if err != nil {
+			var result portal.AuditOutcome
+			result, detail, call = s.settle(ctx, tenant, item.ObjectID, nil, &item.Assignment, call, err)
+			if result != portal.OutcomeSuccess {
+				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
+				return unsettled(result, err)
+			}
+		} else if gone {
+			detail = "ACS had no assignment for this object any more; the inventory row was removed."
+		}
+		_, err = s.outcome(ctx, intent, outcome{result: portal.OutcomeSuccess, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryDelete, Item: item}})
+		res = Result{Outcome: portal.OutcomeSuccess, Detail: detail, Call: call, Item: item}
+		return err
+	})
+	return res, err
+}
+
+// Adopt takes an assignment that ACS holds but the inventory does not know
+// into the inventory, as ACS holds it. Nothing is written to ACS.
+func (s *Service) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result, error) {
+	label, err := CleanLabel(req.Label)
+	if err != nil {
+		return Result{}, err
+	}
+	why, err := s.CleanJustification(req.Justification)
+	if err != nil {
+		return Result{}, err
+	}
+	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		err := MayChange(who.User, portal.KindUser)
+		s.denied(ctx, who, portal.ActionAdopt, req.ObjectID, portal.KindUnknown, err)
+		return Result{}, err
+	}
+	tenant := who.User.TenantID
+	var res Result
+	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+		if item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID); err == nil {
+			return conflict("The inventory already knows this assignment.", &Conflict{Item: &item})
+		} else if portal.ErrorCode(err) != portal.ENOTFOUND {
+			return err
+		}
+		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, req.ObjectID)
+		if err != nil {
+			return err
+		}
+		if cur.Kind == portal.KindUnknown {
+			return portal.Errorf(portal.EINVALID, "ACS holds an assignment with a principal type the portal does not know (%q); it cannot be adopted.", cur.Spelling)
+		}
+		if err := MayChange(who.User, cur.Kind); err != nil {
+			s.denied(ctx, who, portal.ActionAdopt, req.ObjectID, cur.Kind, err)
+			return err
+		}
+		cur.Spelling = ""
+		now := s.cfg.Now()
+		ev := s.event(who, portal.ActionAdopt, cur.ObjectID, cur.Kind)
+		ev.Phase, ev.After, ev.Justification, ev.Outcome = portal.PhaseEvent, portal.StateOf(cur, label), why, portal.OutcomeSuccess
+		ev.ACSStatus, ev.RequestID, ev.CorrelationVector = call.Status, call.RequestID, call.CorrelationVector
+		_, item, err := s.cfg.Store.Commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: portal.InventoryItem{
+			Assignment: cur, Label: label, CreatedAt: now, CreatedBy: who.actor(), UpdatedAt: now, UpdatedBy: who.actor(),
+			State: portal.StateInSync, VerifiedAt: now,
+		}})
+		if err != nil {
+			return auditFailed(err)
+		}
+		res = Result{Item: item, Outcome: portal.OutcomeSuccess, Call: call}
+		return nil
+	})
+	return res, err
+}
+
+// Verify compares an inventory row with ACS and records the result (in sync,
+// drifted with what ACS holds, or missing) and an audit row.
+func (s *Service) Verify(ctx context.Context, who Who, object portal.GUID) (Result, error) {
+	tenant := who.User.TenantID
+	var res Result
+	err := s.withLock(ctx, tenant, object, func() error {
+		item, err := s.cfg.Store.GetItem(ctx, tenant, object)
+		if err != nil {
+			return notInInventory(err)
+		}
+		if err := MayChange(who.User, item.Kind); err != nil {
+			s.denied(ctx, who, portal.ActionVerify, object, item.Kind, err)
+			return err
+		}
+		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
+		ev := s.event(who, portal.ActionVerify, object, item.Kind)
+		ev.Phase, ev.Before = portal.PhaseEvent, portal.StateOf(item.Assignment, item.Label)
+		ev.ACSStatus, ev.RequestID, ev.CorrelationVector = call.Status, call.RequestID, call.CorrelationVector
+		var change portal.InventoryChange
+		switch {
+		case portal.ErrorCode(err) == portal.ENOTFOUND:
+			change = verified(item, portal.StateMissing, nil, s.cfg.Now())
+		case err != nil:
+			ev.Outcome, ev.ACSCode, ev.Detail = portal.OutcomeFailed, acsCode(err), portal.ErrorMessage(err)
+			if _, _, cerr := s.cfg.Store.Commit(ctx, ev, portal.InventoryChange{}); cerr != nil {
+				s.log.ErrorContext(ctx, "audit write failed", "err", cerr)
+			}
+			return err
+		case cur.Equal(item.Assignment):
+			change = verified(item, portal.StateInSync, nil, s.cfg.Now())
+		default:
+			change = verified(item, portal.StateDrifted, &cur, s.cfg.Now())
+		}
+		ev.Outcome, ev.Detail = portal.OutcomeSuccess, change.Item.State.Label()
+		if change.Item.Observed != nil {
+			ev.After = portal.StateOf(*change.Item.Observed, item.Label)
+		}
+		_, stored, err := s.cfg.Store.Commit(ctx, ev, change)
+		if err != nil {
+			return auditFailed(err)
+		}
+		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: ev.Detail, Call: call}
+		return nil
+	})
+	return res, err
+}
+
+func verified(item portal.InventoryItem, state portal.VerifyState, observed *portal.Assignment, now time.Time) portal.InventoryChange {
+	item.State, item.VerifiedAt, item.Observed = state, now, nil
+	if observed != nil {
+		o := *observed
+		item.Observed = &o
+	}
+	return portal.InventoryChange{Op: portal.InventoryVerified, Item: item}
+}
+
+// settle finds out what a write whose answer was lost did: a 4xx means ACS
+// refused it; anything else (no answer, 5xx) may have been applied, so a GET
+// decides. want is what the write asked for (nil: a delete); before is what
+// ACS held (nil: nothing). It returns the outcome, a sentence, and the call
+// to cite.
+func (s *Service) settle(ctx context.Context, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (portal.AuditOutcome, string, portal.ACSCall) {
+	if definiteFailure(call) || call.Status == 0 && portal.ErrorCode(writeErr) == portal.EINVALID {
+		return portal.OutcomeFailed, portal.ErrorMessage(writeErr), call
+	}
+	cur, getCall, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
+	found, missing := err == nil, portal.ErrorCode(err) == portal.ENOTFOUND
+	switch {
+	case want == nil && missing:
+		return portal.OutcomeSuccess, "ACS did not confirm the delete, but a GET shows the assignment is gone.", getCall
+	case want != nil && found && cur.Equal(*want):
+		return portal.OutcomeSuccess, "ACS did not confirm the change, but a GET shows it was applied.", getCall
+	case before == nil && missing, before != nil && found && cur.Equal(*before):
+		return portal.OutcomeFailed, "ACS did not apply the change: " + portal.ErrorMessage(writeErr), call
+	}
+	return portal.OutcomeUnknown, "ACS did not answer, and a GET could not tell whether the change was applied.", call
+}
+
+func unsettled(result portal.AuditOutcome, err error) error {
+	if result == portal.OutcomeUnknown {
+		return portal.Wrap(err, portal.EUNAVAILABLE, "ACS did not answer, so the portal cannot tell whether the change was applied. It is recorded in the audit log; verify the assignment in a minute.")
+	}
+	return err
+}
+
+func notInInventory(err error) error {
+	if portal.ErrorCode(err) == portal.ENOTFOUND {
+		return portal.Errorf(portal.ENOTFOUND, "The inventory has no assignment for this object. Look it up in ACS to adopt it.")
+	}
+	return err
+}
+
+func auditFailed(err error) error {
+	return portal.Wrap(err, portal.EUNAVAILABLE, "The audit log could not be written, so nothing was changed. Try again shortly.")
+}
+
+func (s *Service) event(who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind) portal.AuditEvent {
+	return portal.AuditEvent{
+		Time: s.cfg.Now(), Actor: who.actor(), ClientIP: who.ClientIP,
+		TenantID: who.User.TenantID, ObjectID: object, Kind: kind, Action: action,
+	}
+}
+
+// intent writes the row that must exist before ACS is called.
+func (s *Service) intent(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
+	ev.Phase = portal.PhaseIntent
+	stored, err := s.cfg.Store.AppendAudit(ctx, ev)
+	if err != nil {
+		return stored, auditFailed(err)
+	}
+	return stored, nil
+}
+
+type outcome struct {
+	result portal.AuditOutcome
+	call   portal.ACSCall
+	err    error
+	detail string
+	change portal.InventoryChange
+}
+
+// outcome writes the outcome row citing intent, with the inventory change, in
+// one transaction. It runs even if the person's request was cancelled: ACS
+// may have changed, and that must be recorded.
+func (s *Service) outcome(ctx context.Context, intent portal.AuditEvent, o outcome) (portal.InventoryItem, error) {
+	ev := intent
+	ev.Seq, ev.Hash, ev.PrevHash = 0, "", ""
+	ev.Phase, ev.IntentSeq, ev.Time, ev.Outcome = portal.PhaseOutcome, intent.Seq, s.cfg.Now(), o.result
+	ev.ACSStatus, ev.RequestID, ev.CorrelationVector = o.call.Status, o.call.RequestID, o.call.CorrelationVector
+	ev.Detail = o.detail
+	if o.err != nil {
+		ev.ACSCode = acsCode(o.err)
+		if ev.Detail == "" {
+			ev.Detail = portal.ErrorMessage(o.err)
+		}
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, item, err := s.cfg.Store.Commit(wctx, ev, o.change)
+	if err != nil {
+		s.log.ErrorContext(ctx, "audit outcome not recorded", "event", "audit.outcome_lost", "intent_seq", intent.Seq,
+			"outcome", string(o.result), "request_id", o.call.RequestID, "err", err)
+		if o.result == portal.OutcomeSuccess {
+			return item, portal.Wrap(err, portal.EUNAVAILABLE, fmt.Sprintf("ACS applied the change, but the portal could not record it (audit row %d holds the intent). Verify the assignment shortly.", intent.Seq))
+		}
+	}
+	return item, nil
+}
+
+// denied records a refusal. A failure to record it is logged: the refusal
+// stands either way.
+func (s *Service) denied(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind, reason error) {
+	ev := s.event(who, portal.ActionDenied, object, kind)
+	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, portal.OutcomeDenied, string(action)+": "+portal.ErrorMessage(reason)
+	if _, err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
+		s.log.ErrorContext(ctx, "audit write failed", "event", "access.denied", "err", err)
+	}
+}

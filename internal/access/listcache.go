@@ -1,0 +1,405 @@
+package access
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// listCache answers the inventory list from memory. The list is searched on
+// every keystroke, by many people at once, over tens of thousands of rows; a
+// database scan per keystroke would not keep up. Each tenant's rows are kept
+// as an immutable snapshot stamped with the tenant's audit head: every
+// inventory change is committed together with an audit row, so a snapshot is
+// current exactly when no audit row of its tenant is newer. Each list call
+// asks the store for the rows changed since the stamp (an index probe that
+// finds nothing when nothing changed) and applies them to a copy, so every
+// instance sharing a database sees every other's changes on its next call.
+type listCache struct {
+	store portal.Store
+	now   func() time.Time
+
+	mu      sync.Mutex
+	tenants map[portal.GUID]*tenantCache
+}
+
+// maxCachedTenants bounds memory: the least recently listed tenant goes.
+const maxCachedTenants = 64
+
+// reloadAbove is how many changed rows make a full reload cheaper than
+// looking each one up.
+const reloadAbove = 500
+
+type tenantCache struct {
+	mu       sync.Mutex // serialises refreshes; readers use snap
+	snap     atomic.Pointer[snapshot]
+	lastUsed atomic.Int64
+}
+
+type snapshot struct {
+	head   int64
+	items  map[portal.GUID]*entry
+	counts portal.InventoryCounts
+	// all holds the rows in no particular order, each knowing its index;
+	// blob is their search texts end to end, row i's starting at starts[i],
+	// so a search is one fast substring scan instead of one per row.
+	all    []*entry
+	blob   string
+	starts []int
+
+	sortMu sync.Mutex
+	sorted map[portal.InventorySort][]*entry
+
+	// searches remembers recent searches' hits on this snapshot: people
+	// type the same prefixes, and a snapshot lives until the next change.
+	searchMu sync.Mutex
+	searches map[string][]bool
+}
+
+// maxSearches bounds the remembered searches of one snapshot (about 10 KB
+// each for 10,000 rows).
+const maxSearches = 64
+
+type entry struct {
+	idx  int // in snapshot.all
+	item portal.InventoryItem
+	// text is what a search matches: object ID, label and client IDs, in
+	// lower case.
+	text  string
+	label string // lower case, for sorting
+}
+
+func newListCache(store portal.Store, now func() time.Time) *listCache {
+	return &listCache{store: store, now: now, tenants: map[portal.GUID]*tenantCache{}}
+}
+
+// list answers f from a current snapshot of f.TenantID's rows.
+func (c *listCache) list(ctx context.Context, f portal.InventoryFilter) (portal.InventoryPage, error) {
+	tc := c.tenant(f.TenantID)
+	snap, err := tc.current(ctx, c.store, f.TenantID)
+	if err != nil {
+		return portal.InventoryPage{}, err
+	}
+	return snap.page(f)
+}
+
+func (c *listCache) tenant(id portal.GUID) *tenantCache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tc, ok := c.tenants[id]
+	if !ok {
+		if len(c.tenants) >= maxCachedTenants {
+			var oldest portal.GUID
+			var oldestUse int64 = math.MaxInt64
+			for k, v := range c.tenants {
+				if u := v.lastUsed.Load(); u < oldestUse {
+					oldest, oldestUse = k, u
+				}
+			}
+			delete(c.tenants, oldest)
+		}
+		tc = &tenantCache{}
+		c.tenants[id] = tc
+	}
+	tc.lastUsed.Store(c.now().UnixNano())
+	return tc
+}
+
+// current returns a snapshot that includes every change committed before
+// the call.
+func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
+	old := tc.snap.Load()
+	if old != nil {
+		changed, head, err := store.InventoryChanges(ctx, tenant, old.head)
+		if err != nil {
+			return nil, err
+		}
+		if len(changed) == 0 && head == old.head {
+			return old, nil
+		}
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	// Another caller may have refreshed while this one waited.
+	base := tc.snap.Load()
+	var next *snapshot
+	var err error
+	if base == nil {
+		next, err = load(ctx, store, tenant)
+	} else {
+		next, err = base.apply(ctx, store, tenant)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tc.snap.Store(next)
+	return next, nil
+}
+
+// load reads every row of the tenant. The head is read first, so a change
+// committed during the load is applied again by the next refresh (applying
+// is idempotent) rather than missed.
+func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
+	_, head, err := store.InventoryChanges(ctx, tenant, math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{head: head, items: map[portal.GUID]*entry{}}
+	err = store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
+		s.items[it.ObjectID] = newEntry(it)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.index()
+	return s, nil
+}
+
+// apply returns a copy of s with the rows changed since its head re-read.
+func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
+	changed, head, err := store.InventoryChanges(ctx, tenant, s.head)
+	if err != nil {
+		return nil, err
+	}
+	if len(changed) == 0 && head == s.head {
+		return s, nil
+	}
+	if len(changed) > reloadAbove {
+		return load(ctx, store, tenant)
+	}
+	next := &snapshot{head: head, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
+	for k, v := range s.items {
+		next.items[k] = v
+	}
+	for _, id := range changed {
+		it, err := store.GetItem(ctx, tenant, id)
+		switch {
+		case err == nil:
+			next.items[id] = newEntry(it)
+		case portal.ErrorCode(err) == portal.ENOTFOUND:
+			delete(next.items, id)
+		default:
+			return nil, err
+		}
+	}
+	next.index()
+	return next, nil
+}
+
+func newEntry(it portal.InventoryItem) *entry {
+	var b strings.Builder
+	b.WriteString(it.ObjectID.String())
+	b.WriteByte('\n')
+	b.WriteString(strings.ToLower(it.Label))
+	for _, id := range it.ClientIDs {
+		b.WriteByte('\n')
+		b.WriteString(id.String())
+	}
+	return &entry{item: it, text: b.String(), label: strings.ToLower(it.Label)}
+}
+
+// index counts the rows and builds the search blob. Entries are shared
+// between snapshots, so each snapshot gets its own copies of them.
+func (s *snapshot) index() {
+	c := portal.InventoryCounts{ByState: map[portal.VerifyState]int{}}
+	s.all = make([]*entry, 0, len(s.items))
+	s.starts = make([]int, 0, len(s.items)+1)
+	var b strings.Builder
+	for id, shared := range s.items {
+		e := *shared
+		e.idx = len(s.all)
+		s.items[id] = &e
+		s.all = append(s.all, &e)
+		s.starts = append(s.starts, b.Len())
+		b.WriteString(e.text)
+		b.WriteByte(0)
+	}
+	s.starts = append(s.starts, b.Len())
+	s.blob = b.String()
+	for _, e := range s.all {
+		c.All++
+		switch e.item.Kind {
+		case portal.KindUser:
+			c.Users++
+		case portal.KindResourceAccount:
+			c.ResourceAccounts++
+		}
+		c.ByState[stateOf(e.item)]++
+	}
+	s.counts = c
+}
+
+func stateOf(it portal.InventoryItem) portal.VerifyState {
+	if it.State == "" {
+		return portal.StateUnverified
+	}
+	return it.State
+}
+
+// ordered returns the rows in a sort's natural order, sorting once per
+// snapshot and sort.
+func (s *snapshot) ordered(sort portal.InventorySort) []*entry {
+	s.sortMu.Lock()
+	defer s.sortMu.Unlock()
+	if rows, ok := s.sorted[sort]; ok {
+		return rows
+	}
+	rows := make([]*entry, 0, len(s.items))
+	for _, e := range s.items {
+		rows = append(rows, e)
+	}
+	slices.SortFunc(rows, comparator(sort))
+	if s.sorted == nil {
+		s.sorted = map[portal.InventorySort][]*entry{}
+	}
+	s.sorted[sort] = rows
+	return rows
+}
+
+var stateRank = map[portal.VerifyState]int{portal.StateInSync: 0, portal.StateDrifted: 1, portal.StateMissing: 2, portal.StateUnverified: 3}
+
+// comparator is each sort's natural order, the same as the stores' (see
+// the contract tests): ties broken by object ID.
+func comparator(sort portal.InventorySort) func(a, b *entry) int {
+	byObject := func(a, b *entry) int { return bytes.Compare(a.item.ObjectID[:], b.item.ObjectID[:]) }
+	then := func(c int, a, b *entry) int {
+		if c != 0 {
+			return c
+		}
+		return byObject(a, b)
+	}
+	switch sort {
+	case portal.SortObjectID:
+		return byObject
+	case portal.SortLabel:
+		return func(a, b *entry) int {
+			// Unlabelled last.
+			if c := cmp.Compare(boolRank(a.label == ""), boolRank(b.label == "")); c != 0 {
+				return c
+			}
+			return then(strings.Compare(a.label, b.label), a, b)
+		}
+	case portal.SortKind:
+		// Users first: 'user' sorts after 'resourceAccount', descending.
+		return func(a, b *entry) int { return then(strings.Compare(b.item.Kind.String(), a.item.Kind.String()), a, b) }
+	case portal.SortState:
+		return func(a, b *entry) int {
+			return then(cmp.Compare(stateRank[stateOf(a.item)], stateRank[stateOf(b.item)]), a, b)
+		}
+	case portal.SortVerified:
+		// Never verified first, then the oldest verification.
+		return func(a, b *entry) int { return then(compareTime(a.item.VerifiedAt, b.item.VerifiedAt), a, b) }
+	}
+	// SortUpdated: most recent first.
+	return func(a, b *entry) int {
+		return then(-cmp.Compare(a.item.UpdatedAt.UnixMilli(), b.item.UpdatedAt.UnixMilli()), a, b)
+	}
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func compareTime(a, b time.Time) int {
+	switch {
+	case a.IsZero() && b.IsZero():
+		return 0
+	case a.IsZero():
+		return -1
+	case b.IsZero():
+		return 1
+	}
+	return cmp.Compare(a.UnixMilli(), b.UnixMilli())
+}
+
+// page filters, sorts and pages the snapshot as the stores do.
+func (s *snapshot) page(f portal.InventoryFilter) (portal.InventoryPage, error) {
+	sort := f.Sort
+	if sort == "" {
+		sort = portal.SortUpdated
+	}
+	if !slices.Contains(portal.InventorySorts, sort) {
+		return portal.InventoryPage{}, portal.Errorf(portal.EINVALID, "Unknown sort order.")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 200)
+	offset := max(f.Offset, 0)
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	var hits []bool
+	if q != "" {
+		hits = s.search(q)
+	}
+	rows := s.ordered(sort)
+	out := portal.InventoryPage{Counts: s.counts, Items: []portal.InventoryItem{}}
+	n := len(rows)
+	for i := range n {
+		e := rows[i]
+		if f.Desc {
+			e = rows[n-1-i]
+		}
+		if f.Kind != portal.KindUnknown && e.item.Kind != f.Kind ||
+			f.State != "" && stateOf(e.item) != f.State ||
+			hits != nil && !hits[e.idx] {
+			continue
+		}
+		if out.Matched >= offset && out.Matched < offset+limit {
+			out.Items = append(out.Items, e.item)
+		}
+		out.Matched++
+	}
+	return out, nil
+}
+
+// search marks the rows whose text contains q (lower case). Texts hold no
+// control characters (labels refuse them), so a query with one matches
+// nothing, as in the stores.
+func (s *snapshot) search(q string) []bool {
+	s.searchMu.Lock()
+	hits, ok := s.searches[q]
+	s.searchMu.Unlock()
+	if ok {
+		return hits
+	}
+	hits = s.scan(q)
+	s.searchMu.Lock()
+	if s.searches == nil || len(s.searches) >= maxSearches {
+		s.searches = map[string][]bool{}
+	}
+	s.searches[q] = hits
+	s.searchMu.Unlock()
+	return hits
+}
+
+func (s *snapshot) scan(q string) []bool {
+	hits := make([]bool, len(s.all))
+	if strings.ContainsFunc(q, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return hits
+	}
+	for off := 0; off < len(s.blob); {
+		i := strings.Index(s.blob[off:], q)
+		if i < 0 {
+			break
+		}
+		// The row that holds position off+i; carry on after it.
+		row, _ := slices.BinarySearch(s.starts, off+i+1)
+		row--
+		hits[row] = true
+		off = s.starts[row+1]
+	}
+	return hits
+}

@@ -1,0 +1,159 @@
+package access
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+func mayRead(u portal.User) error {
+	if !MayRead(u) {
+		return portal.Errorf(portal.EFORBIDDEN, "Your role does not allow this.")
+	}
+	return nil
+}
+
+// MayReadAudit reports whether u may read the audit log and exports: admins
+// and auditors.
+func MayReadAudit(u portal.User) bool { return u.HasAny(portal.RoleAdmin, portal.RoleAuditor) }
+
+// Item returns one inventory row of the person's tenant, or ENOTFOUND (also
+// for another tenant's object, which is indistinguishable from a missing one).
+func (s *Service) Item(ctx context.Context, who Who, object portal.GUID) (portal.InventoryItem, error) {
+	if err := mayRead(who.User); err != nil {
+		return portal.InventoryItem{}, err
+	}
+	item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, object)
+	return item, notInInventory(err)
+}
+
+// List returns a page of the person's tenant's inventory; whatever tenant f
+// names is replaced by theirs.
+func (s *Service) List(ctx context.Context, who Who, f portal.InventoryFilter) (portal.InventoryPage, error) {
+	if err := mayRead(who.User); err != nil {
+		return portal.InventoryPage{}, err
+	}
+	f.TenantID = who.User.TenantID
+	return s.lists.list(ctx, f)
+}
+
+// EachItem streams the person's tenant's whole inventory (for exports).
+func (s *Service) EachItem(ctx context.Context, who Who, fn func(portal.InventoryItem) error) error {
+	if !MayReadAudit(who.User) {
+		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
+	}
+	return s.cfg.Store.AllItems(ctx, who.User.TenantID, fn)
+}
+
+// History returns the newest audit rows about one object of the person's
+// tenant.
+func (s *Service) History(ctx context.Context, who Who, object portal.GUID, limit int) (portal.AuditPage, error) {
+	if err := mayRead(who.User); err != nil {
+		return portal.AuditPage{}, err
+	}
+	return s.cfg.Store.ListAudit(ctx, portal.AuditFilter{TenantID: who.User.TenantID, ObjectID: object, Limit: limit})
+}
+
+// Audit returns a page of the person's tenant's audit log.
+func (s *Service) Audit(ctx context.Context, who Who, f portal.AuditFilter) (portal.AuditPage, error) {
+	if !MayReadAudit(who.User) {
+		return portal.AuditPage{}, portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may read the audit log.")
+	}
+	f.TenantID = who.User.TenantID
+	return s.cfg.Store.ListAudit(ctx, f)
+}
+
+// EachAudit streams the person's tenant's audit rows in order (for exports).
+func (s *Service) EachAudit(ctx context.Context, who Who, fn func(portal.AuditEvent) error) error {
+	if !MayReadAudit(who.User) {
+		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")
+	}
+	return s.cfg.Store.WalkAudit(ctx, who.User.TenantID, fn)
+}
+
+// LookupResult is what ACS and the inventory each hold for one object.
+type LookupResult struct {
+	ObjectID portal.GUID
+	// ACS is what ACS holds; nil when it holds nothing.
+	ACS  *portal.Assignment
+	Call portal.ACSCall
+	// Item is the inventory row; nil when the inventory does not know it.
+	Item *portal.InventoryItem
+}
+
+// Lookup asks ACS live what it holds for an object of the person's tenant,
+// and whether the inventory knows it. Nothing is written.
+func (s *Service) Lookup(ctx context.Context, who Who, object portal.GUID) (LookupResult, error) {
+	if err := mayRead(who.User); err != nil {
+		return LookupResult{}, err
+	}
+	res := LookupResult{ObjectID: object}
+	tenant := who.User.TenantID
+	item, err := s.cfg.Store.GetItem(ctx, tenant, object)
+	switch {
+	case err == nil:
+		res.Item = &item
+	case portal.ErrorCode(err) != portal.ENOTFOUND:
+		return res, err
+	}
+	cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
+	res.Call = call
+	switch {
+	case err == nil:
+		res.ACS = &cur
+	case portal.ErrorCode(err) != portal.ENOTFOUND:
+		return res, err
+	}
+	return res, nil
+}
+
+// Note records a single event (sign-in, sign-out, a refused sign-in or
+// request) in the audit log.
+func (s *Service) Note(ctx context.Context, who Who, action portal.AuditAction, result portal.AuditOutcome, detail string) error {
+	ev := s.event(who, action, portal.GUID{}, portal.KindUnknown)
+	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, result, detail
+	_, err := s.cfg.Store.AppendAudit(ctx, ev)
+	return err
+}
+
+// ChainStatus is the audit chain's state as pages show it.
+type ChainStatus struct {
+	portal.ChainCheck
+	CheckedAt time.Time
+	Err       error // the check itself failed (database)
+}
+
+// chainCache avoids re-hashing the whole chain on every audit page view.
+type chainCache struct {
+	mu     sync.Mutex
+	status ChainStatus
+}
+
+const chainCacheFor = 30 * time.Second
+
+// Chain verifies the whole audit chain (every tenant's rows: they are one
+// chain), at most every 30 seconds; fresh forces a new check.
+func (s *Service) Chain(ctx context.Context, fresh bool) ChainStatus {
+	c := &s.chain
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := s.cfg.Now()
+	if !fresh && !c.status.CheckedAt.IsZero() && now.Sub(c.status.CheckedAt) < chainCacheFor && now.After(c.status.CheckedAt) {
+		return c.status
+	}
+	c.status = VerifyChain(ctx, s.cfg.Store)
+	c.status.CheckedAt = now
+	return c.status
+}
+
+// VerifyChain walks every audit row in order and checks the chain.
+func VerifyChain(ctx context.Context, log portal.AuditLog) ChainStatus {
+	var st ChainStatus
+	st.Err = log.WalkAudit(ctx, portal.GUID{}, func(e portal.AuditEvent) error {
+		st.Check(e)
+		return nil
+	})
+	return st
+}
