@@ -12,6 +12,8 @@ type Page struct {
 	RequestID string
 	// Nav marks the current section for aria-current.
 	Nav string
+	// Navigation lists the sections the person's role may open.
+	Navigation []NavItem
 }
 
 // Viewer is the signed-in person as the layout shows them.
@@ -45,4 +47,211 @@ type ErrorView struct {
 	Message string
 	// SignIn offers a sign-in link (after a failed or expired sign-in).
 	SignIn bool
+}
+
+// NavItem is one link of the side navigation.
+type NavItem struct {
+	Key, Label, Href string
+}
+
+// AppRef is a calling-client app ID, named when the portal knows it.
+type AppRef struct {
+	ID   string
+	Name string // "" when the ID is not a configured known app
+}
+
+// AssignmentRow is an inventory row as lists and the detail page show it.
+type AssignmentRow struct {
+	ObjectID   string
+	Label      string
+	Kind       string // "user" | "resourceAccount"
+	KindLabel  string
+	Apps       []AppRef
+	State      string // in_sync, drifted, missing, unverified
+	StateLabel string
+	UpdatedAt  string // "2026-11-27 18:49 UTC"
+	UpdatedBy  string
+	CreatedAt  string
+	CreatedBy  string
+	VerifiedAt string // "" when never verified
+	Version    int64
+}
+
+// Option is a <select> option or a radio/checkbox choice.
+type Option struct {
+	Value, Label string
+	Selected     bool
+	Count        int // shown beside filters; -1 hides it
+}
+
+// SortLink is a sortable column header.
+type SortLink struct {
+	Label  string
+	Href   string
+	Active bool
+	Desc   bool
+}
+
+// ListView is the assignments list page (and its results fragment).
+type ListView struct {
+	Query     string
+	Kinds     []Option
+	States    []Option
+	Sort      string
+	Desc      bool
+	Sorts     []SortLink
+	Rows      []AssignmentRow
+	Matched   int // rows matching the filters
+	Total     int // the tenant's rows
+	From, To  int // 1-based positions shown
+	PrevHref  string
+	NextHref  string
+	Page      int
+	Pages     int
+	Filtered  bool // a query or filter is active
+	MayGrant  bool
+	MayExport bool
+	ExportURL string
+}
+
+// FieldErrors maps a form field's name to its message.
+type FieldErrors map[string]string
+
+// GrantForm is the grant form with what the person typed.
+type GrantForm struct {
+	ObjectID      string
+	Kind          string
+	Kinds         []Option // the kinds this person may grant
+	Apps          []Option // known calling-client apps; Selected = ticked
+	OtherApps     string   // typed app IDs, one per line
+	Label         string
+	Justification string
+	Required      bool // justification required
+	Errors        FieldErrors
+	Problem       string // a form-level message (upstream failure, conflict)
+	ProblemHref   string // a link that helps (look it up, open it)
+	ProblemLink   string
+}
+
+// EditForm is the edit form of a user assignment.
+type EditForm struct {
+	ObjectID      string
+	Version       int64
+	Apps          []Option
+	OtherApps     string
+	Label         string
+	Justification string
+	Required      bool
+	Errors        FieldErrors
+	Problem       string
+	// Conflict shows what changed meanwhile (nil: none).
+	Conflict *ConflictView
+}
+
+// ConflictView shows both states of a refused change.
+type ConflictView struct {
+	Reason    string
+	Inventory *AssignmentRow // nil: no row any more
+	ACS       *ACSView       // nil: ACS not asked or holds none
+	ACSAsked  bool
+	Proposed  []AppRef
+}
+
+// ACSView is what ACS holds for an object.
+type ACSView struct {
+	KindLabel string
+	Spelling  string
+	Apps      []AppRef
+}
+
+// HistoryRow is an audit row on the detail page and the audit page.
+type HistoryRow struct {
+	Seq           int64
+	Time          string
+	Actor         string
+	ActorID       string
+	ObjectID      string
+	Action        string
+	Phase         string
+	Outcome       string
+	OutcomeBadge  string // ok, warn, error, muted
+	Before        string
+	After         string
+	Justification string
+	Detail        string
+	ACSStatus     int
+	RequestID     string
+	CV            string
+	ClientIP      string
+}
+
+// DetailView is one assignment's page.
+type DetailView struct {
+	Row       AssignmentRow
+	Observed  *ACSView // what ACS held at the last verification, when it differed
+	History   []HistoryRow
+	MayChange bool // edit (users), verify, revoke
+	Edit      *EditForm
+	Verified  string // a message after "Verify now"
+}
+
+// RevokeView is the confirmation before a revoke.
+type RevokeView struct {
+	Row           AssignmentRow
+	Justification string
+	Required      bool
+	Errors        FieldErrors
+	Problem       string
+}
+
+// LookupView is the live lookup page.
+type LookupView struct {
+	ObjectID string
+	Error    string
+	Asked    bool
+	// Result (when Asked and no Error):
+	ACS      *ACSView
+	Item     *AssignmentRow
+	MayAdopt bool
+	Adopt    AdoptForm
+	Call     string // the request ID of the ACS call, for support
+}
+
+// AdoptForm adopts an assignment found in ACS.
+type AdoptForm struct {
+	ObjectID      string
+	Label         string
+	Justification string
+	Required      bool
+	Errors        FieldErrors
+}
+
+// AuditView is the audit log page.
+type AuditView struct {
+	Actor    string
+	ObjectID string
+	Actions  []Option
+	Outcomes []Option
+	From, To string // yyyy-mm-dd
+	Rows     []HistoryRow
+	Matched  int
+	From1    int
+	To1      int
+	PrevHref string
+	NextHref string
+	Chain    ChainView
+	Errors   FieldErrors
+	CSVHref  string
+}
+
+// ChainView is the audit chain's state.
+type ChainView struct {
+	Intact    bool
+	Rows      int64
+	HeadSeq   int64
+	HeadHash  string
+	BrokenSeq int64
+	Problem   string
+	CheckedAt string
+	Failed    bool // the check itself could not run
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -41,6 +42,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		sess.Save(r, w)
 		s.log.WarnContext(r.Context(), "sign-in failed", "event", "auth.failure", "request_id", requestIDFrom(r.Context()), "err", err)
+		s.note(r, access.Who{ClientIP: clientIP(r)}, portal.ActionSignInFailure, portal.OutcomeFailed, portal.ErrorMessage(err))
 		s.renderError(w, r, err)
 		return
 	}
@@ -52,6 +54,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
+	s.note(r, access.Who{User: user, ClientIP: clientIP(r)}, portal.ActionSignIn, portal.OutcomeSuccess, "")
 	s.log.InfoContext(r.Context(), "signed in", "event", "auth.success", "tid", user.TenantID.String(), "oid", user.ObjectID.String(), "request_id", requestIDFrom(r.Context()))
 	target := signIn.ReturnTo
 	if target == "" {
@@ -62,6 +65,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 
 // handleLogout ends the session on the server, then at Entra. POST /auth/logout
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	s.note(r, s.who(r), portal.ActionSignOut, portal.OutcomeSuccess, "")
 	sess := sessionFrom(r.Context())
 	sess.Options.MaxAge = -1
 	if err := sess.Save(r, w); err != nil {
@@ -93,4 +97,11 @@ func safeReturnTo(s string) string {
 		return "/"
 	}
 	return u.RequestURI()
+}
+
+// note records a sign-in event; the sign-in itself does not wait on it.
+func (s *Server) note(r *http.Request, who access.Who, action portal.AuditAction, result portal.AuditOutcome, detail string) {
+	if err := s.deps.Access.Note(r.Context(), who, action, result, detail); err != nil {
+		s.log.ErrorContext(r.Context(), "audit write failed", "event", string(action), "err", err)
+	}
 }

@@ -18,6 +18,9 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"golang.org/x/net/html"
 
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/portal"
@@ -25,6 +28,14 @@ import (
 )
 
 const testSecret = "web-test-client-secret"
+
+var testACSKey = []byte("web-test-acs-access-key")
+
+var (
+	appDesktop    = portal.MustParseGUID("83ecbc78-e1ba-4e8f-a454-5483ef618061")
+	appMobile     = portal.MustParseGUID("9215f754-3568-4bed-baa4-455c404e6140")
+	testKnownApps = []portal.KnownApp{{ID: appDesktop, Name: "Contoso Agent Desktop"}, {ID: appMobile, Name: "Contoso Agent Mobile"}}
+)
 
 // logSink collects every log line of a test, so tests can prove that no
 // secret ever reaches the logs.
@@ -55,6 +66,9 @@ type portalEnv struct {
 	db     *sqlite.DB
 	logs   *logSink
 	clock  *fakeClock
+	emu    *acsemu.Emulator
+	emuURL string
+	access *access.Service
 }
 
 type fakeClock struct {
@@ -111,19 +125,35 @@ func newPortal(t *testing.T, opts SessionOptions) *portalEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.emu, err = acsemu.New(acsemu.Config{AccessKey: testACSKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuSrv := httptest.NewServer(e.emu)
+	t.Cleanup(emuSrv.Close)
+	e.emuURL = emuSrv.URL
+	client, err := acs.New(acs.Options{Endpoint: emuSrv.URL, AccessKey: testACSKey, RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.access = access.New(access.Config{ACS: client, Store: e.db, Now: e.clock.Now, LockWait: 2 * time.Second,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	names := map[portal.GUID]string{}
 	for _, p := range devidp.Personas() {
 		names[p.TenantID] = p.TenantName
 	}
 	e.server = New(Deps{
-		Auth:        auth,
-		Sessions:    e.db,
-		Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
-		BaseURL:     base,
-		TenantNames: names,
-		Session:     opts,
-		DevMode:     true,
-		Now:         e.clock.Now,
+		Auth:          auth,
+		Sessions:      e.db,
+		Access:        e.access,
+		SignOutOrigin: e.idp.BrowserBase(),
+		KnownApps:     testKnownApps,
+		Logger:        slog.New(slog.NewJSONHandler(e.logs, nil)),
+		BaseURL:       base,
+		TenantNames:   names,
+		Session:       opts,
+		DevMode:       true,
+		Now:           e.clock.Now,
 	})
 	e.srv.Config.Handler = e.server
 	t.Cleanup(func() { e.assertNoSecretsLogged() })

@@ -118,11 +118,19 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // securityHeaders sets the headers every response carries, with a fresh CSP
 // nonce per request (for the script tags; there are no inline scripts).
+//
+// form-action also names the identity provider's origin: Chromium applies
+// form-action to the redirects that follow a form post, and the sign-out
+// form's answer redirects to Entra's end-session endpoint.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	formAction := "form-action 'self'"
+	if s.deps.SignOutOrigin != "" {
+		formAction += " " + s.deps.SignOutOrigin
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nonce := newNonce()
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "+formAction)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")

@@ -24,6 +24,12 @@ var (
 	signedIn = policy{name: "signed-in"}
 )
 
+var (
+	readers  = rolePolicy(portal.RoleAdmin, portal.RoleHelpdesk, portal.RoleAuditor)
+	changers = rolePolicy(portal.RoleAdmin, portal.RoleHelpdesk)
+	auditors = rolePolicy(portal.RoleAdmin, portal.RoleAuditor)
+)
+
 func rolePolicy(roles ...portal.Role) policy {
 	names := make([]string, len(roles))
 	for i, r := range roles {
@@ -75,8 +81,12 @@ func (s *Server) enforce(p policy, h http.HandlerFunc) http.HandlerFunc {
 			s.renderError(w, r, portal.Errorf(portal.EUNAUTHORIZED, "Please sign in first."))
 			return
 		}
+		route := chi.RouteContext(r.Context()).RoutePattern()
 		s.log.WarnContext(r.Context(), "access denied", "event", "access.denied", "policy", p.name,
-			"tid", u.TenantID.String(), "oid", u.ObjectID.String(), "method", r.Method, "route", chi.RouteContext(r.Context()).RoutePattern())
+			"tid", u.TenantID.String(), "oid", u.ObjectID.String(), "method", r.Method, "route", route)
+		if err := s.deps.Access.Note(r.Context(), s.who(r), portal.ActionDenied, portal.OutcomeDenied, r.Method+" "+route); err != nil {
+			s.log.ErrorContext(r.Context(), "audit write failed", "event", "access.denied", "err", err)
+		}
 		s.renderError(w, r, portal.Errorf(portal.EFORBIDDEN, "Your role does not allow this."))
 	}
 }

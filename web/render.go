@@ -12,10 +12,14 @@ import (
 )
 
 // page builds the layout's view model for r, taking (and so clearing) any
-// flash messages.
-func (s *Server) page(w http.ResponseWriter, r *http.Request, title string) templates.Page {
+// flash messages. nav names the current section.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, title string, nav ...string) templates.Page {
 	p := templates.Page{Title: title, DevMode: s.deps.DevMode, RequestID: requestIDFrom(r.Context())}
+	if len(nav) > 0 {
+		p.Nav = nav[0]
+	}
 	if u := userFrom(r.Context()); u != nil {
+		p.Navigation = navigation(u)
 		p.User = &templates.Viewer{
 			Name:       u.Name,
 			UPN:        u.UPN,
@@ -103,11 +107,8 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestIDFrom(r.Context()), "code", code, "err", err)
 	}
-	if r.Header.Get("HX-Request") == "true" {
-		// htmx swaps nothing on an error status by default; say it plainly.
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(status)
-		w.Write([]byte(portal.ErrorMessage(err)))
+	if isHTMX(r) {
+		s.renderHTMXError(w, r, status, err)
 		return
 	}
 	e := templates.ErrorView{Status: status, Heading: headings[code], Message: portal.ErrorMessage(err), SignIn: code == portal.EUNAUTHORIZED}

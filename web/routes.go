@@ -31,5 +31,26 @@ func (s *Server) routes() http.Handler {
 	// The no-access page, reachable directly too.
 	s.handle(r, "GET", "/no-access", signedIn, s.handleNoAccess)
 
+	// Reading: every role. The use cases scope everything to the person's
+	// tenant, and refuse again what a role may not do to a kind.
+	s.handle(r, "GET", "/assignments", readers, s.handleAssignmentList)
+	s.handle(r, "GET", "/assignments/{objectId}", readers, s.handleAssignmentDetail)
+	s.handle(r, "GET", "/lookup", readers, s.handleLookup)
+
+	// Changing: admins and helpdesk (helpdesk: users only, checked per kind).
+	s.handle(r, "GET", "/assignments/new", changers, s.handleGrantForm)
+	s.handle(r, "POST", "/assignments", changers, s.handleGrant)
+	s.handle(r, "POST", "/assignments/{objectId}", changers, s.handleEdit)
+	s.handle(r, "POST", "/assignments/{objectId}/verify", changers, s.handleVerify)
+	s.handle(r, "POST", "/assignments/{objectId}/adopt", changers, s.handleAdopt)
+	s.handle(r, "GET", "/assignments/{objectId}/delete", changers, s.handleRevokeConfirm)
+	s.handle(r, "POST", "/assignments/{objectId}/delete", changers, s.handleRevoke)
+	s.handle(r, "DELETE", "/assignments/{objectId}", changers, s.handleRevoke)
+
+	// The audit log and exports: admins and auditors.
+	s.handle(r, "GET", "/audit", auditors, s.handleAudit)
+	s.handle(r, "GET", "/audit.csv", auditors, s.handleAuditCSV)
+	s.handle(r, "GET", "/assignments.csv", auditors, s.handleAssignmentsCSV)
+
 	return r
 }

@@ -10,14 +10,21 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// Deps are what the HTTP layer needs. All are required but Ready.
+// Deps are what the HTTP layer needs. All are required but Ready and
+// KnownApps.
 type Deps struct {
 	Auth     portal.Authenticator
 	Sessions portal.SessionStore
-	Logger   *slog.Logger
+	// Access runs the use cases: every read and change of assignments and
+	// the audit log goes through it.
+	Access *access.Service
+	// KnownApps are the calling-client apps forms offer by name.
+	KnownApps []portal.KnownApp
+	Logger    *slog.Logger
 	// BaseURL is the portal's public origin (https://portal.example.com),
 	// from configuration: redirects are built from it, never from Host.
 	BaseURL string
@@ -25,6 +32,10 @@ type Deps struct {
 	TenantNames map[portal.GUID]string
 	// Session cookie and timeouts.
 	Session SessionOptions
+	// SignOutOrigin is the identity provider's origin
+	// (https://login.microsoftonline.com), which the CSP's form-action must
+	// allow for sign-out's redirect; it comes from configuration.
+	SignOutOrigin string
 	// DevMode shows the dev banner on every page.
 	DevMode bool
 	// HSTS sends Strict-Transport-Security (serve mode behind https).

@@ -27,6 +27,11 @@ type serveConfig struct {
 	DatabasePath    string // from PORTAL_DATABASE_URL sqlite:PATH
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	// PORTAL_KNOWN_APPS: calling-client apps offered by name,
+	// "appId=Name;appId=Name".
+	KnownApps []portal.KnownApp
+	// PORTAL_REQUIRE_JUSTIFICATION=true refuses changes without a reason.
+	RequireJustification bool
 }
 
 // loadServeConfig reads and checks the settings. It returns every problem,
@@ -114,7 +119,40 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 
 	c.SessionIdle = duration(getenv, "PORTAL_SESSION_IDLE_TIMEOUT", 8*time.Hour, bad)
 	c.SessionAbsolute = duration(getenv, "PORTAL_SESSION_ABSOLUTE_TIMEOUT", 24*time.Hour, bad)
+	c.KnownApps = knownApps(getenv("PORTAL_KNOWN_APPS"), bad)
+	switch v := strings.ToLower(getenv("PORTAL_REQUIRE_JUSTIFICATION")); v {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		c.RequireJustification = true
+	default:
+		bad("PORTAL_REQUIRE_JUSTIFICATION must be true or false")
+	}
 	return c, problems
+}
+
+// knownApps parses "appId=Name;appId=Name".
+func knownApps(v string, bad func(string, ...any)) []portal.KnownApp {
+	var apps []portal.KnownApp
+	seen := map[portal.GUID]bool{}
+	for _, entry := range strings.Split(v, ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		id, name, ok := strings.Cut(entry, "=")
+		g, err := portal.ParseGUID(strings.TrimSpace(id))
+		name = strings.TrimSpace(name)
+		switch {
+		case !ok || err != nil || name == "":
+			bad("PORTAL_KNOWN_APPS: %q is not appId=Name", entry)
+		case seen[g]:
+			bad("PORTAL_KNOWN_APPS: app %s is named twice", g)
+		default:
+			seen[g] = true
+			apps = append(apps, portal.KnownApp{ID: g, Name: name})
+		}
+	}
+	return apps
 }
 
 func orDefault(v, def string) string {

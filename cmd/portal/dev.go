@@ -15,6 +15,8 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
@@ -37,6 +39,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback unless -allow-remote)")
 	dataDir := fs.String("data", "data", "folder for the SQLite database and the emulator's state")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
+	requireWhy := fs.Bool("require-justification", false, "refuse changes without a justification")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -58,11 +61,19 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer db.Close()
 
-	emuURL, stopEmu, err := startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger)
+	emu, emuURL, stopEmu, err := startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger)
 	if err != nil {
 		return err
 	}
 	defer stopEmu()
+	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: devAccessKey})
+	if err != nil {
+		return err
+	}
+	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: *requireWhy, Logger: logger})
+	if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
+		return fmt.Errorf("dev seed: %w", err)
+	}
 
 	idp, err := devidp.Start(devidp.Config{
 		ClientSecret:           devClientSecret,
@@ -95,13 +106,16 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	srv := web.HTTPServer(web.New(web.Deps{
-		Auth:        auth,
-		Sessions:    db,
-		Logger:      logger,
-		BaseURL:     base,
-		TenantNames: tenants,
-		DevMode:     true,
-		Ready:       func(ctx context.Context) error { return db.Ping(ctx) },
+		Auth:          auth,
+		Sessions:      db,
+		Access:        service,
+		KnownApps:     devKnownApps,
+		SignOutOrigin: idp.BrowserBase(),
+		Logger:        logger,
+		BaseURL:       base,
+		TenantNames:   tenants,
+		DevMode:       true,
+		Ready:         func(ctx context.Context) error { return db.Ping(ctx) },
 	}))
 	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
@@ -113,14 +127,14 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 // startDevEmulator serves the ACS emulator on its own loopback port, with its
 // state in the data folder so that restarting dev mode is like restarting the
 // portal alone: ACS does not forget.
-func startDevEmulator(statePath string, logger *slog.Logger) (string, func(), error) {
+func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, string, func(), error) {
 	emu, err := acsemu.New(acsemu.Config{AccessKey: devAccessKey, StatePath: statePath, Logger: logger})
 	if err != nil {
-		return "", nil, fmt.Errorf("ACS emulator: %w", err)
+		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("ACS emulator: %w", err)
+		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(emu.Close)
@@ -130,5 +144,5 @@ func startDevEmulator(statePath string, logger *slog.Logger) (string, func(), er
 		defer cancel()
 		srv.Shutdown(ctx)
 	}
-	return "http://" + ln.Addr().String(), stop, nil
+	return emu, "http://" + ln.Addr().String(), stop, nil
 }

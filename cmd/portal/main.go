@@ -49,6 +49,7 @@ Commands:
   dev        run the portal with a local identity provider and ACS emulator (no Azure needed)
   serve      run the portal for real, configured from PORTAL_* environment variables
   emulator   run the ACS access-assignment emulator alone
+  audit      audit verify [-data DIR | -database URL]: check the audit log's hash chain
   version    print the portal's version
   help       show this text
 
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "emulator":
 		return runEmulator(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "portal", buildVersion())
 		return nil

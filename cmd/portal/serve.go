@@ -12,6 +12,8 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
@@ -63,15 +65,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	acsClient, err := newACSClient(cfg)
+	if err != nil {
+		return err
+	}
+	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger})
 	srv := web.HTTPServer(web.New(web.Deps{
-		Auth:     auth,
-		Sessions: db,
-		Logger:   logger,
-		BaseURL:  cfg.BaseURL,
-		Session:  web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
-		HSTS:     strings.HasPrefix(cfg.BaseURL, "https://"),
-		Ready:    func(ctx context.Context) error { return db.Ping(ctx) },
+		Auth:          auth,
+		Sessions:      db,
+		Access:        service,
+		KnownApps:     cfg.KnownApps,
+		SignOutOrigin: cfg.EntraHost,
+		Logger:        logger,
+		BaseURL:       cfg.BaseURL,
+		Session:       web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
+		HSTS:          strings.HasPrefix(cfg.BaseURL, "https://"),
+		Ready:         func(ctx context.Context) error { return db.Ping(ctx) },
 	}))
 	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	return serveUntilDone(ctx, srv, ln)
+}
+
+// newACSClient talks to ACS with the connection string's access key, or
+// else with the managed identity (system- or user-assigned).
+func newACSClient(cfg serveConfig) (*acs.Client, error) {
+	if cfg.ACSConnection != nil {
+		return acs.New(acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey})
+	}
+	cred, err := acs.NewCredential(acs.CredentialOptions{ManagedIdentityClientID: cfg.ManagedIdentity})
+	if err != nil {
+		return nil, err
+	}
+	return acs.New(acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred})
 }

@@ -1,0 +1,548 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+const (
+	defaultPageSize  = 50
+	maxPageSize      = 200
+	maxQuery         = 200
+	historyRowsShown = 50
+)
+
+// who is the signed-in person making the request, as the use cases see them.
+func (s *Server) who(r *http.Request) access.Who {
+	return access.Who{User: *userFrom(r.Context()), ClientIP: clientIP(r)}
+}
+
+// objectIDParam reads {objectId} from the path: exactly one canonical GUID
+// or a 400, so nothing else can reach ACS or the database.
+func objectIDParam(r *http.Request) (portal.GUID, error) {
+	raw := chi.URLParam(r, "objectId")
+	id, err := portal.ParseGUID(raw)
+	if err != nil {
+		return id, portal.Errorf(portal.EINVALID, "The address does not hold a valid object ID: %s", portal.ErrorMessage(err))
+	}
+	return id, nil
+}
+
+// listQuery is GET /assignments's query string.
+type listQuery struct {
+	filter portal.InventoryFilter
+	page   int
+	size   int
+}
+
+func parseListQuery(q url.Values) (listQuery, error) {
+	lq := listQuery{page: 1, size: defaultPageSize}
+	s, err := singles(q, "q", "kind", "state", "sort", "desc", "page", "size")
+	if err != nil {
+		return lq, err
+	}
+	text := strings.TrimSpace(s["q"])
+	if !utf8.ValidString(text) || utf8.RuneCountInString(text) > maxQuery {
+		return lq, portal.Errorf(portal.EINVALID, "The search text must be valid text of at most %d characters.", maxQuery)
+	}
+	lq.filter.Query = text
+	switch s["kind"] {
+	case "":
+	case "user":
+		lq.filter.Kind = portal.KindUser
+	case "resourceAccount":
+		lq.filter.Kind = portal.KindResourceAccount
+	default:
+		return lq, portal.Errorf(portal.EINVALID, "Unknown kind filter: use user or resourceAccount.")
+	}
+	if s["state"] != "" {
+		if lq.filter.State, err = portal.ParseVerifyState(s["state"]); err != nil {
+			return lq, err
+		}
+	}
+	if v := s["sort"]; v != "" {
+		found := false
+		for _, o := range portal.InventorySorts {
+			if string(o) == v {
+				lq.filter.Sort, found = o, true
+			}
+		}
+		if !found {
+			return lq, portal.Errorf(portal.EINVALID, "Unknown sort order.")
+		}
+	}
+	lq.filter.Desc = s["desc"] == "1"
+	if v := s["page"]; v != "" {
+		if lq.page, err = strconv.Atoi(v); err != nil || lq.page < 1 || lq.page > 1_000_000 {
+			return lq, portal.Errorf(portal.EINVALID, "The page number is not valid.")
+		}
+	}
+	if v := s["size"]; v != "" {
+		if lq.size, err = strconv.Atoi(v); err != nil || lq.size < 1 || lq.size > maxPageSize {
+			return lq, portal.Errorf(portal.EINVALID, "The page size must be between 1 and %d.", maxPageSize)
+		}
+	}
+	lq.filter.Offset, lq.filter.Limit = (lq.page-1)*lq.size, lq.size
+	return lq, nil
+}
+
+// url is the list's address with this query, on another page or sort.
+func (lq listQuery) url(page int, sort portal.InventorySort, desc bool) string {
+	v := url.Values{}
+	if lq.filter.Query != "" {
+		v.Set("q", lq.filter.Query)
+	}
+	if lq.filter.Kind != portal.KindUnknown {
+		v.Set("kind", lq.filter.Kind.String())
+	}
+	if lq.filter.State != "" {
+		v.Set("state", string(lq.filter.State))
+	}
+	if sort != "" && sort != portal.SortUpdated {
+		v.Set("sort", string(sort))
+	}
+	if desc {
+		v.Set("desc", "1")
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	if lq.size != defaultPageSize {
+		v.Set("size", strconv.Itoa(lq.size))
+	}
+	if len(v) == 0 {
+		return "/assignments"
+	}
+	return "/assignments?" + v.Encode()
+}
+
+var sortColumns = []struct {
+	sort  portal.InventorySort
+	label string
+}{
+	{portal.SortObjectID, "Object"},
+	{portal.SortKind, "Kind"},
+	{portal.SortState, "Verification"},
+	{portal.SortUpdated, "Last change"},
+	{portal.SortVerified, "Last verified"},
+}
+
+// handleAssignmentList lists the tenant's inventory. GET /assignments
+func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
+	lq, err := parseListQuery(r.URL.Query())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	who := s.who(r)
+	res, err := s.deps.Access.List(r.Context(), who, lq.filter)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.ListView{
+		Query:     lq.filter.Query,
+		Sort:      string(lq.filter.Sort),
+		Desc:      lq.filter.Desc,
+		Matched:   res.Matched,
+		Total:     res.Counts.All,
+		Page:      lq.page,
+		Pages:     max(1, (res.Matched+lq.size-1)/lq.size),
+		Filtered:  lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "",
+		MayGrant:  who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
+		MayExport: access.MayReadAudit(who.User),
+		ExportURL: "/assignments.csv",
+	}
+	v.Kinds = []templates.Option{
+		{Value: "", Label: "All kinds", Count: res.Counts.All},
+		{Value: "user", Label: "Users", Count: res.Counts.Users, Selected: lq.filter.Kind == portal.KindUser},
+		{Value: "resourceAccount", Label: "Resource accounts", Count: res.Counts.ResourceAccounts, Selected: lq.filter.Kind == portal.KindResourceAccount},
+	}
+	v.States = []templates.Option{{Value: "", Label: "Any state", Count: res.Counts.All}}
+	for _, st := range portal.VerifyStates {
+		v.States = append(v.States, templates.Option{Value: string(st), Label: st.Label(), Count: res.Counts.ByState[st], Selected: lq.filter.State == st})
+	}
+	current := lq.filter.Sort
+	if current == "" {
+		current = portal.SortUpdated
+	}
+	for _, c := range sortColumns {
+		active := c.sort == current
+		v.Sorts = append(v.Sorts, templates.SortLink{Label: c.label, Active: active, Desc: active && lq.filter.Desc,
+			Href: lq.url(1, c.sort, active && !lq.filter.Desc)})
+	}
+	for _, it := range res.Items {
+		v.Rows = append(v.Rows, s.rowView(it))
+	}
+	if len(v.Rows) > 0 {
+		v.From, v.To = lq.filter.Offset+1, lq.filter.Offset+len(v.Rows)
+	}
+	if lq.page > 1 {
+		v.PrevHref = lq.url(lq.page-1, lq.filter.Sort, lq.filter.Desc)
+	}
+	if lq.page < v.Pages {
+		v.NextHref = lq.url(lq.page+1, lq.filter.Sort, lq.filter.Desc)
+	}
+	if wantsFragment(r) {
+		s.render(w, r, http.StatusOK, templates.AssignmentResults(v))
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.AssignmentsPage(s.page(w, r, "Assignments", "assignments"), v))
+}
+
+// grantKinds are the kinds u may grant, as radio choices.
+func grantKinds(u portal.User, chosen string) []templates.Option {
+	var out []templates.Option
+	for _, k := range []portal.PrincipalKind{portal.KindUser, portal.KindResourceAccount} {
+		if access.MayChange(u, k) == nil {
+			out = append(out, templates.Option{Value: k.String(), Label: k.Label(), Selected: chosen == k.String(), Count: -1})
+		}
+	}
+	if len(out) == 1 {
+		out[0].Selected = true
+	}
+	return out
+}
+
+// handleGrantForm shows an empty grant form. GET /assignments/new
+func (s *Server) handleGrantForm(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r.Context())
+	f := templates.GrantForm{Kinds: grantKinds(*u, ""), Required: s.deps.Access.RequireJustification()}
+	if id, err := portal.ParseGUID(r.URL.Query().Get("objectId")); err == nil {
+		f.ObjectID = id.String()
+	}
+	f.Apps, _ = s.appOptions(nil)
+	s.render(w, r, http.StatusOK, templates.GrantPage(s.page(w, r, "Grant access", "grant"), f))
+}
+
+// handleGrant grants access. POST /assignments
+func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
+	values, err := postForm(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	in, errs, err := parseGrantForm(values, s.deps.Access.RequireJustification())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	who := s.who(r)
+	form := templates.GrantForm{ObjectID: in.ObjectID, Kind: in.Kind, Kinds: grantKinds(who.User, in.Kind), Label: in.Label,
+		Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
+	form.Apps, form.OtherApps = s.appOptions(in.ClientIDs)
+	if len(errs) == 0 && in.kind != portal.KindUnknown {
+		if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionGrant, in.objectID, in.kind); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	if len(errs) > 0 {
+		s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
+		return
+	}
+	res, err := s.deps.Access.Grant(r.Context(), who, access.GrantRequest{
+		ObjectID: in.objectID, Kind: in.kind, ClientIDs: in.clientIDs, Label: in.Label, Justification: in.Justification,
+	})
+	if err != nil {
+		form.Problem = portal.ErrorMessage(err)
+		if c, ok := access.AsConflict(err); ok {
+			if c.Item != nil {
+				form.ProblemHref, form.ProblemLink = "/assignments/"+in.objectID.String(), "Open the existing assignment"
+			} else if c.ACS != nil {
+				form.ProblemHref, form.ProblemLink = "/lookup?objectId="+in.objectID.String(), "Look it up to adopt it"
+			}
+		}
+		s.logFailure(r, err)
+		s.renderGrantForm(w, r, statusFor(portal.ErrorCode(err)), form)
+		return
+	}
+	msg := "Access granted to " + describe(res.Item) + "."
+	if res.Detail != "" {
+		msg += " " + res.Detail
+	}
+	s.addFlash(w, r, "success", msg)
+	redirectAfterPost(w, r, "/assignments/"+res.Item.ObjectID.String())
+}
+
+func (s *Server) renderGrantForm(w http.ResponseWriter, r *http.Request, status int, f templates.GrantForm) {
+	if wantsFragment(r) {
+		s.render(w, r, status, templates.GrantFormView(f))
+		return
+	}
+	s.render(w, r, status, templates.GrantPage(s.page(w, r, "Grant access", "grant"), f))
+}
+
+// describe names an assignment in a sentence.
+func describe(it portal.InventoryItem) string {
+	d := strings.ToLower(it.Kind.Label()) + " " + it.ObjectID.String()
+	if it.Label != "" {
+		d += " (" + it.Label + ")"
+	}
+	return d
+}
+
+// logFailure logs a failed change that is not the person's own mistake.
+func (s *Server) logFailure(r *http.Request, err error) {
+	switch portal.ErrorCode(err) {
+	case portal.EINVALID, portal.ENOTFOUND, portal.ECONFLICT, portal.EFORBIDDEN:
+		return
+	}
+	s.log.ErrorContext(r.Context(), "change failed", "request_id", requestIDFrom(r.Context()), "code", portal.ErrorCode(err), "err", err)
+}
+
+// detailView builds an assignment's page for the person.
+func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templates.DetailView, error) {
+	who := s.who(r)
+	v := templates.DetailView{Row: s.rowView(item), MayChange: access.MayChange(who.User, item.Kind) == nil}
+	if item.Observed != nil {
+		v.Observed = s.acsView(*item.Observed)
+	}
+	hist, err := s.deps.Access.History(r.Context(), who, item.ObjectID, historyRowsShown)
+	if err != nil {
+		return v, err
+	}
+	v.History = historyRows(hist.Events)
+	if v.MayChange && item.Kind == portal.KindUser {
+		v.Edit = s.editForm(item, nil, nil)
+	}
+	return v, nil
+}
+
+// editForm is the edit form for item, with what the person typed (in) if
+// they submitted it.
+func (s *Server) editForm(item portal.InventoryItem, in *editForm, errs templates.FieldErrors) *templates.EditForm {
+	f := &templates.EditForm{ObjectID: item.ObjectID.String(), Version: item.Version, Label: item.Label,
+		Required: s.deps.Access.RequireJustification(), Errors: errs}
+	chosen := guidStrings(item.ClientIDs)
+	if in != nil {
+		chosen, f.Label, f.Justification = in.ClientIDs, in.Label, in.Justification
+		f.Version = in.version
+	}
+	f.Apps, f.OtherApps = s.appOptions(chosen)
+	return f
+}
+
+// handleAssignmentDetail shows one assignment. GET /assignments/{objectId}
+func (s *Server) handleAssignmentDetail(w http.ResponseWriter, r *http.Request) {
+	id, err := objectIDParam(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	item, err := s.deps.Access.Item(r.Context(), s.who(r), id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v, err := s.detailView(r, item)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.AssignmentPage(s.page(w, r, describe(item), "assignments"), v))
+}
+
+// handleEdit replaces a user's calling-client apps. POST /assignments/{objectId}
+func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
+	id, err := objectIDParam(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	values, err := postForm(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	in, errs, err := parseEditForm(values, s.deps.Access.RequireJustification())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	who := s.who(r)
+	item, err := s.deps.Access.Item(r.Context(), who, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionEdit, id, item.Kind); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if len(errs) > 0 {
+		s.renderEditForm(w, r, http.StatusUnprocessableEntity, item, s.editForm(item, &in, errs))
+		return
+	}
+	res, err := s.deps.Access.Edit(r.Context(), who, access.EditRequest{
+		ObjectID: id, ClientIDs: in.clientIDs, Label: in.Label, Version: in.version, Justification: in.Justification,
+	})
+	if err != nil {
+		s.logFailure(r, err)
+		f := s.editForm(item, &in, nil)
+		f.Problem = portal.ErrorMessage(err)
+		if c, ok := access.AsConflict(err); ok {
+			f.Problem = ""
+			f.Conflict = s.conflictView(c)
+			if c.Item != nil {
+				item = *c.Item
+			}
+		}
+		s.renderEditForm(w, r, statusFor(portal.ErrorCode(err)), item, f)
+		return
+	}
+	msg := "Saved: " + describe(res.Item) + " may now use " + strconv.Itoa(len(res.Item.ClientIDs)) + " calling-client app(s)."
+	if res.Outcome == portal.OutcomeNoChange {
+		msg = "Nothing to change: " + res.Detail
+	}
+	s.addFlash(w, r, "success", msg)
+	redirectAfterPost(w, r, "/assignments/"+id.String())
+}
+
+func (s *Server) conflictView(c *access.Conflict) *templates.ConflictView {
+	v := &templates.ConflictView{Reason: c.Reason, Proposed: s.appRefs(c.Proposed.ClientIDs), ACSAsked: c.ACS != nil}
+	if c.Item != nil {
+		row := s.rowView(*c.Item)
+		v.Inventory = &row
+	}
+	if c.ACS != nil {
+		v.ACS = s.acsView(*c.ACS)
+	}
+	return v
+}
+
+func (s *Server) renderEditForm(w http.ResponseWriter, r *http.Request, status int, item portal.InventoryItem, f *templates.EditForm) {
+	if wantsFragment(r) {
+		s.render(w, r, status, templates.EditFormView(*f))
+		return
+	}
+	v, err := s.detailView(r, item)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v.Edit = f
+	s.render(w, r, status, templates.AssignmentPage(s.page(w, r, describe(item), "assignments"), v))
+}
+
+// handleVerify compares an assignment with ACS now. POST /assignments/{objectId}/verify
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	id, err := objectIDParam(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if _, err := postForm(r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	res, err := s.deps.Access.Verify(r.Context(), s.who(r), id)
+	if err != nil {
+		s.logFailure(r, err)
+		s.renderError(w, r, err)
+		return
+	}
+	msg := "Verified just now: " + res.Item.State.Label() + "."
+	if wantsFragment(r) {
+		v, err := s.detailView(r, res.Item)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.Verified = msg
+		s.render(w, r, http.StatusOK, templates.VerificationPanel(v))
+		return
+	}
+	s.addFlash(w, r, "info", msg)
+	redirectAfterPost(w, r, "/assignments/"+id.String())
+}
+
+// handleRevokeConfirm asks before a revoke. GET /assignments/{objectId}/delete
+func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
+	id, err := objectIDParam(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	who := s.who(r)
+	item, err := s.deps.Access.Item(r.Context(), who, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionRevoke, id, item.Kind); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.RevokeView{Row: s.rowView(item), Required: s.deps.Access.RequireJustification()}
+	s.render(w, r, http.StatusOK, templates.RevokePage(s.page(w, r, "Revoke access", "assignments"), v))
+}
+
+// handleRevoke revokes access. POST /assignments/{objectId}/delete, and
+// DELETE /assignments/{objectId} from htmx (which sends the fields in the
+// query string).
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	id, err := objectIDParam(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	var values url.Values
+	if r.Method == http.MethodDelete {
+		values = r.URL.Query()
+	} else if values, err = postForm(r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	in, errs, err := parseRevokeForm(values, s.deps.Access.RequireJustification())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	who := s.who(r)
+	item, err := s.deps.Access.Item(r.Context(), who, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.RevokeView{Row: s.rowView(item), Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
+	v.Row.Version = in.version
+	if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionRevoke, id, item.Kind); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if len(errs) > 0 {
+		s.renderRevokeForm(w, r, http.StatusUnprocessableEntity, v)
+		return
+	}
+	res, err := s.deps.Access.Revoke(r.Context(), who, access.RevokeRequest{ObjectID: id, Version: in.version, Justification: in.Justification})
+	if err != nil {
+		s.logFailure(r, err)
+		v.Problem = portal.ErrorMessage(err)
+		s.renderRevokeForm(w, r, statusFor(portal.ErrorCode(err)), v)
+		return
+	}
+	msg := "Access revoked for " + describe(res.Item) + "."
+	if res.Detail != "" {
+		msg += " " + res.Detail
+	}
+	s.addFlash(w, r, "success", msg)
+	redirectAfterPost(w, r, "/assignments")
+}
+
+func (s *Server) renderRevokeForm(w http.ResponseWriter, r *http.Request, status int, v templates.RevokeView) {
+	if wantsFragment(r) {
+		s.render(w, r, status, templates.RevokeFormView(v))
+		return
+	}
+	s.render(w, r, status, templates.RevokePage(s.page(w, r, "Revoke access", "assignments"), v))
+}

@@ -1,0 +1,211 @@
+package web
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// Typed forms: each parses the request into fields and per-field messages.
+// Only r.PostForm is read on POST (never the query string), a field sent
+// twice is refused, and a body ParseForm cannot read (too large, too many
+// fields) is an error, never an empty list that would wipe someone's access.
+
+// postForm parses a form body. Anything but a urlencoded form is 415; a
+// body over the limit is 413; a malformed one (or more than Go's field
+// limit) is 400.
+func postForm(r *http.Request) (url.Values, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		return nil, errUnsupportedMedia
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errTooLarge
+		}
+		return nil, portal.Wrap(err, portal.EINVALID, "The form could not be read.")
+	}
+	return r.PostForm, nil
+}
+
+var (
+	errUnsupportedMedia = portal.Errorf(portal.EINVALID, "This address takes an HTML form (application/x-www-form-urlencoded).")
+	errTooLarge         = portal.Errorf(portal.EINVALID, "The form is too large.")
+)
+
+// one returns the single value of a field ("" if absent), or an error if
+// it was sent more than once.
+func one(v url.Values, name string) (string, error) {
+	switch vals := v[name]; len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+		return vals[0], nil
+	}
+	return "", portal.Errorf(portal.EINVALID, "The field %q was sent more than once.", name)
+}
+
+// singles reads fields that must each appear at most once.
+func singles(v url.Values, names ...string) (map[string]string, error) {
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		s, err := one(v, n)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = s
+	}
+	return out, nil
+}
+
+var clientIDSeparators = regexp.MustCompile(`[\s,;]+`)
+
+// splitClientIDs turns the repeated clientId field (ticked boxes, and a text
+// area with one ID per line) into single values.
+func splitClientIDs(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, f := range clientIDSeparators.Split(v, -1) {
+			if f != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// grantForm is POST /assignments.
+type grantForm struct {
+	ObjectID, Kind, Label, Justification string
+	ClientIDs                            []string
+	// parsed
+	objectID  portal.GUID
+	kind      portal.PrincipalKind
+	clientIDs []portal.GUID
+}
+
+func parseGrantForm(v url.Values, requireWhy bool) (grantForm, templates.FieldErrors, error) {
+	f, errs := grantForm{}, templates.FieldErrors{}
+	s, err := singles(v, "objectId", "kind", "label", "justification")
+	if err != nil {
+		return f, nil, err
+	}
+	f.ObjectID, f.Kind, f.Label, f.Justification = s["objectId"], s["kind"], s["label"], s["justification"]
+	f.ClientIDs = splitClientIDs(v["clientId"])
+	if f.objectID, err = portal.ParseGUID(strings.TrimSpace(f.ObjectID)); err != nil {
+		errs["objectId"] = "Object ID: " + portal.ErrorMessage(err)
+	}
+	switch f.Kind {
+	case "user":
+		f.kind = portal.KindUser
+	case "resourceAccount":
+		f.kind = portal.KindResourceAccount
+	case "":
+		errs["kind"] = "Choose a kind: user or resource account."
+	default:
+		errs["kind"] = "Kind must be user or resourceAccount."
+	}
+	if f.clientIDs, err = portal.ParseClientIDs(f.ClientIDs); err != nil {
+		errs["clientId"] = portal.ErrorMessage(err)
+	} else if f.kind == portal.KindUser && len(f.clientIDs) == 0 {
+		errs["clientId"] = "A user needs at least one calling-client app: tick one or type its app ID."
+	} else if f.kind == portal.KindResourceAccount && len(f.clientIDs) > 0 {
+		errs["clientId"] = "A resource account takes no calling-client apps: untick them."
+	}
+	checkTexts(errs, f.Label, f.Justification, requireWhy)
+	return f, errs, nil
+}
+
+func checkTexts(errs templates.FieldErrors, label, why string, requireWhy bool) {
+	if _, err := access.CleanLabel(label); err != nil {
+		errs["label"] = portal.ErrorMessage(err)
+	}
+	if w, err := (access.CleanJustificationText(why)); err != nil {
+		errs["justification"] = portal.ErrorMessage(err)
+	} else if w == "" && requireWhy {
+		errs["justification"] = "Please say why: a justification is required for every change."
+	}
+}
+
+// editForm is POST /assignments/{objectId}.
+type editForm struct {
+	Label, Justification string
+	ClientIDs            []string
+	version              int64
+	clientIDs            []portal.GUID
+}
+
+func parseEditForm(v url.Values, requireWhy bool) (editForm, templates.FieldErrors, error) {
+	f, errs := editForm{}, templates.FieldErrors{}
+	s, err := singles(v, "version", "label", "justification")
+	if err != nil {
+		return f, nil, err
+	}
+	f.Label, f.Justification = s["label"], s["justification"]
+	if f.version, err = parseVersion(s["version"]); err != nil {
+		return f, nil, err
+	}
+	f.ClientIDs = splitClientIDs(v["clientId"])
+	if f.clientIDs, err = portal.ParseClientIDs(f.ClientIDs); err != nil {
+		errs["clientId"] = portal.ErrorMessage(err)
+	} else if len(f.clientIDs) == 0 {
+		errs["clientId"] = "A user needs at least one calling-client app. To remove their access, revoke it instead."
+	}
+	checkTexts(errs, f.Label, f.Justification, requireWhy)
+	return f, errs, nil
+}
+
+// parseVersion reads the version a form was rendered from: it must be there.
+func parseVersion(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, portal.Errorf(portal.EINVALID, "The form is missing the version it was made from; reload the page and try again.")
+	}
+	return n, nil
+}
+
+// revokeForm is POST /assignments/{objectId}/delete (and DELETE, whose
+// fields htmx sends in the query string).
+type revokeForm struct {
+	Justification string
+	version       int64
+}
+
+func parseRevokeForm(v url.Values, requireWhy bool) (revokeForm, templates.FieldErrors, error) {
+	f, errs := revokeForm{}, templates.FieldErrors{}
+	s, err := singles(v, "version", "justification")
+	if err != nil {
+		return f, nil, err
+	}
+	f.Justification = s["justification"]
+	if f.version, err = parseVersion(s["version"]); err != nil {
+		return f, nil, err
+	}
+	checkTexts(errs, "", f.Justification, requireWhy)
+	return f, errs, nil
+}
+
+// adoptForm is POST /assignments/{objectId}/adopt.
+type adoptForm struct {
+	Label, Justification string
+}
+
+func parseAdoptForm(v url.Values, requireWhy bool) (adoptForm, templates.FieldErrors, error) {
+	errs := templates.FieldErrors{}
+	s, err := singles(v, "label", "justification")
+	if err != nil {
+		return adoptForm{}, nil, err
+	}
+	f := adoptForm{Label: s["label"], Justification: s["justification"]}
+	checkTexts(errs, f.Label, f.Justification, requireWhy)
+	return f, errs, nil
+}

@@ -1,0 +1,109 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// clientIP is the address the request came from. Behind a proxy this is the
+// proxy's; trusted proxy ranges arrive with production configuration.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// handleLookup asks ACS live what it holds for an object ID.
+// GET /lookup?objectId=
+func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
+	raw, err := one(r.URL.Query(), "objectId")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.LookupView{ObjectID: strings.TrimSpace(raw)}
+	status := http.StatusOK
+	if v.ObjectID != "" {
+		v.Asked = true
+		if len(v.ObjectID) > 64 {
+			v.ObjectID = v.ObjectID[:64]
+		}
+		id, err := portal.ParseGUID(v.ObjectID)
+		if err != nil {
+			v.Error, status = "Object ID: "+portal.ErrorMessage(err), http.StatusBadRequest
+		} else {
+			v.ObjectID = id.String()
+			s.lookup(r, id, &v)
+			if v.Error != "" {
+				status = http.StatusBadGateway
+			}
+		}
+	}
+	if wantsFragment(r) {
+		s.render(w, r, status, templates.LookupResult(v))
+		return
+	}
+	s.render(w, r, status, templates.LookupPage(s.page(w, r, "Look up", "lookup"), v))
+}
+
+func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView) {
+	who := s.who(r)
+	res, err := s.deps.Access.Lookup(r.Context(), who, id)
+	if err != nil {
+		s.logFailure(r, err)
+		v.Error = portal.ErrorMessage(err)
+		return
+	}
+	v.Call = res.Call.RequestID
+	if res.ACS != nil {
+		v.ACS = s.acsView(*res.ACS)
+		v.MayAdopt = res.ACS.Kind != portal.KindUnknown && access.MayChange(who.User, res.ACS.Kind) == nil
+	}
+	if res.Item != nil {
+		row := s.rowView(*res.Item)
+		v.Item = &row
+	}
+	v.Adopt = templates.AdoptForm{ObjectID: id.String(), Required: s.deps.Access.RequireJustification()}
+}
+
+// handleAdopt takes an assignment found in ACS into the inventory.
+// POST /assignments/{objectId}/adopt
+func (s *Server) handleAdopt(w http.ResponseWriter, r *http.Request) {
+	id, err := objectIDParam(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	values, err := postForm(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	in, errs, err := parseAdoptForm(values, s.deps.Access.RequireJustification())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if len(errs) > 0 {
+		v := templates.LookupView{ObjectID: id.String(), Asked: true}
+		s.lookup(r, id, &v)
+		v.Adopt.Label, v.Adopt.Justification, v.Adopt.Errors = in.Label, in.Justification, errs
+		s.render(w, r, http.StatusUnprocessableEntity, templates.LookupPage(s.page(w, r, "Look up", "lookup"), v))
+		return
+	}
+	res, err := s.deps.Access.Adopt(r.Context(), s.who(r), access.AdoptRequest{ObjectID: id, Label: in.Label, Justification: in.Justification})
+	if err != nil {
+		s.logFailure(r, err)
+		s.renderError(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Adopted "+describe(res.Item)+" into the inventory, as ACS holds it.")
+	redirectAfterPost(w, r, "/assignments/"+id.String())
+}

@@ -1,0 +1,172 @@
+package web
+
+import (
+	"strings"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// Mapping from domain values to the templates' view models.
+
+// displayTime is how pages show a time: UTC, to the minute.
+func displayTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func actorName(a portal.Actor) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	if a.ObjectID.IsZero() {
+		return "System"
+	}
+	return a.ObjectID.String()
+}
+
+func (s *Server) appRefs(ids []portal.GUID) []templates.AppRef {
+	out := make([]templates.AppRef, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, templates.AppRef{ID: id.String(), Name: s.appName(id)})
+	}
+	return out
+}
+
+func (s *Server) appName(id portal.GUID) string {
+	for _, a := range s.deps.KnownApps {
+		if a.ID == id {
+			return a.Name
+		}
+	}
+	return ""
+}
+
+func (s *Server) rowView(it portal.InventoryItem) templates.AssignmentRow {
+	state := it.State
+	if state == "" {
+		state = portal.StateUnverified
+	}
+	return templates.AssignmentRow{
+		ObjectID:   it.ObjectID.String(),
+		Label:      it.Label,
+		Kind:       it.Kind.String(),
+		KindLabel:  it.Kind.Label(),
+		Apps:       s.appRefs(it.ClientIDs),
+		State:      string(state),
+		StateLabel: state.Label(),
+		UpdatedAt:  displayTime(it.UpdatedAt),
+		UpdatedBy:  actorName(it.UpdatedBy),
+		CreatedAt:  displayTime(it.CreatedAt),
+		CreatedBy:  actorName(it.CreatedBy),
+		VerifiedAt: displayTime(it.VerifiedAt),
+		Version:    it.Version,
+	}
+}
+
+func (s *Server) acsView(a portal.Assignment) *templates.ACSView {
+	return &templates.ACSView{KindLabel: a.Kind.Label(), Spelling: a.Spelling, Apps: s.appRefs(a.ClientIDs)}
+}
+
+// appOptions offers the known apps as checkboxes, ticking the chosen ones;
+// the chosen IDs that are not known apps come back as the text area's lines.
+func (s *Server) appOptions(chosen []string) ([]templates.Option, string) {
+	picked := map[portal.GUID]bool{}
+	var other []string
+	for _, c := range chosen {
+		id, err := portal.ParseGUID(strings.TrimSpace(c))
+		if err != nil {
+			other = append(other, c)
+			continue
+		}
+		if s.appName(id) == "" {
+			other = append(other, id.String())
+			continue
+		}
+		picked[id] = true
+	}
+	opts := make([]templates.Option, 0, len(s.deps.KnownApps))
+	for _, a := range s.deps.KnownApps {
+		opts = append(opts, templates.Option{Value: a.ID.String(), Label: a.Name, Selected: picked[a.ID], Count: -1})
+	}
+	return opts, strings.Join(other, "\n")
+}
+
+func guidStrings(ids []portal.GUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+func auditStateText(st *portal.AuditState) string {
+	if st == nil {
+		return ""
+	}
+	text := st.Kind
+	if len(st.ClientIDs) > 0 {
+		text += " [" + strings.Join(st.ClientIDs, ", ") + "]"
+	}
+	if st.Label != "" {
+		text += " “" + st.Label + "”"
+	}
+	return text
+}
+
+func outcomeBadge(o portal.AuditOutcome) string {
+	switch o {
+	case portal.OutcomeSuccess:
+		return "ok"
+	case portal.OutcomeNoChange:
+		return "muted"
+	case portal.OutcomeConflict, portal.OutcomeUnknown:
+		return "warn"
+	}
+	return "error"
+}
+
+func historyRows(events []portal.AuditEvent) []templates.HistoryRow {
+	out := make([]templates.HistoryRow, 0, len(events))
+	for _, e := range events {
+		h := templates.HistoryRow{
+			Seq: e.Seq, Time: e.Time.UTC().Format("2006-01-02 15:04:05"),
+			Actor: actorName(e.Actor), Action: string(e.Action), Phase: string(e.Phase),
+			Outcome: string(e.Outcome), OutcomeBadge: outcomeBadge(e.Outcome),
+			Before: auditStateText(e.Before), After: auditStateText(e.After),
+			Justification: e.Justification, Detail: e.Detail, ACSStatus: e.ACSStatus,
+			RequestID: e.RequestID, CV: e.CorrelationVector, ClientIP: e.ClientIP,
+		}
+		if !e.Actor.ObjectID.IsZero() {
+			h.ActorID = e.Actor.ObjectID.String()
+		}
+		if !e.ObjectID.IsZero() {
+			h.ObjectID = e.ObjectID.String()
+		}
+		if e.Phase == portal.PhaseIntent {
+			h.Outcome = "intent"
+			h.OutcomeBadge = "muted"
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// navigation lists the sections u may open.
+func navigation(u *portal.User) []templates.NavItem {
+	if u == nil || u.PrimaryRole() == "" {
+		return nil
+	}
+	nav := []templates.NavItem{{Key: "home", Label: "Home", Href: "/"}, {Key: "assignments", Label: "Assignments", Href: "/assignments"}}
+	if u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		nav = append(nav, templates.NavItem{Key: "grant", Label: "Grant access", Href: "/assignments/new"})
+	}
+	nav = append(nav, templates.NavItem{Key: "lookup", Label: "Look up", Href: "/lookup"})
+	if u.HasAny(portal.RoleAdmin, portal.RoleAuditor) {
+		nav = append(nav, templates.NavItem{Key: "audit", Label: "Audit log", Href: "/audit"})
+	}
+	return nav
+}
