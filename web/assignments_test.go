@@ -9,9 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/portal"
@@ -586,5 +589,76 @@ func TestLookupAndAdoptAsHelpdesk(t *testing.T) {
 	p = e.get(c, "/lookup?objectId=not-a-guid")
 	if p.status != http.StatusBadRequest {
 		t.Errorf("bad lookup: %d", p.status)
+	}
+}
+
+// writeRefusingStore fails the test on any write to the inventory, the audit
+// log or the locks.
+type writeRefusingStore struct {
+	portal.Store
+	t *testing.T
+}
+
+func (s writeRefusingStore) refuse(what string) error {
+	s.t.Errorf("a GET request wrote: %s", what)
+	return portal.Errorf(portal.EUNAVAILABLE, "read-only")
+}
+
+// AppendAudit lets refusals through: recording a denial is the one write a
+// GET may cause.
+func (s writeRefusingStore) AppendAudit(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
+	if ev.Action == portal.ActionDenied {
+		return s.Store.AppendAudit(ctx, ev)
+	}
+	return ev, s.refuse("audit " + string(ev.Action))
+}
+
+func (s writeRefusingStore) Commit(_ context.Context, ev portal.AuditEvent, _ portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
+	return ev, portal.InventoryItem{}, s.refuse("commit " + string(ev.Action))
+}
+
+func (s writeRefusingStore) TryLock(context.Context, string, string, time.Time) (bool, error) {
+	return false, s.refuse("lock")
+}
+
+// P0-6: no GET changes anything. Every page an admin or auditor can open
+// runs against a store that fails the test on any write.
+func TestGETChangesNothing(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	e.emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: devidp.ContosoTenant, ObjectID: bob, PrincipalType: "user", ClientIDs: []string{appMobile.String()}})
+	client, err := acs.New(acs.Options{Endpoint: e.emuURL, AccessKey: testACSKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browsers := map[string]*http.Client{}
+	for _, persona := range []string{"admin@contoso.test", "helpdesk@contoso.test", "auditor@contoso.test"} {
+		browsers[persona] = noFollow(e.as(persona))
+	}
+	e.server.deps.Access = access.New(access.Config{ACS: client, Store: writeRefusingStore{e.db, t}, Now: e.clock.Now})
+	e.emu.ResetRequests()
+	pages := 0
+	for persona, c := range browsers {
+		for pattern := range e.server.policies {
+			method, path, _ := strings.Cut(pattern, " ")
+			if method != "GET" || strings.HasPrefix(path, "/auth/") || path == "/static/*" {
+				continue
+			}
+			path = strings.ReplaceAll(path, "{objectId}", alice.String())
+			for _, p := range []string{path, path + "?q=e5&kind=user&state=in_sync&sort=label&desc=1", path + "?objectId=" + bob.String()} {
+				if got := e.get(c, p); got.status >= 500 {
+					t.Errorf("%s GET %s: %d", persona, p, got.status)
+				}
+				pages++
+			}
+		}
+	}
+	if pages < 20 {
+		t.Fatalf("only %d pages walked", pages)
+	}
+	for _, r := range e.emu.Requests() {
+		if r.Method != http.MethodGet {
+			t.Errorf("a GET page made ACS see %s %s", r.Method, r.RequestURI)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -170,6 +171,7 @@ func TestSignInTransactionAttacks(t *testing.T) {
 	for name, setup := range cases {
 		t.Run(name, func(t *testing.T) {
 			failuresBefore := strings.Count(e.logs.String(), `"auth.failure"`)
+			auditBefore := e.auditCount(portal.ActionSignInFailure)
 			c, target := setup(t)
 			p := e.get(noFollow(c), target)
 			if p.status < 400 || p.status >= 500 {
@@ -183,6 +185,9 @@ func TestSignInTransactionAttacks(t *testing.T) {
 			}
 			if n := strings.Count(e.logs.String(), `"auth.failure"`) - failuresBefore; n != 1 {
 				t.Fatalf("%d auth.failure log lines, want 1", n)
+			}
+			if n := e.auditCount(portal.ActionSignInFailure) - auditBefore; n != 1 {
+				t.Fatalf("%d sign_in_failure audit rows, want 1", n)
 			}
 		})
 	}
@@ -272,4 +277,16 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 			t.Errorf("allows(%+v) = %v", tc.u, got)
 		}
 	}
+}
+
+// auditCount counts the audit rows of one action, every tenant's.
+func (e *portalEnv) auditCount(action portal.AuditAction) int {
+	n := 0
+	e.db.WalkAudit(context.Background(), portal.GUID{}, func(ev portal.AuditEvent) error {
+		if ev.Action == action {
+			n++
+		}
+		return nil
+	})
+	return n
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -15,13 +17,18 @@ import (
 // environment variables (a secret may instead come from NAME_FILE, a
 // mounted file) and validated before anything starts.
 type serveConfig struct {
-	Addr            string        // PORTAL_ADDR, default :8080
-	BaseURL         string        // PORTAL_BASE_URL, https://portal.example.com
-	EntraHost       string        // PORTAL_ENTRA_AUTHORITY_HOST, default https://login.microsoftonline.com
-	Tenants         []portal.GUID // PORTAL_ENTRA_TENANT_ID, or PORTAL_ENTRA_ALLOWED_TENANTS (comma-separated)
-	ClientID        string        // PORTAL_ENTRA_CLIENT_ID
-	ClientSecret    string        // PORTAL_ENTRA_CLIENT_SECRET (or _FILE)
-	ACSEndpoint     string        // PORTAL_ACS_ENDPOINT (managed identity)
+	Addr      string        // PORTAL_ADDR, default :8080
+	BaseURL   string        // PORTAL_BASE_URL, https://portal.example.com
+	EntraHost string        // PORTAL_ENTRA_AUTHORITY_HOST, default https://login.microsoftonline.com
+	Tenants   []portal.GUID // PORTAL_ENTRA_TENANT_ID, or PORTAL_ENTRA_ALLOWED_TENANTS (comma-separated)
+	ClientID  string        // PORTAL_ENTRA_CLIENT_ID
+	// Exactly one way for the portal to prove itself to Entra at sign-in:
+	ClientSecret    string // PORTAL_ENTRA_CLIENT_SECRET (or _FILE)
+	CertificatePEM  []byte // PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE: certificate and private key, PEM
+	CertificatePW   string // PORTAL_ENTRA_CLIENT_CERTIFICATE_PASSWORD (or _FILE), for an encrypted key
+	Federated       bool   // PORTAL_ENTRA_FEDERATED_CREDENTIAL=managed-identity
+	FederatedID     string // PORTAL_ENTRA_FEDERATED_IDENTITY_CLIENT_ID: a user-assigned identity for it
+	ACSEndpoint     string // PORTAL_ACS_ENDPOINT (managed identity)
 	ACSConnection   *acs.ConnectionString
 	ManagedIdentity string // PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID: a user-assigned identity
 	DatabasePath    string // from PORTAL_DATABASE_URL sqlite:PATH
@@ -81,8 +88,30 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 		bad("PORTAL_ENTRA_CLIENT_ID must be the app registration's application (client) ID, a GUID")
 	}
 	c.ClientSecret = secret("PORTAL_ENTRA_CLIENT_SECRET")
-	if c.ClientSecret == "" {
-		bad("PORTAL_ENTRA_CLIENT_SECRET (or PORTAL_ENTRA_CLIENT_SECRET_FILE) is missing")
+	if f := getenv("PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE"); f != "" {
+		pem, err := os.ReadFile(f)
+		c.CertificatePW = secret("PORTAL_ENTRA_CLIENT_CERTIFICATE_PASSWORD")
+		if err != nil {
+			bad("PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE: cannot read %s", f)
+		} else if _, _, err := confidential.CertFromPEM(pem, c.CertificatePW); err != nil {
+			bad("PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE: %s holds no usable certificate and private key (PEM)", f)
+		} else {
+			c.CertificatePEM = pem
+		}
+	}
+	switch v := getenv("PORTAL_ENTRA_FEDERATED_CREDENTIAL"); v {
+	case "":
+	case "managed-identity":
+		c.Federated = true
+		c.FederatedID = getenv("PORTAL_ENTRA_FEDERATED_IDENTITY_CLIENT_ID")
+	default:
+		bad("PORTAL_ENTRA_FEDERATED_CREDENTIAL: the only kind is managed-identity")
+	}
+	switch n := countTrue(c.ClientSecret != "", getenv("PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE") != "", c.Federated); {
+	case n == 0:
+		bad("the portal's Entra credential is missing: set PORTAL_ENTRA_CLIENT_SECRET (or _FILE), PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE, or PORTAL_ENTRA_FEDERATED_CREDENTIAL=managed-identity")
+	case n > 1:
+		bad("set only one Entra credential: a client secret, a certificate, or a federated credential")
 	}
 
 	c.ACSEndpoint = getenv("PORTAL_ACS_ENDPOINT")
@@ -153,6 +182,16 @@ func knownApps(v string, bad func(string, ...any)) []portal.KnownApp {
 		}
 	}
 	return apps
+}
+
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func orDefault(v, def string) string {

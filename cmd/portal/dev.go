@@ -115,7 +115,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		BaseURL:       base,
 		TenantNames:   tenants,
 		DevMode:       true,
-		Ready:         func(ctx context.Context) error { return db.Ping(ctx) },
+		Ready:         readiness(db),
 	}))
 	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")

@@ -10,11 +10,13 @@ import (
 	"net"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
 )
@@ -47,7 +49,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
+	cred, err := entraCredential(cfg)
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		BaseURL:       cfg.BaseURL,
 		Session:       web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
 		HSTS:          strings.HasPrefix(cfg.BaseURL, "https://"),
-		Ready:         func(ctx context.Context) error { return db.Ping(ctx) },
+		Ready:         readiness(db),
 	}))
 	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	return serveUntilDone(ctx, srv, ln)
@@ -97,4 +99,47 @@ func newACSClient(cfg serveConfig) (*acs.Client, error) {
 		return nil, err
 	}
 	return acs.New(acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred})
+}
+
+// readiness reports whether this instance can serve: its database answers
+// and holds every migration this binary knows (an instance older than the
+// schema, or newer, must not take traffic).
+func readiness(db *sqlite.DB) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := db.Ping(ctx); err != nil {
+			return portal.Wrap(err, portal.EUNAVAILABLE, "the database does not answer")
+		}
+		current, err := db.MigrationsCurrent(ctx)
+		if err != nil {
+			return portal.Wrap(err, portal.EUNAVAILABLE, "the database's migrations cannot be read")
+		}
+		if !current {
+			return portal.Errorf(portal.EUNAVAILABLE, "the database's schema is not this version's")
+		}
+		return nil
+	}
+}
+
+// entraCredential is how the portal proves itself to Entra when it redeems
+// a sign-in's code: a client secret, a certificate, or a token of its
+// managed identity presented as a federated assertion (no secret to rotate).
+func entraCredential(cfg serveConfig) (confidential.Credential, error) {
+	switch {
+	case cfg.CertificatePEM != nil:
+		certs, key, err := confidential.CertFromPEM(cfg.CertificatePEM, cfg.CertificatePW)
+		if err != nil {
+			return confidential.Credential{}, err
+		}
+		return confidential.NewCredFromCert(certs, key)
+	case cfg.Federated:
+		mi, err := acs.NewCredential(acs.CredentialOptions{ManagedIdentityClientID: cfg.FederatedID})
+		if err != nil {
+			return confidential.Credential{}, err
+		}
+		return confidential.NewCredFromAssertionCallback(func(ctx context.Context, _ confidential.AssertionRequestOptions) (string, error) {
+			tok, err := mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"api://AzureADTokenExchange/.default"}})
+			return tok.Token, err
+		}), nil
+	}
+	return confidential.NewCredFromSecret(cfg.ClientSecret)
 }

@@ -3,6 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +75,92 @@ func TestServeStartsWithCompleteSettings(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if err := run(ctx, []string{"serve"}, envOf(env), &out, &errOut); err != nil {
 		t.Fatalf("err %v\n%s", err, errOut.String())
+	}
+}
+
+// selfSignedPEM writes a certificate and its private key, as an app
+// registration's certificate credential is kept.
+func selfSignedPEM(t *testing.T) string {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "portal"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	pem.Encode(&b, &pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(key))})
+	path := filepath.Join(t.TempDir(), "portal.pem")
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Sign-in by client secret, certificate or federated credential: exactly one.
+func TestEntraCredentialSettings(t *testing.T) {
+	base := map[string]string{
+		"PORTAL_BASE_URL":              "https://portal.example.com",
+		"PORTAL_ENTRA_TENANT_ID":       "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
+		"PORTAL_ENTRA_CLIENT_ID":       "b40eb512-a78a-485a-a591-76f8fcfa070a",
+		"PORTAL_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
+		"PORTAL_DATABASE_URL":          "sqlite:/tmp/x.db",
+	}
+	cert := selfSignedPEM(t)
+	garbage := filepath.Join(t.TempDir(), "garbage.pem")
+	os.WriteFile(garbage, []byte("not a certificate"), 0o600)
+	for name, tc := range map[string]struct {
+		env     map[string]string
+		problem string // "" for none
+	}{
+		"secret":                {map[string]string{"PORTAL_ENTRA_CLIENT_SECRET": "s"}, ""},
+		"certificate":           {map[string]string{"PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE": cert}, ""},
+		"federated":             {map[string]string{"PORTAL_ENTRA_FEDERATED_CREDENTIAL": "managed-identity"}, ""},
+		"none":                  {map[string]string{}, "credential is missing"},
+		"two":                   {map[string]string{"PORTAL_ENTRA_CLIENT_SECRET": "s", "PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE": cert}, "only one"},
+		"unreadable cert":       {map[string]string{"PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE": "/nonexistent.pem"}, "cannot read"},
+		"not a cert":            {map[string]string{"PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE": garbage}, "no usable certificate"},
+		"unknown federation":    {map[string]string{"PORTAL_ENTRA_FEDERATED_CREDENTIAL": "github"}, "managed-identity"},
+		"known apps":            {map[string]string{"PORTAL_ENTRA_CLIENT_SECRET": "s", "PORTAL_KNOWN_APPS": "83ecbc78-e1ba-4e8f-a454-5483ef618061=Desk; 9215f754-3568-4bed-baa4-455c404e6140 = Mobile"}, ""},
+		"bad known apps":        {map[string]string{"PORTAL_ENTRA_CLIENT_SECRET": "s", "PORTAL_KNOWN_APPS": "desk=Desk"}, "PORTAL_KNOWN_APPS"},
+		"bad justification":     {map[string]string{"PORTAL_ENTRA_CLIENT_SECRET": "s", "PORTAL_REQUIRE_JUSTIFICATION": "maybe"}, "PORTAL_REQUIRE_JUSTIFICATION"},
+		"require justification": {map[string]string{"PORTAL_ENTRA_CLIENT_SECRET": "s", "PORTAL_REQUIRE_JUSTIFICATION": "true"}, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			cfg, problems := loadServeConfig(envOf(env))
+			got := strings.Join(problems, "\n")
+			if tc.problem == "" && got != "" || tc.problem != "" && !strings.Contains(got, tc.problem) {
+				t.Fatalf("problems %q, want %q", got, tc.problem)
+			}
+			if tc.problem != "" {
+				return
+			}
+			if _, err := entraCredential(cfg); err != nil {
+				t.Errorf("credential: %v", err)
+			}
+			if name == "known apps" && (len(cfg.KnownApps) != 2 || cfg.KnownApps[1].Name != "Mobile") {
+				t.Errorf("known apps = %+v", cfg.KnownApps)
+			}
+			if name == "require justification" && !cfg.RequireJustification {
+				t.Error("justification not required")
+			}
+		})
 	}
 }
