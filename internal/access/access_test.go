@@ -207,6 +207,31 @@ func TestEditFlow(t *testing.T) {
 	if item.State != portal.StateDrifted || item.Observed == nil {
 		t.Errorf("the drift was not recorded: %+v", item)
 	}
+
+	// Now that the page shows the drift, saving repairs it: ACS gets what
+	// the person chose.
+	res, err = e.svc.Edit(ctx, admin, access.EditRequest{ObjectID: alice, ClientIDs: []portal.GUID{appA}, Label: "L", Version: item.Version})
+	if err != nil || res.Outcome != portal.OutcomeSuccess || res.Item.State != portal.StateInSync {
+		t.Fatalf("edit after the drift was shown: %+v, %v", res, err)
+	}
+	if held, _ := e.acsHolds(alice); len(held.ClientIDs) != 1 || held.ClientIDs[0] != appA.String() {
+		t.Errorf("ACS holds %v", held.ClientIDs)
+	}
+
+	// Removed behind the portal's back and verified missing: saving grants
+	// it again.
+	e.emu.Remove(e.host, contoso, alice)
+	if _, err := e.svc.Verify(ctx, admin, alice); err != nil {
+		t.Fatal(err)
+	}
+	item, _ = e.db.GetItem(ctx, contoso, alice)
+	res, err = e.svc.Edit(ctx, admin, access.EditRequest{ObjectID: alice, ClientIDs: []portal.GUID{appB}, Label: "L", Version: item.Version})
+	if err != nil || res.Outcome != portal.OutcomeSuccess {
+		t.Fatalf("edit of a missing one: %+v, %v", res, err)
+	}
+	if held, ok := e.acsHolds(alice); !ok || held.ClientIDs[0] != appB.String() {
+		t.Errorf("ACS holds %v, %v", held.ClientIDs, ok)
+	}
 }
 
 func TestRevoke(t *testing.T) {

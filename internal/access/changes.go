@@ -150,25 +150,43 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		if err != nil {
 			return err
 		}
-		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		// What the person's page showed ACS to hold: the inventory's state,
+		// or what the last verification found when it found drift (then
+		// saving repairs it), or nothing when it found the assignment gone
+		// (then saving grants it again).
+		expected := &item.Assignment
 		switch {
-		case portal.ErrorCode(err) == portal.ENOTFOUND:
+		case item.State == portal.StateDrifted && item.Observed != nil:
+			expected = item.Observed
+		case item.State == portal.StateMissing:
+			expected = nil
+		}
+		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		missing := portal.ErrorCode(err) == portal.ENOTFOUND
+		switch {
+		case missing && expected != nil:
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS holds no assignment.", change: verified(item, portal.StateMissing, nil, s.cfg.Now())})
 			return conflict("ACS no longer holds this assignment (it was removed outside the portal). Nothing was changed.", &Conflict{Item: &item, Proposed: proposed})
-		case err != nil:
+		case err != nil && !missing:
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
 			return err
-		case !cur.Equal(item.Assignment):
-			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS differs from the inventory.", change: verified(item, portal.StateDrifted, &cur, s.cfg.Now())})
-			return conflict("ACS holds something different from what the portal recorded (it was changed outside the portal). Nothing was changed.", &Conflict{Item: &item, ACS: &cur, Proposed: proposed})
+		case err == nil && (expected == nil || !cur.Equal(*expected)):
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS differs from what the page showed.", change: verified(item, portal.StateDrifted, &cur, s.cfg.Now())})
+			return conflict("ACS holds something different from what the portal recorded (it was changed outside the portal). Nothing was changed: review what ACS holds now and try again.", &Conflict{Item: &item, ACS: &cur, Proposed: proposed})
 		}
 		now := s.cfg.Now()
 		next := item
 		next.Assignment, next.Label, next.UpdatedAt, next.UpdatedBy = proposed, label, now, who.actor()
 		next.State, next.VerifiedAt, next.Observed = portal.StateInSync, now, nil
-		if cur.Equal(proposed) {
+		if !missing && cur.Equal(proposed) {
+			// Nothing to write to ACS. The inventory still changes when the
+			// label did, or when it had drifted and the person chose what
+			// ACS holds.
 			change, detail := verified(item, portal.StateInSync, nil, now), "ACS already held exactly these calling-client apps."
-			if label != item.Label {
+			switch {
+			case !item.Equal(proposed):
+				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "ACS already held exactly these calling-client apps; the inventory now records them."
+			case label != item.Label:
 				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "Only the label changed; ACS already held exactly these calling-client apps."
 			}
 			stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail, change: change})
@@ -178,7 +196,11 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		_, call, err = s.cfg.ACS.PutAssignment(ctx, proposed)
 		result, detail := portal.OutcomeSuccess, ""
 		if err != nil {
-			result, detail, call = s.settle(ctx, tenant, item.ObjectID, &proposed, &item.Assignment, call, err)
+			var before *portal.Assignment
+			if !missing {
+				before = &cur
+			}
+			result, detail, call = s.settle(ctx, tenant, item.ObjectID, &proposed, before, call, err)
 			if result != portal.OutcomeSuccess {
 				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
 				return unsettled(result, err)
