@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -137,6 +138,10 @@ var sortColumns = []struct {
 }
 
 // handleAssignmentList lists the tenant's inventory. GET /assignments
+//
+// The results are the same for everyone of a tenant who asks the same
+// question of the same inventory, and rendering 50 rows costs more than
+// finding them, so renderings are reused while the inventory's stamp holds.
 func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	lq, err := parseListQuery(r.URL.Query())
 	if err != nil {
@@ -144,11 +149,43 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := s.who(r)
-	res, err := s.deps.Access.List(r.Context(), who, lq.filter)
+	key := resultsKey{
+		tenant:    who.User.TenantID,
+		query:     lq.url(lq.page, lq.filter.Sort, lq.filter.Desc),
+		mayGrant:  who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
+		mayExport: access.MayReadAudit(who.User),
+	}
+	stamp, err := s.deps.Access.ListStamp(r.Context(), who)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
+	cached, ok := s.results.get(key, stamp)
+	if !ok {
+		res, err := s.deps.Access.List(r.Context(), who, lq.filter)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v := s.listView(lq, key, res)
+		var buf bytes.Buffer
+		if err := templates.AssignmentResults(v).Render(r.Context(), &buf); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		cached = &renderedResults{view: v, html: buf.Bytes()}
+		s.results.put(key, res.Stamp, cached)
+	}
+	if wantsFragment(r) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(cached.html)))
+		w.Write(cached.html)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.AssignmentsPage(s.page(w, r, "Assignments", "assignments"), cached.view, cached))
+}
+
+func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage) templates.ListView {
 	v := templates.ListView{
 		Query:     lq.filter.Query,
 		Sort:      string(lq.filter.Sort),
@@ -158,8 +195,8 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		Page:      lq.page,
 		Pages:     max(1, (res.Matched+lq.size-1)/lq.size),
 		Filtered:  lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "",
-		MayGrant:  who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
-		MayExport: access.MayReadAudit(who.User),
+		MayGrant:  key.mayGrant,
+		MayExport: key.mayExport,
 		ExportURL: "/assignments.csv",
 	}
 	v.Kinds = []templates.Option{
@@ -192,11 +229,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	if lq.page < v.Pages {
 		v.NextHref = lq.url(lq.page+1, lq.filter.Sort, lq.filter.Desc)
 	}
-	if wantsFragment(r) {
-		s.render(w, r, http.StatusOK, templates.AssignmentResults(v))
-		return
-	}
-	s.render(w, r, http.StatusOK, templates.AssignmentsPage(s.page(w, r, "Assignments", "assignments"), v))
+	return v
 }
 
 // grantKinds are the kinds u may grant, as radio choices.

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/gorilla/sessions"
@@ -57,14 +60,32 @@ func sessionFrom(ctx context.Context) *sessions.Session {
 	return sess
 }
 
-// render writes a component with a status.
+// render writes a component with a status. The page is rendered into a
+// pooled buffer first and sent in one write with its length: a failed
+// render can still become an error page, and a big table does not go out
+// as dozens of small chunks.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := c.Render(r.Context(), w); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 { // do not keep a rare huge page's buffer
+			renderBuffers.Put(buf)
+		}
+	}()
+	if err := c.Render(r.Context(), buf); err != nil {
 		s.log.ErrorContext(r.Context(), "render failed", "err", err, "request_id", requestIDFrom(r.Context()))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte("Something went wrong on our side (request " + requestIDFrom(r.Context()) + ").\n"))
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
 }
+
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // statusFor maps an error code to an HTTP status: the one place that does.
 func statusFor(code string) int {

@@ -51,6 +51,7 @@ type Server struct {
 	deps     Deps
 	log      *slog.Logger
 	sessions *sessionStore
+	results  resultsCache
 	handler  http.Handler
 	// policies records every route's access policy, keyed "METHOD pattern",
 	// so a test can prove that no route lacks one.

@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/gob"
 	"log/slog"
+	"maps"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -49,10 +51,42 @@ type SessionOptions struct {
 // server: the cookie holds only a random 256-bit key, and the database only
 // that key's SHA-256. Logout deletes the row, so a copied cookie is dead.
 type sessionStore struct {
-	db   portal.SessionStore
-	opts SessionOptions
-	now  func() time.Time
-	log  *slog.Logger
+	db      portal.SessionStore
+	opts    SessionOptions
+	now     func() time.Time
+	log     *slog.Logger
+	decoded decodedSessions
+}
+
+// decodedSessions remembers what recent session records decode to. The
+// record is still read from the database on every request (logout on any
+// instance must end the session everywhere at once); only the gob decoding,
+// which costs as much as the read, is skipped when the bytes are the same.
+type decodedSessions struct {
+	mu sync.Mutex
+	m  map[string]map[any]any // key: the record's bytes
+}
+
+const maxDecodedSessions = 4096
+
+// decode returns a fresh copy of the values data encodes: callers change
+// sess.Values freely.
+func (d *decodedSessions) decode(data []byte) (map[any]any, error) {
+	d.mu.Lock()
+	cached, ok := d.m[string(data)]
+	d.mu.Unlock()
+	if !ok {
+		if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&cached); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		if d.m == nil || len(d.m) >= maxDecodedSessions {
+			d.m = map[string]map[any]any{}
+		}
+		d.m[string(data)] = cached
+		d.mu.Unlock()
+	}
+	return maps.Clone(cached), nil
 }
 
 var _ sessions.Store = (*sessionStore)(nil)
@@ -92,8 +126,8 @@ func (s *sessionStore) New(r *http.Request, name string) (*sessions.Session, err
 		s.db.DeleteSession(r.Context(), rec.KeyHash)
 		return sess, nil
 	}
-	var values map[any]any
-	if err := gob.NewDecoder(bytes.NewReader(rec.Data)).Decode(&values); err != nil {
+	values, err := s.decoded.decode(rec.Data)
+	if err != nil {
 		s.log.WarnContext(r.Context(), "session unreadable; starting afresh", "err", err)
 		return sess, nil
 	}

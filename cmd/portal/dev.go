@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -40,10 +41,22 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	dataDir := fs.String("data", "data", "folder for the SQLite database and the emulator's state")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
 	requireWhy := fs.Bool("require-justification", false, "refuse changes without a justification")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	ln, err := listenLoopback(*addr, *allowRemote)
 	if err != nil {

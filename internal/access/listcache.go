@@ -54,14 +54,18 @@ type snapshot struct {
 	all    []*entry
 	blob   string
 	starts []int
+	// kinds and states repeat each row's kind and state by index, so the
+	// list's filters scan two small arrays instead of 10,000 structs.
+	kinds  []portal.PrincipalKind
+	states []portal.VerifyState
 
 	sortMu sync.Mutex
-	sorted map[portal.InventorySort][]*entry
+	sorted map[portal.InventorySort]sortOrder
 
 	// searches remembers recent searches' hits on this snapshot: people
 	// type the same prefixes, and a snapshot lives until the next change.
 	searchMu sync.Mutex
-	searches map[string][]bool
+	searches map[string][]int32
 }
 
 // maxSearches bounds the remembered searches of one snapshot (about 10 KB
@@ -88,7 +92,18 @@ func (c *listCache) list(ctx context.Context, f portal.InventoryFilter) (portal.
 	if err != nil {
 		return portal.InventoryPage{}, err
 	}
-	return snap.page(f)
+	page, err := snap.page(f)
+	page.Stamp = snap.head
+	return page, err
+}
+
+// stamp returns the head of a current snapshot of the tenant's rows.
+func (c *listCache) stamp(ctx context.Context, tenant portal.GUID) (int64, error) {
+	snap, err := c.tenant(tenant).current(ctx, c.store, tenant)
+	if err != nil {
+		return 0, err
+	}
+	return snap.head, nil
 }
 
 func (c *listCache) tenant(id portal.GUID) *tenantCache {
@@ -225,6 +240,11 @@ func (s *snapshot) index() {
 	}
 	s.starts = append(s.starts, b.Len())
 	s.blob = b.String()
+	s.kinds = make([]portal.PrincipalKind, len(s.all))
+	s.states = make([]portal.VerifyState, len(s.all))
+	for i, e := range s.all {
+		s.kinds[i], s.states[i] = e.item.Kind, stateOf(e.item)
+	}
 	for _, e := range s.all {
 		c.All++
 		switch e.item.Kind {
@@ -245,25 +265,29 @@ func stateOf(it portal.InventoryItem) portal.VerifyState {
 	return it.State
 }
 
-// ordered returns the rows in a sort's natural order, sorting once per
-// snapshot and sort.
-func (s *snapshot) ordered(sort portal.InventorySort) []*entry {
+// ordered returns the row indexes in a sort's natural order, and each
+// row's position in it, sorting once per snapshot and sort.
+func (s *snapshot) ordered(sort portal.InventorySort) (order, rank []int32) {
 	s.sortMu.Lock()
 	defer s.sortMu.Unlock()
-	if rows, ok := s.sorted[sort]; ok {
-		return rows
+	if o, ok := s.sorted[sort]; ok {
+		return o.order, o.rank
 	}
-	rows := make([]*entry, 0, len(s.items))
-	for _, e := range s.items {
-		rows = append(rows, e)
+	entries := slices.Clone(s.all)
+	slices.SortFunc(entries, comparator(sort))
+	o := sortOrder{order: make([]int32, len(entries)), rank: make([]int32, len(entries))}
+	for i, e := range entries {
+		o.order[i] = int32(e.idx)
+		o.rank[e.idx] = int32(i)
 	}
-	slices.SortFunc(rows, comparator(sort))
 	if s.sorted == nil {
-		s.sorted = map[portal.InventorySort][]*entry{}
+		s.sorted = map[portal.InventorySort]sortOrder{}
 	}
-	s.sorted[sort] = rows
-	return rows
+	s.sorted[sort] = o
+	return o.order, o.rank
 }
+
+type sortOrder struct{ order, rank []int32 }
 
 var stateRank = map[portal.VerifyState]int{portal.StateInSync: 0, portal.StateDrifted: 1, portal.StateMissing: 2, portal.StateUnverified: 3}
 
@@ -340,35 +364,48 @@ func (s *snapshot) page(f portal.InventoryFilter) (portal.InventoryPage, error) 
 	limit = min(limit, 200)
 	offset := max(f.Offset, 0)
 	q := strings.ToLower(strings.TrimSpace(f.Query))
-	var hits []bool
-	if q != "" {
-		hits = s.search(q)
-	}
-	rows := s.ordered(sort)
+	order, rank := s.ordered(sort)
 	out := portal.InventoryPage{Counts: s.counts, Items: []portal.InventoryItem{}}
-	n := len(rows)
-	for i := range n {
-		e := rows[i]
+	keep := func(idx int32) bool {
+		return (f.Kind == portal.KindUnknown || s.kinds[idx] == f.Kind) && (f.State == "" || s.states[idx] == f.State)
+	}
+	var matched []int32 // in the sort's order
+	switch {
+	case q != "":
+		// Few rows match a search: take them and sort just those.
+		for _, idx := range s.search(q) {
+			if keep(idx) {
+				matched = append(matched, idx)
+			}
+		}
+		slices.SortFunc(matched, func(a, b int32) int { return cmp.Compare(rank[a], rank[b]) })
+	case f.Kind == portal.KindUnknown && f.State == "":
+		// Everything matches: read the page straight off the order.
+		matched = order
+	default:
+		matched = make([]int32, 0, len(order))
+		for _, idx := range order {
+			if keep(idx) {
+				matched = append(matched, idx)
+			}
+		}
+	}
+	out.Matched = len(matched)
+	for i := offset; i < len(matched) && i < offset+limit; i++ {
+		idx := matched[i]
 		if f.Desc {
-			e = rows[n-1-i]
+			idx = matched[len(matched)-1-i]
 		}
-		if f.Kind != portal.KindUnknown && e.item.Kind != f.Kind ||
-			f.State != "" && stateOf(e.item) != f.State ||
-			hits != nil && !hits[e.idx] {
-			continue
-		}
-		if out.Matched >= offset && out.Matched < offset+limit {
-			out.Items = append(out.Items, e.item)
-		}
-		out.Matched++
+		out.Items = append(out.Items, s.all[idx].item)
 	}
 	return out, nil
 }
 
-// search marks the rows whose text contains q (lower case). Texts hold no
-// control characters (labels refuse them), so a query with one matches
-// nothing, as in the stores.
-func (s *snapshot) search(q string) []bool {
+// search returns the indexes, ascending, of the rows whose text contains q
+// (lower case), remembering recent searches. Texts hold no control
+// characters (labels refuse them), so a query with one matches nothing, as
+// in the stores.
+func (s *snapshot) search(q string) []int32 {
 	s.searchMu.Lock()
 	hits, ok := s.searches[q]
 	s.searchMu.Unlock()
@@ -378,15 +415,15 @@ func (s *snapshot) search(q string) []bool {
 	hits = s.scan(q)
 	s.searchMu.Lock()
 	if s.searches == nil || len(s.searches) >= maxSearches {
-		s.searches = map[string][]bool{}
+		s.searches = map[string][]int32{}
 	}
 	s.searches[q] = hits
 	s.searchMu.Unlock()
 	return hits
 }
 
-func (s *snapshot) scan(q string) []bool {
-	hits := make([]bool, len(s.all))
+func (s *snapshot) scan(q string) []int32 {
+	hits := []int32{}
 	if strings.ContainsFunc(q, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return hits
 	}
@@ -398,7 +435,7 @@ func (s *snapshot) scan(q string) []bool {
 		// The row that holds position off+i; carry on after it.
 		row, _ := slices.BinarySearch(s.starts, off+i+1)
 		row--
-		hits[row] = true
+		hits = append(hits, int32(row))
 		off = s.starts[row+1]
 	}
 	return hits

@@ -39,6 +39,15 @@ func (s *Service) List(ctx context.Context, who Who, f portal.InventoryFilter) (
 	return s.lists.list(ctx, f)
 }
 
+// ListStamp returns the stamp a List of the person's tenant would carry
+// now: pages whose stamp it equals are still exact.
+func (s *Service) ListStamp(ctx context.Context, who Who) (int64, error) {
+	if err := mayRead(who.User); err != nil {
+		return 0, err
+	}
+	return s.lists.stamp(ctx, who.User.TenantID)
+}
+
 // EachItem streams the person's tenant's whole inventory (for exports).
 func (s *Service) EachItem(ctx context.Context, who Who, fn func(portal.InventoryItem) error) error {
 	if !MayReadAudit(who.User) {

@@ -132,6 +132,10 @@ type InventoryPage struct {
 	// Matched counts every row the filter matches (all pages).
 	Matched int
 	Counts  InventoryCounts
+	// Stamp identifies the state of the tenant's inventory the page was
+	// read from (its audit head; see InventoryChanges); 0 when unknown.
+	// Equal stamps mean equal inventories, so a rendering can be reused.
+	Stamp int64
 }
 
 // InventoryOp is what a commit does to the inventory.

@@ -11,7 +11,7 @@ import (
 // changed it costs one probe of the (tenant_id, seq) index.
 func (db *DB) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, int64, error) {
 	var head int64
-	err := db.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?`, tenant.String()).Scan(&head)
+	err := db.auditHead.QueryRowContext(ctx, tenant.String()).Scan(&head)
 	if err != nil {
 		return nil, 0, storeError(err, "read the inventory")
 	}

@@ -33,6 +33,11 @@ type DB struct {
 	// admits one anyway; without this, the others would poll for its lock
 	// with sleeps of up to 100 ms (busy_timeout) instead of queueing.
 	writer chan struct{}
+	// Prepared once: the queries every request runs. Parsing SQL costs more
+	// than running these index probes, and database/sql re-prepares a
+	// statement per connection only once.
+	getSession *sql.Stmt
+	auditHead  *sql.Stmt
 }
 
 // Open opens (creating if needed) the database file at path and applies any
@@ -54,8 +59,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// Keep connections open between requests: database/sql keeps only two
+	// idle by default, and a new SQLite connection re-runs the pragmas and
+	// re-prepares every statement.
+	sqldb.SetMaxIdleConns(16)
 	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
 	if err := db.migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	if err := db.prepare(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
@@ -78,6 +91,17 @@ func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err erro
 		return nil, nil, err
 	}
 	return tx, done, nil
+}
+
+func (db *DB) prepare(ctx context.Context) error {
+	var err error
+	if db.getSession, err = db.db.PrepareContext(ctx, `SELECT data, created_at, seen_at FROM sessions WHERE key_hash = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if db.auditHead, err = db.db.PrepareContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database.

@@ -15,7 +15,7 @@ var _ portal.SessionStore = (*DB)(nil)
 func (db *DB) GetSession(ctx context.Context, keyHash []byte) (portal.SessionRecord, error) {
 	s := portal.SessionRecord{KeyHash: keyHash}
 	var created, seen int64
-	err := db.db.QueryRowContext(ctx, `SELECT data, created_at, seen_at FROM sessions WHERE key_hash = ?`, keyHash).Scan(&s.Data, &created, &seen)
+	err := db.getSession.QueryRowContext(ctx, keyHash).Scan(&s.Data, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, portal.Errorf(portal.ENOTFOUND, "No such session.")
 	}

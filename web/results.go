@@ -1,0 +1,65 @@
+package web
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// resultsCache keeps renderings of the assignments list's results for
+// reuse. A rendering is keyed by everything it depends on: the tenant, the
+// question (query string), what the viewer's role shows, and the stamp of
+// the inventory it was read from; a new stamp (any change in the tenant)
+// simply never finds the old ones. The results hold no nonce and nothing
+// of the viewer but the role flags in the key.
+type resultsCache struct {
+	mu sync.Mutex
+	m  map[resultsKey]*renderedResults
+}
+
+type resultsKey struct {
+	tenant              portal.GUID
+	stamp               int64
+	query               string
+	mayGrant, mayExport bool
+}
+
+// renderedResults is a list view and its results' HTML. It implements
+// templ.Component by writing that HTML: bytes templ itself rendered, and so
+// escaped, from the view.
+type renderedResults struct {
+	view templates.ListView
+	html []byte
+}
+
+func (r *renderedResults) Render(_ context.Context, w io.Writer) error {
+	_, err := w.Write(r.html)
+	return err
+}
+
+// maxRenderedResults bounds the cache (about 25 KB each).
+const maxRenderedResults = 256
+
+func (c *resultsCache) get(k resultsKey, stamp int64) (*renderedResults, bool) {
+	k.stamp = stamp
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[k]
+	return r, ok
+}
+
+func (c *resultsCache) put(k resultsKey, stamp int64, r *renderedResults) {
+	if stamp == 0 {
+		return // unknown state: nothing to key it by
+	}
+	k.stamp = stamp
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxRenderedResults {
+		c.m = map[resultsKey]*renderedResults{}
+	}
+	c.m[k] = r
+}
