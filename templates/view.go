@@ -190,7 +190,11 @@ type DetailView struct {
 	Row       AssignmentRow
 	Observed  *ACSView // what ACS held at the last verification, when it differed
 	History   []HistoryRow
-	MayChange bool // edit (users), verify, revoke
+	// HistoryTotal counts all the object's audit rows; AuditHref links to
+	// them all in the audit log ("" when the viewer may not open it).
+	HistoryTotal int
+	AuditHref    string
+	MayChange    bool // edit (users), verify, revoke
 	Edit      *EditForm
 	Verified  string // a message after "Verify now"
 }

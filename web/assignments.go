@@ -344,7 +344,10 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 	if err != nil {
 		return v, err
 	}
-	v.History = historyRows(hist.Events)
+	v.History, v.HistoryTotal = historyRows(hist.Events), hist.Matched
+	if access.MayReadAudit(who.User) {
+		v.AuditHref = "/audit?target=" + item.ObjectID.String()
+	}
 	if v.MayChange && item.Kind == portal.KindUser {
 		v.Edit = s.editForm(item, nil, nil)
 	}

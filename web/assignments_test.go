@@ -675,3 +675,53 @@ func TestGETChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// P0-10 for the other forms: edit, revoke (POST and hx-delete) and adopt.
+func TestBadChangeInput(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	e.emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: devidp.ContosoTenant, ObjectID: bob, PrincipalType: "user", ClientIDs: []string{appMobile.String()}})
+	c := noFollow(e.as("admin@contoso.test"))
+	writes, before := e.writes(), e.inventory(devidp.ContosoTenant)
+	a := "/assignments/" + alice.String()
+	cases := []struct {
+		name, method, path string
+		form               url.Values
+	}{
+		{"edit without version", "POST", a, url.Values{"clientId": {appMobile.String()}}},
+		{"edit with version 0", "POST", a, url.Values{"version": {"0"}, "clientId": {appMobile.String()}}},
+		{"edit with version abc", "POST", a, url.Values{"version": {"abc"}, "clientId": {appMobile.String()}}},
+		{"edit with version twice", "POST", a, url.Values{"version": {"1", "2"}, "clientId": {appMobile.String()}}},
+		{"edit to no apps", "POST", a, url.Values{"version": {"1"}}},
+		{"edit with an empty app", "POST", a, url.Values{"version": {"1"}, "clientId": {""}}},
+		{"edit with one bad app", "POST", a, url.Values{"version": {"1"}, "clientId": {appMobile.String(), "nope"}}},
+		{"edit with 10001 apps", "POST", a, url.Values{"version": {"1"}, "clientId": strings.Split(strings.Repeat(appMobile.String()+",", 10001), ",")}},
+		{"edit with a NUL label", "POST", a, url.Values{"version": {"1"}, "clientId": {appMobile.String()}, "label": {"x\x00"}}},
+		{"edit of a bad path", "POST", "/assignments/" + strings.ToUpper(alice.String()) + "x", url.Values{"version": {"1"}, "clientId": {appMobile.String()}}},
+		{"revoke without version", "POST", a + "/delete", url.Values{}},
+		{"revoke with a stale version", "POST", a + "/delete", url.Values{"version": {"7"}}},
+		{"revoke with a huge justification", "POST", a + "/delete", url.Values{"version": {"1"}, "justification": {strings.Repeat("y", 1001)}}},
+		{"hx-delete without version", "DELETE", a, nil},
+		{"adopt with a NUL label", "POST", "/assignments/" + bob.String() + "/adopt", url.Values{"label": {"\x00"}}},
+		{"adopt twice-given label", "POST", "/assignments/" + bob.String() + "/adopt", url.Values{"label": {"a", "b"}}},
+		{"adopt what is adopted", "POST", a + "/adopt", url.Values{}},
+	}
+	for _, tc := range cases {
+		var p page
+		if tc.method == "DELETE" {
+			p = e.do(c, "DELETE", tc.path, nil, nil)
+		} else {
+			p = e.post(c, tc.path, tc.form)
+		}
+		if p.status < 400 || p.status >= 500 {
+			t.Errorf("%s: %d", tc.name, p.status)
+		}
+	}
+	if e.writes() != writes {
+		t.Error("bad input reached ACS")
+	}
+	after := e.inventory(devidp.ContosoTenant)
+	if len(after) != len(before) || after[0].Version != before[0].Version {
+		t.Errorf("the inventory changed: %+v", after)
+	}
+}

@@ -67,3 +67,34 @@ func TestAuditVerify(t *testing.T) {
 		t.Fatalf("tampered chain: %v\n%s", err, out)
 	}
 }
+
+// A row deleted behind the portal's back is found too.
+func TestAuditVerifyFindsADeletedRow(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := db.AppendAudit(ctx, portal.AuditEvent{Time: time.Now(), Action: portal.ActionSignIn, Phase: portal.PhaseEvent}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{`DROP TRIGGER audit_log_no_delete`, `DELETE FROM audit_log WHERE seq = 2`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var out bytes.Buffer
+	err = run(ctx, []string{"audit", "verify", "-data", dir}, func(string) string { return "" }, &out, &out)
+	if !errors.Is(err, errChainBroken) || !strings.Contains(out.String(), "BROKEN at row 3") {
+		t.Fatalf("deleted row: %v\n%s", err, out.String())
+	}
+}
