@@ -38,6 +38,45 @@ func objectIDParam(r *http.Request) (portal.GUID, error) {
 	return id, nil
 }
 
+// changeForm reads what every change to one assignment starts with: the
+// {objectId} in the path and the form (for DELETE the query string, where
+// htmx sends its fields), parsed by parse. On a failure it has already
+// rendered the error and ok is false.
+func changeForm[F any](s *Server, w http.ResponseWriter, r *http.Request, parse func(url.Values, bool) (F, templates.FieldErrors, error)) (id portal.GUID, in F, errs templates.FieldErrors, ok bool) {
+	id, err := objectIDParam(r)
+	var values url.Values
+	switch {
+	case err != nil:
+	case r.Method == http.MethodDelete:
+		values = r.URL.Query()
+	default:
+		values, err = postForm(r)
+	}
+	if err == nil {
+		in, errs, err = parse(values, s.deps.Access.RequireJustification())
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return id, in, nil, false
+	}
+	return id, in, errs, true
+}
+
+// itemToChange loads the inventory row a change is about and checks that
+// the person's role may make it (recording a refusal). On a failure it has
+// already rendered the error and ok is false.
+func (s *Server) itemToChange(w http.ResponseWriter, r *http.Request, who access.Who, id portal.GUID, action portal.AuditAction) (portal.InventoryItem, bool) {
+	item, err := s.deps.Access.Item(r.Context(), who, id)
+	if err == nil {
+		err = s.deps.Access.Authorize(r.Context(), who, action, id, item.Kind)
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return item, false
+	}
+	return item, true
+}
+
 // listQuery is GET /assignments's query string.
 type listQuery struct {
 	filter portal.InventoryFilter
@@ -390,29 +429,13 @@ func (s *Server) handleAssignmentDetail(w http.ResponseWriter, r *http.Request) 
 
 // handleEdit replaces a user's calling-client apps. POST /assignments/{objectId}
 func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
-	id, err := objectIDParam(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	values, err := postForm(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	in, errs, err := parseEditForm(values, s.deps.Access.RequireJustification())
-	if err != nil {
-		s.renderError(w, r, err)
+	id, in, errs, ok := changeForm(s, w, r, parseEditForm)
+	if !ok {
 		return
 	}
 	who := s.who(r)
-	item, err := s.deps.Access.Item(r.Context(), who, id)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionEdit, id, item.Kind); err != nil {
-		s.renderError(w, r, err)
+	item, ok := s.itemToChange(w, r, who, id, portal.ActionEdit)
+	if !ok {
 		return
 	}
 	if len(errs) > 0 {
@@ -509,14 +532,8 @@ func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	who := s.who(r)
-	item, err := s.deps.Access.Item(r.Context(), who, id)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionRevoke, id, item.Kind); err != nil {
-		s.renderError(w, r, err)
+	item, ok := s.itemToChange(w, r, s.who(r), id, portal.ActionRevoke)
+	if !ok {
 		return
 	}
 	v := templates.RevokeView{Row: s.rowView(item), Required: s.deps.Access.RequireJustification()}
@@ -527,35 +544,17 @@ func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 // DELETE /assignments/{objectId} from htmx (which sends the fields in the
 // query string).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	id, err := objectIDParam(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	var values url.Values
-	if r.Method == http.MethodDelete {
-		values = r.URL.Query()
-	} else if values, err = postForm(r); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	in, errs, err := parseRevokeForm(values, s.deps.Access.RequireJustification())
-	if err != nil {
-		s.renderError(w, r, err)
+	id, in, errs, ok := changeForm(s, w, r, parseRevokeForm)
+	if !ok {
 		return
 	}
 	who := s.who(r)
-	item, err := s.deps.Access.Item(r.Context(), who, id)
-	if err != nil {
-		s.renderError(w, r, err)
+	item, ok := s.itemToChange(w, r, who, id, portal.ActionRevoke)
+	if !ok {
 		return
 	}
 	v := templates.RevokeView{Row: s.rowView(item), Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	v.Row.Version = in.version
-	if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionRevoke, id, item.Kind); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
 	if len(errs) > 0 {
 		s.renderRevokeForm(w, r, http.StatusUnprocessableEntity, v)
 		return

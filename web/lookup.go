@@ -76,19 +76,8 @@ func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView
 // handleAdopt takes an assignment found in ACS into the inventory.
 // POST /assignments/{objectId}/adopt
 func (s *Server) handleAdopt(w http.ResponseWriter, r *http.Request) {
-	id, err := objectIDParam(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	values, err := postForm(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	in, errs, err := parseAdoptForm(values, s.deps.Access.RequireJustification())
-	if err != nil {
-		s.renderError(w, r, err)
+	id, in, errs, ok := changeForm(s, w, r, parseAdoptForm)
+	if !ok {
 		return
 	}
 	if len(errs) > 0 {
