@@ -402,7 +402,7 @@ func TestLostAnswerSettledByGET(t *testing.T) {
 		t.Errorf("inventory changed: %+v", item)
 	}
 	evs := e.audit()
-	if last := evs[len(evs)-1]; last.Outcome != portal.OutcomeFailed || last.ACSStatus != 503 {
+	if last := evs[len(evs)-1]; last.Outcome != portal.OutcomeFailed || last.ACSStatus != 503 || last.ACSCode == "" {
 		t.Errorf("last audit row = %+v", last)
 	}
 }

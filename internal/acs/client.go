@@ -9,12 +9,20 @@ package acs
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	goruntime "runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,11 +89,13 @@ type Options struct {
 // Client calls ACS. It is safe for concurrent use; its concurrency bound is
 // shared by every caller.
 type Client struct {
-	endpoint string
-	spelling string
-	timeout  time.Duration
-	pipeline runtime.Pipeline
-	slots    chan struct{}
+	scheme    string // "https", or "http" for an emulator on loopback
+	host      string // host[:port] as sent, the one the signature covers
+	spelling  string
+	userAgent string
+	timeout   time.Duration
+	pipeline  runtime.Pipeline
+	slots     chan struct{}
 }
 
 var _ portal.ACS = (*Client)(nil)
@@ -134,19 +144,51 @@ func New(opts Options) (*Client, error) {
 			MaxRetryDelay: opts.MaxRetryAfter,
 			StatusCodes:   []int{http.StatusRequestTimeout, http.StatusTooManyRequests, 500, 502, 503, 504},
 		},
-		Telemetry: policy.TelemetryOptions{ApplicationID: "teams-phone-portal"},
-		Transport: opts.Transport,
+		// The User-Agent azcore's telemetry policy would add is set with
+		// the call's other headers instead (see userAgent): the policy
+		// looks it up and sets it again on every call.
+		Telemetry: policy.TelemetryOptions{Disabled: true},
+		Transport: cappedTransport{next: opts.Transport},
 	}
-	pl := runtime.NewPipeline("acs", "v1", runtime.PipelineOptions{
-		PerRetry: []policy.Policy{policyFunc(countAttempt), auth},
+	pl := runtime.NewPipeline(module, version, runtime.PipelineOptions{
+		PerRetry: []policy.Policy{policyFunc(eachTry), auth},
 	}, clientOpts)
+	scheme, host, _ := strings.Cut(endpoint, "://")
 	return &Client{
-		endpoint: endpoint,
-		spelling: spelling,
-		timeout:  opts.Timeout,
-		pipeline: pl,
-		slots:    make(chan struct{}, opts.MaxConcurrency),
+		scheme:    scheme,
+		host:      removeEmptyPort(host),
+		spelling:  spelling,
+		userAgent: userAgent(applicationID, module, version),
+		timeout:   opts.Timeout,
+		pipeline:  pl,
+		slots:     make(chan struct{}, opts.MaxConcurrency),
 	}, nil
+}
+
+// The names the client gives itself in its User-Agent.
+const (
+	applicationID = "teams-phone-portal"
+	module        = "acs"
+	version       = "v1"
+)
+
+// userAgent is what azcore's telemetry policy (NewTelemetryPolicy) sends:
+// "<application> azsdk-go-<module>/<version> (<go version>; <os>)".
+func userAgent(app, mod, ver string) string {
+	osName := goruntime.GOOS
+	if osName == "windows" {
+		osName = os.Getenv("OS")
+	}
+	return app + " azsdk-go-" + mod + "/" + ver + " (" + goruntime.Version() + "; " + osName + ")"
+}
+
+// removeEmptyPort drops a trailing ':' with no port after it, as
+// http.NewRequest does for the Host it sends.
+func removeEmptyPort(host string) string {
+	if strings.LastIndexByte(host, ':') > strings.LastIndexByte(host, ']') {
+		return strings.TrimSuffix(host, ":")
+	}
+	return host
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {
@@ -167,16 +209,18 @@ type wireAssignment struct {
 // ENOTFOUND error when it has none. A principalType in an unknown spelling is
 // tolerated: the assignment comes back with KindUnknown and its Spelling set.
 func (c *Client) GetAssignment(ctx context.Context, tenant, object portal.GUID) (portal.Assignment, portal.ACSCall, error) {
-	resp, body, call, err := c.do(ctx, http.MethodGet, tenant, object, nil)
+	var a portal.Assignment
+	status, call, err := c.do(ctx, http.MethodGet, tenant, object, nil, func(status int, body []byte) (err error) {
+		if status == http.StatusOK {
+			a, err = decodeAssignment(body, tenant, object)
+		}
+		return err
+	})
 	if err != nil {
 		return portal.Assignment{}, call, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return portal.Assignment{}, call, unexpectedStatus(resp, call)
-	}
-	a, err := decodeAssignment(body, tenant, object)
-	if err != nil {
-		return portal.Assignment{}, call, err
+	if status != http.StatusOK {
+		return portal.Assignment{}, call, unexpectedStatus(status, call)
 	}
 	return a, call, nil
 }
@@ -200,43 +244,45 @@ func (c *Client) PutAssignment(ctx context.Context, a portal.Assignment) (create
 	if err != nil {
 		return false, portal.ACSCall{}, err
 	}
-	resp, _, call, err := c.do(ctx, http.MethodPut, a.TenantID, a.ObjectID, payload)
+	status, call, err := c.do(ctx, http.MethodPut, a.TenantID, a.ObjectID, payload, nil)
 	if err != nil {
 		return false, call, err
 	}
-	switch resp.StatusCode {
+	switch status {
 	case http.StatusCreated:
 		return true, call, nil
 	case http.StatusOK:
 		return false, call, nil
 	}
-	return false, call, unexpectedStatus(resp, call)
+	return false, call, unexpectedStatus(status, call)
 }
 
 // DeleteAssignment removes the assignment of (tenant, object), which revokes
 // the principal's tokens at once. alreadyGone is true, with no error, when ACS
 // had none (404) — as a retried DELETE whose first attempt landed will see.
 func (c *Client) DeleteAssignment(ctx context.Context, tenant, object portal.GUID) (alreadyGone bool, call portal.ACSCall, err error) {
-	resp, _, call, err := c.do(ctx, http.MethodDelete, tenant, object, nil)
+	status, call, err := c.do(ctx, http.MethodDelete, tenant, object, nil, nil)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return true, call, nil
 	}
 	if err != nil {
 		return false, call, err
 	}
-	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
-		return false, call, unexpectedStatus(resp, call)
+	if status != http.StatusNoContent && status != http.StatusOK {
+		return false, call, unexpectedStatus(status, call)
 	}
 	return false, call, nil
 }
 
 // do sends one logical call: it waits for a concurrency slot, sends with one
 // client request ID on every attempt, and reads a capped body. A non-2xx
-// answer comes back as an error wrapping *ResponseError.
-func (c *Client) do(ctx context.Context, method string, tenant, object portal.GUID, payload []byte) (*http.Response, []byte, portal.ACSCall, error) {
+// answer comes back as an error wrapping *ResponseError; a 2xx answer's
+// status and body go to handle, if not nil, whose error do returns. The body
+// is only valid during handle: its buffer is reused.
+func (c *Client) do(ctx context.Context, method string, tenant, object portal.GUID, payload []byte, handle func(status int, body []byte) error) (int, portal.ACSCall, error) {
 	call := portal.ACSCall{RequestID: uuid.NewString()}
 	if tenant.IsZero() || object.IsZero() {
-		return nil, nil, call, portal.Errorf(portal.EINVALID, "Both a tenant ID and an object ID are needed.")
+		return 0, call, portal.Errorf(portal.EINVALID, "Both a tenant ID and an object ID are needed.")
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -247,24 +293,14 @@ func (c *Client) do(ctx context.Context, method string, tenant, object portal.GU
 	case c.slots <- struct{}{}:
 		defer func() { <-c.slots }()
 	case <-ctx.Done():
-		return nil, nil, call, portal.Wrap(ctx.Err(), portal.EUNAVAILABLE, "The portal is busy talking to ACS; try again in a moment.")
+		return 0, call, portal.Wrap(ctx.Err(), portal.EUNAVAILABLE, "The portal is busy talking to ACS; try again in a moment.")
 	}
 
 	attempts := new(atomic.Int32)
 	ctx = context.WithValue(ctx, attemptsKey{}, attempts)
-	// GUIDs print as plain hex and dashes, so the path needs no escaping and
-	// can never hold another segment.
-	u := c.endpoint + "/access/teamsExtension/tenants/" + tenant.String() + "/assignments/" + object.String() + "?api-version=" + APIVersion
-	req, err := runtime.NewRequest(ctx, method, u)
+	req, err := c.newRequest(ctx, method, tenant, object, call.RequestID, payload)
 	if err != nil {
-		return nil, nil, call, portal.Wrap(err, portal.EINTERNAL, "The portal could not build the request to ACS.")
-	}
-	req.Raw().Header.Set("x-ms-client-request-id", call.RequestID)
-	req.Raw().Header.Set("Accept", "application/json")
-	if payload != nil {
-		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(payload)), "application/json"); err != nil {
-			return nil, nil, call, portal.Wrap(err, portal.EINTERNAL, "The portal could not build the request to ACS.")
-		}
+		return 0, call, portal.Wrap(err, portal.EINTERNAL, "The portal could not build the request to ACS.")
 	}
 	// Read the body ourselves, with a cap, instead of letting azcore buffer
 	// whatever size the server sends.
@@ -273,25 +309,182 @@ func (c *Client) do(ctx context.Context, method string, tenant, object portal.GU
 	resp, err := c.pipeline.Do(req)
 	call.Attempts = int(attempts.Load())
 	if err != nil {
-		return nil, nil, call, transportError(ctx, err)
+		return 0, call, transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	call.Status = resp.StatusCode
-	call.CorrelationVector = resp.Header.Get("MS-CV")
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	// The canonical key looked up directly: Header.Get("MS-CV") would
+	// allocate the canonical form on every call.
+	if cv := resp.Header["Ms-Cv"]; len(cv) > 0 {
+		call.CorrelationVector = cv[0]
+	}
+	buf := bodyBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBody {
+			bodyBuffers.Put(buf)
+		}
+	}()
+	body, err := readCapped(resp.Body, (*buf)[:0], maxResponseBody)
+	*buf = body
 	if err != nil {
-		return nil, nil, call, portal.Wrap(err, portal.EUNAVAILABLE, "The connection to ACS broke while it was answering; the change may or may not have been made.")
+		return 0, call, portal.Wrap(err, portal.EUNAVAILABLE, "The connection to ACS broke while it was answering; the change may or may not have been made.")
 	}
 	if len(body) > maxResponseBody {
-		return nil, nil, call, portal.Errorf(portal.EUNAVAILABLE, "ACS sent an answer too large to be an assignment.")
+		return 0, call, portal.Errorf(portal.EUNAVAILABLE, "ACS sent an answer too large to be an assignment.")
 	}
 	if resp.StatusCode >= 300 {
-		return resp, body, call, responseError(resp, body, call)
+		return resp.StatusCode, call, responseError(resp, body, call)
 	}
-	return resp, body, call, nil
+	if handle != nil {
+		if err := handle(resp.StatusCode, body); err != nil {
+			return resp.StatusCode, call, err
+		}
+	}
+	return resp.StatusCode, call, nil
+}
+
+// newRequest builds the request of one call. The URL is assembled from its
+// parts rather than parsed: GUIDs print as plain hex and dashes, so the path
+// needs no escaping and can never hold another segment.
+func (c *Client) newRequest(ctx context.Context, method string, tenant, object portal.GUID, requestID string, payload []byte) (*policy.Request, error) {
+	var p [len(tenantsPath) + 36 + len(assignmentsPath) + 36]byte
+	path := append(p[:0], tenantsPath...)
+	path = appendGUID(path, tenant)
+	path = append(path, assignmentsPath...)
+	path = appendGUID(path, object)
+	// The request's own headers, canonical keys set directly, their values
+	// in one allocation. The URL has no query: eachTry adds api-version to
+	// each try's copy of it.
+	vals := []string{requestID, "application/json", c.userAgent}
+	raw := (&http.Request{
+		Method:     method,
+		URL:        &url.URL{Scheme: c.scheme, Host: c.host, Path: string(path)},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header: http.Header{
+			"X-Ms-Client-Request-Id": vals[0:1:1],
+			"Accept":                 vals[1:2:2],
+			"User-Agent":             vals[2:3:3],
+		},
+		Host: c.host,
+	}).WithContext(ctx)
+	req, err := runtime.NewRequestFromRequest(raw)
+	if err != nil {
+		return nil, err
+	}
+	if payload != nil {
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(payload)), "application/json"); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+const (
+	tenantsPath     = "/access/teamsExtension/tenants/"
+	assignmentsPath = "/assignments/"
+	apiVersionQuery = "api-version=" + APIVersion
+)
+
+// appendGUID appends g's canonical form, the one portal.GUID.String returns.
+func appendGUID(dst []byte, g portal.GUID) []byte {
+	dst = hex.AppendEncode(dst, g[0:4])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, g[4:6])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, g[6:8])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, g[8:10])
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, g[10:16])
+}
+
+// Response bodies are read into pooled buffers; one that grew past
+// maxPooledBody (an oversized answer) is left to the garbage collector.
+const maxPooledBody = 64 << 10
+
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// readCapped appends what r yields to b until EOF or until b holds more
+// than limit bytes (at most limit+1 are read), like
+// io.ReadAll(io.LimitReader(r, limit+1)) but into b.
+func readCapped(r io.Reader, b []byte, limit int) ([]byte, error) {
+	for len(b) <= limit {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(max(cap(b), 512), limit+1-len(b)))
+		}
+		n, err := r.Read(b[len(b):min(cap(b), limit+1)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// cappedTransport caps every response body at maxResponseBody. The client
+// reads success bodies itself with that cap, but azcore reads error bodies
+// (and the retry policy drains failed tries) in full before the client sees
+// them: without this, a 50 MB error page would be held in memory.
+type cappedTransport struct{ next policy.Transporter }
+
+// defaultTransport is what azcore would use (its internal
+// DefaultHTTPClient): TLS 1.2 at least, proxies from the environment, HTTP/2
+// when offered, kept-alive connections.
+var defaultTransport = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	ForceAttemptHTTP2:     true,
+	MaxIdleConns:          100,
+	MaxIdleConnsPerHost:   10,
+	IdleConnTimeout:       90 * time.Second,
+	TLSHandshakeTimeout:   10 * time.Second,
+	ExpectContinueTimeout: time.Second,
+	TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+}}
+
+func (t cappedTransport) Do(req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	var err error
+	if t.next != nil {
+		resp, err = t.next.Do(req)
+	} else {
+		resp, err = defaultTransport.Do(req)
+	}
+	if resp != nil && resp.Body != nil {
+		resp.Body = &cappedBody{ReadCloser: resp.Body, left: maxResponseBody + 1}
+	}
+	return resp, err
+}
+
+// errBodyTooLarge ends a response body that passes the cap.
+var errBodyTooLarge = errors.New("acs: response body larger than 1 MiB")
+
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 func transportError(ctx context.Context, err error) error {
+	if errors.Is(err, errBodyTooLarge) {
+		return portal.Wrap(err, portal.EUNAVAILABLE, "ACS sent an answer too large to be an assignment.")
+	}
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		return portal.Wrap(err, portal.EUNAVAILABLE, "ACS did not answer in time.")
 	}
@@ -303,38 +496,171 @@ func decodeAssignment(body []byte, tenant, object portal.GUID) (portal.Assignmen
 	unreadable := func(err error) error {
 		return portal.Wrap(err, portal.EUNAVAILABLE, "ACS sent an assignment the portal could not read.")
 	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		return portal.Assignment{}, unreadable(err)
+	// The client IDs are kept apart from w, in a buffer on the stack: w's
+	// strings escape, and escape analysis would take the buffer with them.
+	var buf [4]string
+	list, ok := scanAssignment(string(body), &w, buf[:0])
+	if !ok {
+		var jw wireAssignment // its own variable, so that w stays on the stack
+		if err := json.Unmarshal(body, &jw); err != nil {
+			return portal.Assignment{}, unreadable(err)
+		}
+		w, list = jw, jw.ClientIDs
 	}
 	a := portal.Assignment{TenantID: tenant, ObjectID: object, Spelling: w.PrincipalType}
 	// An unknown principalType is tolerated (the spec's enum is open), so the
 	// portal can still show what ACS holds.
 	a.Kind, _ = portal.ParsePrincipalKind(w.PrincipalType)
-	for _, field := range []struct {
+	for _, field := range [...]struct {
 		got  string
 		want portal.GUID
 	}{{w.TenantID, tenant}, {w.ObjectID, object}} {
 		if field.got == "" {
 			continue
 		}
+		var canonical [36]byte
+		if field.got == string(appendGUID(canonical[:0], field.want)) {
+			continue // what ACS sends; ParseGUID below takes any other spelling
+		}
 		if g, err := portal.ParseGUID(field.got); err != nil || g != field.want {
 			return portal.Assignment{}, unreadable(fmt.Errorf("response names %q, asked for %s", field.got, field.want))
 		}
 	}
-	ids, err := portal.ParseClientIDs(w.ClientIDs)
+	clientIDs, err := portal.ParseClientIDs(list)
 	if err != nil {
 		return portal.Assignment{}, unreadable(err)
 	}
-	a.ClientIDs = ids
+	a.ClientIDs = clientIDs
 	return a, nil
+}
+
+// scanAssignment reads an assignment the way json.Unmarshal would into w,
+// for the shape ACS sends: one object whose members are among the four of
+// wireAssignment, named exactly, with strings of printable ASCII and no
+// escapes, or (clientIds) an array of them. The client IDs are appended to
+// ids and returned, not stored in w. On anything else — other or
+// differently cased names, escapes, non-ASCII, null, numbers, malformed
+// JSON — it reports false, and the caller leaves the body to encoding/json,
+// which reads or refuses it. The strings it returns are substrings of s.
+func scanAssignment(s string, w *wireAssignment, ids []string) ([]string, bool) {
+	i := skipSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return ids, false
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return ids, skipSpace(s, i+1) == len(s)
+	}
+	for {
+		name, j, ok := scanString(s, i)
+		if !ok {
+			return ids, false
+		}
+		i = skipSpace(s, j)
+		if i >= len(s) || s[i] != ':' {
+			return ids, false
+		}
+		i = skipSpace(s, i+1)
+		var v string
+		switch name {
+		case "objectId", "tenantId", "principalType":
+			if v, i, ok = scanString(s, i); !ok {
+				return ids, false
+			}
+			switch name {
+			case "objectId":
+				w.ObjectID = v
+			case "tenantId":
+				w.TenantID = v
+			default:
+				w.PrincipalType = v
+			}
+		case "clientIds":
+			if i >= len(s) || s[i] != '[' {
+				return ids, false
+			}
+			// Like json.Unmarshal, a repeated member replaces the list.
+			ids = ids[:0]
+			i = skipSpace(s, i+1)
+			if i < len(s) && s[i] == ']' {
+				i++
+				break
+			}
+			for {
+				if v, i, ok = scanString(s, i); !ok {
+					return ids, false
+				}
+				ids = append(ids, v)
+				i = skipSpace(s, i)
+				if i >= len(s) {
+					return ids, false
+				}
+				if s[i] == ']' {
+					i++
+					break
+				}
+				if s[i] != ',' {
+					return ids, false
+				}
+				i = skipSpace(s, i+1)
+			}
+		default:
+			return ids, false
+		}
+		i = skipSpace(s, i)
+		if i >= len(s) {
+			return ids, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipSpace(s, i+1)
+		case '}':
+			return ids, skipSpace(s, i+1) == len(s)
+		default:
+			return ids, false
+		}
+	}
+}
+
+// scanString reads the JSON string at s[i:] if it is plain printable ASCII
+// with no escapes, returning its contents and the index after its closing
+// quote.
+func scanString(s string, i int) (string, int, bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", i, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			return s[i+1 : j], j + 1, true
+		case c < 0x20 || c == '\\' || c >= 0x80:
+			return "", i, false
+		}
+	}
+	return "", i, false
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // attempts counting: a per-retry policy bumps a counter the call created.
 type attemptsKey struct{}
 
-func countAttempt(req *policy.Request) (*http.Response, error) {
+// eachTry is the first policy of every try. It counts the attempt, and it
+// puts the api-version query on the try's URL, a copy the retry policy has
+// just made: the request itself carries none, because azcore's retry policy
+// formats the URL for its log on every try, even with no log listener, and
+// re-encoding a query is the costliest part of that.
+func eachTry(req *policy.Request) (*http.Response, error) {
 	if n, ok := req.Raw().Context().Value(attemptsKey{}).(*atomic.Int32); ok {
 		n.Add(1)
+	}
+	if u := req.Raw().URL; u.RawQuery == "" {
+		u.RawQuery = apiVersionQuery
 	}
 	return req.Next()
 }

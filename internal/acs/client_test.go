@@ -1,6 +1,7 @@
 package acs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -439,5 +440,35 @@ func TestConcurrencyIsBoundedAcrossCallers(t *testing.T) {
 	wg.Wait()
 	if p := peak.Load(); p != 2 {
 		t.Fatalf("peak in flight %d, want 2", p)
+	}
+}
+
+// An error answer of 50 MB is cut at the cap, not read into memory: azcore
+// reads error bodies itself, so the cap sits in the transport.
+func TestHugeErrorBodyIsCapped(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for range 800 { // 50 MiB
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, err := acs.New(acs.Options{Endpoint: srv.URL, AccessKey: []byte("k"), MaxRetries: 1, RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.GetAssignment(context.Background(), contoso, alice)
+	if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.Contains(portal.ErrorMessage(err), "too large") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := sent.Load(); n > 10<<20 {
+		t.Errorf("the server got %d MB out before the client stopped reading", n>>20)
 	}
 }

@@ -61,9 +61,9 @@ func responseError(resp *http.Response, body []byte, call portal.ACSCall) error 
 	return portal.Wrap(re, code, msg)
 }
 
-func unexpectedStatus(resp *http.Response, call portal.ACSCall) error {
-	re := &ResponseError{StatusCode: resp.StatusCode, RequestID: call.RequestID, CorrelationVector: call.CorrelationVector}
-	return portal.Wrap(re, portal.EUNAVAILABLE, fmt.Sprintf("ACS answered with an unexpected HTTP %d.", resp.StatusCode))
+func unexpectedStatus(status int, call portal.ACSCall) error {
+	re := &ResponseError{StatusCode: status, RequestID: call.RequestID, CorrelationVector: call.CorrelationVector}
+	return portal.Wrap(re, portal.EUNAVAILABLE, fmt.Sprintf("ACS answered with an unexpected HTTP %d.", status))
 }
 
 func capText(s string, n int) string {
@@ -73,3 +73,8 @@ func capText(s string, n int) string {
 	}
 	return s
 }
+
+// ACSErrorCode is ACS's own error code ("Denied", "TooManyRequests", …), so
+// the use cases can record it in the audit log without importing this
+// package.
+func (e *ResponseError) ACSErrorCode() string { return e.Code }
