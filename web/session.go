@@ -214,3 +214,10 @@ func hashKey(key string) []byte {
 	h := sha256.Sum256([]byte(key))
 	return h[:]
 }
+
+// PruneSessions deletes the sessions idle past the idle timeout, which no
+// cookie can use any more, and reports how many went. Any instance may run
+// it at any time: deleting twice is harmless.
+func (s *Server) PruneSessions(ctx context.Context) (int, error) {
+	return s.sessions.db.DeleteSessionsSeenBefore(ctx, s.deps.Now().Add(-s.deps.Session.Idle))
+}

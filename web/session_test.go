@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -221,4 +222,21 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 		t.Fatalf("request ID %q shown, header %q", id, p.header.Get("X-Request-ID"))
 	}
 	check("panic", p.header)
+}
+
+// Dead sessions are pruned; live ones stay.
+func TestPruneSessions(t *testing.T) {
+	e := newPortal(t, SessionOptions{Idle: time.Hour, Absolute: 3 * time.Hour})
+	old, live := e.browser(), e.browser()
+	e.signIn(old, "admin@contoso.test")
+	e.clock.Add(50 * time.Minute)
+	e.signIn(live, "auditor@contoso.test")
+	e.clock.Add(20 * time.Minute) // old: idle 70 min; live: 20 min
+	n, err := e.server.PruneSessions(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	if e.signedInAs(live) == "" {
+		t.Error("a live session was pruned")
+	}
 }

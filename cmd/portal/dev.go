@@ -118,7 +118,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	srv := web.HTTPServer(web.New(web.Deps{
+	site := web.New(web.Deps{
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,
@@ -129,7 +129,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		TenantNames:   tenants,
 		DevMode:       true,
 		Ready:         readiness(db),
-	}))
+	})
+	go pruneSessions(ctx, site, 10*time.Minute, logger)
+	srv := web.HTTPServer(site)
 	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
 	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(devAccessKey))

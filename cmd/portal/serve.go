@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -72,7 +73,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger})
-	srv := web.HTTPServer(web.New(web.Deps{
+	site := web.New(web.Deps{
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,
@@ -83,7 +84,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Session:       web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
 		HSTS:          strings.HasPrefix(cfg.BaseURL, "https://"),
 		Ready:         readiness(db),
-	}))
+	})
+	go pruneSessions(ctx, site, 10*time.Minute, logger)
+	srv := web.HTTPServer(site)
 	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	return serveUntilDone(ctx, srv, ln)
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -104,7 +105,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	opts := []confidential.Option{confidential.WithHTTPClient(cfg.HTTPClient)}
+	opts := []confidential.Option{confidential.WithHTTPClient(cfg.HTTPClient), confidential.WithCache(forgetfulCache{})}
 	if cfg.DevIdP {
 		opts = append(opts, confidential.WithInstanceDiscovery(false))
 	}
@@ -350,3 +351,16 @@ func cleanCode(s string) string {
 	}
 	return s
 }
+
+// forgetfulCache keeps MSAL from piling up every signed-in person's tokens
+// in memory: the portal needs only the ID token of the sign-in at hand, and
+// MSAL's in-memory cache would otherwise grow with every person who ever
+// signed in, for the life of the process. Before each operation it empties
+// the cache; nothing is exported.
+type forgetfulCache struct{}
+
+func (forgetfulCache) Replace(_ context.Context, u cache.Unmarshaler, _ cache.ReplaceHints) error {
+	return u.Unmarshal([]byte("{}"))
+}
+
+func (forgetfulCache) Export(context.Context, cache.Marshaler, cache.ExportHints) error { return nil }
