@@ -187,16 +187,16 @@ type HistoryRow struct {
 
 // DetailView is one assignment's page.
 type DetailView struct {
-	Row       AssignmentRow
-	Observed  *ACSView // what ACS held at the last verification, when it differed
-	History   []HistoryRow
+	Row      AssignmentRow
+	Observed *ACSView // what ACS held at the last verification, when it differed
+	History  []HistoryRow
 	// HistoryTotal counts all the object's audit rows; AuditHref links to
 	// them all in the audit log ("" when the viewer may not open it).
 	HistoryTotal int
 	AuditHref    string
 	MayChange    bool // edit (users), verify, revoke
-	Edit      *EditForm
-	Verified  string // a message after "Verify now"
+	Edit         *EditForm
+	Verified     string // a message after "Verify now"
 }
 
 // RevokeView is the confirmation before a revoke.
