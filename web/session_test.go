@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/teamsphone/portal/static"
 )
 
 func cookieNamed(c *http.Client, e *portalEnv, name string) *http.Cookie {
@@ -199,8 +201,27 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 			t.Errorf("%s: Cache-Control %q", path, p.header.Get("Cache-Control"))
 		}
 	}
+	// Fragments (htmx) and static files carry them too.
+	for _, path := range []string{"/assignments?q=x", "/lookup"} {
+		req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Request-Type", "partial")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		check("fragment "+path, resp.Header)
+	}
+	resp, err := c.Get(e.srv.URL + static.Path("app.css"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	check("static", resp.Header)
+
 	req, _ := http.NewRequest("TRACE", e.srv.URL+"/", nil)
-	resp, _ := c.Do(req)
+	resp, _ = c.Do(req)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("TRACE: %d", resp.StatusCode)
@@ -210,7 +231,7 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 	// A panic becomes the generic error page with the request ID.
 	rec := e.server.requestID(e.server.securityHeaders(e.server.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom: SELECT * FROM secrets") }))))
 	srv := httptestServer(t, rec)
-	resp, err := http.Get(srv + "/")
+	resp, err = http.Get(srv + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
