@@ -30,6 +30,10 @@ type Config struct {
 	Store portal.Store
 	// RequireJustification refuses changes without a typed reason.
 	RequireJustification bool
+	// ResourceAccountSpelling is the principalType the ACS client sends for
+	// resource accounts (default teamsResourceAccount); verification notes
+	// when ACS spells it otherwise.
+	ResourceAccountSpelling string
 	// LockWait is how long a change waits for another change to the same
 	// assignment to finish before giving up with a conflict (default 5 s).
 	LockWait time.Duration

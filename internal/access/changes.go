@@ -342,7 +342,11 @@ func (s *Service) Verify(ctx context.Context, who Who, object portal.GUID) (Resu
 			}
 			return err
 		case cur.Equal(item.Assignment):
-			change = verified(item, portal.StateInSync, nil, s.cfg.Now())
+			var spelling *portal.Assignment
+			if s.spellingDiffers(cur) {
+				spelling = &cur
+			}
+			change = verified(item, portal.StateInSync, spelling, s.cfg.Now())
 		default:
 			change = verified(item, portal.StateDrifted, &cur, s.cfg.Now())
 		}

@@ -188,7 +188,10 @@ func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.
 	if len(changed) == 0 && head == s.head {
 		return s, nil
 	}
-	if len(changed) > reloadAbove {
+	// Rows that name no object (a reconcile's summary, a sign-in) may stand
+	// for changes made without audit rows of their own (TouchVerified), so
+	// they make a full reload too.
+	if len(changed) == 0 || len(changed) > reloadAbove {
 		return load(ctx, store, tenant)
 	}
 	next := &snapshot{head: head, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
@@ -439,4 +442,17 @@ func (s *snapshot) scan(q string) []int32 {
 		off = s.starts[row+1]
 	}
 	return hits
+}
+
+// each calls fn for every row of a current snapshot of the tenant, in no
+// particular order.
+func (c *listCache) each(ctx context.Context, tenant portal.GUID, fn func(portal.InventoryItem)) error {
+	snap, err := c.tenant(tenant).current(ctx, c.store, tenant)
+	if err != nil {
+		return err
+	}
+	for _, e := range snap.all {
+		fn(e.item)
+	}
+	return nil
 }

@@ -23,15 +23,18 @@ const (
 	ActionSignInFailure AuditAction = "sign_in_failure" // a sign-in was refused
 	ActionSignOut       AuditAction = "sign_out"        // a person signed out
 	ActionDenied        AuditAction = "access_denied"   // a request the person's role does not allow
+	ActionReconcile     AuditAction = "reconcile"       // every assignment of a tenant compared with ACS
+	ActionReapply       AuditAction = "reapply"         // the inventory's state written back to ACS over drift
+	ActionAccept        AuditAction = "accept"          // ACS's state taken into the inventory over drift
 )
 
 // AuditActions lists the actions in the order filters offer them.
 var AuditActions = []AuditAction{ActionGrant, ActionEdit, ActionRevoke, ActionAdopt, ActionVerify,
-	ActionSignIn, ActionSignInFailure, ActionSignOut, ActionDenied}
+	ActionReconcile, ActionReapply, ActionAccept, ActionSignIn, ActionSignInFailure, ActionSignOut, ActionDenied}
 
 // Changes reports whether the action can change access in ACS.
 func (a AuditAction) Changes() bool {
-	return a == ActionGrant || a == ActionEdit || a == ActionRevoke
+	return a == ActionGrant || a == ActionEdit || a == ActionRevoke || a == ActionReapply
 }
 
 // AuditPhase places a row in the flow of one change.

@@ -158,6 +158,11 @@ const (
 type InventoryChange struct {
 	Op   InventoryOp
 	Item InventoryItem
+	// IfVersion, when not 0, makes an InventoryVerified apply only while
+	// the row is still at that version (ECONFLICT otherwise, and nothing is
+	// written): a background check must not record what it saw over a
+	// change made meanwhile.
+	IfVersion int64
 }
 
 // Inventory reads the portal's list of assignments.
@@ -178,6 +183,11 @@ type Inventory interface {
 	// is current while the head stays h: caches use this to stay exact
 	// across instances.
 	InventoryChanges(ctx context.Context, tenant GUID, after int64) (changed []GUID, head int64, err error)
+	// TouchVerified sets VerifiedAt of the tenant's rows named, where they
+	// are still at the given versions, without an audit row or a new
+	// version: a check that found what the row already says changes
+	// nothing worth auditing. Rows gone or changed meanwhile are skipped.
+	TouchVerified(ctx context.Context, tenant GUID, versions map[GUID]int64, at time.Time) error
 }
 
 // Locker serialises writes to one assignment across every portal instance

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -37,4 +38,29 @@ func (db *DB) InventoryChanges(ctx context.Context, tenant portal.GUID, after in
 		changed = append(changed, id)
 	}
 	return changed, head, storeError(rows.Err(), "read the inventory")
+}
+
+// TouchVerified sets verified_at of the rows named that are still at the
+// given versions (see portal.Inventory), in batches, without audit rows.
+func (db *DB) TouchVerified(ctx context.Context, tenant portal.GUID, versions map[portal.GUID]int64, at time.Time) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	tx, done, err := db.beginWrite(ctx)
+	if err != nil {
+		return storeError(err, "record the verification")
+	}
+	defer done()
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE inventory SET verified_at = ? WHERE tenant_id = ? AND object_id = ? AND version = ?`)
+	if err != nil {
+		return storeError(err, "record the verification")
+	}
+	defer stmt.Close()
+	for id, v := range versions {
+		if _, err := stmt.ExecContext(ctx, at.UnixMilli(), tenant.String(), id.String(), v); err != nil {
+			return storeError(err, "record the verification")
+		}
+	}
+	return storeError(tx.Commit(), "record the verification")
 }

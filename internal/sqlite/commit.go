@@ -52,7 +52,7 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 	case portal.InventoryDelete:
 		_, err = tx.ExecContext(ctx, `DELETE FROM inventory WHERE tenant_id = ? AND object_id = ?`, it.TenantID.String(), it.ObjectID.String())
 	case portal.InventoryVerified:
-		err = markVerified(ctx, tx, it)
+		err = markVerified(ctx, tx, it, change.IfVersion)
 	}
 	if err != nil {
 		return ev, item, dbError(err, "save the change")
@@ -134,22 +134,31 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) error {
 }
 
 // markVerified records a verification; ENOTFOUND if the row is gone.
-func markVerified(ctx context.Context, q querier, it portal.InventoryItem) error {
+func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVersion int64) error {
 	observed, err := encodeObserved(it.Observed)
 	if err != nil {
 		return err
 	}
-	res, err := q.ExecContext(ctx, `UPDATE inventory SET state = ?, verified_at = ?, observed = ? WHERE tenant_id = ? AND object_id = ?`,
-		string(stateOrUnverified(it.State)), nullMillis(it.VerifiedAt), observed, it.TenantID.String(), it.ObjectID.String())
+	res, err := q.ExecContext(ctx, `UPDATE inventory SET state = ?, verified_at = ?, observed = ? WHERE tenant_id = ? AND object_id = ? AND (? = 0 OR version = ?)`,
+		string(stateOrUnverified(it.State)), nullMillis(it.VerifiedAt), observed, it.TenantID.String(), it.ObjectID.String(), ifVersion, ifVersion)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
-	} else if n == 0 {
-		return portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment: it was removed meanwhile.")
+	} else if n > 0 {
+		return nil
 	}
-	return nil
+	if ifVersion != 0 {
+		var exists int
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM inventory WHERE tenant_id = ? AND object_id = ?`, it.TenantID.String(), it.ObjectID.String()).Scan(&exists); err != nil {
+			return err
+		}
+		if exists > 0 {
+			return portal.Errorf(portal.ECONFLICT, "The assignment changed while it was being checked.")
+		}
+	}
+	return portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment: it was removed meanwhile.")
 }
 
 func stateOrUnverified(s portal.VerifyState) portal.VerifyState {

@@ -1,0 +1,193 @@
+package access
+
+import (
+	"context"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// RepairRequest resolves one drifted or missing assignment.
+type RepairRequest struct {
+	ObjectID portal.GUID
+	// Version is the inventory version the drift report showed.
+	Version       int64
+	Justification string
+}
+
+// DriftReport lists what the last verifications found different in ACS.
+type DriftReport struct {
+	Drifted []portal.InventoryItem // ACS holds other client IDs or kind (Observed)
+	Missing []portal.InventoryItem // ACS holds nothing
+	// Spelling lists resource accounts in sync whose principalType ACS
+	// spells otherwise than the portal sends it: the same access.
+	Spelling []portal.InventoryItem
+	// LastRun is the newest reconcile summary of the tenant (nil: none yet).
+	LastRun *portal.AuditEvent
+}
+
+// maxDriftShown bounds each list of the report.
+const maxDriftShown = 500
+
+// Drift returns the person's tenant's drift report, from the inventory as
+// the last verifications left it.
+func (s *Service) Drift(ctx context.Context, who Who) (DriftReport, error) {
+	var rep DriftReport
+	if err := mayRead(who.User); err != nil {
+		return rep, err
+	}
+	tenant := who.User.TenantID
+	for _, st := range []portal.VerifyState{portal.StateDrifted, portal.StateMissing} {
+		page, err := s.lists.list(ctx, portal.InventoryFilter{TenantID: tenant, State: st, Sort: portal.SortObjectID, Limit: maxDriftShown})
+		if err != nil {
+			return rep, err
+		}
+		if st == portal.StateDrifted {
+			rep.Drifted = page.Items
+		} else {
+			rep.Missing = page.Items
+		}
+	}
+	err := s.lists.each(ctx, tenant, func(it portal.InventoryItem) {
+		if it.State == portal.StateInSync && it.Observed != nil && len(rep.Spelling) < maxDriftShown {
+			rep.Spelling = append(rep.Spelling, it)
+		}
+	})
+	if err != nil {
+		return rep, err
+	}
+	last, err := s.cfg.Store.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Action: portal.ActionReconcile, Limit: 1})
+	if err != nil {
+		return rep, err
+	}
+	if len(last.Events) > 0 {
+		rep.LastRun = &last.Events[0]
+	}
+	return rep, nil
+}
+
+// Reapply writes the inventory's assignment back to ACS over drift (or
+// re-creates it when ACS lost it). Like an edit, it refuses when ACS or the
+// inventory moved since the report the person saw.
+func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Result, error) {
+	why, err := s.CleanJustification(req.Justification)
+	if err != nil {
+		return Result{}, err
+	}
+	tenant := who.User.TenantID
+	var res Result
+	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		if err != nil {
+			return notInInventory(err)
+		}
+		if err := MayChange(who.User, item.Kind); err != nil {
+			s.denied(ctx, who, portal.ActionReapply, item.ObjectID, item.Kind, err)
+			return err
+		}
+		if req.Version != item.Version {
+			return conflict("The assignment changed after the report was made. Nothing was written: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
+		}
+		if item.State != portal.StateDrifted && item.State != portal.StateMissing {
+			return portal.Errorf(portal.EINVALID, "The last verification found this assignment in sync with ACS: there is nothing to re-apply.")
+		}
+		var expected *portal.Assignment // what the report showed ACS to hold
+		if item.State == portal.StateDrifted {
+			expected = item.Observed
+		}
+		ev := s.event(who, portal.ActionReapply, item.ObjectID, item.Kind)
+		ev.After, ev.Justification = portal.StateOf(item.Assignment, item.Label), why
+		if expected != nil {
+			ev.Before = portal.StateOf(*expected, item.Label)
+		}
+		intent, err := s.intent(ctx, ev)
+		if err != nil {
+			return err
+		}
+		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		missing := portal.ErrorCode(err) == portal.ENOTFOUND
+		switch {
+		case err != nil && !missing:
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
+			return err
+		case missing != (expected == nil) || !missing && !cur.Equal(*expected):
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS changed since the last verification."})
+			return conflict("ACS changed again since the report was made. Nothing was written: verify it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
+		}
+		_, call, err = s.cfg.ACS.PutAssignment(ctx, item.Assignment)
+		result, detail := portal.OutcomeSuccess, ""
+		if err != nil {
+			result, detail, call = s.settle(ctx, tenant, item.ObjectID, &item.Assignment, expected, call, err)
+			if result != portal.OutcomeSuccess {
+				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
+				return unsettled(result, err)
+			}
+		}
+		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail,
+			change: verified(item, portal.StateInSync, nil, s.cfg.Now())})
+		res = Result{Item: stored, Outcome: result, Detail: detail, Call: call}
+		return err
+	})
+	return res, err
+}
+
+// Accept takes what ACS holds into the inventory over drift: its client IDs
+// (or kind), or, when ACS holds nothing, the row's removal. Nothing is
+// written to ACS.
+func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Result, error) {
+	why, err := s.CleanJustification(req.Justification)
+	if err != nil {
+		return Result{}, err
+	}
+	tenant := who.User.TenantID
+	var res Result
+	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		if err != nil {
+			return notInInventory(err)
+		}
+		if err := MayChange(who.User, item.Kind); err != nil {
+			s.denied(ctx, who, portal.ActionAccept, item.ObjectID, item.Kind, err)
+			return err
+		}
+		if req.Version != item.Version {
+			return conflict("The assignment changed after the report was made. Nothing was changed: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
+		}
+		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		missing := portal.ErrorCode(err) == portal.ENOTFOUND
+		if err != nil && !missing {
+			return err
+		}
+		ev := s.event(who, portal.ActionAccept, item.ObjectID, item.Kind)
+		ev.Phase, ev.Outcome, ev.Justification = portal.PhaseEvent, portal.OutcomeSuccess, why
+		ev.Before = portal.StateOf(item.Assignment, item.Label)
+		ev.ACSStatus, ev.RequestID, ev.CorrelationVector = call.Status, call.RequestID, call.CorrelationVector
+		var change portal.InventoryChange
+		switch {
+		case missing:
+			ev.Detail = "ACS holds no assignment: the inventory row was removed."
+			change = portal.InventoryChange{Op: portal.InventoryDelete, Item: item}
+		case cur.Kind == portal.KindUnknown:
+			return portal.Errorf(portal.EINVALID, "ACS holds a principal type the portal does not know (%q); it cannot be accepted.", cur.Spelling)
+		default:
+			if err := MayChange(who.User, cur.Kind); err != nil {
+				s.denied(ctx, who, portal.ActionAccept, item.ObjectID, cur.Kind, err)
+				return err
+			}
+			cur.Spelling = ""
+			now := s.cfg.Now()
+			next := item
+			next.Assignment, next.UpdatedAt, next.UpdatedBy = cur, now, who.actor()
+			next.State, next.VerifiedAt, next.Observed = portal.StateInSync, now, nil
+			ev.Kind, ev.After = cur.Kind, portal.StateOf(cur, item.Label)
+			ev.Detail = "The inventory now records what ACS holds."
+			change = portal.InventoryChange{Op: portal.InventoryPut, Item: next}
+		}
+		_, stored, err := s.cfg.Store.Commit(ctx, ev, change)
+		if err != nil {
+			return auditFailed(err)
+		}
+		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: ev.Detail, Call: call}
+		return nil
+	})
+	return res, err
+}

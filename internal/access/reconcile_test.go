@@ -1,0 +1,134 @@
+package access_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+var system = access.Who{User: portal.User{Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
+
+func (e *env) audited(action portal.AuditAction) int {
+	n := 0
+	for _, ev := range e.audit() {
+		if ev.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// Reconcile finds drift made behind the portal's back, audits only what
+// changed, and the drift report offers both ways back.
+func TestReconcileAndRepair(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	bob := portal.MustParseGUID("4b7f3b1e-2f0c-4e6a-9d0c-5a1b2c3d4e01")
+	carol := portal.MustParseGUID("7c1d9e2f-3a4b-4c5d-8e6f-7a8b9c0d1e02")
+	e.grant(admin, alice, portal.KindUser, appA)
+	e.grant(admin, bob, portal.KindUser, appA)
+	e.grant(admin, carol, portal.KindUser, appA)
+	e.grant(admin, room, portal.KindResourceAccount)
+	// Behind the portal's back: bob's apps changed, carol removed, the room
+	// spelt the spec's way.
+	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: bob, PrincipalType: "user", ClientIDs: []string{appB.String()}})
+	e.emu.Remove(e.host, contoso, carol)
+	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: room, PrincipalType: "resourceAccount"})
+
+	verifies := e.audited(portal.ActionVerify)
+	rep, err := e.svc.Reconcile(ctx, system, portal.GUID{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checked != 4 || rep.InSync != 2 || rep.Drifted != 1 || rep.Missing != 1 || rep.Changed != 3 || rep.Failed != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if n := e.audited(portal.ActionVerify) - verifies; n != 3 {
+		t.Errorf("%d verify rows, want 3 (the state changes only)", n)
+	}
+	if e.audited(portal.ActionReconcile) != 1 {
+		t.Error("no reconcile summary row")
+	}
+	drift, err := e.svc.Drift(ctx, auditor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drift.Drifted) != 1 || drift.Drifted[0].ObjectID != bob || len(drift.Missing) != 1 || drift.Missing[0].ObjectID != carol ||
+		len(drift.Spelling) != 1 || drift.Spelling[0].Observed.Spelling != "resourceAccount" || drift.LastRun == nil {
+		t.Fatalf("drift report: %+v", drift)
+	}
+
+	// A second run finds nothing new: no verify rows, times touched.
+	before := e.audited(portal.ActionVerify)
+	rep, err = e.svc.Reconcile(ctx, system, contoso)
+	if err != nil || rep.Changed != 0 || rep.Checked != 4 {
+		t.Fatalf("second run: %+v, %v", rep, err)
+	}
+	if e.audited(portal.ActionVerify) != before {
+		t.Error("a run that found nothing new wrote verify rows")
+	}
+
+	// Re-apply bob's inventory state; accept carol's removal.
+	bobItem, _ := e.db.GetItem(ctx, contoso, bob)
+	if _, err := e.svc.Reapply(ctx, admin, access.RepairRequest{ObjectID: bob, Version: bobItem.Version}); err != nil {
+		t.Fatalf("reapply: %v", err)
+	}
+	if held, _ := e.acsHolds(bob); len(held.ClientIDs) != 1 || held.ClientIDs[0] != appA.String() {
+		t.Errorf("ACS holds %v after re-apply", held.ClientIDs)
+	}
+	carolItem, _ := e.db.GetItem(ctx, contoso, carol)
+	if _, err := e.svc.Accept(ctx, admin, access.RepairRequest{ObjectID: carol, Version: carolItem.Version}); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	if _, err := e.db.GetItem(ctx, contoso, carol); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("carol still in the inventory: %v", err)
+	}
+	// Accept the other way: ACS's client IDs into the inventory.
+	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: alice, PrincipalType: "user", ClientIDs: []string{appA.String(), appB.String()}})
+	if _, err := e.svc.Reconcile(ctx, system, contoso); err != nil {
+		t.Fatal(err)
+	}
+	aliceItem, _ := e.db.GetItem(ctx, contoso, alice)
+	// ACS moves again after the report: re-apply refuses (it would
+	// overwrite a change nobody has seen); accept takes what ACS holds now.
+	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: alice, PrincipalType: "user", ClientIDs: []string{appB.String()}})
+	if _, err := e.svc.Reapply(ctx, admin, access.RepairRequest{ObjectID: alice, Version: aliceItem.Version}); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("re-apply over a newer change: %v", err)
+	}
+	res, err := e.svc.Accept(ctx, admin, access.RepairRequest{ObjectID: alice, Version: aliceItem.Version})
+	if err != nil || len(res.Item.ClientIDs) != 1 || res.Item.ClientIDs[0] != appB || res.Item.State != portal.StateInSync {
+		t.Fatalf("accept: %+v, %v", res.Item, err)
+	}
+	// Helpdesk cannot repair a resource account; auditors nothing.
+	roomItem, _ := e.db.GetItem(ctx, contoso, room)
+	if _, err := e.svc.Accept(ctx, helpdesk, access.RepairRequest{ObjectID: room, Version: roomItem.Version}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("helpdesk accept of a resource account: %v", err)
+	}
+	if _, err := e.svc.Reapply(ctx, auditor, access.RepairRequest{ObjectID: bob, Version: 1}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("auditor re-apply: %v", err)
+	}
+	// The list's snapshot saw every change, including the touched times.
+	page, err := e.svc.List(ctx, admin, portal.InventoryFilter{State: portal.StateMissing})
+	if err != nil || page.Matched != 0 {
+		t.Errorf("list of missing after the repairs: %d, %v", page.Matched, err)
+	}
+}
+
+// ACS failing for some rows: they are counted, their state kept.
+func TestReconcileUnderFaults(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.grant(admin, alice, portal.KindUser, appA)
+	e.grant(admin, room, portal.KindResourceAccount)
+	e.emu.Script(acsemu.Fault{Status: 503}, acsemu.Fault{Status: 503}, acsemu.Fault{Status: 503})
+	rep, err := e.svc.Reconcile(ctx, system, portal.GUID{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checked+rep.Failed != 2 || rep.Missing != 0 || rep.Drifted != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+}

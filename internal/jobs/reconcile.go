@@ -1,0 +1,154 @@
+// Package jobs runs the portal's background work — for now, reconcile —
+// under leases in the database, so that with several instances on one
+// database each job runs on one instance at a time.
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// reconcileLease names the reconcile job's lease.
+const reconcileLease = "job:reconcile"
+
+// Reconciler compares the inventory with ACS on a schedule and on demand.
+type Reconciler struct {
+	Service *access.Service
+	Locks   portal.Locker
+	// Every is the schedule (0: on demand only); each scheduled run covers
+	// every tenant.
+	Every time.Duration
+	// LeaseTTL bounds a run whose instance died (default 2 min); the lease
+	// is renewed while the run goes on.
+	LeaseTTL time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	once    sync.Once
+	holder  string
+	trigger chan portal.GUID
+	mu      sync.Mutex
+	running bool
+}
+
+func (r *Reconciler) init() {
+	r.once.Do(func() {
+		var b [8]byte
+		rand.Read(b[:])
+		r.holder = "reconciler-" + hex.EncodeToString(b[:])
+		r.trigger = make(chan portal.GUID, 16)
+		if r.LeaseTTL <= 0 {
+			r.LeaseTTL = 2 * time.Minute
+		}
+		if r.Logger == nil {
+			r.Logger = slog.New(slog.DiscardHandler)
+		}
+		if r.Now == nil {
+			r.Now = time.Now
+		}
+	})
+}
+
+// Trigger asks for a run over one tenant as soon as possible and reports
+// whether the request was taken (false: too many are queued).
+func (r *Reconciler) Trigger(tenant portal.GUID) bool {
+	r.init()
+	select {
+	case r.trigger <- tenant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Running reports whether this instance is reconciling now.
+func (r *Reconciler) Running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
+
+// Run serves the schedule and the triggers until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) {
+	r.init()
+	var tick <-chan time.Time
+	if r.Every > 0 {
+		t := time.NewTicker(r.Every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			r.RunOnce(ctx, portal.GUID{})
+		case tenant := <-r.trigger:
+			r.RunOnce(ctx, tenant)
+		}
+	}
+}
+
+// RunOnce reconciles one tenant (the zero GUID: every tenant) if no
+// instance holds the lease, and reports whether it ran.
+func (r *Reconciler) RunOnce(ctx context.Context, tenant portal.GUID) (access.ReconcileReport, bool) {
+	r.init()
+	ok, err := r.Locks.TryLock(ctx, reconcileLease, r.holder, r.Now().Add(r.LeaseTTL))
+	if err != nil || !ok {
+		if err != nil {
+			r.Logger.WarnContext(ctx, "reconcile: lease not taken", "err", err)
+		} else {
+			r.Logger.InfoContext(ctx, "reconcile: another instance holds the lease")
+		}
+		return access.ReconcileReport{}, false
+	}
+	r.mu.Lock()
+	r.running = true
+	r.mu.Unlock()
+	runCtx, cancel := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(r.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+				if ok, err := r.Locks.TryLock(runCtx, reconcileLease, r.holder, r.Now().Add(r.LeaseTTL)); err != nil || !ok {
+					// The lease was lost: stop rather than run beside another.
+					r.Logger.ErrorContext(ctx, "reconcile: lease lost; stopping", "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		<-renewed
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer ucancel()
+		r.Locks.Unlock(uctx, reconcileLease, r.holder)
+		r.mu.Lock()
+		r.running = false
+		r.mu.Unlock()
+	}()
+	who := access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
+	rep, err := r.Service.Reconcile(runCtx, who, tenant)
+	if err != nil {
+		r.Logger.ErrorContext(ctx, "reconcile failed", "event", "job.reconcile", "err", err, "report", rep.String())
+		return rep, true
+	}
+	r.Logger.InfoContext(ctx, "reconcile finished", "event", "job.reconcile", "tenant", tenant.String(),
+		"checked", rep.Checked, "drifted", rep.Drifted, "missing", rep.Missing, "failed", rep.Failed, "seconds", rep.Duration().Seconds())
+	return rep, true
+}
