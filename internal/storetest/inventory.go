@@ -695,3 +695,74 @@ func testInventoryChanges(t *testing.T, f *fixture) {
 		t.Errorf("tenant B: %q, head %d; want z, head 3", changed, headB)
 	}
 }
+
+// A verification made against an older version is refused, and writes
+// nothing, not even its audit row.
+func testVerifiedIfVersion(t *testing.T, f *fixture) {
+	x := userItem(tenantA, "x", "if-version", "desktop")
+	f.put(t, x)
+	f.put(t, x) // version 2
+	v := x
+	v.State, v.VerifiedAt = portal.StateDrifted, t0.Add(time.Hour)
+	head := auditHead(t, f)
+	_, _, err := f.Commit(f.ctx, eventFor(v, portal.ActionVerify), portal.InventoryChange{Op: portal.InventoryVerified, Item: v, IfVersion: 1})
+	if portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Fatalf("verified at an old version: %v", err)
+	}
+	if got, _ := f.GetItem(f.ctx, tenantA, x.ObjectID); got.State != portal.StateUnverified {
+		t.Errorf("state changed: %s", got.State)
+	}
+	if auditHead(t, f) != head {
+		t.Error("an audit row was written")
+	}
+	if _, got, err := f.Commit(f.ctx, eventFor(v, portal.ActionVerify), portal.InventoryChange{Op: portal.InventoryVerified, Item: v, IfVersion: 2}); err != nil || got.State != portal.StateDrifted {
+		t.Errorf("verified at the current version: %+v, %v", got, err)
+	}
+	gone := userItem(tenantA, "gone", "never there")
+	if _, _, err := f.Commit(f.ctx, eventFor(gone, portal.ActionVerify), portal.InventoryChange{Op: portal.InventoryVerified, Item: gone, IfVersion: 1}); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("verified a missing row: %v", err)
+	}
+}
+
+// TouchVerified moves verification times of rows still at the given
+// versions, and nothing else.
+func testTouchVerified(t *testing.T, f *fixture) {
+	x, y := userItem(tenantA, "x", "touch x", "desktop"), userItem(tenantA, "y", "touch y", "desktop")
+	f.put(t, x, y)
+	f.put(t, y) // y at version 2
+	head := auditHead(t, f)
+	at := t0.Add(5 * time.Hour)
+	err := f.TouchVerified(f.ctx, tenantA, map[portal.GUID]int64{x.ObjectID: 1, y.ObjectID: 1, id("missing"): 1}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gx, _ := f.GetItem(f.ctx, tenantA, x.ObjectID)
+	gy, _ := f.GetItem(f.ctx, tenantA, y.ObjectID)
+	if !gx.VerifiedAt.Equal(at) || gx.Version != 1 {
+		t.Errorf("x: verified %v, version %d", gx.VerifiedAt, gx.Version)
+	}
+	if gy.VerifiedAt.Equal(at) {
+		t.Error("y, changed since, was touched")
+	}
+	if auditHead(t, f) != head {
+		t.Error("TouchVerified wrote an audit row")
+	}
+	// Another tenant's row of the same object is not touched.
+	z := userItem(tenantB, "x", "other tenant", "desktop")
+	f.put(t, z)
+	if err := f.TouchVerified(f.ctx, tenantA, map[portal.GUID]int64{x.ObjectID: 1}, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if gz, _ := f.GetItem(f.ctx, tenantB, z.ObjectID); !gz.VerifiedAt.IsZero() {
+		t.Error("another tenant's row was touched")
+	}
+}
+
+func auditHead(t *testing.T, f *fixture) int64 {
+	t.Helper()
+	var head int64
+	if err := f.WalkAudit(f.ctx, portal.GUID{}, func(e portal.AuditEvent) error { head = e.Seq; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return head
+}

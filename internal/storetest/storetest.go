@@ -34,6 +34,8 @@ func Run(t *testing.T, open Opener) {
 		{"InventoryPutGetDelete", testPutGetDelete},
 		{"InventoryPutDefaults", testPutDefaults},
 		{"InventoryVerified", testVerified},
+		{"InventoryVerifiedIfVersion", testVerifiedIfVersion},
+		{"TouchVerified", testTouchVerified},
 		{"CommitIsAtomic", testCommitAtomic},
 		{"CommitRefusesInconsistentChange", testCommitRefuses},
 		{"TenantIsolation", testTenantIsolation},
