@@ -259,3 +259,23 @@ type ChainView struct {
 	CheckedAt string
 	Failed    bool // the check itself could not run
 }
+
+// DriftView is the drift report.
+type DriftView struct {
+	Drifted  []DriftRow
+	Missing  []DriftRow
+	Spelling []DriftRow
+	// LastRun summarises the newest reconcile ("" when none yet).
+	LastRun     string
+	LastRunTime string
+	Running     bool
+	MayRun      bool // admins start a reconcile
+	Required    bool // justification required
+}
+
+// DriftRow is one assignment of the drift report.
+type DriftRow struct {
+	Row       AssignmentRow
+	ACS       *ACSView // what ACS held at the last verification (nil: none)
+	MayRepair bool
+}

@@ -28,6 +28,7 @@ var (
 	readers  = rolePolicy(portal.RoleAdmin, portal.RoleHelpdesk, portal.RoleAuditor)
 	changers = rolePolicy(portal.RoleAdmin, portal.RoleHelpdesk)
 	auditors = rolePolicy(portal.RoleAdmin, portal.RoleAuditor)
+	admins   = rolePolicy(portal.RoleAdmin)
 )
 
 func rolePolicy(roles ...portal.Role) policy {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/static"
 )
 
@@ -36,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments", readers, s.handleAssignmentList)
 	s.handle(r, "GET", "/assignments/{objectId}", readers, s.handleAssignmentDetail)
 	s.handle(r, "GET", "/lookup", readers, s.handleLookup)
+	s.handle(r, "GET", "/drift", readers, s.handleDrift)
 
 	// Changing: admins and helpdesk (helpdesk: users only, checked per kind).
 	s.handle(r, "GET", "/assignments/new", changers, s.handleGrantForm)
@@ -46,6 +48,11 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments/{objectId}/delete", changers, s.handleRevokeConfirm)
 	s.handle(r, "POST", "/assignments/{objectId}/delete", changers, s.handleRevoke)
 	s.handle(r, "DELETE", "/assignments/{objectId}", changers, s.handleRevoke)
+	s.handle(r, "POST", "/assignments/{objectId}/reapply", changers, s.handleRepair(portal.ActionReapply))
+	s.handle(r, "POST", "/assignments/{objectId}/accept", changers, s.handleRepair(portal.ActionAccept))
+
+	// Admins only.
+	s.handle(r, "POST", "/reconcile", admins, s.handleReconcileNow)
 
 	// The audit log and exports: admins and auditors.
 	s.handle(r, "GET", "/audit", auditors, s.handleAudit)

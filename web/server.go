@@ -24,7 +24,9 @@ type Deps struct {
 	Access *access.Service
 	// KnownApps are the calling-client apps forms offer by name.
 	KnownApps []portal.KnownApp
-	Logger    *slog.Logger
+	// Reconciler starts reconcile runs (nil: no "Reconcile now").
+	Reconciler Reconciler
+	Logger     *slog.Logger
 	// BaseURL is the portal's public origin (https://portal.example.com),
 	// from configuration: redirects are built from it, never from Host.
 	BaseURL string

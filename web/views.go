@@ -164,7 +164,8 @@ func navigation(u *portal.User) []templates.NavItem {
 	if u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
 		nav = append(nav, templates.NavItem{Key: "grant", Label: "Grant access", Href: "/assignments/new"})
 	}
-	nav = append(nav, templates.NavItem{Key: "lookup", Label: "Look up", Href: "/lookup"})
+	nav = append(nav, templates.NavItem{Key: "lookup", Label: "Look up", Href: "/lookup"},
+		templates.NavItem{Key: "drift", Label: "Drift report", Href: "/drift"})
 	if u.HasAny(portal.RoleAdmin, portal.RoleAuditor) {
 		nav = append(nav, templates.NavItem{Key: "audit", Label: "Audit log", Href: "/audit"})
 	}

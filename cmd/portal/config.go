@@ -39,6 +39,9 @@ type serveConfig struct {
 	KnownApps []portal.KnownApp
 	// PORTAL_REQUIRE_JUSTIFICATION=true refuses changes without a reason.
 	RequireJustification bool
+	// PORTAL_RECONCILE_INTERVAL: how often the whole inventory is compared
+	// with ACS (default 24h; 0 for on demand only).
+	ReconcileEvery time.Duration
 }
 
 // loadServeConfig reads and checks the settings. It returns every problem,
@@ -149,6 +152,17 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 	c.SessionIdle = duration(getenv, "PORTAL_SESSION_IDLE_TIMEOUT", 8*time.Hour, bad)
 	c.SessionAbsolute = duration(getenv, "PORTAL_SESSION_ABSOLUTE_TIMEOUT", 24*time.Hour, bad)
 	c.KnownApps = knownApps(getenv("PORTAL_KNOWN_APPS"), bad)
+	switch v := getenv("PORTAL_RECONCILE_INTERVAL"); v {
+	case "":
+		c.ReconcileEvery = 24 * time.Hour
+	case "0":
+	default:
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute {
+			bad("PORTAL_RECONCILE_INTERVAL must be a duration of at least 1m, like 24h, or 0 for on demand only")
+		}
+		c.ReconcileEvery = d
+	}
 	switch v := strings.ToLower(getenv("PORTAL_REQUIRE_JUSTIFICATION")); v {
 	case "", "false", "0", "no":
 	case "true", "1", "yes":

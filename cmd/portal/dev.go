@@ -21,6 +21,7 @@ import (
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
@@ -42,6 +43,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
 	requireWhy := fs.Bool("require-justification", false, "refuse changes without a justification")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
+	reconcileEvery := fs.Duration("reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -118,10 +120,13 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
+	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: *reconcileEvery, Logger: logger}
+	go reconciler.Run(ctx)
 	site := web.New(web.Deps{
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,
+		Reconciler:    reconciler,
 		KnownApps:     devKnownApps,
 		SignOutOrigin: idp.BrowserBase(),
 		Logger:        logger,

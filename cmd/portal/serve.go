@@ -17,6 +17,7 @@ import (
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
@@ -73,10 +74,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger})
+	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: cfg.ReconcileEvery, Logger: logger}
+	go reconciler.Run(ctx)
 	site := web.New(web.Deps{
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,
+		Reconciler:    reconciler,
 		KnownApps:     cfg.KnownApps,
 		SignOutOrigin: cfg.EntraHost,
 		Logger:        logger,

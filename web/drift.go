@@ -1,0 +1,103 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// Reconciler starts reconcile runs in the background (internal/jobs).
+type Reconciler interface {
+	// Trigger asks for a run over one tenant; false when too many wait.
+	Trigger(tenant portal.GUID) bool
+	// Running reports whether this instance is reconciling now.
+	Running() bool
+}
+
+// handleDrift shows the drift report. GET /drift
+func (s *Server) handleDrift(w http.ResponseWriter, r *http.Request) {
+	who := s.who(r)
+	rep, err := s.deps.Access.Drift(r.Context(), who)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.DriftView{MayRun: who.User.Has(portal.RoleAdmin) && s.deps.Reconciler != nil, Required: s.deps.Access.RequireJustification()}
+	if s.deps.Reconciler != nil {
+		v.Running = s.deps.Reconciler.Running()
+	}
+	if rep.LastRun != nil {
+		v.LastRun, v.LastRunTime = rep.LastRun.Detail, displayTime(rep.LastRun.Time)
+	}
+	rows := func(items []portal.InventoryItem) []templates.DriftRow {
+		var out []templates.DriftRow
+		for _, it := range items {
+			d := templates.DriftRow{Row: s.rowView(it), MayRepair: access.MayChange(who.User, it.Kind) == nil}
+			if it.Observed != nil {
+				d.ACS = s.acsView(*it.Observed)
+			}
+			out = append(out, d)
+		}
+		return out
+	}
+	v.Drifted, v.Missing, v.Spelling = rows(rep.Drifted), rows(rep.Missing), rows(rep.Spelling)
+	s.render(w, r, http.StatusOK, templates.DriftPage(s.page(w, r, "Drift report", "drift"), v))
+}
+
+// handleReconcileNow starts a reconcile of the person's tenant. POST /reconcile
+func (s *Server) handleReconcileNow(w http.ResponseWriter, r *http.Request) {
+	if _, err := postForm(r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if s.deps.Reconciler == nil {
+		s.renderError(w, r, portal.Errorf(portal.EUNAVAILABLE, "Reconcile is not set up on this instance."))
+		return
+	}
+	if !s.deps.Reconciler.Trigger(userFrom(r.Context()).TenantID) {
+		s.renderError(w, r, portal.Errorf(portal.ETHROTTLED, "Reconcile runs are already queued; try again when they have finished."))
+		return
+	}
+	s.addFlash(w, r, "info", "Reconcile started: every assignment is being compared with ACS. Reload this page for the result.")
+	redirectAfterPost(w, r, "/drift")
+}
+
+// handleRepair re-applies the inventory's state to ACS, or accepts ACS's
+// into the inventory. POST /assignments/{objectId}/reapply and /accept
+func (s *Server) handleRepair(action portal.AuditAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, in, errs, ok := changeForm(s, w, r, parseRevokeForm)
+		if !ok {
+			return
+		}
+		if msg, bad := errs["justification"]; bad {
+			s.renderError(w, r, portal.Errorf(portal.EINVALID, "%s", msg))
+			return
+		}
+		who := s.who(r)
+		if _, ok := s.itemToChange(w, r, who, id, action); !ok {
+			return
+		}
+		req := access.RepairRequest{ObjectID: id, Version: in.version, Justification: in.Justification}
+		var res access.Result
+		var err error
+		if action == portal.ActionReapply {
+			res, err = s.deps.Access.Reapply(r.Context(), who, req)
+		} else {
+			res, err = s.deps.Access.Accept(r.Context(), who, req)
+		}
+		if err != nil {
+			s.logFailure(r, err)
+			s.renderError(w, r, err)
+			return
+		}
+		msg := "Re-applied to ACS: " + describe(res.Item) + "."
+		if action == portal.ActionAccept {
+			msg = "Accepted what ACS holds for " + describe(res.Item) + ". " + res.Detail
+		}
+		s.addFlash(w, r, "success", msg)
+		redirectAfterPost(w, r, "/drift")
+	}
+}

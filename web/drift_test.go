@@ -1,0 +1,92 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/devidp"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// syncReconciler runs a reconcile at once, in the request.
+type syncReconciler struct {
+	svc *access.Service
+	t   *testing.T
+}
+
+func (r syncReconciler) Trigger(tenant portal.GUID) bool {
+	who := access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
+	if _, err := r.svc.Reconcile(context.Background(), who, tenant); err != nil {
+		r.t.Errorf("reconcile: %v", err)
+	}
+	return true
+}
+
+func (syncReconciler) Running() bool { return false }
+
+func TestDriftReportAndRepair(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.server.deps.Reconciler = syncReconciler{e.access, t}
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	e.seedInventory(devidp.ContosoTenant, room, "teamsResourceAccount")
+	// Behind the portal's back.
+	e.emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: devidp.ContosoTenant, ObjectID: alice, PrincipalType: "user", ClientIDs: []string{appMobile.String()}})
+	e.emu.Remove("127.0.0.1", devidp.ContosoTenant, room)
+
+	admin, helpdesk, auditor := noFollow(e.as("admin@contoso.test")), noFollow(e.as("helpdesk@contoso.test")), noFollow(e.as("auditor@contoso.test"))
+	if p := e.post(helpdesk, "/reconcile", url.Values{}); p.status != http.StatusForbidden {
+		t.Errorf("helpdesk starts a reconcile: %d", p.status)
+	}
+	if p := e.post(admin, "/reconcile", url.Values{}); p.status != http.StatusSeeOther || p.header.Get("Location") != "/drift" {
+		t.Fatalf("reconcile now: %d %s", p.status, p.header.Get("Location"))
+	}
+	p := e.get(admin, "/drift")
+	if drifted, _ := p.testid("drifted"); !strings.Contains(drifted, alice.String()) || !strings.Contains(drifted, "Contoso Agent Mobile") {
+		t.Errorf("drifted table: %q", drifted)
+	}
+	if missing, _ := p.testid("missing"); !strings.Contains(missing, room.String()) {
+		t.Errorf("missing table: %q", missing)
+	}
+	if last, _ := p.testid("last-run"); !strings.Contains(last, "checked 2") {
+		t.Errorf("last run: %q", last)
+	}
+	assertNoncedHX(t, "drift", p)
+	// Auditors read it, with nothing to press.
+	p = e.get(auditor, "/drift")
+	if p.status != 200 || strings.Contains(p.body, `data-testid="reapply"`) || strings.Contains(p.body, `data-testid="reconcile-now"`) {
+		t.Errorf("auditor's drift page: %d", p.status)
+	}
+	// Helpdesk may repair the user but not the resource account.
+	if p = e.post(helpdesk, "/assignments/"+room.String()+"/reapply", url.Values{"version": {"1"}}); p.status != http.StatusForbidden {
+		t.Errorf("helpdesk re-applies a resource account: %d", p.status)
+	}
+	if p = e.post(auditor, "/assignments/"+alice.String()+"/accept", url.Values{"version": {"1"}}); p.status != http.StatusForbidden {
+		t.Errorf("auditor accepts: %d", p.status)
+	}
+	// Admin: re-apply the user (ACS gets the inventory's app back), accept
+	// the resource account's removal.
+	if p = e.post(admin, "/assignments/"+alice.String()+"/reapply", url.Values{"version": {"1"}, "justification": {"restore"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("re-apply: %d %s", p.status, p.body)
+	}
+	if held, _ := e.emu.Lookup("127.0.0.1", devidp.ContosoTenant, alice); len(held.ClientIDs) != 1 || held.ClientIDs[0] != appDesktop.String() {
+		t.Errorf("ACS holds %v after re-apply", held.ClientIDs)
+	}
+	if p = e.post(admin, "/assignments/"+room.String()+"/accept", url.Values{"version": {"1"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("accept: %d %s", p.status, p.body)
+	}
+	if inv := e.inventory(devidp.ContosoTenant); len(inv) != 1 || inv[0].ObjectID != alice {
+		t.Errorf("inventory after accept: %+v", inv)
+	}
+	p = e.get(admin, "/drift")
+	if _, ok := p.testid("drifted-none"); !ok {
+		t.Error("still drifted after the repair")
+	}
+	if e.auditCount(portal.ActionReapply) != 2 || e.auditCount(portal.ActionAccept) != 1 {
+		t.Errorf("audit: %d reapply rows (intent+outcome), %d accept rows", e.auditCount(portal.ActionReapply), e.auditCount(portal.ActionAccept))
+	}
+}
