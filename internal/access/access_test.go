@@ -40,6 +40,7 @@ var (
 // env is the use cases on real SQLite against the ACS emulator.
 type env struct {
 	t     *testing.T
+	url   string
 	svc   *access.Service
 	db    *sqlite.DB
 	store portal.Store
@@ -69,10 +70,13 @@ func newEnv(t *testing.T, wrap ...func(portal.Store) portal.Store) *env {
 	for _, w := range wrap {
 		store = w(store)
 	}
-	e := &env{t: t, db: db, store: store, emu: emu, host: "127.0.0.1"}
+	e := &env{t: t, db: db, store: store, emu: emu, host: "127.0.0.1", url: srv.URL}
 	e.svc = access.New(access.Config{ACS: client, Store: store, LockWait: 2 * time.Second})
 	return e
 }
+
+// hostPort is the emulator's address.
+func (e *env) hostPort(t *testing.T) string { return e.url[len("http://"):] }
 
 func (e *env) acsHolds(object portal.GUID) (acsemu.Stored, bool) {
 	return e.emu.Lookup(e.host, contoso, object)

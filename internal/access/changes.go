@@ -15,6 +15,8 @@ type GrantRequest struct {
 	ClientIDs     []portal.GUID // normalised; none for a resource account
 	Label         string
 	Justification string
+	// ExpiresAt, when set, ends the access by itself (time-boxed access).
+	ExpiresAt time.Time
 }
 
 // EditRequest replaces a user assignment's client IDs (and its label).
@@ -22,6 +24,8 @@ type EditRequest struct {
 	ObjectID  portal.GUID
 	ClientIDs []portal.GUID
 	Label     string
+	// ExpiresAt replaces the expiry (zero: none).
+	ExpiresAt time.Time
 	// Version is the inventory version the person's page showed.
 	Version       int64
 	Justification string
@@ -58,6 +62,9 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 	if err := a.Validate(); err != nil {
 		return Result{}, err
 	}
+	if err := s.checkExpiry(req.ExpiresAt); err != nil {
+		return Result{}, err
+	}
 	if err := MayChange(who.User, a.Kind); err != nil {
 		s.denied(ctx, who, portal.ActionGrant, a.ObjectID, a.Kind, err)
 		return Result{}, err
@@ -71,8 +78,11 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 		if portal.ErrorCode(err) != portal.ENOTFOUND {
 			return err
 		}
+		now := s.cfg.Now()
+		granted := portal.InventoryItem{Assignment: a, Label: label, CreatedAt: now, CreatedBy: who.actor(), UpdatedAt: now, UpdatedBy: who.actor(),
+			State: portal.StateInSync, VerifiedAt: now, ExpiresAt: req.ExpiresAt}
 		ev := s.event(who, portal.ActionGrant, a.ObjectID, a.Kind)
-		ev.After, ev.Justification = portal.StateOf(a, label), why
+		ev.After, ev.Justification = portal.StateOfItem(granted), why
 		intent, err := s.intent(ctx, ev)
 		if err != nil {
 			return err
@@ -97,12 +107,8 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 		} else if !created {
 			detail = "ACS already held an assignment for this object (made outside the portal meanwhile); it was replaced."
 		}
-		now := s.cfg.Now()
-		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail, change: portal.InventoryChange{
-			Op: portal.InventoryPut,
-			Item: portal.InventoryItem{Assignment: a, Label: label, CreatedAt: now, CreatedBy: who.actor(), UpdatedAt: now, UpdatedBy: who.actor(),
-				State: portal.StateInSync, VerifiedAt: now},
-		}})
+		granted.UpdatedAt, granted.VerifiedAt = s.cfg.Now(), s.cfg.Now()
+		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: granted}})
 		res = Result{Item: stored, Outcome: result, Created: created, Detail: detail, Call: call}
 		return err
 	})
@@ -129,6 +135,11 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		if err != nil {
 			return notInInventory(err)
 		}
+		if !req.ExpiresAt.Equal(item.ExpiresAt) {
+			if err := s.checkExpiry(req.ExpiresAt); err != nil {
+				return err
+			}
+		}
 		if err := MayChange(who.User, item.Kind); err != nil {
 			s.denied(ctx, who, portal.ActionEdit, item.ObjectID, item.Kind, err)
 			return err
@@ -144,8 +155,10 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		if req.Version != item.Version {
 			return conflict("Someone changed this assignment after you opened the page. Nothing was changed: review the current state and try again.", &Conflict{Item: &item, Proposed: proposed})
 		}
+		next := item
+		next.Assignment, next.Label, next.ExpiresAt = proposed, label, req.ExpiresAt
 		ev := s.event(who, portal.ActionEdit, item.ObjectID, item.Kind)
-		ev.Before, ev.After, ev.Justification = portal.StateOf(item.Assignment, item.Label), portal.StateOf(proposed, label), why
+		ev.Before, ev.After, ev.Justification = portal.StateOfItem(item), portal.StateOfItem(next), why
 		intent, err := s.intent(ctx, ev)
 		if err != nil {
 			return err
@@ -175,8 +188,7 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			return conflict("ACS holds something different from what the portal recorded (it was changed outside the portal). Nothing was changed: review what ACS holds now and try again.", &Conflict{Item: &item, ACS: &cur, Proposed: proposed})
 		}
 		now := s.cfg.Now()
-		next := item
-		next.Assignment, next.Label, next.UpdatedAt, next.UpdatedBy = proposed, label, now, who.actor()
+		next.UpdatedAt, next.UpdatedBy = now, who.actor()
 		next.State, next.VerifiedAt, next.Observed = portal.StateInSync, now, nil
 		if !missing && cur.Equal(proposed) {
 			// Nothing to write to ACS. The inventory still changes when the
@@ -186,8 +198,8 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			switch {
 			case !item.Equal(proposed):
 				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "ACS already held exactly these calling-client apps; the inventory now records them."
-			case label != item.Label:
-				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "Only the label changed; ACS already held exactly these calling-client apps."
+			case label != item.Label || !next.ExpiresAt.Equal(item.ExpiresAt):
+				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "Only the label or the expiry changed; ACS already held exactly these calling-client apps."
 			}
 			stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail, change: change})
 			res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call}
@@ -221,9 +233,15 @@ func (s *Service) Revoke(ctx context.Context, who Who, req RevokeRequest) (Resul
 	if err != nil {
 		return Result{}, err
 	}
+	return s.revoke(ctx, who, req, why)
+}
+
+// revoke is Revoke with a justification already checked (the expiry job
+// supplies the original grant's).
+func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why string) (Result, error) {
 	tenant := who.User.TenantID
 	var res Result
-	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+	err := s.withLock(ctx, tenant, req.ObjectID, func() error {
 		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
 		if err != nil {
 			return notInInventory(err)
@@ -236,7 +254,7 @@ func (s *Service) Revoke(ctx context.Context, who Who, req RevokeRequest) (Resul
 			return conflict("Someone changed this assignment after you opened the page. Nothing was revoked: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
 		}
 		ev := s.event(who, portal.ActionRevoke, item.ObjectID, item.Kind)
-		ev.Before, ev.Justification = portal.StateOf(item.Assignment, item.Label), why
+		ev.Before, ev.Justification = portal.StateOfItem(item), why
 		intent, err := s.intent(ctx, ev)
 		if err != nil {
 			return err

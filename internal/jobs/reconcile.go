@@ -40,9 +40,7 @@ type Reconciler struct {
 
 func (r *Reconciler) init() {
 	r.once.Do(func() {
-		var b [8]byte
-		rand.Read(b[:])
-		r.holder = "reconciler-" + hex.EncodeToString(b[:])
+		r.holder = newHolder("reconciler")
 		r.trigger = make(chan portal.GUID, 16)
 		if r.LeaseTTL <= 0 {
 			r.LeaseTTL = 2 * time.Minute
@@ -100,32 +98,53 @@ func (r *Reconciler) Run(ctx context.Context) {
 // instance holds the lease, and reports whether it ran.
 func (r *Reconciler) RunOnce(ctx context.Context, tenant portal.GUID) (access.ReconcileReport, bool) {
 	r.init()
-	ok, err := r.Locks.TryLock(ctx, reconcileLease, r.holder, r.Now().Add(r.LeaseTTL))
-	if err != nil || !ok {
-		if err != nil {
-			r.Logger.WarnContext(ctx, "reconcile: lease not taken", "err", err)
-		} else {
-			r.Logger.InfoContext(ctx, "reconcile: another instance holds the lease")
-		}
-		return access.ReconcileReport{}, false
-	}
 	r.mu.Lock()
 	r.running = true
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running = false
+		r.mu.Unlock()
+	}()
+	var rep access.ReconcileReport
+	ran := leased(ctx, r.Locks, reconcileLease, r.holder, r.LeaseTTL, r.Now, r.Logger, func(ctx context.Context) {
+		who := access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
+		var err error
+		if rep, err = r.Service.Reconcile(ctx, who, tenant); err != nil {
+			r.Logger.ErrorContext(ctx, "reconcile failed", "event", "job.reconcile", "err", err, "report", rep.String())
+			return
+		}
+		r.Logger.InfoContext(ctx, "reconcile finished", "event", "job.reconcile", "tenant", tenant.String(),
+			"checked", rep.Checked, "drifted", rep.Drifted, "missing", rep.Missing, "failed", rep.Failed, "seconds", rep.Duration().Seconds())
+	})
+	return rep, ran
+}
+
+// leased runs fn while holding the named lease, renewing it; if another
+// instance holds it, fn does not run and leased reports false. If the lease
+// is lost midway (the database was unreachable past its expiry), fn's
+// context ends, so two instances never run the job side by side for long.
+func leased(ctx context.Context, locks portal.Locker, name, holder string, ttl time.Duration, now func() time.Time, log *slog.Logger, fn func(context.Context)) bool {
+	ok, err := locks.TryLock(ctx, name, holder, now().Add(ttl))
+	if err != nil || !ok {
+		if err != nil {
+			log.WarnContext(ctx, "job: lease not taken", "lease", name, "err", err)
+		}
+		return false
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		t := time.NewTicker(r.LeaseTTL / 3)
+		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-runCtx.Done():
 				return
 			case <-t.C:
-				if ok, err := r.Locks.TryLock(runCtx, reconcileLease, r.holder, r.Now().Add(r.LeaseTTL)); err != nil || !ok {
-					// The lease was lost: stop rather than run beside another.
-					r.Logger.ErrorContext(ctx, "reconcile: lease lost; stopping", "err", err)
+				if ok, err := locks.TryLock(runCtx, name, holder, now().Add(ttl)); err != nil || !ok {
+					log.ErrorContext(ctx, "job: lease lost; stopping", "lease", name, "err", err)
 					cancel()
 					return
 				}
@@ -137,18 +156,14 @@ func (r *Reconciler) RunOnce(ctx context.Context, tenant portal.GUID) (access.Re
 		<-renewed
 		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer ucancel()
-		r.Locks.Unlock(uctx, reconcileLease, r.holder)
-		r.mu.Lock()
-		r.running = false
-		r.mu.Unlock()
+		locks.Unlock(uctx, name, holder)
 	}()
-	who := access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
-	rep, err := r.Service.Reconcile(runCtx, who, tenant)
-	if err != nil {
-		r.Logger.ErrorContext(ctx, "reconcile failed", "event", "job.reconcile", "err", err, "report", rep.String())
-		return rep, true
-	}
-	r.Logger.InfoContext(ctx, "reconcile finished", "event", "job.reconcile", "tenant", tenant.String(),
-		"checked", rep.Checked, "drifted", rep.Drifted, "missing", rep.Missing, "failed", rep.Failed, "seconds", rep.Duration().Seconds())
-	return rep, true
+	fn(runCtx)
+	return true
+}
+
+func newHolder(job string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return job + "-" + hex.EncodeToString(b[:])
 }

@@ -71,6 +71,8 @@ type AuditState struct {
 	Kind      string   `json:"kind"`
 	ClientIDs []string `json:"clientIds"`
 	Label     string   `json:"label,omitempty"`
+	// ExpiresAt is when time-boxed access ends (AuditTimeFormat), if set.
+	ExpiresAt string `json:"expiresAt,omitempty"`
 }
 
 // StateOf records a in an audit row.
@@ -78,6 +80,15 @@ func StateOf(a Assignment, label string) *AuditState {
 	s := &AuditState{Kind: a.Kind.String(), ClientIDs: []string{}, Label: label}
 	for _, id := range NormalizeClientIDs(a.ClientIDs) {
 		s.ClientIDs = append(s.ClientIDs, id.String())
+	}
+	return s
+}
+
+// StateOfItem records an inventory row in an audit row, its expiry included.
+func StateOfItem(it InventoryItem) *AuditState {
+	s := StateOf(it.Assignment, it.Label)
+	if !it.ExpiresAt.IsZero() {
+		s.ExpiresAt = it.ExpiresAt.UTC().Format(AuditTimeFormat)
 	}
 	return s
 }

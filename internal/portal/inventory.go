@@ -82,6 +82,9 @@ type InventoryItem struct {
 	// Observed is what ACS held at the last verification when it differed
 	// from the inventory (StateDrifted); nil otherwise.
 	Observed *Assignment
+	// ExpiresAt, when set, is when the access ends by itself: the expiry
+	// job revokes it then (after a configured grace).
+	ExpiresAt time.Time
 	// Version increases by one with every change to the assignment or label
 	// (not with verification). Edit forms carry it, so a change based on an
 	// out-of-date page is refused rather than lost.
@@ -183,6 +186,9 @@ type Inventory interface {
 	// is current while the head stays h: caches use this to stay exact
 	// across instances.
 	InventoryChanges(ctx context.Context, tenant GUID, after int64) (changed []GUID, head int64, err error)
+	// ExpiringItems returns up to limit rows of every tenant whose ExpiresAt
+	// is at or before t, the earliest first.
+	ExpiringItems(ctx context.Context, t time.Time, limit int) ([]InventoryItem, error)
 	// TouchVerified sets VerifiedAt of the tenant's rows named, where they
 	// are still at the given versions, without an audit row or a new
 	// version: a check that found what the row already says changes

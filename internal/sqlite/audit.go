@@ -99,7 +99,8 @@ func validState(s *portal.AuditState) *portal.AuditState {
 	if s == nil {
 		return nil
 	}
-	c := portal.AuditState{Kind: validText(s.Kind), Label: validText(s.Label)}
+	c := *s // every field, so none added later is dropped
+	c.Kind, c.Label, c.ExpiresAt = validText(s.Kind), validText(s.Label), validText(s.ExpiresAt)
 	if s.ClientIDs != nil {
 		c.ClientIDs = make([]string, len(s.ClientIDs))
 		for i, id := range s.ClientIDs {

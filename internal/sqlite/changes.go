@@ -64,3 +64,23 @@ func (db *DB) TouchVerified(ctx context.Context, tenant portal.GUID, versions ma
 	}
 	return storeError(tx.Commit(), "record the verification")
 }
+
+// ExpiringItems returns up to limit rows, of every tenant, whose access ends
+// at or before t, the earliest first.
+func (db *DB) ExpiringItems(ctx context.Context, t time.Time, limit int) ([]portal.InventoryItem, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+itemColumns+` FROM inventory
+		WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, tenant_id, object_id LIMIT ?`, t.UnixMilli(), limit)
+	if err != nil {
+		return nil, storeError(err, "read the inventory")
+	}
+	defer rows.Close()
+	var out []portal.InventoryItem
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, dbError(err, "read the inventory")
+		}
+		out = append(out, it)
+	}
+	return out, storeError(rows.Err(), "read the inventory")
+}

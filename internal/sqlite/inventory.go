@@ -25,7 +25,7 @@ const (
 const itemColumns = `tenant_id, object_id, client_ids, label, kind, state,
 	created_at, created_by_tid, created_by_oid, created_by_name,
 	updated_at, updated_by_tid, updated_by_oid, updated_by_name,
-	verified_at, observed, version`
+	verified_at, observed, version, expires_at`
 
 // GetItem returns the row for (tenant, object), or an ENOTFOUND error. A row
 // of another tenant is not found, exactly like a missing one.
@@ -442,13 +442,13 @@ func scanItem(row rowScanner) (portal.InventoryItem, error) {
 		tenant, object, clientIDs, kind string
 		state, cTid, cOid, uTid, uOid   string
 		created, updated                int64
-		verified                        sql.NullInt64
+		verified, expires               sql.NullInt64
 		observed                        sql.NullString
 	)
 	if err := row.Scan(&tenant, &object, &clientIDs, &it.Label, &kind, &state,
 		&created, &cTid, &cOid, &it.CreatedBy.Name,
 		&updated, &uTid, &uOid, &it.UpdatedBy.Name,
-		&verified, &observed, &it.Version); err != nil {
+		&verified, &observed, &it.Version, &expires); err != nil {
 		return it, err
 	}
 	var d decoder
@@ -465,6 +465,9 @@ func scanItem(row rowScanner) (portal.InventoryItem, error) {
 	it.State = d.state(state)
 	if verified.Valid {
 		it.VerifiedAt = fromMillis(verified.Int64)
+	}
+	if expires.Valid {
+		it.ExpiresAt = fromMillis(expires.Int64)
 	}
 	if observed.Valid {
 		var o observedJSON

@@ -766,3 +766,41 @@ func auditHead(t *testing.T, f *fixture) int64 {
 	}
 	return head
 }
+
+// Expiry is stored with the row, and ExpiringItems finds what has ended,
+// of every tenant, earliest first.
+func testExpiringItems(t *testing.T, f *fixture) {
+	a, b, c := userItem(tenantA, "a", "ends first", "desktop"), userItem(tenantB, "b", "ends second", "desktop"), userItem(tenantA, "c", "never", "desktop")
+	a.ExpiresAt, b.ExpiresAt = t0.Add(time.Hour), t0.Add(2*time.Hour)
+	f.put(t, b, a, c)
+	got, _ := f.GetItem(f.ctx, tenantA, a.ObjectID)
+	if !got.ExpiresAt.Equal(a.ExpiresAt) {
+		t.Errorf("ExpiresAt read back as %v", got.ExpiresAt)
+	}
+	for _, tc := range []struct {
+		at   time.Time
+		want []portal.GUID
+	}{
+		{t0, nil},
+		{t0.Add(time.Hour), []portal.GUID{a.ObjectID}},
+		{t0.Add(3 * time.Hour), []portal.GUID{a.ObjectID, b.ObjectID}},
+	} {
+		items, err := f.ExpiringItems(f.ctx, tc.at, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []portal.GUID
+		for _, it := range items {
+			ids = append(ids, it.ObjectID)
+		}
+		if len(ids) != len(tc.want) || len(ids) > 0 && ids[0] != tc.want[0] {
+			t.Errorf("ExpiringItems(%v) = %v, want %v", tc.at, ids, tc.want)
+		}
+	}
+	// Clearing the expiry on a later Put.
+	a.ExpiresAt = time.Time{}
+	f.put(t, a)
+	if items, _ := f.ExpiringItems(f.ctx, t0.Add(3*time.Hour), 10); len(items) != 1 {
+		t.Errorf("after clearing: %d expiring", len(items))
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"InventoryVerified", testVerified},
 		{"InventoryVerifiedIfVersion", testVerifiedIfVersion},
 		{"TouchVerified", testTouchVerified},
+		{"ExpiringItems", testExpiringItems},
 		{"CommitIsAtomic", testCommitAtomic},
 		{"CommitRefusesInconsistentChange", testCommitRefuses},
 		{"TenantIsolation", testTenantIsolation},

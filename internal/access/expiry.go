@@ -1,0 +1,95 @@
+package access
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// maxExpiry bounds how far ahead time-boxed access may end: further than
+// that is not a time box, and a typo (2062 for 2026) should be caught.
+const maxExpiry = 5 * 365 * 24 * time.Hour
+
+// checkExpiry refuses an expiry in the past or absurdly far ahead; the zero
+// time (no expiry) is fine.
+func (s *Service) checkExpiry(t time.Time) error {
+	now := s.cfg.Now()
+	switch {
+	case t.IsZero():
+		return nil
+	case !t.After(now):
+		return portal.Errorf(portal.EINVALID, "The access would end in the past; choose a time after now (times are UTC).")
+	case t.Sub(now) > maxExpiry:
+		return portal.Errorf(portal.EINVALID, "The access may end at most five years from now.")
+	}
+	return nil
+}
+
+// ExpiryReport is what one expiry run did.
+type ExpiryReport struct {
+	Revoked int
+	Failed  int // ACS or the database failed; the next run tries again
+}
+
+// expiryBatch is how many ended assignments one run takes on.
+const expiryBatch = 200
+
+// Expire revokes every assignment whose time is up (ExpiresAt + grace at or
+// before now), as who (a system actor), with the original grant's
+// justification in the audit log. A revoke that fails is retried by the
+// next run.
+func (s *Service) Expire(ctx context.Context, who Who, grace time.Duration) (ExpiryReport, error) {
+	var rep ExpiryReport
+	items, err := s.cfg.Store.ExpiringItems(ctx, s.cfg.Now().Add(-grace), expiryBatch)
+	if err != nil {
+		return rep, err
+	}
+	for _, it := range items {
+		w := who
+		w.User.TenantID = it.TenantID
+		why := s.grantJustification(ctx, it)
+		_, err := s.revoke(ctx, w, RevokeRequest{ObjectID: it.ObjectID, Version: it.Version}, why)
+		switch {
+		case err == nil:
+			rep.Revoked++
+		case portal.ErrorCode(err) == portal.ENOTFOUND, portal.ErrorCode(err) == portal.ECONFLICT:
+			// Revoked or changed meanwhile: the next run sees the new state.
+		default:
+			rep.Failed++
+			s.log.WarnContext(ctx, "expiry: revoke failed", "tid", it.TenantID.String(), "oid", it.ObjectID.String(), "err", err)
+		}
+	}
+	return rep, nil
+}
+
+// grantJustification is the reason given when the access was granted (or
+// last changed, or adopted), for the expiry's audit row.
+func (s *Service) grantJustification(ctx context.Context, it portal.InventoryItem) string {
+	page, err := s.cfg.Store.ListAudit(ctx, portal.AuditFilter{TenantID: it.TenantID, ObjectID: it.ObjectID, Limit: 50})
+	if err == nil {
+		for _, ev := range page.Events {
+			if (ev.Action == portal.ActionGrant || ev.Action == portal.ActionEdit || ev.Action == portal.ActionAdopt) && ev.Justification != "" {
+				return ev.Justification
+			}
+		}
+	}
+	return "Time-boxed access ended."
+}
+
+// Upcoming lists the person's tenant's assignments that have an expiry,
+// the soonest first.
+func (s *Service) Upcoming(ctx context.Context, who Who) ([]portal.InventoryItem, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	var out []portal.InventoryItem
+	err := s.lists.each(ctx, who.User.TenantID, func(it portal.InventoryItem) {
+		if !it.ExpiresAt.IsZero() {
+			out = append(out, it)
+		}
+	})
+	slices.SortFunc(out, func(a, b portal.InventoryItem) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+	return out, err
+}
