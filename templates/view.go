@@ -74,7 +74,11 @@ type AssignmentRow struct {
 	CreatedAt  string
 	CreatedBy  string
 	VerifiedAt string // "" when never verified
-	Version    int64
+	// ExpiresAt and ExpiresIn show time-boxed access ("" when none):
+	// "2026-12-24 18:00 UTC" and "in 3 days" (or "ended 2 hours ago").
+	ExpiresAt string
+	ExpiresIn string
+	Version   int64
 }
 
 // Option is a <select> option or a radio/checkbox choice.
@@ -120,6 +124,7 @@ type FieldErrors map[string]string
 // GrantForm is the grant form with what the person typed.
 type GrantForm struct {
 	ObjectID      string
+	ExpiresAt     string // as typed: 2026-12-24T18:00
 	Kind          string
 	Kinds         []Option // the kinds this person may grant
 	Apps          []Option // known calling-client apps; Selected = ticked
@@ -137,6 +142,7 @@ type GrantForm struct {
 type EditForm struct {
 	ObjectID      string
 	Version       int64
+	ExpiresAt     string // 2026-12-24T18:00, or ""
 	Apps          []Option
 	OtherApps     string
 	Label         string
@@ -278,4 +284,10 @@ type DriftRow struct {
 	Row       AssignmentRow
 	ACS       *ACSView // what ACS held at the last verification (nil: none)
 	MayRepair bool
+}
+
+// ExpiriesView lists the tenant's time-boxed access, the soonest first.
+type ExpiriesView struct {
+	Rows  []AssignmentRow
+	Grace string // "" when none
 }

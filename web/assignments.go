@@ -190,6 +190,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	who := s.who(r)
 	key := resultsKey{
 		tenant:    who.User.TenantID,
+		minute:    s.deps.Now().Unix() / 60, // "expires in …" moves with the clock
 		query:     lq.url(lq.page, lq.filter.Sort, lq.filter.Desc),
 		mayGrant:  who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
 		mayExport: access.MayReadAudit(who.User),
@@ -309,7 +310,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := s.who(r)
-	form := templates.GrantForm{ObjectID: in.ObjectID, Kind: in.Kind, Kinds: grantKinds(who.User, in.Kind), Label: in.Label,
+	form := templates.GrantForm{ObjectID: in.ObjectID, Kind: in.Kind, Kinds: grantKinds(who.User, in.Kind), Label: in.Label, ExpiresAt: in.ExpiresAt,
 		Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	form.Apps, form.OtherApps = s.appOptions(in.ClientIDs)
 	if len(errs) == 0 && in.kind != portal.KindUnknown {
@@ -323,7 +324,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.deps.Access.Grant(r.Context(), who, access.GrantRequest{
-		ObjectID: in.objectID, Kind: in.kind, ClientIDs: in.clientIDs, Label: in.Label, Justification: in.Justification,
+		ObjectID: in.objectID, Kind: in.kind, ClientIDs: in.clientIDs, Label: in.Label, Justification: in.Justification, ExpiresAt: in.expiresAt,
 	})
 	if err != nil {
 		form.Problem = portal.ErrorMessage(err)
@@ -397,10 +398,10 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 // they submitted it.
 func (s *Server) editForm(item portal.InventoryItem, in *editForm, errs templates.FieldErrors) *templates.EditForm {
 	f := &templates.EditForm{ObjectID: item.ObjectID.String(), Version: item.Version, Label: item.Label,
-		Required: s.deps.Access.RequireJustification(), Errors: errs}
+		ExpiresAt: expiryValue(item.ExpiresAt), Required: s.deps.Access.RequireJustification(), Errors: errs}
 	chosen := guidStrings(item.ClientIDs)
 	if in != nil {
-		chosen, f.Label, f.Justification = in.ClientIDs, in.Label, in.Justification
+		chosen, f.Label, f.Justification, f.ExpiresAt = in.ClientIDs, in.Label, in.Justification, in.ExpiresAt
 		f.Version = in.version
 	}
 	f.Apps, f.OtherApps = s.appOptions(chosen)
@@ -443,7 +444,7 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.deps.Access.Edit(r.Context(), who, access.EditRequest{
-		ObjectID: id, ClientIDs: in.clientIDs, Label: in.Label, Version: in.version, Justification: in.Justification,
+		ObjectID: id, ClientIDs: in.clientIDs, Label: in.Label, Version: in.version, Justification: in.Justification, ExpiresAt: in.expiresAt,
 	})
 	if err != nil {
 		s.logFailure(r, err)

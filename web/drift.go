@@ -101,3 +101,20 @@ func (s *Server) handleRepair(action portal.AuditAction) http.HandlerFunc {
 		redirectAfterPost(w, r, "/drift")
 	}
 }
+
+// handleExpiries lists time-boxed access, the soonest end first. GET /expiries
+func (s *Server) handleExpiries(w http.ResponseWriter, r *http.Request) {
+	items, err := s.deps.Access.Upcoming(r.Context(), s.who(r))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.ExpiriesView{}
+	if s.deps.ExpiryGrace > 0 {
+		v.Grace = s.deps.ExpiryGrace.String()
+	}
+	for _, it := range items {
+		v.Rows = append(v.Rows, s.rowView(it))
+	}
+	s.render(w, r, http.StatusOK, templates.ExpiriesPage(s.page(w, r, "Expiring access", "expiries"), v))
+}

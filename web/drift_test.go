@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acsemu"
@@ -88,5 +89,47 @@ func TestDriftReportAndRepair(t *testing.T) {
 	}
 	if e.auditCount(portal.ActionReapply) != 2 || e.auditCount(portal.ActionAccept) != 1 {
 		t.Errorf("audit: %d reapply rows (intent+outcome), %d accept rows", e.auditCount(portal.ActionReapply), e.auditCount(portal.ActionAccept))
+	}
+}
+
+// Time-boxed access through the forms: set, shown, listed, refused when bad.
+func TestExpiryThroughForms(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	c := noFollow(e.as("admin@contoso.test"))
+	ends := e.clock.Now().UTC().Add(72 * time.Hour).Truncate(time.Minute)
+	form := url.Values{"objectId": {alice.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "expiresAt": {ends.Format("2006-01-02T15:04")}}
+	if p := e.post(c, "/assignments", form); p.status != http.StatusSeeOther {
+		t.Fatalf("grant with an expiry: %d %s", p.status, p.body)
+	}
+	if inv := e.inventory(devidp.ContosoTenant); len(inv) != 1 || !inv[0].ExpiresAt.Equal(ends) {
+		t.Fatalf("inventory: %+v", inv)
+	}
+	p := e.get(c, "/assignments/"+alice.String())
+	if got, _ := p.testid("detail-expires"); !strings.Contains(got, "in 2 days") && !strings.Contains(got, "in 3 days") {
+		t.Errorf("detail shows %q", got)
+	}
+	if got, _ := e.get(c, "/assignments").testid("expires-in"); !strings.HasPrefix(got, "in ") {
+		t.Errorf("list shows %q", got)
+	}
+	if rows, _ := e.get(c, "/expiries").testid("expiries"); !strings.Contains(rows, alice.String()) {
+		t.Errorf("expiries page: %q", rows)
+	}
+	for _, bad := range []string{"tomorrow", "2026-13-01", e.clock.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04"), "2099-01-01"} {
+		form := url.Values{"objectId": {bob.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "expiresAt": {bad}}
+		if p := e.post(c, "/assignments", form); p.status < 400 || p.status >= 500 {
+			t.Errorf("expiresAt %q: %d", bad, p.status)
+		}
+	}
+	if len(e.inventory(devidp.ContosoTenant)) != 1 {
+		t.Error("a bad expiry granted access")
+	}
+	// Extending it through the edit form: a new version, nothing sent to ACS.
+	writes := e.writes()
+	later := ends.Add(24 * time.Hour)
+	if p := e.post(c, "/assignments/"+alice.String(), url.Values{"version": {"1"}, "clientId": {appDesktop.String()}, "expiresAt": {later.Format("2006-01-02T15:04")}}); p.status != http.StatusSeeOther {
+		t.Fatalf("extend: %d %s", p.status, p.body)
+	}
+	if inv := e.inventory(devidp.ContosoTenant); !inv[0].ExpiresAt.Equal(later) || inv[0].Version != 2 || e.writes() != writes {
+		t.Errorf("after extending: %+v, %d writes", inv[0], e.writes()-writes)
 	}
 }

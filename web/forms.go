@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
@@ -86,20 +87,23 @@ func splitClientIDs(values []string) []string {
 // grantForm is POST /assignments.
 type grantForm struct {
 	ObjectID, Kind, Label, Justification string
+	ExpiresAt                            string
 	ClientIDs                            []string
 	// parsed
 	objectID  portal.GUID
 	kind      portal.PrincipalKind
 	clientIDs []portal.GUID
+	expiresAt time.Time
 }
 
 func parseGrantForm(v url.Values, requireWhy bool) (grantForm, templates.FieldErrors, error) {
 	f, errs := grantForm{}, templates.FieldErrors{}
-	s, err := singles(v, "objectId", "kind", "label", "justification")
+	s, err := singles(v, "objectId", "kind", "label", "justification", "expiresAt")
 	if err != nil {
 		return f, nil, err
 	}
-	f.ObjectID, f.Kind, f.Label, f.Justification = s["objectId"], s["kind"], s["label"], s["justification"]
+	f.ObjectID, f.Kind, f.Label, f.Justification, f.ExpiresAt = s["objectId"], s["kind"], s["label"], s["justification"], s["expiresAt"]
+	f.expiresAt = parseExpiry(f.ExpiresAt, errs)
 	f.ClientIDs = splitClientIDs(v["clientId"])
 	if f.objectID, err = portal.ParseGUID(strings.TrimSpace(f.ObjectID)); err != nil {
 		errs["objectId"] = "Object ID: " + portal.ErrorMessage(err)
@@ -138,22 +142,24 @@ func checkTexts(errs templates.FieldErrors, label, why string, requireWhy bool) 
 
 // editForm is POST /assignments/{objectId}.
 type editForm struct {
-	Label, Justification string
-	ClientIDs            []string
-	version              int64
-	clientIDs            []portal.GUID
+	Label, Justification, ExpiresAt string
+	ClientIDs                       []string
+	version                         int64
+	clientIDs                       []portal.GUID
+	expiresAt                       time.Time
 }
 
 func parseEditForm(v url.Values, requireWhy bool) (editForm, templates.FieldErrors, error) {
 	f, errs := editForm{}, templates.FieldErrors{}
-	s, err := singles(v, "version", "label", "justification")
+	s, err := singles(v, "version", "label", "justification", "expiresAt")
 	if err != nil {
 		return f, nil, err
 	}
-	f.Label, f.Justification = s["label"], s["justification"]
+	f.Label, f.Justification, f.ExpiresAt = s["label"], s["justification"], s["expiresAt"]
 	if f.version, err = parseVersion(s["version"]); err != nil {
 		return f, nil, err
 	}
+	f.expiresAt = parseExpiry(f.ExpiresAt, errs)
 	f.ClientIDs = splitClientIDs(v["clientId"])
 	if f.clientIDs, err = portal.ParseClientIDs(f.ClientIDs); err != nil {
 		errs["clientId"] = portal.ErrorMessage(err)
@@ -208,4 +214,35 @@ func parseAdoptForm(v url.Values, requireWhy bool) (adoptForm, templates.FieldEr
 	f := adoptForm{Label: s["label"], Justification: s["justification"]}
 	checkTexts(errs, f.Label, f.Justification, requireWhy)
 	return f, errs, nil
+}
+
+// expiryLayouts are what an "access ends" field may hold: a browser's
+// datetime-local value, with or without seconds, or a bare date (the end
+// of that day). All are UTC.
+var expiryLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"}
+
+// parseExpiry reads the optional expiresAt field; "" is no expiry.
+func parseExpiry(v string, errs templates.FieldErrors) time.Time {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}
+	}
+	for _, layout := range expiryLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			if layout == "2006-01-02" {
+				t = t.AddDate(0, 0, 1)
+			}
+			return t
+		}
+	}
+	errs["expiresAt"] = "Access ends: write the time like 2026-12-24T18:00 (UTC), or leave it empty."
+	return time.Time{}
+}
+
+// expiryValue is t as an "access ends" field shows it.
+func expiryValue(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04")
 }

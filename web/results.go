@@ -12,8 +12,8 @@ import (
 // resultsCache keeps renderings of the assignments list's results for
 // reuse. A rendering is keyed by everything it depends on: the tenant, the
 // question (query string), what the viewer's role shows, and the stamp of
-// the inventory it was read from; a new stamp (any change in the tenant)
-// simply never finds the old ones. The results hold no nonce and nothing
+// the inventory it was read from, and the minute (for relative times); a
+// new stamp (any change in the tenant) simply never finds the old ones. The results hold no nonce and nothing
 // of the viewer but the role flags in the key.
 type resultsCache struct {
 	mu sync.Mutex
@@ -23,6 +23,7 @@ type resultsCache struct {
 type resultsKey struct {
 	tenant              portal.GUID
 	stamp               int64
+	minute              int64
 	query               string
 	mayGrant, mayExport bool
 }

@@ -38,6 +38,7 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments/{objectId}", readers, s.handleAssignmentDetail)
 	s.handle(r, "GET", "/lookup", readers, s.handleLookup)
 	s.handle(r, "GET", "/drift", readers, s.handleDrift)
+	s.handle(r, "GET", "/expiries", readers, s.handleExpiries)
 
 	// Changing: admins and helpdesk (helpdesk: users only, checked per kind).
 	s.handle(r, "GET", "/assignments/new", changers, s.handleGrantForm)

@@ -26,7 +26,10 @@ type Deps struct {
 	KnownApps []portal.KnownApp
 	// Reconciler starts reconcile runs (nil: no "Reconcile now").
 	Reconciler Reconciler
-	Logger     *slog.Logger
+	// ExpiryGrace is how long ended access stays before the expiry job
+	// revokes it (shown on the expiries page).
+	ExpiryGrace time.Duration
+	Logger      *slog.Logger
 	// BaseURL is the portal's public origin (https://portal.example.com),
 	// from configuration: redirects are built from it, never from Host.
 	BaseURL string

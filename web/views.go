@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,8 +64,45 @@ func (s *Server) rowView(it portal.InventoryItem) templates.AssignmentRow {
 		CreatedAt:  displayTime(it.CreatedAt),
 		CreatedBy:  actorName(it.CreatedBy),
 		VerifiedAt: displayTime(it.VerifiedAt),
+		ExpiresAt:  displayTime(it.ExpiresAt),
+		ExpiresIn:  relativeTime(s.deps.Now(), it.ExpiresAt),
 		Version:    it.Version,
 	}
+}
+
+// relativeTime says how far t is from now in words ("in 3 days", "ended 2
+// hours ago"), to the minute; "" for the zero time.
+func relativeTime(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := t.Sub(now)
+	past := d < 0
+	if past {
+		d = -d
+	}
+	var n int
+	var unit string
+	switch {
+	case d < time.Minute:
+		if past {
+			return "ended just now"
+		}
+		return "in under a minute"
+	case d < time.Hour:
+		n, unit = int(d/time.Minute), "minute"
+	case d < 48*time.Hour:
+		n, unit = int(d/time.Hour), "hour"
+	default:
+		n, unit = int(d/(24*time.Hour)), "day"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	if past {
+		return "ended " + strconv.Itoa(n) + " " + unit + " ago"
+	}
+	return "in " + strconv.Itoa(n) + " " + unit
 }
 
 func (s *Server) acsView(a portal.Assignment) *templates.ACSView {
@@ -165,7 +203,8 @@ func navigation(u *portal.User) []templates.NavItem {
 		nav = append(nav, templates.NavItem{Key: "grant", Label: "Grant access", Href: "/assignments/new"})
 	}
 	nav = append(nav, templates.NavItem{Key: "lookup", Label: "Look up", Href: "/lookup"},
-		templates.NavItem{Key: "drift", Label: "Drift report", Href: "/drift"})
+		templates.NavItem{Key: "drift", Label: "Drift report", Href: "/drift"},
+		templates.NavItem{Key: "expiries", Label: "Expiring", Href: "/expiries"})
 	if u.HasAny(portal.RoleAdmin, portal.RoleAuditor) {
 		nav = append(nav, templates.NavItem{Key: "audit", Label: "Audit log", Href: "/audit"})
 	}

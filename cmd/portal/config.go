@@ -42,6 +42,9 @@ type serveConfig struct {
 	// PORTAL_RECONCILE_INTERVAL: how often the whole inventory is compared
 	// with ACS (default 24h; 0 for on demand only).
 	ReconcileEvery time.Duration
+	// PORTAL_EXPIRY_GRACE: how long ended time-boxed access stays before
+	// it is revoked (default 0).
+	ExpiryGrace time.Duration
 }
 
 // loadServeConfig reads and checks the settings. It returns every problem,
@@ -152,6 +155,9 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 	c.SessionIdle = duration(getenv, "PORTAL_SESSION_IDLE_TIMEOUT", 8*time.Hour, bad)
 	c.SessionAbsolute = duration(getenv, "PORTAL_SESSION_ABSOLUTE_TIMEOUT", 24*time.Hour, bad)
 	c.KnownApps = knownApps(getenv("PORTAL_KNOWN_APPS"), bad)
+	if v := getenv("PORTAL_EXPIRY_GRACE"); v != "" && v != "0" {
+		c.ExpiryGrace = duration(getenv, "PORTAL_EXPIRY_GRACE", 0, bad)
+	}
 	switch v := getenv("PORTAL_RECONCILE_INTERVAL"); v {
 	case "":
 		c.ReconcileEvery = 24 * time.Hour

@@ -44,6 +44,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	requireWhy := fs.Bool("require-justification", false, "refuse changes without a justification")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
 	reconcileEvery := fs.Duration("reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
+	expiryGrace := fs.Duration("expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -122,7 +123,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: *reconcileEvery, Logger: logger}
 	go reconciler.Run(ctx)
+	go (&jobs.Expirer{Service: service, Locks: db, Grace: *expiryGrace, Logger: logger}).Run(ctx)
 	site := web.New(web.Deps{
+		ExpiryGrace:   *expiryGrace,
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,

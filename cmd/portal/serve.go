@@ -76,7 +76,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: cfg.ReconcileEvery, Logger: logger}
 	go reconciler.Run(ctx)
+	go (&jobs.Expirer{Service: service, Locks: db, Grace: cfg.ExpiryGrace, Logger: logger}).Run(ctx)
 	site := web.New(web.Deps{
+		ExpiryGrace:   cfg.ExpiryGrace,
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,
