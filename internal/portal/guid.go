@@ -83,11 +83,22 @@ func (g GUID) String() string {
 	return string(b[:])
 }
 
-// MarshalText writes the canonical form, so GUIDs read naturally in JSON.
-func (g GUID) MarshalText() ([]byte, error) { return []byte(g.String()), nil }
+// MarshalText writes the canonical form, so GUIDs read naturally in JSON;
+// the zero GUID (no ID) is written as "".
+func (g GUID) MarshalText() ([]byte, error) {
+	if g.IsZero() {
+		return []byte{}, nil
+	}
+	return []byte(g.String()), nil
+}
 
-// UnmarshalText parses with the same rules as ParseGUID.
+// UnmarshalText parses with the same rules as ParseGUID; "" is the zero
+// GUID (no ID), as MarshalText writes it.
 func (g *GUID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*g = GUID{}
+		return nil
+	}
 	v, err := ParseGUID(string(b))
 	if err != nil {
 		return err

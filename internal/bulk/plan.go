@@ -1,0 +1,117 @@
+package bulk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"slices"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// Planner turns an uploaded file into a stored plan, applying nothing.
+type Planner struct {
+	Access *access.Service
+	Plans  portal.PlanStore
+	Limits Limits
+}
+
+// Plan reads the file and classifies every row against the inventory of
+// who's tenant: create, update (with the row as it is now), unchanged,
+// revoke, or invalid with the reason. In a grant row, an empty label or
+// expiresAt keeps what the inventory has. Helpdesk may plan grants of
+// users only. A file error (see Read) stores nothing.
+func (p *Planner) Plan(ctx context.Context, who access.Who, fileName string, r io.Reader) (portal.Plan, error) {
+	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		return portal.Plan{}, access.MayChange(who.User, portal.KindUser)
+	}
+	lim := p.Limits
+	lim.defaults()
+	plan := portal.Plan{ID: newPlanID(), TenantID: who.User.TenantID, CreatedBy: portal.ActorOf(who.User), CreatedAt: lim.Now(),
+		FileName: truncate(fileName, 200), Totals: map[portal.PlanClass]int{}}
+	var rows []portal.PlanRow
+	add := func(r portal.PlanRow) {
+		plan.Totals[r.Class]++
+		rows = append(rows, r)
+	}
+	_, err := Read(r, lim, func(row Row) error {
+		pr, err := p.classify(ctx, who, row)
+		if err != nil {
+			return err
+		}
+		add(pr)
+		return nil
+	}, func(e RowError) error {
+		add(portal.PlanRow{Line: e.Line, Class: portal.PlanInvalid, Column: e.Column, Reason: e.Reason})
+		return nil
+	})
+	if err != nil {
+		return portal.Plan{}, err
+	}
+	slices.SortFunc(rows, func(a, b portal.PlanRow) int { return a.Line - b.Line })
+	if err := p.Plans.SavePlan(ctx, plan, rows); err != nil {
+		return portal.Plan{}, err
+	}
+	return plan, nil
+}
+
+// classify decides what applying one good row would do.
+func (p *Planner) classify(ctx context.Context, who access.Who, row Row) (portal.PlanRow, error) {
+	pr := portal.PlanRow{Line: row.Line, Revoke: row.Action == Revoke, ObjectID: row.ObjectID, Kind: row.Kind,
+		ClientIDs: row.ClientIDs, Label: row.Label, ExpiresAt: row.ExpiresAt}
+	invalid := func(column, reason string) portal.PlanRow {
+		pr.Class, pr.Column, pr.Reason = portal.PlanInvalid, column, reason
+		return pr
+	}
+	item, err := p.Access.Item(ctx, who, row.ObjectID)
+	known := err == nil
+	if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
+		return pr, err
+	}
+	if known {
+		pr.Before = &item
+	}
+	if row.Action == Revoke {
+		switch {
+		case !who.User.Has(portal.RoleAdmin):
+			return invalid(ColAction, "your role may not revoke in bulk; revoke one at a time"), nil
+		case !known:
+			return invalid(ColObjectID, "the inventory has no assignment for this object: nothing to revoke"), nil
+		case row.Kind != portal.KindUnknown && row.Kind != item.Kind:
+			return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, not a "+row.Kind.String()), nil
+		}
+		pr.Class, pr.Kind = portal.PlanRevoke, item.Kind
+		return pr, nil
+	}
+	if err := access.MayChange(who.User, row.Kind); err != nil {
+		return invalid(ColKind, "your role may not grant a "+row.Kind.String()), nil
+	}
+	if !known {
+		pr.Class = portal.PlanCreate
+		return pr, nil
+	}
+	if err := access.MayChange(who.User, item.Kind); err != nil {
+		return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, which your role may not change"), nil
+	}
+	if pr.Label == "" {
+		pr.Label = item.Label
+	}
+	if pr.ExpiresAt.IsZero() {
+		pr.ExpiresAt = item.ExpiresAt
+	}
+	want := portal.Assignment{TenantID: item.TenantID, ObjectID: item.ObjectID, Kind: row.Kind, ClientIDs: row.ClientIDs}
+	if want.Equal(item.Assignment) && pr.Label == item.Label && pr.ExpiresAt.Equal(item.ExpiresAt) {
+		pr.Class = portal.PlanUnchanged
+	} else {
+		pr.Class = portal.PlanUpdate
+	}
+	return pr, nil
+}
+
+func newPlanID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
