@@ -291,3 +291,39 @@ type ExpiriesView struct {
 	Rows  []AssignmentRow
 	Grace string // "" when none
 }
+
+// BulkUploadView is the bulk upload page.
+type BulkUploadView struct {
+	Error    string
+	MaxRows  int
+	MaxMB    int64
+	Helpdesk bool // may only grant users
+}
+
+// PlanView is a stored bulk plan.
+type PlanView struct {
+	ID        string
+	FileName  string
+	CreatedAt string
+	CreatedBy string
+	Totals    []Option // class, label, count; Selected = the filter
+	Class     string
+	Rows      []PlanRowView
+	Matched   int
+	PrevHref  string
+	NextHref  string
+}
+
+// PlanRowView is one row of a plan.
+type PlanRowView struct {
+	Line      int
+	Class     string
+	Action    string
+	ObjectID  string
+	Kind      string
+	Apps      []AppRef
+	Label     string
+	ExpiresAt string
+	Before    string // for updates and revokes: the inventory now
+	Problem   string // for invalid rows: "clientIds: …"
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/portal"
@@ -146,6 +147,8 @@ func newPortal(t *testing.T, opts SessionOptions) *portalEnv {
 		Auth:          auth,
 		Sessions:      e.db,
 		Access:        e.access,
+		Bulk:          &bulk.Planner{Access: e.access, Plans: e.db, Limits: bulk.Limits{Now: e.clock.Now}},
+		Plans:         e.db,
 		SignOutOrigin: e.idp.BrowserBase(),
 		KnownApps:     testKnownApps,
 		Logger:        slog.New(slog.NewJSONHandler(e.logs, nil)),

@@ -171,7 +171,11 @@ const maxFormBody = 64 << 10
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+			limit := int64(maxFormBody)
+			if r.Method == http.MethodPost && r.URL.Path == "/bulk" {
+				limit = maxUploadBody // the one route that takes a file
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -52,6 +52,11 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "POST", "/assignments/{objectId}/reapply", changers, s.handleRepair(portal.ActionReapply))
 	s.handle(r, "POST", "/assignments/{objectId}/accept", changers, s.handleRepair(portal.ActionAccept))
 
+	s.handle(r, "GET", "/bulk", changers, s.handleBulkForm)
+	s.handle(r, "GET", "/bulk/template.csv", changers, s.handleBulkTemplate)
+	s.handle(r, "POST", "/bulk", changers, s.handleBulkUpload)
+	s.handle(r, "GET", "/bulk/{planId}", changers, s.handlePlan)
+
 	// Admins only.
 	s.handle(r, "POST", "/reconcile", admins, s.handleReconcileNow)
 

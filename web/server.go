@@ -24,6 +24,9 @@ type Deps struct {
 	Access *access.Service
 	// KnownApps are the calling-client apps forms offer by name.
 	KnownApps []portal.KnownApp
+	// Bulk makes plans of uploaded files, kept in Plans (nil: no bulk).
+	Bulk  BulkPlanner
+	Plans portal.PlanStore
 	// Reconciler starts reconcile runs (nil: no "Reconcile now").
 	Reconciler Reconciler
 	// ExpiryGrace is how long ended access stays before the expiry job

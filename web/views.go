@@ -200,7 +200,8 @@ func navigation(u *portal.User) []templates.NavItem {
 	}
 	nav := []templates.NavItem{{Key: "home", Label: "Home", Href: "/"}, {Key: "assignments", Label: "Assignments", Href: "/assignments"}}
 	if u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
-		nav = append(nav, templates.NavItem{Key: "grant", Label: "Grant access", Href: "/assignments/new"})
+		nav = append(nav, templates.NavItem{Key: "grant", Label: "Grant access", Href: "/assignments/new"},
+			templates.NavItem{Key: "bulk", Label: "Bulk changes", Href: "/bulk"})
 	}
 	nav = append(nav, templates.NavItem{Key: "lookup", Label: "Look up", Href: "/lookup"},
 		templates.NavItem{Key: "drift", Label: "Drift report", Href: "/drift"},

@@ -19,6 +19,7 @@ import (
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/jobs"
@@ -130,6 +131,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		Sessions:      db,
 		Access:        service,
 		Reconciler:    reconciler,
+		Bulk:          &bulk.Planner{Access: service, Plans: db},
+		Plans:         db,
 		KnownApps:     devKnownApps,
 		SignOutOrigin: idp.BrowserBase(),
 		Logger:        logger,

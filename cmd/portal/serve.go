@@ -16,6 +16,7 @@ import (
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
@@ -83,6 +84,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Sessions:      db,
 		Access:        service,
 		Reconciler:    reconciler,
+		Bulk:          &bulk.Planner{Access: service, Plans: db},
+		Plans:         db,
 		KnownApps:     cfg.KnownApps,
 		SignOutOrigin: cfg.EntraHost,
 		Logger:        logger,

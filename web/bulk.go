@@ -1,0 +1,177 @@
+package web
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/teamsphone/portal/internal/bulk"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// BulkPlanner makes plans of uploaded files (internal/bulk).
+type BulkPlanner = *bulk.Planner
+
+// maxUploadBody caps a bulk upload: the file's own cap plus room for the
+// multipart framing.
+const maxUploadBody = 10<<20 + 64<<10
+
+func (s *Server) bulkView(r *http.Request, msg string) templates.BulkUploadView {
+	u := userFrom(r.Context())
+	return templates.BulkUploadView{Error: msg, MaxRows: 50000, MaxMB: 10, Helpdesk: !u.Has(portal.RoleAdmin)}
+}
+
+// handleBulkForm shows the upload form. GET /bulk
+func (s *Server) handleBulkForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, templates.BulkUploadPage(s.page(w, r, "Bulk changes", "bulk"), s.bulkView(r, "")))
+}
+
+// handleBulkTemplate downloads a file to start from. GET /bulk/template.csv
+func (s *Server) handleBulkTemplate(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="bulk-template.csv"`)
+	w.Write([]byte(bulk.Template))
+}
+
+// handleBulkUpload makes a plan of an uploaded CSV, streaming it (never
+// held whole). POST /bulk (multipart/form-data, field "file")
+func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Bulk == nil {
+		s.renderError(w, r, portal.Errorf(portal.EUNAVAILABLE, "Bulk changes are not set up on this instance."))
+		return
+	}
+	fail := func(status int, msg string) {
+		s.render(w, r, status, templates.BulkUploadPage(s.page(w, r, "Bulk changes", "bulk"), s.bulkView(r, msg)))
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		fail(http.StatusUnsupportedMediaType, "Upload the file with the form (multipart/form-data).")
+		return
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		fail(http.StatusBadRequest, "The upload could not be read.")
+		return
+	}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				fail(http.StatusRequestEntityTooLarge, "The file is larger than 10 MB; split it into several files.")
+			} else {
+				fail(http.StatusBadRequest, "The upload holds no file: choose a CSV file.")
+			}
+			return
+		}
+		if part.FormName() != "file" {
+			part.Close()
+			continue
+		}
+		plan, err := s.deps.Bulk.Plan(r.Context(), s.who(r), part.FileName(), part)
+		part.Close()
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooBig):
+				fail(http.StatusRequestEntityTooLarge, "The file is larger than 10 MB; split it into several files.")
+			case portal.ErrorCode(err) == portal.EINVALID:
+				fail(http.StatusUnprocessableEntity, portal.ErrorMessage(err))
+			default:
+				s.renderError(w, r, err)
+			}
+			return
+		}
+		redirectAfterPost(w, r, "/bulk/"+plan.ID)
+		return
+	}
+}
+
+// planRowsShown is a plan page's page size.
+const planRowsShown = 100
+
+// handlePlan shows a plan. GET /bulk/{planId}?class=&page=
+func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
+	who := s.who(r)
+	id := chi.URLParam(r, "planId")
+	q := r.URL.Query()
+	class := portal.PlanClass(q.Get("class"))
+	if class != "" && !containsClass(class) {
+		s.renderError(w, r, portal.Errorf(portal.EINVALID, "Unknown outcome filter."))
+		return
+	}
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	plan, err := s.deps.Plans.GetPlan(r.Context(), who.User.TenantID, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	rows, matched, err := s.deps.Plans.PlanRows(r.Context(), who.User.TenantID, id, class, (page-1)*planRowsShown, planRowsShown)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.PlanView{ID: plan.ID, FileName: plan.FileName, CreatedAt: displayTime(plan.CreatedAt), CreatedBy: actorName(plan.CreatedBy),
+		Class: string(class), Matched: matched}
+	all := 0
+	for _, c := range portal.PlanClasses {
+		all += plan.Totals[c]
+	}
+	v.Totals = append(v.Totals, templates.Option{Value: "", Label: "All rows", Count: all, Selected: class == ""})
+	for _, c := range portal.PlanClasses {
+		v.Totals = append(v.Totals, templates.Option{Value: string(c), Label: string(c), Count: plan.Totals[c], Selected: class == c})
+	}
+	for _, pr := range rows {
+		rv := templates.PlanRowView{Line: pr.Line, Class: string(pr.Class), Action: "grant", Label: pr.Label, ExpiresAt: displayTime(pr.ExpiresAt),
+			Apps: s.appRefs(pr.ClientIDs)}
+		if pr.Revoke {
+			rv.Action = "revoke"
+		}
+		if !pr.ObjectID.IsZero() {
+			rv.ObjectID = pr.ObjectID.String()
+		}
+		if pr.Kind != portal.KindUnknown {
+			rv.Kind = pr.Kind.Label()
+		}
+		if pr.Before != nil {
+			rv.Before = auditStateText(portal.StateOfItem(*pr.Before))
+		}
+		if pr.Class == portal.PlanInvalid {
+			rv.Problem = pr.Reason
+			if pr.Column != "" {
+				rv.Problem = pr.Column + ": " + pr.Reason
+			}
+		}
+		v.Rows = append(v.Rows, rv)
+	}
+	link := func(p int) string {
+		u := url.Values{}
+		if class != "" {
+			u.Set("class", string(class))
+		}
+		u.Set("page", strconv.Itoa(p))
+		return "/bulk/" + plan.ID + "?" + u.Encode()
+	}
+	if page > 1 {
+		v.PrevHref = link(page - 1)
+	}
+	if page*planRowsShown < matched {
+		v.NextHref = link(page + 1)
+	}
+	s.render(w, r, http.StatusOK, templates.PlanPage(s.page(w, r, "Plan", "bulk"), v))
+}
+
+func containsClass(c portal.PlanClass) bool {
+	for _, k := range portal.PlanClasses {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,90 @@
+package web
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/teamsphone/portal/internal/devidp"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+func (e *portalEnv) upload(c *http.Client, name string, content []byte) page {
+	e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", name)
+	fw.Write(content)
+	mw.Close()
+	return e.do(c, "POST", "/bulk", &body, http.Header{"Content-Type": {mw.FormDataContentType()}})
+}
+
+func TestBulkPlanThroughTheBrowserForms(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	admin := noFollow(e.as("admin@contoso.test"))
+	file := "objectId,kind,clientIds,label,action\n" +
+		alice.String() + ",user," + appMobile.String() + ",,\n" +
+		bob.String() + ",user," + appDesktop.String() + ",Bob,\n" +
+		"not-a-guid,user,,,\n"
+	writes, head := e.writes(), e.auditRows()
+	p := e.upload(admin, "changes.csv", []byte(file))
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/bulk/") {
+		t.Fatalf("upload: %d %s", p.status, p.body)
+	}
+	planURL := p.header.Get("Location")
+	p = e.get(admin, planURL)
+	totals, _ := p.testid("plan-totals")
+	for _, want := range []string{"create: 1", "update: 1", "invalid: 1", "All rows: 3"} {
+		if !strings.Contains(totals, want) {
+			t.Errorf("totals %q lack %q", totals, want)
+		}
+	}
+	if rows, _ := e.get(admin, planURL+"?class=invalid").testid("plan-rows"); !strings.Contains(rows, "objectId: ") {
+		t.Errorf("invalid rows: %q", rows)
+	}
+	if e.writes() != writes || e.auditRows() != head || len(e.inventory(devidp.ContosoTenant)) != 1 {
+		t.Error("planning changed something")
+	}
+	// Another tenant's admin cannot open it; an auditor cannot upload.
+	if p := e.get(noFollow(e.as("admin@fabrikam.test")), planURL); p.status != http.StatusNotFound {
+		t.Errorf("Fabrikam opens Contoso's plan: %d", p.status)
+	}
+	if p := e.upload(noFollow(e.as("auditor@contoso.test")), "x.csv", []byte(file)); p.status != http.StatusForbidden {
+		t.Errorf("auditor uploads: %d", p.status)
+	}
+	// Bad files: a clear message, no plan.
+	for name, content := range map[string][]byte{
+		"utf16.csv":   []byte("\xff\xfeo\x00"),
+		"tenant.csv":  []byte("tenantId,objectId\n"),
+		"garbage.csv": []byte("objectId,kind\n\"unterminated\n"),
+	} {
+		p := e.upload(admin, name, content)
+		if p.status != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d", name, p.status)
+		}
+		if msg, _ := p.testid("form-problem"); msg == "" {
+			t.Errorf("%s: no message", name)
+		}
+	}
+	if p := e.upload(admin, "big.csv", bytes.Repeat([]byte("x"), 11<<20)); p.status != http.StatusRequestEntityTooLarge && p.status != http.StatusUnprocessableEntity {
+		t.Errorf("11 MB: %d", p.status)
+	}
+	if p := e.post(admin, "/bulk", nil); p.status != http.StatusUnsupportedMediaType {
+		t.Errorf("not multipart: %d", p.status)
+	}
+	if p := e.get(admin, "/bulk/template.csv"); p.status != 200 || !strings.HasPrefix(p.body, "objectId,kind") {
+		t.Errorf("template: %d", p.status)
+	}
+	assertNoncedHX(t, "bulk form", e.get(admin, "/bulk"))
+}
+
+func (e *portalEnv) auditRows() int {
+	n := 0
+	for _, a := range portal.AuditActions {
+		n += e.auditCount(a)
+	}
+	return n
+}
