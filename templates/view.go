@@ -142,6 +142,7 @@ type GrantForm struct {
 type EditForm struct {
 	ObjectID      string
 	Version       int64
+	Seen          string // the row's fingerprint when the page was made
 	ExpiresAt     string // 2026-12-24T18:00, or ""
 	Apps          []Option
 	OtherApps     string
@@ -208,6 +209,7 @@ type DetailView struct {
 // RevokeView is the confirmation before a revoke.
 type RevokeView struct {
 	Row           AssignmentRow
+	Seen          string
 	Justification string
 	Required      bool
 	Errors        FieldErrors
@@ -282,6 +284,7 @@ type DriftView struct {
 // DriftRow is one assignment of the drift report.
 type DriftRow struct {
 	Row       AssignmentRow
+	Seen      string
 	ACS       *ACSView // what ACS held at the last verification (nil: none)
 	MayRepair bool
 }

@@ -68,7 +68,7 @@ func changeForm[F any](s *Server, w http.ResponseWriter, r *http.Request, parse 
 func (s *Server) itemToChange(w http.ResponseWriter, r *http.Request, who access.Who, id portal.GUID, action portal.AuditAction) (portal.InventoryItem, bool) {
 	item, err := s.deps.Access.Item(r.Context(), who, id)
 	if err == nil {
-		err = s.deps.Access.Authorize(r.Context(), who, action, id, item.Kind)
+		err = s.deps.Access.AuthorizeItem(r.Context(), who, action, item)
 	}
 	if err != nil {
 		s.renderError(w, r, err)
@@ -376,7 +376,7 @@ func (s *Server) logFailure(r *http.Request, err error) {
 // detailView builds an assignment's page for the person.
 func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templates.DetailView, error) {
 	who := s.who(r)
-	v := templates.DetailView{Row: s.rowView(item), MayChange: access.MayChange(who.User, item.Kind) == nil}
+	v := templates.DetailView{Row: s.rowView(item), MayChange: access.MayChangeItem(who.User, item) == nil}
 	if item.Observed != nil {
 		v.Observed = s.acsView(*item.Observed)
 	}
@@ -397,12 +397,12 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 // editForm is the edit form for item, with what the person typed (in) if
 // they submitted it.
 func (s *Server) editForm(item portal.InventoryItem, in *editForm, errs templates.FieldErrors) *templates.EditForm {
-	f := &templates.EditForm{ObjectID: item.ObjectID.String(), Version: item.Version, Label: item.Label,
+	f := &templates.EditForm{ObjectID: item.ObjectID.String(), Version: item.Version, Seen: access.Seen(item), Label: item.Label,
 		ExpiresAt: expiryValue(item.ExpiresAt), Required: s.deps.Access.RequireJustification(), Errors: errs}
 	chosen := guidStrings(item.ClientIDs)
 	if in != nil {
 		chosen, f.Label, f.Justification, f.ExpiresAt = in.ClientIDs, in.Label, in.Justification, in.ExpiresAt
-		f.Version = in.version
+		f.Version, f.Seen = in.version, in.Seen
 	}
 	f.Apps, f.OtherApps = s.appOptions(chosen)
 	return f
@@ -443,8 +443,12 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		s.renderEditForm(w, r, http.StatusUnprocessableEntity, item, s.editForm(item, &in, errs))
 		return
 	}
+	expires := in.expiresAt
+	if !in.expiresGiven {
+		expires = item.ExpiresAt // a form without the field changes no expiry
+	}
 	res, err := s.deps.Access.Edit(r.Context(), who, access.EditRequest{
-		ObjectID: id, ClientIDs: in.clientIDs, Label: in.Label, Version: in.version, Justification: in.Justification, ExpiresAt: in.expiresAt,
+		ObjectID: id, ClientIDs: in.clientIDs, Label: in.Label, Version: in.version, Seen: in.Seen, Justification: in.Justification, ExpiresAt: expires,
 	})
 	if err != nil {
 		s.logFailure(r, err)
@@ -537,7 +541,7 @@ func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := templates.RevokeView{Row: s.rowView(item), Required: s.deps.Access.RequireJustification()}
+	v := templates.RevokeView{Row: s.rowView(item), Seen: access.Seen(item), Required: s.deps.Access.RequireJustification()}
 	s.render(w, r, http.StatusOK, templates.RevokePage(s.page(w, r, "Revoke access", "assignments"), v))
 }
 
@@ -554,13 +558,13 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := templates.RevokeView{Row: s.rowView(item), Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
+	v := templates.RevokeView{Row: s.rowView(item), Seen: in.Seen, Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	v.Row.Version = in.version
 	if len(errs) > 0 {
 		s.renderRevokeForm(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	res, err := s.deps.Access.Revoke(r.Context(), who, access.RevokeRequest{ObjectID: id, Version: in.version, Justification: in.Justification})
+	res, err := s.deps.Access.Revoke(r.Context(), who, access.RevokeRequest{ObjectID: id, Version: in.version, Seen: in.Seen, Justification: in.Justification})
 	if err != nil {
 		s.logFailure(r, err)
 		v.Problem = portal.ErrorMessage(err)

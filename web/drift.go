@@ -34,7 +34,7 @@ func (s *Server) handleDrift(w http.ResponseWriter, r *http.Request) {
 	rows := func(items []portal.InventoryItem) []templates.DriftRow {
 		var out []templates.DriftRow
 		for _, it := range items {
-			d := templates.DriftRow{Row: s.rowView(it), MayRepair: access.MayChange(who.User, it.Kind) == nil}
+			d := templates.DriftRow{Row: s.rowView(it), Seen: access.Seen(it), MayRepair: access.MayChangeItem(who.User, it) == nil}
 			if it.Observed != nil {
 				d.ACS = s.acsView(*it.Observed)
 			}
@@ -80,7 +80,7 @@ func (s *Server) handleRepair(action portal.AuditAction) http.HandlerFunc {
 		if _, ok := s.itemToChange(w, r, who, id, action); !ok {
 			return
 		}
-		req := access.RepairRequest{ObjectID: id, Version: in.version, Justification: in.Justification}
+		req := access.RepairRequest{ObjectID: id, Version: in.version, Seen: in.Seen, Justification: in.Justification}
 		var res access.Result
 		var err error
 		if action == portal.ActionReapply {

@@ -142,7 +142,8 @@ func checkTexts(errs templates.FieldErrors, label, why string, requireWhy bool) 
 
 // editForm is POST /assignments/{objectId}.
 type editForm struct {
-	Label, Justification, ExpiresAt string
+	Label, Justification, ExpiresAt, Seen string
+	expiresGiven                    bool // the form had the field at all
 	ClientIDs                       []string
 	version                         int64
 	clientIDs                       []portal.GUID
@@ -151,11 +152,12 @@ type editForm struct {
 
 func parseEditForm(v url.Values, requireWhy bool) (editForm, templates.FieldErrors, error) {
 	f, errs := editForm{}, templates.FieldErrors{}
-	s, err := singles(v, "version", "label", "justification", "expiresAt")
+	s, err := singles(v, "version", "label", "justification", "expiresAt", "seen")
 	if err != nil {
 		return f, nil, err
 	}
-	f.Label, f.Justification, f.ExpiresAt = s["label"], s["justification"], s["expiresAt"]
+	f.Label, f.Justification, f.ExpiresAt, f.Seen = s["label"], s["justification"], s["expiresAt"], s["seen"]
+	_, f.expiresGiven = v["expiresAt"]
 	if f.version, err = parseVersion(s["version"]); err != nil {
 		return f, nil, err
 	}
@@ -183,16 +185,17 @@ func parseVersion(s string) (int64, error) {
 // fields htmx sends in the query string).
 type revokeForm struct {
 	Justification string
+	Seen          string
 	version       int64
 }
 
 func parseRevokeForm(v url.Values, requireWhy bool) (revokeForm, templates.FieldErrors, error) {
 	f, errs := revokeForm{}, templates.FieldErrors{}
-	s, err := singles(v, "version", "justification")
+	s, err := singles(v, "version", "justification", "seen")
 	if err != nil {
 		return f, nil, err
 	}
-	f.Justification = s["justification"]
+	f.Justification, f.Seen = s["justification"], s["seen"]
 	if f.version, err = parseVersion(s["version"]); err != nil {
 		return f, nil, err
 	}

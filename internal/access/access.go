@@ -14,8 +14,10 @@ package access
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -37,8 +39,8 @@ type Config struct {
 	// LockWait is how long a change waits for another change to the same
 	// assignment to finish before giving up with a conflict (default 5 s).
 	LockWait time.Duration
-	// LockTTL bounds a lock whose holder died (default 2 min: longer than
-	// the ACS client's overall deadline).
+	// LockTTL bounds a lock whose holder died (default 2 min); a live
+	// holder renews it every third of that while its change runs.
 	LockTTL time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -148,6 +150,39 @@ func MayChange(u portal.User, k portal.PrincipalKind) error {
 	return portal.Errorf(portal.EFORBIDDEN, "Your role may read assignments but not change them.")
 }
 
+// MayChangeItem is MayChange for an inventory row, also for what the last
+// verification saw in ACS: a helpdesk agent must not overwrite or delete a
+// resource account that ACS holds where the inventory says user.
+func MayChangeItem(u portal.User, it portal.InventoryItem) error {
+	if err := MayChange(u, it.Kind); err != nil {
+		return err
+	}
+	if it.Observed != nil && it.Observed.Kind != portal.KindUnknown {
+		return MayChange(u, it.Observed.Kind)
+	}
+	return nil
+}
+
+// Seen fingerprints what a page shows of a row — its version and its last
+// verification — so a change made from that page is refused when either
+// moved, even if only a background verification moved it.
+func Seen(it portal.InventoryItem) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d|%s|%d|", it.Version, it.State, it.VerifiedAt.UnixMilli())
+	if it.Observed != nil {
+		fmt.Fprintf(h, "%s|%s|%v", it.Observed.Kind, it.Observed.Spelling, portal.NormalizeClientIDs(it.Observed.ClientIDs))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// checkSeen refuses a change whose page showed another state of the row.
+func checkSeen(seen string, item portal.InventoryItem, proposed portal.Assignment) error {
+	if seen == "" || seen == Seen(item) {
+		return nil
+	}
+	return conflict("This assignment was changed or verified again after you opened the page. Nothing was changed: review the current state and try again.", &Conflict{Item: &item, Proposed: proposed})
+}
+
 // MayRead reports whether u may see the tenant's assignments and audit log.
 func MayRead(u portal.User) bool {
 	return u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk, portal.RoleAuditor)
@@ -229,7 +264,31 @@ func (s *Service) withLock(ctx context.Context, tenant, object portal.GUID, fn f
 		}
 		wait = min(wait*2, 250*time.Millisecond)
 	}
+	// Keep the lease while the change runs: one change may make several
+	// ACS calls, each allowed its own deadline, so no fixed TTL is safe.
+	stop := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(s.cfg.LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				ok, err := s.cfg.Store.TryLock(rctx, name, holder, s.cfg.Now().Add(s.cfg.LockTTL))
+				cancel()
+				if err != nil || !ok {
+					s.log.ErrorContext(ctx, "assignment lock not renewed", "lock", name, "err", err)
+				}
+			}
+		}
+	}()
 	defer func() {
+		close(stop)
+		<-renewed
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := s.cfg.Store.Unlock(uctx, name, holder); err != nil {
@@ -262,6 +321,15 @@ func (s *Service) Authorize(ctx context.Context, who Who, action portal.AuditAct
 	err := MayChange(who.User, k)
 	if err != nil {
 		s.denied(ctx, who, action, object, k, err)
+	}
+	return err
+}
+
+// AuthorizeItem is Authorize for an inventory row (see MayChangeItem).
+func (s *Service) AuthorizeItem(ctx context.Context, who Who, action portal.AuditAction, it portal.InventoryItem) error {
+	err := MayChangeItem(who.User, it)
+	if err != nil {
+		s.denied(ctx, who, action, it.ObjectID, it.Kind, err)
 	}
 	return err
 }

@@ -26,8 +26,10 @@ type EditRequest struct {
 	Label     string
 	// ExpiresAt replaces the expiry (zero: none).
 	ExpiresAt time.Time
-	// Version is the inventory version the person's page showed.
+	// Version is the inventory version the person's page showed, and
+	// Seen the fingerprint of the row it showed (see Seen; "" to skip).
 	Version       int64
+	Seen          string
 	Justification string
 }
 
@@ -35,6 +37,7 @@ type EditRequest struct {
 type RevokeRequest struct {
 	ObjectID      portal.GUID
 	Version       int64
+	Seen          string
 	Justification string
 }
 
@@ -135,12 +138,13 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		if err != nil {
 			return notInInventory(err)
 		}
-		if !req.ExpiresAt.Equal(item.ExpiresAt) {
-			if err := s.checkExpiry(req.ExpiresAt); err != nil {
-				return err
-			}
+		// Forms show expiries to the minute: the same minute is no change.
+		if req.ExpiresAt.Truncate(time.Minute).Equal(item.ExpiresAt.Truncate(time.Minute)) {
+			req.ExpiresAt = item.ExpiresAt
+		} else if err := s.checkExpiry(req.ExpiresAt); err != nil {
+			return err
 		}
-		if err := MayChange(who.User, item.Kind); err != nil {
+		if err := MayChangeItem(who.User, item); err != nil {
 			s.denied(ctx, who, portal.ActionEdit, item.ObjectID, item.Kind, err)
 			return err
 		}
@@ -154,6 +158,9 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		}
 		if req.Version != item.Version {
 			return conflict("Someone changed this assignment after you opened the page. Nothing was changed: review the current state and try again.", &Conflict{Item: &item, Proposed: proposed})
+		}
+		if err := checkSeen(req.Seen, item, proposed); err != nil {
+			return err
 		}
 		next := item
 		next.Assignment, next.Label, next.ExpiresAt = proposed, label, req.ExpiresAt
@@ -183,6 +190,10 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		case err != nil && !missing:
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
 			return err
+		case err == nil && MayChange(who.User, cur.Kind) != nil:
+			refusal := MayChange(who.User, cur.Kind)
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeDenied, call: call, detail: portal.ErrorMessage(refusal)})
+			return refusal
 		case err == nil && (expected == nil || !cur.Equal(*expected)):
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS differs from what the page showed.", change: verified(item, portal.StateDrifted, &cur, s.cfg.Now())})
 			return conflict("ACS holds something different from what the portal recorded (it was changed outside the portal). Nothing was changed: review what ACS holds now and try again.", &Conflict{Item: &item, ACS: &cur, Proposed: proposed})
@@ -246,18 +257,31 @@ func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why st
 		if err != nil {
 			return notInInventory(err)
 		}
-		if err := MayChange(who.User, item.Kind); err != nil {
+		if err := MayChangeItem(who.User, item); err != nil {
 			s.denied(ctx, who, portal.ActionRevoke, item.ObjectID, item.Kind, err)
 			return err
 		}
 		if req.Version != item.Version {
 			return conflict("Someone changed this assignment after you opened the page. Nothing was revoked: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
 		}
+		if err := checkSeen(req.Seen, item, item.Assignment); err != nil {
+			return err
+		}
 		ev := s.event(who, portal.ActionRevoke, item.ObjectID, item.Kind)
 		ev.Before, ev.Justification = portal.StateOfItem(item), why
 		intent, err := s.intent(ctx, ev)
 		if err != nil {
 			return err
+		}
+		if !who.User.Has(portal.RoleAdmin) {
+			// Only admins may delete a resource account: make sure ACS
+			// does not hold one where the inventory says user.
+			cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+			if err == nil && MayChange(who.User, cur.Kind) != nil {
+				refusal := MayChange(who.User, cur.Kind)
+				s.outcome(ctx, intent, outcome{result: portal.OutcomeDenied, call: call, detail: portal.ErrorMessage(refusal)})
+				return refusal
+			}
 		}
 		gone, call, err := s.cfg.ACS.DeleteAssignment(ctx, tenant, item.ObjectID)
 		detail := ""

@@ -9,8 +9,10 @@ import (
 // RepairRequest resolves one drifted or missing assignment.
 type RepairRequest struct {
 	ObjectID portal.GUID
-	// Version is the inventory version the drift report showed.
+	// Version is the inventory version the drift report showed, and Seen
+	// the fingerprint of the row it showed (see Seen; "" to skip).
 	Version       int64
+	Seen          string
 	Justification string
 }
 
@@ -80,12 +82,15 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 		if err != nil {
 			return notInInventory(err)
 		}
-		if err := MayChange(who.User, item.Kind); err != nil {
+		if err := MayChangeItem(who.User, item); err != nil {
 			s.denied(ctx, who, portal.ActionReapply, item.ObjectID, item.Kind, err)
 			return err
 		}
 		if req.Version != item.Version {
 			return conflict("The assignment changed after the report was made. Nothing was written: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
+		}
+		if err := checkSeen(req.Seen, item, item.Assignment); err != nil {
+			return err
 		}
 		if item.State != portal.StateDrifted && item.State != portal.StateMissing {
 			return portal.Errorf(portal.EINVALID, "The last verification found this assignment in sync with ACS: there is nothing to re-apply.")
@@ -109,6 +114,10 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 		case err != nil && !missing:
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
 			return err
+		case err == nil && MayChange(who.User, cur.Kind) != nil:
+			refusal := MayChange(who.User, cur.Kind)
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeDenied, call: call, detail: portal.ErrorMessage(refusal)})
+			return refusal
 		case missing != (expected == nil) || !missing && !cur.Equal(*expected):
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS changed since the last verification."})
 			return conflict("ACS changed again since the report was made. Nothing was written: verify it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
@@ -145,17 +154,25 @@ func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Resul
 		if err != nil {
 			return notInInventory(err)
 		}
-		if err := MayChange(who.User, item.Kind); err != nil {
+		if err := MayChangeItem(who.User, item); err != nil {
 			s.denied(ctx, who, portal.ActionAccept, item.ObjectID, item.Kind, err)
 			return err
 		}
 		if req.Version != item.Version {
 			return conflict("The assignment changed after the report was made. Nothing was changed: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
 		}
+		if err := checkSeen(req.Seen, item, item.Assignment); err != nil {
+			return err
+		}
 		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
 		missing := portal.ErrorCode(err) == portal.ENOTFOUND
 		if err != nil && !missing {
 			return err
+		}
+		// Accept only what the report showed ACS to hold.
+		if item.State == portal.StateMissing && !missing ||
+			item.State == portal.StateDrifted && (missing || item.Observed == nil || !cur.Equal(*item.Observed)) {
+			return conflict("ACS changed again since the report was made. Nothing was changed: verify it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
 		}
 		ev := s.event(who, portal.ActionAccept, item.ObjectID, item.Kind)
 		ev.Phase, ev.Outcome, ev.Justification = portal.PhaseEvent, portal.OutcomeSuccess, why

@@ -92,13 +92,25 @@ func TestReconcileAndRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	aliceItem, _ := e.db.GetItem(ctx, contoso, alice)
-	// ACS moves again after the report: re-apply refuses (it would
-	// overwrite a change nobody has seen); accept takes what ACS holds now.
+	// ACS moves again after the report: both refuse, since either would
+	// act on a state nobody has seen.
 	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: alice, PrincipalType: "user", ClientIDs: []string{appB.String()}})
 	if _, err := e.svc.Reapply(ctx, admin, access.RepairRequest{ObjectID: alice, Version: aliceItem.Version}); portal.ErrorCode(err) != portal.ECONFLICT {
 		t.Errorf("re-apply over a newer change: %v", err)
 	}
-	res, err := e.svc.Accept(ctx, admin, access.RepairRequest{ObjectID: alice, Version: aliceItem.Version})
+	if _, err := e.svc.Accept(ctx, admin, access.RepairRequest{ObjectID: alice, Version: aliceItem.Version}); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("accept of a newer change: %v", err)
+	}
+	// A page made before the next verification is refused too (Seen).
+	stale := access.Seen(aliceItem)
+	if _, err := e.svc.Reconcile(ctx, system, contoso); err != nil {
+		t.Fatal(err)
+	}
+	aliceItem, _ = e.db.GetItem(ctx, contoso, alice)
+	if _, err := e.svc.Accept(ctx, admin, access.RepairRequest{ObjectID: alice, Version: aliceItem.Version, Seen: stale}); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("accept from a page older than the last verification: %v", err)
+	}
+	res, err := e.svc.Accept(ctx, admin, access.RepairRequest{ObjectID: alice, Version: aliceItem.Version, Seen: access.Seen(aliceItem)})
 	if err != nil || len(res.Item.ClientIDs) != 1 || res.Item.ClientIDs[0] != appB || res.Item.State != portal.StateInSync {
 		t.Fatalf("accept: %+v, %v", res.Item, err)
 	}
@@ -132,3 +144,45 @@ func TestReconcileUnderFaults(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 }
+
+// The review's scenario: a user row that ACS holds as a resource account
+// (changed outside the portal). Helpdesk may verify it, but never edit,
+// re-apply or revoke it: that would end a resource account's consent.
+func TestHelpdeskCannotTouchAResourceAccountHiddenBehindAUserRow(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.grant(admin, alice, portal.KindUser, appA)
+	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: alice, PrincipalType: "teamsResourceAccount"})
+	before := e.writes()
+	// Revoke before any verification: the GET finds the resource account.
+	if _, err := e.svc.Revoke(ctx, helpdesk, access.RevokeRequest{ObjectID: alice, Version: 1}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("helpdesk revoke: %v", err)
+	}
+	if _, err := e.svc.Edit(ctx, helpdesk, access.EditRequest{ObjectID: alice, ClientIDs: []portal.GUID{appB}, Version: 1}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("helpdesk edit: %v", err)
+	}
+	if _, err := e.svc.Verify(ctx, helpdesk, alice); err != nil {
+		t.Fatalf("helpdesk verify: %v", err)
+	}
+	item, _ := e.db.GetItem(ctx, contoso, alice)
+	if err := access.MayChangeItem(helpdesk.User, item); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("MayChangeItem after the drift was seen: %v", err)
+	}
+	for name, err := range map[string]error{
+		"edit":    second(e.svc.Edit(ctx, helpdesk, access.EditRequest{ObjectID: alice, ClientIDs: []portal.GUID{appA}, Version: item.Version})),
+		"reapply": second(e.svc.Reapply(ctx, helpdesk, access.RepairRequest{ObjectID: alice, Version: item.Version})),
+		"revoke":  second(e.svc.Revoke(ctx, helpdesk, access.RevokeRequest{ObjectID: alice, Version: item.Version})),
+	} {
+		if portal.ErrorCode(err) != portal.EFORBIDDEN {
+			t.Errorf("helpdesk %s after the drift was seen: %v", name, err)
+		}
+	}
+	if e.writes() != before {
+		t.Error("ACS was written")
+	}
+	if held, ok := e.acsHolds(alice); !ok || held.PrincipalType != "teamsResourceAccount" {
+		t.Errorf("ACS holds %+v", held)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
