@@ -143,11 +143,11 @@ func checkTexts(errs templates.FieldErrors, label, why string, requireWhy bool) 
 // editForm is POST /assignments/{objectId}.
 type editForm struct {
 	Label, Justification, ExpiresAt, Seen string
-	expiresGiven                    bool // the form had the field at all
-	ClientIDs                       []string
-	version                         int64
-	clientIDs                       []portal.GUID
-	expiresAt                       time.Time
+	expiresGiven                          bool // the form had the field at all
+	ClientIDs                             []string
+	version                               int64
+	clientIDs                             []portal.GUID
+	expiresAt                             time.Time
 }
 
 func parseEditForm(v url.Values, requireWhy bool) (editForm, templates.FieldErrors, error) {
