@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -133,11 +134,11 @@ func (c *listCache) tenant(id portal.GUID) *tenantCache {
 func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
 	old := tc.snap.Load()
 	if old != nil {
-		changed, head, err := store.InventoryChanges(ctx, tenant, old.head)
+		_, _, head, err := store.InventoryChanges(ctx, tenant, old.head)
 		if err != nil {
 			return nil, err
 		}
-		if len(changed) == 0 && head == old.head {
+		if head == old.head {
 			return old, nil
 		}
 	}
@@ -163,7 +164,7 @@ func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant p
 // committed during the load is applied again by the next refresh (applying
 // is idempotent) rather than missed.
 func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
-	_, head, err := store.InventoryChanges(ctx, tenant, math.MaxInt64)
+	_, _, head, err := store.InventoryChanges(ctx, tenant, math.MaxInt64)
 	if err != nil {
 		return nil, err
 	}
@@ -181,18 +182,19 @@ func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapsho
 
 // apply returns a copy of s with the rows changed since its head re-read.
 func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
-	changed, head, err := store.InventoryChanges(ctx, tenant, s.head)
+	changed, reload, head, err := store.InventoryChanges(ctx, tenant, s.head)
 	if err != nil {
 		return nil, err
 	}
-	if len(changed) == 0 && head == s.head {
+	if head == s.head {
 		return s, nil
 	}
-	// Rows that name no object (a reconcile's summary, a sign-in) may stand
-	// for changes made without audit rows of their own (TouchVerified), so
-	// they make a full reload too.
-	if len(changed) == 0 || len(changed) > reloadAbove {
+	if reload || len(changed) > reloadAbove {
 		return load(ctx, store, tenant)
+	}
+	if len(changed) == 0 {
+		// Only sign-ins, refusals and the like: the same rows, a new stamp.
+		return s.restamped(head), nil
 	}
 	next := &snapshot{head: head, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
 	for k, v := range s.items {
@@ -455,4 +457,17 @@ func (c *listCache) each(ctx context.Context, tenant portal.GUID, fn func(portal
 		fn(e.item)
 	}
 	return nil
+}
+
+// restamped is s under a newer head with the same rows, keeping its sort
+// orders and searches (they describe the same rows).
+func (s *snapshot) restamped(head int64) *snapshot {
+	next := &snapshot{head: head, items: s.items, counts: s.counts, all: s.all, blob: s.blob, starts: s.starts, kinds: s.kinds, states: s.states}
+	s.sortMu.Lock()
+	next.sorted = maps.Clone(s.sorted)
+	s.sortMu.Unlock()
+	s.searchMu.Lock()
+	next.searches = maps.Clone(s.searches)
+	s.searchMu.Unlock()
+	return next
 }

@@ -3,6 +3,7 @@ package access_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acsemu"
@@ -39,9 +40,21 @@ func TestReconcileAndRepair(t *testing.T) {
 	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: room, PrincipalType: "resourceAccount"})
 
 	verifies := e.audited(portal.ActionVerify)
+	if _, err := e.svc.List(ctx, admin, portal.InventoryFilter{}); err != nil { // warm the snapshot
+		t.Fatal(err)
+	}
+	firstRun := time.Now().Add(-time.Millisecond)
 	rep, err := e.svc.Reconcile(ctx, system, portal.GUID{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Rows found in sync were only touched (no audit rows of their own),
+	// beside rows that changed state: the snapshot must still see them.
+	if item, err := e.svc.Item(ctx, admin, alice); err != nil || item.VerifiedAt.Before(firstRun) {
+		t.Fatalf("alice: %v, %v", item.VerifiedAt, err)
+	}
+	if page, _ := e.svc.List(ctx, admin, portal.InventoryFilter{Query: alice.String()}); len(page.Items) != 1 || page.Items[0].VerifiedAt.Before(firstRun) {
+		t.Errorf("the list shows alice verified at %v, before the run", page.Items[0].VerifiedAt)
 	}
 	if rep.Checked != 4 || rep.InSync != 2 || rep.Drifted != 1 || rep.Missing != 1 || rep.Changed != 3 || rep.Failed != 0 {
 		t.Fatalf("report: %+v", rep)
@@ -61,14 +74,28 @@ func TestReconcileAndRepair(t *testing.T) {
 		t.Fatalf("drift report: %+v", drift)
 	}
 
-	// A second run finds nothing new: no verify rows, times touched.
+	// A second run finds nothing new: no verify rows, times touched, and
+	// the list (served from its snapshot) shows the new times.
 	before := e.audited(portal.ActionVerify)
+	if _, err := e.svc.List(ctx, admin, portal.InventoryFilter{}); err != nil { // warm the snapshot
+		t.Fatal(err)
+	}
+	secondRun := time.Now().Add(-time.Millisecond)
 	rep, err = e.svc.Reconcile(ctx, system, contoso)
 	if err != nil || rep.Changed != 0 || rep.Checked != 4 {
 		t.Fatalf("second run: %+v, %v", rep, err)
 	}
 	if e.audited(portal.ActionVerify) != before {
 		t.Error("a run that found nothing new wrote verify rows")
+	}
+	page, err := e.svc.List(ctx, admin, portal.InventoryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range page.Items {
+		if it.VerifiedAt.Before(secondRun) {
+			t.Errorf("%s: the list shows verification time %v from before the second run", it.ObjectID, it.VerifiedAt)
+		}
 	}
 
 	// Re-apply bob's inventory state; accept carol's removal.
@@ -123,7 +150,7 @@ func TestReconcileAndRepair(t *testing.T) {
 		t.Errorf("auditor re-apply: %v", err)
 	}
 	// The list's snapshot saw every change, including the touched times.
-	page, err := e.svc.List(ctx, admin, portal.InventoryFilter{State: portal.StateMissing})
+	page, err = e.svc.List(ctx, admin, portal.InventoryFilter{State: portal.StateMissing})
 	if err != nil || page.Matched != 0 {
 		t.Errorf("list of missing after the repairs: %d, %v", page.Matched, err)
 	}

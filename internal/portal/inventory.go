@@ -181,11 +181,14 @@ type Inventory interface {
 	AllItems(ctx context.Context, tenant GUID, fn func(InventoryItem) error) error
 	// InventoryChanges returns the tenant's audit head (the Seq of its newest
 	// audit row, 0 for none) and, when that is past after, the distinct
-	// objects named by its audit rows after it. Every inventory change is
-	// committed with an audit row, so a copy of the inventory read at head h
-	// is current while the head stays h: caches use this to stay exact
-	// across instances.
-	InventoryChanges(ctx context.Context, tenant GUID, after int64) (changed []GUID, head int64, err error)
+	// objects whose inventory rows audit rows after it may have changed
+	// (grant, edit, revoke, adopt, verify, re-apply, accept; not sign-ins
+	// or refusals), and reload when a reconcile summary lies among them (a
+	// reconcile touches verification times without rows of their own).
+	// Every inventory change is committed with an audit row, so a copy of
+	// the inventory read at head h is current while the head stays h:
+	// caches use this to stay exact across instances.
+	InventoryChanges(ctx context.Context, tenant GUID, after int64) (changed []GUID, reload bool, head int64, err error)
 	// ExpiringItems returns up to limit rows of every tenant whose ExpiresAt
 	// is at or before t, the earliest first.
 	ExpiringItems(ctx context.Context, t time.Time, limit int) ([]InventoryItem, error)

@@ -7,37 +7,50 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// InventoryChanges returns the tenant's audit head and the objects named by
-// its audit rows after the given Seq (see portal.Inventory). When nothing
-// changed it costs one probe of the (tenant_id, seq) index.
-func (db *DB) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, int64, error) {
+// InventoryChanges returns the tenant's audit head, the objects that audit
+// rows after the given Seq may have changed, and whether a reconcile ran
+// meanwhile (see portal.Inventory). When nothing happened it costs one
+// probe of the (tenant_id, seq) index.
+func (db *DB) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, bool, int64, error) {
 	var head int64
 	err := db.auditHead.QueryRowContext(ctx, tenant.String()).Scan(&head)
 	if err != nil {
-		return nil, 0, storeError(err, "read the inventory")
+		return nil, false, 0, storeError(err, "read the inventory")
 	}
 	if head <= after {
-		return nil, head, nil
+		return nil, false, head, nil
 	}
-	rows, err := db.db.QueryContext(ctx, `SELECT DISTINCT object_id FROM audit_log WHERE tenant_id = ? AND seq > ? AND seq <= ? AND object_id != ''`,
-		tenant.String(), after, head)
+	rows, err := db.db.QueryContext(ctx, `SELECT DISTINCT action, object_id FROM audit_log WHERE tenant_id = ? AND seq > ? AND seq <= ?
+		AND action IN ('grant', 'edit', 'revoke', 'adopt', 'verify', 'reapply', 'accept', 'reconcile')`, tenant.String(), after, head)
 	if err != nil {
-		return nil, 0, storeError(err, "read the inventory")
+		return nil, false, 0, storeError(err, "read the inventory")
 	}
 	defer rows.Close()
 	var changed []portal.GUID
+	seen := map[portal.GUID]bool{}
+	reload := false
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, 0, storeError(err, "read the inventory")
+		var action, object string
+		if err := rows.Scan(&action, &object); err != nil {
+			return nil, false, 0, storeError(err, "read the inventory")
 		}
-		id, err := portal.ParseGUID(s)
+		if action == string(portal.ActionReconcile) {
+			reload = true
+			continue
+		}
+		if object == "" {
+			continue
+		}
+		id, err := portal.ParseGUID(object)
 		if err != nil {
-			return nil, 0, portal.Wrap(err, portal.EINTERNAL, "The inventory holds a malformed object ID.")
+			return nil, false, 0, portal.Wrap(err, portal.EINTERNAL, "The inventory holds a malformed object ID.")
 		}
-		changed = append(changed, id)
+		if !seen[id] {
+			seen[id] = true
+			changed = append(changed, id)
+		}
 	}
-	return changed, head, storeError(rows.Err(), "read the inventory")
+	return changed, reload, head, storeError(rows.Err(), "read the inventory")
 }
 
 // TouchVerified sets verified_at of the rows named that are still at the

@@ -659,7 +659,7 @@ func testAllItems(t *testing.T, f *fixture) {
 func testInventoryChanges(t *testing.T, f *fixture) {
 	changes := func(tenant portal.GUID, after int64) ([]string, int64) {
 		t.Helper()
-		changed, head, err := f.InventoryChanges(f.ctx, tenant, after)
+		changed, _, head, err := f.InventoryChanges(f.ctx, tenant, after)
 		if err != nil {
 			t.Fatalf("InventoryChanges: %v", err)
 		}
@@ -693,6 +693,21 @@ func testInventoryChanges(t *testing.T, f *fixture) {
 	}
 	if changed, headB := changes(tenantB, 0); !sameSet(changed, []string{id("z").String()}) || headB != 3 {
 		t.Errorf("tenant B: %q, head %d; want z, head 3", changed, headB)
+	}
+	// A refusal naming x changes nothing; a reconcile summary asks for a
+	// reload.
+	h := auditHead(t, f)
+	if _, err := f.AppendAudit(f.ctx, portal.AuditEvent{Time: t0, Actor: alice, TenantID: tenantA, ObjectID: x.ObjectID, Action: portal.ActionDenied, Phase: portal.PhaseEvent}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, reload, _, _ := f.InventoryChanges(f.ctx, tenantA, h); len(changed) != 0 || reload {
+		t.Errorf("after a refusal: %v, reload %v", changed, reload)
+	}
+	if _, err := f.AppendAudit(f.ctx, portal.AuditEvent{Time: t0, Actor: alice, TenantID: tenantA, Action: portal.ActionReconcile, Phase: portal.PhaseEvent}); err != nil {
+		t.Fatal(err)
+	}
+	if _, reload, _, _ := f.InventoryChanges(f.ctx, tenantA, h); !reload {
+		t.Error("a reconcile summary does not ask for a reload")
 	}
 }
 
