@@ -272,6 +272,8 @@ type ChainView struct {
 type DriftView struct {
 	Drifted  []DriftRow
 	Missing  []DriftRow
+	// DriftedTotal and MissingTotal count all, when more than shown.
+	DriftedTotal, MissingTotal int
 	Spelling []DriftRow
 	// LastRun summarises the newest reconcile ("" when none yet).
 	LastRun     string

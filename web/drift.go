@@ -43,6 +43,7 @@ func (s *Server) handleDrift(w http.ResponseWriter, r *http.Request) {
 		return out
 	}
 	v.Drifted, v.Missing, v.Spelling = rows(rep.Drifted), rows(rep.Missing), rows(rep.Spelling)
+	v.DriftedTotal, v.MissingTotal = rep.DriftedTotal, rep.MissingTotal
 	s.render(w, r, http.StatusOK, templates.DriftPage(s.page(w, r, "Drift report", "drift"), v))
 }
 

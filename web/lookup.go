@@ -40,9 +40,8 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 			v.Error, status = "Object ID: "+portal.ErrorMessage(err), http.StatusBadRequest
 		} else {
 			v.ObjectID = id.String()
-			s.lookup(r, id, &v)
-			if v.Error != "" {
-				status = http.StatusBadGateway
+			if code := s.lookup(r, id, &v); code != "" {
+				status = statusFor(code)
 			}
 		}
 	}
@@ -53,13 +52,15 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, status, templates.LookupPage(s.page(w, r, "Look up", "lookup"), v))
 }
 
-func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView) {
+// lookup fills v from ACS and the inventory; on failure it sets v.Error and
+// returns the error's code.
+func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView) string {
 	who := s.who(r)
 	res, err := s.deps.Access.Lookup(r.Context(), who, id)
 	if err != nil {
 		s.logFailure(r, err)
 		v.Error = portal.ErrorMessage(err)
-		return
+		return portal.ErrorCode(err)
 	}
 	v.Call = res.Call.RequestID
 	if res.ACS != nil {
@@ -71,6 +72,7 @@ func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView
 		v.Item = &row
 	}
 	v.Adopt = templates.AdoptForm{ObjectID: id.String(), Required: s.deps.Access.RequireJustification()}
+	return ""
 }
 
 // handleAdopt takes an assignment found in ACS into the inventory.

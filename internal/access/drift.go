@@ -1,7 +1,9 @@
 package access
 
 import (
+	"bytes"
 	"context"
+	"slices"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -25,6 +27,8 @@ type DriftReport struct {
 	Spelling []portal.InventoryItem
 	// LastRun is the newest reconcile summary of the tenant (nil: none yet).
 	LastRun *portal.AuditEvent
+	// The lists hold at most maxDriftShown rows each; these count them all.
+	DriftedTotal, MissingTotal int
 }
 
 // maxDriftShown bounds each list of the report.
@@ -38,24 +42,27 @@ func (s *Service) Drift(ctx context.Context, who Who) (DriftReport, error) {
 		return rep, err
 	}
 	tenant := who.User.TenantID
-	for _, st := range []portal.VerifyState{portal.StateDrifted, portal.StateMissing} {
-		page, err := s.lists.list(ctx, portal.InventoryFilter{TenantID: tenant, State: st, Sort: portal.SortObjectID, Limit: maxDriftShown})
-		if err != nil {
-			return rep, err
-		}
-		if st == portal.StateDrifted {
-			rep.Drifted = page.Items
-		} else {
-			rep.Missing = page.Items
-		}
-	}
 	err := s.lists.each(ctx, tenant, func(it portal.InventoryItem) {
-		if it.State == portal.StateInSync && it.Observed != nil && len(rep.Spelling) < maxDriftShown {
+		switch {
+		case it.State == portal.StateDrifted:
+			rep.DriftedTotal++
+			rep.Drifted = append(rep.Drifted, it)
+		case it.State == portal.StateMissing:
+			rep.MissingTotal++
+			rep.Missing = append(rep.Missing, it)
+		case it.State == portal.StateInSync && it.Observed != nil:
 			rep.Spelling = append(rep.Spelling, it)
 		}
 	})
 	if err != nil {
 		return rep, err
+	}
+	byObject := func(a, b portal.InventoryItem) int { return bytes.Compare(a.ObjectID[:], b.ObjectID[:]) }
+	for _, l := range []*[]portal.InventoryItem{&rep.Drifted, &rep.Missing, &rep.Spelling} {
+		slices.SortFunc(*l, byObject)
+		if len(*l) > maxDriftShown {
+			*l = (*l)[:maxDriftShown]
+		}
 	}
 	last, err := s.cfg.Store.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Action: portal.ActionReconcile, Limit: 1})
 	if err != nil {

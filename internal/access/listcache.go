@@ -369,6 +369,9 @@ func (s *snapshot) page(f portal.InventoryFilter) (portal.InventoryPage, error) 
 	limit = min(limit, 200)
 	offset := max(f.Offset, 0)
 	q := strings.ToLower(strings.TrimSpace(f.Query))
+	if g, err := portal.ParseGUID(q); err == nil {
+		q = g.String() // a GUID pasted in braces finds its row, as in the stores
+	}
 	order, rank := s.ordered(sort)
 	out := portal.InventoryPage{Counts: s.counts, Items: []portal.InventoryItem{}}
 	keep := func(idx int32) bool {

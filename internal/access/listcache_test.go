@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestListMatchesStore(t *testing.T) {
 	for _, s := range portal.InventorySorts {
 		filters = append(filters, portal.InventoryFilter{Sort: s, Limit: 200}, portal.InventoryFilter{Sort: s, Desc: true, Limit: 13, Offset: 20})
 	}
-	for _, q := range []string{"alice", "ALICE", "9215", "0000-4000", "%", "_", "zoë", "ZOË", "nothing"} {
+	for _, q := range []string{"alice", "ALICE", "9215", "0000-4000", "%", "_", "zoë", "ZOË", "nothing", "{" + appB.String() + "}", strings.ToUpper(appA.String())} {
 		filters = append(filters, portal.InventoryFilter{Query: q, Limit: 200})
 	}
 	filters = append(filters, portal.InventoryFilter{Kind: portal.KindResourceAccount, Limit: 200}, portal.InventoryFilter{State: portal.StateDrifted, Sort: portal.SortVerified, Limit: 200})

@@ -526,11 +526,18 @@ func decodeAssignment(body []byte, tenant, object portal.GUID) (portal.Assignmen
 			return portal.Assignment{}, unreadable(fmt.Errorf("response names %q, asked for %s", field.got, field.want))
 		}
 	}
-	clientIDs, err := portal.ParseClientIDs(list)
-	if err != nil {
-		return portal.Assignment{}, unreadable(err)
+	// Not ParseClientIDs: its cap is for what people type. An assignment
+	// made outside the portal with more IDs must still be readable, so it
+	// can be shown, verified and repaired.
+	clientIDs := make([]portal.GUID, 0, len(list))
+	for _, v := range list {
+		id, err := portal.ParseGUID(strings.TrimSpace(v))
+		if err != nil {
+			return portal.Assignment{}, unreadable(err)
+		}
+		clientIDs = append(clientIDs, id)
 	}
-	a.ClientIDs = clientIDs
+	a.ClientIDs = portal.NormalizeClientIDs(clientIDs)
 	return a, nil
 }
 
