@@ -270,11 +270,11 @@ type ChainView struct {
 
 // DriftView is the drift report.
 type DriftView struct {
-	Drifted  []DriftRow
-	Missing  []DriftRow
+	Drifted []DriftRow
+	Missing []DriftRow
 	// DriftedTotal and MissingTotal count all, when more than shown.
 	DriftedTotal, MissingTotal int
-	Spelling []DriftRow
+	Spelling                   []DriftRow
 	// LastRun summarises the newest reconcile ("" when none yet).
 	LastRun     string
 	LastRunTime string
