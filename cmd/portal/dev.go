@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -123,8 +124,12 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: *reconcileEvery, Logger: logger}
-	go reconciler.Run(ctx)
-	go (&jobs.Expirer{Service: service, Locks: db, Grace: *expiryGrace, Logger: logger}).Run(ctx)
+	// Background work stops with ctx; wait for it before the deferred
+	// db.Close, so no job writes to a closed database.
+	var background sync.WaitGroup
+	defer background.Wait()
+	background.Go(func() { reconciler.Run(ctx) })
+	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: *expiryGrace, Logger: logger}).Run(ctx) })
 	site := web.New(web.Deps{
 		ExpiryGrace:   *expiryGrace,
 		Auth:          auth,
@@ -141,7 +146,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		DevMode:       true,
 		Ready:         readiness(db),
 	})
-	go pruneSessions(ctx, site, 10*time.Minute, logger)
+	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
 	srv := web.HTTPServer(site)
 	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -76,8 +77,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: cfg.ReconcileEvery, Logger: logger}
-	go reconciler.Run(ctx)
-	go (&jobs.Expirer{Service: service, Locks: db, Grace: cfg.ExpiryGrace, Logger: logger}).Run(ctx)
+	// Background work stops with ctx; wait for it before the deferred
+	// db.Close, so no job writes to a closed database.
+	var background sync.WaitGroup
+	defer background.Wait()
+	background.Go(func() { reconciler.Run(ctx) })
+	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: cfg.ExpiryGrace, Logger: logger}).Run(ctx) })
 	site := web.New(web.Deps{
 		ExpiryGrace:   cfg.ExpiryGrace,
 		Auth:          auth,
@@ -94,7 +99,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		HSTS:          strings.HasPrefix(cfg.BaseURL, "https://"),
 		Ready:         readiness(db),
 	})
-	go pruneSessions(ctx, site, 10*time.Minute, logger)
+	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
 	srv := web.HTTPServer(site)
 	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	return serveUntilDone(ctx, srv, ln)

@@ -48,10 +48,11 @@ type Config struct {
 
 // Service runs the use cases.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	chain chainCache
-	lists *listCache
+	cfg    Config
+	log    *slog.Logger
+	chain  chainCache
+	lists  *listCache
+	expiry expiryBackoff
 }
 
 // New returns a Service; ACS and Store are required.

@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -33,8 +34,46 @@ type ExpiryReport struct {
 	Failed  int // ACS or the database failed; the next run tries again
 }
 
-// expiryBatch is how many ended assignments one run takes on.
-const expiryBatch = 200
+// expiryBatch is how many ended assignments one run reads; those waiting
+// after a failure are skipped, so a few that keep failing cannot hold up
+// the rest.
+const expiryBatch = 1000
+
+// expiryBackoff spaces retries of a revoke that failed: a row ACS keeps
+// refusing would otherwise add two audit rows every minute for ever.
+type expiryBackoff struct {
+	mu   sync.Mutex
+	wait map[string]backoff
+}
+
+type backoff struct {
+	until time.Time
+	next  time.Duration
+}
+
+func (b *expiryBackoff) waiting(key string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return now.Before(b.wait[key].until)
+}
+
+func (b *expiryBackoff) failed(key string, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wait == nil {
+		b.wait = map[string]backoff{}
+	}
+	w := b.wait[key]
+	w.next = min(max(2*w.next, time.Minute), time.Hour)
+	w.until = now.Add(w.next)
+	b.wait[key] = w
+}
+
+func (b *expiryBackoff) done(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.wait, key)
+}
 
 // Expire revokes every assignment whose time is up (ExpiresAt + grace at or
 // before now), as who (a system actor), with the original grant's
@@ -47,6 +86,10 @@ func (s *Service) Expire(ctx context.Context, who Who, grace time.Duration) (Exp
 		return rep, err
 	}
 	for _, it := range items {
+		key := lockName(it.TenantID, it.ObjectID)
+		if s.expiry.waiting(key, s.cfg.Now()) {
+			continue
+		}
 		w := who
 		w.User.TenantID = it.TenantID
 		why := s.grantJustification(ctx, it)
@@ -54,10 +97,12 @@ func (s *Service) Expire(ctx context.Context, who Who, grace time.Duration) (Exp
 		switch {
 		case err == nil:
 			rep.Revoked++
+			s.expiry.done(key)
 		case portal.ErrorCode(err) == portal.ENOTFOUND, portal.ErrorCode(err) == portal.ECONFLICT:
 			// Revoked or changed meanwhile: the next run sees the new state.
 		default:
 			rep.Failed++
+			s.expiry.failed(key, s.cfg.Now())
 			s.log.WarnContext(ctx, "expiry: revoke failed", "tid", it.TenantID.String(), "oid", it.ObjectID.String(), "err", err)
 		}
 	}
