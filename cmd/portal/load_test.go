@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -285,3 +286,63 @@ func envInt(name string, def int) int {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// TestBulkPlanMemory plans a 50,000-row CSV on the real binary and reports
+// the time and the portal's peak memory (target: under 150 MB):
+//
+//	PORTAL_LOAD=1 go test -run TestBulkPlanMemory -v -count=1 ./cmd/portal
+func TestBulkPlanMemory(t *testing.T) {
+	if os.Getenv("PORTAL_LOAD") == "" {
+		t.Skip("load test: set PORTAL_LOAD=1 to run it")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "portal")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "dev", "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"))
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	base := readBase(t, stdout)
+	go io.Copy(io.Discard, stdout)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 5 * time.Minute}
+	resp, err := c.Get(base + "/auth/login?login_hint=admin@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	var csv strings.Builder
+	csv.WriteString("objectId,kind,clientIds,label\n")
+	for i := range 50000 {
+		fmt.Fprintf(&csv, "%08x-0000-4000-8000-%012x,user,%s,Bulk agent %d\n", i+1, i+1, appDesktop, i)
+	}
+	var body strings.Builder
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "agents.csv")
+	io.WriteString(fw, csv.String())
+	mw.Close()
+	_, hwm0 := memory(t, cmd.Process.Pid)
+	start := time.Now()
+	req, _ := http.NewRequest("POST", base+"/bulk", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	elapsed := time.Since(start)
+	_, hwm := memory(t, cmd.Process.Pid)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload: %d", resp.StatusCode)
+	}
+	t.Logf("planned 50,000 rows (%.1f MB) in %v; portal peak memory %d MB (before: %d MB)", float64(csv.Len())/1e6, elapsed.Round(time.Millisecond), hwm>>20, hwm0>>20)
+	if os.Getenv("PORTAL_LOAD_ASSERT") == "1" && hwm > 150<<20 {
+		t.Errorf("peak memory %d MB over 150 MB", hwm>>20)
+	}
+}
