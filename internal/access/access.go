@@ -334,3 +334,28 @@ func (s *Service) AuthorizeItem(ctx context.Context, who Who, action portal.Audi
 	}
 	return err
 }
+
+// rowToChange loads the row a change (action) to object is about, inside
+// its lock, and checks in order: that it exists, that who may change it
+// (recording a refusal), and that the person's page was made from this very
+// row — version, and fingerprint when given (stale: ECONFLICT with what is
+// there now). proposed is what the person asked for, for the conflict page
+// (nil: the row's own assignment).
+func (s *Service) rowToChange(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, version int64, seen string, proposed *portal.Assignment) (portal.InventoryItem, error) {
+	item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, object)
+	if err != nil {
+		return item, notInInventory(err)
+	}
+	if err := MayChangeItem(who.User, item); err != nil {
+		s.denied(ctx, who, action, item.ObjectID, item.Kind, err)
+		return item, err
+	}
+	p := item.Assignment
+	if proposed != nil {
+		p = *proposed
+	}
+	if version != item.Version {
+		return item, conflict("This assignment was changed after you opened the page. Nothing was changed: review the current state and try again.", &Conflict{Item: &item, Proposed: p})
+	}
+	return item, checkSeen(seen, item, p)
+}

@@ -134,9 +134,10 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 	tenant := who.User.TenantID
 	var res Result
 	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
-		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		proposal := portal.Assignment{TenantID: tenant, ObjectID: req.ObjectID, Kind: portal.KindUser, ClientIDs: portal.NormalizeClientIDs(req.ClientIDs)}
+		item, err := s.rowToChange(ctx, who, portal.ActionEdit, req.ObjectID, req.Version, req.Seen, &proposal)
 		if err != nil {
-			return notInInventory(err)
+			return err
 		}
 		// Forms show expiries to the minute: the same minute is no change.
 		if req.ExpiresAt.Truncate(time.Minute).Equal(item.ExpiresAt.Truncate(time.Minute)) {
@@ -144,22 +145,12 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		} else if err := s.checkExpiry(req.ExpiresAt); err != nil {
 			return err
 		}
-		if err := MayChangeItem(who.User, item); err != nil {
-			s.denied(ctx, who, portal.ActionEdit, item.ObjectID, item.Kind, err)
-			return err
-		}
 		if item.Kind != portal.KindUser {
 			return portal.Errorf(portal.EINVALID, "A resource account has no calling-client apps to edit.")
 		}
 		proposed := item.Assignment
-		proposed.ClientIDs = portal.NormalizeClientIDs(req.ClientIDs)
+		proposed.ClientIDs = proposal.ClientIDs
 		if err := proposed.Validate(); err != nil {
-			return err
-		}
-		if req.Version != item.Version {
-			return conflict("Someone changed this assignment after you opened the page. Nothing was changed: review the current state and try again.", &Conflict{Item: &item, Proposed: proposed})
-		}
-		if err := checkSeen(req.Seen, item, proposed); err != nil {
 			return err
 		}
 		next := item
@@ -253,18 +244,8 @@ func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why st
 	tenant := who.User.TenantID
 	var res Result
 	err := s.withLock(ctx, tenant, req.ObjectID, func() error {
-		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		item, err := s.rowToChange(ctx, who, portal.ActionRevoke, req.ObjectID, req.Version, req.Seen, nil)
 		if err != nil {
-			return notInInventory(err)
-		}
-		if err := MayChangeItem(who.User, item); err != nil {
-			s.denied(ctx, who, portal.ActionRevoke, item.ObjectID, item.Kind, err)
-			return err
-		}
-		if req.Version != item.Version {
-			return conflict("Someone changed this assignment after you opened the page. Nothing was revoked: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
-		}
-		if err := checkSeen(req.Seen, item, item.Assignment); err != nil {
 			return err
 		}
 		ev := s.event(who, portal.ActionRevoke, item.ObjectID, item.Kind)

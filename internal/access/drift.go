@@ -85,18 +85,8 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 	tenant := who.User.TenantID
 	var res Result
 	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
-		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		item, err := s.rowToChange(ctx, who, portal.ActionReapply, req.ObjectID, req.Version, req.Seen, nil)
 		if err != nil {
-			return notInInventory(err)
-		}
-		if err := MayChangeItem(who.User, item); err != nil {
-			s.denied(ctx, who, portal.ActionReapply, item.ObjectID, item.Kind, err)
-			return err
-		}
-		if req.Version != item.Version {
-			return conflict("The assignment changed after the report was made. Nothing was written: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
-		}
-		if err := checkSeen(req.Seen, item, item.Assignment); err != nil {
 			return err
 		}
 		if item.State != portal.StateDrifted && item.State != portal.StateMissing {
@@ -157,18 +147,8 @@ func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Resul
 	tenant := who.User.TenantID
 	var res Result
 	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
-		item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID)
+		item, err := s.rowToChange(ctx, who, portal.ActionAccept, req.ObjectID, req.Version, req.Seen, nil)
 		if err != nil {
-			return notInInventory(err)
-		}
-		if err := MayChangeItem(who.User, item); err != nil {
-			s.denied(ctx, who, portal.ActionAccept, item.ObjectID, item.Kind, err)
-			return err
-		}
-		if req.Version != item.Version {
-			return conflict("The assignment changed after the report was made. Nothing was changed: review it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
-		}
-		if err := checkSeen(req.Seen, item, item.Assignment); err != nil {
 			return err
 		}
 		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
