@@ -164,12 +164,14 @@ func MayChangeItem(u portal.User, it portal.InventoryItem) error {
 	return nil
 }
 
-// Seen fingerprints what a page shows of a row — its version and its last
-// verification — so a change made from that page is refused when either
-// moved, even if only a background verification moved it.
+// Seen fingerprints what a page shows of a row — its version, and what its
+// last verification found (state, and what ACS held) — so a change made
+// from that page is refused when either moved, even if only a background
+// verification moved it. The verification's time is left out: finding the
+// same again changes nothing the page relied on.
 func Seen(it portal.InventoryItem) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d|%s|%d|", it.Version, it.State, it.VerifiedAt.UnixMilli())
+	fmt.Fprintf(h, "%d|%s|", it.Version, it.State)
 	if it.Observed != nil {
 		fmt.Fprintf(h, "%s|%s|%v", it.Observed.Kind, it.Observed.Spelling, portal.NormalizeClientIDs(it.Observed.ClientIDs))
 	}
