@@ -39,6 +39,18 @@ func (s *Service) List(ctx context.Context, who Who, f portal.InventoryFilter) (
 	return s.lists.list(ctx, f)
 }
 
+// Items returns the person's tenant's whole inventory by object ID, from
+// the list snapshot: for a bulk plan, one lookup per row in memory instead
+// of one query per row.
+func (s *Service) Items(ctx context.Context, who Who) (map[portal.GUID]portal.InventoryItem, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	out := map[portal.GUID]portal.InventoryItem{}
+	err := s.lists.each(ctx, who.User.TenantID, func(it portal.InventoryItem) { out[it.ObjectID] = it })
+	return out, err
+}
+
 // ListStamp returns the stamp a List of the person's tenant would carry
 // now: pages whose stamp it equals are still exact.
 func (s *Service) ListStamp(ctx context.Context, who Who) (int64, error) {

@@ -31,17 +31,17 @@ func (p *Planner) Plan(ctx context.Context, who access.Who, fileName string, r i
 	lim.defaults()
 	plan := portal.Plan{ID: newPlanID(), TenantID: who.User.TenantID, CreatedBy: portal.ActorOf(who.User), CreatedAt: lim.Now(),
 		FileName: truncate(fileName, 200), Totals: map[portal.PlanClass]int{}}
+	inventory, err := p.Access.Items(ctx, who)
+	if err != nil {
+		return portal.Plan{}, err
+	}
 	var rows []portal.PlanRow
 	add := func(r portal.PlanRow) {
 		plan.Totals[r.Class]++
 		rows = append(rows, r)
 	}
-	_, err := Read(r, lim, func(row Row) error {
-		pr, err := p.classify(ctx, who, row)
-		if err != nil {
-			return err
-		}
-		add(pr)
+	_, err = Read(r, lim, func(row Row) error {
+		add(p.classify(who, inventory, row))
 		return nil
 	}, func(e RowError) error {
 		add(portal.PlanRow{Line: e.Line, Class: portal.PlanInvalid, Column: e.Column, Reason: e.Reason})
@@ -58,42 +58,38 @@ func (p *Planner) Plan(ctx context.Context, who access.Who, fileName string, r i
 }
 
 // classify decides what applying one good row would do.
-func (p *Planner) classify(ctx context.Context, who access.Who, row Row) (portal.PlanRow, error) {
+func (p *Planner) classify(who access.Who, inventory map[portal.GUID]portal.InventoryItem, row Row) portal.PlanRow {
 	pr := portal.PlanRow{Line: row.Line, Revoke: row.Action == Revoke, ObjectID: row.ObjectID, Kind: row.Kind,
 		ClientIDs: row.ClientIDs, Label: row.Label, ExpiresAt: row.ExpiresAt}
 	invalid := func(column, reason string) portal.PlanRow {
 		pr.Class, pr.Column, pr.Reason = portal.PlanInvalid, column, reason
 		return pr
 	}
-	item, err := p.Access.Item(ctx, who, row.ObjectID)
-	known := err == nil
-	if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
-		return pr, err
-	}
+	item, known := inventory[row.ObjectID]
 	if known {
 		pr.Before = &item
 	}
 	if row.Action == Revoke {
 		switch {
 		case !who.User.Has(portal.RoleAdmin):
-			return invalid(ColAction, "your role may not revoke in bulk; revoke one at a time"), nil
+			return invalid(ColAction, "your role may not revoke in bulk; revoke one at a time")
 		case !known:
-			return invalid(ColObjectID, "the inventory has no assignment for this object: nothing to revoke"), nil
+			return invalid(ColObjectID, "the inventory has no assignment for this object: nothing to revoke")
 		case row.Kind != portal.KindUnknown && row.Kind != item.Kind:
-			return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, not a "+row.Kind.String()), nil
+			return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, not a "+row.Kind.String())
 		}
 		pr.Class, pr.Kind = portal.PlanRevoke, item.Kind
-		return pr, nil
+		return pr
 	}
 	if err := access.MayChange(who.User, row.Kind); err != nil {
-		return invalid(ColKind, "your role may not grant a "+row.Kind.String()), nil
+		return invalid(ColKind, "your role may not grant a "+row.Kind.String())
 	}
 	if !known {
 		pr.Class = portal.PlanCreate
-		return pr, nil
+		return pr
 	}
 	if err := access.MayChange(who.User, item.Kind); err != nil {
-		return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, which your role may not change"), nil
+		return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, which your role may not change")
 	}
 	if pr.Label == "" {
 		pr.Label = item.Label
@@ -107,7 +103,7 @@ func (p *Planner) classify(ctx context.Context, who access.Who, row Row) (portal
 	} else {
 		pr.Class = portal.PlanUpdate
 	}
-	return pr, nil
+	return pr
 }
 
 func newPlanID() string {
