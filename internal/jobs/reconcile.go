@@ -28,22 +28,33 @@ type Reconciler struct {
 	// LeaseTTL bounds a run whose instance died (default 2 min); the lease
 	// is renewed while the run goes on.
 	LeaseTTL time.Duration
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// RetryEvery is how soon a requested run is tried again while another
+	// instance holds the lease (default 30 s; up to 20 times).
+	RetryEvery time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 
 	once    sync.Once
 	holder  string
 	trigger chan portal.GUID
 	mu      sync.Mutex
 	running bool
+	queued  map[portal.GUID]int // tenant → runs tried while another instance held the lease
 }
+
+// maxRetries bounds how often a requested run is tried again.
+const maxRetries = 20
 
 func (r *Reconciler) init() {
 	r.once.Do(func() {
 		r.holder = newHolder("reconciler")
-		r.trigger = make(chan portal.GUID, 16)
+		r.trigger = make(chan portal.GUID, 64)
+		r.queued = map[portal.GUID]int{}
 		if r.LeaseTTL <= 0 {
 			r.LeaseTTL = 2 * time.Minute
+		}
+		if r.RetryEvery <= 0 {
+			r.RetryEvery = 30 * time.Second
 		}
 		if r.Logger == nil {
 			r.Logger = slog.New(slog.DiscardHandler)
@@ -56,10 +67,18 @@ func (r *Reconciler) init() {
 
 // Trigger asks for a run over one tenant as soon as possible and reports
 // whether the request was taken (false: too many are queued).
+// A tenant already queued is not queued twice, so one person pressing the
+// button repeatedly cannot crowd out the others.
 func (r *Reconciler) Trigger(tenant portal.GUID) bool {
 	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.queued[tenant]; ok {
+		return true
+	}
 	select {
 	case r.trigger <- tenant:
+		r.queued[tenant] = 0
 		return true
 	default:
 		return false
@@ -89,7 +108,24 @@ func (r *Reconciler) Run(ctx context.Context) {
 		case <-tick:
 			r.RunOnce(ctx, portal.GUID{})
 		case tenant := <-r.trigger:
-			r.RunOnce(ctx, tenant)
+			_, ran := r.RunOnce(ctx, tenant)
+			r.mu.Lock()
+			tries := r.queued[tenant]
+			if ran || tries >= maxRetries {
+				delete(r.queued, tenant)
+				r.mu.Unlock()
+				continue
+			}
+			// Another instance is reconciling (maybe every tenant): try
+			// again shortly rather than drop the request.
+			r.queued[tenant] = tries + 1
+			r.mu.Unlock()
+			time.AfterFunc(r.RetryEvery, func() {
+				select {
+				case r.trigger <- tenant:
+				case <-ctx.Done():
+				}
+			})
 		}
 	}
 }

@@ -80,3 +80,54 @@ func TestReconcileRunsOnOneInstanceAtATime(t *testing.T) {
 		t.Error("the lease was not released")
 	}
 }
+
+// A run asked for while another instance holds the lease is not dropped:
+// it runs once the lease is free.
+func TestTriggerWaitsForTheLease(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	emu, _ := acsemu.New(acsemu.Config{AccessKey: key})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	client, _ := acs.New(acs.Options{Endpoint: srv.URL, AccessKey: key})
+	svc := access.New(access.Config{ACS: client, Store: db})
+	tenant := portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
+	obj := portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231111")
+	emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: tenant, ObjectID: obj, PrincipalType: "user", ClientIDs: []string{"83ecbc78-e1ba-4e8f-a454-5483ef618061"}})
+	if _, err := svc.Adopt(ctx, access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "test"}, access.AdoptRequest{ObjectID: obj}); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance holds the lease.
+	if ok, _ := db.TryLock(ctx, "job:reconcile", "other-instance", time.Now().Add(time.Minute)); !ok {
+		t.Fatal("could not take the lease")
+	}
+	r := &jobs.Reconciler{Service: svc, Locks: db, RetryEvery: 20 * time.Millisecond}
+	go r.Run(ctx)
+	for range 2 { // pressed twice: one request
+		if !r.Trigger(tenant) {
+			t.Fatal("trigger refused")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	summaries := func() int {
+		page, _ := db.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Action: portal.ActionReconcile})
+		return page.Matched
+	}
+	if summaries() != 0 {
+		t.Fatal("ran beside the other instance")
+	}
+	db.Unlock(ctx, "job:reconcile", "other-instance")
+	deadline := time.Now().Add(5 * time.Second)
+	for summaries() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := summaries(); n != 1 {
+		t.Fatalf("%d runs after the lease was freed; want exactly 1 (the two triggers are one request)", n)
+	}
+}
