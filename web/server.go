@@ -100,8 +100,10 @@ func HTTPServer(h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		// One change may make three ACS calls (GET, PUT, a settling GET),
+		// each allowed 60 s: the answer must not be cut off before it.
+		WriteTimeout:   4 * time.Minute,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
 	}
 }
