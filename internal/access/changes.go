@@ -100,19 +100,17 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 			return err
 		}
 		created, call, err := s.cfg.ACS.PutAssignment(ctx, a)
-		result, detail := portal.OutcomeSuccess, ""
+		detail := ""
 		if err != nil {
-			result, detail, call = s.settle(ctx, a.TenantID, a.ObjectID, &a, nil, call, err)
-			if result != portal.OutcomeSuccess {
-				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
-				return unsettled(result, err)
+			if detail, call, err = s.settle(ctx, intent, a.TenantID, a.ObjectID, &a, nil, call, err); err != nil {
+				return err
 			}
 		} else if !created {
 			detail = "ACS already held an assignment for this object (made outside the portal meanwhile); it was replaced."
 		}
 		granted.UpdatedAt, granted.VerifiedAt = s.cfg.Now(), s.cfg.Now()
-		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: granted}})
-		res = Result{Item: stored, Outcome: result, Created: created, Detail: detail, Call: call}
+		stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeSuccess, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: granted}})
+		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Created: created, Detail: detail, Call: call}
 		return err
 	})
 	return res, err
@@ -208,20 +206,18 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			return err
 		}
 		_, call, err = s.cfg.ACS.PutAssignment(ctx, proposed)
-		result, detail := portal.OutcomeSuccess, ""
+		detail := ""
 		if err != nil {
 			var before *portal.Assignment
 			if !missing {
 				before = &cur
 			}
-			result, detail, call = s.settle(ctx, tenant, item.ObjectID, &proposed, before, call, err)
-			if result != portal.OutcomeSuccess {
-				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
-				return unsettled(result, err)
+			if detail, call, err = s.settle(ctx, intent, tenant, item.ObjectID, &proposed, before, call, err); err != nil {
+				return err
 			}
 		}
-		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: next}})
-		res = Result{Item: stored, Outcome: result, Detail: detail, Call: call}
+		stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeSuccess, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: next}})
+		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: detail, Call: call}
 		return err
 	})
 	return res, err
@@ -267,11 +263,8 @@ func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why st
 		gone, call, err := s.cfg.ACS.DeleteAssignment(ctx, tenant, item.ObjectID)
 		detail := ""
 		if err != nil {
-			var result portal.AuditOutcome
-			result, detail, call = s.settle(ctx, tenant, item.ObjectID, nil, &item.Assignment, call, err)
-			if result != portal.OutcomeSuccess {
-				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
-				return unsettled(result, err)
+			if detail, call, err = s.settle(ctx, intent, tenant, item.ObjectID, nil, &item.Assignment, call, err); err != nil {
+				return err
 			}
 		} else if gone {
 			detail = "ACS had no assignment for this object any more; the inventory row was removed."
@@ -396,33 +389,33 @@ func verified(item portal.InventoryItem, state portal.VerifyState, observed *por
 	return portal.InventoryChange{Op: portal.InventoryVerified, Item: item}
 }
 
-// settle finds out what a write whose answer was lost did: a 4xx means ACS
-// refused it; anything else (no answer, 5xx) may have been applied, so a GET
+// settle finds out what a write that failed did: a 4xx means ACS refused
+// it; anything else (no answer, 5xx) may have been applied, so a GET
 // decides. want is what the write asked for (nil: a delete); before is what
-// ACS held (nil: nothing). It returns the outcome, a sentence, and the call
-// to cite.
-func (s *Service) settle(ctx context.Context, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (portal.AuditOutcome, string, portal.ACSCall) {
+// ACS held (nil: nothing). When the write turns out applied, settle returns
+// a sentence for the person and the GET to cite; otherwise it records the
+// outcome (failed or unknown) against intent and returns the error to give.
+func (s *Service) settle(ctx context.Context, intent portal.AuditEvent, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (string, portal.ACSCall, error) {
+	result, detail := portal.OutcomeUnknown, "ACS did not answer, and a GET could not tell whether the change was applied."
 	if definiteFailure(call) || call.Status == 0 && portal.ErrorCode(writeErr) == portal.EINVALID {
-		return portal.OutcomeFailed, portal.ErrorMessage(writeErr), call
+		result, detail = portal.OutcomeFailed, portal.ErrorMessage(writeErr)
+	} else {
+		cur, getCall, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
+		found, missing := err == nil, portal.ErrorCode(err) == portal.ENOTFOUND
+		switch {
+		case want == nil && missing:
+			return "ACS did not confirm the delete, but a GET shows the assignment is gone.", getCall, nil
+		case want != nil && found && cur.Equal(*want):
+			return "ACS did not confirm the change, but a GET shows it was applied.", getCall, nil
+		case before == nil && missing, before != nil && found && cur.Equal(*before):
+			result, detail = portal.OutcomeFailed, "ACS did not apply the change: "+portal.ErrorMessage(writeErr)
+		}
 	}
-	cur, getCall, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
-	found, missing := err == nil, portal.ErrorCode(err) == portal.ENOTFOUND
-	switch {
-	case want == nil && missing:
-		return portal.OutcomeSuccess, "ACS did not confirm the delete, but a GET shows the assignment is gone.", getCall
-	case want != nil && found && cur.Equal(*want):
-		return portal.OutcomeSuccess, "ACS did not confirm the change, but a GET shows it was applied.", getCall
-	case before == nil && missing, before != nil && found && cur.Equal(*before):
-		return portal.OutcomeFailed, "ACS did not apply the change: " + portal.ErrorMessage(writeErr), call
-	}
-	return portal.OutcomeUnknown, "ACS did not answer, and a GET could not tell whether the change was applied.", call
-}
-
-func unsettled(result portal.AuditOutcome, err error) error {
+	s.outcome(ctx, intent, outcome{result: result, call: call, err: writeErr, detail: detail})
 	if result == portal.OutcomeUnknown {
-		return portal.Wrap(err, portal.EUNAVAILABLE, "ACS did not answer, so the portal cannot tell whether the change was applied. It is recorded in the audit log; verify the assignment in a minute.")
+		return detail, call, portal.Wrap(writeErr, portal.EUNAVAILABLE, "ACS did not answer, so the portal cannot tell whether the change was applied. It is recorded in the audit log; verify the assignment in a minute.")
 	}
-	return err
+	return detail, call, writeErr
 }
 
 func notInInventory(err error) error {

@@ -120,17 +120,15 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 			return conflict("ACS changed again since the report was made. Nothing was written: verify it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
 		}
 		_, call, err = s.cfg.ACS.PutAssignment(ctx, item.Assignment)
-		result, detail := portal.OutcomeSuccess, ""
+		detail := ""
 		if err != nil {
-			result, detail, call = s.settle(ctx, tenant, item.ObjectID, &item.Assignment, expected, call, err)
-			if result != portal.OutcomeSuccess {
-				s.outcome(ctx, intent, outcome{result: result, call: call, err: err, detail: detail})
-				return unsettled(result, err)
+			if detail, call, err = s.settle(ctx, intent, tenant, item.ObjectID, &item.Assignment, expected, call, err); err != nil {
+				return err
 			}
 		}
-		stored, err := s.outcome(ctx, intent, outcome{result: result, call: call, detail: detail,
+		stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeSuccess, call: call, detail: detail,
 			change: verified(item, portal.StateInSync, nil, s.cfg.Now())})
-		res = Result{Item: stored, Outcome: result, Detail: detail, Call: call}
+		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: detail, Call: call}
 		return err
 	})
 	return res, err

@@ -133,14 +133,16 @@ func (c *listCache) tenant(id portal.GUID) *tenantCache {
 // the call.
 func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
 	old := tc.snap.Load()
+	var seen *changeSet
 	if old != nil {
-		_, _, head, err := store.InventoryChanges(ctx, tenant, old.head)
+		cs, err := readChanges(ctx, store, tenant, old.head)
 		if err != nil {
 			return nil, err
 		}
-		if head == old.head {
+		if cs.head == old.head {
 			return old, nil
 		}
+		seen = &cs
 	}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
@@ -151,7 +153,15 @@ func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant p
 	if base == nil {
 		next, err = load(ctx, store, tenant)
 	} else {
-		next, err = base.apply(ctx, store, tenant)
+		if seen == nil || base.head != seen.after {
+			// Another caller moved the snapshot meanwhile: ask afresh.
+			cs, err := readChanges(ctx, store, tenant, base.head)
+			if err != nil {
+				return nil, err
+			}
+			seen = &cs
+		}
+		next, err = base.apply(ctx, store, tenant, *seen)
 	}
 	if err != nil {
 		return nil, err
@@ -180,12 +190,21 @@ func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapsho
 	return s, nil
 }
 
-// apply returns a copy of s with the rows changed since its head re-read.
-func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
-	changed, reload, head, err := store.InventoryChanges(ctx, tenant, s.head)
-	if err != nil {
-		return nil, err
-	}
+// changeSet is one answer of InventoryChanges, after a given head.
+type changeSet struct {
+	after, head int64
+	changed     []portal.GUID
+	reload      bool
+}
+
+func readChanges(ctx context.Context, store portal.Store, tenant portal.GUID, after int64) (changeSet, error) {
+	changed, reload, head, err := store.InventoryChanges(ctx, tenant, after)
+	return changeSet{after: after, head: head, changed: changed, reload: reload}, err
+}
+
+// apply returns a copy of s with cs (the changes after s.head) applied.
+func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID, cs changeSet) (*snapshot, error) {
+	changed, reload, head := cs.changed, cs.reload, cs.head
 	if head == s.head {
 		return s, nil
 	}
