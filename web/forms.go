@@ -219,27 +219,17 @@ func parseAdoptForm(v url.Values, requireWhy bool) (adoptForm, templates.FieldEr
 	return f, errs, nil
 }
 
-// expiryLayouts are what an "access ends" field may hold: a browser's
-// datetime-local value, with or without seconds, or a bare date (the end
-// of that day). All are UTC.
-var expiryLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"}
-
 // parseExpiry reads the optional expiresAt field; "" is no expiry.
 func parseExpiry(v string, errs templates.FieldErrors) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}
 	}
-	for _, layout := range expiryLayouts {
-		if t, err := time.Parse(layout, v); err == nil {
-			if layout == "2006-01-02" {
-				t = t.AddDate(0, 0, 1)
-			}
-			return t
-		}
+	t, ok := portal.ParseExpiry(v)
+	if !ok {
+		errs["expiresAt"] = "Access ends: write the time like 2026-12-24T18:00 (UTC), or leave it empty."
 	}
-	errs["expiresAt"] = "Access ends: write the time like 2026-12-24T18:00 (UTC), or leave it empty."
-	return time.Time{}
+	return t
 }
 
 // expiryValue is t as an "access ends" field shows it.

@@ -165,21 +165,9 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	return cop.Handler(next)
 }
 
-// maxFormBody caps request bodies: the portal's forms are small.
+// maxFormBody caps request bodies (see route): the portal's forms are
+// small; the route table names the one route that takes a file.
 const maxFormBody = 64 << 10
-
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
-			limit := int64(maxFormBody)
-			if r.Method == http.MethodPost && r.URL.Path == "/bulk" {
-				limit = maxUploadBody // the one route that takes a file
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // loadSession puts the signed-in user, if any, into the context.
 func (s *Server) loadSession(next http.Handler) http.Handler {

@@ -54,8 +54,26 @@ func (p policy) allows(u *portal.User) bool {
 
 // handle registers a route with its policy.
 func (s *Server) handle(r chi.Router, method, pattern string, p policy, h http.HandlerFunc) {
+	s.route(r, method, pattern, p, maxFormBody, h)
+}
+
+// handleUpload registers a route that takes a body of up to limit bytes
+// (a file) instead of a small form.
+func (s *Server) handleUpload(r chi.Router, method, pattern string, p policy, limit int64, h http.HandlerFunc) {
+	s.route(r, method, pattern, p, limit, h)
+}
+
+// route registers h behind its policy and its body limit: a body larger
+// than limit makes reading it fail (413 from the form parsers).
+func (s *Server) route(r chi.Router, method, pattern string, p policy, limit int64, h http.HandlerFunc) {
 	s.policies[method+" "+pattern] = p
-	r.Method(method, pattern, s.enforce(p, h))
+	enforced := s.enforce(p, h)
+	r.Method(method, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		enforced(w, r)
+	}))
 }
 
 // enforce checks the policy before the handler runs. Someone not signed in

@@ -9,12 +9,13 @@ import (
 	"github.com/teamsphone/portal/static"
 )
 
-// routes is the one route table. Every route goes through handle(), which
-// records its policy and wraps it in the check: a route registered any other
-// way fails TestEveryRouteHasAPolicy.
+// routes is the one route table. Every route goes through handle() (or
+// handleUpload, for a file), which records its policy, caps its body and
+// wraps it in the check: a route registered any other way fails
+// TestEveryRouteHasAPolicy.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.accessLog, s.recoverer, s.securityHeaders, s.crossOrigin, s.limitBody, s.loadSession)
+	r.Use(s.requestID, s.accessLog, s.recoverer, s.securityHeaders, s.crossOrigin, s.loadSession)
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 
@@ -54,7 +55,7 @@ func (s *Server) routes() http.Handler {
 
 	s.handle(r, "GET", "/bulk", changers, s.handleBulkForm)
 	s.handle(r, "GET", "/bulk/template.csv", changers, s.handleBulkTemplate)
-	s.handle(r, "POST", "/bulk", changers, s.handleBulkUpload)
+	s.handleUpload(r, "POST", "/bulk", changers, maxUploadBody, s.handleBulkUpload)
 	s.handle(r, "GET", "/bulk/{planId}", changers, s.handlePlan)
 
 	// Admins only.

@@ -335,7 +335,7 @@ func parseRow(rec []string, index map[string]int, line int, now time.Time) (Row,
 		return row, rerr
 	}
 	if v != "" {
-		t, ok := parseTime(v)
+		t, ok := portal.ParseExpiry(v)
 		switch {
 		case !ok:
 			return row, &RowError{line, ColExpiresAt, "write the time like 2026-12-24T18:00 (UTC) or 2026-12-24T18:00:00Z"}
@@ -363,20 +363,6 @@ func formula(v string) bool {
 		return strings.ContainsAny(v, "(|!")
 	}
 	return false
-}
-
-var timeLayouts = []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"}
-
-func parseTime(v string) (time.Time, bool) {
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, v); err == nil {
-			if l == "2006-01-02" {
-				t = t.AddDate(0, 0, 1) // the end of that day
-			}
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
 }
 
 func truncate(s string, n int) string {

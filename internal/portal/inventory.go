@@ -221,3 +221,23 @@ type Store interface {
 	// InventoryVerified, the row as stored.
 	Commit(ctx context.Context, ev AuditEvent, change InventoryChange) (AuditEvent, InventoryItem, error)
 }
+
+// expiryLayouts are the ways people and spreadsheets write when access
+// ends, all read as UTC: a browser's datetime-local value (with or without
+// seconds), RFC 3339, a space instead of the T, or a bare date.
+var expiryLayouts = []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"}
+
+// ParseExpiry reads an expiry as typed in a form or a CSV cell. A bare date
+// means the end of that day. It reports false for anything else; whether
+// the time is acceptable (ahead, not too far) is the use case's to say.
+func ParseExpiry(v string) (time.Time, bool) {
+	for _, l := range expiryLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			if l == "2006-01-02" {
+				t = t.AddDate(0, 0, 1)
+			}
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
