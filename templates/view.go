@@ -34,7 +34,6 @@ type Flash struct {
 // HomeView is the signed-in home page.
 type HomeView struct {
 	ObjectID string
-	Roles    []string
 	MayGrant bool
 	MayAudit bool
 }
@@ -259,9 +258,6 @@ type AuditView struct {
 // ChainView is the audit chain's state.
 type ChainView struct {
 	Intact    bool
-	Rows      int64
-	HeadSeq   int64
-	HeadHash  string
 	BrokenSeq int64
 	Problem   string
 	CheckedAt string
@@ -312,9 +308,7 @@ type PlanView struct {
 	CreatedAt string
 	CreatedBy string
 	Totals    []Option // class, label, count; Selected = the filter
-	Class     string
 	Rows      []PlanRowView
-	Matched   int
 	PrevHref  string
 	NextHref  string
 }
@@ -323,7 +317,6 @@ type PlanView struct {
 type PlanRowView struct {
 	Line      int
 	Class     string
-	Action    string
 	ObjectID  string
 	Kind      string
 	Apps      []AppRef

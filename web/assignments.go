@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -109,16 +110,11 @@ func parseListQuery(q url.Values) (listQuery, error) {
 			return lq, err
 		}
 	}
-	if v := s["sort"]; v != "" {
-		found := false
-		for _, o := range portal.InventorySorts {
-			if string(o) == v {
-				lq.filter.Sort, found = o, true
-			}
-		}
-		if !found {
+	if v := portal.InventorySort(s["sort"]); v != "" {
+		if !slices.Contains(portal.InventorySorts, v) {
 			return lq, portal.Errorf(portal.EINVALID, "Unknown sort order.")
 		}
+		lq.filter.Sort = v
 	}
 	lq.filter.Desc = s["desc"] == "1"
 	if v := s["page"]; v != "" {

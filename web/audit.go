@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,25 +39,17 @@ func parseAuditQuery(q url.Values) (auditQuery, templates.FieldErrors, error) {
 			errs["target"] = "Object ID: " + portal.ErrorMessage(err)
 		}
 	}
-	if a := s["action"]; a != "" {
-		for _, known := range portal.AuditActions {
-			if string(known) == a {
-				aq.filter.Action = known
-			}
-		}
-		if aq.filter.Action == "" {
+	if a := portal.AuditAction(s["action"]); a != "" {
+		if !slices.Contains(portal.AuditActions, a) {
 			return aq, nil, portal.Errorf(portal.EINVALID, "Unknown action filter.")
 		}
+		aq.filter.Action = a
 	}
-	if o := s["outcome"]; o != "" {
-		for _, known := range portal.AuditOutcomes {
-			if string(known) == o {
-				aq.filter.Outcome = known
-			}
-		}
-		if aq.filter.Outcome == "" {
+	if o := portal.AuditOutcome(s["outcome"]); o != "" {
+		if !slices.Contains(portal.AuditOutcomes, o) {
 			return aq, nil, portal.Errorf(portal.EINVALID, "Unknown outcome filter.")
 		}
+		aq.filter.Outcome = o
 	}
 	for _, d := range []struct {
 		name string
@@ -141,8 +134,8 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := s.deps.Access.Chain(r.Context(), false)
-	v.Chain = templates.ChainView{Intact: st.Intact(), Rows: st.Rows, HeadSeq: st.HeadSeq, HeadHash: st.HeadHash,
-		BrokenSeq: st.BrokenSeq, Problem: st.Problem, CheckedAt: displayTime(st.CheckedAt), Failed: st.Err != nil}
+	v.Chain = templates.ChainView{Intact: st.Intact(), BrokenSeq: st.BrokenSeq, Problem: st.Problem,
+		CheckedAt: displayTime(st.CheckedAt), Failed: st.Err != nil}
 	if st.Err != nil {
 		s.log.ErrorContext(r.Context(), "audit chain check failed", "err", st.Err)
 	}

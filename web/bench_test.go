@@ -19,8 +19,7 @@ import (
 //
 //	go test -run '^$' -bench AssignmentList -cpuprofile cpu.out ./web
 func BenchmarkAssignmentList(b *testing.B) {
-	t := &testing.T{}
-	e := newPortal(t, SessionOptions{})
+	e := newPortal(b, SessionOptions{})
 	rows := 3000
 	if n, err := strconv.Atoi(os.Getenv("PORTAL_BENCH_ROWS")); err == nil {
 		rows = n

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
@@ -13,9 +14,6 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
 )
-
-// BulkPlanner makes plans of uploaded files (internal/bulk).
-type BulkPlanner = *bulk.Planner
 
 // maxUploadBody caps a bulk upload: the file's own cap plus room for the
 // multipart framing.
@@ -101,7 +99,7 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "planId")
 	q := r.URL.Query()
 	class := portal.PlanClass(q.Get("class"))
-	if class != "" && !containsClass(class) {
+	if class != "" && !slices.Contains(portal.PlanClasses, class) {
 		s.renderError(w, r, portal.Errorf(portal.EINVALID, "Unknown outcome filter."))
 		return
 	}
@@ -117,8 +115,7 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	v := templates.PlanView{ID: plan.ID, FileName: plan.FileName, CreatedAt: displayTime(plan.CreatedAt), CreatedBy: actorName(plan.CreatedBy),
-		Class: string(class), Matched: matched}
+	v := templates.PlanView{ID: plan.ID, FileName: plan.FileName, CreatedAt: displayTime(plan.CreatedAt), CreatedBy: actorName(plan.CreatedBy)}
 	all := 0
 	for _, c := range portal.PlanClasses {
 		all += plan.Totals[c]
@@ -128,11 +125,8 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		v.Totals = append(v.Totals, templates.Option{Value: string(c), Label: string(c), Count: plan.Totals[c], Selected: class == c})
 	}
 	for _, pr := range rows {
-		rv := templates.PlanRowView{Line: pr.Line, Class: string(pr.Class), Action: "grant", Label: pr.Label, ExpiresAt: displayTime(pr.ExpiresAt),
+		rv := templates.PlanRowView{Line: pr.Line, Class: string(pr.Class), Label: pr.Label, ExpiresAt: displayTime(pr.ExpiresAt),
 			Apps: s.appRefs(pr.ClientIDs)}
-		if pr.Revoke {
-			rv.Action = "revoke"
-		}
 		if !pr.ObjectID.IsZero() {
 			rv.ObjectID = pr.ObjectID.String()
 		}
@@ -165,13 +159,4 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		v.NextHref = link(page + 1)
 	}
 	s.render(w, r, http.StatusOK, templates.PlanPage(s.page(w, r, "Plan", "bulk"), v))
-}
-
-func containsClass(c portal.PlanClass) bool {
-	for _, k := range portal.PlanClasses {
-		if k == c {
-			return true
-		}
-	}
-	return false
 }

@@ -60,7 +60,7 @@ func (l *logSink) String() string {
 // portalEnv is the real portal (router, sessions on SQLite, MSAL sign-in)
 // against the dev identity provider, on loopback.
 type portalEnv struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	server *Server
 	idp    *devidp.IdP
@@ -89,7 +89,7 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newPortal(t *testing.T, opts SessionOptions) *portalEnv {
+func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	t.Helper()
 	e := &portalEnv{t: t, logs: &logSink{}, clock: &fakeClock{t: time.Now()}}
 	e.srv = httptest.NewUnstartedServer(nil)
@@ -197,7 +197,7 @@ func (e *portalEnv) get(c *http.Client, path string) page {
 	return readPage(e.t, resp)
 }
 
-func readPage(t *testing.T, resp *http.Response) page {
+func readPage(t testing.TB, resp *http.Response) page {
 	t.Helper()
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

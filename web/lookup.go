@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"strings"
 
@@ -9,16 +8,6 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
 )
-
-// clientIP is the address the request came from. Behind a proxy this is the
-// proxy's; trusted proxy ranges arrive with production configuration.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // handleLookup asks ACS live what it holds for an object ID.
 // GET /lookup?objectId=

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -25,7 +26,7 @@ type Deps struct {
 	// KnownApps are the calling-client apps forms offer by name.
 	KnownApps []portal.KnownApp
 	// Bulk makes plans of uploaded files, kept in Plans (nil: no bulk).
-	Bulk  BulkPlanner
+	Bulk  *bulk.Planner
 	Plans portal.PlanStore
 	// Reconciler starts reconcile runs (nil: no "Reconcile now").
 	Reconciler Reconciler

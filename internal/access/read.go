@@ -161,7 +161,7 @@ func (s *Service) Chain(ctx context.Context, fresh bool) ChainStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := s.cfg.Now()
-	if !fresh && !c.status.CheckedAt.IsZero() && now.Sub(c.status.CheckedAt) < chainCacheFor && now.After(c.status.CheckedAt) {
+	if !fresh && !c.status.CheckedAt.IsZero() && now.Sub(c.status.CheckedAt) < chainCacheFor {
 		return c.status
 	}
 	c.status = VerifyChain(ctx, s.cfg.Store)

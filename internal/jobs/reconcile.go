@@ -85,6 +85,12 @@ func (r *Reconciler) Trigger(tenant portal.GUID) bool {
 	}
 }
 
+func (r *Reconciler) setRunning(v bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running = v
+}
+
 // Running reports whether this instance is reconciling now.
 func (r *Reconciler) Running() bool {
 	r.mu.Lock()
@@ -134,16 +140,10 @@ func (r *Reconciler) Run(ctx context.Context) {
 // instance holds the lease, and reports whether it ran.
 func (r *Reconciler) RunOnce(ctx context.Context, tenant portal.GUID) (access.ReconcileReport, bool) {
 	r.init()
-	r.mu.Lock()
-	r.running = true
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.running = false
-		r.mu.Unlock()
-	}()
 	var rep access.ReconcileReport
 	ran := leased(ctx, r.Locks, reconcileLease, r.holder, r.LeaseTTL, r.Now, r.Logger, func(ctx context.Context) {
+		r.setRunning(true)
+		defer r.setRunning(false)
 		who := access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
 		var err error
 		if rep, err = r.Service.Reconcile(ctx, who, tenant); err != nil {
