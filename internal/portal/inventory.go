@@ -215,6 +215,8 @@ type Store interface {
 	Inventory
 	AuditLog
 	Locker
+	PlanStore
+	JobStore
 	// Commit appends ev to the audit log and applies change to the inventory
 	// in one transaction: either both happen or neither. It returns the
 	// appended event (with Seq and hashes) and, for InventoryPut and

@@ -14,10 +14,15 @@ const (
 	PlanUnchanged PlanClass = "unchanged" // it already is exactly so
 	PlanRevoke    PlanClass = "revoke"    // a known assignment is deleted
 	PlanInvalid   PlanClass = "invalid"   // the row cannot be applied (Reason says why)
+
+	// Classes of plans made by other means than a file of changes:
+	PlanAdopt   PlanClass = "adopt"   // a bulk adopt: look the object up in ACS and take what it holds into the inventory
+	PlanReapply PlanClass = "reapply" // from the drift report: write the inventory's state (Before) back to ACS
+	PlanAccept  PlanClass = "accept"  // from the drift report: take ACS's state into the inventory
 )
 
 // PlanClasses lists the classes in the order pages show them.
-var PlanClasses = []PlanClass{PlanCreate, PlanUpdate, PlanRevoke, PlanUnchanged, PlanInvalid}
+var PlanClasses = []PlanClass{PlanCreate, PlanUpdate, PlanRevoke, PlanAdopt, PlanReapply, PlanAccept, PlanUnchanged, PlanInvalid}
 
 // PlanRow is one row of a bulk plan.
 type PlanRow struct {
@@ -44,6 +49,17 @@ type Plan struct {
 	CreatedAt time.Time
 	FileName  string
 	Totals    map[PlanClass]int
+}
+
+// Actionable is how many rows applying the plan would act on.
+func (p Plan) Actionable() int {
+	n := 0
+	for c, k := range p.Totals {
+		if c.Actionable() {
+			n += k
+		}
+	}
+	return n
 }
 
 // PlanStore keeps bulk plans.

@@ -53,6 +53,10 @@ func Run(t *testing.T, open Opener) {
 		{"AuditConcurrentAppendsStayLinear", testAuditConcurrent},
 		{"ListAuditFilters", testListAudit},
 		{"Locks", testLocks},
+		{"Plans", testPlans},
+		{"JobLifecycle", testJobLifecycle},
+		{"JobInterrupted", testJobInterrupted},
+		{"JobQueueOrder", testJobQueueOrder},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &clock{t: t0}

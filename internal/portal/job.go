@@ -1,0 +1,153 @@
+package portal
+
+import (
+	"context"
+	"time"
+)
+
+// JobState is where a bulk job stands.
+type JobState string
+
+const (
+	// JobQueued waits for an instance to take it (new, or resumed).
+	JobQueued JobState = "queued"
+	// JobRunning is held by one instance, which applies its rows and
+	// renews its heartbeat.
+	JobRunning JobState = "running"
+	// JobInterrupted lost its instance (stopped, crashed, or stopped
+	// answering) while it ran. Rows it had started are settled with ACS
+	// when it is resumed, before anything is retried.
+	JobInterrupted JobState = "interrupted"
+	// JobCancelled was stopped on request: rows it had not reached were
+	// not applied. It cannot be resumed; plan the file again instead.
+	JobCancelled JobState = "cancelled"
+	// JobDone has an outcome for every row.
+	JobDone JobState = "done"
+)
+
+// Finished reports whether the job will apply nothing more on its own.
+func (s JobState) Finished() bool { return s == JobCancelled || s == JobDone }
+
+// Actionable reports whether applying a plan row of class c calls ACS (or
+// changes the inventory): those rows become a job's rows.
+func (c PlanClass) Actionable() bool {
+	return c == PlanCreate || c == PlanUpdate || c == PlanRevoke || c == PlanAdopt || c == PlanReapply || c == PlanAccept
+}
+
+// Job applies a stored plan in the background, row by row, on whichever
+// instance takes it. Progress lives in the database, so every instance
+// shows it and a restart loses nothing.
+type Job struct {
+	ID        string
+	PlanID    string
+	TenantID  GUID
+	CreatedBy Actor
+	// ClientIP and Justification are the applying request's; every row's
+	// audit records carry them.
+	ClientIP      string
+	Justification string
+	CreatedAt     time.Time
+	StartedAt     time.Time // when an instance first took it (zero: not yet)
+	FinishedAt    time.Time // zero until done or cancelled
+	State         JobState
+	// CancelRequested stops a running job after the rows in flight.
+	CancelRequested bool
+	// Holder is the instance running it and Heartbeat when that instance
+	// last said so; a running job whose heartbeat is older than the lease
+	// is interrupted.
+	Holder    string
+	Heartbeat time.Time
+
+	// Counts, read with the job: its rows by outcome (rows not finished
+	// are counted as Pending or InFlight).
+	Total    int
+	Pending  int
+	InFlight int
+	Outcomes map[AuditOutcome]int
+}
+
+// Done is how many rows have an outcome.
+func (j Job) Done() int { return j.Total - j.Pending - j.InFlight }
+
+// JobRowStatus is where one row of a job stands.
+type JobRowStatus string
+
+const (
+	RowPending JobRowStatus = "pending" // not started, or to be tried again
+	RowRunning JobRowStatus = "running" // an instance is applying it
+	RowDone    JobRowStatus = "done"    // it has its outcome
+)
+
+// JobRow is one row of a job: the plan's row and what applying it did.
+type JobRow struct {
+	PlanRow
+	// Status is "" for a plan row that is not part of the job (unchanged,
+	// invalid), shown beside the job's rows in its results.
+	Status JobRowStatus
+	// Attempts counts how often an instance took the row. A row taken
+	// before (a retry, or one left running by an interrupted run) is
+	// settled with ACS before it is applied again.
+	Attempts   int
+	Outcome    AuditOutcome
+	Detail     string
+	RequestID  string // the last ACS call's client request ID
+	FinishedAt time.Time
+}
+
+// RowResult is what applying a row did. Retry puts the row back as
+// pending (ACS was throttled or unavailable); otherwise it is done.
+type RowResult struct {
+	Outcome   AuditOutcome
+	Detail    string
+	RequestID string
+	Retry     bool
+	At        time.Time
+}
+
+// JobRowFilter picks rows of a job's results: "" for all; a JobRowStatus
+// for rows pending or running; an AuditOutcome for finished rows; or
+// "skipped" for the plan's rows that are not part of the job.
+type JobRowFilter string
+
+// JobStore keeps bulk jobs and their rows. Reads take the tenant and answer
+// ENOTFOUND for another tenant's job; the runner's writes take the holder,
+// so an instance that lost its hold changes nothing.
+type JobStore interface {
+	// CreateJob stores job (queued) with one pending row per actionable
+	// row of its plan. A plan has at most one job: a second CreateJob for
+	// it is ECONFLICT and returns the existing job.
+	CreateJob(ctx context.Context, job Job) (Job, error)
+	// GetJob returns a job of tenant with its counts.
+	GetJob(ctx context.Context, tenant GUID, id string) (Job, error)
+	// ListJobs returns tenant's most recent jobs, newest first.
+	ListJobs(ctx context.Context, tenant GUID, limit int) ([]Job, error)
+	// ClaimJob gives holder the oldest queued job of any tenant, now
+	// running; false when none waits.
+	ClaimJob(ctx context.Context, holder string, now time.Time) (Job, bool, error)
+	// Heartbeat renews holder's hold on a running job and reports whether
+	// a cancel was asked for. It is ECONFLICT when holder holds it no more.
+	Heartbeat(ctx context.Context, id, holder string, now time.Time) (cancel bool, err error)
+	// InterruptStale marks running jobs whose heartbeat is before stale as
+	// interrupted, and reports how many.
+	InterruptStale(ctx context.Context, stale time.Time) (int, error)
+	// ReleaseJob ends holder's hold, leaving the job in state (done,
+	// cancelled or interrupted). Rows still running become pending, to be
+	// settled when it resumes.
+	ReleaseJob(ctx context.Context, id, holder string, state JobState, now time.Time) error
+	// CancelJob asks a queued or running job to stop; a queued or
+	// interrupted job is cancelled at once. Cancelling a finished job is
+	// EINVALID.
+	CancelJob(ctx context.Context, tenant GUID, id string, now time.Time) (Job, error)
+	// ResumeJob queues an interrupted job again; any other state is
+	// EINVALID.
+	ResumeJob(ctx context.Context, tenant GUID, id string) (Job, error)
+	// ClaimRows takes up to n pending rows of a job holder runs, in line
+	// order, marking them running and counting an attempt. None when the
+	// job is not holder's.
+	ClaimRows(ctx context.Context, id, holder string, n int) ([]JobRow, error)
+	// FinishRow records a row's result, if holder still holds the row.
+	FinishRow(ctx context.Context, id, holder string, line int, r RowResult) error
+	// JobRows returns a page of a job's results in line order — its plan's
+	// rows with what applying each did — and how many match.
+	JobRows(ctx context.Context, tenant GUID, id string, f JobRowFilter, offset, limit int) ([]JobRow, int, error)
+}

@@ -1,0 +1,263 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// savePlan stores a plan of tenant with one row per class given, lines 2,
+// 3, … in order.
+func (f *fixture) savePlan(t *testing.T, tenant portal.GUID, id string, classes ...portal.PlanClass) portal.Plan {
+	t.Helper()
+	p := portal.Plan{ID: id, TenantID: tenant, CreatedBy: alice, CreatedAt: t0, FileName: "agents.csv", Totals: map[portal.PlanClass]int{}}
+	var rows []portal.PlanRow
+	for i, c := range classes {
+		r := portal.PlanRow{Line: i + 2, Class: c, ObjectID: id2(id, i), Kind: portal.KindUser, ClientIDs: ids("app")}
+		if c == portal.PlanInvalid {
+			r.Reason, r.Column = "not a GUID", "objectId"
+		}
+		p.Totals[c]++
+		rows = append(rows, r)
+	}
+	if err := f.SavePlan(f.ctx, p, rows); err != nil {
+		t.Fatalf("SavePlan: %v", err)
+	}
+	return p
+}
+
+func id2(plan string, i int) portal.GUID { return id(plan + string(rune('a'+i))) }
+
+func (f *fixture) newJob(t *testing.T, p portal.Plan) portal.Job {
+	t.Helper()
+	j, err := f.CreateJob(f.ctx, portal.Job{ID: "job-" + p.ID, PlanID: p.ID, TenantID: p.TenantID, CreatedBy: alice, ClientIP: "192.0.2.10",
+		Justification: "onboarding", CreatedAt: f.clock.Now()})
+	if err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+	return j
+}
+
+func lines(rows []portal.JobRow) []int {
+	var out []int
+	for _, r := range rows {
+		out = append(out, r.Line)
+	}
+	return out
+}
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func testPlans(t *testing.T, f *fixture) {
+	p := f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanInvalid, portal.PlanUpdate)
+	got, err := f.GetPlan(f.ctx, tenantA, "p1")
+	if err != nil || got.FileName != "agents.csv" || got.Totals[portal.PlanCreate] != 1 || got.Actionable() != 2 {
+		t.Fatalf("GetPlan = %+v, %v", got, err)
+	}
+	if _, err := f.GetPlan(f.ctx, tenantB, p.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("another tenant's plan: %v, want not found", err)
+	}
+	rows, n, err := f.PlanRows(f.ctx, tenantA, p.ID, portal.PlanInvalid, 0, 10)
+	if err != nil || n != 1 || len(rows) != 1 || rows[0].Line != 3 || rows[0].Reason != "not a GUID" {
+		t.Fatalf("PlanRows(invalid) = %+v, %d, %v", rows, n, err)
+	}
+}
+
+func testJobLifecycle(t *testing.T, f *fixture) {
+	p := f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanUnchanged, portal.PlanUpdate, portal.PlanRevoke, portal.PlanInvalid, portal.PlanCreate)
+	j := f.newJob(t, p)
+	if j.State != portal.JobQueued || j.Total != 4 || j.Pending != 4 || j.Done() != 0 {
+		t.Fatalf("new job = %+v; want queued with 4 pending rows", j)
+	}
+	if again, err := f.CreateJob(f.ctx, portal.Job{ID: "other", PlanID: p.ID, TenantID: tenantA, CreatedAt: t0}); portal.ErrorCode(err) != portal.ECONFLICT || again.ID != j.ID {
+		t.Errorf("second job for a plan = %q, %v; want conflict naming %q", again.ID, err, j.ID)
+	}
+	if _, err := f.CreateJob(f.ctx, portal.Job{ID: "foreign", PlanID: p.ID, TenantID: tenantB, CreatedAt: t0}); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("a job for another tenant's plan: %v, want not found", err)
+	}
+	if _, err := f.GetJob(f.ctx, tenantB, j.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("another tenant's job: %v, want not found", err)
+	}
+
+	claimed, ok, err := f.ClaimJob(f.ctx, "i1", t0)
+	if err != nil || !ok || claimed.ID != j.ID || claimed.State != portal.JobRunning || claimed.Holder != "i1" || !claimed.StartedAt.Equal(t0) {
+		t.Fatalf("ClaimJob = %+v, %v, %v", claimed, ok, err)
+	}
+	if _, ok, err := f.ClaimJob(f.ctx, "i2", t0); ok || err != nil {
+		t.Fatalf("a second ClaimJob took a running job (%v, %v)", ok, err)
+	}
+	if rows, err := f.ClaimRows(f.ctx, j.ID, "i2", 10); err != nil || len(rows) != 0 {
+		t.Fatalf("another instance claimed rows: %v, %v", lines(rows), err)
+	}
+	rows, err := f.ClaimRows(f.ctx, j.ID, "i1", 2)
+	if err != nil || !sameInts(lines(rows), []int{2, 4}) || rows[0].Attempts != 1 || rows[0].Class != portal.PlanCreate || rows[1].Class != portal.PlanUpdate {
+		t.Fatalf("ClaimRows = %+v, %v; want lines 2 and 4, first attempt", rows, err)
+	}
+	if j, _ = f.GetJob(f.ctx, tenantA, j.ID); j.InFlight != 2 || j.Pending != 2 {
+		t.Errorf("counts after claiming = %+v", j)
+	}
+	at := t0.Add(time.Second)
+	if err := f.FinishRow(f.ctx, j.ID, "i1", 2, portal.RowResult{Outcome: portal.OutcomeSuccess, Detail: "created", RequestID: "r1", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.FinishRow(f.ctx, j.ID, "i1", 4, portal.RowResult{Outcome: portal.OutcomeFailed, Retry: true, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance cannot record an outcome for a row it does not hold.
+	if err := f.FinishRow(f.ctx, j.ID, "i2", 5, portal.RowResult{Outcome: portal.OutcomeSuccess, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err = f.ClaimRows(f.ctx, j.ID, "i1", 10)
+	if err != nil || !sameInts(lines(rows), []int{4, 5, 7}) || rows[0].Attempts != 2 || rows[1].Attempts != 1 {
+		t.Fatalf("ClaimRows after a retry = %+v, %v; want 4 (second attempt), 5, 7", rows, err)
+	}
+
+	// A cancel reaches the holder through its heartbeat.
+	if cancel, err := f.Heartbeat(f.ctx, j.ID, "i1", at); err != nil || cancel {
+		t.Fatalf("Heartbeat = %v, %v", cancel, err)
+	}
+	if _, err := f.Heartbeat(f.ctx, j.ID, "i2", at); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("a heartbeat from a non-holder: %v, want conflict", err)
+	}
+	if c, err := f.CancelJob(f.ctx, tenantA, j.ID, at); err != nil || !c.CancelRequested || c.State != portal.JobRunning {
+		t.Fatalf("CancelJob(running) = %+v, %v", c, err)
+	}
+	if cancel, err := f.Heartbeat(f.ctx, j.ID, "i1", at); err != nil || !cancel {
+		t.Fatalf("Heartbeat after cancel = %v, %v; want cancel", cancel, err)
+	}
+	for _, line := range []int{4, 5} {
+		f.FinishRow(f.ctx, j.ID, "i1", line, portal.RowResult{Outcome: portal.OutcomeSuccess, At: at})
+	}
+	if err := f.ReleaseJob(f.ctx, j.ID, "i1", portal.JobCancelled, at); err != nil {
+		t.Fatal(err)
+	}
+	j, _ = f.GetJob(f.ctx, tenantA, j.ID)
+	if j.State != portal.JobCancelled || !j.FinishedAt.Equal(at) || j.Pending != 1 || j.InFlight != 0 || j.Outcomes[portal.OutcomeSuccess] != 3 {
+		t.Errorf("cancelled job = %+v; want line 7 pending again, three successes", j)
+	}
+	if _, err := f.ResumeJob(f.ctx, tenantA, j.ID); portal.ErrorCode(err) != portal.EINVALID {
+		t.Errorf("resuming a cancelled job: %v, want invalid", err)
+	}
+	if _, err := f.CancelJob(f.ctx, tenantA, j.ID, at); portal.ErrorCode(err) != portal.EINVALID {
+		t.Errorf("cancelling a cancelled job: %v, want invalid", err)
+	}
+
+	// Results: every plan row in line order, the job's with their outcome.
+	res, n, err := f.JobRows(f.ctx, tenantA, j.ID, "", 0, 100)
+	if err != nil || n != 6 || !sameInts(lines(res), []int{2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("JobRows = %v, %d, %v", lines(res), n, err)
+	}
+	if res[0].Outcome != portal.OutcomeSuccess || res[0].Detail != "created" || res[0].RequestID != "r1" || !res[0].FinishedAt.Equal(at) || res[1].Status != "" {
+		t.Errorf("JobRows rows = %+v, %+v", res[0], res[1])
+	}
+	for _, tc := range []struct {
+		f    portal.JobRowFilter
+		want []int
+	}{
+		{"skipped", []int{3, 6}},
+		{portal.JobRowFilter(portal.RowPending), []int{7}},
+		{portal.JobRowFilter(portal.OutcomeSuccess), []int{2, 4, 5}},
+	} {
+		got, n, err := f.JobRows(f.ctx, tenantA, j.ID, tc.f, 0, 100)
+		if err != nil || n != len(tc.want) || !sameInts(lines(got), tc.want) {
+			t.Errorf("JobRows(%q) = %v (%d), %v; want %v", tc.f, lines(got), n, err, tc.want)
+		}
+	}
+	if _, _, err := f.JobRows(f.ctx, tenantB, j.ID, "", 0, 100); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("another tenant's job rows: %v, want not found", err)
+	}
+}
+
+func testJobInterrupted(t *testing.T, f *fixture) {
+	p := f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanCreate, portal.PlanCreate)
+	j := f.newJob(t, p)
+	if _, _, err := f.ClaimJob(f.ctx, "i1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ClaimRows(f.ctx, j.ID, "i1", 2); err != nil {
+		t.Fatal(err)
+	}
+	f.FinishRow(f.ctx, j.ID, "i1", 2, portal.RowResult{Outcome: portal.OutcomeSuccess, At: t0})
+	// i1 dies with line 3 running. A heartbeat is not stale until it is
+	// older than the time given.
+	if n, err := f.InterruptStale(f.ctx, t0); err != nil || n != 0 {
+		t.Fatalf("InterruptStale(heartbeat time) = %d, %v; want 0", n, err)
+	}
+	if _, err := f.ResumeJob(f.ctx, tenantA, j.ID); portal.ErrorCode(err) != portal.EINVALID {
+		t.Errorf("resuming a running job: %v, want invalid", err)
+	}
+	if n, err := f.InterruptStale(f.ctx, t0.Add(time.Millisecond)); err != nil || n != 1 {
+		t.Fatalf("InterruptStale = %d, %v; want 1", n, err)
+	}
+	j, _ = f.GetJob(f.ctx, tenantA, j.ID)
+	if j.State != portal.JobInterrupted || j.InFlight != 1 || j.Holder != "" {
+		t.Fatalf("interrupted job = %+v; want line 3 still shown running", j)
+	}
+	// The lost instance can no longer renew or record anything.
+	if _, err := f.Heartbeat(f.ctx, j.ID, "i1", t0); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("heartbeat of an interrupted job: %v, want conflict", err)
+	}
+	if _, err := f.ClaimRows(f.ctx, j.ID, "i1", 5); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := f.ResumeJob(f.ctx, tenantA, j.ID); err != nil || j.State != portal.JobQueued || j.Pending != 2 || j.InFlight != 0 {
+		t.Fatalf("ResumeJob = %+v, %v; want queued, the running row pending", j, err)
+	}
+	if _, _, err := f.ClaimJob(f.ctx, "i2", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.ClaimRows(f.ctx, j.ID, "i2", 5)
+	if err != nil || !sameInts(lines(rows), []int{3, 4}) || rows[0].Attempts != 2 || rows[1].Attempts != 1 {
+		t.Fatalf("rows after resuming = %+v, %v; want line 3 on its second attempt (to be settled), then 4", rows, err)
+	}
+	// The old holder's late outcome for line 3 is not recorded: the new
+	// holder settles it.
+	f.FinishRow(f.ctx, j.ID, "i1", 3, portal.RowResult{Outcome: portal.OutcomeFailed, At: t0})
+	if got, _, _ := f.JobRows(f.ctx, tenantA, j.ID, portal.JobRowFilter(portal.RowRunning), 0, 10); !sameInts(lines(got), []int{3, 4}) {
+		t.Errorf("running rows = %v; want 3 and 4 (a stale holder's write ignored)", lines(got))
+	}
+	for _, line := range []int{3, 4} {
+		f.FinishRow(f.ctx, j.ID, "i2", line, portal.RowResult{Outcome: portal.OutcomeSuccess, At: t0})
+	}
+	if err := f.ReleaseJob(f.ctx, j.ID, "i2", portal.JobDone, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ReleaseJob(f.ctx, j.ID, "i2", portal.JobDone, t0.Add(time.Minute)); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("releasing twice: %v, want conflict", err)
+	}
+	j, _ = f.GetJob(f.ctx, tenantA, j.ID)
+	if j.State != portal.JobDone || j.Done() != 3 || j.Outcomes[portal.OutcomeSuccess] != 3 {
+		t.Errorf("finished job = %+v", j)
+	}
+	if list, err := f.ListJobs(f.ctx, tenantA, 10); err != nil || len(list) != 1 || list[0].ID != j.ID || list[0].Done() != 3 {
+		t.Errorf("ListJobs = %+v, %v", list, err)
+	}
+	if list, err := f.ListJobs(f.ctx, tenantB, 10); err != nil || len(list) != 0 {
+		t.Errorf("ListJobs(other tenant) = %+v, %v", list, err)
+	}
+}
+
+func testJobQueueOrder(t *testing.T, f *fixture) {
+	f.clock.Set(t0)
+	first := f.newJob(t, f.savePlan(t, tenantA, "p1", portal.PlanCreate))
+	f.clock.Set(t0.Add(time.Second))
+	second := f.newJob(t, f.savePlan(t, tenantB, "p2", portal.PlanCreate))
+	if c, err := f.CancelJob(f.ctx, tenantA, first.ID, t0); err != nil || c.State != portal.JobCancelled {
+		t.Fatalf("cancelling a queued job = %+v, %v; want cancelled at once", c, err)
+	}
+	got, ok, err := f.ClaimJob(f.ctx, "i1", t0)
+	if err != nil || !ok || got.ID != second.ID || got.TenantID != tenantB {
+		t.Fatalf("ClaimJob = %+v, %v, %v; want the other tenant's job", got, ok, err)
+	}
+}
