@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -83,6 +84,9 @@ type Who struct {
 	// System names a background job acting on its own ("expiry"); User then
 	// carries only the tenant and the job's roles.
 	System string
+	// Via says where a change came from when not from a form, e.g. "bulk
+	// job 3f2a…, line 12"; the audit rows of the change carry it.
+	Via string
 }
 
 func (w Who) actor() portal.Actor {
@@ -360,4 +364,39 @@ func (s *Service) rowToChange(ctx context.Context, who Who, action portal.AuditA
 		return item, conflict("This assignment was changed after you opened the page. Nothing was changed: review the current state and try again.", &Conflict{Item: &item, Proposed: p})
 	}
 	return item, checkSeen(seen, item, p)
+}
+
+// auditMark counts the audit rows a change wrote, for callers that must
+// see every attempt recorded (a bulk row refused before its intent was
+// written — a stale version, say — gets a row of its own).
+type auditMark struct{ n atomic.Int32 }
+
+type auditMarkKey struct{}
+
+func markAudits(ctx context.Context) (context.Context, *auditMark) {
+	m := &auditMark{}
+	return context.WithValue(ctx, auditMarkKey{}, m), m
+}
+
+func (s *Service) marked(ctx context.Context) {
+	if m, ok := ctx.Value(auditMarkKey{}).(*auditMark); ok {
+		m.n.Add(1)
+	}
+}
+
+// appendAudit and commit are the store's, counting rows for markAudits.
+func (s *Service) appendAudit(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
+	stored, err := s.cfg.Store.AppendAudit(ctx, ev)
+	if err == nil {
+		s.marked(ctx)
+	}
+	return stored, err
+}
+
+func (s *Service) commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
+	stored, item, err := s.cfg.Store.Commit(ctx, ev, change)
+	if err == nil {
+		s.marked(ctx)
+	}
+	return stored, item, err
 }

@@ -17,6 +17,12 @@ type GrantRequest struct {
 	Justification string
 	// ExpiresAt, when set, ends the access by itself (time-boxed access).
 	ExpiresAt time.Time
+	// Unchecked skips the GET that makes sure ACS holds nothing the
+	// inventory does not know, halving the calls of a bulk create. Only an
+	// admin's request may skip it (a helpdesk write could otherwise replace
+	// a resource account); if ACS did hold an assignment, the PUT replaced
+	// it and the outcome says so.
+	Unchecked bool
 }
 
 // EditRequest replaces a user assignment's client IDs (and its label).
@@ -90,14 +96,24 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 		if err != nil {
 			return err
 		}
-		cur, call, err := s.cfg.ACS.GetAssignment(ctx, a.TenantID, a.ObjectID)
-		switch {
-		case err == nil:
-			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS already holds an assignment the inventory does not know."})
-			return conflict("ACS already holds an assignment for this object that the inventory does not know. Look it up and adopt it, then edit it.", &Conflict{ACS: &cur, Proposed: a})
-		case portal.ErrorCode(err) != portal.ENOTFOUND:
-			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
-			return err
+		if !req.Unchecked || !who.User.Has(portal.RoleAdmin) {
+			cur, call, err := s.cfg.ACS.GetAssignment(ctx, a.TenantID, a.ObjectID)
+			switch {
+			case err == nil && cur.Equal(a):
+				// Nothing to write, and nothing anyone has not seen is
+				// taken over: ACS holds exactly what was asked for (an
+				// earlier attempt of this grant, or the same made outside).
+				detail := "ACS already held exactly this assignment; the inventory now records it."
+				stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: granted}})
+				res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call}
+				return err
+			case err == nil:
+				s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS already holds an assignment the inventory does not know."})
+				return conflict("ACS already holds an assignment for this object that the inventory does not know. Look it up and adopt it, then edit it.", &Conflict{ACS: &cur, Proposed: a})
+			case portal.ErrorCode(err) != portal.ENOTFOUND:
+				s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
+				return err
+			}
 		}
 		created, call, err := s.cfg.ACS.PutAssignment(ctx, a)
 		detail := ""
@@ -105,6 +121,8 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 			if detail, call, err = s.settle(ctx, intent, a.TenantID, a.ObjectID, &a, nil, call, err); err != nil {
 				return err
 			}
+		} else if !created && req.Unchecked {
+			detail = "ACS already held an assignment for this object that the inventory did not know (made outside the portal); it was replaced by this one."
 		} else if !created {
 			detail = "ACS already held an assignment for this object (made outside the portal meanwhile); it was replaced."
 		}
@@ -143,7 +161,7 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		} else if err := s.checkExpiry(req.ExpiresAt); err != nil {
 			return err
 		}
-		if item.Kind != portal.KindUser {
+		if item.Kind != portal.KindUser && len(proposal.ClientIDs) > 0 {
 			return portal.Errorf(portal.EINVALID, "A resource account has no calling-client apps to edit.")
 		}
 		proposed := item.Assignment
@@ -316,7 +334,7 @@ func (s *Service) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result,
 		ev := s.event(who, portal.ActionAdopt, cur.ObjectID, cur.Kind)
 		ev.Phase, ev.After, ev.Justification, ev.Outcome = portal.PhaseEvent, portal.StateOf(cur, label), why, portal.OutcomeSuccess
 		ev.ACSStatus, ev.RequestID, ev.CorrelationVector = call.Status, call.RequestID, call.CorrelationVector
-		_, item, err := s.cfg.Store.Commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: portal.InventoryItem{
+		_, item, err := s.commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: portal.InventoryItem{
 			Assignment: cur, Label: label, CreatedAt: now, CreatedBy: who.actor(), UpdatedAt: now, UpdatedBy: who.actor(),
 			State: portal.StateInSync, VerifiedAt: now,
 		}})
@@ -353,7 +371,7 @@ func (s *Service) Verify(ctx context.Context, who Who, object portal.GUID) (Resu
 			change = verified(item, portal.StateMissing, nil, s.cfg.Now())
 		case err != nil:
 			ev.Outcome, ev.ACSCode, ev.Detail = portal.OutcomeFailed, acsCode(err), portal.ErrorMessage(err)
-			if _, _, cerr := s.cfg.Store.Commit(ctx, ev, portal.InventoryChange{}); cerr != nil {
+			if _, _, cerr := s.commit(ctx, ev, portal.InventoryChange{}); cerr != nil {
 				s.log.ErrorContext(ctx, "audit write failed", "err", cerr)
 			}
 			return err
@@ -370,7 +388,7 @@ func (s *Service) Verify(ctx context.Context, who Who, object portal.GUID) (Resu
 		if change.Item.Observed != nil {
 			ev.After = portal.StateOf(*change.Item.Observed, item.Label)
 		}
-		_, stored, err := s.cfg.Store.Commit(ctx, ev, change)
+		_, stored, err := s.commit(ctx, ev, change)
 		if err != nil {
 			return auditFailed(err)
 		}
@@ -432,14 +450,26 @@ func auditFailed(err error) error {
 func (s *Service) event(who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind) portal.AuditEvent {
 	return portal.AuditEvent{
 		Time: s.cfg.Now(), Actor: who.actor(), ClientIP: who.ClientIP,
-		TenantID: who.User.TenantID, ObjectID: object, Kind: kind, Action: action,
+		TenantID: who.User.TenantID, ObjectID: object, Kind: kind, Action: action, Detail: who.Via,
 	}
+}
+
+// withVia adds where a change came from (the intent's detail) to an
+// outcome's detail.
+func withVia(detail, via string) string {
+	switch {
+	case via == "":
+		return detail
+	case detail == "":
+		return via
+	}
+	return detail + " (" + via + ")"
 }
 
 // intent writes the row that must exist before ACS is called.
 func (s *Service) intent(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
 	ev.Phase = portal.PhaseIntent
-	stored, err := s.cfg.Store.AppendAudit(ctx, ev)
+	stored, err := s.appendAudit(ctx, ev)
 	if err != nil {
 		return stored, auditFailed(err)
 	}
@@ -469,9 +499,10 @@ func (s *Service) outcome(ctx context.Context, intent portal.AuditEvent, o outco
 			ev.Detail = portal.ErrorMessage(o.err)
 		}
 	}
+	ev.Detail = withVia(ev.Detail, intent.Detail)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, item, err := s.cfg.Store.Commit(wctx, ev, o.change)
+	_, item, err := s.commit(wctx, ev, o.change)
 	if err != nil {
 		s.log.ErrorContext(ctx, "audit outcome not recorded", "event", "audit.outcome_lost", "intent_seq", intent.Seq,
 			"outcome", string(o.result), "request_id", o.call.RequestID, "err", err)
@@ -486,8 +517,8 @@ func (s *Service) outcome(ctx context.Context, intent portal.AuditEvent, o outco
 // stands either way.
 func (s *Service) denied(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind, reason error) {
 	ev := s.event(who, portal.ActionDenied, object, kind)
-	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, portal.OutcomeDenied, string(action)+": "+portal.ErrorMessage(reason)
-	if _, err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
+	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, portal.OutcomeDenied, withVia(string(action)+": "+portal.ErrorMessage(reason), who.Via)
+	if _, err := s.appendAudit(ctx, ev); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed", "event", "access.denied", "err", err)
 	}
 }

@@ -166,7 +166,7 @@ func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Resul
 		var change portal.InventoryChange
 		switch {
 		case missing:
-			ev.Detail = "ACS holds no assignment: the inventory row was removed."
+			ev.Detail = withVia("ACS holds no assignment: the inventory row was removed.", who.Via)
 			change = portal.InventoryChange{Op: portal.InventoryDelete, Item: item}
 		case cur.Kind == portal.KindUnknown:
 			return portal.Errorf(portal.EINVALID, "ACS holds a principal type the portal does not know (%q); it cannot be accepted.", cur.Spelling)
@@ -181,10 +181,10 @@ func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Resul
 			next.Assignment, next.UpdatedAt, next.UpdatedBy = cur, now, who.actor()
 			next.State, next.VerifiedAt, next.Observed = portal.StateInSync, now, nil
 			ev.Kind, ev.After = cur.Kind, portal.StateOf(cur, item.Label)
-			ev.Detail = "The inventory now records what ACS holds."
+			ev.Detail = withVia("The inventory now records what ACS holds.", who.Via)
 			change = portal.InventoryChange{Op: portal.InventoryPut, Item: next}
 		}
-		_, stored, err := s.cfg.Store.Commit(ctx, ev, change)
+		_, stored, err := s.commit(ctx, ev, change)
 		if err != nil {
 			return auditFailed(err)
 		}

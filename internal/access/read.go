@@ -135,7 +135,7 @@ func (s *Service) Lookup(ctx context.Context, who Who, object portal.GUID) (Look
 func (s *Service) Note(ctx context.Context, who Who, action portal.AuditAction, result portal.AuditOutcome, detail string) error {
 	ev := s.event(who, action, portal.GUID{}, portal.KindUnknown)
 	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, result, detail
-	_, err := s.cfg.Store.AppendAudit(ctx, ev)
+	_, err := s.appendAudit(ctx, ev)
 	return err
 }
 

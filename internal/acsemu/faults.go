@@ -87,6 +87,7 @@ type Rates struct {
 	Throttle    float64       // answer 429 TooManyRequests
 	RetryAfter  string        // Retry-After header of those 429s, if non-empty
 	ServerError float64       // answer 500 or 503, half each
+	Unavailable float64       // answer 503 ServiceUnavailable
 	Latency     time.Duration // added to every request
 	Hang        float64       // never answer
 	Reset       float64       // drop the connection
@@ -108,7 +109,7 @@ func (e *Emulator) nextFaultLocked() Fault {
 	}
 	r := e.rates
 	f := Fault{Latency: r.Latency}
-	if r.Throttle <= 0 && r.ServerError <= 0 && r.Hang <= 0 && r.Reset <= 0 {
+	if r.Throttle <= 0 && r.ServerError <= 0 && r.Unavailable <= 0 && r.Hang <= 0 && r.Reset <= 0 {
 		return f
 	}
 	u := e.rng.Float64()
@@ -120,9 +121,11 @@ func (e *Emulator) nextFaultLocked() Fault {
 		if e.rng.IntN(2) == 1 {
 			f.Status = http.StatusServiceUnavailable
 		}
-	case u < r.Throttle+r.ServerError+r.Hang:
+	case u < r.Throttle+r.ServerError+r.Unavailable:
+		f.Status = http.StatusServiceUnavailable
+	case u < r.Throttle+r.ServerError+r.Unavailable+r.Hang:
 		f.Hang = true
-	case u < r.Throttle+r.ServerError+r.Hang+r.Reset:
+	case u < r.Throttle+r.ServerError+r.Unavailable+r.Hang+r.Reset:
 		f.Reset = true
 	}
 	return f
@@ -130,7 +133,7 @@ func (e *Emulator) nextFaultLocked() Fault {
 
 // ParseRates reads rates written as comma-separated key=value pairs, e.g.
 // "429=0.2,retry-after=1,5xx=0.05,latency=20ms,hang=0.01,reset=0.01".
-// Keys: 429 (or throttle), retry-after, 5xx, latency, hang, reset. A
+// Keys: 429 (or throttle), retry-after, 5xx (500 or 503), 503, latency, hang, reset. A
 // retry-after value may be an HTTP date, whose comma is kept. "" (or only
 // spaces) is the zero Rates. Unknown or repeated keys, probabilities outside
 // [0, 1] or summing to more than 1, and bad durations are errors naming the
@@ -155,7 +158,7 @@ func ParseRates(spec string) (Rates, error) {
 		name, value, ok := strings.Cut(item, "=")
 		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
 		if !ok || name == "" {
-			return Rates{}, fmt.Errorf("fault rates: %q is not key=value (keys: 429, retry-after, 5xx, latency, hang, reset)", strings.TrimSpace(item))
+			return Rates{}, fmt.Errorf("fault rates: %q is not key=value (keys: 429, retry-after, 5xx, 503, latency, hang, reset)", strings.TrimSpace(item))
 		}
 		if name == "throttle" {
 			name = "429"
@@ -170,6 +173,8 @@ func ParseRates(spec string) (Rates, error) {
 			r.Throttle, err = parseProbability(name, value)
 		case "5xx":
 			r.ServerError, err = parseProbability(name, value)
+		case "503":
+			r.Unavailable, err = parseProbability(name, value)
 		case "hang":
 			r.Hang, err = parseProbability(name, value)
 		case "reset":
@@ -185,13 +190,13 @@ func ParseRates(spec string) (Rates, error) {
 				err = fmt.Errorf("fault rates: latency %q is not a duration like 20ms", value)
 			}
 		default:
-			err = fmt.Errorf("fault rates: unknown key %q (keys: 429, retry-after, 5xx, latency, hang, reset)", name)
+			err = fmt.Errorf("fault rates: unknown key %q (keys: 429, retry-after, 5xx, 503, latency, hang, reset)", name)
 		}
 		if err != nil {
 			return Rates{}, err
 		}
 	}
-	if sum := r.Throttle + r.ServerError + r.Hang + r.Reset; sum > 1+1e-9 {
+	if sum := r.Throttle + r.ServerError + r.Unavailable + r.Hang + r.Reset; sum > 1+1e-9 {
 		return Rates{}, fmt.Errorf("fault rates: the probabilities add up to %g, more than 1", sum)
 	}
 	return r, nil

@@ -409,6 +409,7 @@ func TestParseRates(t *testing.T) {
 		{"429=0.5,retry-after=Wed, 04 Mar 2026 10:00:05 GMT,5xx=0.5", Rates{Throttle: 0.5, RetryAfter: "Wed, 04 Mar 2026 10:00:05 GMT", ServerError: 0.5}},
 		{"LATENCY=1s", Rates{Latency: time.Second}},
 		{"429=0,5xx=1", Rates{ServerError: 1}},
+		{"429=0.2,retry-after=1,503=0.05,latency=20ms", Rates{Throttle: 0.2, RetryAfter: "1", Unavailable: 0.05, Latency: 20 * time.Millisecond}},
 	}
 	for _, tc := range good {
 		got, err := ParseRates(tc.spec)

@@ -91,6 +91,9 @@ func (p *Planner) classify(who access.Who, inventory map[portal.GUID]portal.Inve
 	if err := access.MayChange(who.User, item.Kind); err != nil {
 		return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, which your role may not change")
 	}
+	if row.Kind != item.Kind {
+		return invalid(ColKind, "the inventory holds a "+item.Kind.String()+" for this object, not a "+row.Kind.String()+": revoke it first, then grant it anew")
+	}
 	if pr.Label == "" {
 		pr.Label = item.Label
 	}

@@ -86,6 +86,16 @@ func TestPlanClassifiesWithoutApplying(t *testing.T) {
 	if err != nil || plan.Totals[portal.PlanInvalid] != 2 || plan.Totals[portal.PlanCreate] != 1 {
 		t.Errorf("helpdesk plan: %v, %v", plan.Totals, err)
 	}
+	// A grant that would change a known assignment's kind is refused: ACS
+	// would take it, but it is a revoke and a new grant, not an update.
+	plan, err = p.Plan(ctx, who(contoso, portal.RoleAdmin), "k.csv", strings.NewReader("objectId,kind,clientIds\n"+room.String()+",user,"+appA.String()+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, _, _ := db.PlanRows(ctx, contoso, plan.ID, "", 0, 10); len(rows) != 1 || rows[0].Class != portal.PlanInvalid || rows[0].Column != bulk.ColKind ||
+		!strings.Contains(rows[0].Reason, "revoke it first") {
+		t.Errorf("kind change: %+v", rows)
+	}
 	if _, err := p.Plan(ctx, who(contoso, portal.RoleAuditor), "a.csv", strings.NewReader(file)); portal.ErrorCode(err) != portal.EFORBIDDEN {
 		t.Errorf("auditor plans: %v", err)
 	}

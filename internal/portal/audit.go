@@ -26,11 +26,12 @@ const (
 	ActionReconcile     AuditAction = "reconcile"       // every assignment of a tenant compared with ACS
 	ActionReapply       AuditAction = "reapply"         // the inventory's state written back to ACS over drift
 	ActionAccept        AuditAction = "accept"          // ACS's state taken into the inventory over drift
+	ActionBulk          AuditAction = "bulk_apply"      // a bulk job started, resumed, cancelled or finished (each row has its own rows)
 )
 
 // AuditActions lists the actions in the order filters offer them.
 var AuditActions = []AuditAction{ActionGrant, ActionEdit, ActionRevoke, ActionAdopt, ActionVerify,
-	ActionReconcile, ActionReapply, ActionAccept, ActionSignIn, ActionSignInFailure, ActionSignOut, ActionDenied}
+	ActionReconcile, ActionReapply, ActionAccept, ActionBulk, ActionSignIn, ActionSignInFailure, ActionSignOut, ActionDenied}
 
 // Changes reports whether the action can change access in ACS.
 func (a AuditAction) Changes() bool {

@@ -42,6 +42,9 @@ type Job struct {
 	PlanID    string
 	TenantID  GUID
 	CreatedBy Actor
+	// Roles are the roles CreatedBy held when applying: rows are applied
+	// with them, as if that person applied each.
+	Roles []Role
 	// ClientIP and Justification are the applying request's; every row's
 	// audit records carry them.
 	ClientIP      string
@@ -64,6 +67,11 @@ type Job struct {
 	Pending  int
 	InFlight int
 	Outcomes map[AuditOutcome]int
+}
+
+// Who is the person the job acts as.
+func (j Job) Who() User {
+	return User{TenantID: j.TenantID, ObjectID: j.CreatedBy.ObjectID, Name: j.CreatedBy.Name, Roles: j.Roles}
 }
 
 // Done is how many rows have an outcome.
@@ -93,6 +101,10 @@ type JobRow struct {
 	RequestID  string // the last ACS call's client request ID
 	FinishedAt time.Time
 }
+
+// RowOutcomes lists the outcomes a job's row can end with, in the order
+// pages show them.
+var RowOutcomes = []AuditOutcome{OutcomeSuccess, OutcomeNoChange, OutcomeConflict, OutcomeDenied, OutcomeFailed, OutcomeUnknown}
 
 // RowResult is what applying a row did. Retry puts the row back as
 // pending (ACS was throttled or unavailable); otherwise it is done.

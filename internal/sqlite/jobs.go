@@ -59,9 +59,9 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 			}
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_jobs (id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, client_ip, justification, state)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.PlanID, j.TenantID.String(), millis(j.CreatedAt), guidText(j.CreatedBy.TenantID),
-			guidText(j.CreatedBy.ObjectID), validText(j.CreatedBy.Name), validText(j.ClientIP), validText(j.Justification), string(portal.JobQueued)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_jobs (id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification, state)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.PlanID, j.TenantID.String(), millis(j.CreatedAt), guidText(j.CreatedBy.TenantID),
+			guidText(j.CreatedBy.ObjectID), validText(j.CreatedBy.Name), rolesText(j.Roles), validText(j.ClientIP), validText(j.Justification), string(portal.JobQueued)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO bulk_job_rows (job_id, line, status, data)
@@ -82,22 +82,36 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 	return db.GetJob(ctx, j.TenantID, j.ID)
 }
 
-const jobColumns = `id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, client_ip, justification,
+const jobColumns = `id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification,
 	state, cancel_requested, holder, heartbeat, started_at, finished_at`
 
 func scanJob(sc interface{ Scan(...any) error }) (portal.Job, error) {
 	var j portal.Job
-	var tenant, tid, oid, state string
+	var tenant, tid, oid, roles, state string
 	var created, heartbeat, started, finished int64
-	if err := sc.Scan(&j.ID, &j.PlanID, &tenant, &created, &tid, &oid, &j.CreatedBy.Name, &j.ClientIP, &j.Justification,
+	if err := sc.Scan(&j.ID, &j.PlanID, &tenant, &created, &tid, &oid, &j.CreatedBy.Name, &roles, &j.ClientIP, &j.Justification,
 		&state, &j.CancelRequested, &j.Holder, &heartbeat, &started, &finished); err != nil {
 		return j, err
 	}
 	var d decoder
 	j.TenantID, j.CreatedBy.TenantID, j.CreatedBy.ObjectID = d.guid(tenant), d.guid(tid), d.guid(oid)
 	j.State, j.CreatedAt = portal.JobState(state), fromMillis(created)
+	for _, r := range strings.Fields(roles) {
+		j.Roles = append(j.Roles, portal.Role(r))
+	}
 	j.Heartbeat, j.StartedAt, j.FinishedAt = optMillis(heartbeat), optMillis(started), optMillis(finished)
 	return j, d.err
+}
+
+func rolesText(roles []portal.Role) string {
+	var b strings.Builder
+	for _, r := range roles {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strings.ReplaceAll(string(r), " ", ""))
+	}
+	return b.String()
 }
 
 // optMillis reads a time column where 0 means none.

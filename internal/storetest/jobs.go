@@ -31,7 +31,7 @@ func id2(plan string, i int) portal.GUID { return id(plan + string(rune('a'+i)))
 
 func (f *fixture) newJob(t *testing.T, p portal.Plan) portal.Job {
 	t.Helper()
-	j, err := f.CreateJob(f.ctx, portal.Job{ID: "job-" + p.ID, PlanID: p.ID, TenantID: p.TenantID, CreatedBy: alice, ClientIP: "192.0.2.10",
+	j, err := f.CreateJob(f.ctx, portal.Job{ID: "job-" + p.ID, PlanID: p.ID, TenantID: p.TenantID, CreatedBy: alice, Roles: []portal.Role{portal.RoleAdmin}, ClientIP: "192.0.2.10",
 		Justification: "onboarding", CreatedAt: f.clock.Now()})
 	if err != nil {
 		t.Fatalf("CreateJob: %v", err)
@@ -77,7 +77,7 @@ func testPlans(t *testing.T, f *fixture) {
 func testJobLifecycle(t *testing.T, f *fixture) {
 	p := f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanUnchanged, portal.PlanUpdate, portal.PlanRevoke, portal.PlanInvalid, portal.PlanCreate)
 	j := f.newJob(t, p)
-	if j.State != portal.JobQueued || j.Total != 4 || j.Pending != 4 || j.Done() != 0 {
+	if j.State != portal.JobQueued || j.Total != 4 || j.Pending != 4 || j.Done() != 0 || j.Who().Has(portal.RoleAdmin) != true || j.CreatedBy != alice {
 		t.Fatalf("new job = %+v; want queued with 4 pending rows", j)
 	}
 	if again, err := f.CreateJob(f.ctx, portal.Job{ID: "other", PlanID: p.ID, TenantID: tenantA, CreatedAt: t0}); portal.ErrorCode(err) != portal.ECONFLICT || again.ID != j.ID {

@@ -10,6 +10,7 @@ CREATE TABLE bulk_jobs (
 	created_by_tid   TEXT NOT NULL,
 	created_by_oid   TEXT NOT NULL,
 	created_by_name  TEXT NOT NULL,
+	created_by_roles TEXT NOT NULL, -- space-separated: rows are applied with the roles held when it was applied
 	client_ip        TEXT NOT NULL,
 	justification    TEXT NOT NULL,
 	state            TEXT NOT NULL,

@@ -1,0 +1,124 @@
+package access
+
+import (
+	"context"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// ApplyRow applies one row of a bulk job with the use case its class names,
+// as the person who applied the job (who, with the job's justification),
+// and says what it did.
+//
+// A row tried before — retried after ACS failed, or left running by an
+// instance that died — is first settled against the inventory: if an
+// earlier attempt completed, the row is done and nothing is written again.
+// Otherwise the use cases settle with ACS themselves: a grant GETs before
+// writing (so an earlier PUT that did land is recorded, not repeated),
+// an edit or repair compares the version the plan saw, and a DELETE of
+// what is gone is a success.
+//
+// retry is true when ACS was throttled or unavailable: the row is worth
+// trying again later.
+func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.JobRow, again bool) (res portal.RowResult, retry bool) {
+	res.At = s.cfg.Now()
+	if again {
+		if detail, done := s.alreadyApplied(ctx, who, row); done {
+			res.Outcome, res.Detail = portal.OutcomeSuccess, detail
+			return res, false
+		}
+	}
+	var before portal.InventoryItem
+	if row.Before != nil {
+		before = *row.Before
+	}
+	ctx, mark := markAudits(ctx)
+	var r Result
+	var err error
+	switch row.Class {
+	case portal.PlanCreate:
+		r, err = s.Grant(ctx, who, GrantRequest{ObjectID: row.ObjectID, Kind: row.Kind, ClientIDs: row.ClientIDs, Label: row.Label,
+			ExpiresAt: row.ExpiresAt, Justification: why, Unchecked: !again})
+	case portal.PlanUpdate:
+		r, err = s.Edit(ctx, who, EditRequest{ObjectID: row.ObjectID, ClientIDs: row.ClientIDs, Label: row.Label, ExpiresAt: row.ExpiresAt,
+			Version: before.Version, Seen: Seen(before), Justification: why})
+	case portal.PlanRevoke:
+		r, err = s.Revoke(ctx, who, RevokeRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
+	case portal.PlanAdopt:
+		r, err = s.Adopt(ctx, who, AdoptRequest{ObjectID: row.ObjectID, Label: row.Label, Justification: why})
+	case portal.PlanReapply:
+		r, err = s.Reapply(ctx, who, RepairRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
+	case portal.PlanAccept:
+		r, err = s.Accept(ctx, who, RepairRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
+	default:
+		err = portal.Errorf(portal.EINVALID, "This row cannot be applied (%s).", row.Class)
+	}
+	res.At, res.RequestID = s.cfg.Now(), r.Call.RequestID
+	if err == nil {
+		res.Outcome, res.Detail = r.Outcome, r.Detail
+		if res.Detail == "" && r.Created {
+			res.Detail = "Created."
+		}
+		return res, false
+	}
+	res.Detail = portal.ErrorMessage(err)
+	switch portal.ErrorCode(err) {
+	case portal.ECONFLICT:
+		res.Outcome = portal.OutcomeConflict
+	case portal.EFORBIDDEN:
+		res.Outcome = portal.OutcomeDenied
+	case portal.ETHROTTLED, portal.EUNAVAILABLE:
+		// ACS (or the database) failed or may have applied it: unknown
+		// until a later attempt settles it.
+		res.Outcome, retry = portal.OutcomeUnknown, true
+	default:
+		res.Outcome = portal.OutcomeFailed
+	}
+	if mark.n.Load() == 0 {
+		// Refused before anything was written (a stale version, a row
+		// the inventory no longer has, …): the row still gets its record.
+		ev := s.event(who, rowActions[row.Class], row.ObjectID, row.Kind)
+		ev.Phase, ev.Outcome, ev.Justification, ev.Detail = portal.PhaseEvent, res.Outcome, why, withVia(res.Detail, who.Via)
+		if _, err := s.appendAudit(ctx, ev); err != nil {
+			s.log.ErrorContext(ctx, "audit write failed", "event", "bulk.row", "err", err)
+		}
+	}
+	return res, retry
+}
+
+// rowActions is the audit action of each class of bulk row.
+var rowActions = map[portal.PlanClass]portal.AuditAction{
+	portal.PlanCreate: portal.ActionGrant, portal.PlanUpdate: portal.ActionEdit, portal.PlanRevoke: portal.ActionRevoke,
+	portal.PlanAdopt: portal.ActionAdopt, portal.PlanReapply: portal.ActionReapply, portal.PlanAccept: portal.ActionAccept,
+}
+
+// alreadyApplied reports whether the inventory shows that an earlier attempt
+// of row completed.
+func (s *Service) alreadyApplied(ctx context.Context, who Who, row portal.JobRow) (string, bool) {
+	const detail = "The inventory already shows this row applied (by an earlier attempt, or by someone else meanwhile): nothing was written again."
+	item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, row.ObjectID)
+	gone := portal.ErrorCode(err) == portal.ENOTFOUND
+	if err != nil && !gone {
+		return "", false
+	}
+	moved := row.Before != nil && !gone && item.Version != row.Before.Version
+	switch row.Class {
+	case portal.PlanCreate, portal.PlanUpdate:
+		want := portal.Assignment{TenantID: who.User.TenantID, ObjectID: row.ObjectID, Kind: row.Kind, ClientIDs: row.ClientIDs}
+		if row.Class == portal.PlanUpdate && row.Before != nil {
+			want.Kind = row.Before.Kind
+		}
+		return detail, !gone && (row.Before == nil || moved) && item.Equal(want) && item.Label == row.Label &&
+			item.ExpiresAt.Truncate(time.Minute).Equal(row.ExpiresAt.Truncate(time.Minute))
+	case portal.PlanRevoke:
+		return detail, gone
+	case portal.PlanAdopt:
+		return detail, !gone && item.CreatedBy.ObjectID == who.User.ObjectID
+	case portal.PlanReapply:
+		return detail, moved && item.State == portal.StateInSync && item.Equal(row.Before.Assignment)
+	case portal.PlanAccept:
+		return detail, gone || moved && item.State == portal.StateInSync
+	}
+	return "", false
+}

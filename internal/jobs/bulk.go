@@ -1,0 +1,282 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// BulkRunner applies bulk jobs: it takes queued jobs from the database, one
+// at a time per instance, and applies their rows with bounded concurrency.
+// The job's hold is a heartbeat in the database: a job whose instance stops
+// renewing it is marked interrupted (by any instance), and resumes when a
+// person asks, settling the rows that were in flight before retrying any.
+type BulkRunner struct {
+	Service *access.Service
+	Jobs    portal.JobStore
+	// Workers is how many rows are applied at once (default 8, the ACS
+	// client's own bound: more would only queue there).
+	Workers int
+	// HeartbeatEvery is how often the hold is renewed and a cancel looked
+	// for (default 2 s); StaleAfter is how old a heartbeat may be before the
+	// job counts as interrupted (default 30 s).
+	HeartbeatEvery time.Duration
+	StaleAfter     time.Duration
+	// Poll is how often the queue is looked at without a Wake (default 2 s).
+	Poll time.Duration
+	// RetryDelay is the first wait before a throttled or failed row is
+	// tried again (default 1 s, doubling); MaxTries bounds the tries of one
+	// row in one run (default 5) — the ACS client has already retried
+	// each call with backoff and Retry-After.
+	RetryDelay time.Duration
+	MaxTries   int
+	Logger     *slog.Logger
+	Now        func() time.Time
+
+	once   sync.Once
+	holder string
+	wake   chan struct{}
+}
+
+func (b *BulkRunner) init() {
+	b.once.Do(func() {
+		b.holder = newHolder("bulk")
+		b.wake = make(chan struct{}, 1)
+		setDefault(&b.Workers, 8)
+		setDefault(&b.MaxTries, 5)
+		setDefault(&b.HeartbeatEvery, 2*time.Second)
+		setDefault(&b.StaleAfter, 30*time.Second)
+		setDefault(&b.Poll, 2*time.Second)
+		setDefault(&b.RetryDelay, time.Second)
+		if b.Logger == nil {
+			b.Logger = slog.New(slog.DiscardHandler)
+		}
+		if b.Now == nil {
+			b.Now = time.Now
+		}
+	})
+}
+
+func setDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// Wake asks the runner to look at the queue now (a job was just queued).
+func (b *BulkRunner) Wake() {
+	b.init()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run takes and applies queued jobs until ctx ends. A job running when ctx
+// ends finishes the rows in flight and is left interrupted.
+func (b *BulkRunner) Run(ctx context.Context) {
+	b.init()
+	t := time.NewTicker(b.Poll)
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil && b.RunOnce(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-b.wake:
+		}
+	}
+}
+
+// RunOnce marks jobs whose instance died as interrupted, then takes one
+// queued job and applies it to the end. It reports whether it took one.
+func (b *BulkRunner) RunOnce(ctx context.Context) bool {
+	b.init()
+	if n, err := b.Jobs.InterruptStale(ctx, b.Now().Add(-b.StaleAfter)); err != nil {
+		b.Logger.WarnContext(ctx, "bulk: stale jobs not checked", "event", "job.bulk", "err", err)
+	} else if n > 0 {
+		b.Logger.WarnContext(ctx, "bulk: jobs interrupted (their instance stopped answering)", "event", "job.bulk", "jobs", n)
+	}
+	job, ok, err := b.Jobs.ClaimJob(ctx, b.holder, b.Now())
+	if err != nil {
+		b.Logger.WarnContext(ctx, "bulk: queue not read", "event", "job.bulk", "err", err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	b.apply(ctx, job)
+	return true
+}
+
+// apply runs one job this instance holds.
+func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
+	log := b.Logger.With("event", "job.bulk", "job", job.ID, "tenant", job.TenantID.String())
+	who := access.Who{User: job.Who(), ClientIP: job.ClientIP}
+	// Rows already in flight finish even when ctx ends (shutdown): their
+	// outcome is recorded rather than left for a resume to settle.
+	work := context.WithoutCancel(ctx)
+	verb := "started"
+	if job.Done() > 0 || job.Pending < job.Total {
+		verb = "resumed"
+	}
+	b.note(work, who, job, portal.OutcomeSuccess, fmt.Sprintf("%s: %d of %d rows to apply", verb, job.Pending, job.Total))
+	log.InfoContext(ctx, "bulk job "+verb, "pending", job.Pending, "total", job.Total)
+
+	var cancelled, lost atomic.Bool
+	stopBeat := make(chan struct{})
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		t := time.NewTicker(b.HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopBeat:
+				return
+			case <-t.C:
+				cancel, err := b.Jobs.Heartbeat(work, job.ID, b.holder, b.Now())
+				switch {
+				case portal.ErrorCode(err) == portal.ECONFLICT:
+					log.ErrorContext(ctx, "bulk: hold on the job lost; stopping", "err", err)
+					lost.Store(true)
+					return
+				case err != nil:
+					log.WarnContext(ctx, "bulk: heartbeat not recorded", "err", err)
+				case cancel:
+					cancelled.Store(true)
+				}
+			}
+		}
+	}()
+	stopping := func() bool { return ctx.Err() != nil || cancelled.Load() || lost.Load() }
+
+	var wg sync.WaitGroup
+	for range b.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stopping() {
+				rows, err := b.Jobs.ClaimRows(work, job.ID, b.holder, 1)
+				if err != nil {
+					log.WarnContext(ctx, "bulk: rows not claimed", "err", err)
+					if !sleep(ctx, b.RetryDelay) {
+						return
+					}
+					continue
+				}
+				if len(rows) == 0 {
+					return
+				}
+				b.applyRow(ctx, work, who, job, rows[0], log)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stopBeat)
+	<-beating
+
+	state := portal.JobDone
+	switch {
+	case lost.Load():
+		return // another instance took it over, or it was marked interrupted
+	case cancelled.Load():
+		state = portal.JobCancelled
+	case ctx.Err() != nil:
+		state = portal.JobInterrupted
+	}
+	if err := b.Jobs.ReleaseJob(work, job.ID, b.holder, state, b.Now()); err != nil {
+		log.ErrorContext(ctx, "bulk: job's end not recorded; it will show as interrupted", "err", err)
+	}
+	final, err := b.Jobs.GetJob(work, job.TenantID, job.ID)
+	if err != nil {
+		return
+	}
+	summary := string(state) + ": " + outcomeSummary(final)
+	if state == portal.JobInterrupted {
+		summary = "interrupted (this instance is stopping): " + outcomeSummary(final) + "; resume it to go on"
+	}
+	b.note(work, who, job, portal.OutcomeSuccess, summary)
+	log.InfoContext(ctx, "bulk job "+string(state), "done", final.Done(), "total", final.Total)
+}
+
+// applyRow applies one claimed row, trying again (with backoff) while ACS is
+// throttled or unavailable, and records its result.
+func (b *BulkRunner) applyRow(ctx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, log *slog.Logger) {
+	who.Via = fmt.Sprintf("bulk job %s, line %d", shortID(job.ID), row.Line)
+	again := row.Attempts > 1
+	delay := b.RetryDelay
+	var res portal.RowResult
+	for try := 1; ; try++ {
+		var retry bool
+		res, retry = b.Service.ApplyRow(work, who, job.Justification, row, again)
+		if !retry {
+			break
+		}
+		again = true
+		if try >= b.MaxTries {
+			res.Detail = fmt.Sprintf("Gave up after %d tries: %s", try, res.Detail)
+			break
+		}
+		if !sleep(ctx, delay) {
+			// Stopping: leave it to be settled and tried again on resume.
+			res.Retry = true
+			break
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+	if err := b.Jobs.FinishRow(work, job.ID, b.holder, row.Line, res); err != nil {
+		log.ErrorContext(ctx, "bulk: row outcome not recorded; it will be settled on resume", "line", row.Line, "err", err)
+	}
+}
+
+func (b *BulkRunner) note(ctx context.Context, who access.Who, job portal.Job, result portal.AuditOutcome, detail string) {
+	if err := b.Service.Note(ctx, who, portal.ActionBulk, result, "bulk job "+shortID(job.ID)+" "+detail); err != nil {
+		b.Logger.ErrorContext(ctx, "bulk: audit note not written", "event", "job.bulk", "job", job.ID, "err", err)
+	}
+}
+
+// outcomeSummary is "12 success, 1 conflict" in a stable order.
+func outcomeSummary(j portal.Job) string {
+	var parts []string
+	for _, o := range portal.RowOutcomes {
+		if n := j.Outcomes[o]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, o))
+		}
+	}
+	if j.Pending > 0 {
+		parts = append(parts, fmt.Sprintf("%d not applied", j.Pending))
+	}
+	if len(parts) == 0 {
+		return "no rows"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited in full.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
