@@ -59,8 +59,8 @@ func (e *portalEnv) as(persona string) *http.Client {
 	return c
 }
 
-// seedInventory puts assignments in ACS and adopts them, as an admin would.
-func (e *portalEnv) seedInventory(tenant portal.GUID, object portal.GUID, spelling string, apps ...portal.GUID) {
+// seedACS puts an assignment in ACS only, as if made outside the portal.
+func (e *portalEnv) seedACS(tenant portal.GUID, object portal.GUID, spelling string, apps ...portal.GUID) {
 	e.t.Helper()
 	var ids []string
 	for _, a := range apps {
@@ -69,6 +69,12 @@ func (e *portalEnv) seedInventory(tenant portal.GUID, object portal.GUID, spelli
 	if err := e.emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: tenant, ObjectID: object, PrincipalType: spelling, ClientIDs: ids}); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// seedInventory puts assignments in ACS and adopts them, as an admin would.
+func (e *portalEnv) seedInventory(tenant portal.GUID, object portal.GUID, spelling string, apps ...portal.GUID) {
+	e.t.Helper()
+	e.seedACS(tenant, object, spelling, apps...)
 	c := e.as(map[portal.GUID]string{devidp.ContosoTenant: "admin@contoso.test", devidp.FabrikamTenant: "admin@fabrikam.test"}[tenant])
 	if p := e.post(noFollow(c), "/assignments/"+object.String()+"/adopt", url.Values{"label": {"seed"}}); p.status != http.StatusSeeOther {
 		e.t.Fatalf("adopt: %d %s", p.status, p.body)
@@ -634,6 +640,26 @@ func (s writeRefusingStore) TryLock(context.Context, string, string, time.Time) 
 	return false, s.refuse("lock")
 }
 
+func (s writeRefusingStore) SavePlan(context.Context, portal.Plan, []portal.PlanRow) error {
+	return s.refuse("save a plan")
+}
+
+func (s writeRefusingStore) CreateJob(_ context.Context, j portal.Job) (portal.Job, error) {
+	return j, s.refuse("create a job")
+}
+
+func (s writeRefusingStore) InterruptStale(context.Context, time.Time) (int, error) {
+	return 0, s.refuse("interrupt jobs")
+}
+
+func (s writeRefusingStore) CancelJob(_ context.Context, _ portal.GUID, id string, _ time.Time) (portal.Job, error) {
+	return portal.Job{}, s.refuse("cancel a job")
+}
+
+func (s writeRefusingStore) ResumeJob(_ context.Context, _ portal.GUID, id string) (portal.Job, error) {
+	return portal.Job{}, s.refuse("resume a job")
+}
+
 // P0-6: no GET changes anything. Every page an admin or auditor can open
 // runs against a store that fails the test on any write.
 func TestGETChangesNothing(t *testing.T) {
@@ -648,6 +674,12 @@ func TestGETChangesNothing(t *testing.T) {
 	for _, persona := range []string{"admin@contoso.test", "helpdesk@contoso.test", "auditor@contoso.test"} {
 		browsers[persona] = noFollow(e.as(persona))
 	}
+	// A plan and a finished job, for their pages.
+	admin := noFollow(e.as("admin@contoso.test"))
+	job := e.planAndApply(admin, "objectId,kind,clientIds\n"+portal.MustParseGUID("7c1d9e2f-3a4b-4c5d-8e6f-7a8b9c0d1e02").String()+",user,"+appDesktop.String()+"\n")
+	e.runJobs()
+	jobID := strings.TrimPrefix(job, "/bulk/jobs/")
+	planID := recsPlan(t, e, admin, job)
 	e.server.deps.Access = access.New(access.Config{ACS: client, Store: writeRefusingStore{e.db, t}, Now: e.clock.Now})
 	e.emu.ResetRequests()
 	pages := 0
@@ -657,7 +689,7 @@ func TestGETChangesNothing(t *testing.T) {
 			if method != "GET" || strings.HasPrefix(path, "/auth/") || path == "/static/*" {
 				continue
 			}
-			path = strings.ReplaceAll(path, "{objectId}", alice.String())
+			path = strings.NewReplacer("{objectId}", alice.String(), "{planId}", planID, "{jobId}", jobID).Replace(path)
 			for _, p := range []string{path, path + "?q=e5&kind=user&state=in_sync&sort=label&desc=1", path + "?objectId=" + bob.String()} {
 				if got := e.get(c, p); got.status >= 500 {
 					t.Errorf("%s GET %s: %d", persona, p, got.status)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
@@ -21,7 +23,21 @@ const maxUploadBody = 10<<20 + 64<<10
 
 func (s *Server) bulkView(r *http.Request, msg string) templates.BulkUploadView {
 	u := userFrom(r.Context())
-	return templates.BulkUploadView{Error: msg, MaxRows: 50000, MaxMB: 10, Helpdesk: !u.Has(portal.RoleAdmin)}
+	v := templates.BulkUploadView{Error: msg, MaxRows: 50000, MaxMB: 10, Helpdesk: !u.Has(portal.RoleAdmin)}
+	who := s.who(r)
+	jobs, err := s.deps.Access.Jobs(r.Context(), who, 10)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "recent jobs not listed", "err", err)
+	}
+	for _, j := range jobs {
+		name := access.ShortID(j.PlanID)
+		if p, err := s.deps.Access.Plan(r.Context(), who, j.PlanID); err == nil {
+			name = p.FileName
+		}
+		v.Jobs = append(v.Jobs, templates.JobSummary{ID: j.ID, FileName: name, CreatedBy: actorName(j.CreatedBy), CreatedAt: displayTime(j.CreatedAt),
+			State: string(j.State), Done: j.Done(), Total: j.Total})
+	}
+	return v
 }
 
 // handleBulkForm shows the upload form. GET /bulk
@@ -56,6 +72,7 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "The upload could not be read.")
 		return
 	}
+	plan := s.deps.Bulk.Plan
 	for {
 		part, err := mr.NextPart()
 		if err != nil {
@@ -67,11 +84,27 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+		if part.FormName() == "mode" {
+			// The form puts the mode before the file, so it is known
+			// before the file streams past.
+			var mode [16]byte
+			n, _ := io.ReadFull(part, mode[:])
+			part.Close()
+			switch string(mode[:n]) {
+			case "changes":
+			case "adopt":
+				plan = s.deps.Bulk.PlanAdopt
+			default:
+				fail(http.StatusBadRequest, "Choose what the file holds: changes, or object IDs to adopt.")
+				return
+			}
+			continue
+		}
 		if part.FormName() != "file" {
 			part.Close()
 			continue
 		}
-		plan, err := s.deps.Bulk.Plan(r.Context(), s.who(r), part.FileName(), part)
+		plan, err := plan(r.Context(), s.who(r), part.FileName(), part)
 		part.Close()
 		if err != nil {
 			var tooBig *http.MaxBytesError
@@ -115,14 +148,26 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	v := templates.PlanView{ID: plan.ID, FileName: plan.FileName, CreatedAt: displayTime(plan.CreatedAt), CreatedBy: actorName(plan.CreatedBy)}
+	v := templates.PlanView{ID: plan.ID, FileName: plan.FileName, CreatedAt: displayTime(plan.CreatedAt), CreatedBy: actorName(plan.CreatedBy),
+		Actionable: plan.Actionable(), Creates: plan.Totals[portal.PlanCreate], CanApply: access.MayManageJob(who.User, plan.CreatedBy),
+		RequireWhy: s.deps.Access.RequireJustification()}
+	if job, err := s.deps.Access.JobForPlan(r.Context(), who, plan.ID); err == nil {
+		v.JobHref = "/bulk/jobs/" + job.ID
+	} else if portal.ErrorCode(err) != portal.ENOTFOUND {
+		s.renderError(w, r, err)
+		return
+	}
 	all := 0
 	for _, c := range portal.PlanClasses {
 		all += plan.Totals[c]
 	}
 	v.Totals = append(v.Totals, templates.Option{Value: "", Label: "All rows", Count: all, Selected: class == ""})
 	for _, c := range portal.PlanClasses {
-		v.Totals = append(v.Totals, templates.Option{Value: string(c), Label: string(c), Count: plan.Totals[c], Selected: class == c})
+		// The base classes always (a zero says something); the others
+		// when the plan has them.
+		if plan.Totals[c] > 0 || c == portal.PlanCreate || c == portal.PlanUpdate || c == portal.PlanRevoke || c == portal.PlanUnchanged || c == portal.PlanInvalid {
+			v.Totals = append(v.Totals, templates.Option{Value: string(c), Label: string(c), Count: plan.Totals[c], Selected: class == c})
+		}
 	}
 	for _, pr := range rows {
 		rv := templates.PlanRowView{Line: pr.Line, Class: string(pr.Class), Label: pr.Label, ExpiresAt: displayTime(pr.ExpiresAt),

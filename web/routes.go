@@ -40,6 +40,9 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/lookup", readers, s.handleLookup)
 	s.handle(r, "GET", "/drift", readers, s.handleDrift)
 	s.handle(r, "GET", "/expiries", readers, s.handleExpiries)
+	s.handle(r, "GET", "/bulk/jobs/{jobId}", readers, s.handleJob)
+	s.handle(r, "GET", "/bulk/jobs/{jobId}/progress", readers, s.handleJobProgress)
+	s.handle(r, "GET", "/bulk/jobs/{jobId}/result.csv", readers, s.handleJobResult)
 
 	// Changing: admins and helpdesk (helpdesk: users only, checked per kind).
 	s.handle(r, "GET", "/assignments/new", changers, s.handleGrantForm)
@@ -57,6 +60,9 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/bulk/template.csv", changers, s.handleBulkTemplate)
 	s.handleUpload(r, "POST", "/bulk", changers, maxUploadBody, s.handleBulkUpload)
 	s.handle(r, "GET", "/bulk/{planId}", changers, s.handlePlan)
+	s.handle(r, "POST", "/bulk/{planId}/apply", changers, s.handleApply)
+	s.handle(r, "POST", "/bulk/jobs/{jobId}/cancel", changers, s.handleJobCancel)
+	s.handle(r, "POST", "/bulk/jobs/{jobId}/resume", changers, s.handleJobResume)
 
 	// Admins only.
 	s.handle(r, "POST", "/reconcile", admins, s.handleReconcileNow)

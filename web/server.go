@@ -28,6 +28,8 @@ type Deps struct {
 	// Bulk makes plans of uploaded files, kept in Plans (nil: no bulk).
 	Bulk  *bulk.Planner
 	Plans portal.PlanStore
+	// Jobs is woken when a bulk job is queued (nil: it is found by polling).
+	Jobs JobRunner
 	// Reconciler starts reconcile runs (nil: no "Reconcile now").
 	Reconciler Reconciler
 	// ExpiryGrace is how long ended access stays before the expiry job

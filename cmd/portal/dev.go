@@ -47,6 +47,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
 	reconcileEvery := fs.Duration("reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
 	expiryGrace := fs.Duration("expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
+	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -79,6 +80,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer db.Close()
 
+	rates, err := acsemu.ParseRates(*acsFaults)
+	if err != nil {
+		return fmt.Errorf("-acs-faults: %w", err)
+	}
 	emu, emuURL, stopEmu, err := startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger)
 	if err != nil {
 		return err
@@ -92,6 +97,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
 		return fmt.Errorf("dev seed: %w", err)
 	}
+	emu.SetRates(rates) // after the seed, which must not fail
 
 	idp, err := devidp.Start(devidp.Config{
 		ClientSecret:           devClientSecret,
@@ -130,12 +136,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	defer background.Wait()
 	background.Go(func() { reconciler.Run(ctx) })
 	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: *expiryGrace, Logger: logger}).Run(ctx) })
+	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger}
+	background.Go(func() { bulkRunner.Run(ctx) })
 	site := web.New(web.Deps{
 		ExpiryGrace:   *expiryGrace,
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,
 		Reconciler:    reconciler,
+		Jobs:          bulkRunner,
 		Bulk:          &bulk.Planner{Access: service, Plans: db},
 		Plans:         db,
 		KnownApps:     devKnownApps,
@@ -151,6 +160,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
 	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(devAccessKey))
+	fmt.Fprintf(stdout, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", emuURL)
 	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
 	return serveUntilDone(ctx, srv, ln)
 }
@@ -167,7 +177,21 @@ func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, 
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", emu)
+	// Faults can be changed while dev mode runs, to watch a bulk job or a
+	// reconcile ride out throttling: curl -X PUT -d '429=0.2,retry-after=1'.
+	mux.HandleFunc("PUT /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+		rates, err := acsemu.ParseRates(string(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		emu.SetRates(rates)
+		fmt.Fprintf(w, "faults now: %+v\n", rates)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(emu.Close)
 	go srv.Serve(ln)
 	stop := func() {

@@ -83,12 +83,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer background.Wait()
 	background.Go(func() { reconciler.Run(ctx) })
 	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: cfg.ExpiryGrace, Logger: logger}).Run(ctx) })
+	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger}
+	background.Go(func() { bulkRunner.Run(ctx) })
 	site := web.New(web.Deps{
 		ExpiryGrace:   cfg.ExpiryGrace,
 		Auth:          auth,
 		Sessions:      db,
 		Access:        service,
 		Reconciler:    reconciler,
+		Jobs:          bulkRunner,
 		Bulk:          &bulk.Planner{Access: service, Plans: db},
 		Plans:         db,
 		KnownApps:     cfg.KnownApps,

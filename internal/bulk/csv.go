@@ -39,11 +39,15 @@ type Action int
 const (
 	Grant  Action = iota // create the assignment, or make it exactly this (the default)
 	Revoke               // delete the assignment
+	Adopt                // take what ACS holds into the inventory (a file read by ReadAdopt)
 )
 
 func (a Action) String() string {
-	if a == Revoke {
+	switch a {
+	case Revoke:
 		return "revoke"
+	case Adopt:
+		return "adopt"
 	}
 	return "grant"
 }
@@ -106,6 +110,21 @@ const Template = "objectId,kind,clientIds,label,expiresAt,action\r\n" +
 // (what came before has been delivered: a plan must then be discarded).
 // It returns the number of rows read.
 func Read(r io.Reader, lim Limits, row func(Row) error, bad func(RowError) error) (int, error) {
+	return readFile(r, lim, columns, Grant, row, bad)
+}
+
+// adoptColumns are the columns of a file of assignments to adopt.
+var adoptColumns = []string{ColObjectID, ColLabel}
+
+// ReadAdopt is Read for a file of object IDs to adopt: columns objectId
+// and, optionally, label. Every row's Action is Adopt.
+func ReadAdopt(r io.Reader, lim Limits, row func(Row) error, bad func(RowError) error) (int, error) {
+	return readFile(r, lim, adoptColumns, Adopt, row, bad)
+}
+
+// readFile streams a file whose columns may be cols, and whose rows without an
+// action column ask for dflt.
+func readFile(r io.Reader, lim Limits, cols []string, dflt Action, row func(Row) error, bad func(RowError) error) (int, error) {
 	lim.defaults()
 	counted := &countingReader{r: io.LimitReader(r, lim.MaxBytes+1)}
 	br := bufio.NewReader(counted)
@@ -122,9 +141,9 @@ func Read(r io.Reader, lim Limits, row func(Row) error, bad func(RowError) error
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
-		return 0, fileError(counted, lim, err, "The file has no header row: the first line must name the columns (objectId, kind, clientIds, label, expiresAt, action).")
+		return 0, fileError(counted, lim, err, "The file has no header row: the first line must name the columns ("+strings.Join(cols, ", ")+").")
 	}
-	index, err := readHeader(header)
+	index, err := readHeader(header, cols)
 	if err != nil {
 		return 0, err
 	}
@@ -149,7 +168,7 @@ func Read(r io.Reader, lim Limits, row func(Row) error, bad func(RowError) error
 		if rows > lim.MaxRows {
 			return rows, portal.Errorf(portal.EINVALID, "The file has more than %d rows; split it into several files.", lim.MaxRows)
 		}
-		parsed, rerr := parseRow(rec, index, line, lim.Now())
+		parsed, rerr := parseRow(rec, index, line, lim.Now(), dflt)
 		if rerr == nil {
 			if first, dup := seen[parsed.ObjectID]; dup {
 				rerr = &RowError{Line: line, Column: ColObjectID, Reason: fmt.Sprintf("this object ID is on line %d already; each may appear once", first)}
@@ -226,7 +245,7 @@ func sniffDelimiter(br *bufio.Reader) (rune, error) {
 // readHeader maps each known column to its position. Unknown columns are
 // refused, so a typo does not silently drop data, and a tenant column in
 // particular: the tenant is always the signed-in person's.
-func readHeader(header []string) (map[string]int, error) {
+func readHeader(header []string, columns []string) (map[string]int, error) {
 	index := map[string]int{}
 	for i, h := range header {
 		name := strings.TrimSpace(h)
@@ -266,7 +285,7 @@ func blank(rec []string) bool {
 }
 
 // parseRow reads one record; the first problem found is the row's error.
-func parseRow(rec []string, index map[string]int, line int, now time.Time) (Row, *RowError) {
+func parseRow(rec []string, index map[string]int, line int, now time.Time, dflt Action) (Row, *RowError) {
 	row := Row{Line: line}
 	cell := func(col string) (string, *RowError) {
 		i, ok := index[col]
@@ -288,7 +307,9 @@ func parseRow(rec []string, index map[string]int, line int, now time.Time) (Row,
 		return row, rerr
 	}
 	switch strings.ToLower(v) {
-	case "", "grant":
+	case "":
+		row.Action = dflt
+	case "grant":
 		row.Action = Grant
 	case "revoke":
 		row.Action = Revoke

@@ -24,6 +24,26 @@ type Planner struct {
 // expiresAt keeps what the inventory has. Helpdesk may plan grants of
 // users only. A file error (see Read) stores nothing.
 func (p *Planner) Plan(ctx context.Context, who access.Who, fileName string, r io.Reader) (portal.Plan, error) {
+	return p.plan(ctx, who, fileName, r, Read, p.classify)
+}
+
+// PlanAdopt reads a file of object IDs (see ReadAdopt) into a plan that
+// adopts each the inventory does not know yet; whether ACS holds it is
+// found out when the plan is applied.
+func (p *Planner) PlanAdopt(ctx context.Context, who access.Who, fileName string, r io.Reader) (portal.Plan, error) {
+	return p.plan(ctx, who, fileName, r, ReadAdopt, func(_ access.Who, inventory map[portal.GUID]portal.InventoryItem, row Row) portal.PlanRow {
+		pr := portal.PlanRow{Line: row.Line, Class: portal.PlanAdopt, ObjectID: row.ObjectID, Label: row.Label}
+		if item, known := inventory[row.ObjectID]; known {
+			pr.Class, pr.Kind, pr.Before = portal.PlanUnchanged, item.Kind, &item
+		}
+		return pr
+	})
+}
+
+type reader func(io.Reader, Limits, func(Row) error, func(RowError) error) (int, error)
+
+func (p *Planner) plan(ctx context.Context, who access.Who, fileName string, r io.Reader, read reader,
+	classify func(access.Who, map[portal.GUID]portal.InventoryItem, Row) portal.PlanRow) (portal.Plan, error) {
 	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
 		return portal.Plan{}, access.MayChange(who.User, portal.KindUser)
 	}
@@ -40,8 +60,8 @@ func (p *Planner) Plan(ctx context.Context, who access.Who, fileName string, r i
 		plan.Totals[r.Class]++
 		rows = append(rows, r)
 	}
-	_, err = Read(r, lim, func(row Row) error {
-		add(p.classify(who, inventory, row))
+	_, err = read(r, lim, func(row Row) error {
+		add(classify(who, inventory, row))
 		return nil
 	}, func(e RowError) error {
 		add(portal.PlanRow{Line: e.Line, Class: portal.PlanInvalid, Column: e.Column, Reason: e.Reason})

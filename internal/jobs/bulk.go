@@ -26,7 +26,7 @@ type BulkRunner struct {
 	Workers int
 	// HeartbeatEvery is how often the hold is renewed and a cancel looked
 	// for (default 2 s); StaleAfter is how old a heartbeat may be before the
-	// job counts as interrupted (default 30 s).
+	// job counts as interrupted (default portal.JobStaleAfter).
 	HeartbeatEvery time.Duration
 	StaleAfter     time.Duration
 	// Poll is how often the queue is looked at without a Wake (default 2 s).
@@ -52,7 +52,7 @@ func (b *BulkRunner) init() {
 		setDefault(&b.Workers, 8)
 		setDefault(&b.MaxTries, 5)
 		setDefault(&b.HeartbeatEvery, 2*time.Second)
-		setDefault(&b.StaleAfter, 30*time.Second)
+		setDefault(&b.StaleAfter, portal.JobStaleAfter)
 		setDefault(&b.Poll, 2*time.Second)
 		setDefault(&b.RetryDelay, time.Second)
 		if b.Logger == nil {
@@ -129,7 +129,7 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	if job.Done() > 0 || job.Pending < job.Total {
 		verb = "resumed"
 	}
-	b.note(work, who, job, portal.OutcomeSuccess, fmt.Sprintf("%s: %d of %d rows to apply", verb, job.Pending, job.Total))
+	b.Service.NoteJob(work, who, job, fmt.Sprintf("%s: %d of %d rows to apply", verb, job.Pending, job.Total))
 	log.InfoContext(ctx, "bulk job "+verb, "pending", job.Pending, "total", job.Total)
 
 	var cancelled, lost atomic.Bool
@@ -205,14 +205,14 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	if state == portal.JobInterrupted {
 		summary = "interrupted (this instance is stopping): " + outcomeSummary(final) + "; resume it to go on"
 	}
-	b.note(work, who, job, portal.OutcomeSuccess, summary)
+	b.Service.NoteJob(work, who, job, summary)
 	log.InfoContext(ctx, "bulk job "+string(state), "done", final.Done(), "total", final.Total)
 }
 
 // applyRow applies one claimed row, trying again (with backoff) while ACS is
 // throttled or unavailable, and records its result.
 func (b *BulkRunner) applyRow(ctx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, log *slog.Logger) {
-	who.Via = fmt.Sprintf("bulk job %s, line %d", shortID(job.ID), row.Line)
+	who.Via = fmt.Sprintf("bulk job %s, line %d", access.ShortID(job.ID), row.Line)
 	again := row.Attempts > 1
 	delay := b.RetryDelay
 	var res portal.RowResult
@@ -239,12 +239,6 @@ func (b *BulkRunner) applyRow(ctx, work context.Context, who access.Who, job por
 	}
 }
 
-func (b *BulkRunner) note(ctx context.Context, who access.Who, job portal.Job, result portal.AuditOutcome, detail string) {
-	if err := b.Service.Note(ctx, who, portal.ActionBulk, result, "bulk job "+shortID(job.ID)+" "+detail); err != nil {
-		b.Logger.ErrorContext(ctx, "bulk: audit note not written", "event", "job.bulk", "job", job.ID, "err", err)
-	}
-}
-
 // outcomeSummary is "12 success, 1 conflict" in a stable order.
 func outcomeSummary(j portal.Job) string {
 	var parts []string
@@ -260,13 +254,6 @@ func outcomeSummary(j portal.Job) string {
 		return "no rows"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }
 
 // sleep waits d or until ctx ends, and reports whether it waited in full.

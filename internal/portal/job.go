@@ -25,6 +25,11 @@ const (
 	JobDone JobState = "done"
 )
 
+// JobStaleAfter is how long a running job's instance may go without a
+// heartbeat (it beats every few seconds) before the job counts as
+// interrupted and may be resumed elsewhere.
+const JobStaleAfter = 15 * time.Second
+
 // Finished reports whether the job will apply nothing more on its own.
 func (s JobState) Finished() bool { return s == JobCancelled || s == JobDone }
 
@@ -131,6 +136,8 @@ type JobStore interface {
 	CreateJob(ctx context.Context, job Job) (Job, error)
 	// GetJob returns a job of tenant with its counts.
 	GetJob(ctx context.Context, tenant GUID, id string) (Job, error)
+	// JobForPlan returns the job applying a plan of tenant, or ENOTFOUND.
+	JobForPlan(ctx context.Context, tenant GUID, planID string) (Job, error)
 	// ListJobs returns tenant's most recent jobs, newest first.
 	ListJobs(ctx context.Context, tenant GUID, limit int) ([]Job, error)
 	// ClaimJob gives holder the oldest queued job of any tenant, now

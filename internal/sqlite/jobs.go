@@ -134,6 +134,19 @@ func (db *DB) GetJob(ctx context.Context, tenant portal.GUID, id string) (portal
 	return j, db.countJob(ctx, &j)
 }
 
+// JobForPlan returns the job applying a plan of tenant.
+func (db *DB) JobForPlan(ctx context.Context, tenant portal.GUID, planID string) (portal.Job, error) {
+	var id string
+	err := db.db.QueryRowContext(ctx, `SELECT id FROM bulk_jobs WHERE plan_id = ? AND tenant_id = ?`, planID, tenant.String()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return portal.Job{}, portal.Errorf(portal.ENOTFOUND, "This plan has not been applied.")
+	}
+	if err != nil {
+		return portal.Job{}, storeError(err, "read the job")
+	}
+	return db.GetJob(ctx, tenant, id)
+}
+
 func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
 	rows, err := db.db.QueryContext(ctx, `SELECT status, outcome, count(*) FROM bulk_job_rows WHERE job_id = ? GROUP BY status, outcome`, j.ID)
 	if err != nil {

@@ -77,7 +77,7 @@ func testPlans(t *testing.T, f *fixture) {
 func testJobLifecycle(t *testing.T, f *fixture) {
 	p := f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanUnchanged, portal.PlanUpdate, portal.PlanRevoke, portal.PlanInvalid, portal.PlanCreate)
 	j := f.newJob(t, p)
-	if j.State != portal.JobQueued || j.Total != 4 || j.Pending != 4 || j.Done() != 0 || j.Who().Has(portal.RoleAdmin) != true || j.CreatedBy != alice {
+	if j.State != portal.JobQueued || j.Total != 4 || j.Pending != 4 || j.Done() != 0 || !j.Who().Has(portal.RoleAdmin) || j.CreatedBy != alice {
 		t.Fatalf("new job = %+v; want queued with 4 pending rows", j)
 	}
 	if again, err := f.CreateJob(f.ctx, portal.Job{ID: "other", PlanID: p.ID, TenantID: tenantA, CreatedAt: t0}); portal.ErrorCode(err) != portal.ECONFLICT || again.ID != j.ID {
@@ -85,6 +85,12 @@ func testJobLifecycle(t *testing.T, f *fixture) {
 	}
 	if _, err := f.CreateJob(f.ctx, portal.Job{ID: "foreign", PlanID: p.ID, TenantID: tenantB, CreatedAt: t0}); portal.ErrorCode(err) != portal.ENOTFOUND {
 		t.Errorf("a job for another tenant's plan: %v, want not found", err)
+	}
+	if got, err := f.JobForPlan(f.ctx, tenantA, p.ID); err != nil || got.ID != j.ID {
+		t.Errorf("JobForPlan = %+v, %v", got, err)
+	}
+	if _, err := f.JobForPlan(f.ctx, tenantB, p.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("JobForPlan(other tenant): %v, want not found", err)
 	}
 	if _, err := f.GetJob(f.ctx, tenantB, j.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
 		t.Errorf("another tenant's job: %v, want not found", err)

@@ -1,0 +1,162 @@
+package access
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// mayBulk reports whether who may start or steer a bulk job: admins and
+// helpdesk, like bulk plans.
+func mayBulk(u portal.User) error {
+	if u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		return nil
+	}
+	return portal.Errorf(portal.EFORBIDDEN, "Your role does not allow bulk changes.")
+}
+
+// mayManageJob reports whether who may apply, cancel or resume what author
+// made: the author, or an admin.
+func mayManageJob(u portal.User, author portal.Actor) error {
+	if err := mayBulk(u); err != nil {
+		return err
+	}
+	if u.Has(portal.RoleAdmin) || author.ObjectID == u.ObjectID {
+		return nil
+	}
+	return portal.Errorf(portal.EFORBIDDEN, "Only its author or an admin may do this.")
+}
+
+// MayManageJob is mayManageJob for pages deciding which buttons to show.
+func MayManageJob(u portal.User, author portal.Actor) bool { return mayManageJob(u, author) == nil }
+
+// StartJob queues the application of a stored plan, as who, with why in
+// every row's audit record. A plan is applied once: a second start is
+// ECONFLICT and returns the job already applying it.
+func (s *Service) StartJob(ctx context.Context, who Who, planID, why string) (portal.Job, error) {
+	why, err := s.CleanJustification(why)
+	if err != nil {
+		return portal.Job{}, err
+	}
+	plan, err := s.cfg.Store.GetPlan(ctx, who.User.TenantID, planID)
+	if err != nil {
+		return portal.Job{}, err
+	}
+	if err := mayManageJob(who.User, plan.CreatedBy); err != nil {
+		s.denied(ctx, who, portal.ActionBulk, portal.GUID{}, portal.KindUnknown, err)
+		return portal.Job{}, err
+	}
+	n := plan.Actionable()
+	if n == 0 {
+		return portal.Job{}, portal.Errorf(portal.EINVALID, "This plan has nothing to apply: every row is unchanged or invalid.")
+	}
+	job, err := s.cfg.Store.CreateJob(ctx, portal.Job{ID: newHolder(), PlanID: plan.ID, TenantID: who.User.TenantID, CreatedBy: who.actor(),
+		Roles: who.User.Roles, ClientIP: who.ClientIP, Justification: why, CreatedAt: s.cfg.Now()})
+	if err != nil {
+		return job, err
+	}
+	s.NoteJob(ctx, who, job, fmt.Sprintf("queued: %d rows of %s (plan %s)", n, plan.FileName, ShortID(plan.ID)))
+	return job, nil
+}
+
+// Job returns a job of who's tenant, with its counts.
+func (s *Service) Job(ctx context.Context, who Who, id string) (portal.Job, error) {
+	if err := mayRead(who.User); err != nil {
+		return portal.Job{}, err
+	}
+	return s.cfg.Store.GetJob(ctx, who.User.TenantID, id)
+}
+
+// JobForPlan returns the job applying a plan, or ENOTFOUND.
+func (s *Service) JobForPlan(ctx context.Context, who Who, planID string) (portal.Job, error) {
+	if err := mayRead(who.User); err != nil {
+		return portal.Job{}, err
+	}
+	return s.cfg.Store.JobForPlan(ctx, who.User.TenantID, planID)
+}
+
+// Jobs returns who's tenant's most recent jobs.
+func (s *Service) Jobs(ctx context.Context, who Who, limit int) ([]portal.Job, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	return s.cfg.Store.ListJobs(ctx, who.User.TenantID, limit)
+}
+
+// JobRows returns a page of a job's results.
+func (s *Service) JobRows(ctx context.Context, who Who, id string, f portal.JobRowFilter, offset, limit int) ([]portal.JobRow, int, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, 0, err
+	}
+	return s.cfg.Store.JobRows(ctx, who.User.TenantID, id, f, offset, limit)
+}
+
+// Plan returns a stored plan of who's tenant.
+func (s *Service) Plan(ctx context.Context, who Who, id string) (portal.Plan, error) {
+	if err := mayRead(who.User); err != nil {
+		return portal.Plan{}, err
+	}
+	return s.cfg.Store.GetPlan(ctx, who.User.TenantID, id)
+}
+
+// CancelJob stops a job after the rows in flight; rows not reached are not
+// applied.
+func (s *Service) CancelJob(ctx context.Context, who Who, id string) (portal.Job, error) {
+	job, err := s.jobToManage(ctx, who, id)
+	if err != nil {
+		return job, err
+	}
+	if job, err = s.cfg.Store.CancelJob(ctx, who.User.TenantID, id, s.cfg.Now()); err != nil {
+		return job, err
+	}
+	s.NoteJob(ctx, who, job, "cancel requested")
+	return job, nil
+}
+
+// ResumeJob queues an interrupted job again; a running job whose instance
+// has stopped answering (no heartbeat for JobStaleAfter) counts as
+// interrupted. Rows the lost instance had started are settled first.
+func (s *Service) ResumeJob(ctx context.Context, who Who, id string) (portal.Job, error) {
+	job, err := s.jobToManage(ctx, who, id)
+	if err != nil {
+		return job, err
+	}
+	if _, err := s.cfg.Store.InterruptStale(ctx, s.cfg.Now().Add(-portal.JobStaleAfter)); err != nil {
+		return job, err
+	}
+	if job, err = s.cfg.Store.ResumeJob(ctx, who.User.TenantID, id); err != nil {
+		return job, err
+	}
+	s.NoteJob(ctx, who, job, "resume requested")
+	return job, nil
+}
+
+func (s *Service) jobToManage(ctx context.Context, who Who, id string) (portal.Job, error) {
+	job, err := s.cfg.Store.GetJob(ctx, who.User.TenantID, id)
+	if err != nil {
+		return job, err
+	}
+	if err := mayManageJob(who.User, job.CreatedBy); err != nil {
+		s.denied(ctx, who, portal.ActionBulk, portal.GUID{}, portal.KindUnknown, err)
+		return job, err
+	}
+	return job, nil
+}
+
+// NoteJob records a job-level event ("started: …") in the audit log; a
+// failure to record it is logged, the job goes on.
+func (s *Service) NoteJob(ctx context.Context, who Who, job portal.Job, what string) {
+	if err := s.Note(ctx, who, portal.ActionBulk, portal.OutcomeSuccess, "bulk job "+ShortID(job.ID)+" "+what); err != nil {
+		s.log.ErrorContext(ctx, "audit write failed", "event", "bulk.job", "job", job.ID, "err", err)
+	}
+}
+
+// ShortID is how audit rows and pages name a job or plan: its first eight
+// characters, enough to tell a tenant's jobs apart.
+func ShortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
