@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
@@ -344,5 +346,80 @@ func TestBulkPlanMemory(t *testing.T) {
 	t.Logf("planned 50,000 rows (%.1f MB) in %v; portal peak memory %d MB (before: %d MB)", float64(csv.Len())/1e6, elapsed.Round(time.Millisecond), hwm>>20, hwm0>>20)
 	if os.Getenv("PORTAL_LOAD_ASSERT") == "1" && hwm > 150<<20 {
 		t.Errorf("peak memory %d MB over 150 MB", hwm>>20)
+	}
+}
+
+// TestBulkApplySpeed measures applying 1,000 grants as a bulk job against
+// 1,000 single grants sent one after another through the grant form, in
+// the same run, with the emulator adding 25 ms to every ACS call:
+//
+//	PORTAL_LOAD=1 go test -run TestBulkApplySpeed -v -count=1 ./cmd/portal
+//
+// Targets (issue 5): the job within 1.3 × its ideal (1,000 × 25 ms ÷ 8, the
+// default concurrency) and at least 10 × faster than the sequential loop.
+// It also times 1,000 PUTs sent straight to the emulator one after another,
+// the loop a script would run, for comparison. PORTAL_LOAD_ROWS changes
+// the count.
+func TestBulkApplySpeed(t *testing.T) {
+	if os.Getenv("PORTAL_LOAD") == "" {
+		t.Skip("load test: set PORTAL_LOAD=1 to run it (about 2 minutes)")
+	}
+	rows := envInt("PORTAL_LOAD_ROWS", 1000)
+	const latency, workers = 25 * time.Millisecond, 8
+	p := startPortalProc(t, t.TempDir(), "-acs-faults", "latency=25ms", "-reconcile-every", "0")
+	admin := p.client(t, "admin@contoso.test")
+	object := func(set, i int) string { return fmt.Sprintf("%08x-0000-4000-8%03x-%012x", i+1, set, i+1) }
+
+	// 1. One grant after another through the form, as a person (or a
+	// script driving the portal) would.
+	start := time.Now()
+	for i := range rows {
+		form := url.Values{"objectId": {object(1, i)}, "kind": {"user"}, "clientId": {appDesktop.String()}, "label": {"Sequential " + strconv.Itoa(i)}}
+		if status, _, page := send(t, admin, "POST", p.base+"/assignments", "application/x-www-form-urlencoded", strings.NewReader(form.Encode())); status != http.StatusSeeOther {
+			t.Fatalf("grant %d: %d %.300s", i, status, page)
+		}
+	}
+	sequential := time.Since(start)
+
+	// 2. The same number of PUTs straight to ACS, one after another.
+	client, err := acs.New(acs.Options{Endpoint: p.emuURL, AccessKey: devAccessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	for i := range rows {
+		a := portal.Assignment{TenantID: devidp.ContosoTenant, ObjectID: portal.MustParseGUID(object(2, i)), Kind: portal.KindUser, ClientIDs: []portal.GUID{appDesktop}}
+		if _, _, err := client.PutAssignment(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rawPUTs := time.Since(start)
+
+	// 3. A bulk job of new grants.
+	var file strings.Builder
+	file.WriteString("objectId,kind,clientIds,label\n")
+	for i := range rows {
+		fmt.Fprintf(&file, "%s,user,%s,Bulk %d\n", object(3, i), appDesktop, i)
+	}
+	start = time.Now()
+	job := p.applyCSV(t, admin, file.String())
+	queued := time.Since(start)
+	p.waitJob(t, admin, job, 10*time.Minute, func(state string, _ int) bool { return state == string(portal.JobDone) })
+	bulk := time.Since(start)
+	_, hwm := memory(t, p.cmd.Process.Pid)
+
+	ideal := time.Duration(rows) * latency / workers
+	t.Logf("%d grants, emulator latency %v, concurrency %d", rows, latency, workers)
+	t.Logf("sequential grants through the form: %v (%.1f ms each: a GET and a PUT)", sequential.Round(time.Millisecond), ms(sequential)/float64(rows))
+	t.Logf("sequential PUTs straight to ACS:    %v (%.1f ms each)", rawPUTs.Round(time.Millisecond), ms(rawPUTs)/float64(rows))
+	t.Logf("bulk job (upload, plan, apply, done): %v (upload and plan %v); ideal %v → %.2f × ideal",
+		bulk.Round(time.Millisecond), queued.Round(time.Millisecond), ideal, bulk.Seconds()/ideal.Seconds())
+	t.Logf("bulk is %.1f × faster than the sequential form loop, %.1f × faster than sequential raw PUTs; portal peak memory %d MB",
+		sequential.Seconds()/bulk.Seconds(), rawPUTs.Seconds()/bulk.Seconds(), hwm>>20)
+	if _, _, result := send(t, admin, "GET", p.base+job+"/result.csv", "", nil); strings.Count(result, ",success,") != rows {
+		t.Errorf("not every row succeeded:\n%.1000s", result)
+	}
+	if os.Getenv("PORTAL_LOAD_ASSERT") == "1" && (bulk.Seconds() > 1.3*ideal.Seconds() || sequential.Seconds() < 10*bulk.Seconds()) {
+		t.Errorf("targets missed: %.2f × ideal (≤ 1.3), %.1f × faster (≥ 10)", bulk.Seconds()/ideal.Seconds(), sequential.Seconds()/bulk.Seconds())
 	}
 }

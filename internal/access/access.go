@@ -40,8 +40,10 @@ type Config struct {
 	// LockWait is how long a change waits for another change to the same
 	// assignment to finish before giving up with a conflict (default 5 s).
 	LockWait time.Duration
-	// LockTTL bounds a lock whose holder died (default 2 min); a live
-	// holder renews it every third of that while its change runs.
+	// LockTTL bounds a lock whose holder died (default 30 s): a bulk job
+	// resumed after a crash waits that long for the rows that were in
+	// flight. A live holder renews it every third of that while its change
+	// runs.
 	LockTTL time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -62,7 +64,7 @@ func New(cfg Config) *Service {
 		cfg.LockWait = 5 * time.Second
 	}
 	if cfg.LockTTL <= 0 {
-		cfg.LockTTL = 2 * time.Minute
+		cfg.LockTTL = 30 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -246,6 +248,10 @@ func newHolder() string {
 	return hex.EncodeToString(b[:])
 }
 
+// ErrBusy is inside the error of a change that gave up waiting for another
+// change to the same assignment (or for the lease of one that died).
+var ErrBusy = errors.New("access: the assignment is being changed")
+
 // withLock runs fn holding the assignment's lock, waiting up to LockWait for
 // another change to finish. The lock is released with a context of its own,
 // so a cancelled request still frees it.
@@ -262,7 +268,7 @@ func (s *Service) withLock(ctx context.Context, tenant, object portal.GUID, fn f
 			break
 		}
 		if time.Now().After(deadline) {
-			return portal.Errorf(portal.ECONFLICT, "Someone else is changing this assignment right now. Wait a moment and try again.")
+			return portal.Wrap(ErrBusy, portal.ECONFLICT, "Someone else is changing this assignment right now. Wait a moment and try again.")
 		}
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -19,9 +20,11 @@ import (
 // an edit or repair compares the version the plan saw, and a DELETE of
 // what is gone is a success.
 //
-// retry is true when ACS was throttled or unavailable: the row is worth
-// trying again later.
-func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.JobRow, again bool) (res portal.RowResult, retry bool) {
+// retry is true when ACS was throttled or unavailable, or another change
+// held the assignment: the row is worth trying again later. final says the
+// caller will not: a row refused before anything was written gets an audit
+// row of its own when it will not be tried again.
+func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.JobRow, again, final bool) (res portal.RowResult, retry bool) {
 	res.At = s.cfg.Now()
 	if again {
 		if detail, done := s.alreadyApplied(ctx, who, row); done {
@@ -65,7 +68,7 @@ func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.
 	res.Detail = portal.ErrorMessage(err)
 	switch portal.ErrorCode(err) {
 	case portal.ECONFLICT:
-		res.Outcome = portal.OutcomeConflict
+		res.Outcome, retry = portal.OutcomeConflict, errors.Is(err, ErrBusy)
 	case portal.EFORBIDDEN:
 		res.Outcome = portal.OutcomeDenied
 	case portal.ETHROTTLED, portal.EUNAVAILABLE:
@@ -75,7 +78,7 @@ func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.
 	default:
 		res.Outcome = portal.OutcomeFailed
 	}
-	if mark.n.Load() == 0 {
+	if mark.n.Load() == 0 && (!retry || final) {
 		// Refused before anything was written (a stale version, a row
 		// the inventory no longer has, …): the row still gets its record.
 		ev := s.event(who, rowActions[row.Class], row.ObjectID, row.Kind)

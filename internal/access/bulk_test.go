@@ -62,7 +62,7 @@ func TestApplyRow(t *testing.T) {
 	who := admin
 	who.Via = "bulk job test, line 2"
 	create := portal.JobRow{PlanRow: portal.PlanRow{Line: 2, Class: portal.PlanCreate, ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}, Label: "Alice"}}
-	res, retry := e.svc.ApplyRow(ctx, who, "wave 1", create, false)
+	res, retry := e.svc.ApplyRow(ctx, who, "wave 1", create, false, true)
 	if res.Outcome != portal.OutcomeSuccess || retry || res.RequestID == "" {
 		t.Fatalf("ApplyRow(create) = %+v, %v", res, retry)
 	}
@@ -73,13 +73,13 @@ func TestApplyRow(t *testing.T) {
 	// Taken again (its first run died after the write): settled from the
 	// inventory, nothing written twice.
 	e.emu.ResetRequests()
-	if res, _ := e.svc.ApplyRow(ctx, who, "wave 1", create, true); res.Outcome != portal.OutcomeSuccess || e.writes() != 0 || !strings.Contains(res.Detail, "already") {
+	if res, _ := e.svc.ApplyRow(ctx, who, "wave 1", create, true, true); res.Outcome != portal.OutcomeSuccess || e.writes() != 0 || !strings.Contains(res.Detail, "already") {
 		t.Fatalf("ApplyRow(create) again = %+v with %d writes", res, e.writes())
 	}
 	// A PUT that landed but was never recorded is recorded, not repeated.
 	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: room, PrincipalType: "teamsResourceAccount"})
 	lost := portal.JobRow{PlanRow: portal.PlanRow{Line: 3, Class: portal.PlanCreate, ObjectID: room, Kind: portal.KindResourceAccount}}
-	if res, _ := e.svc.ApplyRow(ctx, who, "", lost, true); res.Outcome != portal.OutcomeNoChange || e.writes() != 0 {
+	if res, _ := e.svc.ApplyRow(ctx, who, "", lost, true, true); res.Outcome != portal.OutcomeNoChange || e.writes() != 0 {
 		t.Fatalf("ApplyRow(landed create) = %+v with %d writes; want no_change", res, e.writes())
 	}
 	// An update planned against a version that has moved: a conflict, and
@@ -89,7 +89,7 @@ func TestApplyRow(t *testing.T) {
 	before.Version--
 	update := portal.JobRow{PlanRow: portal.PlanRow{Line: 4, Class: portal.PlanUpdate, ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{appB}, Before: &before}}
 	n := len(e.audit())
-	res, retry = e.svc.ApplyRow(ctx, who, "", update, false)
+	res, retry = e.svc.ApplyRow(ctx, who, "", update, false, true)
 	if res.Outcome != portal.OutcomeConflict || retry {
 		t.Fatalf("ApplyRow(stale update) = %+v, %v", res, retry)
 	}

@@ -21,8 +21,10 @@ import (
 type BulkRunner struct {
 	Service *access.Service
 	Jobs    portal.JobStore
-	// Workers is how many rows are applied at once (default 8, the ACS
-	// client's own bound: more would only queue there).
+	// Workers is how many rows are applied at once (default 16). The
+	// concurrency toward ACS is the ACS client's own bound (8 calls in
+	// flight): twice as many rows keep those 8 busy while other rows write
+	// their audit rows and locks.
 	Workers int
 	// HeartbeatEvery is how often the hold is renewed and a cancel looked
 	// for (default 2 s); StaleAfter is how old a heartbeat may be before the
@@ -31,12 +33,14 @@ type BulkRunner struct {
 	StaleAfter     time.Duration
 	// Poll is how often the queue is looked at without a Wake (default 2 s).
 	Poll time.Duration
-	// RetryDelay is the first wait before a throttled or failed row is
-	// tried again (default 1 s, doubling); MaxTries bounds the tries of one
-	// row in one run (default 5) — the ACS client has already retried
-	// each call with backoff and Retry-After.
+	// RetryDelay is the first wait before a row is tried again after ACS
+	// was throttled or unavailable or another change held the assignment
+	// (default 1 s, doubling up to 15 s); RetryFor is how long a row is
+	// tried before it is given up (default 2 min: the ACS client has
+	// already retried each call, and a crashed instance's locks lapse in
+	// 30 s).
 	RetryDelay time.Duration
-	MaxTries   int
+	RetryFor   time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
 
@@ -49,8 +53,8 @@ func (b *BulkRunner) init() {
 	b.once.Do(func() {
 		b.holder = newHolder("bulk")
 		b.wake = make(chan struct{}, 1)
-		setDefault(&b.Workers, 8)
-		setDefault(&b.MaxTries, 5)
+		setDefault(&b.Workers, 16)
+		setDefault(&b.RetryFor, 2*time.Minute)
 		setDefault(&b.HeartbeatEvery, 2*time.Second)
 		setDefault(&b.StaleAfter, portal.JobStaleAfter)
 		setDefault(&b.Poll, 2*time.Second)
@@ -160,26 +164,39 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	}()
 	stopping := func() bool { return ctx.Err() != nil || cancelled.Load() || lost.Load() }
 
-	var wg sync.WaitGroup
-	for range b.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stopping() {
-				rows, err := b.Jobs.ClaimRows(work, job.ID, b.holder, 1)
-				if err != nil {
-					log.WarnContext(ctx, "bulk: rows not claimed", "err", err)
-					if !sleep(ctx, b.RetryDelay) {
-						return
-					}
-					continue
-				}
-				if len(rows) == 0 {
+	// One feeder claims rows a batch at a time (one write for many); the
+	// workers apply them. Rows claimed but not reached when the job stops
+	// go back to pending with the job (ReleaseJob).
+	rows := make(chan portal.JobRow, b.Workers)
+	go func() {
+		defer close(rows)
+		for !stopping() {
+			batch, err := b.Jobs.ClaimRows(work, job.ID, b.holder, b.Workers)
+			if err != nil {
+				log.WarnContext(ctx, "bulk: rows not claimed", "err", err)
+				if !sleep(ctx, b.RetryDelay) {
 					return
 				}
-				b.applyRow(ctx, work, who, job, rows[0], log)
+				continue
 			}
-		}()
+			if len(batch) == 0 {
+				return
+			}
+			for _, row := range batch {
+				rows <- row
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range b.Workers {
+		wg.Go(func() {
+			for row := range rows {
+				if stopping() {
+					continue // drain: the feeder stops at its next batch
+				}
+				b.applyRow(ctx, work, who, job, row, log)
+			}
+		})
 	}
 	wg.Wait()
 	close(stopBeat)
@@ -214,17 +231,18 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 func (b *BulkRunner) applyRow(ctx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, log *slog.Logger) {
 	who.Via = fmt.Sprintf("bulk job %s, line %d", access.ShortID(job.ID), row.Line)
 	again := row.Attempts > 1
-	delay := b.RetryDelay
+	delay, began := b.RetryDelay, time.Now()
 	var res portal.RowResult
 	for try := 1; ; try++ {
+		final := time.Since(began) >= b.RetryFor
 		var retry bool
-		res, retry = b.Service.ApplyRow(work, who, job.Justification, row, again)
+		res, retry = b.Service.ApplyRow(work, who, job.Justification, row, again, final)
 		if !retry {
 			break
 		}
 		again = true
-		if try >= b.MaxTries {
-			res.Detail = fmt.Sprintf("Gave up after %d tries: %s", try, res.Detail)
+		if final {
+			res.Detail = fmt.Sprintf("Gave up after %d tries over %v: %s", try, time.Since(began).Round(time.Second), res.Detail)
 			break
 		}
 		if !sleep(ctx, delay) {
@@ -232,7 +250,7 @@ func (b *BulkRunner) applyRow(ctx, work context.Context, who access.Who, job por
 			res.Retry = true
 			break
 		}
-		delay = min(delay*2, 30*time.Second)
+		delay = min(delay*2, 15*time.Second)
 	}
 	if err := b.Jobs.FinishRow(work, job.ID, b.holder, row.Line, res); err != nil {
 		log.ErrorContext(ctx, "bulk: row outcome not recorded; it will be settled on resume", "line", row.Line, "err", err)

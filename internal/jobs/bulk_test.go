@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -228,5 +229,33 @@ func TestBulkApplyUnderFaults(t *testing.T) {
 	// difference, and the job had reported it as a conflict.
 	if rep.Drifted != 0 || rep.Missing != 1 || rep.Failed != 0 {
 		t.Errorf("reconcile after the job: %s; want only the removed row missing", rep)
+	}
+}
+
+// TestBulkApplyTiming applies 1,000 grants with 25 ms of emulator latency
+// and reports the time against the ideal (1,000 × 25 ms ÷ 8):
+//
+//	PORTAL_LOAD=1 go test -run TestBulkApplyTiming -v ./internal/jobs
+func TestBulkApplyTiming(t *testing.T) {
+	if os.Getenv("PORTAL_LOAD") == "" {
+		t.Skip("timing: set PORTAL_LOAD=1 to run it")
+	}
+	ctx := context.Background()
+	e := newBulkEnv(t)
+	const rows = 1000
+	var csv strings.Builder
+	csv.WriteString("objectId,kind,clientIds,label\n")
+	for i := range rows {
+		fmt.Fprintf(&csv, "%s,user,%s,Agent %d\n", object(i), appA, i)
+	}
+	_, job := e.plan(t, csv.String())
+	e.emu.SetRates(acsemu.Rates{Latency: 25 * time.Millisecond})
+	start := time.Now()
+	(&jobs.BulkRunner{Service: e.svc, Jobs: e.db}).RunOnce(ctx)
+	took := time.Since(start)
+	ideal := rows * 25 * time.Millisecond / 8
+	t.Logf("%d grants in %v; ideal %v → %.2f × ideal", rows, took.Round(time.Millisecond), ideal, took.Seconds()/ideal.Seconds())
+	if j, _ := e.db.GetJob(ctx, contoso, job.ID); j.Outcomes[portal.OutcomeSuccess] != rows {
+		t.Errorf("outcomes %v", j.Outcomes)
 	}
 }
