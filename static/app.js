@@ -9,6 +9,10 @@
 // full page load and after an htmx swap, so a keyboard or screen-reader user
 // lands on the field to fix. Fields marked autofocus are left alone: the
 // browser (page load) and htmx (after a swap) already focus those.
+//
+// And a checkbox marked data-select-all="FORM" ticks or clears every
+// checkbox that belongs to that form (the drift report's bulk resolve);
+// without JavaScript each row is ticked by hand.
 (function () {
   "use strict";
 
@@ -38,6 +42,14 @@
   } else {
     onPageLoad();
   }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var form = box && box.getAttribute && box.getAttribute("data-select-all");
+    if (!form) return;
+    var boxes = document.querySelectorAll('input[type="checkbox"][form="' + form + '"]');
+    for (var i = 0; i < boxes.length; i++) boxes[i].checked = box.checked;
+  });
 
   // htmx 4 fires htmx:after:settle once the new content is in place; its
   // detail.newContent lists the inserted nodes.

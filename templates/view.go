@@ -276,6 +276,7 @@ type DriftView struct {
 	LastRunTime string
 	Running     bool
 	MayRun      bool // admins start a reconcile
+	MayBulk     bool // admins resolve picked rows as a bulk job
 	Required    bool // justification required
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
@@ -24,7 +25,8 @@ func (s *Server) handleDrift(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	v := templates.DriftView{MayRun: who.User.Has(portal.RoleAdmin) && s.deps.Reconciler != nil, Required: s.deps.Access.RequireJustification()}
+	v := templates.DriftView{MayRun: who.User.Has(portal.RoleAdmin) && s.deps.Reconciler != nil, MayBulk: who.User.Has(portal.RoleAdmin),
+		Required: s.deps.Access.RequireJustification()}
 	if s.deps.Reconciler != nil {
 		v.Running = s.deps.Reconciler.Running()
 	}
@@ -118,4 +120,51 @@ func (s *Server) handleExpiries(w http.ResponseWriter, r *http.Request) {
 		v.Rows = append(v.Rows, s.rowView(it))
 	}
 	s.render(w, r, http.StatusOK, templates.ExpiriesPage(s.page(w, r, "Expiring access", "expiries"), v))
+}
+
+// handleRepairMany re-applies or accepts the picked rows of the drift
+// report as a bulk job. POST /drift/repair (action, pick=objectId:seen…,
+// justification)
+func (s *Server) handleRepairMany(w http.ResponseWriter, r *http.Request) {
+	form, err := postForm(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	single, err := singles(form, "action", "justification")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	var picks []access.RepairPick
+	for _, v := range form["pick"] {
+		id, seen, _ := strings.Cut(v, ":")
+		object, err := portal.ParseGUID(id)
+		if err != nil {
+			s.renderError(w, r, portal.Errorf(portal.EINVALID, "A picked row is not an object ID."))
+			return
+		}
+		picks = append(picks, access.RepairPick{ObjectID: object, Seen: seen})
+	}
+	who := s.who(r)
+	plan, err := s.deps.Access.PlanRepairs(r.Context(), who, portal.PlanClass(single["action"]), picks)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if plan.Actionable() == 0 {
+		s.addFlash(w, r, "error", "None of the picked rows can be resolved now: they changed since the report was shown.")
+		redirectAfterPost(w, r, "/bulk/"+plan.ID)
+		return
+	}
+	job, err := s.deps.Access.StartJob(r.Context(), who, plan.ID, single["justification"])
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if s.deps.Jobs != nil {
+		s.deps.Jobs.Wake()
+	}
+	s.addFlash(w, r, "success", plan.FileName+": applying in the background.")
+	redirectAfterPost(w, r, "/bulk/jobs/"+job.ID)
 }

@@ -133,3 +133,64 @@ func TestExpiryThroughForms(t *testing.T) {
 		t.Errorf("after extending: %+v, %d writes", inv[0], e.writes()-writes)
 	}
 }
+
+// Picked rows of the drift report resolved as one bulk job; a row that
+// changed since the report was shown is left alone.
+func TestDriftBulkRepair(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.server.deps.Reconciler = syncReconciler{e.access, t}
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	e.seedInventory(devidp.ContosoTenant, bob, "user", appDesktop)
+	e.seedInventory(devidp.ContosoTenant, room, "teamsResourceAccount")
+	e.emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: devidp.ContosoTenant, ObjectID: alice, PrincipalType: "user", ClientIDs: []string{appMobile.String()}})
+	e.emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: devidp.ContosoTenant, ObjectID: bob, PrincipalType: "user", ClientIDs: []string{appMobile.String()}})
+	e.emu.Remove("127.0.0.1", devidp.ContosoTenant, room)
+	admin := noFollow(e.as("admin@contoso.test"))
+	e.post(admin, "/reconcile", url.Values{})
+	page := e.get(admin, "/drift")
+	if _, ok := page.testid("drift-bulk"); !ok {
+		t.Fatal("no bulk form on the drift report")
+	}
+	if _, ok := e.get(noFollow(e.as("auditor@contoso.test")), "/drift").testid("drift-bulk"); ok {
+		t.Error("the auditor is offered the bulk form")
+	}
+	picks := url.Values{"action": {"reapply"}, "justification": {"INC-7"}}
+	for _, it := range e.inventory(devidp.ContosoTenant) {
+		picks.Add("pick", it.ObjectID.String()+":"+access.Seen(it))
+	}
+	// Bob changes after the report was shown: his row is left alone.
+	who := access.Who{User: portal.User{TenantID: devidp.ContosoTenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "test"}
+	if _, err := e.access.Verify(context.Background(), who, bob); err != nil {
+		t.Fatal(err)
+	}
+	e.emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: devidp.ContosoTenant, ObjectID: bob, PrincipalType: "user", ClientIDs: []string{appDesktop.String()}})
+	e.access.Verify(context.Background(), who, bob)
+
+	if p := e.post(noFollow(e.as("helpdesk@contoso.test")), "/drift/repair", picks); p.status != http.StatusForbidden {
+		t.Errorf("helpdesk resolves in bulk: %d", p.status)
+	}
+	p := e.post(admin, "/drift/repair", picks)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/bulk/jobs/") {
+		t.Fatalf("bulk repair: %d %s", p.status, p.body)
+	}
+	job := p.header.Get("Location")
+	e.runJobs()
+	if done, _ := e.get(admin, job).testid("job-done"); done != "2" {
+		t.Errorf("rows done: %q, want 2 (alice and the room; bob changed)", done)
+	}
+	if s, ok := e.emu.Lookup("127.0.0.1", devidp.ContosoTenant, alice); !ok || len(s.ClientIDs) != 1 || s.ClientIDs[0] != appDesktop.String() {
+		t.Errorf("alice not re-applied: %+v", s)
+	}
+	if _, ok := e.emu.Lookup("127.0.0.1", devidp.ContosoTenant, room); !ok {
+		t.Error("the room was not granted again")
+	}
+	res := e.get(admin, job+"/result.csv").body
+	if !strings.Contains(res, "changed since the report") {
+		t.Errorf("results: %s", res)
+	}
+	for _, it := range e.inventory(devidp.ContosoTenant) {
+		if it.State != portal.StateInSync {
+			t.Errorf("%s is %s after the repair", it.ObjectID, it.State)
+		}
+	}
+}

@@ -66,6 +66,7 @@ func (s *Server) routes() http.Handler {
 
 	// Admins only.
 	s.handle(r, "POST", "/reconcile", admins, s.handleReconcileNow)
+	s.handle(r, "POST", "/drift/repair", admins, s.handleRepairMany)
 
 	// The audit log and exports: admins and auditors.
 	s.handle(r, "GET", "/audit", auditors, s.handleAudit)

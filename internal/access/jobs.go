@@ -160,3 +160,59 @@ func ShortID(id string) string {
 	}
 	return id
 }
+
+// RepairPick is one row of the drift report chosen for a bulk repair, with
+// the fingerprint (Seen) of the row as the report showed it.
+type RepairPick struct {
+	ObjectID portal.GUID
+	Seen     string
+}
+
+// PlanRepairs stores a plan that re-applies (class PlanReapply) or accepts
+// (PlanAccept) the picked rows of the drift report, for StartJob. A row
+// that changed since the report, or is in sync now, becomes an invalid row
+// saying so: it will not be touched. Admins only, as for bulk revokes.
+func (s *Service) PlanRepairs(ctx context.Context, who Who, class portal.PlanClass, picks []RepairPick) (portal.Plan, error) {
+	action := map[portal.PlanClass]portal.AuditAction{portal.PlanReapply: portal.ActionReapply, portal.PlanAccept: portal.ActionAccept}[class]
+	if action == "" {
+		return portal.Plan{}, portal.Errorf(portal.EINVALID, "Choose re-apply or accept.")
+	}
+	if !who.User.Has(portal.RoleAdmin) {
+		err := portal.Errorf(portal.EFORBIDDEN, "Only admins resolve drift in bulk; resolve rows one at a time.")
+		s.denied(ctx, who, action, portal.GUID{}, portal.KindUnknown, err)
+		return portal.Plan{}, err
+	}
+	if len(picks) == 0 {
+		return portal.Plan{}, portal.Errorf(portal.EINVALID, "Select at least one row of the report.")
+	}
+	verb := map[portal.PlanClass]string{portal.PlanReapply: "re-apply", portal.PlanAccept: "accept ACS for"}[class]
+	plan := portal.Plan{ID: newHolder(), TenantID: who.User.TenantID, CreatedBy: who.actor(), CreatedAt: s.cfg.Now(),
+		FileName: fmt.Sprintf("Drift report: %s %d row(s)", verb, len(picks)), Totals: map[portal.PlanClass]int{}}
+	var rows []portal.PlanRow
+	seen := map[portal.GUID]bool{}
+	for i, p := range picks {
+		row := portal.PlanRow{Line: i + 1, Class: class, ObjectID: p.ObjectID}
+		item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, p.ObjectID)
+		switch {
+		case seen[p.ObjectID]:
+			row.Class, row.Reason = portal.PlanInvalid, "picked twice"
+		case portal.ErrorCode(err) == portal.ENOTFOUND:
+			row.Class, row.Reason = portal.PlanInvalid, "no longer in the inventory"
+		case err != nil:
+			return portal.Plan{}, err
+		case Seen(item) != p.Seen:
+			row.Class, row.Reason, row.Before = portal.PlanInvalid, "changed since the report was shown; look at it again", &item
+		case item.State != portal.StateDrifted && item.State != portal.StateMissing:
+			row.Class, row.Reason, row.Before = portal.PlanInvalid, "in sync with ACS now: nothing to resolve", &item
+		default:
+			row.Kind, row.ClientIDs, row.Label, row.ExpiresAt, row.Before = item.Kind, item.ClientIDs, item.Label, item.ExpiresAt, &item
+		}
+		seen[p.ObjectID] = true
+		plan.Totals[row.Class]++
+		rows = append(rows, row)
+	}
+	if err := s.cfg.Store.SavePlan(ctx, plan, rows); err != nil {
+		return portal.Plan{}, err
+	}
+	return plan, nil
+}
