@@ -244,7 +244,7 @@ func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who)
 		if elapsed := now.Sub(job.StartedAt); v.Done > 0 && elapsed > time.Second && !job.StartedAt.IsZero() {
 			rate := float64(v.Done) / elapsed.Seconds()
 			v.Rate = fmt.Sprintf("%.1f rows/s", rate)
-			v.ETA = "about " + roughDuration(time.Duration(float64(job.Total-v.Done)/rate*float64(time.Second))) + " left"
+			v.ETA = roughDuration(time.Duration(float64(job.Total-v.Done)/rate*float64(time.Second))) + " left"
 		}
 	case job.State == portal.JobInterrupted:
 		v.StateLabel = "Interrupted"
@@ -318,9 +318,9 @@ func roughDuration(d time.Duration) string {
 	case d < 10*time.Second:
 		return "a few seconds"
 	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())/5*5) + " s"
+		return "about " + strconv.Itoa(int(d.Seconds())/5*5) + " s"
 	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes()+0.5)) + " min"
+		return "about " + strconv.Itoa(int(d.Minutes()+0.5)) + " min"
 	}
-	return fmt.Sprintf("%.1f h", d.Hours())
+	return fmt.Sprintf("about %.1f h", d.Hours())
 }

@@ -14,11 +14,11 @@ import (
 // startDevPortal runs "portal dev" in-process on a free loopback port with its
 // data in a temporary folder, and returns the address it prints. The portal
 // stops when t ends, and must stop cleanly.
-func startDevPortal(t *testing.T) string {
+func startDevPortal(t *testing.T, flags ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
-	args := []string{"dev", "-addr", "127.0.0.1:0", "-data", t.TempDir()}
+	args := append([]string{"dev", "-addr", "127.0.0.1:0", "-data", t.TempDir()}, flags...)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, noEnv, &out, &errOut) }()
 	t.Cleanup(func() {
