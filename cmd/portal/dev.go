@@ -198,6 +198,9 @@ func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
+		// Shutdown starts the emulator's Close (which compacts its state
+		// file) without waiting for it; this call waits.
+		emu.Close()
 	}
 	return emu, "http://" + ln.Addr().String(), stop, nil
 }

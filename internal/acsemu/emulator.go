@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,8 +72,9 @@ type Config struct {
 	DeleteMissingStatus int
 	// StatePath is a JSON file holding the assignments. "" keeps them in
 	// memory only. Otherwise New loads it (a missing file is an empty state)
-	// and every change rewrites it atomically, so a restarted emulator
-	// remembers what it was told — as ACS does.
+	// and every change is appended to StatePath + ".journal", which New and
+	// Close fold back into StatePath, so a restarted emulator remembers what
+	// it was told — as ACS does — even if the process was killed.
 	StatePath string
 	// Now is the clock, used for x-ms-date skew, Date headers and Updated
 	// times. Default time.Now.
@@ -106,11 +108,18 @@ type Emulator struct {
 	script   []Fault
 	rates    Rates
 	rng      *mathrand.Rand
+	// journal is the open journal (see journalLocked), nil without a
+	// StatePath and after Close. journalSize is its length, to cut off a
+	// partly written line; journalErr, once set, refuses every change.
+	journal     *os.File
+	journalSize int64
+	journalErr  error
 }
 
 // New returns an Emulator for cfg. It fails if DeleteMissingStatus is not 0,
-// 204 or 404, or if StatePath names a file that cannot be read or parsed (a
-// corrupt state is reported, never silently replaced by an empty one).
+// 204 or 404, or if StatePath names a file that cannot be read or parsed, or
+// whose journal cannot be replayed or opened (a corrupt state is reported,
+// never silently replaced by an empty one).
 func New(cfg Config) (*Emulator, error) {
 	e := &Emulator{
 		accessKey:           append([]byte(nil), cfg.AccessKey...),
@@ -147,10 +156,18 @@ func New(cfg Config) (*Emulator, error) {
 
 // Close releases every request that is hanging (Fault.Hang) or waiting out
 // injected latency: their connections are dropped at once. Requests arriving
-// afterwards with a hang fault are dropped immediately. State is kept, and
-// Close may be called more than once.
+// afterwards with a hang fault are dropped immediately. With a StatePath it
+// also folds the journal into the state file and closes the journal; a
+// failure there is logged, and the journal kept for the next start. State is
+// kept, later changes are still saved, and Close may be called more than
+// once: a second call returns when the first has finished, so a caller that
+// needs the state file complete (the server's shutdown hook runs Close in a
+// goroutine) can simply call it again.
 func (e *Emulator) Close() {
-	e.closeOnce.Do(func() { close(e.closed) })
+	e.closeOnce.Do(func() {
+		close(e.closed)
+		e.closeState()
+	})
 }
 
 // reply is one HTTP answer, built before anything is written so that faults

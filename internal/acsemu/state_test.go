@@ -1,10 +1,16 @@
 package acsemu
 
 import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,8 +64,335 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].Name() != "acs-state.json" {
-		t.Errorf("state directory holds %v, want only acs-state.json (no temp files left)", entries)
+	var names []string
+	for _, en := range entries {
+		names = append(names, en.Name())
+	}
+	if !reflect.DeepEqual(names, []string{"acs-state.json", "acs-state.json.journal"}) {
+		t.Errorf("state directory holds %v, want acs-state.json and its journal (no temp files left)", names)
+	}
+	if journal := readFile(t, path+".journal"); len(journal) != 0 {
+		t.Errorf("the journal holds %q after Close, want it folded into the state file", journal)
+	}
+}
+
+// TestStateSurvivesKill: an emulator that is never closed — the process was
+// killed — leaves its changes in the journal, and the next emulator on the
+// same path sees exactly what the first one held.
+func TestStateSurvivesKill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "acs-state.json")
+	cfg := testConfig()
+	cfg.StatePath = path
+
+	first := newHarness(t, cfg)
+	if res := first.call("PUT", mainPath, `{"principalType":"User","clientIds":["`+clientB+`","`+clientA+`"]}`); res.status != 201 {
+		t.Fatalf("PUT: %d %s", res.status, res.body)
+	}
+	if res := first.call("PUT", mainPath, `{"principalType":"user","clientIds":["`+clientA+`"]}`); res.status != 200 {
+		t.Fatalf("PUT again: %d %s", res.status, res.body)
+	}
+	ra := assignmentPath(tenantID, object2ID) + apiQuery
+	if res := first.call("PUT", ra, `{"principalType":"teamsResourceAccount"}`); res.status != 201 {
+		t.Fatalf("PUT: %d %s", res.status, res.body)
+	}
+	if res := first.call("DELETE", ra, ""); res.status != 204 {
+		t.Fatalf("DELETE: %d", res.status)
+	}
+	seeded := Stored{Host: "other.example", TenantID: mustGUID(tenantID), ObjectID: mustGUID(object2ID), PrincipalType: "teamsResourceAccount"}
+	removed := seeded
+	removed.ObjectID = mustGUID(objectID)
+	for _, s := range []Stored{seeded, removed} {
+		if err := first.emu.Seed(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !first.emu.Remove(removed.Host, removed.TenantID, removed.ObjectID) {
+		t.Fatal("Remove found nothing")
+	}
+	before := first.emu.All()
+	if len(before) != 2 {
+		t.Fatalf("%d assignments before the kill, want 2: %+v", len(before), before)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the state file exists before any compaction (%v): the test would not exercise the journal", err)
+	}
+
+	// No Close: what is on disk now is what a SIGKILL would leave.
+	second, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New after the kill: %v", err)
+	}
+	t.Cleanup(second.Close)
+	if after := second.All(); !reflect.DeepEqual(after, before) {
+		t.Errorf("after the kill:\n%+v\nwant\n%+v", after, before)
+	}
+}
+
+// TestStateSurvivesSIGKILL is TestStateSurvivesKill with a real SIGKILL: a
+// child process (this test binary again) seeds and removes, reports that it
+// is done and is killed while its journal is open and never synced. What the
+// kernel holds is enough.
+func TestStateSurvivesSIGKILL(t *testing.T) {
+	const n = 300
+	seed := func(i int) Stored {
+		s := Stored{Host: "killed.example", TenantID: mustGUID(tenantID), ObjectID: mustGUID(objectID), PrincipalType: "user", ClientIDs: []string{clientA}, Updated: t0}
+		binary.BigEndian.PutUint32(s.ObjectID[12:], uint32(i))
+		return s
+	}
+	if path := os.Getenv("ACSEMU_KILL_STATE"); path != "" {
+		e, err := New(Config{StatePath: path})
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		for i := range n {
+			if err := e.Seed(seed(i)); err != nil {
+				fmt.Println(err)
+				os.Exit(1)
+			}
+			if i%3 == 0 && !e.Remove("killed.example", mustGUID(tenantID), seed(i).ObjectID) {
+				fmt.Println("Remove found nothing")
+				os.Exit(1)
+			}
+		}
+		fmt.Println("done")
+		select {} // until killed
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+
+	path := filepath.Join(t.TempDir(), "state.json")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStateSurvivesSIGKILL$")
+	cmd.Env = append(os.Environ(), "ACSEMU_KILL_STATE="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if line != "done\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+
+	e, err := New(Config{StatePath: path})
+	if err != nil {
+		t.Fatalf("New after SIGKILL: %v", err)
+	}
+	defer e.Close()
+	var want []Stored
+	for i := range n {
+		if i%3 != 0 {
+			want = append(want, seed(i))
+		}
+	}
+	if got := e.All(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after SIGKILL: %d assignments, want %d", len(got), len(want))
+	}
+}
+
+// TestJournalTornLastLine: a last line cut short by the process dying is
+// ignored; a bad line anywhere else is an error that names it, and leaves the
+// files as they were.
+func TestJournalTornLastLine(t *testing.T) {
+	put := `{"op":"put","assignment":{"host":"Res.Example:443","tenantId":"` + tenantID + `","objectId":"` + objectID + `","principalType":"user","clientIds":["` + clientA + `"],"updated":"2026-03-04T10:00:00Z"}}`
+	put2 := `{"op":"put","assignment":{"host":"res.example","tenantId":"` + tenantID + `","objectId":"` + object2ID + `","principalType":"teamsResourceAccount","updated":"2026-03-04T10:00:00Z"}}`
+	del2 := `{"op":"delete","host":"res.example","tenantId":"` + tenantID + `","objectId":"` + object2ID + `"}`
+	want := []Stored{{Host: "res.example", TenantID: mustGUID(tenantID), ObjectID: mustGUID(objectID), PrincipalType: "user", ClientIDs: []string{clientA}, Updated: t0}}
+
+	for name, journal := range map[string]string{
+		"torn last line":                       put + "\n" + put2 + "\n" + del2 + "\n" + put2[:40],
+		"complete last line without a newline": put + "\n" + put2 + "\n" + del2,
+	} {
+		path := filepath.Join(t.TempDir(), "state.json")
+		writeFile(t, path+".journal", journal)
+		e, err := New(Config{StatePath: path})
+		if err != nil {
+			t.Errorf("%s: New: %v", name, err)
+			continue
+		}
+		if got := e.All(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: loaded\n%+v\nwant\n%+v", name, got, want)
+		}
+		e.Close()
+	}
+
+	for name, tc := range map[string]struct{ journal, line string }{
+		"bad line in the middle":          {put + "\n" + put2[:40] + "\n" + del2 + "\n", "line 2"},
+		"bad last line with its newline":  {put + "\n" + put2[:40] + "\n", "line 2"},
+		"blank line":                      {put + "\n\n" + del2 + "\n", "line 2"},
+		"unknown op":                      {put + "\n" + `{"op":"patch"}` + "\n", "line 2"},
+		"put without an assignment":       {`{"op":"put"}` + "\n" + put, "line 1"},
+		"delete without an object":        {put + "\n" + `{"op":"delete","host":"res.example","tenantId":"` + tenantID + `"}` + "\n", "line 2"},
+		"unknown principalType":           {strings.Replace(put, `"user"`, `"group"`, 1) + "\n", "line 1"},
+		"torn line followed by good ones": {put[:40] + "\n" + put + "\n", "line 1"},
+	} {
+		path := filepath.Join(t.TempDir(), "state.json")
+		writeFile(t, path+".journal", tc.journal)
+		_, err := New(Config{StatePath: path})
+		if err == nil || !strings.Contains(err.Error(), tc.line) {
+			t.Errorf("%s: New = %v, want an error naming %s", name, err, tc.line)
+		}
+		if got := readFile(t, path+".journal"); got != tc.journal {
+			t.Errorf("%s: the journal was changed to %q", name, got)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("%s: a state file was written (%v)", name, err)
+		}
+	}
+}
+
+// TestLoadCompactsJournal: loading folds the journal into a fresh state file
+// and empties the journal, so it only ever holds one run's changes.
+func TestLoadCompactsJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	cfg := testConfig()
+	cfg.StatePath = path
+	first, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(first.Close)
+	for i := range 50 {
+		s := Stored{Host: "res.example", TenantID: mustGUID(tenantID), ObjectID: mustGUID(objectID), PrincipalType: "resourceAccount"}
+		binary.BigEndian.PutUint32(s.ObjectID[12:], uint32(i))
+		if err := first.Seed(s); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			first.Remove(s.Host, s.TenantID, s.ObjectID)
+		}
+	}
+	if n := strings.Count(readFile(t, path+".journal"), "\n"); n != 60 {
+		t.Errorf("the journal holds %d lines, want 60 (50 puts, 10 deletes)", n)
+	}
+	want := first.All()
+
+	second, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Close)
+	if journal := readFile(t, path+".journal"); journal != "" {
+		t.Errorf("the journal holds %q after load, want it empty", journal)
+	}
+	var f stateFile
+	if err := json.Unmarshal([]byte(readFile(t, path)), &f); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f.Assignments, want) || !reflect.DeepEqual(second.All(), want) {
+		t.Errorf("state file holds %d assignments, the emulator %d; want %d", len(f.Assignments), len(second.All()), len(want))
+	}
+}
+
+// TestLoadsStateFileWithoutJournal: a state file written before there was a
+// journal loads as it is, and is left untouched.
+func TestLoadsStateFileWithoutJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "acs-emulator.json")
+	old := `{
+  "assignments": [
+    {
+      "host": "127.0.0.1",
+      "tenantId": "` + tenantID + `",
+      "objectId": "` + objectID + `",
+      "principalType": "User",
+      "clientIds": [
+        "` + clientB + `",
+        "` + clientA + `"
+      ],
+      "updated": "2026-03-04T10:00:00Z"
+    },
+    {
+      "host": "127.0.0.1",
+      "tenantId": "` + tenantID + `",
+      "objectId": "` + object2ID + `",
+      "principalType": "teamsResourceAccount",
+      "updated": "2026-03-04T10:00:00Z"
+    }
+  ]
+}
+`
+	writeFile(t, path, old)
+	cfg := testConfig()
+	cfg.StatePath = path
+	h := newHarness(t, cfg)
+	want := []Stored{
+		{Host: "127.0.0.1", TenantID: mustGUID(tenantID), ObjectID: mustGUID(objectID), PrincipalType: "User", ClientIDs: []string{clientB, clientA}, Updated: t0},
+		{Host: "127.0.0.1", TenantID: mustGUID(tenantID), ObjectID: mustGUID(object2ID), PrincipalType: "teamsResourceAccount", Updated: t0},
+	}
+	if got := h.emu.All(); !reflect.DeepEqual(got, want) {
+		t.Errorf("loaded\n%+v\nwant\n%+v", got, want)
+	}
+	if res := h.call("GET", mainPath, ""); res.status != 200 {
+		t.Errorf("GET: %d %s", res.status, res.body)
+	}
+	if got := readFile(t, path); got != old {
+		t.Errorf("the state file was rewritten on load:\n%s", got)
+	}
+}
+
+// TestChangesAfterCloseAreKept: requests still finishing when Close runs (it
+// is a server shutdown hook) change state after it; those changes are saved
+// too, and a second Close does no harm.
+func TestChangesAfterCloseAreKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	cfg := testConfig()
+	cfg.StatePath = path
+	h := newHarness(t, cfg)
+	if res := h.call("PUT", mainPath, `{"principalType":"teamsResourceAccount"}`); res.status != 201 {
+		t.Fatalf("PUT: %d %s", res.status, res.body)
+	}
+	h.emu.Close()
+	ra := assignmentPath(tenantID, object2ID) + apiQuery
+	if res := h.call("PUT", ra, `{"principalType":"teamsResourceAccount"}`); res.status != 201 {
+		t.Fatalf("PUT after Close: %d %s", res.status, res.body)
+	}
+	if res := h.call("DELETE", mainPath, ""); res.status != 204 {
+		t.Fatalf("DELETE after Close: %d %s", res.status, res.body)
+	}
+	h.emu.Close()
+	want := h.emu.All()
+
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if got := e.All(); !reflect.DeepEqual(got, want) || len(got) != 1 {
+		t.Errorf("after restart:\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestMemoryOnlyWritesNothing: without a StatePath no file is touched.
+func TestMemoryOnlyWritesNothing(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t, testConfig())
+	if res := h.call("PUT", mainPath, `{"principalType":"teamsResourceAccount"}`); res.status != 201 {
+		t.Fatalf("PUT: %d %s", res.status, res.body)
+	}
+	h.emu.Close()
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("memory-only emulator wrote %v", entries)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -79,25 +412,34 @@ func TestCorruptStateFileIsAnError(t *testing.T) {
 	}
 }
 
-// TestStateWriteFailureChangesNothing: if the state cannot be saved, the PUT
-// fails with 500 and memory does not claim what a restart would forget.
+// TestStateWriteFailureChangesNothing: if a change cannot be saved, the PUT
+// or DELETE fails with 500 and memory does not claim what a restart would
+// forget.
 func TestStateWriteFailureChangesNothing(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	cfg := testConfig()
-	cfg.StatePath = filepath.Join(dir, "state.json")
+	cfg.StatePath = filepath.Join(t.TempDir(), "state.json")
 	h := newHarness(t, cfg)
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
+	ra := assignmentPath(tenantID, object2ID) + apiQuery
+	if res := h.call("PUT", ra, `{"principalType":"teamsResourceAccount"}`); res.status != 201 {
+		t.Fatalf("PUT: %d %s", res.status, res.body)
 	}
-	res := h.call("PUT", mainPath, `{"principalType":"teamsResourceAccount"}`)
-	if res.status != 500 {
-		t.Fatalf("PUT with an unwritable state: %d, want 500", res.status)
+	before := h.emu.All()
+	// A journal that can no longer be written (closed under the emulator,
+	// standing in for a full or failing disk).
+	h.emu.mu.Lock()
+	_ = h.emu.journal.Close()
+	h.emu.mu.Unlock()
+	if res := h.call("PUT", mainPath, `{"principalType":"teamsResourceAccount"}`); res.status != 500 {
+		t.Errorf("PUT with an unwritable state: %d, want 500", res.status)
 	}
-	if len(h.emu.All()) != 0 {
-		t.Error("the assignment was kept in memory although it could not be saved")
+	if res := h.call("DELETE", ra, ""); res.status != 500 {
+		t.Errorf("DELETE with an unwritable state: %d, want 500", res.status)
+	}
+	if err := h.emu.Seed(Stored{Host: "x.example", TenantID: mustGUID(tenantID), ObjectID: mustGUID(objectID), PrincipalType: "resourceAccount"}); err == nil {
+		t.Error("Seed succeeded with an unwritable state")
+	}
+	if after := h.emu.All(); !reflect.DeepEqual(after, before) {
+		t.Errorf("memory holds\n%+v\nwant what could be saved\n%+v", after, before)
 	}
 }
 
@@ -245,5 +587,51 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := len(h.emu.Requests()); n != 8 {
 		t.Errorf("%d requests logged, want 8", n)
+	}
+}
+
+// BenchmarkSeedWithState measures 2,000 seeds (PUTs without HTTP) against a
+// state file, one after another and from 8 writers as a bulk apply does: the
+// cost of persisting each change, which every writer waits for under the
+// lock.
+func BenchmarkSeedWithState(b *testing.B) {
+	const n = 2000
+	seeds := make([]Stored, n)
+	for i := range seeds {
+		obj := mustGUID(objectID)
+		binary.BigEndian.PutUint32(obj[12:], uint32(i))
+		seeds[i] = Stored{Host: "bench.example", TenantID: mustGUID(tenantID), ObjectID: obj, PrincipalType: "user", ClientIDs: []string{clientA, clientB}}
+	}
+	for _, writers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				cfg := testConfig()
+				cfg.StatePath = filepath.Join(b.TempDir(), "state.json")
+				e, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				var wg sync.WaitGroup
+				for w := range writers {
+					wg.Go(func() {
+						for i := w; i < n; i += writers {
+							if err := e.Seed(seeds[i]); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				b.StopTimer()
+				e.Close()
+				if got := len(e.All()); got != n {
+					b.Fatalf("%d assignments, want %d", got, n)
+				}
+				b.StartTimer()
+			}
+		})
 	}
 }
