@@ -20,6 +20,9 @@ func wantsFragment(r *http.Request) bool {
 	return isHTMX(r) && r.Header.Get("HX-Request-Type") == "partial"
 }
 
+// maxFlashes bounds the messages a session keeps until a page shows them.
+const maxFlashes = 5
+
 // addFlash queues a message for the next page.
 func (s *Server) addFlash(w http.ResponseWriter, r *http.Request, kind, msg string) {
 	sess := sessionFrom(r.Context())
@@ -27,7 +30,14 @@ func (s *Server) addFlash(w http.ResponseWriter, r *http.Request, kind, msg stri
 		return
 	}
 	flashes, _ := sess.Values[keyFlash].([]Flash)
-	sess.Values[keyFlash] = append(flashes, Flash{Kind: kind, Message: msg})
+	flashes = append(flashes, Flash{Kind: kind, Message: msg})
+	// A client that never follows the redirects (a script posting forms)
+	// never sees them: keep the newest few, not a session that grows with
+	// every request.
+	if len(flashes) > maxFlashes {
+		flashes = flashes[len(flashes)-maxFlashes:]
+	}
+	sess.Values[keyFlash] = flashes
 	if err := sess.Save(r, w); err != nil {
 		s.log.ErrorContext(r.Context(), "session save failed", "err", err)
 	}

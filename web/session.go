@@ -63,11 +63,17 @@ type sessionStore struct {
 // instance must end the session everywhere at once); only the gob decoding,
 // which costs as much as the read, is skipped when the bytes are the same.
 type decodedSessions struct {
-	mu sync.Mutex
-	m  map[string]map[any]any // key: the record's bytes
+	mu    sync.Mutex
+	m     map[string]map[any]any // key: the record's bytes
+	bytes int                    // of the keys, which the decoded values mirror
 }
 
-const maxDecodedSessions = 4096
+// The cache is bounded by entries and by bytes: a session that grows (it
+// should not: see maxFlashes) must not multiply into memory.
+const (
+	maxDecodedSessions     = 4096
+	maxDecodedSessionBytes = 4 << 20
+)
 
 // decode returns a fresh copy of the values data encodes: callers change
 // sess.Values freely.
@@ -80,10 +86,13 @@ func (d *decodedSessions) decode(data []byte) (map[any]any, error) {
 			return nil, err
 		}
 		d.mu.Lock()
-		if d.m == nil || len(d.m) >= maxDecodedSessions {
-			d.m = map[string]map[any]any{}
+		if d.m == nil || len(d.m) >= maxDecodedSessions || d.bytes+len(data) > maxDecodedSessionBytes {
+			d.m, d.bytes = map[string]map[any]any{}, 0
 		}
-		d.m[string(data)] = cached
+		if len(data) <= maxDecodedSessionBytes/64 {
+			d.m[string(data)] = cached
+			d.bytes += len(data)
+		}
 		d.mu.Unlock()
 	}
 	return maps.Clone(cached), nil

@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/static"
 )
 
@@ -260,4 +263,46 @@ func TestPruneSessions(t *testing.T) {
 	if e.signedInAs(live) == "" {
 		t.Error("a live session was pruned")
 	}
+}
+
+// A client that posts forms and never follows the redirects (a script)
+// never reads its flash messages: the session keeps the newest few instead
+// of growing with every request.
+func TestUnreadFlashesAreBounded(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	c := noFollow(e.as("admin@contoso.test"))
+	var sizes []int
+	for i := range 40 {
+		form := url.Values{"objectId": {portal.MustParseGUID(fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)).String()}, "kind": {"user"}, "clientId": {appDesktop.String()}}
+		if p := e.post(c, "/assignments", form); p.status != http.StatusSeeOther {
+			t.Fatalf("grant %d: %d %s", i, p.status, p.body)
+		}
+		if i == 9 || i == 39 {
+			sizes = append(sizes, e.sessionBytes(c))
+		}
+	}
+	if sizes[1] > sizes[0]+64 {
+		t.Errorf("the session grew from %d to %d bytes over 30 unread flashes", sizes[0], sizes[1])
+	}
+	// The next page shows the newest ones, and they are gone after.
+	p := e.get(c, "/assignments")
+	if n := strings.Count(p.body, `data-testid="flash"`); n != maxFlashes {
+		t.Errorf("%d flashes shown, want the newest %d", n, maxFlashes)
+	}
+}
+
+// sessionBytes is the size of c's stored session record.
+func (e *portalEnv) sessionBytes(c *http.Client) int {
+	e.t.Helper()
+	for _, ck := range c.Jar.Cookies(e.srvURL()) {
+		if ck.Name == "portal" {
+			rec, err := e.db.GetSession(context.Background(), hashKey(ck.Value))
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			return len(rec.Data)
+		}
+	}
+	e.t.Fatal("no session cookie")
+	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -45,6 +46,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
 	requireWhy := fs.Bool("require-justification", false, "refuse changes without a justification")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
+	memProfile := fs.String("memprofile", "", "write a heap profile to this file when the portal stops (for load tests)")
 	reconcileEvery := fs.Duration("reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
 	expiryGrace := fs.Duration("expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
 	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
@@ -52,6 +54,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if *memProfile != "" {
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				runtime.GC()
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
