@@ -241,8 +241,10 @@ func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who)
 		if job.CancelRequested {
 			v.Status = "Cancelling: the rows in flight finish, the rest will not be applied."
 		}
-		if elapsed := now.Sub(job.StartedAt); v.Done > 0 && elapsed > time.Second && !job.StartedAt.IsZero() {
-			rate := float64(v.Done) / elapsed.Seconds()
+		// The rate of the last half minute of finishing: a resumed job
+		// or one that was throttled a while ago is judged by now.
+		if job.Recent > 1 && job.RecentSpan >= time.Second {
+			rate := float64(job.Recent-1) / job.RecentSpan.Seconds()
 			v.Rate = fmt.Sprintf("%.1f rows/s", rate)
 			v.ETA = roughDuration(time.Duration(float64(job.Total-v.Done)/rate*float64(time.Second))) + " left"
 		}

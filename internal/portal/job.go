@@ -72,7 +72,15 @@ type Job struct {
 	Pending  int
 	InFlight int
 	Outcomes map[AuditOutcome]int
+	// Recent is how many rows finished within RecentSpan, the last
+	// JobRateWindow of finishing (ending at the newest finish): the rate
+	// a running job goes at now, whatever pauses it had before.
+	Recent     int
+	RecentSpan time.Duration
 }
+
+// JobRateWindow is how far back a job's current rate looks.
+const JobRateWindow = 30 * time.Second
 
 // Who is the person the job acts as.
 func (j Job) Who() User {

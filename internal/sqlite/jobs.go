@@ -170,7 +170,15 @@ func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
 			j.Outcomes[portal.AuditOutcome(outcome)] += n
 		}
 	}
-	return storeError(rows.Err(), "read the job")
+	if err := rows.Err(); err != nil {
+		return storeError(err, "read the job")
+	}
+	var first, last sql.NullInt64
+	err = db.db.QueryRowContext(ctx, `SELECT count(*), min(finished_at), max(finished_at) FROM bulk_job_rows
+		WHERE job_id = ? AND status = ? AND finished_at >= (SELECT max(finished_at) FROM bulk_job_rows WHERE job_id = ? AND status = ?) - ?`,
+		j.ID, string(portal.RowDone), j.ID, string(portal.RowDone), portal.JobRateWindow.Milliseconds()).Scan(&j.Recent, &first, &last)
+	j.RecentSpan = time.Duration(last.Int64-first.Int64) * time.Millisecond
+	return storeError(err, "read the job")
 }
 
 // ListJobs returns tenant's most recent jobs, newest first.

@@ -164,6 +164,10 @@ func testJobLifecycle(t *testing.T, f *fixture) {
 	if err != nil || n != 6 || !sameInts(lines(res), []int{2, 3, 4, 5, 6, 7}) {
 		t.Fatalf("JobRows = %v, %d, %v", lines(res), n, err)
 	}
+	// Rows finished at t0+1s (three) count; none earlier.
+	if j.Recent != 3 || j.RecentSpan != 0 {
+		t.Errorf("recent rows = %d over %v, want 3 over 0", j.Recent, j.RecentSpan)
+	}
 	if res[0].Outcome != portal.OutcomeSuccess || res[0].Detail != "created" || res[0].RequestID != "r1" || !res[0].FinishedAt.Equal(at) || res[1].Status != "" {
 		t.Errorf("JobRows rows = %+v, %+v", res[0], res[1])
 	}
@@ -243,6 +247,10 @@ func testJobInterrupted(t *testing.T, f *fixture) {
 		t.Errorf("releasing twice: %v, want conflict", err)
 	}
 	j, _ = f.GetJob(f.ctx, tenantA, j.ID)
+	// All three finished at t0: within one window, over no time.
+	if j.Recent != 3 || j.RecentSpan != 0 {
+		t.Errorf("recent rows = %d over %v, want 3 over 0", j.Recent, j.RecentSpan)
+	}
 	if j.State != portal.JobDone || j.Done() != 3 || j.Outcomes[portal.OutcomeSuccess] != 3 {
 		t.Errorf("finished job = %+v", j)
 	}
@@ -265,5 +273,20 @@ func testJobQueueOrder(t *testing.T, f *fixture) {
 	got, ok, err := f.ClaimJob(f.ctx, "i1", t0)
 	if err != nil || !ok || got.ID != second.ID || got.TenantID != tenantB {
 		t.Fatalf("ClaimJob = %+v, %v, %v; want the other tenant's job", got, ok, err)
+	}
+}
+
+func testJobRate(t *testing.T, f *fixture) {
+	j := f.newJob(t, f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanCreate, portal.PlanCreate, portal.PlanCreate))
+	f.ClaimJob(f.ctx, "i1", t0)
+	f.ClaimRows(f.ctx, j.ID, "i1", 4)
+	// A pause of 40 s (a resume, say) and then a row every 10 s: the rate
+	// looks back 30 s from the newest finish.
+	for i, at := range []time.Duration{0, 40 * time.Second, 50 * time.Second, 60 * time.Second} {
+		f.FinishRow(f.ctx, j.ID, "i1", i+2, portal.RowResult{Outcome: portal.OutcomeSuccess, At: t0.Add(at)})
+	}
+	j, err := f.GetJob(f.ctx, tenantA, j.ID)
+	if err != nil || j.Recent != 3 || j.RecentSpan != 20*time.Second {
+		t.Errorf("recent = %d rows over %v (%v), want 3 over 20s", j.Recent, j.RecentSpan, err)
 	}
 }

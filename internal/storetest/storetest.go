@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"JobLifecycle", testJobLifecycle},
 		{"JobInterrupted", testJobInterrupted},
 		{"JobQueueOrder", testJobQueueOrder},
+		{"JobRate", testJobRate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &clock{t: t0}
