@@ -43,6 +43,17 @@
     onPageLoad();
   }
 
+  // Controls that only work with JavaScript are hidden until it runs.
+  function revealScripted() {
+    var hidden = document.querySelectorAll("[data-needs-js]");
+    for (var i = 0; i < hidden.length; i++) hidden[i].hidden = false;
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", revealScripted);
+  } else {
+    revealScripted();
+  }
+
   document.addEventListener("change", function (event) {
     var box = event.target;
     var form = box && box.getAttribute && box.getAttribute("data-select-all");

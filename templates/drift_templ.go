@@ -192,7 +192,7 @@ func DriftPage(p Page, v DriftView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if v.MayBulk && len(v.Drifted)+len(v.Missing) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<section class=\"card\" aria-labelledby=\"bulk-h\"><h2 id=\"bulk-h\">Resolve the selected rows</h2><form id=\"drift-bulk\" method=\"post\" action=\"/drift/repair\" data-testid=\"drift-bulk\"><p class=\"hint\">Tick rows in the tables above, then resolve them all one way, as a bulk job you can follow. A row that changed since this report was shown is left alone.</p><label><input type=\"checkbox\" data-select-all=\"drift-bulk\" data-testid=\"select-all\"> Select every row shown</label><div class=\"field\"><label for=\"bulk-why\">Justification</label> <input type=\"text\" id=\"bulk-why\" name=\"justification\" maxlength=\"1000\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<section class=\"card\" aria-labelledby=\"bulk-h\"><h2 id=\"bulk-h\">Resolve the selected rows</h2><form id=\"drift-bulk\" method=\"post\" action=\"/drift/repair\" data-testid=\"drift-bulk\"><p class=\"hint\">Tick rows in the tables above, then resolve them all one way, as a bulk job you can follow. A row that changed since this report was shown is left alone.</p><label hidden data-needs-js><input type=\"checkbox\" data-select-all=\"drift-bulk\" data-testid=\"select-all\"> Select every row shown</label><div class=\"field\"><label for=\"bulk-why\">Justification</label> <input type=\"text\" id=\"bulk-why\" name=\"justification\" maxlength=\"1000\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -146,6 +146,11 @@ func (s *Server) handleRepairMany(w http.ResponseWriter, r *http.Request) {
 		}
 		picks = append(picks, access.RepairPick{ObjectID: object, Seen: seen})
 	}
+	// The reason is checked before anything is stored.
+	if _, err := s.deps.Access.CleanJustification(single["justification"]); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	who := s.who(r)
 	plan, err := s.deps.Access.PlanRepairs(r.Context(), who, portal.PlanClass(single["action"]), picks)
 	if err != nil {

@@ -177,6 +177,7 @@ func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) {
 	cw := startCSV(w, "bulk-result-"+access.ShortID(id), s.deps.Now())
 	csvRow(cw, "line", "change", "objectId", "kind", "clientIds", "label", "expiresAt", "result", "detail", "requestId", "finishedAt")
 	var err error
+pages:
 	for offset := 0; ; offset += 1000 {
 		var rows []portal.JobRow
 		if rows, _, err = s.deps.Access.JobRows(r.Context(), who, id, "", offset, 1000); err != nil || len(rows) == 0 {
@@ -194,7 +195,7 @@ func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) {
 			}
 			if err = csvRow(cw, strconv.Itoa(jr.Line), rv.Change, object, kind, strings.Join(guidStrings(jr.ClientIDs), ";"), jr.Label,
 				csvTime(jr.ExpiresAt), rv.Result, rv.Detail, jr.RequestID, csvTime(jr.FinishedAt)); err != nil {
-				break
+				break pages
 			}
 		}
 	}

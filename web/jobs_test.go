@@ -205,9 +205,6 @@ func TestBulkAdopt(t *testing.T) {
 	job := e.post(admin, plan+"/apply", url.Values{}).header.Get("Location")
 	e.runJobs()
 	res := e.get(admin, job+"/result.csv").body
-	if !strings.Contains(res, bob.String()+",user,"+appMobile.String()+",Bob") && !strings.Contains(res, bob.String()) {
-		t.Errorf("results: %s", res)
-	}
 	recs, _ := csv.NewReader(strings.NewReader(res)).ReadAll()
 	outcome := map[string]string{}
 	for _, r := range recs[1:] {

@@ -28,7 +28,15 @@ func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.
 	res.At = s.cfg.Now()
 	if again {
 		if detail, done := s.alreadyApplied(ctx, who, row); done {
-			res.Outcome, res.Detail = portal.OutcomeSuccess, detail
+			// Settled without a call: the row still gets its record.
+			res.Outcome, res.Detail = portal.OutcomeNoChange, detail
+			ev := s.event(who, rowActions[row.Class], row.ObjectID, row.Kind)
+			ev.Phase, ev.Outcome, ev.Justification, ev.Detail = portal.PhaseEvent, res.Outcome, why, withVia(detail, who.Via)
+			if _, err := s.appendAudit(ctx, ev); err != nil {
+				// Unrecorded, the row is not settled: try it again later.
+				res.Outcome, res.Detail = portal.OutcomeUnknown, portal.ErrorMessage(auditFailed(err))
+				return res, true
+			}
 			return res, false
 		}
 	}
@@ -117,11 +125,19 @@ func (s *Service) alreadyApplied(ctx context.Context, who Who, row portal.JobRow
 	case portal.PlanRevoke:
 		return detail, gone
 	case portal.PlanAdopt:
-		return detail, !gone && item.CreatedBy.ObjectID == who.User.ObjectID
+		return detail, !gone
 	case portal.PlanReapply:
 		return detail, moved && item.State == portal.StateInSync && item.Equal(row.Before.Assignment)
 	case portal.PlanAccept:
-		return detail, gone || moved && item.State == portal.StateInSync
+		// Accepting made the inventory what ACS held at the report: the
+		// row's removal, or exactly what was observed.
+		switch {
+		case row.Before == nil:
+			return "", false
+		case row.Before.State == portal.StateMissing:
+			return detail, gone
+		}
+		return detail, moved && item.State == portal.StateInSync && row.Before.Observed != nil && item.Equal(*row.Before.Observed)
 	}
 	return "", false
 }

@@ -73,8 +73,12 @@ func TestApplyRow(t *testing.T) {
 	// Taken again (its first run died after the write): settled from the
 	// inventory, nothing written twice.
 	e.emu.ResetRequests()
-	if res, _ := e.svc.ApplyRow(ctx, who, "wave 1", create, true, true); res.Outcome != portal.OutcomeSuccess || e.writes() != 0 || !strings.Contains(res.Detail, "already") {
+	n := len(e.audit())
+	if res, _ := e.svc.ApplyRow(ctx, who, "wave 1", create, true, true); res.Outcome != portal.OutcomeNoChange || e.writes() != 0 || !strings.Contains(res.Detail, "already") {
 		t.Fatalf("ApplyRow(create) again = %+v with %d writes", res, e.writes())
+	}
+	if evs := e.audit(); len(evs) != n+1 || evs[n].Outcome != portal.OutcomeNoChange || evs[n].Action != portal.ActionGrant {
+		t.Errorf("a row settled from the inventory has no record of its own: %+v", evs[n:])
 	}
 	// A PUT that landed but was never recorded is recorded, not repeated.
 	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: room, PrincipalType: "teamsResourceAccount"})
@@ -88,12 +92,46 @@ func TestApplyRow(t *testing.T) {
 	before := item
 	before.Version--
 	update := portal.JobRow{PlanRow: portal.PlanRow{Line: 4, Class: portal.PlanUpdate, ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{appB}, Before: &before}}
-	n := len(e.audit())
+	n = len(e.audit())
 	res, retry = e.svc.ApplyRow(ctx, who, "", update, false, true)
 	if res.Outcome != portal.OutcomeConflict || retry {
 		t.Fatalf("ApplyRow(stale update) = %+v, %v", res, retry)
 	}
 	if evs := e.audit(); len(evs) != n+1 || evs[n].Action != portal.ActionEdit || evs[n].Outcome != portal.OutcomeConflict || !strings.Contains(evs[n].Detail, "line 2") {
 		t.Errorf("audit after a refused row = %+v", evs[n:])
+	}
+}
+
+// A retried update whose PUT landed before the crash (ACS holds the
+// proposal, the inventory still the planned version) is recorded, not
+// called a conflict; a retried accept whose row was changed back by
+// someone is not taken as applied.
+func TestApplyRowSettlesLandedWrites(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	granted := e.grant(admin, alice, portal.KindUser, appA)
+	before := granted.Item
+	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: alice, PrincipalType: "user", ClientIDs: []string{appB.String()}})
+	update := portal.JobRow{PlanRow: portal.PlanRow{Line: 2, Class: portal.PlanUpdate, ObjectID: alice, Kind: portal.KindUser,
+		ClientIDs: []portal.GUID{appB}, Label: "L", Before: &before}}
+	res, retry := e.svc.ApplyRow(ctx, admin, "", update, true, true)
+	item, _ := e.db.GetItem(ctx, contoso, alice)
+	if res.Outcome != portal.OutcomeNoChange || retry || len(item.ClientIDs) != 1 || item.ClientIDs[0] != appB || item.State != portal.StateInSync {
+		t.Fatalf("retried update = %+v; inventory %+v", res, item)
+	}
+
+	// Drift: ACS holds appA again (the report's observation), someone
+	// edits the inventory back to appA; the accept row must not count as
+	// applied from that.
+	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: alice, PrincipalType: "user", ClientIDs: []string{appA.String()}})
+	v, _ := e.svc.Verify(ctx, admin, alice)
+	drifted := v.Item
+	accept := portal.JobRow{PlanRow: portal.PlanRow{Line: 3, Class: portal.PlanAccept, ObjectID: alice, Kind: portal.KindUser, Before: &drifted}}
+	if _, err := e.svc.Reapply(ctx, admin, access.RepairRequest{ObjectID: alice, Version: drifted.Version, Seen: access.Seen(drifted)}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = e.svc.ApplyRow(ctx, admin, "", accept, true, true)
+	if res.Outcome == portal.OutcomeNoChange || res.Outcome == portal.OutcomeSuccess {
+		t.Errorf("an accept overtaken by a re-apply reported %s (%s)", res.Outcome, res.Detail)
 	}
 }

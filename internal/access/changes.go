@@ -201,7 +201,10 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			refusal := MayChange(who.User, cur.Kind)
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeDenied, call: call, detail: portal.ErrorMessage(refusal)})
 			return refusal
-		case err == nil && (expected == nil || !cur.Equal(*expected)):
+		case err == nil && (expected == nil || !cur.Equal(*expected)) && !cur.Equal(proposed):
+			// (ACS holding exactly the proposal is no conflict: nothing
+			// anyone made is overwritten, and it is recorded below — an
+			// earlier attempt of this very edit, say, that was not.)
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS differs from what the page showed.", change: verified(item, portal.StateDrifted, &cur, s.cfg.Now())})
 			return conflict("ACS holds something different from what the portal recorded (it was changed outside the portal). Nothing was changed: review what ACS holds now and try again.", &Conflict{Item: &item, ACS: &cur, Proposed: proposed})
 		}

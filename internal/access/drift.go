@@ -115,6 +115,14 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 			refusal := MayChange(who.User, cur.Kind)
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeDenied, call: call, detail: portal.ErrorMessage(refusal)})
 			return refusal
+		case !missing && cur.Equal(item.Assignment):
+			// ACS holds the inventory's state again (an earlier attempt
+			// of this re-apply, or someone outside): nothing to write.
+			detail := "ACS already held the inventory's state; recorded as in sync."
+			stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail,
+				change: verified(item, portal.StateInSync, nil, s.cfg.Now())})
+			res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call}
+			return err
 		case missing != (expected == nil) || !missing && !cur.Equal(*expected):
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS changed since the last verification."})
 			return conflict("ACS changed again since the report was made. Nothing was written: verify it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})

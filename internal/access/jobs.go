@@ -107,6 +107,11 @@ func (s *Service) CancelJob(ctx context.Context, who Who, id string) (portal.Job
 	if err != nil {
 		return job, err
 	}
+	// A job whose instance stopped answering is cancelled at once, not
+	// left to a heartbeat that will never come.
+	if _, err := s.cfg.Store.InterruptStale(ctx, s.cfg.Now().Add(-portal.JobStaleAfter)); err != nil {
+		return job, err
+	}
 	if job, err = s.cfg.Store.CancelJob(ctx, who.User.TenantID, id, s.cfg.Now()); err != nil {
 		return job, err
 	}
@@ -121,6 +126,15 @@ func (s *Service) ResumeJob(ctx context.Context, who Who, id string) (portal.Job
 	job, err := s.jobToManage(ctx, who, id)
 	if err != nil {
 		return job, err
+	}
+	// The job goes on with the roles it was applied with: whoever resumes
+	// it must hold them now (an author since demoted must ask an admin).
+	for _, r := range job.Roles {
+		if !who.User.Has(r) {
+			err := portal.Errorf(portal.EFORBIDDEN, "This job was applied with the role %s, which you do not hold now; ask someone who does to resume it.", r)
+			s.denied(ctx, who, portal.ActionBulk, portal.GUID{}, portal.KindUnknown, err)
+			return job, err
+		}
 	}
 	if _, err := s.cfg.Store.InterruptStale(ctx, s.cfg.Now().Add(-portal.JobStaleAfter)); err != nil {
 		return job, err

@@ -136,8 +136,18 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	b.Service.NoteJob(work, who, job, fmt.Sprintf("%s: %d of %d rows to apply", verb, job.Pending, job.Total))
 	log.InfoContext(ctx, "bulk job "+verb, "pending", job.Pending, "total", job.Total)
 
+	// stop ends the job's work here: on shutdown (ctx), on a cancel seen
+	// in the heartbeat, or when this instance lost its hold. Rows in
+	// flight finish (work); rows waiting to be tried again do not wait.
+	jobCtx, stopJob := context.WithCancel(ctx)
+	defer stopJob()
 	var cancelled, lost atomic.Bool
-	stopBeat := make(chan struct{})
+	loseHold := func(err error) {
+		if !lost.Swap(true) {
+			log.ErrorContext(ctx, "bulk: hold on the job lost; stopping", "err", err)
+		}
+		stopJob()
+	}
 	beating := make(chan struct{})
 	go func() {
 		defer close(beating)
@@ -145,24 +155,24 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 		defer t.Stop()
 		for {
 			select {
-			case <-stopBeat:
+			case <-jobCtx.Done():
 				return
 			case <-t.C:
 				cancel, err := b.Jobs.Heartbeat(work, job.ID, b.holder, b.Now())
 				switch {
 				case portal.ErrorCode(err) == portal.ECONFLICT:
-					log.ErrorContext(ctx, "bulk: hold on the job lost; stopping", "err", err)
-					lost.Store(true)
+					loseHold(err)
 					return
 				case err != nil:
 					log.WarnContext(ctx, "bulk: heartbeat not recorded", "err", err)
 				case cancel:
 					cancelled.Store(true)
+					stopJob()
+					return
 				}
 			}
 		}
 	}()
-	stopping := func() bool { return ctx.Err() != nil || cancelled.Load() || lost.Load() }
 
 	// One feeder claims rows a batch at a time (one write for many); the
 	// workers apply them. Rows claimed but not reached when the job stops
@@ -170,16 +180,19 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	rows := make(chan portal.JobRow, b.Workers)
 	go func() {
 		defer close(rows)
-		for !stopping() {
+		for jobCtx.Err() == nil {
 			batch, err := b.Jobs.ClaimRows(work, job.ID, b.holder, b.Workers)
-			if err != nil {
+			switch {
+			case portal.ErrorCode(err) == portal.ECONFLICT:
+				loseHold(err)
+				return
+			case err != nil:
 				log.WarnContext(ctx, "bulk: rows not claimed", "err", err)
-				if !sleep(ctx, b.RetryDelay) {
+				if !sleep(jobCtx, b.RetryDelay) {
 					return
 				}
 				continue
-			}
-			if len(batch) == 0 {
+			case len(batch) == 0:
 				return
 			}
 			for _, row := range batch {
@@ -191,21 +204,21 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	for range b.Workers {
 		wg.Go(func() {
 			for row := range rows {
-				if stopping() {
+				if jobCtx.Err() != nil {
 					continue // drain: the feeder stops at its next batch
 				}
-				b.applyRow(ctx, work, who, job, row, log)
+				b.applyRow(jobCtx, work, who, job, row, log, loseHold)
 			}
 		})
 	}
 	wg.Wait()
-	close(stopBeat)
+	stopJob()
 	<-beating
 
 	state := portal.JobDone
 	switch {
 	case lost.Load():
-		return // another instance took it over, or it was marked interrupted
+		return // marked interrupted (and perhaps resumed elsewhere): not ours to end
 	case cancelled.Load():
 		state = portal.JobCancelled
 	case ctx.Err() != nil:
@@ -213,22 +226,25 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	}
 	if err := b.Jobs.ReleaseJob(work, job.ID, b.holder, state, b.Now()); err != nil {
 		log.ErrorContext(ctx, "bulk: job's end not recorded; it will show as interrupted", "err", err)
+		return
 	}
 	final, err := b.Jobs.GetJob(work, job.TenantID, job.ID)
 	if err != nil {
 		return
 	}
-	summary := string(state) + ": " + outcomeSummary(final)
-	if state == portal.JobInterrupted {
-		summary = "interrupted (this instance is stopping): " + outcomeSummary(final) + "; resume it to go on"
+	// The store makes "done" interrupted when a row lacks its outcome.
+	summary := string(final.State) + ": " + outcomeSummary(final)
+	if final.State == portal.JobInterrupted {
+		summary = "interrupted: " + outcomeSummary(final) + "; resume it to go on"
 	}
 	b.Service.NoteJob(work, who, job, summary)
-	log.InfoContext(ctx, "bulk job "+string(state), "done", final.Done(), "total", final.Total)
+	log.InfoContext(ctx, "bulk job "+string(final.State), "done", final.Done(), "total", final.Total)
 }
 
 // applyRow applies one claimed row, trying again (with backoff) while ACS is
-// throttled or unavailable, and records its result.
-func (b *BulkRunner) applyRow(ctx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, log *slog.Logger) {
+// throttled or unavailable, and records its result. jobCtx ends the waits
+// between tries; work carries the calls, which finish once started.
+func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, log *slog.Logger, loseHold func(error)) {
 	who.Via = fmt.Sprintf("bulk job %s, line %d", access.ShortID(job.ID), row.Line)
 	again := row.Attempts > 1
 	delay, began := b.RetryDelay, time.Now()
@@ -245,15 +261,28 @@ func (b *BulkRunner) applyRow(ctx, work context.Context, who access.Who, job por
 			res.Detail = fmt.Sprintf("Gave up after %d tries over %v: %s", try, time.Since(began).Round(time.Second), res.Detail)
 			break
 		}
-		if !sleep(ctx, delay) {
-			// Stopping: leave it to be settled and tried again on resume.
+		if !sleep(jobCtx, delay) {
+			// Stopping: back to pending, settled and tried again on resume.
 			res.Retry = true
 			break
 		}
 		delay = min(delay*2, 15*time.Second)
 	}
-	if err := b.Jobs.FinishRow(work, job.ID, b.holder, row.Line, res); err != nil {
-		log.ErrorContext(ctx, "bulk: row outcome not recorded; it will be settled on resume", "line", row.Line, "err", err)
+	// A failed write of the outcome is tried again: a row left without it
+	// makes the job end interrupted, to be settled on resume.
+	for try := 1; ; try++ {
+		err := b.Jobs.FinishRow(work, job.ID, b.holder, row.Line, res)
+		switch {
+		case err == nil:
+			return
+		case portal.ErrorCode(err) == portal.ECONFLICT:
+			loseHold(err)
+			return
+		case try == 3:
+			log.ErrorContext(work, "bulk: row outcome not recorded; it will be settled on resume", "line", row.Line, "err", err)
+			return
+		}
+		sleep(work, b.RetryDelay)
 	}
 }
 

@@ -158,21 +158,23 @@ type JobStore interface {
 	// interrupted, and reports how many.
 	InterruptStale(ctx context.Context, stale time.Time) (int, error)
 	// ReleaseJob ends holder's hold, leaving the job in state (done,
-	// cancelled or interrupted). Rows still running become pending, to be
+	// cancelled or interrupted); done with a row lacking its outcome is
+	// interrupted instead. Rows still running become pending, to be
 	// settled when it resumes.
 	ReleaseJob(ctx context.Context, id, holder string, state JobState, now time.Time) error
 	// CancelJob asks a queued or running job to stop; a queued or
 	// interrupted job is cancelled at once. Cancelling a finished job is
 	// EINVALID.
 	CancelJob(ctx context.Context, tenant GUID, id string, now time.Time) (Job, error)
-	// ResumeJob queues an interrupted job again; any other state is
-	// EINVALID.
+	// ResumeJob queues an interrupted job again, dropping a cancel asked
+	// of the instance that was lost; any other state is EINVALID.
 	ResumeJob(ctx context.Context, tenant GUID, id string) (Job, error)
 	// ClaimRows takes up to n pending rows of a job holder runs, in line
-	// order, marking them running and counting an attempt. None when the
-	// job is not holder's.
+	// order, marking them running and counting an attempt; none when all
+	// are taken. ECONFLICT when holder does not run the job.
 	ClaimRows(ctx context.Context, id, holder string, n int) ([]JobRow, error)
-	// FinishRow records a row's result, if holder still holds the row.
+	// FinishRow records a row's result if holder still runs the job and
+	// holds the row; ECONFLICT when it does not run the job.
 	FinishRow(ctx context.Context, id, holder string, line int, r RowResult) error
 	// JobRows returns a page of a job's results in line order — its plan's
 	// rows with what applying each did — and how many match.

@@ -45,18 +45,18 @@ var actionableClasses = func() string {
 func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 	var existing string
 	err := db.write(ctx, "start the job", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT id FROM bulk_jobs WHERE plan_id = ?`, j.PlanID).Scan(&existing)
-		if err == nil {
-			return portal.Errorf(portal.ECONFLICT, "This plan has already been applied.")
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
 		var planTenant string
 		if err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM bulk_plans WHERE id = ?`, j.PlanID).Scan(&planTenant); err != nil || planTenant != j.TenantID.String() {
 			if err == nil || errors.Is(err, sql.ErrNoRows) {
 				return portal.Errorf(portal.ENOTFOUND, "There is no such plan.")
 			}
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `SELECT id FROM bulk_jobs WHERE plan_id = ?`, j.PlanID).Scan(&existing)
+		if err == nil {
+			return portal.Errorf(portal.ECONFLICT, "This plan has already been applied.")
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_jobs (id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification, state)
@@ -264,6 +264,17 @@ func (db *DB) InterruptStale(ctx context.Context, stale time.Time) (int, error) 
 // ReleaseJob ends holder's hold, leaving the job in state.
 func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.JobState, now time.Time) error {
 	return db.write(ctx, "record the job's end", func(tx *sql.Tx) error {
+		if state == portal.JobDone {
+			// Done means every row has its outcome; a row whose outcome
+			// was not recorded makes the job interrupted, to be resumed.
+			var open int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bulk_job_rows WHERE job_id = ? AND status != ?`, id, string(portal.RowDone)).Scan(&open); err != nil {
+				return err
+			}
+			if open > 0 {
+				state = portal.JobInterrupted
+			}
+		}
 		finished := int64(0)
 		if state.Finished() {
 			finished = millis(now)
@@ -312,7 +323,9 @@ func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now 
 // ResumeJob queues an interrupted job again.
 func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
 	err := db.write(ctx, "resume the job", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = ? WHERE id = ? AND tenant_id = ? AND state = ?`,
+		// A cancel asked of the instance that died is superseded: the
+		// person now asks for the job to go on.
+		res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = ?, cancel_requested = 0 WHERE id = ? AND tenant_id = ? AND state = ?`,
 			string(portal.JobQueued), id, tenant.String(), string(portal.JobInterrupted))
 		if err != nil {
 			return err
@@ -343,12 +356,14 @@ func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (por
 func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal.JobRow, error) {
 	var out []portal.JobRow
 	err := db.write(ctx, "take the job's next rows", func(tx *sql.Tx) error {
+		if err := holds(ctx, tx, id, holder); err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, `UPDATE bulk_job_rows SET status = ?, holder = ?, attempts = attempts + 1
 			WHERE job_id = ? AND status = ? AND line IN (
 				SELECT line FROM bulk_job_rows WHERE job_id = ? AND status = ? ORDER BY line LIMIT ?)
-			AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = ? AND holder = ? AND state = ?)
 			RETURNING line, attempts, data`,
-			string(portal.RowRunning), holder, id, string(portal.RowPending), id, string(portal.RowPending), n, id, holder, string(portal.JobRunning))
+			string(portal.RowRunning), holder, id, string(portal.RowPending), id, string(portal.RowPending), n)
 		if err != nil {
 			return err
 		}
@@ -382,11 +397,27 @@ func (db *DB) FinishRow(ctx context.Context, id, holder string, line int, r port
 		status, outcome, finished = portal.RowPending, "", 0
 	}
 	return db.write(ctx, "record the row's outcome", func(tx *sql.Tx) error {
+		if err := holds(ctx, tx, id, holder); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE bulk_job_rows SET status = ?, outcome = ?, detail = ?, request_id = ?, finished_at = ?
 			WHERE job_id = ? AND line = ? AND holder = ? AND status = ?`,
 			string(status), outcome, validText(r.Detail), validText(r.RequestID), finished, id, line, holder, string(portal.RowRunning))
 		return err
 	})
+}
+
+// holds is ECONFLICT unless holder runs the job: an instance that lost its
+// hold (interrupted, and perhaps resumed elsewhere) changes nothing.
+func holds(ctx context.Context, tx *sql.Tx, id, holder string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bulk_jobs WHERE id = ? AND holder = ? AND state = ?`, id, holder, string(portal.JobRunning)).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return portal.Errorf(portal.ECONFLICT, "This instance no longer holds the job.")
+	}
+	return nil
 }
 
 // JobRows returns a page of a job's results: the plan's rows in line order,

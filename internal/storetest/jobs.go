@@ -103,8 +103,8 @@ func testJobLifecycle(t *testing.T, f *fixture) {
 	if _, ok, err := f.ClaimJob(f.ctx, "i2", t0); ok || err != nil {
 		t.Fatalf("a second ClaimJob took a running job (%v, %v)", ok, err)
 	}
-	if rows, err := f.ClaimRows(f.ctx, j.ID, "i2", 10); err != nil || len(rows) != 0 {
-		t.Fatalf("another instance claimed rows: %v, %v", lines(rows), err)
+	if rows, err := f.ClaimRows(f.ctx, j.ID, "i2", 10); portal.ErrorCode(err) != portal.ECONFLICT || len(rows) != 0 {
+		t.Fatalf("another instance claimed rows: %v, %v; want conflict", lines(rows), err)
 	}
 	rows, err := f.ClaimRows(f.ctx, j.ID, "i1", 2)
 	if err != nil || !sameInts(lines(rows), []int{2, 4}) || rows[0].Attempts != 1 || rows[0].Class != portal.PlanCreate || rows[1].Class != portal.PlanUpdate {
@@ -120,9 +120,9 @@ func testJobLifecycle(t *testing.T, f *fixture) {
 	if err := f.FinishRow(f.ctx, j.ID, "i1", 4, portal.RowResult{Outcome: portal.OutcomeFailed, Retry: true, At: at}); err != nil {
 		t.Fatal(err)
 	}
-	// Another instance cannot record an outcome for a row it does not hold.
-	if err := f.FinishRow(f.ctx, j.ID, "i2", 5, portal.RowResult{Outcome: portal.OutcomeSuccess, At: at}); err != nil {
-		t.Fatal(err)
+	// Another instance cannot record an outcome for a job it does not run.
+	if err := f.FinishRow(f.ctx, j.ID, "i2", 5, portal.RowResult{Outcome: portal.OutcomeSuccess, At: at}); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Fatalf("FinishRow by another instance: %v, want conflict", err)
 	}
 	rows, err = f.ClaimRows(f.ctx, j.ID, "i1", 10)
 	if err != nil || !sameInts(lines(rows), []int{4, 5, 7}) || rows[0].Attempts != 2 || rows[1].Attempts != 1 {
@@ -218,8 +218,11 @@ func testJobInterrupted(t *testing.T, f *fixture) {
 	if _, err := f.Heartbeat(f.ctx, j.ID, "i1", t0); portal.ErrorCode(err) != portal.ECONFLICT {
 		t.Errorf("heartbeat of an interrupted job: %v, want conflict", err)
 	}
-	if _, err := f.ClaimRows(f.ctx, j.ID, "i1", 5); err != nil {
-		t.Fatal(err)
+	if _, err := f.ClaimRows(f.ctx, j.ID, "i1", 5); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("rows claimed for an interrupted job: %v, want conflict", err)
+	}
+	if err := f.FinishRow(f.ctx, j.ID, "i1", 3, portal.RowResult{Outcome: portal.OutcomeSuccess, At: t0}); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("an outcome recorded for an interrupted job: %v, want conflict", err)
 	}
 	if j, err := f.ResumeJob(f.ctx, tenantA, j.ID); err != nil || j.State != portal.JobQueued || j.Pending != 2 || j.InFlight != 0 {
 		t.Fatalf("ResumeJob = %+v, %v; want queued, the running row pending", j, err)
@@ -233,7 +236,9 @@ func testJobInterrupted(t *testing.T, f *fixture) {
 	}
 	// The old holder's late outcome for line 3 is not recorded: the new
 	// holder settles it.
-	f.FinishRow(f.ctx, j.ID, "i1", 3, portal.RowResult{Outcome: portal.OutcomeFailed, At: t0})
+	if err := f.FinishRow(f.ctx, j.ID, "i1", 3, portal.RowResult{Outcome: portal.OutcomeFailed, At: t0}); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("a stale holder's outcome: %v, want conflict", err)
+	}
 	if got, _, _ := f.JobRows(f.ctx, tenantA, j.ID, portal.JobRowFilter(portal.RowRunning), 0, 10); !sameInts(lines(got), []int{3, 4}) {
 		t.Errorf("running rows = %v; want 3 and 4 (a stale holder's write ignored)", lines(got))
 	}
@@ -288,5 +293,28 @@ func testJobRate(t *testing.T, f *fixture) {
 	j, err := f.GetJob(f.ctx, tenantA, j.ID)
 	if err != nil || j.Recent != 3 || j.RecentSpan != 20*time.Second {
 		t.Errorf("recent = %d rows over %v (%v), want 3 over 20s", j.Recent, j.RecentSpan, err)
+	}
+}
+
+// A job released as done while a row lacks its outcome (the write of it
+// failed) is interrupted instead, so it can be resumed and the row settled;
+// resuming drops a cancel asked of the lost instance.
+func testJobReleaseWithOpenRows(t *testing.T, f *fixture) {
+	j := f.newJob(t, f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanCreate))
+	f.ClaimJob(f.ctx, "i1", t0)
+	f.ClaimRows(f.ctx, j.ID, "i1", 2)
+	f.FinishRow(f.ctx, j.ID, "i1", 2, portal.RowResult{Outcome: portal.OutcomeSuccess, At: t0})
+	if _, err := f.CancelJob(f.ctx, tenantA, j.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ReleaseJob(f.ctx, j.ID, "i1", portal.JobDone, t0); err != nil {
+		t.Fatal(err)
+	}
+	j, _ = f.GetJob(f.ctx, tenantA, j.ID)
+	if j.State != portal.JobInterrupted || !j.FinishedAt.IsZero() || j.Pending != 1 {
+		t.Fatalf("released as done with a row open: %+v; want interrupted, the row pending", j)
+	}
+	if j, err := f.ResumeJob(f.ctx, tenantA, j.ID); err != nil || j.CancelRequested {
+		t.Errorf("resumed = %+v, %v; want the old cancel dropped", j, err)
 	}
 }

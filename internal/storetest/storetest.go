@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"JobInterrupted", testJobInterrupted},
 		{"JobQueueOrder", testJobQueueOrder},
 		{"JobRate", testJobRate},
+		{"JobReleaseWithOpenRows", testJobReleaseWithOpenRows},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &clock{t: t0}

@@ -1,0 +1,171 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/jobs"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+func grants(n int) string {
+	var csv strings.Builder
+	csv.WriteString("objectId,kind,clientIds,label\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "%s,user,%s,Agent %d\n", object(i), appA, i)
+	}
+	return csv.String()
+}
+
+func (e *bulkEnv) puts() int {
+	n := 0
+	for _, r := range e.emu.Requests() {
+		if r.Method == http.MethodPut {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *bulkEnv) runner(store portal.JobStore) *jobs.BulkRunner {
+	return &jobs.BulkRunner{Service: e.svc, Jobs: store, HeartbeatEvery: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond}
+}
+
+// A cancel stops the job within a heartbeat or two — rows waiting to be
+// tried again (ACS throttling every call) do not wait out their retries;
+// only calls already in flight finish — and nothing is written after it.
+func TestBulkCancelStopsPromptly(t *testing.T) {
+	ctx := context.Background()
+	e := newBulkEnv(t)
+	_, job := e.plan(t, grants(40))
+	e.emu.SetRates(acsemu.Rates{Throttle: 1, RetryAfter: "0"})
+	done := make(chan struct{})
+	go func() { e.runner(e.db).RunOnce(ctx); close(done) }()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := e.svc.CancelJob(ctx, admin, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.emu.SetRates(acsemu.Rates{}) // ACS recovers: a runner that ignored the cancel would now write
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job went on for 5 s after its cancel")
+	}
+	writes := e.puts()
+	time.Sleep(200 * time.Millisecond)
+	j, _ := e.db.GetJob(ctx, contoso, job.ID)
+	if j.State != portal.JobCancelled || e.puts() != writes {
+		t.Errorf("after the cancel: %s, %d PUTs then %d", j.State, writes, e.puts())
+	}
+	// Only rows in flight at the cancel (their calls finish, with the ACS
+	// client's own retries) may have been applied: at most one per worker.
+	if n := j.Outcomes[portal.OutcomeSuccess]; n > 16 || j.Pending < 40-16 {
+		t.Errorf("%d rows applied, %d pending after the cancel; want only those in flight", n, j.Pending)
+	}
+}
+
+// An instance that loses its hold (its job marked interrupted by another)
+// stops, records no outcome and does not call the job done.
+func TestBulkLostHoldStops(t *testing.T) {
+	ctx := context.Background()
+	e := newBulkEnv(t)
+	_, job := e.plan(t, grants(200))
+	e.emu.SetRates(acsemu.Rates{Latency: 20 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { e.runner(e.db).RunOnce(ctx); close(done) }()
+	time.Sleep(150 * time.Millisecond)
+	if n, err := e.db.InterruptStale(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("InterruptStale = %d, %v", n, err)
+	}
+	before, _ := e.db.GetJob(ctx, contoso, job.ID)
+	<-done
+	after, _ := e.db.GetJob(ctx, contoso, job.ID)
+	if after.State != portal.JobInterrupted || after.Done() != before.Done() {
+		t.Errorf("after losing its hold: %s, %d rows done then %d", after.State, before.Done(), after.Done())
+	}
+	var notes []string
+	e.db.WalkAudit(ctx, contoso, func(ev portal.AuditEvent) error {
+		if ev.Action == portal.ActionBulk {
+			notes = append(notes, ev.Detail)
+		}
+		return nil
+	})
+	for _, n := range notes {
+		if strings.Contains(n, " done: ") {
+			t.Errorf("a lost job was noted done: %q", n)
+		}
+	}
+	// Resumed (here, by the same database), it finishes every row once.
+	if _, err := e.svc.ResumeJob(ctx, admin, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.emu.SetRates(acsemu.Rates{})
+	e.runner(e.db).RunOnce(ctx)
+	final, _ := e.db.GetJob(ctx, contoso, job.ID)
+	if final.State != portal.JobDone || final.Outcomes[portal.OutcomeSuccess]+final.Outcomes[portal.OutcomeNoChange] != 200 {
+		t.Errorf("resumed job: %s %v", final.State, final.Outcomes)
+	}
+}
+
+// flakyFinish fails recording line 3's outcome.
+type flakyFinish struct {
+	portal.JobStore
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakyFinish) FinishRow(ctx context.Context, id, holder string, line int, r portal.RowResult) error {
+	if line == 3 {
+		f.mu.Lock()
+		f.fails++
+		f.mu.Unlock()
+		return portal.Errorf(portal.EUNAVAILABLE, "database down")
+	}
+	return f.JobStore.FinishRow(ctx, id, holder, line, r)
+}
+
+// A row whose outcome cannot be recorded leaves the job interrupted, not
+// done; resumed, the row is settled from the inventory, not written again.
+func TestBulkUnrecordedRowLeavesJobInterrupted(t *testing.T) {
+	ctx := context.Background()
+	e := newBulkEnv(t)
+	_, job := e.plan(t, grants(5))
+	flaky := &flakyFinish{JobStore: e.db}
+	e.runner(flaky).RunOnce(ctx)
+	j, _ := e.db.GetJob(ctx, contoso, job.ID)
+	if j.State != portal.JobInterrupted || flaky.fails != 3 || j.Pending != 1 {
+		t.Fatalf("job = %s with %d pending after %d failed writes; want interrupted, 1 pending, 3 tries", j.State, j.Pending, flaky.fails)
+	}
+	writes := e.puts()
+	if _, err := e.svc.ResumeJob(ctx, admin, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.runner(e.db).RunOnce(ctx)
+	j, _ = e.db.GetJob(ctx, contoso, job.ID)
+	if j.State != portal.JobDone || e.puts() != writes || j.Outcomes[portal.OutcomeNoChange] != 1 {
+		t.Errorf("resumed: %s %v, %d PUTs more; want done, the row settled without a write", j.State, j.Outcomes, e.puts()-writes)
+	}
+}
+
+// Whoever resumes a job must hold the roles it was applied with.
+func TestBulkResumeNeedsTheJobsRoles(t *testing.T) {
+	ctx := context.Background()
+	e := newBulkEnv(t)
+	_, job := e.plan(t, grants(3))
+	e.db.ClaimJob(ctx, "dead", time.Now())
+	e.db.InterruptStale(ctx, time.Now().Add(time.Hour))
+	demoted := admin
+	demoted.User.Roles = []portal.Role{portal.RoleHelpdesk}
+	if _, err := e.svc.ResumeJob(ctx, demoted, job.ID); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("resumed by its author, now helpdesk: %v, want forbidden", err)
+	}
+	if _, err := e.svc.ResumeJob(ctx, admin, job.ID); err != nil {
+		t.Errorf("resumed by an admin: %v", err)
+	}
+}
