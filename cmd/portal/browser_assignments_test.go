@@ -693,7 +693,13 @@ func fillTextarea(t *testing.T, tab *browsertest.Tab, sel, value string) {
 // after 10 seconds. Errors while a new page loads count as "not yet".
 func waitUntil(t *testing.T, tab *browsertest.Tab, what, cond string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitUntilFor(t, tab, what, cond, 10*time.Second)
+}
+
+// waitUntilFor is waitUntil with its own patience.
+func waitUntilFor(t *testing.T, tab *browsertest.Tab, what, cond string, patience time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
 	var lastErr error
 	for {
 		ctx, cancel := context.WithTimeout(tab.Context(), 2*time.Second)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -16,11 +17,11 @@ import (
 // progress update in place (htmx polling) until it is done; the pages hold
 // the CSP and pass axe.
 func TestBrowserBulkApply(t *testing.T) {
-	base := startDevPortal(t, "-acs-faults", "latency=60ms")
+	base := startDevPortal(t, "-acs-faults", "latency=40ms")
 	b := browsertest.New(t)
 	var file strings.Builder
 	file.WriteString("objectId,kind,clientIds,label\n")
-	for i := range 400 {
+	for i := range 300 {
 		fmt.Fprintf(&file, "%08x-0000-4000-8000-%012x,user,%s,Browser agent %d\n", i+1, i+1, appDesktop, i)
 	}
 	path := filepath.Join(t.TempDir(), "agents.csv")
@@ -37,7 +38,7 @@ func TestBrowserBulkApply(t *testing.T) {
 	}
 	tab.Click(browsertest.TestID("bulk-submit"))
 	tab.WaitVisible(browsertest.TestID("apply-form"))
-	if totals := tab.TextByTestID("plan-totals"); !strings.Contains(totals, "create: 400") {
+	if totals := tab.TextByTestID("plan-totals"); !strings.Contains(totals, "create: 300") {
 		t.Errorf("plan totals: %q", totals)
 	}
 	tab.AssertAccessible(t)
@@ -49,9 +50,11 @@ func TestBrowserBulkApply(t *testing.T) {
 	waitUntil(t, tab, "the progress card to show some rows done",
 		`Number(document.querySelector('[data-testid="job-done"]').innerText) > 0`)
 	tab.Screenshot("admin-bulk-job")
-	waitUntil(t, tab, "the job to finish", `document.querySelector('[data-testid="job-progress"]').dataset.state === "done"`)
+	// Under -race beside the other packages' tests the machine is slow:
+	// the job needs its time; the point is that the card updates itself.
+	waitUntilFor(t, tab, "the job to finish", `document.querySelector('[data-testid="job-progress"]').dataset.state === "done"`, time.Minute)
 	assertSameDocument(t, tab, mark, "the progress card")
-	if done := tab.TextByTestID("job-done"); done != "400" {
+	if done := tab.TextByTestID("job-done"); done != "300" {
 		t.Errorf("rows done: %q", done)
 	}
 	tab.AssertAccessible(t)

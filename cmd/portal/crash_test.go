@@ -22,10 +22,10 @@ import (
 // ACS exactly as the plan says — no row lost, none applied twice.
 func TestBulkJobSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts the real portal three times (about 40 s)")
+		t.Skip("starts the real portal twice (about 30 s)")
 	}
 	data := t.TempDir()
-	const rows = 600
+	const rows = 300
 	var file strings.Builder
 	file.WriteString("objectId,kind,clientIds,label\n")
 	for i := range rows {

@@ -40,10 +40,10 @@ type Config struct {
 	// LockWait is how long a change waits for another change to the same
 	// assignment to finish before giving up with a conflict (default 5 s).
 	LockWait time.Duration
-	// LockTTL bounds a lock whose holder died (default 30 s): a bulk job
-	// resumed after a crash waits that long for the rows that were in
-	// flight. A live holder renews it every third of that while its change
-	// runs.
+	// LockTTL bounds a lock whose holder died (default 15 s, as long as a
+	// bulk job's heartbeat): a job resumed after a crash waits that long
+	// for the rows that were in flight. A live holder renews it every
+	// third of that while its change runs.
 	LockTTL time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -64,7 +64,7 @@ func New(cfg Config) *Service {
 		cfg.LockWait = 5 * time.Second
 	}
 	if cfg.LockTTL <= 0 {
-		cfg.LockTTL = 30 * time.Second
+		cfg.LockTTL = 15 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -38,7 +38,7 @@ type BulkRunner struct {
 	// (default 1 s, doubling up to 15 s); RetryFor is how long a row is
 	// tried before it is given up (default 2 min: the ACS client has
 	// already retried each call, and a crashed instance's locks lapse in
-	// 30 s).
+	// 15 s).
 	RetryDelay time.Duration
 	RetryFor   time.Duration
 	Logger     *slog.Logger
