@@ -182,26 +182,39 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 			rv.Before = auditStateText(portal.StateOfItem(*pr.Before))
 		}
 		if pr.Class == portal.PlanInvalid {
-			rv.Problem = pr.Reason
-			if pr.Column != "" {
-				rv.Problem = pr.Column + ": " + pr.Reason
-			}
+			rv.Problem = planProblem(pr)
 		}
 		v.Rows = append(v.Rows, rv)
 	}
+	v.PrevHref, v.NextHref = pageLinks("/bulk/"+plan.ID, "class", string(class), page, planRowsShown, matched)
+	s.render(w, r, http.StatusOK, templates.PlanPage(s.page(w, r, "Plan", "bulk"), v))
+}
+
+// planProblem is why a plan row is invalid, with its column when it has one.
+func planProblem(pr portal.PlanRow) string {
+	if pr.Column != "" {
+		return pr.Column + ": " + pr.Reason
+	}
+	return pr.Reason
+}
+
+// pageLinks are the previous and next links of a paged list at path,
+// filtered by key=value (none when value is ""), on page (from 1) of size
+// rows out of matched; "" where there is none.
+func pageLinks(path, key, value string, page, size, matched int) (prev, next string) {
 	link := func(p int) string {
 		u := url.Values{}
-		if class != "" {
-			u.Set("class", string(class))
+		if value != "" {
+			u.Set(key, value)
 		}
 		u.Set("page", strconv.Itoa(p))
-		return "/bulk/" + plan.ID + "?" + u.Encode()
+		return path + "?" + u.Encode()
 	}
 	if page > 1 {
-		v.PrevHref = link(page - 1)
+		prev = link(page - 1)
 	}
-	if page*planRowsShown < matched {
-		v.NextHref = link(page + 1)
+	if page*size < matched {
+		next = link(page + 1)
 	}
-	s.render(w, r, http.StatusOK, templates.PlanPage(s.page(w, r, "Plan", "bulk"), v))
+	return prev, next
 }

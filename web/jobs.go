@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,20 +96,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 	for _, jr := range rows {
 		v.Rows = append(v.Rows, s.jobRowView(jr))
 	}
-	link := func(p int) string {
-		u := url.Values{}
-		if show != "" {
-			u.Set("show", string(show))
-		}
-		u.Set("page", strconv.Itoa(p))
-		return "/bulk/jobs/" + v.ID + "?" + u.Encode()
-	}
-	if page > 1 {
-		v.PrevHref = link(page - 1)
-	}
-	if page*jobRowsShown < matched {
-		v.NextHref = link(page + 1)
-	}
+	v.PrevHref, v.NextHref = pageLinks("/bulk/jobs/"+v.ID, "show", string(show), page, jobRowsShown, matched)
 	s.render(w, r, http.StatusOK, templates.JobPage(s.page(w, r, "Bulk job", "bulk"), v))
 }
 
@@ -278,10 +264,7 @@ func (s *Server) jobRowView(jr portal.JobRow) templates.JobRowView {
 	case "":
 		v.Result, v.ResultLabel = "skipped", "Not part of the job"
 		if jr.Class == portal.PlanInvalid {
-			v.Detail = jr.Reason
-			if jr.Column != "" {
-				v.Detail = jr.Column + ": " + jr.Reason
-			}
+			v.Detail = planProblem(jr.PlanRow)
 		}
 	case portal.RowPending:
 		v.Result, v.ResultLabel = string(portal.RowPending), "Not yet applied"

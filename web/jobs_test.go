@@ -218,3 +218,21 @@ func TestBulkAdopt(t *testing.T) {
 		t.Errorf("after adopting: %d inventory rows, %d ACS writes; want 2 and none", len(inv), e.writes())
 	}
 }
+
+func TestPageLinks(t *testing.T) {
+	for _, tc := range []struct {
+		value               string
+		page, size, matched int
+		wantPrev, wantNext  string
+	}{
+		{"", 1, 100, 100, "", ""},
+		{"", 1, 100, 101, "", "/x?page=2"},
+		{"conflict", 2, 100, 250, "/x?page=1&show=conflict", "/x?page=3&show=conflict"},
+		{"conflict", 3, 100, 250, "/x?page=2&show=conflict", ""},
+	} {
+		prev, next := pageLinks("/x", "show", tc.value, tc.page, tc.size, tc.matched)
+		if prev != tc.wantPrev || next != tc.wantNext {
+			t.Errorf("pageLinks(%q, page %d of %d) = %q, %q; want %q, %q", tc.value, tc.page, tc.matched, prev, next, tc.wantPrev, tc.wantNext)
+		}
+	}
+}
