@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +164,28 @@ func TestEntraCredentialSettings(t *testing.T) {
 				t.Error("justification not required")
 			}
 		})
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Write([]byte("ok"))
+			return
+		}
+		http.Error(w, "not ready: the database does not answer", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	var out, errOut strings.Builder
+	if err := run(context.Background(), []string{"healthcheck", "-addr", addr}, noEnv, &out, &errOut); err != nil || !strings.Contains(out.String(), "ok") {
+		t.Errorf("healthcheck of a live portal: %v %q", err, out.String())
+	}
+	err := run(context.Background(), []string{"healthcheck", "-addr", addr, "-path", "/readyz"}, noEnv, &out, &errOut)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "database") {
+		t.Errorf("healthcheck of an unready portal: %v (exit %d)", err, exitCode(err))
+	}
+	if err := run(context.Background(), []string{"healthcheck", "-addr", "127.0.0.1:1"}, noEnv, &out, &errOut); err == nil {
+		t.Error("healthcheck of nothing succeeded")
 	}
 }

@@ -84,7 +84,7 @@ func (b *BulkRunner) Wake() {
 }
 
 // Run takes and applies queued jobs until ctx ends. A job running when ctx
-// ends finishes the rows in flight and is left interrupted.
+// ends finishes the rows in flight and goes back to the queue.
 func (b *BulkRunner) Run(ctx context.Context) {
 	b.init()
 	t := time.NewTicker(b.Poll)
@@ -222,7 +222,11 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	case cancelled.Load():
 		state = portal.JobCancelled
 	case ctx.Err() != nil:
-		state = portal.JobInterrupted
+		// This instance is stopping on purpose, with every row in flight
+		// finished: hand the job back to the queue, and another instance
+		// (or this one, restarted) goes on with it by itself. Only a
+		// crash, which finishes nothing, needs a person to resume.
+		state = portal.JobQueued
 	}
 	if err := b.Jobs.ReleaseJob(work, job.ID, b.holder, state, b.Now()); err != nil {
 		log.ErrorContext(ctx, "bulk: job's end not recorded; it will show as interrupted", "err", err)
@@ -234,8 +238,11 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	}
 	// The store makes "done" interrupted when a row lacks its outcome.
 	summary := string(final.State) + ": " + outcomeSummary(final)
-	if final.State == portal.JobInterrupted {
+	switch final.State {
+	case portal.JobInterrupted:
 		summary = "interrupted: " + outcomeSummary(final) + "; resume it to go on"
+	case portal.JobQueued:
+		summary = "handed back (this instance is stopping): " + outcomeSummary(final) + "; another instance goes on with it"
 	}
 	b.Service.NoteJob(work, who, job, summary)
 	log.InfoContext(ctx, "bulk job "+string(final.State), "done", final.Done(), "total", final.Total)

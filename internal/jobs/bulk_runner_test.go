@@ -169,3 +169,30 @@ func TestBulkResumeNeedsTheJobsRoles(t *testing.T) {
 		t.Errorf("resumed by an admin: %v", err)
 	}
 }
+
+// An instance stopping on purpose finishes its rows in flight and hands
+// the job back; the next runner (another instance) goes on with it, and
+// every row is applied once.
+func TestBulkShutdownHandsTheJobBack(t *testing.T) {
+	e := newBulkEnv(t)
+	_, job := e.plan(t, grants(120))
+	e.emu.SetRates(acsemu.Rates{Latency: 20 * time.Millisecond})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.runner(e.db).RunOnce(ctx); close(done) }()
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	<-done
+	j, _ := e.db.GetJob(context.Background(), contoso, job.ID)
+	if j.State != portal.JobQueued || j.InFlight != 0 || j.Done() == 0 || j.Pending == 0 {
+		t.Fatalf("after a shutdown mid-job: %s, %d in flight, %d done, %d pending; want queued with nothing in flight", j.State, j.InFlight, j.Done(), j.Pending)
+	}
+	e.emu.SetRates(acsemu.Rates{})
+	if !e.runner(e.db).RunOnce(context.Background()) {
+		t.Fatal("the handed-back job was not taken")
+	}
+	j, _ = e.db.GetJob(context.Background(), contoso, job.ID)
+	if j.State != portal.JobDone || j.Outcomes[portal.OutcomeSuccess] != 120 || e.puts() != 120 {
+		t.Errorf("after the second instance: %s %v with %d PUTs; want done, 120 successes, 120 PUTs", j.State, j.Outcomes, e.puts())
+	}
+}

@@ -158,8 +158,8 @@ type JobStore interface {
 	// interrupted, and reports how many.
 	InterruptStale(ctx context.Context, stale time.Time) (int, error)
 	// ReleaseJob ends holder's hold, leaving the job in state (done,
-	// cancelled or interrupted); done with a row lacking its outcome is
-	// interrupted instead. Rows still running become pending, to be
+	// cancelled, interrupted, or queued: handed back for another instance);
+	// done with a row lacking its outcome is interrupted instead. Rows still running become pending, to be
 	// settled when it resumes.
 	ReleaseJob(ctx context.Context, id, holder string, state JobState, now time.Time) error
 	// CancelJob asks a queued or running job to stop; a queued or
