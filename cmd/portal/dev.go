@@ -164,7 +164,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		BaseURL:       base,
 		TenantNames:   tenants,
 		DevMode:       true,
-		Ready:         readiness(db),
+		Ready:         readiness(db, nil),
 	})
 	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
 	srv := web.HTTPServer(site)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
@@ -71,7 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	acsClient, err := newACSClient(cfg)
+	acsClient, acsCred, err := newACSClient(cfg)
 	if err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		BaseURL:       cfg.BaseURL,
 		Session:       web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
 		HSTS:          strings.HasPrefix(cfg.BaseURL, "https://"),
-		Ready:         readiness(db),
+		Ready:         readiness(db, acsCred),
 	})
 	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
 	srv := web.HTTPServer(site)
@@ -109,22 +110,34 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // newACSClient talks to ACS with the connection string's access key, or
-// else with the managed identity (system- or user-assigned).
-func newACSClient(cfg serveConfig) (*acs.Client, error) {
+// else with the managed identity (system- or user-assigned), which it also
+// returns for the readiness probe (nil with an access key).
+func newACSClient(cfg serveConfig) (*acs.Client, azcore.TokenCredential, error) {
 	if cfg.ACSConnection != nil {
-		return acs.New(acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey})
+		c, err := acs.New(acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey})
+		return c, nil, err
 	}
 	cred, err := acs.NewCredential(acs.CredentialOptions{ManagedIdentityClientID: cfg.ManagedIdentity})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return acs.New(acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred})
+	c, err := acs.New(acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred})
+	return c, cred, err
+}
+
+// readyStore is what readiness asks of the database.
+type readyStore interface {
+	Ping(ctx context.Context) error
+	MigrationsCurrent(ctx context.Context) (bool, error)
 }
 
 // readiness reports whether this instance can serve: its database answers
 // and holds every migration this binary knows (an instance older than the
-// schema, or newer, must not take traffic).
-func readiness(db *sqlite.DB) func(ctx context.Context) error {
+// schema, or newer, must not take traffic), and — with a managed identity —
+// a token for ACS can be had (nil cred: an access key, nothing to fetch).
+// azidentity caches the token, so a probe costs a network call only when it
+// is due for renewal.
+func readiness(db readyStore, cred azcore.TokenCredential) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := db.Ping(ctx); err != nil {
 			return portal.Wrap(err, portal.EUNAVAILABLE, "the database does not answer")
@@ -135,6 +148,13 @@ func readiness(db *sqlite.DB) func(ctx context.Context) error {
 		}
 		if !current {
 			return portal.Errorf(portal.EUNAVAILABLE, "the database's schema is not this version's")
+		}
+		if cred != nil {
+			tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if _, err := cred.GetToken(tctx, policy.TokenRequestOptions{Scopes: []string{acs.Scope}}); err != nil {
+				return portal.Wrap(err, portal.EUNAVAILABLE, "no token for ACS can be had with the managed identity")
+			}
 		}
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/teamsphone/portal/internal/portal"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -187,5 +193,42 @@ func TestHealthcheck(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"healthcheck", "-addr", "127.0.0.1:1"}, noEnv, &out, &errOut); err == nil {
 		t.Error("healthcheck of nothing succeeded")
+	}
+}
+
+type fakeReadyStore struct {
+	pingErr error
+	current bool
+}
+
+func (f fakeReadyStore) Ping(context.Context) error                      { return f.pingErr }
+func (f fakeReadyStore) MigrationsCurrent(context.Context) (bool, error) { return f.current, nil }
+
+type fakeCred struct{ err error }
+
+func (f fakeCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "t", ExpiresOn: time.Now().Add(time.Hour)}, f.err
+}
+
+// /readyz says why an instance must not take traffic: the database, its
+// schema, or no token for ACS from the managed identity.
+func TestReadiness(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		store fakeReadyStore
+		cred  azcore.TokenCredential
+		want  string
+	}{
+		{"ready with an access key", fakeReadyStore{current: true}, nil, ""},
+		{"ready with a managed identity", fakeReadyStore{current: true}, fakeCred{}, ""},
+		{"database down", fakeReadyStore{pingErr: errors.New("refused")}, nil, "database does not answer"},
+		{"old schema", fakeReadyStore{current: false}, nil, "schema"},
+		{"no ACS token", fakeReadyStore{current: true}, fakeCred{err: errors.New("IMDS unreachable")}, "token for ACS"},
+	} {
+		err := readiness(tc.store, tc.cred)(ctx)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(portal.ErrorMessage(err), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
