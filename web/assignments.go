@@ -25,7 +25,7 @@ const (
 
 // who is the signed-in person making the request, as the use cases see them.
 func (s *Server) who(r *http.Request) access.Who {
-	return access.Who{User: *userFrom(r.Context()), ClientIP: clientIP(r)}
+	return access.Who{User: *userFrom(r.Context()), ClientIP: s.clientIP(r)}
 }
 
 // objectIDParam reads {objectId} from the path: exactly one canonical GUID

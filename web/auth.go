@@ -42,7 +42,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		sess.Save(r, w)
 		s.log.WarnContext(r.Context(), "sign-in failed", "event", "auth.failure", "request_id", requestIDFrom(r.Context()), "err", err)
-		s.note(r, access.Who{ClientIP: clientIP(r)}, portal.ActionSignInFailure, portal.OutcomeFailed, portal.ErrorMessage(err))
+		s.note(r, access.Who{ClientIP: s.clientIP(r)}, portal.ActionSignInFailure, portal.OutcomeFailed, portal.ErrorMessage(err))
 		s.renderError(w, r, err)
 		return
 	}
@@ -54,7 +54,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	s.note(r, access.Who{User: user, ClientIP: clientIP(r)}, portal.ActionSignIn, portal.OutcomeSuccess, "")
+	s.note(r, access.Who{User: user, ClientIP: s.clientIP(r)}, portal.ActionSignIn, portal.OutcomeSuccess, "")
 	s.log.InfoContext(r.Context(), "signed in", "event", "auth.success", "tid", user.TenantID.String(), "oid", user.ObjectID.String(), "request_id", requestIDFrom(r.Context()))
 	target := signIn.ReturnTo
 	if target == "" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -187,12 +188,40 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the address the request came from. Behind a proxy this is the
-// proxy's; trusted proxy ranges arrive with production configuration.
-func clientIP(r *http.Request) string {
+// clientIP is the address the request came from, for the audit log. When
+// it comes from a trusted proxy (Deps.TrustedProxies: the load balancer or
+// ingress), X-Forwarded-For is read from its right end: each address a
+// trusted proxy added is skipped, and the first one no trusted proxy vouches
+// for is the client. Anything to its left was sent by the client itself and
+// could be forged; from anyone else the header is ignored altogether.
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbage: trust nothing further left
+		}
+		if !s.trusted(addr) {
+			return addr.Unmap().String()
+		}
 	}
 	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.deps.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/teamsphone/portal/internal/access"
@@ -47,6 +48,10 @@ type Deps struct {
 	// (https://login.microsoftonline.com), which the CSP's form-action must
 	// allow for sign-out's redirect; it comes from configuration.
 	SignOutOrigin string
+	// TrustedProxies are the address ranges of the proxies in front of the
+	// portal (load balancer, ingress): only from them is X-Forwarded-For
+	// believed, to find the client's address for the audit log.
+	TrustedProxies []netip.Prefix
 	// DevMode shows the dev banner on every page.
 	DevMode bool
 	// HSTS sends Strict-Transport-Security (serve mode behind https).

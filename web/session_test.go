@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -305,4 +307,33 @@ func (e *portalEnv) sessionBytes(c *http.Client) int {
 	}
 	e.t.Fatal("no session cookie")
 	return 0
+}
+
+// X-Forwarded-For is believed only from a trusted proxy, and only as far
+// as trusted proxies vouch for it.
+func TestClientIP(t *testing.T) {
+	s := &Server{deps: Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}}
+	for _, tc := range []struct {
+		remote, xff, want string
+	}{
+		{"203.0.113.9:5555", "", "203.0.113.9"},
+		{"203.0.113.9:5555", "1.2.3.4", "203.0.113.9"},             // not from a proxy: the header is the client's own
+		{"10.1.2.3:443", "198.51.100.7", "198.51.100.7"},           // the load balancer saw 198.51.100.7
+		{"10.1.2.3:443", "6.6.6.6, 198.51.100.7", "198.51.100.7"},  // a forged left part is ignored
+		{"10.1.2.3:443", "198.51.100.7, 10.9.9.9", "198.51.100.7"}, // two trusted hops
+		{"10.1.2.3:443", "10.9.9.9", "10.1.2.3"},                   // nothing but proxies: the peer
+		{"10.1.2.3:443", "junk, 198.51.100.7", "198.51.100.7"},     // garbage to the left is never reached
+		{"10.1.2.3:443", "198.51.100.7, junk", "10.1.2.3"},         // garbage at the right end: trust nothing
+		{"[fd00::1]:443", "2001:db8::5", "2001:db8::5"},            // IPv6
+		{"[::ffff:10.1.2.3]:443", "198.51.100.7", "198.51.100.7"},  // a v4-mapped proxy
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := s.clientIP(r); got != tc.want {
+			t.Errorf("from %s with X-Forwarded-For %q: %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -45,6 +46,13 @@ type serveConfig struct {
 	// PORTAL_EXPIRY_GRACE: how long ended time-boxed access stays before
 	// it is revoked (default 0).
 	ExpiryGrace time.Duration
+	// PORTAL_TRUSTED_PROXIES: comma-separated CIDR ranges of the proxies
+	// in front of the portal, whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// PORTAL_ROLE_ADMIN, PORTAL_ROLE_HELPDESK, PORTAL_ROLE_AUDITOR: the app
+	// role values of the Entra app registration, when not the defaults
+	// (Portal.Admin, Portal.Helpdesk, Portal.Auditor).
+	RoleNames portal.RoleNames
 }
 
 // loadServeConfig reads and checks the settings. It returns every problem,
@@ -168,6 +176,39 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 			bad("PORTAL_RECONCILE_INTERVAL must be a duration of at least 1m, like 24h, or 0 for on demand only")
 		}
 		c.ReconcileEvery = d
+	}
+	for _, v := range strings.Split(getenv("PORTAL_TRUSTED_PROXIES"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(v); aerr == nil {
+				p, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			bad("PORTAL_TRUSTED_PROXIES: %q is not an address or CIDR range like 10.0.0.0/8", v)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	seenRole := map[string]portal.Role{}
+	for _, r := range portal.AllRoles {
+		name := "PORTAL_ROLE_" + strings.ToUpper(r.Label())
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			v = string(r)
+		} else {
+			if c.RoleNames == nil {
+				c.RoleNames = portal.RoleNames{}
+			}
+			c.RoleNames[r] = v
+		}
+		if other, dup := seenRole[v]; dup {
+			bad("%s: %q already names the %s role; each role needs its own app role", name, v, other.Label())
+		}
+		seenRole[v] = r
 	}
 	switch v := strings.ToLower(getenv("PORTAL_REQUIRE_JUSTIFICATION")); v {
 	case "", "false", "0", "no":

@@ -68,6 +68,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Credential:     cred,
 		RedirectURL:    cfg.BaseURL + "/auth/callback",
 		AllowedTenants: cfg.Tenants,
+		RoleNames:      cfg.RoleNames,
 	})
 	if err != nil {
 		return err
@@ -87,21 +88,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger}
 	background.Go(func() { bulkRunner.Run(ctx) })
 	site := web.New(web.Deps{
-		ExpiryGrace:   cfg.ExpiryGrace,
-		Auth:          auth,
-		Sessions:      db,
-		Access:        service,
-		Reconciler:    reconciler,
-		Jobs:          bulkRunner,
-		Bulk:          &bulk.Planner{Access: service, Plans: db},
-		Plans:         db,
-		KnownApps:     cfg.KnownApps,
-		SignOutOrigin: cfg.EntraHost,
-		Logger:        logger,
-		BaseURL:       cfg.BaseURL,
-		Session:       web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
-		HSTS:          strings.HasPrefix(cfg.BaseURL, "https://"),
-		Ready:         readiness(db, acsCred),
+		ExpiryGrace:    cfg.ExpiryGrace,
+		Auth:           auth,
+		Sessions:       db,
+		Access:         service,
+		Reconciler:     reconciler,
+		Jobs:           bulkRunner,
+		Bulk:           &bulk.Planner{Access: service, Plans: db},
+		Plans:          db,
+		KnownApps:      cfg.KnownApps,
+		SignOutOrigin:  cfg.EntraHost,
+		Logger:         logger,
+		BaseURL:        cfg.BaseURL,
+		Session:        web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
+		HSTS:           strings.HasPrefix(cfg.BaseURL, "https://"),
+		TrustedProxies: cfg.TrustedProxies,
+		Ready:          readiness(db, acsCred),
 	})
 	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
 	srv := web.HTTPServer(site)

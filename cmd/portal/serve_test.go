@@ -42,7 +42,10 @@ func TestServeRefusesIncompleteSettings(t *testing.T) {
 			"PORTAL_ACS_CONNECTION_STRING": "endpoint=http://x.communication.azure.com/;accesskey=c2VjcmV0",
 			"PORTAL_DATABASE_URL":          "mysql://x",
 			"PORTAL_SESSION_IDLE_TIMEOUT":  "forever",
-		}, []string{"PORTAL_BASE_URL", "tenant ID \"contoso\"", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ACS_CONNECTION_STRING", "PORTAL_DATABASE_URL", "PORTAL_SESSION_IDLE_TIMEOUT"}},
+			"PORTAL_TRUSTED_PROXIES":       "10.0.0.0/8, not-an-ip",
+			"PORTAL_ROLE_HELPDESK":         "Portal.Admin",
+		}, []string{"PORTAL_BASE_URL", "tenant ID \"contoso\"", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ACS_CONNECTION_STRING", "PORTAL_DATABASE_URL", "PORTAL_SESSION_IDLE_TIMEOUT",
+			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

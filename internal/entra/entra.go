@@ -50,6 +50,9 @@ type Config struct {
 	RedirectURL string
 	// AllowedTenants are the tenants whose people may sign in.
 	AllowedTenants []portal.GUID
+	// RoleNames are the app role values that grant the portal's roles,
+	// where they differ from the roles' own names.
+	RoleNames portal.RoleNames
 	// Scopes asked for besides openid and profile (default User.Read).
 	Scopes []string
 	// HTTPClient talks to Entra (default http.DefaultClient).
@@ -240,7 +243,7 @@ func (a *Authenticator) verify(ctx context.Context, p *provider, raw, nonce stri
 		ObjectID: oid,
 		Name:     c.Name,
 		UPN:      c.PreferredUsername,
-		Roles:    portal.RolesFromClaim(c.Roles),
+		Roles:    a.cfg.RoleNames.FromClaim(c.Roles),
 		AuthTime: time.Unix(c.IssuedAt, 0).UTC(),
 	}
 	if u.Name == "" {

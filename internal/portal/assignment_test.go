@@ -100,3 +100,18 @@ func TestAssignmentEqualComparesClientIDsAsSets(t *testing.T) {
 		t.Fatal("different apps compared equal")
 	}
 }
+
+func TestRoleNames(t *testing.T) {
+	claim := []string{"Admin", "Portal.Auditor", "portal.helpdesk", "Portal.Admin"}
+	if got := portal.RolesFromClaim(claim); len(got) != 2 || got[0] != portal.RoleAdmin || got[1] != portal.RoleAuditor {
+		t.Errorf("default names: %v", got)
+	}
+	// Renamed: "Admin" grants admin, "Portal.Admin" no longer does.
+	names := portal.RoleNames{portal.RoleAdmin: "Admin", portal.RoleHelpdesk: "Support"}
+	if got := names.FromClaim([]string{"Portal.Admin", "Support"}); len(got) != 1 || got[0] != portal.RoleHelpdesk {
+		t.Errorf("renamed, old admin name: %v", got)
+	}
+	if got := names.FromClaim(claim); len(got) != 2 || got[0] != portal.RoleAdmin || got[1] != portal.RoleAuditor {
+		t.Errorf("renamed: %v", got)
+	}
+}

@@ -24,10 +24,23 @@ var AllRoles = []Role{RoleAdmin, RoleHelpdesk, RoleAuditor}
 // RolesFromClaim keeps the claim values that are exactly a known role, once
 // each, in the order of AllRoles. Unknown values are dropped, not errors:
 // an Entra app may define roles the portal does not use.
-func RolesFromClaim(values []string) []Role {
+func RolesFromClaim(values []string) []Role { return RoleNames(nil).FromClaim(values) }
+
+// RoleNames maps each role to the app role value the Entra app registration
+// uses for it, where an organisation named its app roles otherwise ("Admin"
+// instead of "Portal.Admin"). A role not in the map keeps its own name.
+type RoleNames map[Role]string
+
+// FromClaim is RolesFromClaim under these names: the claim values that are
+// exactly a role's name, once each, in the order of AllRoles.
+func (n RoleNames) FromClaim(values []string) []Role {
 	var out []Role
 	for _, r := range AllRoles {
-		if slices.Contains(values, string(r)) {
+		name := string(r)
+		if v, ok := n[r]; ok {
+			name = v
+		}
+		if slices.Contains(values, name) {
 			out = append(out, r)
 		}
 	}
