@@ -235,3 +235,42 @@ func TestReadiness(t *testing.T) {
 		}
 	}
 }
+
+// portal config check prints the effective settings without a secret in
+// them and exits non-zero on any problem.
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := dir + "/secret"
+	os.WriteFile(secretFile, []byte("file-s3cret\n"), 0o600)
+	env := map[string]string{
+		"PORTAL_BASE_URL":                 "https://portal.example.com",
+		"PORTAL_ENTRA_TENANT_ID":          "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
+		"PORTAL_ENTRA_CLIENT_ID":          "b40eb512-a78a-485a-a591-76f8fcfa070a",
+		"PORTAL_ENTRA_CLIENT_SECRET_FILE": secretFile,
+		"PORTAL_ACS_CONNECTION_STRING":    "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
+		"PORTAL_DATABASE_URL":             "sqlite:" + dir + "/portal.db",
+		"PORTAL_TRUSTED_PROXIES":          "10.0.0.0/8",
+		"PORTAL_ROLE_ADMIN":               "Admin",
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err != nil {
+		t.Fatalf("good settings: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"no problems found", "client secret, set, from the file " + secretFile, "10.0.0.0/8", "admin=Admin", "with an access key"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	env["PORTAL_DATABASE_URL"] = "postgres://portal:pw-s3cret@db.example.com/portal"
+	env["PORTAL_SESSION_IDLE_TIMEOUT"] = "soon"
+	out.Reset()
+	err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut)
+	if err == nil || exitCode(err) == 0 || !strings.Contains(out.String(), "PORTAL_SESSION_IDLE_TIMEOUT") {
+		t.Errorf("bad settings: %v\n%s", err, out.String())
+	}
+	for _, secret := range []string{"file-s3cret", "pw-s3cret", "c2VjcmV0"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("config check printed a secret (%s):\n%s", secret, out.String())
+		}
+	}
+}

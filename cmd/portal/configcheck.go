@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+)
+
+// runConfig is `portal config check`: it reads the settings exactly as
+// `portal serve` would, prints the effective configuration with every
+// secret masked, then every problem found, and fails when there is any —
+// so an operator can check a deployment's settings before rolling it out.
+func runConfig(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprintln(stderr, "usage: portal config check   (reads the PORTAL_* environment like portal serve)")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	cfg, problems := loadServeConfig(getenv)
+	for _, l := range cfg.describe(getenv) {
+		fmt.Fprintf(stdout, "%-34s %s\n", l[0], l[1])
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(stdout, "\nno problems found")
+		return nil
+	}
+	fmt.Fprintf(stdout, "\n%d problem(s):\n", len(problems))
+	for _, p := range problems {
+		fmt.Fprintln(stdout, "  -", p)
+	}
+	return errors.New("the configuration has problems; see above")
+}
+
+// describe lists the effective settings for people, secrets masked: a
+// secret shows only whether it is set and where it came from.
+func (c serveConfig) describe(getenv func(string) string) [][2]string {
+	secret := func(name string) string {
+		switch {
+		case getenv(name+"_FILE") != "":
+			return "set, from the file " + getenv(name+"_FILE")
+		case getenv(name) != "":
+			return "set"
+		}
+		return "(not set)"
+	}
+	orNone := func(v string) string {
+		if v == "" {
+			return "(not set)"
+		}
+		return v
+	}
+	var out [][2]string
+	add := func(k, v string) { out = append(out, [2]string{k, v}) }
+	add("PORTAL_ADDR", c.Addr)
+	add("PORTAL_BASE_URL", orNone(c.BaseURL))
+	add("PORTAL_ENTRA_AUTHORITY_HOST", c.EntraHost)
+	var tenants []string
+	for _, t := range c.Tenants {
+		tenants = append(tenants, t.String())
+	}
+	add("tenants allowed to sign in", orNone(strings.Join(tenants, ", ")))
+	add("PORTAL_ENTRA_CLIENT_ID", orNone(c.ClientID))
+	switch {
+	case c.ClientSecret != "":
+		add("Entra credential", "client secret, "+secret("PORTAL_ENTRA_CLIENT_SECRET"))
+	case c.CertificatePEM != nil:
+		add("Entra credential", "certificate from "+getenv("PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE"))
+	case c.Federated && c.FederatedID != "":
+		add("Entra credential", "federated: the user-assigned managed identity "+c.FederatedID)
+	case c.Federated:
+		add("Entra credential", "federated: the system-assigned managed identity")
+	default:
+		add("Entra credential", "(none)")
+	}
+	var roles []string
+	for _, r := range []string{"ADMIN", "HELPDESK", "AUDITOR"} {
+		if v := getenv("PORTAL_ROLE_" + r); v != "" {
+			roles = append(roles, strings.ToLower(r)+"="+v)
+		}
+	}
+	add("app role values", orNone(strings.Join(roles, ", "))+" (defaults: Portal.Admin, Portal.Helpdesk, Portal.Auditor)")
+	switch {
+	case c.ACSConnection != nil:
+		add("ACS", c.ACSConnection.Endpoint+" with an access key (connection string "+secret("PORTAL_ACS_CONNECTION_STRING")+")")
+	case c.ManagedIdentity != "":
+		add("ACS", orNone(c.ACSEndpoint)+" with the user-assigned managed identity "+c.ManagedIdentity)
+	default:
+		add("ACS", orNone(c.ACSEndpoint)+" with the system-assigned managed identity")
+	}
+	add("PORTAL_DATABASE_URL", maskURL(getenv("PORTAL_DATABASE_URL")))
+	add("sessions", fmt.Sprintf("idle %v, absolute %v", c.SessionIdle, c.SessionAbsolute))
+	var proxies []string
+	for _, p := range c.TrustedProxies {
+		proxies = append(proxies, p.String())
+	}
+	add("PORTAL_TRUSTED_PROXIES", orNone(strings.Join(proxies, ", ")))
+	var apps []string
+	for _, a := range c.KnownApps {
+		apps = append(apps, a.Name+" ("+a.ID.String()+")")
+	}
+	add("PORTAL_KNOWN_APPS", orNone(strings.Join(apps, "; ")))
+	add("PORTAL_REQUIRE_JUSTIFICATION", fmt.Sprint(c.RequireJustification))
+	reconcile := "on demand only"
+	if c.ReconcileEvery > 0 {
+		reconcile = "every " + c.ReconcileEvery.String()
+	}
+	add("PORTAL_RECONCILE_INTERVAL", reconcile)
+	add("PORTAL_EXPIRY_GRACE", c.ExpiryGrace.String())
+	return out
+}
+
+// maskURL hides a database URL's password (and an unparseable URL whole).
+func maskURL(v string) string {
+	if v == "" {
+		return "(not set)"
+	}
+	if strings.HasPrefix(v, "sqlite:") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return "(set, but not a URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
