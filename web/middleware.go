@@ -94,10 +94,15 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Int("bytes", sw.bytes),
 			slog.Duration("duration", s.deps.Now().Sub(start)),
 		}
+		route := ""
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			attrs = append(attrs, slog.String("route", rc.RoutePattern()))
+			route = rc.RoutePattern()
+			attrs = append(attrs, slog.String("route", route))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		if s.deps.Metrics != nil {
+			s.deps.Metrics.ObserveRequest(route, r.Method, sw.status, s.deps.Now().Sub(start))
+		}
 	})
 }
 

@@ -29,6 +29,8 @@ type Deps struct {
 	// Bulk makes plans of uploaded files, kept in Plans (nil: no bulk).
 	Bulk  *bulk.Planner
 	Plans portal.PlanStore
+	// Metrics, if set, counts every answered request by route.
+	Metrics RequestObserver
 	// Jobs is woken when a bulk job is queued (nil: it is found by polling).
 	Jobs JobRunner
 	// Reconciler starts reconcile runs (nil: no "Reconcile now").
@@ -60,6 +62,12 @@ type Deps struct {
 	// migrations); nil means always ready.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
+}
+
+// RequestObserver hears of every answered request (metrics). route is the
+// route pattern ("/assignments/{objectId}"), "" when none matched.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
 }
 
 // Server is the portal's HTTP handler.

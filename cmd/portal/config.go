@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -18,11 +19,12 @@ import (
 // environment variables (a secret may instead come from NAME_FILE, a
 // mounted file) and validated before anything starts.
 type serveConfig struct {
-	Addr      string        // PORTAL_ADDR, default :8080
-	BaseURL   string        // PORTAL_BASE_URL, https://portal.example.com
-	EntraHost string        // PORTAL_ENTRA_AUTHORITY_HOST, default https://login.microsoftonline.com
-	Tenants   []portal.GUID // PORTAL_ENTRA_TENANT_ID, or PORTAL_ENTRA_ALLOWED_TENANTS (comma-separated)
-	ClientID  string        // PORTAL_ENTRA_CLIENT_ID
+	Addr        string        // PORTAL_ADDR, default :8080
+	MetricsAddr string        // PORTAL_METRICS_ADDR: Prometheus /metrics on its own address ("" for none)
+	BaseURL     string        // PORTAL_BASE_URL, https://portal.example.com
+	EntraHost   string        // PORTAL_ENTRA_AUTHORITY_HOST, default https://login.microsoftonline.com
+	Tenants     []portal.GUID // PORTAL_ENTRA_TENANT_ID, or PORTAL_ENTRA_ALLOWED_TENANTS (comma-separated)
+	ClientID    string        // PORTAL_ENTRA_CLIENT_ID
 	// Exactly one way for the portal to prove itself to Entra at sign-in:
 	ClientSecret    string // PORTAL_ENTRA_CLIENT_SECRET (or _FILE)
 	CertificatePEM  []byte // PORTAL_ENTRA_CLIENT_CERTIFICATE_FILE: certificate and private key, PEM
@@ -74,6 +76,11 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 	}
 
 	c.Addr = orDefault(getenv("PORTAL_ADDR"), ":8080")
+	if c.MetricsAddr = getenv("PORTAL_METRICS_ADDR"); c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr {
+			bad("PORTAL_METRICS_ADDR must be a listen address like :9090, other than PORTAL_ADDR")
+		}
+	}
 	c.BaseURL = strings.TrimRight(getenv("PORTAL_BASE_URL"), "/")
 	if u, err := url.Parse(c.BaseURL); c.BaseURL == "" || err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		bad("PORTAL_BASE_URL must be the portal's https origin, like https://portal.example.com")

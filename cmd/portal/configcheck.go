@@ -59,6 +59,7 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	var out [][2]string
 	add := func(k, v string) { out = append(out, [2]string{k, v}) }
 	add("PORTAL_ADDR", c.Addr)
+	add("PORTAL_METRICS_ADDR", orNone(c.MetricsAddr))
 	add("PORTAL_BASE_URL", orNone(c.BaseURL))
 	add("PORTAL_ENTRA_AUTHORITY_HOST", c.EntraHost)
 	var tenants []string

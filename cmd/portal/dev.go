@@ -25,6 +25,7 @@ import (
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/jobs"
+	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
@@ -49,6 +50,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	memProfile := fs.String("memprofile", "", "write a heap profile to this file when the portal stops (for load tests)")
 	reconcileEvery := fs.Duration("reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
 	expiryGrace := fs.Duration("expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address too, e.g. 127.0.0.1:9090")
 	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -100,7 +102,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer stopEmu()
-	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: devAccessKey})
+	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
+	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: devAccessKey, Observer: m})
 	if err != nil {
 		return err
 	}
@@ -147,7 +150,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	defer background.Wait()
 	background.Go(func() { reconciler.Run(ctx) })
 	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: *expiryGrace, Logger: logger}).Run(ctx) })
-	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger}
+	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
 	background.Go(func() { bulkRunner.Run(ctx) })
 	site := web.New(web.Deps{
 		ExpiryGrace:   *expiryGrace,
@@ -156,6 +159,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		Access:        service,
 		Reconciler:    reconciler,
 		Jobs:          bulkRunner,
+		Metrics:       m,
 		Bulk:          &bulk.Planner{Access: service, Plans: db},
 		Plans:         db,
 		KnownApps:     devKnownApps,
@@ -172,6 +176,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
 	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(devAccessKey))
 	fmt.Fprintf(stdout, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", emuURL)
+	if *metricsAddr != "" {
+		mln, err := listenLoopback(*metricsAddr, *allowRemote)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		msrv := metricsServer(m)
+		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
+		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
+	}
 	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
 	return serveUntilDone(ctx, srv, ln)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/jobs"
+	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
@@ -73,7 +75,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	acsClient, acsCred, err := newACSClient(cfg)
+	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
+	acsClient, acsCred, err := newACSClient(cfg, m)
 	if err != nil {
 		return err
 	}
@@ -85,7 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer background.Wait()
 	background.Go(func() { reconciler.Run(ctx) })
 	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: cfg.ExpiryGrace, Logger: logger}).Run(ctx) })
-	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger}
+	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
 	background.Go(func() { bulkRunner.Run(ctx) })
 	site := web.New(web.Deps{
 		ExpiryGrace:    cfg.ExpiryGrace,
@@ -103,9 +106,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Session:        web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
 		HSTS:           strings.HasPrefix(cfg.BaseURL, "https://"),
 		TrustedProxies: cfg.TrustedProxies,
+		Metrics:        m,
 		Ready:          readiness(db, acsCred),
 	})
 	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("PORTAL_METRICS_ADDR: %w", err)
+		}
+		msrv := metricsServer(m)
+		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
+		logger.Info("metrics serving", "addr", mln.Addr().String())
+	}
 	srv := web.HTTPServer(site)
 	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	return serveUntilDone(ctx, srv, ln)
@@ -114,16 +127,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // newACSClient talks to ACS with the connection string's access key, or
 // else with the managed identity (system- or user-assigned), which it also
 // returns for the readiness probe (nil with an access key).
-func newACSClient(cfg serveConfig) (*acs.Client, azcore.TokenCredential, error) {
+func newACSClient(cfg serveConfig, observer acs.CallObserver) (*acs.Client, azcore.TokenCredential, error) {
 	if cfg.ACSConnection != nil {
-		c, err := acs.New(acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey})
+		c, err := acs.New(acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey, Observer: observer})
 		return c, nil, err
 	}
 	cred, err := acs.NewCredential(acs.CredentialOptions{ManagedIdentityClientID: cfg.ManagedIdentity})
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := acs.New(acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred})
+	c, err := acs.New(acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred, Observer: observer})
 	return c, cred, err
 }
 
@@ -184,4 +197,12 @@ func entraCredential(cfg serveConfig) (confidential.Credential, error) {
 		}), nil
 	}
 	return confidential.NewCredFromSecret(cfg.ClientSecret)
+}
+
+// metricsServer serves /metrics alone, on the address the operator gave
+// for it (never the portal's public one).
+func metricsServer(m *metrics.Metrics) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 }

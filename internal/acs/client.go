@@ -82,8 +82,16 @@ type Options struct {
 
 	// Transport sends the requests (default: azcore's HTTP client).
 	Transport policy.Transporter
+	// Observer, if set, hears of every call when it ends (metrics).
+	Observer CallObserver
 	// Now stamps x-ms-date (default time.Now).
 	Now func() time.Time
+}
+
+// CallObserver hears of every call to ACS: its method, final status (0 for
+// no answer), attempts made and time taken, retries included.
+type CallObserver interface {
+	ObserveACSCall(method string, status, attempts int, d time.Duration)
 }
 
 // Client calls ACS. It is safe for concurrent use; its concurrency bound is
@@ -96,6 +104,7 @@ type Client struct {
 	timeout   time.Duration
 	pipeline  runtime.Pipeline
 	slots     chan struct{}
+	observer  CallObserver
 }
 
 var _ portal.ACS = (*Client)(nil)
@@ -162,6 +171,7 @@ func New(opts Options) (*Client, error) {
 		timeout:   opts.Timeout,
 		pipeline:  pl,
 		slots:     make(chan struct{}, opts.MaxConcurrency),
+		observer:  opts.Observer,
 	}, nil
 }
 
@@ -274,12 +284,23 @@ func (c *Client) DeleteAssignment(ctx context.Context, tenant, object portal.GUI
 	return false, call, nil
 }
 
-// do sends one logical call: it waits for a concurrency slot, sends with one
+// do sends one logical call (see send) and tells the observer, if any.
+func (c *Client) do(ctx context.Context, method string, tenant, object portal.GUID, payload []byte, handle func(status int, body []byte) error) (int, portal.ACSCall, error) {
+	if c.observer == nil {
+		return c.send(ctx, method, tenant, object, payload, handle)
+	}
+	start := time.Now()
+	status, call, err := c.send(ctx, method, tenant, object, payload, handle)
+	c.observer.ObserveACSCall(method, call.Status, call.Attempts, time.Since(start))
+	return status, call, err
+}
+
+// send sends one logical call: it waits for a concurrency slot, sends with one
 // client request ID on every attempt, and reads a capped body. A non-2xx
 // answer comes back as an error wrapping *ResponseError; a 2xx answer's
 // status and body go to handle, if not nil, whose error do returns. The body
 // is only valid during handle: its buffer is reused.
-func (c *Client) do(ctx context.Context, method string, tenant, object portal.GUID, payload []byte, handle func(status int, body []byte) error) (int, portal.ACSCall, error) {
+func (c *Client) send(ctx context.Context, method string, tenant, object portal.GUID, payload []byte, handle func(status int, body []byte) error) (int, portal.ACSCall, error) {
 	call := portal.ACSCall{RequestID: uuid.NewString()}
 	if tenant.IsZero() || object.IsZero() {
 		return 0, call, portal.Errorf(portal.EINVALID, "Both a tenant ID and an object ID are needed.")

@@ -41,12 +41,19 @@ type BulkRunner struct {
 	// 15 s).
 	RetryDelay time.Duration
 	RetryFor   time.Duration
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Observer, if set, hears of every row this instance finishes.
+	Observer RowObserver
+	Logger   *slog.Logger
+	Now      func() time.Time
 
 	once   sync.Once
 	holder string
 	wake   chan struct{}
+}
+
+// RowObserver hears of every row of a bulk job finished here (metrics).
+type RowObserver interface {
+	ObserveBulkRow(outcome string)
 }
 
 func (b *BulkRunner) init() {
@@ -281,6 +288,9 @@ func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job 
 		err := b.Jobs.FinishRow(work, job.ID, b.holder, row.Line, res)
 		switch {
 		case err == nil:
+			if b.Observer != nil && !res.Retry {
+				b.Observer.ObserveBulkRow(string(res.Outcome))
+			}
 			return
 		case portal.ErrorCode(err) == portal.ECONFLICT:
 			loseHold(err)

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The metrics address serves Prometheus's text with the portal's own
+// counts; the portal's public address does not serve it.
+func TestMetricsEndpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-metrics-addr", "127.0.0.1:0"}, noEnv, &out, &errOut)
+	}()
+	defer func() { cancel(); <-done }()
+	banner := regexp.MustCompile(`\(dev\) at (http://[0-9.:]+)\n(?s:.*)metrics: (http://[0-9.:]+/metrics)\n`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		m = banner.FindStringSubmatch(out.String())
+	}
+	if m == nil {
+		t.Fatalf("no addresses printed:\n%s\n%s", out.String(), errOut.String())
+	}
+	base, metricsURL := m[1], m[2]
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	for _, path := range []string{"/auth/login?login_hint=admin@contoso.test", "/assignments", "/lookup?objectId=e5b7f628-ea94-4fdc-b3d9-1af1fe231111"} {
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(b)
+	for _, want := range []string{
+		`portal_http_requests_total{method="GET",route="/assignments",status="200"}`,
+		`portal_acs_calls_total{method="GET",status="200"}`,
+		`portal_audit_rows `,
+		`portal_sessions_active `,
+		`portal_http_request_duration_seconds_bucket{route="/lookup"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if resp, err := http.Get(base + "/metrics"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("the portal's public address serves /metrics")
+		}
+	}
+}
