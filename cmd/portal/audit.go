@@ -8,10 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/teamsphone/portal/internal/access"
-	"github.com/teamsphone/portal/internal/sqlite"
 )
 
 // errChainBroken makes `portal audit verify` exit 1 after it has said why.
@@ -25,21 +23,24 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	dataDir := fs.String("data", "", "the data folder of `portal dev` (its portal.db)")
-	dbURL := fs.String("database", "", "the database, as PORTAL_DATABASE_URL (sqlite:PATH); default: $PORTAL_DATABASE_URL")
+	dbURL := fs.String("database", "", "the database, as PORTAL_DATABASE_URL (sqlite:PATH or postgres://…); default: $PORTAL_DATABASE_URL")
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	path, err := auditDatabasePath(*dataDir, *dbURL, getenv("PORTAL_DATABASE_URL"))
+	d, err := auditDatabase(*dataDir, *dbURL, getenv("PORTAL_DATABASE_URL"))
 	if err != nil {
 		fmt.Fprintln(stderr, "portal audit verify:", err)
 		return errUsage
 	}
 	// Never create an empty database where the operator mistyped a path:
-	// an empty chain would "verify".
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("no database at %s", path)
+	// an empty chain would "verify". (PostgreSQL is only read: Open does
+	// not migrate.)
+	if d.SQLitePath != "" {
+		if _, err := os.Stat(d.SQLitePath); err != nil {
+			return fmt.Errorf("no database at %s", d.SQLitePath)
+		}
 	}
-	db, err := sqlite.Open(ctx, path)
+	db, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -57,22 +58,17 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-func auditDatabasePath(dataDir, dbURL, envURL string) (string, error) {
+func auditDatabase(dataDir, dbURL, envURL string) (database, error) {
 	switch {
 	case dataDir != "" && dbURL != "":
-		return "", errors.New("give -data or -database, not both")
+		return database{}, errors.New("give -data or -database, not both")
 	case dataDir != "":
-		return filepath.Join(dataDir, "portal.db"), nil
+		return database{SQLitePath: filepath.Join(dataDir, "portal.db")}, nil
 	case dbURL == "":
 		dbURL = envURL
 	}
-	switch {
-	case dbURL == "":
-		return "", errors.New("say which database: -data DIR or -database sqlite:PATH (or set PORTAL_DATABASE_URL)")
-	case strings.HasPrefix(dbURL, "sqlite:"):
-		if p := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//"); p != "" {
-			return p, nil
-		}
+	if dbURL == "" {
+		return database{}, errors.New("say which database: -data DIR or -database sqlite:PATH or postgres://… (or set PORTAL_DATABASE_URL)")
 	}
-	return "", fmt.Errorf("unsupported database %q: use sqlite:PATH", dbURL)
+	return parseDatabase(dbURL)
 }

@@ -34,7 +34,10 @@ type serveConfig struct {
 	ACSEndpoint     string // PORTAL_ACS_ENDPOINT (managed identity)
 	ACSConnection   *acs.ConnectionString
 	ManagedIdentity string // PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID: a user-assigned identity
-	DatabasePath    string // from PORTAL_DATABASE_URL sqlite:PATH
+	// PORTAL_DATABASE_URL (or _FILE: a PostgreSQL URL holds a password):
+	// sqlite:PATH or postgres://…; PORTAL_DATABASE_MIGRATION_URL (or
+	// _FILE), for PostgreSQL, a role owning the schema to migrate with.
+	Database        database
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	// PORTAL_KNOWN_APPS: calling-client apps offered by name,
@@ -65,14 +68,12 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	secret := func(name string) string {
 		if f := getenv(name + "_FILE"); f != "" {
-			b, err := os.ReadFile(f)
-			if err != nil {
+			if _, err := os.Stat(f); err != nil {
 				bad("%s_FILE: cannot read %s", name, f)
 				return ""
 			}
-			return strings.TrimSpace(string(b))
 		}
-		return getenv(name)
+		return fileOrEnv(getenv, name)
 	}
 
 	c.Addr = orDefault(getenv("PORTAL_ADDR"), ":8080")
@@ -153,18 +154,17 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 	}
 	c.ManagedIdentity = getenv("PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID")
 
-	switch db := getenv("PORTAL_DATABASE_URL"); {
-	case db == "":
-		bad("PORTAL_DATABASE_URL is missing, e.g. sqlite:/var/lib/portal/portal.db")
-	case strings.HasPrefix(db, "sqlite:"):
-		c.DatabasePath = strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
-		if c.DatabasePath == "" {
-			bad("PORTAL_DATABASE_URL sqlite: needs a file path")
+	if db, err := parseDatabase(secret("PORTAL_DATABASE_URL")); err != nil {
+		bad("PORTAL_DATABASE_URL: %s (e.g. sqlite:/var/lib/portal/portal.db or postgres://portal@db.example.com/portal)", err)
+	} else {
+		c.Database = db
+	}
+	if m := secret("PORTAL_DATABASE_MIGRATION_URL"); m != "" {
+		if mdb, err := parseDatabase(m); err != nil || mdb.PostgresURL == "" || c.Database.PostgresURL == "" {
+			bad("PORTAL_DATABASE_MIGRATION_URL is for PostgreSQL: a postgres:// URL of a role that owns the schema, beside a postgres:// PORTAL_DATABASE_URL")
+		} else {
+			c.Database.MigrationURL = m
 		}
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		bad("PORTAL_DATABASE_URL: PostgreSQL is not supported yet; use sqlite:PATH")
-	default:
-		bad("PORTAL_DATABASE_URL must start with sqlite: (PostgreSQL support is coming)")
 	}
 
 	c.SessionIdle = duration(getenv, "PORTAL_SESSION_IDLE_TIMEOUT", 8*time.Hour, bad)
@@ -280,4 +280,18 @@ func duration(getenv func(string) string, name string, def time.Duration, bad fu
 		return def
 	}
 	return d
+}
+
+// fileOrEnv is the setting name, read from the file NAME_FILE names when
+// that is set (a secret mounted as a file), else from the environment; ""
+// when neither is, or the file cannot be read.
+func fileOrEnv(getenv func(string) string, name string) string {
+	if f := getenv(name + "_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return getenv(name)
 }

@@ -95,7 +95,16 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	default:
 		add("ACS", orNone(c.ACSEndpoint)+" with the system-assigned managed identity")
 	}
-	add("PORTAL_DATABASE_URL", maskURL(getenv("PORTAL_DATABASE_URL")))
+	if getenv("PORTAL_DATABASE_URL_FILE") != "" {
+		add("PORTAL_DATABASE_URL", "from the file "+getenv("PORTAL_DATABASE_URL_FILE")+": "+maskURL(c.Database.SQLitePath+c.Database.PostgresURL))
+	} else {
+		add("PORTAL_DATABASE_URL", maskURL(getenv("PORTAL_DATABASE_URL")))
+	}
+	if c.Database.MigrationURL != "" {
+		add("PORTAL_DATABASE_MIGRATION_URL", maskURL(c.Database.MigrationURL)+" (migrates at start)")
+	} else if c.Database.PostgresURL != "" {
+		add("PORTAL_DATABASE_MIGRATION_URL", "(not set: run portal migrate before a new version starts)")
+	}
 	add("sessions", fmt.Sprintf("idle %v, absolute %v", c.SessionIdle, c.SessionAbsolute))
 	var proxies []string
 	for _, p := range c.TrustedProxies {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,6 @@ import (
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
-	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
 )
 
@@ -51,6 +51,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	reconcileEvery := fs.Duration("reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
 	expiryGrace := fs.Duration("expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address too, e.g. 127.0.0.1:9090")
+	databaseURL := fs.String("database", "", "a database instead of SQLite in -data: postgres://… (several dev instances may share it)")
+	acsConnection := fs.String("acs-connection-string", "", "an ACS (emulator) to use instead of the in-process one: endpoint=…;accesskey=… (no demo data then)")
 	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -87,7 +89,14 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(*dataDir, "portal.db"))
+	d := database{SQLitePath: filepath.Join(*dataDir, "portal.db")}
+	if *databaseURL != "" {
+		if d, err = parseDatabase(*databaseURL); err != nil {
+			return fmt.Errorf("-database: %w", err)
+		}
+		d.MigrationURL = d.PostgresURL // one role in dev: it migrates too
+	}
+	db, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -97,21 +106,34 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("-acs-faults: %w", err)
 	}
-	emu, emuURL, stopEmu, err := startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger)
-	if err != nil {
-		return err
+	// The in-process emulator, or one ACS several dev instances share.
+	var emu *acsemu.Emulator
+	emuURL, acsKey := "", devAccessKey
+	if *acsConnection != "" {
+		cs, err := acs.ParseConnectionString(*acsConnection)
+		if err != nil {
+			return fmt.Errorf("-acs-connection-string: %s", portal.ErrorMessage(err))
+		}
+		emuURL, acsKey = strings.TrimRight(cs.Endpoint, "/"), cs.AccessKey
+	} else {
+		var stopEmu func()
+		if emu, emuURL, stopEmu, err = startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger); err != nil {
+			return err
+		}
+		defer stopEmu()
 	}
-	defer stopEmu()
 	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
-	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: devAccessKey, Observer: m})
+	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: acsKey, Observer: m})
 	if err != nil {
 		return err
 	}
 	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: *requireWhy, Logger: logger})
-	if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
-		return fmt.Errorf("dev seed: %w", err)
+	if emu != nil {
+		if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
+			return fmt.Errorf("dev seed: %w", err)
+		}
+		emu.SetRates(rates) // after the seed, which must not fail
 	}
-	emu.SetRates(rates) // after the seed, which must not fail
 
 	idp, err := devidp.Start(devidp.Config{
 		ClientSecret:           devClientSecret,
@@ -174,8 +196,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	srv := web.HTTPServer(site)
 	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
-	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(devAccessKey))
-	fmt.Fprintf(stdout, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", emuURL)
+	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(acsKey))
+	if emu != nil {
+		fmt.Fprintf(stdout, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", emuURL)
+	}
 	if *metricsAddr != "" {
 		mln, err := listenLoopback(*metricsAddr, *allowRemote)
 		if err != nil {

@@ -50,6 +50,7 @@ Commands:
   serve      run the portal for real, configured from PORTAL_* environment variables
   emulator   run the ACS access-assignment emulator alone
   audit      audit verify [-data DIR | -database URL]: check the audit log's hash chain
+  migrate    apply the database migrations (PostgreSQL: as PORTAL_DATABASE_MIGRATION_URL's role) before a new version starts
   config     config check: print the effective settings of portal serve, secrets masked, and every problem
   healthcheck  ask a running portal for /healthz (the container's health probe; exit 0 when up)
   version    print the portal's version
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEmulator(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "config":
 		return runConfig(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":

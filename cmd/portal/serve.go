@@ -24,7 +24,6 @@ import (
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
-	"github.com/teamsphone/portal/internal/sqlite"
 	"github.com/teamsphone/portal/web"
 )
 
@@ -50,7 +49,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer ln.Close()
-	db, err := sqlite.Open(ctx, cfg.DatabasePath)
+	db, err := cfg.Database.open(ctx)
 	if err != nil {
 		return err
 	}
