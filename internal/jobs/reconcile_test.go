@@ -13,17 +13,58 @@ import (
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/jobs"
+	"github.com/teamsphone/portal/internal/pgtest"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/postgres"
 	"github.com/teamsphone/portal/internal/sqlite"
 )
 
 var key = []byte("jobs-test-key")
 
+// instanceStores opens one database twice, as two instances would: SQLite
+// in a file, and PostgreSQL in a schema of its own.
+var instanceStores = map[string]func(t *testing.T) func() (portal.Store, error){
+	"sqlite": func(t *testing.T) func() (portal.Store, error) {
+		path := filepath.Join(t.TempDir(), "portal.db")
+		return func() (portal.Store, error) {
+			db, err := sqlite.Open(context.Background(), path)
+			return closing(t, db, err)
+		}
+	},
+	"postgres": func(t *testing.T) func() (portal.Store, error) {
+		url := pgtest.FreshSchema(t)
+		if err := postgres.Migrate(context.Background(), url); err != nil {
+			t.Fatal(err)
+		}
+		return func() (portal.Store, error) {
+			db, err := postgres.Open(context.Background(), url, nil)
+			return closing(t, db, err)
+		}
+	},
+}
+
+// closing closes a store when t ends.
+func closing[S interface {
+	portal.Store
+	Close() error
+}](t *testing.T, db S, err error) (portal.Store, error) {
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, nil
+}
+
 // Two instances on one database: only one reconciles at a time, and the
-// other simply does not run.
+// other simply does not run. The expiry job takes its lease the same way.
 func TestReconcileRunsOnOneInstanceAtATime(t *testing.T) {
+	for name, open := range instanceStores {
+		t.Run(name, func(t *testing.T) { testReconcileOnOneInstance(t, open(t)) })
+	}
+}
+
+func testReconcileOnOneInstance(t *testing.T, open func() (portal.Store, error)) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "portal.db")
 	emu, err := acsemu.New(acsemu.Config{AccessKey: key})
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +74,10 @@ func TestReconcileRunsOnOneInstanceAtATime(t *testing.T) {
 	tenant := portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
 	var runners []*jobs.Reconciler
 	for i := range 2 {
-		db, err := sqlite.Open(ctx, path)
+		db, err := open()
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
 		client, _ := acs.New(acs.Options{Endpoint: srv.URL, AccessKey: key})
 		svc := access.New(access.Config{ACS: client, Store: db})
 		if i == 0 {

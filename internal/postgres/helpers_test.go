@@ -2,58 +2,24 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/teamsphone/portal/internal/pgtest"
 
 	"github.com/teamsphone/portal/internal/postgres"
 )
 
-// serverURL is the PostgreSQL server the tests use, from
-// PORTAL_TEST_POSTGRES_URL. Without it the tests skip, except in CI, where
-// they must run.
-func serverURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("PORTAL_TEST_POSTGRES_URL")
-	if u == "" {
-		const how = "set PORTAL_TEST_POSTGRES_URL to a database the tests may create schemas and roles in, " +
-			"e.g. PORTAL_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' go test ./internal/postgres/"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run the PostgreSQL store tests: " + how)
-		}
-		t.Skip("PostgreSQL store tests skipped: " + how)
-	}
-	return u
-}
-
-// randomName is a fresh SQL identifier with the given prefix.
-func randomName(prefix string) string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
-// withParam returns connURL (URL or key=value form) with one more
-// connection parameter.
-func withParam(t testing.TB, connURL, key, value string) string {
-	t.Helper()
-	if strings.HasPrefix(connURL, "postgres://") || strings.HasPrefix(connURL, "postgresql://") {
-		u, err := url.Parse(connURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return connURL + " " + key + "='" + value + "'"
+// The generic helpers live in internal/pgtest, shared with the
+// tests of other packages that need PostgreSQL.
+func serverURL(t testing.TB) string                 { return pgtest.ServerURL(t) }
+func randomName(prefix string) string               { return pgtest.RandomName(prefix) }
+func withParam(t testing.TB, u, k, v string) string { return pgtest.WithParam(t, u, k, v) }
+func freshSchema(t testing.TB) string               { return pgtest.FreshSchema(t) }
+func execSQL(t testing.TB, u, sql string, args ...any) error {
+	return pgtest.Exec(t, u, sql, args...)
 }
 
 // asRole returns connURL connecting as role (trust or peer auth: no
@@ -69,37 +35,6 @@ func asRole(t testing.TB, connURL, role string) string {
 		return u.String()
 	}
 	return withParam(t, connURL, "user", role)
-}
-
-// execSQL runs statements on a connection of its own to connURL.
-func execSQL(t testing.TB, connURL, sql string, args ...any) error {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, connURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql, args...)
-	return err
-}
-
-// freshSchema creates an empty schema with a random name, dropped when t
-// ends, and returns the server URL with search_path set to it: every
-// connection made with that URL works in it alone, so runs never collide.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	server := serverURL(t)
-	schema := randomName("portal_test_")
-	if err := execSQL(t, server, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := execSQL(t, server, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withParam(t, server, "search_path", schema)
 }
 
 // newRole creates a login role with a random name, dropped (with its
