@@ -171,3 +171,61 @@ func TestTriggerWaitsForTheLease(t *testing.T) {
 		t.Fatalf("%d runs after the lease was freed; want exactly 1 (the two triggers are one request)", n)
 	}
 }
+
+// Two instances' expiry jobs at once on one database: exactly one revokes,
+// each ended assignment once.
+func TestExpiryRunsOnOneInstanceAtATime(t *testing.T) {
+	for name, open := range instanceStores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			open := open(t)
+			emu, _ := acsemu.New(acsemu.Config{AccessKey: key})
+			srv := httptest.NewServer(emu)
+			defer srv.Close()
+			tenant := portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
+			now := time.Now()
+			var expirers []*jobs.Expirer
+			for i := range 2 {
+				db, err := open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				client, _ := acs.New(acs.Options{Endpoint: srv.URL, AccessKey: key})
+				clock := now
+				svc := access.New(access.Config{ACS: client, Store: db, Now: func() time.Time { return clock }})
+				if i == 0 {
+					admin := access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "test"}
+					for j := range 10 {
+						obj := portal.MustParseGUID(fmt.Sprintf("00000000-0000-4000-8000-%012d", j+1))
+						if _, err := svc.Grant(ctx, admin, access.GrantRequest{ObjectID: obj, Kind: portal.KindUser,
+							ClientIDs: []portal.GUID{portal.MustParseGUID("83ecbc78-e1ba-4e8f-a454-5483ef618061")}, ExpiresAt: now.Add(time.Hour)}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				// Both instances' clocks are past the end.
+				later := now.Add(2 * time.Hour)
+				svc = access.New(access.Config{ACS: client, Store: db, Now: func() time.Time { return later }})
+				expirers = append(expirers, &jobs.Expirer{Service: svc, Locks: db, Now: func() time.Time { return later }})
+			}
+			rates, _ := acsemu.ParseRates("latency=20ms")
+			emu.SetRates(rates)
+			var wg sync.WaitGroup
+			ran := make([]bool, 2)
+			reports := make([]access.ExpiryReport, 2)
+			for i, x := range expirers {
+				wg.Go(func() { reports[i], ran[i] = x.RunOnce(ctx) })
+			}
+			wg.Wait()
+			if ran[0] == ran[1] {
+				t.Fatalf("ran: %v (exactly one must run)", ran)
+			}
+			if got := reports[0].Revoked + reports[1].Revoked; got != 10 {
+				t.Errorf("%d revoked, want 10", got)
+			}
+			if n := len(emu.All()); n != 0 {
+				t.Errorf("ACS still holds %d", n)
+			}
+		})
+	}
+}
