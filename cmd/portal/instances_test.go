@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -25,14 +23,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		t.Skip("starts two real portals on PostgreSQL")
 	}
 	schema := pgtest.FreshSchema(t)
-	key := []byte("two-instances-acs-key")
-	emu, err := acsemu.New(acsemu.Config{AccessKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	emuSrv := httptest.NewServer(emu)
-	defer emuSrv.Close()
-	acsFlag := "endpoint=" + emuSrv.URL + "/;accesskey=" + base64.StdEncoding.EncodeToString(key)
+	emu, acsFlag := sharedACS(t)
 
 	// Both start at once: the migrations run once, under a lock.
 	var a, b *portalProc

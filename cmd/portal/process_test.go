@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -17,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/teamsphone/portal/internal/acsemu"
 )
 
 // buildPortal builds the portal binary once per test binary run.
@@ -200,4 +204,18 @@ func (p *portalProc) waitJob(t *testing.T, c *http.Client, job string, within ti
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// sharedACS is an ACS emulator several portal processes use, and the
+// -acs-connection-string that points them at it.
+func sharedACS(t *testing.T) (*acsemu.Emulator, string) {
+	t.Helper()
+	key := []byte("shared-acs-test-key")
+	emu, err := acsemu.New(acsemu.Config{AccessKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return emu, "endpoint=" + srv.URL + "/;accesskey=" + base64.StdEncoding.EncodeToString(key)
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -46,14 +44,7 @@ func TestSoak(t *testing.T) {
 	users := envInt("PORTAL_LOAD_USERS", 200)
 	length := time.Duration(envInt("PORTAL_LOAD_SECONDS", 60)) * time.Second
 	schema := pgtest.FreshSchema(t)
-	key := []byte("soak-acs-key")
-	emu, err := acsemu.New(acsemu.Config{AccessKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	emuSrv := httptest.NewServer(emu)
-	defer emuSrv.Close()
-	acsFlag := "endpoint=" + emuSrv.URL + "/;accesskey=" + base64.StdEncoding.EncodeToString(key)
+	emu, acsFlag := sharedACS(t)
 	flags := []string{"-database", schema, "-acs-connection-string", acsFlag, "-reconcile-every", "0"}
 	inst := []*portalProc{startPortalProc(t, t.TempDir(), flags...), startPortalProc(t, t.TempDir(), flags...)}
 
