@@ -182,11 +182,13 @@ func TestSoak(t *testing.T) {
 	if bad > 0 {
 		t.Errorf("%d answers were 5xx other than the deliberate ACS-unavailable page", bad)
 	}
+	var line strings.Builder
 	for i, m := range rss {
-		if i == 0 || i == len(rss)-1 || i == len(rss)/2 {
-			t.Logf("  memory at %3ds: A %d MB, B %d MB", i*5, m[0]>>20, m[1]>>20)
+		if i%3 == 0 || i == len(rss)-1 {
+			fmt.Fprintf(&line, " %ds %d/%d", i*5, m[0]>>20, m[1]>>20)
 		}
 	}
+	t.Logf("memory (RSS MB, A/B) at:%s", line.String())
 
 	// Every intent has its outcome; the inventory equals ACS.
 	ctx := context.Background()
