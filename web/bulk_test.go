@@ -11,10 +11,21 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
+// upload sends a file of changes to plan, as the bulk form does.
 func (e *portalEnv) upload(c *http.Client, name string, content []byte) page {
+	e.t.Helper()
+	return e.uploadAs(c, "", name, content)
+}
+
+// uploadAs sends a file with the form's mode field ("changes", "adopt";
+// "" sends none, as an old form would).
+func (e *portalEnv) uploadAs(c *http.Client, mode, name string, content []byte) page {
 	e.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
+	if mode != "" {
+		mw.WriteField("mode", mode)
+	}
 	fw, _ := mw.CreateFormFile("file", name)
 	fw.Write(content)
 	mw.Close()

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,18 +12,6 @@ import (
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
 )
-
-// uploadAdopt sends a file of object IDs to adopt.
-func (e *portalEnv) uploadAdopt(c *http.Client, name string, content []byte) page {
-	e.t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("mode", "adopt")
-	fw, _ := mw.CreateFormFile("file", name)
-	fw.Write(content)
-	mw.Close()
-	return e.do(c, "POST", "/bulk", &body, http.Header{"Content-Type": {mw.FormDataContentType()}})
-}
 
 // runJobs applies every queued job, here and now.
 func (e *portalEnv) runJobs() {
@@ -194,11 +180,14 @@ func TestBulkAdopt(t *testing.T) {
 	e.seedACS(devidp.ContosoTenant, bob, "user", appMobile)
 	admin := noFollow(e.as("admin@contoso.test"))
 	missing := portal.MustParseGUID("7c1d9e2f-3a4b-4c5d-8e6f-7a8b9c0d1e02")
-	p := e.uploadAdopt(admin, "adopt.csv", []byte("objectId,label\n"+bob.String()+",Bob\n"+missing.String()+",\n"+alice.String()+",\n"))
+	p := e.uploadAs(admin, "adopt", "adopt.csv", []byte("objectId,label\n"+bob.String()+",Bob\n"+missing.String()+",\n"+alice.String()+",\n"))
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("upload: %d %s", p.status, p.body)
 	}
 	plan := p.header.Get("Location")
+	if p := e.uploadAs(admin, "sideways", "adopt.csv", []byte("objectId\n"+bob.String()+"\n")); p.status != http.StatusBadRequest {
+		t.Errorf("an unknown mode: %d", p.status)
+	}
 	if totals, _ := e.get(admin, plan).testid("plan-totals"); !strings.Contains(totals, "adopt: 2") || !strings.Contains(totals, "unchanged: 1") {
 		t.Errorf("adopt plan totals: %q", totals)
 	}
