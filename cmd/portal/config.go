@@ -78,7 +78,8 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 
 	c.Addr = orDefault(getenv("PORTAL_ADDR"), ":8080")
 	if c.MetricsAddr = getenv("PORTAL_METRICS_ADDR"); c.MetricsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr {
+		// (Port 0 picks a free port, so two of them never collide.)
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr && port != "0" {
 			bad("PORTAL_METRICS_ADDR must be a listen address like :9090, other than PORTAL_ADDR")
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/teamsphone/portal/internal/pgtest"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -86,6 +87,35 @@ func TestServeStartsWithCompleteSettings(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if err := run(ctx, []string{"serve"}, envOf(env), &out, &errOut); err != nil {
 		t.Fatalf("err %v\n%s", err, errOut.String())
+	}
+}
+
+// portal serve on PostgreSQL: it migrates with the migration role, then
+// serves as its own.
+func TestServeOnPostgres(t *testing.T) {
+	schema := pgtest.FreshSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	env := map[string]string{
+		"PORTAL_ADDR":                   "127.0.0.1:0",
+		"PORTAL_BASE_URL":               "https://portal.example.com",
+		"PORTAL_ENTRA_TENANT_ID":        "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
+		"PORTAL_ENTRA_CLIENT_ID":        "b40eb512-a78a-485a-a591-76f8fcfa070a",
+		"PORTAL_ENTRA_CLIENT_SECRET":    "s3cret-value",
+		"PORTAL_ACS_CONNECTION_STRING":  "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
+		"PORTAL_DATABASE_URL":           schema,
+		"PORTAL_DATABASE_MIGRATION_URL": schema,
+		"PORTAL_METRICS_ADDR":           "127.0.0.1:0",
+	}
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"serve"}, envOf(env), &out, &errOut); err != nil {
+		t.Fatalf("err %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "metrics serving") {
+		t.Errorf("no metrics listener:\n%s", out.String())
+	}
+	if err := pgtest.Exec(t, schema, `SELECT 1 FROM audit_log LIMIT 1`); err != nil {
+		t.Errorf("not migrated: %v", err)
 	}
 }
 
