@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 // auditColumns is the column list every audit read selects; scanEvent reads
@@ -137,7 +138,7 @@ func (db *DB) ListAudit(ctx context.Context, f portal.AuditFilter) (portal.Audit
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_log`+where, args...).Scan(&page.Matched); err != nil {
 			return err
 		}
-		offset, limit := max(f.Offset, 0), pageSize(f.Limit)
+		offset, limit := max(f.Offset, 0), storekit.PageSize(f.Limit)
 		if offset >= page.Matched {
 			return nil
 		}
@@ -170,7 +171,7 @@ func auditWhere(f portal.AuditFilter) (string, params) {
 	if actor := fold(strings.TrimSpace(f.Actor)); actor != "" {
 		if g, err := portal.ParseGUID(actor); err == nil {
 			where = append(where, "actor_oid = "+p.add(uuidOf(g))) // served by audit_log_by_actor
-		} else if id := idFragment(actor); id != "" {
+		} else if id := storekit.IDFragment(actor); id != "" {
 			where = append(where, "(strpos(actor_fold, "+p.add(actor)+") > 0 OR strpos(actor_oid::text, "+p.add(id)+") > 0)")
 		} else {
 			where = append(where, "strpos(actor_fold, "+p.add(actor)+") > 0")

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 // Commit appends ev to the audit log (sealed after the head, as AppendAudit
@@ -37,7 +38,7 @@ import (
 func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
 	var stored portal.AuditEvent
 	var item portal.InventoryItem
-	if err := checkChange(ev, change); err != nil {
+	if err := storekit.CheckChange(ev, change); err != nil {
 		return ev, item, err
 	}
 	err := db.inTx(ctx, "save the change", pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -66,32 +67,6 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 		return ev, portal.InventoryItem{}, err
 	}
 	return stored, item, nil
-}
-
-func checkChange(ev portal.AuditEvent, change portal.InventoryChange) error {
-	it := change.Item
-	switch change.Op {
-	case portal.InventoryKeep:
-		return nil
-	case portal.InventoryPut, portal.InventoryDelete, portal.InventoryVerified:
-	default:
-		return portal.Errorf(portal.EINVALID, "Unknown change to the inventory.")
-	}
-	if it.TenantID.IsZero() || it.ObjectID.IsZero() {
-		return portal.Errorf(portal.EINVALID, "The change names no assignment.")
-	}
-	if ev.TenantID != it.TenantID || ev.ObjectID != it.ObjectID {
-		return portal.Errorf(portal.EINVALID, "The audit row and the change name different assignments.")
-	}
-	if change.Op == portal.InventoryPut && it.Kind != portal.KindUser && it.Kind != portal.KindResourceAccount {
-		return portal.Errorf(portal.EINVALID, "The kind of principal is missing.")
-	}
-	if change.Op != portal.InventoryDelete && it.State != "" {
-		if _, err := portal.ParseVerifyState(string(it.State)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // putItem inserts the row or replaces everything but its key, creation and
@@ -123,7 +98,7 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) (portal.In
 			expires_at = excluded.expires_at, version = inventory.version + 1
 		RETURNING `+itemColumns,
 		uuidOf(it.TenantID), uuidOf(it.ObjectID), uuidsOf(portal.NormalizeClientIDs(it.ClientIDs)), fold(label), it.Kind.String(),
-		string(stateOrUnverified(it.State)), label,
+		string(storekit.StateOrUnverified(it.State)), label,
 		ms(created), uuidOf(createdBy.TenantID), uuidOf(createdBy.ObjectID), validText(createdBy.Name),
 		ms(it.UpdatedAt), uuidOf(it.UpdatedBy.TenantID), uuidOf(it.UpdatedBy.ObjectID), validText(it.UpdatedBy.Name),
 		optTime(it.VerifiedAt), observed, optTime(it.ExpiresAt)))
@@ -140,7 +115,7 @@ func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVer
 	stored, err := scanItem(q.QueryRow(ctx, `UPDATE inventory SET state = $1, verified_at = $2, observed = $3
 		WHERE tenant_id = $4 AND object_id = $5 AND ($6::bigint = 0 OR version = $6::bigint)
 		RETURNING `+itemColumns,
-		string(stateOrUnverified(it.State)), optTime(it.VerifiedAt), observed, uuidOf(it.TenantID), uuidOf(it.ObjectID), ifVersion))
+		string(storekit.StateOrUnverified(it.State)), optTime(it.VerifiedAt), observed, uuidOf(it.TenantID), uuidOf(it.ObjectID), ifVersion))
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return stored, err
 	}
@@ -155,11 +130,4 @@ func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVer
 		}
 	}
 	return portal.InventoryItem{}, portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment: it was removed meanwhile.")
-}
-
-func stateOrUnverified(s portal.VerifyState) portal.VerifyState {
-	if s == "" {
-		return portal.StateUnverified
-	}
-	return s
 }

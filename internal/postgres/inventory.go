@@ -12,17 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 var (
 	_ portal.Store        = (*DB)(nil)
 	_ portal.SessionStore = (*DB)(nil)
-)
-
-// Page sizes of ListItems and ListAudit.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 200
 )
 
 // itemColumns is the column list every inventory read selects; scanItem
@@ -68,9 +63,9 @@ func (db *DB) ListItems(ctx context.Context, f portal.InventoryFilter) (portal.I
 		if err != nil {
 			return err
 		}
-		page.Counts = cells.totals()
+		page.Counts = cells.Totals()
 		if q.search == "" {
-			page.Matched = cells.matching(f.Kind, f.State)
+			page.Matched = cells.Matching(f.Kind, f.State)
 		} else if err := tx.QueryRow(ctx, `SELECT count(*) FROM inventory WHERE `+q.where, q.args...).Scan(&page.Matched); err != nil {
 			return storeError(err, "search the inventory")
 		}
@@ -164,7 +159,7 @@ var inventorySorts = map[portal.InventorySort][]sortTerm{
 }
 
 func inventoryQuery(f portal.InventoryFilter) (itemQuery, error) {
-	q := itemQuery{offset: max(f.Offset, 0), limit: pageSize(f.Limit)}
+	q := itemQuery{offset: max(f.Offset, 0), limit: storekit.PageSize(f.Limit)}
 	if f.TenantID.IsZero() {
 		return q, portal.Errorf(portal.EINVALID, "The inventory is listed one tenant at a time.")
 	}
@@ -212,7 +207,7 @@ func inventoryQuery(f portal.InventoryFilter) (itemQuery, error) {
 		// lower case). An ID fragment has no comma, so it cannot span two
 		// client IDs.
 		cond := "strpos(label_fold, " + q.args.add(q.search) + ") > 0"
-		if id := idFragment(q.search); id != "" {
+		if id := storekit.IDFragment(q.search); id != "" {
 			p := q.args.add(id)
 			cond = "(" + cond + " OR strpos(object_id::text, " + p + ") > 0 OR strpos(array_to_string(client_ids, ','), " + p + ") > 0)"
 		}
@@ -222,43 +217,15 @@ func inventoryQuery(f portal.InventoryFilter) (itemQuery, error) {
 	return q, nil
 }
 
-// idFragment returns the part of a GUID that s could be: s itself if it is
-// made of hex digits and dashes, the canonical form if s is a whole GUID
-// (braces allowed), and "" if s cannot be part of any GUID.
-func idFragment(s string) string {
-	if g, err := portal.ParseGUID(s); err == nil {
-		return g.String()
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
-			return ""
-		}
-	}
-	return s
-}
-
-func pageSize(limit int) int {
-	switch {
-	case limit <= 0:
-		return defaultPageSize
-	case limit > maxPageSize:
-		return maxPageSize
-	}
-	return limit
-}
-
-// countCells are a tenant's row counts by kind and state.
-type countCells map[[2]string]int
-
 // inventoryCounts counts the tenant's rows by kind and state, from the
 // inventory_totals index alone.
-func inventoryCounts(ctx context.Context, q querier, tenant portal.GUID) (countCells, error) {
+func inventoryCounts(ctx context.Context, q querier, tenant portal.GUID) (storekit.CountCells, error) {
 	rows, err := q.Query(ctx, `SELECT kind, state, count(*) FROM inventory WHERE tenant_id = $1 GROUP BY kind, state`, uuidOf(tenant))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	cells := countCells{}
+	cells := storekit.CountCells{}
 	for rows.Next() {
 		var kind, state string
 		var n int
@@ -268,36 +235,6 @@ func inventoryCounts(ctx context.Context, q querier, tenant portal.GUID) (countC
 		cells[[2]string{kind, state}] = n
 	}
 	return cells, rows.Err()
-}
-
-func (c countCells) totals() portal.InventoryCounts {
-	t := portal.InventoryCounts{ByState: make(map[portal.VerifyState]int, len(portal.VerifyStates))}
-	for _, s := range portal.VerifyStates {
-		t.ByState[s] = 0
-	}
-	for k, n := range c {
-		t.All += n
-		switch k[0] {
-		case portal.KindUser.String():
-			t.Users += n
-		case portal.KindResourceAccount.String():
-			t.ResourceAccounts += n
-		}
-		t.ByState[portal.VerifyState(k[1])] += n
-	}
-	return t
-}
-
-// matching counts the rows of the given kind and state (zero values: any),
-// which is Matched for a filter without a Query.
-func (c countCells) matching(kind portal.PrincipalKind, state portal.VerifyState) int {
-	n := 0
-	for k, v := range c {
-		if (kind == portal.KindUnknown || k[0] == kind.String()) && (state == "" || k[1] == string(state)) {
-			n += v
-		}
-	}
-	return n
 }
 
 // observedJSON is how inventory.observed records what ACS held.

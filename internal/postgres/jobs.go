@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 // actionableClasses is portal.PlanClass.Actionable as an SQL list.
@@ -49,7 +50,7 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 				created_by_roles, client_ip, justification, state)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (plan_id) DO NOTHING`,
 			validText(j.ID), j.PlanID, uuidOf(j.TenantID), ms(j.CreatedAt), uuidOf(j.CreatedBy.TenantID), uuidOf(j.CreatedBy.ObjectID),
-			validText(j.CreatedBy.Name), validText(rolesText(j.Roles)), validText(j.ClientIP), validText(j.Justification), string(portal.JobQueued))
+			validText(j.CreatedBy.Name), validText(storekit.RolesText(j.Roles)), validText(j.ClientIP), validText(j.Justification), string(portal.JobQueued))
 		if err != nil {
 			return err
 		}
@@ -97,17 +98,6 @@ func scanJob(row pgx.Row) (portal.Job, error) {
 		return j, portal.Wrap(d.err, portal.EINTERNAL, "A stored job is unreadable.")
 	}
 	return j, nil
-}
-
-func rolesText(roles []portal.Role) string {
-	var b strings.Builder
-	for _, r := range roles {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(strings.ReplaceAll(string(r), " ", ""))
-	}
-	return b.String()
 }
 
 // GetJob returns a job of tenant with its counts, or ENOTFOUND (also for

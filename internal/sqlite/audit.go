@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 // auditColumns is the column list every audit read selects; scanEvent reads
@@ -130,7 +131,7 @@ func (db *DB) ListAudit(ctx context.Context, f portal.AuditFilter) (portal.Audit
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`+where, args...).Scan(&page.Matched); err != nil {
 		return page, storeError(err, "read the audit log")
 	}
-	offset, limit := max(f.Offset, 0), pageSize(f.Limit)
+	offset, limit := max(f.Offset, 0), storekit.PageSize(f.Limit)
 	if offset < page.Matched {
 		page.Events, err = listAudit(ctx, tx, where, append(args, limit, offset))
 		if err != nil {
@@ -171,7 +172,7 @@ func auditWhere(f portal.AuditFilter) (string, []any) {
 	if actor := fold(strings.TrimSpace(f.Actor)); actor != "" {
 		if g, err := portal.ParseGUID(actor); err == nil {
 			add("actor_oid = ?", g.String()) // served by audit_log_by_actor
-		} else if id := idFragment(actor); id != "" {
+		} else if id := storekit.IDFragment(actor); id != "" {
 			add("(instr(actor_fold, ?) > 0 OR instr(actor_oid, ?) > 0)", actor, id)
 		} else {
 			add("instr(actor_fold, ?) > 0", actor)

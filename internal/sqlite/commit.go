@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 // Commit appends ev to the audit log (sealed after the head, as AppendAudit
@@ -35,7 +36,7 @@ import (
 // Kind and a known or empty State.
 func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
 	var item portal.InventoryItem
-	if err := checkChange(ev, change); err != nil {
+	if err := storekit.CheckChange(ev, change); err != nil {
 		return ev, item, err
 	}
 	tx, done, err := db.beginWrite(ctx)
@@ -72,32 +73,6 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 	return stored, item, nil
 }
 
-func checkChange(ev portal.AuditEvent, change portal.InventoryChange) error {
-	it := change.Item
-	switch change.Op {
-	case portal.InventoryKeep:
-		return nil
-	case portal.InventoryPut, portal.InventoryDelete, portal.InventoryVerified:
-	default:
-		return portal.Errorf(portal.EINVALID, "Unknown change to the inventory.")
-	}
-	if it.TenantID.IsZero() || it.ObjectID.IsZero() {
-		return portal.Errorf(portal.EINVALID, "The change names no assignment.")
-	}
-	if ev.TenantID != it.TenantID || ev.ObjectID != it.ObjectID {
-		return portal.Errorf(portal.EINVALID, "The audit row and the change name different assignments.")
-	}
-	if change.Op == portal.InventoryPut && it.Kind != portal.KindUser && it.Kind != portal.KindResourceAccount {
-		return portal.Errorf(portal.EINVALID, "The kind of principal is missing.")
-	}
-	if change.Op != portal.InventoryDelete && it.State != "" {
-		if _, err := portal.ParseVerifyState(string(it.State)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // putItem inserts the row or replaces everything but its key, creation and
 // version, which it bumps.
 func putItem(ctx context.Context, q querier, it portal.InventoryItem) error {
@@ -126,7 +101,7 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) error {
 			verified_at = excluded.verified_at, observed = excluded.observed,
 			expires_at = excluded.expires_at, version = inventory.version + 1`,
 		it.TenantID.String(), it.ObjectID.String(), clientIDsText(it.ClientIDs), fold(label), it.Kind.String(),
-		string(stateOrUnverified(it.State)), label,
+		string(storekit.StateOrUnverified(it.State)), label,
 		millis(created), guidText(createdBy.TenantID), guidText(createdBy.ObjectID), validText(createdBy.Name),
 		millis(it.UpdatedAt), guidText(it.UpdatedBy.TenantID), guidText(it.UpdatedBy.ObjectID), validText(it.UpdatedBy.Name),
 		nullMillis(it.VerifiedAt), observed, nullMillis(it.ExpiresAt))
@@ -140,7 +115,7 @@ func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVer
 		return err
 	}
 	res, err := q.ExecContext(ctx, `UPDATE inventory SET state = ?, verified_at = ?, observed = ? WHERE tenant_id = ? AND object_id = ? AND (? = 0 OR version = ?)`,
-		string(stateOrUnverified(it.State)), nullMillis(it.VerifiedAt), observed, it.TenantID.String(), it.ObjectID.String(), ifVersion, ifVersion)
+		string(storekit.StateOrUnverified(it.State)), nullMillis(it.VerifiedAt), observed, it.TenantID.String(), it.ObjectID.String(), ifVersion, ifVersion)
 	if err != nil {
 		return err
 	}
@@ -159,13 +134,6 @@ func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVer
 		}
 	}
 	return portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment: it was removed meanwhile.")
-}
-
-func stateOrUnverified(s portal.VerifyState) portal.VerifyState {
-	if s == "" {
-		return portal.StateUnverified
-	}
-	return s
 }
 
 // nullMillis stores the zero time as NULL.

@@ -10,15 +10,10 @@ import (
 	"strings"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 var _ portal.Store = (*DB)(nil)
-
-// Page sizes of ListItems and ListAudit.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 200
-)
 
 // itemColumns is the column list every inventory read selects; scanItem
 // reads them in this order.
@@ -64,14 +59,14 @@ func (db *DB) ListItems(ctx context.Context, f portal.InventoryFilter) (portal.I
 	if err != nil {
 		return page, storeError(err, "read the inventory")
 	}
-	page.Counts = cells.totals()
+	page.Counts = cells.Totals()
 	if q.search == "" {
-		page.Matched = cells.matching(f.Kind, f.State)
+		page.Matched = cells.Matching(f.Kind, f.State)
 		if q.offset < page.Matched {
 			page.Items, err = listPage(ctx, tx, q, q.sortIndex)
 		}
 	} else {
-		page.Matched, page.Items, err = searchPage(ctx, tx, q, cells.matching(f.Kind, f.State))
+		page.Matched, page.Items, err = searchPage(ctx, tx, q, cells.Matching(f.Kind, f.State))
 	}
 	if err != nil {
 		return page, dbError(err, "search the inventory")
@@ -289,7 +284,7 @@ var inventorySorts = map[portal.InventorySort]inventorySort{
 }
 
 func inventoryQuery(f portal.InventoryFilter) (itemQuery, error) {
-	q := itemQuery{offset: max(f.Offset, 0), limit: pageSize(f.Limit)}
+	q := itemQuery{offset: max(f.Offset, 0), limit: storekit.PageSize(f.Limit)}
 	if f.TenantID.IsZero() {
 		return q, portal.Errorf(portal.EINVALID, "The inventory is listed one tenant at a time.")
 	}
@@ -330,47 +325,19 @@ func inventoryQuery(f portal.InventoryFilter) (itemQuery, error) {
 		where, q.args = append(where, "state = ?"), append(q.args, string(f.State))
 	}
 	if q.search = fold(strings.TrimSpace(f.Query)); q.search != "" {
-		q.idSearch = idFragment(q.search)
+		q.idSearch = storekit.IDFragment(q.search)
 	}
 	q.where = strings.Join(where, " AND ")
 	return q, nil
 }
 
-// idFragment returns the part of a GUID that s could be: s itself if it is
-// made of hex digits and dashes, the canonical form if s is a whole GUID
-// (braces allowed), and "" if s cannot be part of any GUID.
-func idFragment(s string) string {
-	if g, err := portal.ParseGUID(s); err == nil {
-		return g.String()
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
-			return ""
-		}
-	}
-	return s
-}
-
-func pageSize(limit int) int {
-	switch {
-	case limit <= 0:
-		return defaultPageSize
-	case limit > maxPageSize:
-		return maxPageSize
-	}
-	return limit
-}
-
-// countCells are a tenant's row counts by kind and state.
-type countCells map[[2]string]int
-
-func inventoryCounts(ctx context.Context, tx *sql.Tx, tenant portal.GUID) (countCells, error) {
+func inventoryCounts(ctx context.Context, tx *sql.Tx, tenant portal.GUID) (storekit.CountCells, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT kind, state, n FROM inventory_totals WHERE tenant_id = ?`, tenant.String())
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	cells := countCells{}
+	cells := storekit.CountCells{}
 	for rows.Next() {
 		var kind, state string
 		var n int
@@ -380,36 +347,6 @@ func inventoryCounts(ctx context.Context, tx *sql.Tx, tenant portal.GUID) (count
 		cells[[2]string{kind, state}] = n
 	}
 	return cells, rows.Err()
-}
-
-func (c countCells) totals() portal.InventoryCounts {
-	t := portal.InventoryCounts{ByState: make(map[portal.VerifyState]int, len(portal.VerifyStates))}
-	for _, s := range portal.VerifyStates {
-		t.ByState[s] = 0
-	}
-	for k, n := range c {
-		t.All += n
-		switch k[0] {
-		case portal.KindUser.String():
-			t.Users += n
-		case portal.KindResourceAccount.String():
-			t.ResourceAccounts += n
-		}
-		t.ByState[portal.VerifyState(k[1])] += n
-	}
-	return t
-}
-
-// matching counts the rows of the given kind and state (zero values: any),
-// which is Matched for a filter without a Query.
-func (c countCells) matching(kind portal.PrincipalKind, state portal.VerifyState) int {
-	n := 0
-	for k, v := range c {
-		if (kind == portal.KindUnknown || k[0] == kind.String()) && (state == "" || k[1] == string(state)) {
-			n += v
-		}
-	}
-	return n
 }
 
 // observedJSON is how inventory.observed records what ACS held.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 var _ portal.JobStore = (*DB)(nil)
@@ -61,7 +62,7 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_jobs (id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification, state)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.PlanID, j.TenantID.String(), millis(j.CreatedAt), guidText(j.CreatedBy.TenantID),
-			guidText(j.CreatedBy.ObjectID), validText(j.CreatedBy.Name), rolesText(j.Roles), validText(j.ClientIP), validText(j.Justification), string(portal.JobQueued)); err != nil {
+			guidText(j.CreatedBy.ObjectID), validText(j.CreatedBy.Name), storekit.RolesText(j.Roles), validText(j.ClientIP), validText(j.Justification), string(portal.JobQueued)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO bulk_job_rows (job_id, line, status, data)
@@ -101,17 +102,6 @@ func scanJob(sc interface{ Scan(...any) error }) (portal.Job, error) {
 	}
 	j.Heartbeat, j.StartedAt, j.FinishedAt = optMillis(heartbeat), optMillis(started), optMillis(finished)
 	return j, d.err
-}
-
-func rolesText(roles []portal.Role) string {
-	var b strings.Builder
-	for _, r := range roles {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(strings.ReplaceAll(string(r), " ", ""))
-	}
-	return b.String()
 }
 
 // optMillis reads a time column where 0 means none.
