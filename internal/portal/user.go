@@ -103,6 +103,19 @@ type SessionRecord struct {
 	SeenAt    time.Time
 }
 
+// TokenCacheStore keeps each session's token cache (MSAL's, for calling
+// Microsoft Graph as the signed-in person), already sealed by the caller:
+// the store sees only ciphertext. A session's cache goes when the session
+// does (sign-out, expiry, pruning).
+type TokenCacheStore interface {
+	// GetTokenCache returns the sealed cache of the session keyHash, or
+	// ENOTFOUND when it has none.
+	GetTokenCache(ctx context.Context, keyHash []byte) ([]byte, error)
+	// PutTokenCache creates or replaces it; ENOTFOUND when there is no
+	// such session (it ended meanwhile: the tokens must not outlive it).
+	PutTokenCache(ctx context.Context, keyHash, sealed []byte) error
+}
+
 // SessionStore keeps server-side sessions.
 type SessionStore interface {
 	// GetSession returns the session with keyHash, or an ENOTFOUND error.

@@ -26,6 +26,10 @@ func TestStoreContract(t *testing.T) {
 // TestStoreContractAsAppRole runs the contract again as a production
 // portal runs: migrated by the owner, used by an app role holding only
 // what GrantAppRole gives it. A query needing more fails here.
+func TestTokenCaches(t *testing.T) {
+	storetest.RunTokenCaches(t, func(t *testing.T) storetest.SessionStores { return openDB(t) })
+}
+
 func TestStoreContractAsAppRole(t *testing.T) {
 	serverURL(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store {

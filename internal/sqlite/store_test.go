@@ -23,6 +23,10 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
+func TestTokenCaches(t *testing.T) {
+	storetest.RunTokenCaches(t, func(t *testing.T) storetest.SessionStores { return openDB(t) })
+}
+
 var (
 	tenant = portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
 	admin  = portal.Actor{TenantID: tenant, ObjectID: portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231111"), Name: "Alice Admin"}
