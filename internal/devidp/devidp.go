@@ -96,6 +96,7 @@ type IdP struct {
 	postLogoutURIs []string
 	codes          map[string]*authCode
 	refreshGrants  map[string]refreshGrant
+	accessTokens   map[string]AccessGrant
 	faults         []Fault
 }
 
@@ -155,6 +156,7 @@ func Start(cfg Config) (*IdP, error) {
 		postLogoutURIs: slices.Clone(cfg.PostLogoutRedirectURIs),
 		codes:          map[string]*authCode{},
 		refreshGrants:  map[string]refreshGrant{},
+		accessTokens:   map[string]AccessGrant{},
 	}
 
 	tlsLn, err := listenLoopback(cfg.TLSAddr)

@@ -678,6 +678,18 @@ func TestTokenExchange(t *testing.T) {
 				t.Errorf("%s: %s empty", hint, k)
 			}
 		}
+		// The access token stands for the persona and its scopes until it
+		// expires (dev mode's Graph emulator asks).
+		at, _ := body["access_token"].(string)
+		if g, ok := idp.AccessToken(at, clock.Now()); !ok || g.Tenant != persona.TenantID || g.ObjectID != persona.ObjectID || !slices.Contains(g.Scopes, "User.Read") {
+			t.Errorf("%s: AccessToken = %+v, %v", hint, g, ok)
+		}
+		if _, ok := idp.AccessToken(at, clock.Now().Add(tokenLifetime)); ok {
+			t.Errorf("%s: an expired access token still stands", hint)
+		}
+		if _, ok := idp.AccessToken("made-up", clock.Now()); ok {
+			t.Errorf("a made-up access token stands")
+		}
 
 		info, _ := body["client_info"].(string)
 		if strings.ContainsAny(info, "=+/") {

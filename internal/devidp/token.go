@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
 )
 
 const (
@@ -252,6 +255,7 @@ func (p *IdP) respondWithTokens(w http.ResponseWriter, now time.Time, persona Pe
 		RefreshToken: refresh,
 		ClientInfo:   base64.RawURLEncoding.EncodeToString(info),
 	}
+	p.remember(now, resp.AccessToken, AccessGrant{Tenant: persona.TenantID, ObjectID: persona.ObjectID, Scopes: strings.Fields(scope), Expires: now.Add(tokenLifetime)})
 	if fault != NoIDToken {
 		resp.IDToken = p.idToken(now, persona, nonce, fault)
 	}
@@ -271,4 +275,38 @@ func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand crashes the program instead)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// AccessGrant is what an access token the dev IdP issued stands for.
+type AccessGrant struct {
+	Tenant   portal.GUID
+	ObjectID portal.GUID // the persona
+	Scopes   []string    // as granted, e.g. https://graph.microsoft.com/User.ReadBasic.All
+	Expires  time.Time
+}
+
+// remember keeps an issued access token, dropping expired ones on the way
+// so the map stays as small as the live tokens.
+func (p *IdP) remember(now time.Time, token string, g AccessGrant) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for t, old := range p.accessTokens {
+		if !now.Before(old.Expires) {
+			delete(p.accessTokens, t)
+		}
+	}
+	p.accessTokens[token] = g
+}
+
+// AccessToken says what an access token this IdP issued stands for, and
+// false for any other or an expired one: dev mode's Graph emulator checks
+// bearer tokens with it, as Graph checks Entra's.
+func (p *IdP) AccessToken(token string, now time.Time) (AccessGrant, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g, ok := p.accessTokens[token]
+	if !ok || !now.Before(g.Expires) {
+		return AccessGrant{}, false
+	}
+	return g, true
 }
