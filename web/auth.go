@@ -38,7 +38,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	// Single use: whatever happens next, this sign-in is spent.
 	delete(sess.Values, keySignIn)
 	delete(sess.Values, keyUser)
-	user, err := s.deps.Auth.CompleteSignIn(r.Context(), r.URL.Query(), signIn)
+	user, tokens, err := s.deps.Auth.CompleteSignIn(r.Context(), r.URL.Query(), signIn)
 	if err != nil {
 		sess.Save(r, w)
 		s.log.WarnContext(r.Context(), "sign-in failed", "event", "auth.failure", "request_id", requestIDFrom(r.Context()), "err", err)
@@ -53,6 +53,12 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if err := sess.Save(r, w); err != nil {
 		s.renderError(w, r, err)
 		return
+	}
+	// Graph tokens, if any, belong to the new session: saved now that it
+	// exists, gone when it ends. Without them names are not shown; the
+	// sign-in stands.
+	if err := s.deps.Auth.KeepTokens(r.Context(), hashKey(sess.ID), tokens); err != nil {
+		s.log.WarnContext(r.Context(), "sign-in tokens not kept; names will not be shown", "event", "auth.tokens", "request_id", requestIDFrom(r.Context()), "err", err)
 	}
 	s.note(r, access.Who{User: user, ClientIP: s.clientIP(r)}, portal.ActionSignIn, portal.OutcomeSuccess, "")
 	s.log.InfoContext(r.Context(), "signed in", "event", "auth.success", "tid", user.TenantID.String(), "oid", user.ObjectID.String(), "request_id", requestIDFrom(r.Context()))

@@ -70,7 +70,11 @@ type portalEnv struct {
 	emu    *acsemu.Emulator
 	emuURL string
 	access *access.Service
+	auth   *entra.Authenticator
 }
+
+// testGraphScopes are the delegated Graph permissions test sign-ins ask for.
+var testGraphScopes = []string{"https://graph.microsoft.com/User.ReadBasic.All", "https://graph.microsoft.com/TeamsResourceAccount.Read.All"}
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -113,6 +117,7 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	}
 	t.Cleanup(func() { e.db.Close() })
 	cred, _ := confidential.NewCredFromSecret(testSecret)
+	sealer, _ := entra.NewSealer(bytes.Repeat([]byte{9}, 32))
 	auth, err := entra.New(entra.Config{
 		Authority:      e.idp.Authority("organizations"),
 		ClientID:       devidp.ClientID,
@@ -121,11 +126,13 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		AllowedTenants: []portal.GUID{devidp.ContosoTenant, devidp.FabrikamTenant},
 		HTTPClient:     e.idp.HTTPClient(),
 		DevIdP:         true,
+		Graph:          &entra.GraphConfig{Scopes: testGraphScopes, Caches: e.db, Sealer: sealer},
 		Now:            e.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.auth = auth
 	e.emu, err = acsemu.New(acsemu.Config{AccessKey: testACSKey})
 	if err != nil {
 		t.Fatal(err)

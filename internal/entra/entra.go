@@ -60,7 +60,19 @@ type Config struct {
 	// DevIdP disables MSAL's instance discovery, which would otherwise ask
 	// login.microsoftonline.com about an unknown authority host.
 	DevIdP bool
-	Now    func() time.Time
+	// Graph, when set, makes the sign-in also obtain delegated Microsoft
+	// Graph permission (its Scopes, instead of Scopes above), kept per
+	// session, sealed, for GraphToken. Nil: sign-in asks for nothing more
+	// than before (a tenant that has not consented keeps signing in).
+	Graph *GraphConfig
+	Now   func() time.Time
+}
+
+// GraphConfig is how the signed-in person's Graph tokens are kept.
+type GraphConfig struct {
+	Scopes []string // e.g. https://graph.microsoft.com/User.ReadBasic.All
+	Caches portal.TokenCacheStore
+	Sealer *Sealer
 }
 
 // Authenticator runs sign-ins. It is safe for concurrent use. It reaches
@@ -102,21 +114,40 @@ func New(cfg Config) (*Authenticator, error) {
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{"User.Read"}
 	}
+	if g := cfg.Graph; g != nil {
+		if len(g.Scopes) == 0 || g.Caches == nil || g.Sealer == nil {
+			return nil, portal.Errorf(portal.EINVALID, "Graph access needs its scopes, a token cache store and a sealer.")
+		}
+		cfg.Scopes = g.Scopes
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	opts := []confidential.Option{confidential.WithHTTPClient(cfg.HTTPClient), confidential.WithCache(forgetfulCache{})}
-	if cfg.DevIdP {
+	a := &Authenticator{cfg: cfg}
+	app, err := a.client(forgetfulCache{})
+	if err != nil {
+		return nil, err
+	}
+	a.app = app
+	return a, nil
+}
+
+// client builds an MSAL client over a token cache. The shared one forgets
+// everything; Graph calls get one of their own over a session's cache,
+// because MSAL's in-memory cache must not mix people.
+func (a *Authenticator) client(c cache.ExportReplace) (confidential.Client, error) {
+	opts := []confidential.Option{confidential.WithHTTPClient(a.cfg.HTTPClient), confidential.WithCache(c)}
+	if a.cfg.DevIdP {
 		opts = append(opts, confidential.WithInstanceDiscovery(false))
 	}
-	app, err := confidential.New(cfg.Authority, cfg.ClientID, cfg.Credential, opts...)
+	app, err := confidential.New(a.cfg.Authority, a.cfg.ClientID, a.cfg.Credential, opts...)
 	if err != nil {
-		return nil, portal.Wrap(err, portal.EINVALID, "The Entra client could not be set up: check the authority and credential.")
+		return app, portal.Wrap(err, portal.EINVALID, "The Entra client could not be set up: check the authority and credential.")
 	}
-	return &Authenticator{cfg: cfg, app: app}, nil
+	return app, nil
 }
 
 // BeginSignIn starts a sign-in: it returns the URL to send the browser to
@@ -155,9 +186,9 @@ func (a *Authenticator) authorizeScopes() []string {
 // CompleteSignIn finishes a sign-in from the callback's query and the
 // SignIn kept since BeginSignIn. Every failure is an EUNAUTHORIZED error with a message safe
 // to show; its cause (for logs) never holds a token or a code.
-func (a *Authenticator) CompleteSignIn(ctx context.Context, query url.Values, l portal.SignIn) (portal.User, error) {
-	fail := func(reason string) (portal.User, error) {
-		return portal.User{}, portal.Wrap(errors.New(reason), portal.EUNAUTHORIZED, "The sign-in could not be completed. Please sign in again.")
+func (a *Authenticator) CompleteSignIn(ctx context.Context, query url.Values, l portal.SignIn) (portal.User, portal.SignInTokens, error) {
+	fail := func(reason string) (portal.User, portal.SignInTokens, error) {
+		return portal.User{}, nil, portal.Wrap(errors.New(reason), portal.EUNAUTHORIZED, "The sign-in could not be completed. Please sign in again.")
 	}
 	if len(query["state"]) != 1 || len(query["code"]) > 1 {
 		return fail("state or code missing or repeated")
@@ -171,7 +202,7 @@ func (a *Authenticator) CompleteSignIn(ctx context.Context, query url.Values, l 
 	if e := query.Get("error"); e != "" {
 		// Entra's own words (error_description) are attacker-reachable
 		// input: log only the short error code, bounded and cleaned.
-		return portal.User{}, portal.Wrap(fmt.Errorf("identity provider returned error %q", cleanCode(e)), portal.EUNAUTHORIZED,
+		return portal.User{}, nil, portal.Wrap(fmt.Errorf("identity provider returned error %q", cleanCode(e)), portal.EUNAUTHORIZED,
 			"Microsoft Entra ID did not sign you in ("+cleanCode(e)+"). Please try again or ask an administrator.")
 	}
 	code := query.Get("code")
@@ -180,9 +211,17 @@ func (a *Authenticator) CompleteSignIn(ctx context.Context, query url.Values, l 
 	}
 	p, err := a.provider(ctx)
 	if err != nil {
-		return portal.User{}, err
+		return portal.User{}, nil, err
 	}
-	res, err := a.app.AcquireTokenByAuthCode(ctx, code, a.cfg.RedirectURL, a.cfg.Scopes, confidential.WithChallenge(l.Verifier))
+	// With Graph, the code is redeemed on a client of this sign-in's own,
+	// whose cache (the Graph tokens) goes to the new session (KeepTokens).
+	app, kept := a.app, &heldCache{}
+	if a.cfg.Graph != nil {
+		if app, err = a.client(kept); err != nil {
+			return portal.User{}, nil, err
+		}
+	}
+	res, err := app.AcquireTokenByAuthCode(ctx, code, a.cfg.RedirectURL, a.cfg.Scopes, confidential.WithChallenge(l.Verifier))
 	if err != nil {
 		return fail("token redemption failed: " + sanitize(err))
 	}
@@ -190,7 +229,11 @@ func (a *Authenticator) CompleteSignIn(ctx context.Context, query url.Values, l 
 	if raw == "" {
 		return fail("token response had no id_token")
 	}
-	return a.verify(ctx, p, raw, l.Nonce)
+	u, err := a.verify(ctx, p, raw, l.Nonce)
+	if err != nil {
+		return u, nil, err
+	}
+	return u, kept.data, nil
 }
 
 // claims are the ID token claims the portal reads itself (MSAL's IDToken

@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -94,4 +95,60 @@ func (c sessionCache) Export(ctx context.Context, m cache.Marshaler, _ cache.Exp
 		return err
 	}
 	return c.store.PutTokenCache(ctx, c.keyHash, c.sealer.Seal(c.keyHash, plain))
+}
+
+// heldCache holds one sign-in's token cache in memory, from the code's
+// redemption until KeepTokens files it under the new session.
+type heldCache struct{ data []byte }
+
+func (h *heldCache) Replace(_ context.Context, u cache.Unmarshaler, _ cache.ReplaceHints) error {
+	if h.data == nil {
+		return u.Unmarshal([]byte("{}"))
+	}
+	return u.Unmarshal(h.data)
+}
+
+func (h *heldCache) Export(_ context.Context, m cache.Marshaler, _ cache.ExportHints) error {
+	b, err := m.Marshal()
+	if err == nil {
+		h.data = b
+	}
+	return err
+}
+
+// KeepTokens seals a sign-in's tokens (from CompleteSignIn) and files them
+// under the session they now belong to. Nothing to keep (Graph off) is no
+// error.
+func (a *Authenticator) KeepTokens(ctx context.Context, sessionKeyHash []byte, t portal.SignInTokens) error {
+	if a.cfg.Graph == nil || len(t) == 0 {
+		return nil
+	}
+	return a.cfg.Graph.Caches.PutTokenCache(ctx, sessionKeyHash, a.cfg.Graph.Sealer.Seal(sessionKeyHash, t))
+}
+
+// GraphToken returns an access token for Microsoft Graph as the signed-in
+// person u of session sessionKeyHash: the cached one, or a new one from
+// the refresh token (MSAL decides), the session's cache saved again after.
+// EUNAUTHORIZED when the session holds no usable tokens (signed in before
+// Graph was turned on, or consent withdrawn): signing in again helps.
+func (a *Authenticator) GraphToken(ctx context.Context, sessionKeyHash []byte, u portal.User) (string, error) {
+	g := a.cfg.Graph
+	if g == nil {
+		return "", portal.Errorf(portal.EUNAVAILABLE, "Names from Microsoft Graph are not turned on.")
+	}
+	app, err := a.client(sessionCache{store: g.Caches, sealer: g.Sealer, keyHash: sessionKeyHash})
+	if err != nil {
+		return "", err
+	}
+	// MSAL names accounts "<object ID>.<tenant ID>" (client_info's uid.utid).
+	acct, err := app.Account(ctx, u.ObjectID.String()+"."+u.TenantID.String())
+	if err != nil || acct.HomeAccountID == "" {
+		return "", portal.Wrap(errors.Join(err, errors.New("no account in the session's cache")), portal.EUNAUTHORIZED,
+			"Your sign-in holds no permission to read names from Microsoft Graph; sign in again.")
+	}
+	res, err := app.AcquireTokenSilent(ctx, g.Scopes, confidential.WithSilentAccount(acct), confidential.WithTenantID(u.TenantID.String()))
+	if err != nil {
+		return "", portal.Wrap(errors.New(sanitize(err)), portal.EUNAUTHORIZED, "Microsoft Entra ID did not renew your permission to read names; sign in again.")
+	}
+	return res.AccessToken, nil
 }

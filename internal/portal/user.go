@@ -93,6 +93,12 @@ func (u User) PrimaryRole() Role {
 	return u.Roles[0]
 }
 
+// SignInTokens are the tokens a sign-in obtained beyond the ID token
+// (delegated Graph permission), in the provider's own cache format: handed
+// from the sign-in to the new session's sealed store, never to a page, a
+// cookie or a log.
+type SignInTokens []byte
+
 // SessionRecord is a server-side session as stored. The cookie carries only
 // a random token; KeyHash is SHA-256 of it, so a copy of the database holds
 // no usable session cookies.
@@ -146,8 +152,11 @@ type Authenticator interface {
 	BeginSignIn(ctx context.Context, loginHint, returnTo string) (redirect string, s SignIn, err error)
 	// CompleteSignIn checks the callback's query against s, redeems the code
 	// and verifies the ID token. Failures are EUNAUTHORIZED (or EUNAVAILABLE
-	// when the provider cannot be reached).
-	CompleteSignIn(ctx context.Context, query url.Values, s SignIn) (User, error)
+	// when the provider cannot be reached). The tokens, if any (Graph on),
+	// are for KeepTokens once the new session exists.
+	CompleteSignIn(ctx context.Context, query url.Values, s SignIn) (User, SignInTokens, error)
+	// KeepTokens files a sign-in's tokens under its session (sealed).
+	KeepTokens(ctx context.Context, sessionKeyHash []byte, t SignInTokens) error
 	// EndSessionURL is where to send the browser after the portal's own
 	// session has ended, or "" when unknown.
 	EndSessionURL(ctx context.Context, postLogout string) string
