@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
@@ -54,6 +55,11 @@ type serveConfig struct {
 	// PORTAL_TRUSTED_PROXIES: comma-separated CIDR ranges of the proxies
 	// in front of the portal, whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// PORTAL_GRAPH=true: sign-in also asks for delegated Graph permission
+	// (names for IDs); PORTAL_TOKEN_CACHE_KEY (or _FILE), base64 of 32
+	// random bytes, seals each session's Graph tokens at rest.
+	Graph         bool
+	TokenCacheKey []byte
 	// PORTAL_ROLE_ADMIN, PORTAL_ROLE_HELPDESK, PORTAL_ROLE_AUDITOR: the app
 	// role values of the Entra app registration, when not the defaults
 	// (Portal.Admin, Portal.Helpdesk, Portal.Auditor).
@@ -217,6 +223,18 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 			bad("%s: %q already names the %s role; each role needs its own app role", name, v, other.Label())
 		}
 		seenRole[v] = r
+	}
+	switch v := strings.ToLower(getenv("PORTAL_GRAPH")); v {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		c.Graph = true
+		key, err := base64.StdEncoding.DecodeString(secret("PORTAL_TOKEN_CACHE_KEY"))
+		if err != nil || len(key) != 32 {
+			bad("PORTAL_TOKEN_CACHE_KEY (or _FILE) must be base64 of 32 random bytes (openssl rand -base64 32): it seals each session's Graph tokens")
+		}
+		c.TokenCacheKey = key
+	default:
+		bad("PORTAL_GRAPH must be true or false")
 	}
 	switch v := strings.ToLower(getenv("PORTAL_REQUIRE_JUSTIFICATION")); v {
 	case "", "false", "0", "no":

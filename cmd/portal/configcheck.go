@@ -116,6 +116,11 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 		apps = append(apps, a.Name+" ("+a.ID.String()+")")
 	}
 	add("PORTAL_KNOWN_APPS", orNone(strings.Join(apps, "; ")))
+	if c.Graph {
+		add("PORTAL_GRAPH", "true (token cache key "+secret("PORTAL_TOKEN_CACHE_KEY")+")")
+	} else {
+		add("PORTAL_GRAPH", "false (IDs only)")
+	}
 	add("PORTAL_REQUIRE_JUSTIFICATION", fmt.Sprint(c.RequireJustification))
 	reconcile := "on demand only"
 	if c.ReconcileEvery > 0 {

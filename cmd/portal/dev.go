@@ -153,6 +153,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	for _, p := range devidp.Personas() {
 		tenants[p.TenantID] = p.TenantName
 	}
+	_, graphURL, stopGraph, err := startDevGraph(idp, logger)
+	if err != nil {
+		return fmt.Errorf("graph emulator: %w", err)
+	}
+	defer stopGraph()
+	sealer, err := entra.NewSealer(devTokenCacheKey)
+	if err != nil {
+		return err
+	}
 	auth, err := entra.New(entra.Config{
 		Authority:      idp.Authority("organizations"),
 		ClientID:       devidp.ClientID,
@@ -161,6 +170,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		AllowedTenants: []portal.GUID{devidp.ContosoTenant, devidp.FabrikamTenant},
 		HTTPClient:     idp.HTTPClient(),
 		DevIdP:         true,
+		Graph:          &entra.GraphConfig{Scopes: graphScopes, Caches: db, Sealer: sealer},
 	})
 	if err != nil {
 		return err
@@ -209,6 +219,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
 	}
+	fmt.Fprintf(stdout, "  Graph emulator: %s (names: being wired in)\n", graphURL)
 	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
 	return serveUntilDone(ctx, srv, ln)
 }

@@ -65,3 +65,43 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// Dev mode runs a Graph emulator that accepts only the dev IdP's tokens,
+// and a sign-in keeps the person's Graph tokens with the session.
+func TestDevGraph(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	data := t.TempDir()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dev", "-addr", "127.0.0.1:0", "-data", data}, noEnv, &out, &errOut) }()
+	defer func() { cancel(); <-done }()
+	banner := regexp.MustCompile(`\(dev\) at (http://[0-9.:]+)\n(?s:.*)Graph emulator: (http://[0-9.:]+) `)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		m = banner.FindStringSubmatch(out.String())
+	}
+	if m == nil {
+		t.Fatalf("no Graph emulator printed:\n%s\n%s", out.String(), errOut.String())
+	}
+	req, _ := http.NewRequest("GET", m[2]+"/v1.0/users?$filter=startswith(displayName,'Alice')", nil)
+	req.Header.Set("Authorization", "Bearer made-up")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a made-up token: %d, want 401", resp.StatusCode)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err = c.Get(m[1] + "/auth/login?login_hint=helpdesk@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(errOut.String(), `"auth.success"`) || strings.Contains(errOut.String(), `"auth.tokens"`) {
+		t.Errorf("sign-in with Graph scopes: %d; log:\n%.2000s", resp.StatusCode, errOut.String())
+	}
+}

@@ -63,6 +63,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if len(cfg.Tenants) == 1 {
 		tenant = cfg.Tenants[0].String()
 	}
+	var graphCfg *entra.GraphConfig
+	if cfg.Graph {
+		sealer, err := entra.NewSealer(cfg.TokenCacheKey)
+		if err != nil {
+			return err
+		}
+		graphCfg = &entra.GraphConfig{Scopes: graphScopes, Caches: db, Sealer: sealer}
+	}
 	auth, err := entra.New(entra.Config{
 		Authority:      cfg.EntraHost + "/" + tenant,
 		ClientID:       cfg.ClientID,
@@ -70,6 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		RedirectURL:    cfg.BaseURL + "/auth/callback",
 		AllowedTenants: cfg.Tenants,
 		RoleNames:      cfg.RoleNames,
+		Graph:          graphCfg,
 	})
 	if err != nil {
 		return err

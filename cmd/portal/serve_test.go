@@ -45,8 +45,10 @@ func TestServeRefusesIncompleteSettings(t *testing.T) {
 			"PORTAL_SESSION_IDLE_TIMEOUT":  "forever",
 			"PORTAL_TRUSTED_PROXIES":       "10.0.0.0/8, not-an-ip",
 			"PORTAL_ROLE_HELPDESK":         "Portal.Admin",
+			"PORTAL_GRAPH":                 "true",
+			"PORTAL_TOKEN_CACHE_KEY":       "c2hvcnQ=",
 		}, []string{"PORTAL_BASE_URL", "tenant ID \"contoso\"", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ACS_CONNECTION_STRING", "PORTAL_DATABASE_URL", "PORTAL_SESSION_IDLE_TIMEOUT",
-			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK"}},
+			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK", "PORTAL_TOKEN_CACHE_KEY"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -106,6 +108,8 @@ func TestServeOnPostgres(t *testing.T) {
 		"PORTAL_DATABASE_URL":           schema,
 		"PORTAL_DATABASE_MIGRATION_URL": schema,
 		"PORTAL_METRICS_ADDR":           "127.0.0.1:0",
+		"PORTAL_GRAPH":                  "true",
+		"PORTAL_TOKEN_CACHE_KEY":        "dGVhbXMtcGhvbmUtcG9ydGFsLXRlc3QtY2FjaGVrZXk=",
 	}
 	var out, errOut bytes.Buffer
 	if err := run(ctx, []string{"serve"}, envOf(env), &out, &errOut); err != nil {

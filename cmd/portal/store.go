@@ -16,6 +16,7 @@ import (
 type store interface {
 	portal.Store
 	portal.SessionStore
+	portal.TokenCacheStore
 	readyStore
 	AuditRows(ctx context.Context) (int64, error)
 	SessionCount(ctx context.Context) (int64, error)

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/teamsphone/portal/internal/devidp"
+	"github.com/teamsphone/portal/internal/graph"
+	"github.com/teamsphone/portal/internal/graphemu"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// devTokenCacheKey seals dev sessions' Graph tokens. A constant on purpose:
+// dev sessions outlive restarts, and so must the key that opens them.
+var devTokenCacheKey = []byte("teams-phone-portal-dev-cache-key")
+
+// graphScopes are the delegated Graph permissions a sign-in asks for when
+// names are on: people's names (User.ReadBasic.All), resource accounts and
+// their numbers (TeamsResourceAccount.Read.All, beta), app names
+// (Application.Read.All). What a tenant has not consented to fails alone.
+var graphScopes = []string{graph.ScopeUsers, graph.ScopeResourceAccounts, graph.ScopeApps}
+
+// devACSResourceID stands for the emulated ACS resource's immutable ID,
+// which resource accounts are bound to.
+const devACSResourceID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+// startDevGraph serves the Graph emulator on its own loopback port with the
+// dev tenants' directory, checking bearer tokens against the dev IdP's.
+func startDevGraph(idp *devidp.IdP, logger *slog.Logger) (*graphemu.Emulator, string, func(), error) {
+	emu := graphemu.New(graphemu.Config{Logger: logger, Verify: func(_ *http.Request, token string) (portal.GUID, []string, error) {
+		g, ok := idp.AccessToken(token, time.Now())
+		if !ok {
+			return portal.GUID{}, nil, errors.New("not a token the dev IdP issued, or expired")
+		}
+		return g.Tenant, g.Scopes, nil
+	}})
+	seedDevDirectory(emu)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		emu.Close()
+	}
+	return emu, "http://" + ln.Addr().String(), stop, nil
+}
+
+// seedDevDirectory names the dev personas and the seeded assignments'
+// people and resource accounts. Chen Wei has left (deleted), and the
+// mobile app has no service principal in Contoso: both show what the
+// portal flags.
+func seedDevDirectory(emu *graphemu.Emulator) {
+	users := map[portal.GUID][]graphemu.User{}
+	for _, p := range devidp.Personas() {
+		users[p.TenantID] = append(users[p.TenantID], graphemu.User{ID: p.ObjectID, DisplayName: p.Name, UserPrincipalName: p.LoginHint})
+	}
+	u := func(id, name, upn string) graphemu.User {
+		return graphemu.User{ID: portal.MustParseGUID(id), DisplayName: name, UserPrincipalName: upn}
+	}
+	contoso, fabrikam := devidp.ContosoTenant, devidp.FabrikamTenant
+	chen := u("7c1d9e2f-3a4b-4c5d-8e6f-7a8b9c0d1e02", "Chen Wei", "chen.wei@contoso.test")
+	chen.Deleted = true
+	emu.Seed(contoso, append(users[contoso],
+		u("e5b7f628-ea94-4fdc-b3d9-1af1fe231111", "Alice Smith", "alice.smith@contoso.test"),
+		u("4b7f3b1e-2f0c-4e6a-9d0c-5a1b2c3d4e01", "Bruno Costa", "bruno.costa@contoso.test"),
+		chen,
+		u("9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c05", "Dana Park", "dana.park@contoso.test"),
+	), []graphemu.ResourceAccount{
+		{ID: portal.MustParseGUID("2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c03"), DisplayName: "Main line auto attendant", UserPrincipalName: "mainline@contoso.test",
+			AppID: appDesktop, PhoneNumber: "tel:+14255550100", ACSResourceID: devACSResourceID},
+		{ID: portal.MustParseGUID("8f7e6d5c-4b3a-4291-8f0e-d9c8b7a6f506"), DisplayName: "Support queue", UserPrincipalName: "support@contoso.test",
+			AppID: appDesktop, PhoneNumber: "tel:+14255550101", ACSResourceID: devACSResourceID},
+	}, []graphemu.ServicePrincipal{
+		{ID: portal.MustParseGUID("c0ffee00-0000-4000-8000-000000000001"), AppID: appDesktop, DisplayName: "Contoso Agent Desktop"},
+	})
+	emu.Seed(fabrikam, append(users[fabrikam],
+		u("5d6e7f8a-9b0c-4d1e-8f2a-3b4c5d6e7f04", "Farah Khan", "farah.khan@fabrikam.test"),
+		u("1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a07", "Felix Braun", "felix.braun@fabrikam.test"),
+	), nil, []graphemu.ServicePrincipal{
+		{ID: portal.MustParseGUID("c0ffee00-0000-4000-8000-000000000002"), AppID: appDesktop, DisplayName: "Contoso Agent Desktop"},
+		{ID: portal.MustParseGUID("c0ffee00-0000-4000-8000-000000000003"), AppID: appMobile, DisplayName: "Contoso Agent Mobile"},
+	})
+}
