@@ -135,6 +135,22 @@ type GrantForm struct {
 	Problem       string // a form-level message (upstream failure, conflict)
 	ProblemHref   string // a link that helps (look it up, open it)
 	ProblemLink   string
+	People        PeopleView
+}
+
+// PeopleView is the grant form's people finder: what was searched, who
+// was found, or why names are not available.
+type PeopleView struct {
+	Enabled  bool // Graph is set up
+	Query    string
+	Searched bool
+	People   []PersonView
+	Message  string
+}
+
+// PersonView is one person found; Href opens the grant form filled in.
+type PersonView struct {
+	ObjectID, Name, UPN, Href string
 }
 
 // EditForm is the edit form of a user assignment.

@@ -285,9 +285,15 @@ func grantKinds(u portal.User, chosen string) []templates.Option {
 // handleGrantForm shows an empty grant form. GET /assignments/new
 func (s *Server) handleGrantForm(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
-	f := templates.GrantForm{Kinds: grantKinds(*u, ""), Required: s.deps.Access.RequireJustification()}
-	if id, err := portal.ParseGUID(r.URL.Query().Get("objectId")); err == nil {
+	q := r.URL.Query()
+	f := templates.GrantForm{Kinds: grantKinds(*u, ""), Required: s.deps.Access.RequireJustification(),
+		People: s.findPeople(r.Context(), r, q.Get("find"))}
+	if id, err := portal.ParseGUID(q.Get("objectId")); err == nil {
 		f.ObjectID = id.String()
+		// Chosen in the people finder: a person, named.
+		if label, err := access.CleanLabel(q.Get("label")); err == nil && label != "" {
+			f.Label, f.Kind, f.Kinds = label, "user", grantKinds(*u, "user")
+		}
 	}
 	f.Apps, _ = s.appOptions(nil)
 	s.render(w, r, http.StatusOK, templates.GrantPage(s.page(w, r, "Grant access", "grant"), f))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/graphemu"
@@ -30,11 +31,10 @@ func (e *portalEnv) sessionKeyHash(c *http.Client) []byte {
 
 // The sign-in's Graph tokens are kept per session, sealed, and serve Graph
 // calls as that person — until the session ends.
-func TestGraphTokensPerSession(t *testing.T) {
-	e := newPortal(t, SessionOptions{})
-	ctx := context.Background()
-	// Graph, as dev mode will run it: the emulator checks the dev IdP's
-	// access tokens.
+// withGraph gives the portal a Graph emulator, as dev mode runs it (it
+// checks the dev IdP's access tokens), with Alice in Contoso and another
+// Alice in Fabrikam.
+func (e *portalEnv) withGraph() (*graph.Client, *graphemu.Emulator) {
 	emu := graphemu.New(graphemu.Config{Verify: func(_ *http.Request, token string) (portal.GUID, []string, error) {
 		g, ok := e.idp.AccessToken(token, time.Now())
 		if !ok {
@@ -42,12 +42,23 @@ func TestGraphTokensPerSession(t *testing.T) {
 		}
 		return g.Tenant, g.Scopes, nil
 	}})
-	defer emu.Close()
+	e.t.Cleanup(emu.Close)
 	emu.AddUser(devidp.ContosoTenant, graphemu.User{ID: alice, DisplayName: "Alice Smith", UserPrincipalName: "alice@contoso.test"})
+	emu.AddUser(devidp.ContosoTenant, graphemu.User{ID: carolID, DisplayName: `Alina <script>alert(1)</script>`, UserPrincipalName: "alina@contoso.test"})
 	emu.AddUser(devidp.FabrikamTenant, graphemu.User{ID: bob, DisplayName: "Alice Fabrikam", UserPrincipalName: "alice@fabrikam.test"})
 	srv := httptest.NewServer(emu)
-	defer srv.Close()
+	e.t.Cleanup(srv.Close)
 	directory := graph.New(srv.URL, nil)
+	e.server.deps.Directory = directory
+	return directory, emu
+}
+
+var carolID = portal.MustParseGUID("7c1d9e2f-3a4b-4c5d-8e6f-7a8b9c0d1e02")
+
+func TestGraphTokensPerSession(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	ctx := context.Background()
+	directory, _ := e.withGraph()
 
 	c := e.as("helpdesk@contoso.test")
 	key := e.sessionKeyHash(c)
@@ -94,3 +105,55 @@ func TestGraphTokensPerSession(t *testing.T) {
 }
 
 var errNoToken = portal.Errorf(portal.EUNAUTHORIZED, "unknown token")
+
+// Helpdesk finds a person by name and grants them access, without knowing
+// their object ID; Graph failing leaves the form working on IDs.
+func TestPeopleFinder(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	_, emu := e.withGraph()
+	c := noFollow(e.as("helpdesk@contoso.test"))
+	p := e.get(c, "/assignments/new?find=ali")
+	results, _ := p.testid("people-results")
+	if !strings.Contains(results, "Alice Smith") || !strings.Contains(results, "alice@contoso.test") || strings.Contains(results, "Fabrikam") {
+		t.Fatalf("people found: %q", results)
+	}
+	if strings.Contains(p.body, "<script>alert(1)") {
+		t.Error("a display name's HTML was not escaped")
+	}
+	assertNoncedHX(t, "grant page with the people finder", p)
+	// As you type (htmx): the results alone.
+	frag := e.do(c, "GET", "/people?find=alice", nil, http.Header{"HX-Request": {"true"}, "HX-Request-Type": {"partial"}})
+	if frag.status != 200 || !strings.Contains(frag.body, "Alice Smith") || strings.Contains(frag.body, "<html") {
+		t.Errorf("/people fragment: %d %q", frag.status, frag.body)
+	}
+	// Choosing her fills the grant form.
+	href := "/assignments/new?" + url.Values{"objectId": {alice.String()}, "label": {"Alice Smith"}}.Encode()
+	if !strings.Contains(p.body, strings.ReplaceAll(href, "&", "&amp;")) {
+		t.Fatalf("no link to %s", href)
+	}
+	form := e.get(c, href)
+	if !strings.Contains(form.body, `value="`+alice.String()+`"`) || !strings.Contains(form.body, `value="Alice Smith"`) {
+		t.Errorf("the grant form is not filled in")
+	}
+	grant := url.Values{"objectId": {alice.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "label": {"Alice Smith"}}
+	if p := e.post(c, "/assignments", grant); p.status != http.StatusSeeOther {
+		t.Fatalf("grant: %d %s", p.status, p.body)
+	}
+	// Graph down: a reason, and the form still there.
+	emu.Script(acsemu.Fault{Status: 503})
+	p = e.get(c, "/assignments/new?find=ali")
+	if msg, _ := p.testid("people-message"); !strings.Contains(msg, "Names are not available") {
+		t.Errorf("Graph down: %q", msg)
+	}
+	if _, ok := p.testid("grant-form"); !ok {
+		t.Error("the grant form is gone when Graph is down")
+	}
+	// Fabrikam's admin finds Fabrikam's Alice only.
+	if r, _ := e.get(noFollow(e.as("admin@fabrikam.test")), "/assignments/new?find=alice").testid("people-results"); !strings.Contains(r, "Alice Fabrikam") || strings.Contains(r, "Alice Smith") {
+		t.Errorf("Fabrikam's search: %q", r)
+	}
+	// An auditor may not use it.
+	if p := e.get(noFollow(e.as("auditor@contoso.test")), "/people?find=ali"); p.status != http.StatusForbidden {
+		t.Errorf("auditor: %d", p.status)
+	}
+}

@@ -47,6 +47,7 @@ func (s *Server) routes() http.Handler {
 	// Changing: admins and helpdesk (helpdesk: users only, checked per kind).
 	s.handle(r, "GET", "/assignments/new", changers, s.handleGrantForm)
 	s.handle(r, "POST", "/assignments", changers, s.handleGrant)
+	s.handle(r, "GET", "/people", changers, s.handlePeople)
 	s.handle(r, "POST", "/assignments/{objectId}", changers, s.handleEdit)
 	s.handle(r, "POST", "/assignments/{objectId}/verify", changers, s.handleVerify)
 	s.handle(r, "POST", "/assignments/{objectId}/adopt", changers, s.handleAdopt)

@@ -29,6 +29,9 @@ type Deps struct {
 	// Bulk makes plans of uploaded files, kept in Plans (nil: no bulk).
 	Bulk  *bulk.Planner
 	Plans portal.PlanStore
+	// Directory, if set, finds people by name through Microsoft Graph (on
+	// each person's own token: Auth.GraphToken); nil: IDs only.
+	Directory portal.Directory
 	// Metrics, if set, counts every answered request by route.
 	Metrics RequestObserver
 	// Jobs is woken when a bulk job is queued (nil: it is found by polling).

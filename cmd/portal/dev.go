@@ -25,6 +25,7 @@ import (
 	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
@@ -192,6 +193,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		Reconciler:    reconciler,
 		Jobs:          bulkRunner,
 		Metrics:       m,
+		Directory:     graph.New(graphURL, nil),
 		Bulk:          &bulk.Planner{Access: service, Plans: db},
 		Plans:         db,
 		KnownApps:     devKnownApps,
@@ -219,7 +221,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
 	}
-	fmt.Fprintf(stdout, "  Graph emulator: %s (names: being wired in)\n", graphURL)
+	fmt.Fprintf(stdout, "  Graph emulator: %s (the grant form finds people by name)\n", graphURL)
 	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
 	return serveUntilDone(ctx, srv, ln)
 }

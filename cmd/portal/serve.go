@@ -21,6 +21,7 @@ import (
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
@@ -64,7 +65,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		tenant = cfg.Tenants[0].String()
 	}
 	var graphCfg *entra.GraphConfig
+	var directory portal.Directory // nil: IDs only
 	if cfg.Graph {
+		directory = graph.New(graph.DefaultBase, nil)
 		sealer, err := entra.NewSealer(cfg.TokenCacheKey)
 		if err != nil {
 			return err
@@ -115,6 +118,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		HSTS:           strings.HasPrefix(cfg.BaseURL, "https://"),
 		TrustedProxies: cfg.TrustedProxies,
 		Metrics:        m,
+		Directory:      directory,
 		Ready:          readiness(db, acsCred),
 	})
 	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })

@@ -40,6 +40,8 @@ const (
 // maxBody caps what the portal reads of an answer.
 const maxBody = 1 << 20
 
+var _ portal.Directory = (*Client)(nil)
+
 // Client calls Graph. It is safe for concurrent use.
 type Client struct {
 	base string

@@ -1,5 +1,7 @@
 package portal
 
+import "context"
+
 // DirectoryEntry is what Microsoft Graph says about an object the portal
 // shows by ID: a person, a Teams resource account, or an app. Names are for
 // display only; identity is always the ObjectID.
@@ -21,4 +23,12 @@ func (e DirectoryEntry) Label() string {
 		return e.DisplayName
 	}
 	return e.UPN
+}
+
+// Directory finds and names directory objects through Microsoft Graph, on
+// the signed-in person's delegated token (Authenticator.GraphToken).
+type Directory interface {
+	// SearchUsers finds people whose name or UPN starts a word with q (a
+	// whole object ID finds that person), at most limit.
+	SearchUsers(ctx context.Context, token, q string, limit int) ([]DirectoryEntry, error)
 }

@@ -157,6 +157,10 @@ type Authenticator interface {
 	CompleteSignIn(ctx context.Context, query url.Values, s SignIn) (User, SignInTokens, error)
 	// KeepTokens files a sign-in's tokens under its session (sealed).
 	KeepTokens(ctx context.Context, sessionKeyHash []byte, t SignInTokens) error
+	// GraphToken is a Microsoft Graph access token as the signed-in person
+	// u of that session; EUNAVAILABLE when names are off, EUNAUTHORIZED when
+	// the session holds no usable tokens.
+	GraphToken(ctx context.Context, sessionKeyHash []byte, u User) (string, error)
 	// EndSessionURL is where to send the browser after the portal's own
 	// session has ended, or "" when unknown.
 	EndSessionURL(ctx context.Context, postLogout string) string
