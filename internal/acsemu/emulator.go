@@ -207,18 +207,18 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if fault.Latency > 0 && !e.wait(ctx, fault.Latency) {
 		e.finish(entry, 0)
-		dropConnection(w)
+		DropConnection(w)
 		return
 	}
 	switch {
 	case fault.Hang:
 		e.wait(ctx, -1)
 		e.finish(entry, 0)
-		dropConnection(w)
+		DropConnection(w)
 		return
 	case fault.Reset:
 		e.finish(entry, 0)
-		dropConnection(w)
+		DropConnection(w)
 		return
 	case fault.Status != 0:
 		rep := faultReply(fault)
@@ -230,7 +230,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep := e.handle(r, &in)
 	if fault.ResetAfterApply {
 		e.finish(entry, 0)
-		dropConnection(w)
+		DropConnection(w)
 		return
 	}
 	if fault.TruncateBody && rep.body != nil {

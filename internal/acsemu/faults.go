@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -46,8 +47,8 @@ type Fault struct {
 	TruncateBody bool
 }
 
-// describe names the fault for the request log; "" for the zero Fault.
-func (f Fault) describe() string {
+// Describe names the fault for a request log; "" for the zero Fault.
+func (f Fault) Describe() string {
 	var parts []string
 	if f.Latency > 0 {
 		parts = append(parts, "latency="+f.Latency.String())
@@ -107,18 +108,23 @@ func (e *Emulator) nextFaultLocked() Fault {
 		e.script = e.script[1:]
 		return f
 	}
-	r := e.rates
+	return e.rates.Draw(e.rng)
+}
+
+// Draw picks one request's fault from the rates (the Graph emulator draws
+// from the same rates, so both are described alike).
+func (r Rates) Draw(rng *mathrand.Rand) Fault {
 	f := Fault{Latency: r.Latency}
 	if r.Throttle <= 0 && r.ServerError <= 0 && r.Unavailable <= 0 && r.Hang <= 0 && r.Reset <= 0 {
 		return f
 	}
-	u := e.rng.Float64()
+	u := rng.Float64()
 	switch {
 	case u < r.Throttle:
 		f.Status, f.RetryAfter = http.StatusTooManyRequests, r.RetryAfter
 	case u < r.Throttle+r.ServerError:
 		f.Status = http.StatusInternalServerError
-		if e.rng.IntN(2) == 1 {
+		if rng.IntN(2) == 1 {
 			f.Status = http.StatusServiceUnavailable
 		}
 	case u < r.Throttle+r.ServerError+r.Unavailable:
@@ -262,13 +268,13 @@ func (e *Emulator) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// dropConnection ends a request without answering. Over HTTP/1 it hijacks
+// DropConnection ends a request without answering. Over HTTP/1 it hijacks
 // the connection and closes it with SO_LINGER 0, so the client sees a reset
 // rather than a clean end of stream; where hijacking is not supported (HTTP/2)
 // it aborts the handler with http.ErrAbortHandler, which net/http turns into
 // a reset stream. It must not be used with a ResponseWriter that is not
 // served by net/http (such as httptest.ResponseRecorder).
-func dropConnection(w http.ResponseWriter) {
+func DropConnection(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if errors.Is(err, http.ErrNotSupported) {
 		panic(http.ErrAbortHandler)

@@ -86,7 +86,7 @@ func TestFaultStatus(t *testing.T) {
 		{Fault{Status: 502}, "BadGateway", "", ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.fault.describe()+"/"+tc.retryAfter, func(t *testing.T) {
+		t.Run(tc.fault.Describe()+"/"+tc.retryAfter, func(t *testing.T) {
 			h := newHarness(t, testConfig())
 			h.emu.Script(tc.fault)
 			req := h.signedRequest("PUT", mainPath, raBody)

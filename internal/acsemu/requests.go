@@ -74,7 +74,7 @@ func (e *Emulator) arrive(r *http.Request) (*Request, Fault) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	fault := e.nextFaultLocked()
-	entry.Fault = fault.describe()
+	entry.Fault = fault.Describe()
 	e.requests = append(e.requests, entry)
 	return entry, fault
 }

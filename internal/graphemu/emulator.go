@@ -148,18 +148,18 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if fault.Latency > 0 && !e.wait(ctx, fault.Latency) {
 		e.finish(entry, 0)
-		dropConnection(w)
+		acsemu.DropConnection(w)
 		return
 	}
 	switch {
 	case fault.Hang:
 		e.wait(ctx, -1)
 		e.finish(entry, 0)
-		dropConnection(w)
+		acsemu.DropConnection(w)
 		return
 	case fault.Reset:
 		e.finish(entry, 0)
-		dropConnection(w)
+		acsemu.DropConnection(w)
 		return
 	case fault.Status != 0:
 		rep := e.faultReply(c, fault)
@@ -171,7 +171,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep := e.handle(c)
 	if fault.ResetAfterApply {
 		e.finish(entry, 0)
-		dropConnection(w)
+		acsemu.DropConnection(w)
 		return
 	}
 	if fault.TruncateBody && rep.body != nil {

@@ -2,11 +2,8 @@ package graphemu
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,64 +41,19 @@ func (e *Emulator) SetRates(r acsemu.Rates) {
 	e.rates = r
 }
 
-// nextFaultLocked pops the script or draws from the rates, with the same
-// distribution as acsemu (whose drawing is not exported).
+// nextFaultLocked pops the script or draws from the rates as acsemu does,
+// a 429 without a configured Retry-After getting defaultRetryAfter.
 func (e *Emulator) nextFaultLocked() acsemu.Fault {
 	if len(e.script) > 0 {
 		f := e.script[0]
 		e.script = e.script[1:]
 		return f
 	}
-	r := e.rates
-	f := acsemu.Fault{Latency: r.Latency}
-	if r.Throttle <= 0 && r.ServerError <= 0 && r.Unavailable <= 0 && r.Hang <= 0 && r.Reset <= 0 {
-		return f
-	}
-	u := e.rng.Float64()
-	switch {
-	case u < r.Throttle:
-		f.Status, f.RetryAfter = http.StatusTooManyRequests, r.RetryAfter
-		if f.RetryAfter == "" {
-			f.RetryAfter = defaultRetryAfter
-		}
-	case u < r.Throttle+r.ServerError:
-		f.Status = http.StatusInternalServerError
-		if e.rng.IntN(2) == 1 {
-			f.Status = http.StatusServiceUnavailable
-		}
-	case u < r.Throttle+r.ServerError+r.Unavailable:
-		f.Status = http.StatusServiceUnavailable
-	case u < r.Throttle+r.ServerError+r.Unavailable+r.Hang:
-		f.Hang = true
-	case u < r.Throttle+r.ServerError+r.Unavailable+r.Hang+r.Reset:
-		f.Reset = true
+	f := e.rates.Draw(e.rng)
+	if f.Status == http.StatusTooManyRequests && f.RetryAfter == "" {
+		f.RetryAfter = defaultRetryAfter
 	}
 	return f
-}
-
-// describeFault names a fault for the request log, in acsemu's words; ""
-// for the zero Fault.
-func describeFault(f acsemu.Fault) string {
-	var parts []string
-	if f.Latency > 0 {
-		parts = append(parts, "latency="+f.Latency.String())
-	}
-	switch {
-	case f.Hang:
-		parts = append(parts, "hang")
-	case f.Reset:
-		parts = append(parts, "reset")
-	case f.Status != 0:
-		parts = append(parts, "status="+strconv.Itoa(f.Status))
-	default:
-		if f.ResetAfterApply {
-			parts = append(parts, "reset-after-apply")
-		}
-		if f.TruncateBody {
-			parts = append(parts, "truncate-body")
-		}
-	}
-	return strings.Join(parts, "+")
 }
 
 // faultReply is the answer of a Status fault: Graph's error body with the
@@ -154,30 +106,4 @@ func (e *Emulator) wait(ctx context.Context, d time.Duration) bool {
 	case <-e.closed:
 		return false
 	}
-}
-
-// dropConnection ends a request without answering. Over HTTP/1 it hijacks
-// the connection and closes it with SO_LINGER 0, so the client sees a reset
-// rather than a clean end of stream; where hijacking is not supported
-// (HTTP/2) it aborts the handler with http.ErrAbortHandler, which net/http
-// turns into a reset stream. It must not be used with a ResponseWriter that
-// net/http does not serve (such as httptest.ResponseRecorder).
-func dropConnection(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if errors.Is(err, http.ErrNotSupported) {
-		panic(http.ErrAbortHandler)
-	}
-	if err != nil {
-		return
-	}
-	raw := conn
-	if inner, ok := conn.(interface{ NetConn() net.Conn }); ok {
-		raw = inner.NetConn()
-	}
-	if tcp, ok := raw.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
-	// Close the raw connection: closing a TLS one would first send a
-	// close_notify, a clean goodbye that a reset should not be.
-	_ = raw.Close()
 }

@@ -75,7 +75,7 @@ func (e *Emulator) arrive(r *http.Request) (*Request, acsemu.Fault) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	fault := e.nextFaultLocked()
-	entry.Fault = describeFault(fault)
+	entry.Fault = fault.Describe()
 	e.requests = append(e.requests, entry)
 	return entry, fault
 }
