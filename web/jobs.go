@@ -70,6 +70,12 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	plan, err := s.deps.Access.Plan(r.Context(), who, job.PlanID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v.FileName = plan.FileName
 	v.Filters = []templates.Option{{Value: "", Label: "All rows", Count: -1}}
 	for _, o := range portal.RowOutcomes {
 		if job.Outcomes[o] > 0 {
@@ -188,7 +194,8 @@ pages:
 	s.endCSV(r, cw, err)
 }
 
-// jobView reads a job into its progress view.
+// jobView reads a job into its progress view (polled every second while it
+// runs: one read of the job and its counts, nothing more).
 func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who) (templates.JobView, portal.Job, bool) {
 	id := chi.URLParam(r, "jobId")
 	job, err := s.deps.Access.Job(r.Context(), who, id)
@@ -196,13 +203,8 @@ func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who)
 		s.renderError(w, r, err)
 		return templates.JobView{}, job, false
 	}
-	plan, err := s.deps.Access.Plan(r.Context(), who, job.PlanID)
-	if err != nil {
-		s.renderError(w, r, err)
-		return templates.JobView{}, job, false
-	}
 	now := s.deps.Now()
-	v := templates.JobView{ID: job.ID, PlanID: job.PlanID, FileName: plan.FileName, CreatedBy: actorName(job.CreatedBy), CreatedAt: displayTime(job.CreatedAt),
+	v := templates.JobView{ID: job.ID, PlanID: job.PlanID, CreatedBy: actorName(job.CreatedBy), CreatedAt: displayTime(job.CreatedAt),
 		State: string(job.State), Total: job.Total, Done: job.Done()}
 	if job.Total > 0 {
 		v.Percent = v.Done * 100 / job.Total

@@ -234,10 +234,6 @@ func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, 
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/", emu)
 	// Faults can be changed while dev mode runs, to watch a bulk job or a
@@ -252,16 +248,29 @@ func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, 
 		emu.SetRates(rates)
 		fmt.Fprintf(w, "faults now: %+v\n", rates)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	srv.RegisterOnShutdown(emu.Close)
+	url, stop, err := serveLoopback(mux, emu.Close)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+	}
+	return emu, url, stop, nil
+}
+
+// serveLoopback serves h on a free loopback port until stop. Shutting down
+// starts closing (an emulator's Close, which releases hanging requests so
+// the shutdown need not wait them out); stop then calls it again, which
+// waits for it to finish (it may be compacting a state file).
+func serveLoopback(h http.Handler, closing func()) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(closing)
 	go srv.Serve(ln)
-	stop := func() {
+	return "http://" + ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		// Shutdown starts the emulator's Close (which compacts its state
-		// file) without waiting for it; this call waits.
-		emu.Close()
-	}
-	return emu, "http://" + ln.Addr().String(), stop, nil
+		closing()
+	}, nil
 }

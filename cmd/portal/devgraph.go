@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -39,19 +37,11 @@ func startDevGraph(idp *devidp.IdP, logger *slog.Logger) (*graphemu.Emulator, st
 		return g.Tenant, g.Scopes, nil
 	}})
 	seedDevDirectory(emu)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := serveLoopback(emu, emu.Close)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		emu.Close()
-	}
-	return emu, "http://" + ln.Addr().String(), stop, nil
+	return emu, url, stop, nil
 }
 
 // seedDevDirectory names the dev personas and the seeded assignments'

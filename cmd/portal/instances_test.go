@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -160,14 +160,9 @@ func sessionCookieOf(t *testing.T, c *http.Client, base string) *http.Cookie {
 // sendCookie GETs addr with only that cookie, following no redirect.
 func sendCookie(t *testing.T, addr string, ck *http.Cookie) (int, string, string) {
 	t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest("GET", addr, nil)
-	req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	u, _ := url.Parse(addr)
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value}})
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return send(t, c, "GET", addr, "", nil)
 }

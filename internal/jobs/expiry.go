@@ -32,12 +32,8 @@ type Expirer struct {
 func (x *Expirer) init() {
 	x.once.Do(func() {
 		x.holder = newHolder("expirer")
-		if x.Every <= 0 {
-			x.Every = time.Minute
-		}
-		if x.LeaseTTL <= 0 {
-			x.LeaseTTL = 2 * time.Minute
-		}
+		setDefault(&x.Every, time.Minute)
+		setDefault(&x.LeaseTTL, 2*time.Minute)
 		if x.Logger == nil {
 			x.Logger = slog.New(slog.DiscardHandler)
 		}

@@ -50,12 +50,8 @@ func (r *Reconciler) init() {
 		r.holder = newHolder("reconciler")
 		r.trigger = make(chan portal.GUID, 64)
 		r.queued = map[portal.GUID]int{}
-		if r.LeaseTTL <= 0 {
-			r.LeaseTTL = 2 * time.Minute
-		}
-		if r.RetryEvery <= 0 {
-			r.RetryEvery = 30 * time.Second
-		}
+		setDefault(&r.LeaseTTL, 2*time.Minute)
+		setDefault(&r.RetryEvery, 30*time.Second)
 		if r.Logger == nil {
 			r.Logger = slog.New(slog.DiscardHandler)
 		}
