@@ -70,6 +70,9 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("graph: %d %s", e.Status, e.Code) }
 
+// RetryAfterHint is Graph's Retry-After (see portal.RetryAfter).
+func (e *Error) RetryAfterHint() time.Duration { return e.RetryAfter }
+
 // call sends one request with the person's token and decodes a JSON answer
 // into out (nil: drop it). A non-2xx answer is a *portal.Error wrapping
 // *Error, with a message for the person.

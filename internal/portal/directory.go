@@ -1,6 +1,9 @@
 package portal
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // DirectoryEntry is what Microsoft Graph says about an object the portal
 // shows by ID: a person, a Teams resource account, or an app. Names are for
@@ -31,4 +34,82 @@ type Directory interface {
 	// SearchUsers finds people whose name or UPN starts a word with q (a
 	// whole object ID finds that person), at most limit.
 	SearchUsers(ctx context.Context, token, q string, limit int) ([]DirectoryEntry, error)
+	// Resolve names the users (resource accounts among them: Entra keeps
+	// those as users) among ids. An ID Graph does not return — deleted, or
+	// never there — is absent from the map.
+	Resolve(ctx context.Context, token string, ids []GUID) (map[GUID]DirectoryEntry, error)
+	// ResourceAccounts lists the tenant's Teams resource accounts bound to
+	// the ACS resource with immutable ID acsResourceID ("": any), with
+	// their phone numbers.
+	ResourceAccounts(ctx context.Context, token, acsResourceID string) ([]DirectoryEntry, error)
+	// AppName names a calling-client app by its service principal in the
+	// token's tenant; found is false when the tenant has none.
+	AppName(ctx context.Context, token string, appID GUID) (name string, found bool, err error)
+}
+
+// NameSpace says what kind of ID a cached name belongs to. Object IDs and
+// application IDs are different namespaces in Entra.
+type NameSpace string
+
+const (
+	// SpaceObject: a user's or resource account's object ID (an
+	// assignment's principal).
+	SpaceObject NameSpace = "object"
+	// SpaceApp: a calling-client app's application (client) ID.
+	SpaceApp NameSpace = "app"
+)
+
+// DirectoryName is what the portal last learned from Microsoft Graph about
+// an ID it shows, cached so that pages name people without asking Graph
+// every time, and so that names survive Graph being unavailable.
+type DirectoryName struct {
+	TenantID GUID
+	Space    NameSpace
+	ID       GUID
+	// Found is false when Graph had no such object at FetchedAt: a person
+	// deleted from the directory, or an app without a service principal in
+	// the tenant (its users cannot get a token for it).
+	Found       bool
+	Kind        PrincipalKind // SpaceObject: KindUser or KindResourceAccount when known
+	DisplayName string
+	UPN         string
+	Phone       string // a resource account's number, when known
+	FetchedAt   time.Time
+}
+
+// Label is how pages name the ID: its display name, else its UPN; "" when
+// not found or never fetched.
+func (n DirectoryName) Label() string {
+	if n.DisplayName != "" {
+		return n.DisplayName
+	}
+	return n.UPN
+}
+
+// Known reports whether the name was ever fetched.
+func (n DirectoryName) Known() bool { return !n.FetchedAt.IsZero() }
+
+// NameStore caches directory names, per tenant: names fetched with one
+// tenant's tokens are never read for another.
+type NameStore interface {
+	// PutNames records what Graph said, replacing what was cached for the
+	// same (tenant, space, ID). Every name must be of tenant. When any
+	// name's content (Found, Kind, DisplayName, UPN, Phone) changed, the
+	// tenant's names revision increases; a fetch that found the same only
+	// moves FetchedAt.
+	PutNames(ctx context.Context, tenant GUID, names []DirectoryName) error
+	// Names returns the cached names of ids in space; an ID never fetched
+	// is absent from the map.
+	Names(ctx context.Context, tenant GUID, space NameSpace, ids []GUID) (map[GUID]DirectoryName, error)
+	// AllNames calls fn for every cached name of tenant in space, in ID
+	// order; an error from fn stops it and is returned.
+	AllNames(ctx context.Context, tenant GUID, space NameSpace, fn func(DirectoryName) error) error
+	// SearchNames returns up to limit names of tenant in space whose
+	// display name or UPN contains q, case-insensitively, ordered by
+	// display name then ID.
+	SearchNames(ctx context.Context, tenant GUID, space NameSpace, q string, limit int) ([]DirectoryName, error)
+	// NamesRevision is the tenant's names revision: 0 before any name was
+	// put, larger after every PutNames that changed a name. Caches compare
+	// it to know whether names moved, across instances.
+	NamesRevision(ctx context.Context, tenant GUID) (int64, error)
 }

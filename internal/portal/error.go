@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to one kind of answer a person or a caller can act on;
@@ -71,4 +72,14 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "Something went wrong on our side."
+}
+
+// RetryAfter is how long an upstream service asked to be left alone, found
+// in err's chain (an error with a RetryAfterHint method), or 0.
+func RetryAfter(err error) time.Duration {
+	var h interface{ RetryAfterHint() time.Duration }
+	if errors.As(err, &h) {
+		return h.RetryAfterHint()
+	}
+	return 0
 }

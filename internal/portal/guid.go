@@ -1,6 +1,9 @@
 package portal
 
-import "encoding/hex"
+import (
+	"bytes"
+	"encoding/hex"
+)
 
 // GUID is an Entra object, tenant or application ID. Its zero value is the nil
 // GUID, which is never a valid ID: IsZero reports it.
@@ -67,6 +70,9 @@ func invalidGUID(s string) error {
 
 // IsZero reports whether g is the nil GUID (the zero value).
 func (g GUID) IsZero() bool { return g == GUID{} }
+
+// Compare orders GUIDs by their bytes (for slices.SortFunc).
+func (g GUID) Compare(h GUID) int { return bytes.Compare(g[:], h[:]) }
 
 // String returns the canonical lower-case 8-4-4-4-12 form.
 func (g GUID) String() string {

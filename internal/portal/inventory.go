@@ -139,6 +139,9 @@ type InventoryPage struct {
 	// read from (its audit head; see InventoryChanges); 0 when unknown.
 	// Equal stamps mean equal inventories, so a rendering can be reused.
 	Stamp int64
+	// NamesRev, when the list comes from the access service's cache, is
+	// the names revision its search matched names at (see NameStore).
+	NamesRev int64
 }
 
 // InventoryOp is what a commit does to the inventory.
@@ -217,6 +220,7 @@ type Store interface {
 	Locker
 	PlanStore
 	JobStore
+	NameStore
 	// Commit appends ev to the audit log and applies change to the inventory
 	// in one transaction: either both happen or neither. It returns the
 	// appended event (with Seq and hashes) and, for InventoryPut and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,6 +171,15 @@ func TestTextWithNUL(t *testing.T) {
 	if page, err := db.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Actor: "X\x00Y", Outcome: "\x00"}); err != nil || page.Matched != 0 {
 		t.Errorf("audit filter with NUL: %+v, %v", page, err)
 	}
+	name := portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: guid("object", 2), Found: true,
+		DisplayName: "Ana\x00Lima", UPN: "ana\x00@contoso.com", Phone: "\x00", FetchedAt: t0}
+	if err := db.PutNames(ctx, tenant, []portal.DirectoryName{name}); err != nil {
+		t.Fatalf("PutNames with NUL: %v", err)
+	}
+	if got, err := db.SearchNames(ctx, tenant, portal.SpaceObject, "A\x00L", 10); err != nil || len(got) != 1 ||
+		got[0].DisplayName != "Ana\uFFFDLima" || got[0].UPN != "ana\uFFFD@contoso.com" || got[0].Phone != "\uFFFD" {
+		t.Errorf("SearchNames with NUL: %+v, %v", got, err)
+	}
 	for _, id := range []string{"\x00", "\xff"} {
 		if _, err := db.GetPlan(ctx, tenant, id); portal.ErrorCode(err) != portal.ENOTFOUND {
 			t.Errorf("GetPlan(%q): %v, want not found", id, err)
@@ -193,7 +203,9 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	_, err5 := db.TryLock(ctx, "x", "y", t0)
 	_, _, err6 := db.ClaimJob(ctx, "i1", t0)
 	err7 := db.PutSession(ctx, portal.SessionRecord{KeyHash: []byte("k"), CreatedAt: t0, SeenAt: t0})
-	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
+	_, err8 := db.NamesRevision(ctx, tenant)
+	err9 := db.PutNames(ctx, tenant, []portal.DirectoryName{{TenantID: tenant, Space: portal.SpaceObject, ID: admin.ObjectID, FetchedAt: t0}})
+	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9} {
 		msg := portal.ErrorMessage(err)
 		if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.HasPrefix(msg, "The portal's database could not ") ||
 			strings.Contains(msg, "sql") || strings.Contains(msg, "SELECT") || strings.Contains(msg, "postgres") {
@@ -224,5 +236,38 @@ func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
 	wg.Wait()
 	if c := verify(t, dbs[0]); !c.Intact() || c.Rows != 200 || c.HeadSeq != 200 {
 		t.Errorf("chain: %+v", c)
+	}
+}
+
+// TestPutNamesFromTwoInstances: instances refreshing the same names at
+// once, each in its own order, neither deadlock nor fail.
+func TestPutNamesFromTwoInstances(t *testing.T) {
+	ctx := context.Background()
+	connURL := freshSchema(t)
+	dbs := [2]*postgres.DB{openAt(t, connURL, nil), openAt(t, connURL, nil)}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 10 {
+				var names []portal.DirectoryName
+				for n := range 50 {
+					names = append(names, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: guid("person", n),
+						Found: true, DisplayName: fmt.Sprintf("Person %d, writer %d", n, w), FetchedAt: t0.Add(time.Duration(i) * time.Second)})
+				}
+				if w%2 == 1 {
+					slices.Reverse(names)
+				}
+				if err := dbs[w%2].PutNames(ctx, tenant, names); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Each writer's first put changed names (none held its text before),
+	// and each put raised the revision once at most.
+	if rev, err := dbs[0].NamesRevision(ctx, tenant); err != nil || rev < 8 || rev > 80 {
+		t.Errorf("NamesRevision = %d, %v; want 8 to 80 (80 puts)", rev, err)
 	}
 }

@@ -36,8 +36,9 @@ type DB struct {
 	// Prepared once: the queries every request runs. Parsing SQL costs more
 	// than running these index probes, and database/sql re-prepares a
 	// statement per connection only once.
-	getSession *sql.Stmt
-	auditHead  *sql.Stmt
+	getSession    *sql.Stmt
+	auditHead     *sql.Stmt
+	namesRevision *sql.Stmt
 }
 
 // Open opens (creating if needed) the database file at path and applies any
@@ -99,6 +100,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	if db.auditHead, err = db.db.PrepareContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if db.namesRevision, err = db.db.PrepareContext(ctx, `SELECT rev FROM directory_name_revisions WHERE tenant_id = ?`); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	return nil

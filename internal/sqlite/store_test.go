@@ -177,7 +177,9 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	_, err3 := db.AppendAudit(ctx, portal.AuditEvent{Time: t0})
 	_, _, err4 := db.Commit(ctx, portal.AuditEvent{Time: t0}, portal.InventoryChange{})
 	_, err5 := db.TryLock(ctx, "x", "y", t0)
-	for i, err := range []error{err1, err2, err3, err4, err5} {
+	_, err6 := db.NamesRevision(ctx, tenant)
+	_, err7 := db.SearchNames(ctx, tenant, portal.SpaceObject, "x", 10)
+	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		msg := portal.ErrorMessage(err)
 		if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.HasPrefix(msg, "The portal's database could not ") ||
 			strings.Contains(msg, "sql") || strings.Contains(msg, "SELECT") {

@@ -126,3 +126,26 @@ func RolesText(roles []portal.Role) string {
 	}
 	return b.String()
 }
+
+// CheckNames refuses, before a store writes any, names it must not cache
+// for tenant: another tenant's (each tenant's names are shown to that
+// tenant's people only), or without a known space, an ID or a known kind.
+func CheckNames(tenant portal.GUID, names []portal.DirectoryName) error {
+	for _, n := range names {
+		if tenant.IsZero() || n.TenantID != tenant {
+			return portal.Errorf(portal.EINVALID, "A directory name is not of the tenant it is cached for.")
+		}
+		if n.Space != portal.SpaceObject && n.Space != portal.SpaceApp {
+			return portal.Errorf(portal.EINVALID, "A directory name has no known kind of ID.")
+		}
+		if n.ID.IsZero() {
+			return portal.Errorf(portal.EINVALID, "A directory name has no ID.")
+		}
+		switch n.Kind {
+		case portal.KindUnknown, portal.KindUser, portal.KindResourceAccount:
+		default:
+			return portal.Errorf(portal.EINVALID, "A directory name names an unknown kind of principal.")
+		}
+	}
+	return nil
+}

@@ -59,6 +59,13 @@ func Run(t *testing.T, open Opener) {
 		{"JobQueueOrder", testJobQueueOrder},
 		{"JobRate", testJobRate},
 		{"JobReleaseWithOpenRows", testJobReleaseWithOpenRows},
+		{"NamesPutGet", testNamesPutGet},
+		{"NamesTenantIsolation", testNamesTenantIsolation},
+		{"NameSpaces", testNameSpaces},
+		{"NamesRevision", testNamesRevision},
+		{"SearchNames", testSearchNames},
+		{"PutNamesRefuses", testPutNamesRefuses},
+		{"AllNames", testAllNames},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &clock{t: t0}
