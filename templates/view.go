@@ -14,6 +14,8 @@ type Page struct {
 	Nav string
 	// Navigation lists the sections the person's role may open.
 	Navigation []NavItem
+	// NamesNote says why names are missing from the page ("" when none are).
+	NamesNote string
 }
 
 // Viewer is the signed-in person as the layout shows them.
@@ -56,12 +58,25 @@ type NavItem struct {
 // AppRef is a calling-client app ID, named when the portal knows it.
 type AppRef struct {
 	ID   string
-	Name string // "" when the ID is not a configured known app
+	Name string // a configured known app's name, else its service principal's; "" when unknown
+	// NoServicePrincipal: Graph says the tenant has no service principal for
+	// the app, so its users cannot get a token through it.
+	NoServicePrincipal bool
+}
+
+// NameView is what the directory said about an object ("" when unknown).
+type NameView struct {
+	Name  string // display name, else UPN
+	UPN   string
+	Phone string // a resource account's number
+	// Deleted: Graph no longer has the object (deleted from the directory).
+	Deleted bool
 }
 
 // AssignmentRow is an inventory row as lists and the detail page show it.
 type AssignmentRow struct {
 	ObjectID   string
+	Name       NameView
 	Label      string
 	Kind       string // "user" | "resourceAccount"
 	KindLabel  string
@@ -115,6 +130,8 @@ type ListView struct {
 	MayGrant  bool
 	MayExport bool
 	ExportURL string
+	// MayRefreshNames offers "Refresh names" (Graph is set up).
+	MayRefreshNames bool
 }
 
 // FieldErrors maps a form field's name to its message.
@@ -136,6 +153,21 @@ type GrantForm struct {
 	ProblemHref   string // a link that helps (look it up, open it)
 	ProblemLink   string
 	People        PeopleView
+	Accounts      AccountsView
+}
+
+// AccountsView is the grant form's resource-account picker (admins).
+type AccountsView struct {
+	Enabled  bool // Graph is set up and the viewer is an admin
+	Listed   bool // the list was asked for
+	Bound    bool // only accounts bound to this ACS resource are listed
+	Accounts []AccountView
+	Message  string // why the list is not available
+}
+
+// AccountView is one resource account; Href opens the grant form filled in.
+type AccountView struct {
+	ObjectID, Name, UPN, Phone, Href string
 }
 
 // PeopleView is the grant form's people finder: what was searched, who
@@ -193,6 +225,7 @@ type HistoryRow struct {
 	Actor         string
 	ActorID       string
 	ObjectID      string
+	Target        NameView // what the directory calls ObjectID
 	Action        string
 	Phase         string
 	Outcome       string
@@ -234,6 +267,7 @@ type RevokeView struct {
 // LookupView is the live lookup page.
 type LookupView struct {
 	ObjectID string
+	Name     NameView // what the directory calls ObjectID
 	Error    string
 	Asked    bool
 	// Result (when Asked and no Error):
@@ -256,19 +290,22 @@ type AdoptForm struct {
 // AuditView is the audit log page.
 type AuditView struct {
 	Actor    string
-	ObjectID string
-	Actions  []Option
-	Outcomes []Option
-	From, To string // yyyy-mm-dd
-	Rows     []HistoryRow
-	Matched  int
-	From1    int
-	To1      int
-	PrevHref string
-	NextHref string
-	Chain    ChainView
-	Errors   FieldErrors
-	CSVHref  string
+	ObjectID string // the target filter as typed: an object ID or a name
+	// Candidates are the named objects a target name matched, when it
+	// matched more than one.
+	Candidates []PersonView
+	Actions    []Option
+	Outcomes   []Option
+	From, To   string // yyyy-mm-dd
+	Rows       []HistoryRow
+	Matched    int
+	From1      int
+	To1        int
+	PrevHref   string
+	NextHref   string
+	Chain      ChainView
+	Errors     FieldErrors
+	CSVHref    string
 }
 
 // ChainView is the audit chain's state.

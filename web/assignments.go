@@ -203,14 +203,14 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, r, err)
 			return
 		}
-		v := s.listView(lq, key, res)
+		v := s.listView(lq, key, res, s.names(r, itemNames(res.Items...)))
 		var buf bytes.Buffer
 		if err := templates.AssignmentResults(v).Render(r.Context(), &buf); err != nil {
 			s.renderError(w, r, err)
 			return
 		}
 		cached = &renderedResults{view: v, html: buf.Bytes()}
-		s.results.put(key, res.Stamp, cached)
+		s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
 	}
 	if wantsFragment(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -221,7 +221,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, templates.AssignmentsPage(s.page(w, r, "Assignments", "assignments"), cached.view, cached))
 }
 
-func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage) templates.ListView {
+func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage, nb *nameBook) templates.ListView {
 	v := templates.ListView{
 		Query:     lq.filter.Query,
 		Sort:      string(lq.filter.Sort),
@@ -234,6 +234,8 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 		MayGrant:  key.mayGrant,
 		MayExport: key.mayExport,
 		ExportURL: "/assignments.csv",
+
+		MayRefreshNames: s.deps.Directory != nil,
 	}
 	v.Kinds = []templates.Option{
 		{Value: "", Label: "All kinds", Count: res.Counts.All},
@@ -254,7 +256,7 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 			Href: lq.url(1, c.sort, active && !lq.filter.Desc)})
 	}
 	for _, it := range res.Items {
-		v.Rows = append(v.Rows, s.rowView(it))
+		v.Rows = append(v.Rows, s.rowView(nb, it))
 	}
 	if len(v.Rows) > 0 {
 		v.From, v.To = lq.filter.Offset+1, lq.filter.Offset+len(v.Rows)
@@ -287,12 +289,21 @@ func (s *Server) handleGrantForm(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
 	q := r.URL.Query()
 	f := templates.GrantForm{Kinds: grantKinds(*u, ""), Required: s.deps.Access.RequireJustification(),
-		People: s.findPeople(r.Context(), r, q.Get("find"))}
+		People:   s.findPeople(r.Context(), r, q.Get("find")),
+		Accounts: templates.AccountsView{Enabled: s.deps.Directory != nil && u.Has(portal.RoleAdmin)}}
+	if q.Get("accounts") != "" {
+		f.Accounts = s.listAccounts(r)
+	}
 	if id, err := portal.ParseGUID(q.Get("objectId")); err == nil {
 		f.ObjectID = id.String()
-		// Chosen in the people finder: a person, named.
+		// Chosen in the people finder (a person) or the resource-account
+		// picker, named.
 		if label, err := access.CleanLabel(q.Get("label")); err == nil && label != "" {
-			f.Label, f.Kind, f.Kinds = label, "user", grantKinds(*u, "user")
+			kind := portal.KindUser
+			if q.Get("kind") == portal.KindResourceAccount.String() {
+				kind = portal.KindResourceAccount
+			}
+			f.Label, f.Kind, f.Kinds = label, kind.String(), grantKinds(*u, kind.String())
 		}
 	}
 	f.Apps, _ = s.appOptions(nil)
@@ -378,15 +389,20 @@ func (s *Server) logFailure(r *http.Request, err error) {
 // detailView builds an assignment's page for the person.
 func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templates.DetailView, error) {
 	who := s.who(r)
-	v := templates.DetailView{Row: s.rowView(item), MayChange: access.MayChangeItem(who.User, item) == nil}
+	req := itemNames(item)
 	if item.Observed != nil {
-		v.Observed = s.acsView(*item.Observed)
+		req.Apps = append(req.Apps, item.Observed.ClientIDs...)
+	}
+	nb := s.names(r, req)
+	v := templates.DetailView{Row: s.rowView(nb, item), MayChange: access.MayChangeItem(who.User, item) == nil}
+	if item.Observed != nil {
+		v.Observed = s.acsView(nb, *item.Observed)
 	}
 	hist, err := s.deps.Access.History(r.Context(), who, item.ObjectID, historyRowsShown)
 	if err != nil {
 		return v, err
 	}
-	v.History, v.HistoryTotal = historyRows(hist.Events), hist.Matched
+	v.History, v.HistoryTotal = historyRows(nb, hist.Events), hist.Matched
 	if access.MayReadAudit(who.User) {
 		v.AuditHref = "/audit?target=" + item.ObjectID.String()
 	}
@@ -458,7 +474,7 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		f.Problem = portal.ErrorMessage(err)
 		if c, ok := access.AsConflict(err); ok {
 			f.Problem = ""
-			f.Conflict = s.conflictView(c)
+			f.Conflict = s.conflictView(r, c)
 			if c.Item != nil {
 				item = *c.Item
 			}
@@ -474,14 +490,22 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 	redirectAfterPost(w, r, "/assignments/"+id.String())
 }
 
-func (s *Server) conflictView(c *access.Conflict) *templates.ConflictView {
-	v := &templates.ConflictView{Reason: c.Reason, Proposed: s.appRefs(c.Proposed.ClientIDs), ACSAsked: c.ACS != nil}
+func (s *Server) conflictView(r *http.Request, c *access.Conflict) *templates.ConflictView {
+	req := access.NameRequest{Objects: []portal.GUID{c.Proposed.ObjectID}, Apps: c.Proposed.ClientIDs}
 	if c.Item != nil {
-		row := s.rowView(*c.Item)
+		req.Apps = append(req.Apps, c.Item.ClientIDs...)
+	}
+	if c.ACS != nil {
+		req.Apps = append(req.Apps, c.ACS.ClientIDs...)
+	}
+	nb := s.names(r, req)
+	v := &templates.ConflictView{Reason: c.Reason, Proposed: s.appRefs(nb, c.Proposed.ClientIDs), ACSAsked: c.ACS != nil}
+	if c.Item != nil {
+		row := s.rowView(nb, *c.Item)
 		v.Inventory = &row
 	}
 	if c.ACS != nil {
-		v.ACS = s.acsView(*c.ACS)
+		v.ACS = s.acsView(nb, *c.ACS)
 	}
 	return v
 }
@@ -543,7 +567,7 @@ func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := templates.RevokeView{Row: s.rowView(item), Seen: access.Seen(item), Required: s.deps.Access.RequireJustification()}
+	v := templates.RevokeView{Row: s.rowView(s.names(r, itemNames(item)), item), Seen: access.Seen(item), Required: s.deps.Access.RequireJustification()}
 	s.render(w, r, http.StatusOK, templates.RevokePage(s.page(w, r, "Revoke access", "assignments"), v))
 }
 
@@ -560,7 +584,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := templates.RevokeView{Row: s.rowView(item), Seen: in.Seen, Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
+	v := templates.RevokeView{Row: s.rowView(s.names(r, itemNames(item)), item), Seen: in.Seen, Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	v.Row.Version = in.version
 	if len(errs) > 0 {
 		s.renderRevokeForm(w, r, http.StatusUnprocessableEntity, v)

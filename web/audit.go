@@ -18,8 +18,11 @@ import (
 // auditQuery is GET /audit's query string.
 type auditQuery struct {
 	filter portal.AuditFilter
-	page   int
-	raw    map[string]string
+	// targetName is a target typed as a name, not an object ID: the
+	// cached names it matches decide the object.
+	targetName string
+	page       int
+	raw        map[string]string
 }
 
 func parseAuditQuery(q url.Values) (auditQuery, templates.FieldErrors, error) {
@@ -35,8 +38,13 @@ func parseAuditQuery(q url.Values) (auditQuery, templates.FieldErrors, error) {
 	}
 	aq.filter.Actor = actor
 	if t := strings.TrimSpace(s["target"]); t != "" {
-		if aq.filter.ObjectID, err = portal.ParseGUID(t); err != nil {
-			errs["target"] = "Object ID: " + portal.ErrorMessage(err)
+		switch id, err := portal.ParseGUID(t); {
+		case err == nil:
+			aq.filter.ObjectID = id
+		case !utf8.ValidString(t) || utf8.RuneCountInString(t) > maxQuery:
+			errs["target"] = "Object: an object ID, or at most 200 characters of a name."
+		default:
+			aq.targetName = t
 		}
 	}
 	if a := portal.AuditAction(s["action"]); a != "" {
@@ -110,15 +118,27 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		v.Outcomes = append(v.Outcomes, templates.Option{Value: string(o), Label: string(o), Selected: o == aq.filter.Outcome})
 	}
 	status := http.StatusOK
-	if len(errs) > 0 {
+	if len(errs) == 0 && aq.targetName != "" {
+		s.auditTargetByName(r, &aq, &v, errs)
+	}
+	switch {
+	case len(errs) > 0:
 		status = http.StatusBadRequest
-	} else {
+	case len(v.Candidates) > 0:
+		// Several people match the name: the page lists them to pick from.
+	default:
 		page, err := s.deps.Access.Audit(r.Context(), s.who(r), aq.filter)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
 		}
-		v.Rows, v.Matched = historyRows(page.Events), page.Matched
+		req := access.NameRequest{}
+		for _, e := range page.Events {
+			if !e.ObjectID.IsZero() {
+				req.Objects = append(req.Objects, e.ObjectID)
+			}
+		}
+		v.Rows, v.Matched = historyRows(s.names(r, req), page.Events), page.Matched
 		if len(v.Rows) > 0 {
 			v.From1, v.To1 = aq.filter.Offset+1, aq.filter.Offset+len(v.Rows)
 		}
@@ -140,6 +160,34 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		s.log.ErrorContext(r.Context(), "audit chain check failed", "err", st.Err)
 	}
 	s.render(w, r, status, templates.AuditPage(s.page(w, r, "Audit log", "audit"), v))
+}
+
+// auditCandidatesShown bounds the people a target name offers.
+const auditCandidatesShown = 20
+
+// auditTargetByName turns a target typed as a name into the object it
+// names, from the cached names of the tenant; several matches become
+// candidates to pick from, none an error on the field.
+func (s *Server) auditTargetByName(r *http.Request, aq *auditQuery, v *templates.AuditView, errs templates.FieldErrors) {
+	found, err := s.deps.Access.SearchNames(r.Context(), s.who(r), aq.targetName, auditCandidatesShown+1)
+	switch {
+	case err != nil:
+		errs["target"] = "Names cannot be searched now (" + portal.ErrorMessage(err) + "); type the object ID."
+	case len(found) == 0:
+		errs["target"] = "No one by that name is known to the portal; type the object ID."
+	case len(found) == 1:
+		aq.filter.ObjectID = found[0].ID
+	default:
+		for _, n := range found[:min(len(found), auditCandidatesShown)] {
+			q := url.Values{"target": {n.ID.String()}}
+			for _, k := range []string{"actor", "action", "outcome", "from", "to"} {
+				if aq.raw[k] != "" {
+					q.Set(k, aq.raw[k])
+				}
+			}
+			v.Candidates = append(v.Candidates, templates.PersonView{ObjectID: n.ID.String(), Name: n.Label(), UPN: n.UPN, Href: "/audit?" + q.Encode()})
+		}
+	}
 }
 
 // csvCell neutralises a cell a spreadsheet would run as a formula.
@@ -177,12 +225,24 @@ func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export."))
 		return
 	}
+	objects, apps, err := s.exportNames(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	cw := startCSV(w, "assignments", s.deps.Now())
-	csvRow(cw, "objectId", "kind", "clientIds", "label", "state", "verifiedAt", "createdAt", "createdBy", "updatedAt", "updatedBy", "version")
-	err := s.deps.Access.EachItem(r.Context(), who, func(it portal.InventoryItem) error {
+	csvRow(cw, "objectId", "kind", "clientIds", "label", "state", "verifiedAt", "createdAt", "createdBy", "updatedAt", "updatedBy", "version",
+		"displayName", "userPrincipalName", "phoneNumber", "inDirectory", "namesFetchedAt", "clientNames")
+	err = s.deps.Access.EachItem(r.Context(), who, func(it portal.InventoryItem) error {
+		n := objects[it.ObjectID]
+		clientNames := make([]string, 0, len(it.ClientIDs))
+		for _, id := range it.ClientIDs {
+			clientNames = append(clientNames, exportAppName(s.appName(id), apps[id]))
+		}
 		return csvRow(cw, it.ObjectID.String(), it.Kind.String(), strings.Join(guidStrings(it.ClientIDs), ";"), it.Label,
 			string(it.State), csvTime(it.VerifiedAt), csvTime(it.CreatedAt), actorName(it.CreatedBy),
-			csvTime(it.UpdatedAt), actorName(it.UpdatedBy), strconv.FormatInt(it.Version, 10))
+			csvTime(it.UpdatedAt), actorName(it.UpdatedBy), strconv.FormatInt(it.Version, 10),
+			n.DisplayName, n.UPN, n.Phone, inDirectory(n), csvTime(n.FetchedAt), strings.Join(clientNames, ";"))
 	})
 	s.endCSV(r, cw, err)
 }
@@ -194,10 +254,19 @@ func (s *Server) handleAuditCSV(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export."))
 		return
 	}
+	objects, _, err := s.exportNames(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	cw := startCSV(w, "audit", s.deps.Now())
+	// Names come last, so the columns before keep their places for
+	// whoever reads exports; they are today's names, not part of the
+	// sealed row.
 	csvRow(cw, "seq", "time", "actorTenant", "actorObject", "actorName", "clientIp", "object", "kind", "action", "phase",
-		"intentSeq", "outcome", "before", "after", "justification", "acsStatus", "acsCode", "requestId", "msCv", "detail", "prevHash", "hash")
-	err := s.deps.Access.EachAudit(r.Context(), who, func(e portal.AuditEvent) error {
+		"intentSeq", "outcome", "before", "after", "justification", "acsStatus", "acsCode", "requestId", "msCv", "detail", "prevHash", "hash",
+		"objectDisplayName", "objectUserPrincipalName")
+	err = s.deps.Access.EachAudit(r.Context(), who, func(e portal.AuditEvent) error {
 		kind, object := "", ""
 		if e.Kind != portal.KindUnknown {
 			kind = e.Kind.String()
@@ -212,9 +281,44 @@ func (s *Server) handleAuditCSV(w http.ResponseWriter, r *http.Request) {
 		return csvRow(cw, strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(portal.AuditTimeFormat), e.Actor.TenantID.String(),
 			actorObject, e.Actor.Name, e.ClientIP, object, kind, string(e.Action), string(e.Phase),
 			strconv.FormatInt(e.IntentSeq, 10), string(e.Outcome), auditStateText(e.Before), auditStateText(e.After),
-			e.Justification, strconv.Itoa(e.ACSStatus), e.ACSCode, e.RequestID, e.CorrelationVector, e.Detail, e.PrevHash, e.Hash)
+			e.Justification, strconv.Itoa(e.ACSStatus), e.ACSCode, e.RequestID, e.CorrelationVector, e.Detail, e.PrevHash, e.Hash,
+			objects[e.ObjectID].DisplayName, objects[e.ObjectID].UPN)
 	})
 	s.endCSV(r, cw, err)
+}
+
+// exportNames is every cached name of the person's tenant: exports name
+// what they list from the cache, without asking Graph for thousands.
+func (s *Server) exportNames(r *http.Request) (objects, apps map[portal.GUID]portal.DirectoryName, err error) {
+	who := s.who(r)
+	if objects, err = s.deps.Access.AllNames(r.Context(), who, portal.SpaceObject); err == nil {
+		apps, err = s.deps.Access.AllNames(r.Context(), who, portal.SpaceApp)
+	}
+	return objects, apps, err
+}
+
+// inDirectory says in an export whether Graph had the object when last
+// asked: yes, no (deleted), or "" (never asked).
+func inDirectory(n portal.DirectoryName) string {
+	switch {
+	case !n.Known():
+		return ""
+	case n.Found:
+		return "yes"
+	}
+	return "no"
+}
+
+// exportAppName is an app's name for an export: the operator's, else its
+// service principal's, "(no service principal)" when the tenant has none.
+func exportAppName(known string, n portal.DirectoryName) string {
+	switch {
+	case known != "":
+		return known
+	case n.Known() && !n.Found:
+		return "(no service principal)"
+	}
+	return n.DisplayName
 }
 
 // endCSV flushes an export. Headers are gone by now, so a failure midway

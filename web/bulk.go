@@ -171,7 +171,7 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, pr := range rows {
 		rv := templates.PlanRowView{Line: pr.Line, Class: string(pr.Class), Label: pr.Label, ExpiresAt: displayTime(pr.ExpiresAt),
-			Apps: s.appRefs(pr.ClientIDs)}
+			Apps: s.appRefs(nil, pr.ClientIDs)}
 		if !pr.ObjectID.IsZero() {
 			rv.ObjectID = pr.ObjectID.String()
 		}

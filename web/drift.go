@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/teamsphone/portal/internal/access"
@@ -33,12 +34,20 @@ func (s *Server) handleDrift(w http.ResponseWriter, r *http.Request) {
 	if rep.LastRun != nil {
 		v.LastRun, v.LastRunTime = rep.LastRun.Detail, displayTime(rep.LastRun.Time)
 	}
+	shown := slices.Concat(rep.Drifted, rep.Missing, rep.Spelling)
+	req := itemNames(shown...)
+	for _, it := range shown {
+		if it.Observed != nil {
+			req.Apps = append(req.Apps, it.Observed.ClientIDs...)
+		}
+	}
+	nb := s.names(r, req)
 	rows := func(items []portal.InventoryItem) []templates.DriftRow {
 		var out []templates.DriftRow
 		for _, it := range items {
-			d := templates.DriftRow{Row: s.rowView(it), Seen: access.Seen(it), MayRepair: access.MayChangeItem(who.User, it) == nil}
+			d := templates.DriftRow{Row: s.rowView(nb, it), Seen: access.Seen(it), MayRepair: access.MayChangeItem(who.User, it) == nil}
 			if it.Observed != nil {
-				d.ACS = s.acsView(*it.Observed)
+				d.ACS = s.acsView(nb, *it.Observed)
 			}
 			out = append(out, d)
 		}
@@ -116,8 +125,9 @@ func (s *Server) handleExpiries(w http.ResponseWriter, r *http.Request) {
 	if s.deps.ExpiryGrace > 0 {
 		v.Grace = s.deps.ExpiryGrace.String()
 	}
+	nb := s.names(r, itemNames(items...))
 	for _, it := range items {
-		v.Rows = append(v.Rows, s.rowView(it))
+		v.Rows = append(v.Rows, s.rowView(nb, it))
 	}
 	s.render(w, r, http.StatusOK, templates.ExpiriesPage(s.page(w, r, "Expiring access", "expiries"), v))
 }

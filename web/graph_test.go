@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/graphemu"
@@ -40,6 +43,10 @@ func (e *portalEnv) withGraph() (*graph.Client, *graphemu.Emulator) {
 		if !ok {
 			return portal.GUID{}, nil, errNoToken
 		}
+		if g.Tenant == devidp.FabrikamTenant {
+			// Fabrikam has not consented to app names.
+			return g.Tenant, slices.DeleteFunc(slices.Clone(g.Scopes), func(s string) bool { return s == graph.ScopeApps }), nil
+		}
 		return g.Tenant, g.Scopes, nil
 	}})
 	e.t.Cleanup(emu.Close)
@@ -50,10 +57,18 @@ func (e *portalEnv) withGraph() (*graph.Client, *graphemu.Emulator) {
 	e.t.Cleanup(srv.Close)
 	directory := graph.New(srv.URL, nil)
 	e.server.deps.Directory = directory
+	e.accessCfg.Directory, e.accessCfg.ACSResourceID = directory, testACSResourceID
+	e.access = access.New(e.accessCfg)
+	e.server.deps.Access = e.access
+	e.server.deps.Bulk = &bulk.Planner{Access: e.access, Plans: e.db, Limits: bulk.Limits{Now: e.clock.Now}}
 	return directory, emu
 }
 
 var carolID = portal.MustParseGUID("7c1d9e2f-3a4b-4c5d-8e6f-7a8b9c0d1e02")
+
+// testACSResourceID is the ACS resource the test portal manages, which
+// resource accounts are bound to.
+const testACSResourceID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
 func TestGraphTokensPerSession(t *testing.T) {
 	e := newPortal(t, SessionOptions{})

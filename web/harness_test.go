@@ -24,6 +24,7 @@ import (
 	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
+	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
 )
@@ -70,11 +71,13 @@ type portalEnv struct {
 	emu    *acsemu.Emulator
 	emuURL string
 	access *access.Service
-	auth   *entra.Authenticator
+	// accessCfg is what access was made with (withGraph adds Graph).
+	accessCfg access.Config
+	auth      *entra.Authenticator
 }
 
 // testGraphScopes are the delegated Graph permissions test sign-ins ask for.
-var testGraphScopes = []string{"https://graph.microsoft.com/User.ReadBasic.All", "https://graph.microsoft.com/TeamsResourceAccount.Read.All"}
+var testGraphScopes = []string{graph.ScopeUsers, graph.ScopeResourceAccounts, graph.ScopeApps}
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -144,8 +147,9 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.access = access.New(access.Config{ACS: client, Store: e.db, Now: e.clock.Now, LockWait: 2 * time.Second,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+	e.accessCfg = access.Config{ACS: client, Store: e.db, Now: e.clock.Now, LockWait: 2 * time.Second,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}
+	e.access = access.New(e.accessCfg)
 	names := map[portal.GUID]string{}
 	for _, p := range devidp.Personas() {
 		names[p.TenantID] = p.TenantName

@@ -255,7 +255,7 @@ func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who)
 }
 
 func (s *Server) jobRowView(jr portal.JobRow) templates.JobRowView {
-	v := templates.JobRowView{Line: jr.Line, Change: string(jr.Class), Apps: s.appRefs(jr.ClientIDs), Detail: jr.Detail}
+	v := templates.JobRowView{Line: jr.Line, Change: string(jr.Class), Apps: s.appRefs(nil, jr.ClientIDs), Detail: jr.Detail}
 	if !jr.ObjectID.IsZero() {
 		v.ObjectID = jr.ObjectID.String()
 	}

@@ -52,12 +52,22 @@ func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView
 		return portal.ErrorCode(err)
 	}
 	v.Call = res.Call.RequestID
+	req := access.NameRequest{Objects: []portal.GUID{id}}
 	if res.ACS != nil {
-		v.ACS = s.acsView(*res.ACS)
+		req.Apps = res.ACS.ClientIDs
+	}
+	if res.Item != nil {
+		req.Apps = append(req.Apps, res.Item.ClientIDs...)
+		req.ResourceAccounts = itemNames(*res.Item).ResourceAccounts
+	}
+	nb := s.names(r, req)
+	v.Name = nb.name(id)
+	if res.ACS != nil {
+		v.ACS = s.acsView(nb, *res.ACS)
 		v.MayAdopt = res.ACS.Kind != portal.KindUnknown && access.MayChange(who.User, res.ACS.Kind) == nil
 	}
 	if res.Item != nil {
-		row := s.rowView(*res.Item)
+		row := s.rowView(nb, *res.Item)
 		v.Item = &row
 	}
 	v.Adopt = templates.AdoptForm{ObjectID: id.String(), Required: s.deps.Access.RequireJustification()}

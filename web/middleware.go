@@ -26,6 +26,7 @@ const (
 	ctxRequestID ctxKey = iota
 	ctxUser
 	ctxSession
+	ctxNamesNote
 )
 
 func requestIDFrom(ctx context.Context) string {
@@ -50,7 +51,9 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 			id = uuid.NewString()
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
+		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		ctx = context.WithValue(ctx, ctxNamesNote, new(string))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

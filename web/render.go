@@ -17,7 +17,7 @@ import (
 // page builds the layout's view model for r, taking (and so clearing) any
 // flash messages. nav names the current section.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, title string, nav ...string) templates.Page {
-	p := templates.Page{Title: title, DevMode: s.deps.DevMode, RequestID: requestIDFrom(r.Context())}
+	p := templates.Page{Title: title, DevMode: s.deps.DevMode, RequestID: requestIDFrom(r.Context()), NamesNote: namesNoteFrom(r.Context())}
 	if len(nav) > 0 {
 		p.Nav = nav[0]
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
 )
@@ -12,7 +13,7 @@ import (
 // resultsCache keeps renderings of the assignments list's results for
 // reuse. A rendering is keyed by everything it depends on: the tenant, the
 // question (query string), what the viewer's role shows, and the stamp of
-// the inventory it was read from, and the minute (for relative times); a
+// the inventory and names it was read from, and the minute (for relative times); a
 // new stamp (any change in the tenant) simply never finds the old ones. The results hold no nonce and nothing
 // of the viewer but the role flags in the key.
 type resultsCache struct {
@@ -22,7 +23,7 @@ type resultsCache struct {
 
 type resultsKey struct {
 	tenant              portal.GUID
-	stamp               int64
+	stamp               access.ListStamp
 	minute              int64
 	query               string
 	mayGrant, mayExport bool
@@ -44,7 +45,7 @@ func (r *renderedResults) Render(_ context.Context, w io.Writer) error {
 // maxRenderedResults bounds the cache (about 25 KB each).
 const maxRenderedResults = 256
 
-func (c *resultsCache) get(k resultsKey, stamp int64) (*renderedResults, bool) {
+func (c *resultsCache) get(k resultsKey, stamp access.ListStamp) (*renderedResults, bool) {
 	k.stamp = stamp
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -52,8 +53,8 @@ func (c *resultsCache) get(k resultsKey, stamp int64) (*renderedResults, bool) {
 	return r, ok
 }
 
-func (c *resultsCache) put(k resultsKey, stamp int64, r *renderedResults) {
-	if stamp == 0 {
+func (c *resultsCache) put(k resultsKey, stamp access.ListStamp, r *renderedResults) {
+	if stamp.Audit == 0 {
 		return // unknown state: nothing to key it by
 	}
 	k.stamp = stamp

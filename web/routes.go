@@ -39,6 +39,7 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments/{objectId}", readers, s.handleAssignmentDetail)
 	s.handle(r, "GET", "/lookup", readers, s.handleLookup)
 	s.handle(r, "GET", "/drift", readers, s.handleDrift)
+	s.handle(r, "POST", "/names/refresh", readers, s.handleRefreshNames)
 	s.handle(r, "GET", "/expiries", readers, s.handleExpiries)
 	s.handle(r, "GET", "/bulk/jobs/{jobId}", readers, s.handleJob)
 	s.handle(r, "GET", "/bulk/jobs/{jobId}/progress", readers, s.handleJobProgress)
@@ -68,6 +69,7 @@ func (s *Server) routes() http.Handler {
 	// Admins only.
 	s.handle(r, "POST", "/reconcile", admins, s.handleReconcileNow)
 	s.handle(r, "POST", "/drift/repair", admins, s.handleRepairMany)
+	s.handle(r, "GET", "/resource-accounts", admins, s.handleResourceAccounts)
 
 	// The audit log and exports: admins and auditors.
 	s.handle(r, "GET", "/audit", auditors, s.handleAudit)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/teamsphone/portal/internal/access"
@@ -79,7 +80,10 @@ type Server struct {
 	log      *slog.Logger
 	sessions *sessionStore
 	results  resultsCache
-	handler  http.Handler
+	// namesRenewing holds the tenants whose stale names are being renewed
+	// from Graph (see names.go).
+	namesRenewing sync.Map
+	handler       http.Handler
 	// policies records every route's access policy, keyed "METHOD pattern",
 	// so a test can prove that no route lacks one.
 	policies map[string]policy

@@ -29,10 +29,18 @@ func actorName(a portal.Actor) string {
 	return a.ObjectID.String()
 }
 
-func (s *Server) appRefs(ids []portal.GUID) []templates.AppRef {
+// appRefs shows app IDs with the operator's name for a known app, else the
+// name of its service principal in the tenant (nb, may be nil).
+func (s *Server) appRefs(nb *nameBook, ids []portal.GUID) []templates.AppRef {
 	out := make([]templates.AppRef, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, templates.AppRef{ID: id.String(), Name: s.appName(id)})
+		ref := templates.AppRef{ID: id.String(), Name: s.appName(id)}
+		graphName, none := nb.app(id)
+		if ref.Name == "" {
+			ref.Name = graphName
+		}
+		ref.NoServicePrincipal = none
+		out = append(out, ref)
 	}
 	return out
 }
@@ -46,17 +54,19 @@ func (s *Server) appName(id portal.GUID) string {
 	return ""
 }
 
-func (s *Server) rowView(it portal.InventoryItem) templates.AssignmentRow {
+// rowView shows an inventory row, named from nb (may be nil).
+func (s *Server) rowView(nb *nameBook, it portal.InventoryItem) templates.AssignmentRow {
 	state := it.State
 	if state == "" {
 		state = portal.StateUnverified
 	}
 	return templates.AssignmentRow{
 		ObjectID:   it.ObjectID.String(),
+		Name:       nb.name(it.ObjectID),
 		Label:      it.Label,
 		Kind:       it.Kind.String(),
 		KindLabel:  it.Kind.Label(),
-		Apps:       s.appRefs(it.ClientIDs),
+		Apps:       s.appRefs(nb, it.ClientIDs),
 		State:      string(state),
 		StateLabel: state.Label(),
 		UpdatedAt:  displayTime(it.UpdatedAt),
@@ -105,8 +115,8 @@ func relativeTime(now, t time.Time) string {
 	return "in " + strconv.Itoa(n) + " " + unit
 }
 
-func (s *Server) acsView(a portal.Assignment) *templates.ACSView {
-	return &templates.ACSView{KindLabel: a.Kind.Label(), Spelling: a.Spelling, Apps: s.appRefs(a.ClientIDs)}
+func (s *Server) acsView(nb *nameBook, a portal.Assignment) *templates.ACSView {
+	return &templates.ACSView{KindLabel: a.Kind.Label(), Spelling: a.Spelling, Apps: s.appRefs(nb, a.ClientIDs)}
 }
 
 // appOptions offers the known apps as checkboxes, ticking the chosen ones;
@@ -167,7 +177,8 @@ func outcomeBadge(o portal.AuditOutcome) string {
 	return "error"
 }
 
-func historyRows(events []portal.AuditEvent) []templates.HistoryRow {
+// historyRows shows audit rows, their targets named from nb (may be nil).
+func historyRows(nb *nameBook, events []portal.AuditEvent) []templates.HistoryRow {
 	out := make([]templates.HistoryRow, 0, len(events))
 	for _, e := range events {
 		h := templates.HistoryRow{
@@ -182,7 +193,7 @@ func historyRows(events []portal.AuditEvent) []templates.HistoryRow {
 			h.ActorID = e.Actor.ObjectID.String()
 		}
 		if !e.ObjectID.IsZero() {
-			h.ObjectID = e.ObjectID.String()
+			h.ObjectID, h.Target = e.ObjectID.String(), nb.name(e.ObjectID)
 		}
 		if e.Phase == portal.PhaseIntent {
 			h.Outcome = "intent"

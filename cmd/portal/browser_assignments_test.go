@@ -351,8 +351,11 @@ func TestBrowserAssignments(t *testing.T) {
 
 		tab.Click(`[data-testid="assignment-row"][data-object-id="` + seedAlice + `"] a`)
 		tab.WaitVisible(browsertest.TestID("detail-title"))
-		if got := tab.TextByTestID("detail-title"); got != "Alice Smith, London desk" {
+		if got := tab.TextByTestID("detail-title"); got != "Alice Smith" {
 			t.Errorf("Alice's page is titled %q", got)
+		}
+		if got := tab.TextByTestID("detail-label"); got != "Alice Smith, London desk" {
+			t.Errorf("Alice's label is %q", got)
 		}
 		for _, id := range []string{"edit-form", "verify-now", "revoke-link"} {
 			if n := tab.Count(browsertest.TestID(id)); n != 0 {
@@ -385,12 +388,25 @@ func TestBrowserAssignments(t *testing.T) {
 		}
 		session := sessionCookie(t, tab, base)
 		rows := fetchCSV(t, csvURL, session)
-		if want := []string{"objectId", "kind", "clientIds", "label", "state", "verifiedAt", "createdAt", "createdBy", "updatedAt", "updatedBy", "version"}; !slices.Equal(rows[0], want) {
+		if want := []string{"objectId", "kind", "clientIds", "label", "state", "verifiedAt", "createdAt", "createdBy", "updatedAt", "updatedBy", "version",
+			"displayName", "userPrincipalName", "phoneNumber", "inDirectory", "namesFetchedAt", "clientNames"}; !slices.Equal(rows[0], want) {
 			t.Errorf("assignments.csv starts with %q, want %q", rows[0], want)
 		}
 		var found []string
 		for _, r := range rows[1:] {
 			found = append(found, r[0])
+			// Named from the dev directory when the list was shown; Chen
+			// has left it.
+			switch r[0] {
+			case seedAlice:
+				if r[11] != "Alice Smith" || r[14] != "yes" {
+					t.Errorf("assignments.csv names Alice %q", r[11:])
+				}
+			case seedChen:
+				if r[11] != "" || r[14] != "no" {
+					t.Errorf("assignments.csv names Chen, who left, %q", r[11:])
+				}
+			}
 			if r[0] == helpdeskGrants {
 				if r[1] != "user" || r[2] != appMobileID || r[3] != "Eva Novak, night shift" || r[7] != "Hugo Helpdesk" {
 					t.Errorf("assignments.csv has %q for the user helpdesk granted", r)
@@ -401,8 +417,8 @@ func TestBrowserAssignments(t *testing.T) {
 			t.Errorf("assignments.csv lists %v", found)
 		}
 		rows = fetchCSV(t, auditURL, session)
-		if len(rows[0]) < 2 || rows[0][0] != "seq" || rows[0][1] != "time" || rows[0][len(rows[0])-1] != "hash" {
-			t.Errorf("audit.csv starts with %q, want seq,time,…,hash", rows[0])
+		if len(rows[0]) != 24 || rows[0][0] != "seq" || rows[0][1] != "time" || rows[0][21] != "hash" || rows[0][23] != "objectUserPrincipalName" {
+			t.Errorf("audit.csv starts with %q, want seq,time,…,hash,objectDisplayName,objectUserPrincipalName", rows[0])
 		}
 		granted := false
 		for _, r := range rows[1:] {

@@ -60,6 +60,10 @@ type serveConfig struct {
 	// random bytes, seals each session's Graph tokens at rest.
 	Graph         bool
 	TokenCacheKey []byte
+	// PORTAL_ACS_RESOURCE_ID: the ACS resource's immutable resource ID (a
+	// GUID, "immutableResourceId" in its properties); with Graph on, the
+	// resource-account picker lists only the accounts bound to it.
+	ACSResourceID string
 	// PORTAL_ROLE_ADMIN, PORTAL_ROLE_HELPDESK, PORTAL_ROLE_AUDITOR: the app
 	// role values of the Entra app registration, when not the defaults
 	// (Portal.Admin, Portal.Helpdesk, Portal.Auditor).
@@ -235,6 +239,13 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 		c.TokenCacheKey = key
 	default:
 		bad("PORTAL_GRAPH must be true or false")
+	}
+	if v := strings.TrimSpace(getenv("PORTAL_ACS_RESOURCE_ID")); v != "" {
+		id, err := portal.ParseGUID(v)
+		if err != nil {
+			bad("PORTAL_ACS_RESOURCE_ID must be the ACS resource's immutable resource ID, a GUID (az communication show --query immutableResourceId)")
+		}
+		c.ACSResourceID = id.String()
 	}
 	switch v := strings.ToLower(getenv("PORTAL_REQUIRE_JUSTIFICATION")); v {
 	case "", "false", "0", "no":

@@ -121,6 +121,7 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	} else {
 		add("PORTAL_GRAPH", "false (IDs only)")
 	}
+	add("PORTAL_ACS_RESOURCE_ID", orNone(c.ACSResourceID))
 	add("PORTAL_REQUIRE_JUSTIFICATION", fmt.Sprint(c.RequireJustification))
 	reconcile := "on demand only"
 	if c.ReconcileEvery > 0 {

@@ -123,19 +123,6 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		defer stopEmu()
 	}
-	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
-	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: acsKey, Observer: m})
-	if err != nil {
-		return err
-	}
-	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: *requireWhy, Logger: logger})
-	if emu != nil {
-		if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
-			return fmt.Errorf("dev seed: %w", err)
-		}
-		emu.SetRates(rates) // after the seed, which must not fail
-	}
-
 	idp, err := devidp.Start(devidp.Config{
 		ClientSecret:           devClientSecret,
 		RedirectURIs:           []string{base + "/auth/callback"},
@@ -159,6 +146,21 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("graph emulator: %w", err)
 	}
 	defer stopGraph()
+	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
+	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: acsKey, Observer: m})
+	if err != nil {
+		return err
+	}
+	directory := graph.New(graphURL, nil)
+	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: *requireWhy, Logger: logger,
+		Directory: directory, ACSResourceID: devACSResourceID})
+	if emu != nil {
+		if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
+			return fmt.Errorf("dev seed: %w", err)
+		}
+		emu.SetRates(rates) // after the seed, which must not fail
+	}
+
 	sealer, err := entra.NewSealer(devTokenCacheKey)
 	if err != nil {
 		return err
@@ -193,7 +195,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		Reconciler:    reconciler,
 		Jobs:          bulkRunner,
 		Metrics:       m,
-		Directory:     graph.New(graphURL, nil),
+		Directory:     directory,
 		Bulk:          &bulk.Planner{Access: service, Plans: db},
 		Plans:         db,
 		KnownApps:     devKnownApps,

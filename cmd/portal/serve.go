@@ -91,7 +91,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger})
+	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger,
+		Directory: directory, ACSResourceID: cfg.ACSResourceID})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: cfg.ReconcileEvery, Logger: logger}
 	// Background work stops with ctx; wait for it before the deferred
 	// db.Close, so no job writes to a closed database.

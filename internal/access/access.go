@@ -47,6 +47,13 @@ type Config struct {
 	LockTTL time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Directory, when set, names people, resource accounts and apps
+	// through Microsoft Graph (see names.go).
+	Directory portal.Directory
+	// ACSResourceID is the immutable resource ID of the ACS resource,
+	// which resource accounts are bound to; "" lists every resource
+	// account of the tenant.
+	ACSResourceID string
 }
 
 // Service runs the use cases.
@@ -56,6 +63,9 @@ type Service struct {
 	chain  chainCache
 	lists  *listCache
 	expiry expiryBackoff
+	// graphPause holds off Graph per tenant after it throttled;
+	// appsRefused, app names after Graph refused them.
+	graphPause, appsRefused graphPause
 }
 
 // New returns a Service; ACS and Store are required.

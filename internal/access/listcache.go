@@ -46,9 +46,14 @@ type tenantCache struct {
 }
 
 type snapshot struct {
-	head   int64
-	items  map[portal.GUID]*entry
-	counts portal.InventoryCounts
+	head int64
+	// namesRev is the tenant's names revision the rows were named at, and
+	// names the tenant's cached names of people and resource accounts:
+	// searches match them, and pages show them.
+	namesRev int64
+	names    map[portal.GUID]portal.DirectoryName
+	items    map[portal.GUID]*entry
+	counts   portal.InventoryCounts
 	// all holds the rows in no particular order, each knowing its index;
 	// blob is their search texts end to end, row i's starting at starts[i],
 	// so a search is one fast substring scan instead of one per row.
@@ -76,8 +81,8 @@ const maxSearches = 64
 type entry struct {
 	idx  int // in snapshot.all
 	item portal.InventoryItem
-	// text is what a search matches: object ID, label and client IDs, in
-	// lower case.
+	// text is what a search matches: object ID, label, client IDs,
+	// display name, UPN and phone number, in lower case.
 	text  string
 	label string // lower case, for sorting
 }
@@ -94,17 +99,21 @@ func (c *listCache) list(ctx context.Context, f portal.InventoryFilter) (portal.
 		return portal.InventoryPage{}, err
 	}
 	page, err := snap.page(f)
-	page.Stamp = snap.head
+	page.Stamp, page.NamesRev = snap.head, snap.namesRev
 	return page, err
 }
 
-// stamp returns the head of a current snapshot of the tenant's rows.
-func (c *listCache) stamp(ctx context.Context, tenant portal.GUID) (int64, error) {
+// ListStamp identifies the state of a tenant's list: its audit head and
+// names revision. Equal stamps mean equal pages.
+type ListStamp struct{ Audit, Names int64 }
+
+// stamp returns the stamp of a current snapshot of the tenant's rows.
+func (c *listCache) stamp(ctx context.Context, tenant portal.GUID) (ListStamp, error) {
 	snap, err := c.tenant(tenant).current(ctx, c.store, tenant)
 	if err != nil {
-		return 0, err
+		return ListStamp{}, err
 	}
-	return snap.head, nil
+	return ListStamp{snap.head, snap.namesRev}, nil
 }
 
 func (c *listCache) tenant(id portal.GUID) *tenantCache {
@@ -135,11 +144,11 @@ func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant p
 	old := tc.snap.Load()
 	var seen *changeSet
 	if old != nil {
-		cs, err := readChanges(ctx, store, tenant, old.head)
+		cs, err := readChanges(ctx, store, tenant, old.head, old.namesRev)
 		if err != nil {
 			return nil, err
 		}
-		if cs.head == old.head {
+		if cs.head == old.head && cs.namesRev == old.namesRev {
 			return old, nil
 		}
 		seen = &cs
@@ -153,9 +162,9 @@ func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant p
 	if base == nil {
 		next, err = load(ctx, store, tenant)
 	} else {
-		if seen == nil || base.head != seen.after {
+		if seen == nil || base.head != seen.after || base.namesRev != seen.namesAfter {
 			// Another caller moved the snapshot meanwhile: ask afresh.
-			cs, err := readChanges(ctx, store, tenant, base.head)
+			cs, err := readChanges(ctx, store, tenant, base.head, base.namesRev)
 			if err != nil {
 				return nil, err
 			}
@@ -178,9 +187,13 @@ func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapsho
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{head: head, items: map[portal.GUID]*entry{}}
+	rev, names, err := loadNames(ctx, store, tenant)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{head: head, namesRev: rev, names: names, items: map[portal.GUID]*entry{}}
 	err = store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
-		s.items[it.ObjectID] = newEntry(it)
+		s.items[it.ObjectID] = newEntry(it, names[it.ObjectID])
 		return nil
 	})
 	if err != nil {
@@ -190,40 +203,72 @@ func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapsho
 	return s, nil
 }
 
-// changeSet is one answer of InventoryChanges, after a given head.
-type changeSet struct {
-	after, head int64
-	changed     []portal.GUID
-	reload      bool
+// loadNames reads the tenant's names and the revision they are at (read
+// first: a change meanwhile is then loaded again, not missed).
+func loadNames(ctx context.Context, store portal.Store, tenant portal.GUID) (int64, map[portal.GUID]portal.DirectoryName, error) {
+	rev, err := store.NamesRevision(ctx, tenant)
+	if err != nil {
+		return 0, nil, err
+	}
+	names := map[portal.GUID]portal.DirectoryName{}
+	err = store.AllNames(ctx, tenant, portal.SpaceObject, func(n portal.DirectoryName) error {
+		names[n.ID] = n
+		return nil
+	})
+	return rev, names, err
 }
 
-func readChanges(ctx context.Context, store portal.Store, tenant portal.GUID, after int64) (changeSet, error) {
+// changeSet is one answer of InventoryChanges and NamesRevision, after a
+// given head and names revision.
+type changeSet struct {
+	after, head          int64
+	namesAfter, namesRev int64
+	changed              []portal.GUID
+	reload               bool
+}
+
+func readChanges(ctx context.Context, store portal.Store, tenant portal.GUID, after, namesAfter int64) (changeSet, error) {
 	changed, reload, head, err := store.InventoryChanges(ctx, tenant, after)
-	return changeSet{after: after, head: head, changed: changed, reload: reload}, err
+	if err != nil {
+		return changeSet{}, err
+	}
+	rev, err := store.NamesRevision(ctx, tenant)
+	return changeSet{after: after, head: head, namesAfter: namesAfter, namesRev: rev, changed: changed, reload: reload}, err
 }
 
 // apply returns a copy of s with cs (the changes after s.head) applied.
 func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID, cs changeSet) (*snapshot, error) {
 	changed, reload, head := cs.changed, cs.reload, cs.head
-	if head == s.head {
+	if head == s.head && cs.namesRev == s.namesRev {
 		return s, nil
 	}
 	if reload || len(changed) > reloadAbove {
 		return load(ctx, store, tenant)
 	}
-	if len(changed) == 0 {
+	names, namesRev := s.names, s.namesRev
+	if cs.namesRev != s.namesRev {
+		// Names move seldom (a refresh from Graph) and many at once:
+		// read them all and rename every row.
+		var err error
+		if namesRev, names, err = loadNames(ctx, store, tenant); err != nil {
+			return nil, err
+		}
+	} else if len(changed) == 0 {
 		// Only sign-ins, refusals and the like: the same rows, a new stamp.
 		return s.restamped(head), nil
 	}
-	next := &snapshot{head: head, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
+	next := &snapshot{head: head, namesRev: namesRev, names: names, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
 	for k, v := range s.items {
+		if namesRev != s.namesRev {
+			v = newEntry(v.item, names[k])
+		}
 		next.items[k] = v
 	}
 	for _, id := range changed {
 		it, err := store.GetItem(ctx, tenant, id)
 		switch {
 		case err == nil:
-			next.items[id] = newEntry(it)
+			next.items[id] = newEntry(it, names[id])
 		case portal.ErrorCode(err) == portal.ENOTFOUND:
 			delete(next.items, id)
 		default:
@@ -234,7 +279,7 @@ func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.
 	return next, nil
 }
 
-func newEntry(it portal.InventoryItem) *entry {
+func newEntry(it portal.InventoryItem, name portal.DirectoryName) *entry {
 	var b strings.Builder
 	b.WriteString(it.ObjectID.String())
 	b.WriteByte('\n')
@@ -243,7 +288,23 @@ func newEntry(it portal.InventoryItem) *entry {
 		b.WriteByte('\n')
 		b.WriteString(id.String())
 	}
+	// Names come from Graph, not from a form that refuses control
+	// characters: those become spaces, so a name cannot join two rows'
+	// texts in the search blob.
+	for _, v := range []string{name.DisplayName, name.UPN, name.Phone} {
+		if v != "" {
+			b.WriteByte('\n')
+			b.WriteString(strings.Map(noControl, strings.ToLower(v)))
+		}
+	}
 	return &entry{item: it, text: b.String(), label: strings.ToLower(it.Label)}
+}
+
+func noControl(r rune) rune {
+	if r < 0x20 || r == 0x7f {
+		return ' '
+	}
+	return r
 }
 
 // index counts the rows and builds the search blob. Entries are shared
@@ -484,7 +545,7 @@ func (c *listCache) each(ctx context.Context, tenant portal.GUID, fn func(portal
 // restamped is s under a newer head with the same rows, keeping its sort
 // orders and searches (they describe the same rows).
 func (s *snapshot) restamped(head int64) *snapshot {
-	next := &snapshot{head: head, items: s.items, counts: s.counts, all: s.all, blob: s.blob, starts: s.starts, kinds: s.kinds, states: s.states}
+	next := &snapshot{head: head, namesRev: s.namesRev, names: s.names, items: s.items, counts: s.counts, all: s.all, blob: s.blob, starts: s.starts, kinds: s.kinds, states: s.states}
 	s.sortMu.Lock()
 	next.sorted = maps.Clone(s.sorted)
 	s.sortMu.Unlock()

@@ -53,9 +53,9 @@ func (s *Service) Items(ctx context.Context, who Who) (map[portal.GUID]portal.In
 
 // ListStamp returns the stamp a List of the person's tenant would carry
 // now: pages whose stamp it equals are still exact.
-func (s *Service) ListStamp(ctx context.Context, who Who) (int64, error) {
+func (s *Service) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
 	if err := mayRead(who.User); err != nil {
-		return 0, err
+		return ListStamp{}, err
 	}
 	return s.lists.stamp(ctx, who.User.TenantID)
 }

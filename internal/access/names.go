@@ -1,0 +1,316 @@
+package access
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// Names through Microsoft Graph. Graph is asked only on the signed-in
+// person's own delegated token, so the names cached for a tenant are ones
+// a person of that tenant was allowed to read; they are cached per tenant
+// and never read for another. Every use here is for display: a lookup
+// failing leaves pages on IDs and never blocks a change.
+
+// NamesMaxAge is how old a cached name may be before a page showing it asks
+// Graph again (in the background: the cached name is shown meanwhile).
+const NamesMaxAge = 24 * time.Hour
+
+// maxAppLookups bounds the app names one refresh asks for: Graph has no
+// batch lookup of service principals by app ID, so each is a call.
+const maxAppLookups = 20
+
+// NameRequest is what a page wants named.
+type NameRequest struct {
+	Objects []portal.GUID // users and resource accounts
+	Apps    []portal.GUID // calling-client app IDs
+	// ResourceAccounts are those among Objects known to be resource
+	// accounts: for an admin, the tenant's resource accounts are then
+	// listed too, for their phone numbers (Graph's getByIds gives none).
+	ResourceAccounts []portal.GUID
+}
+
+// Empty reports whether there is nothing to ask.
+func (r NameRequest) Empty() bool { return len(r.Objects) == 0 && len(r.Apps) == 0 }
+
+// Names returns the person's tenant's cached names of ids in space.
+func (s *Service) Names(ctx context.Context, who Who, space portal.NameSpace, ids []portal.GUID) (map[portal.GUID]portal.DirectoryName, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return map[portal.GUID]portal.DirectoryName{}, nil
+	}
+	return s.cfg.Store.Names(ctx, who.User.TenantID, space, ids)
+}
+
+// SearchNames finds cached names of the person's tenant's people and
+// resource accounts containing q (for the audit log's target filter).
+func (s *Service) SearchNames(ctx context.Context, who Who, q string, limit int) ([]portal.DirectoryName, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	return s.cfg.Store.SearchNames(ctx, who.User.TenantID, portal.SpaceObject, q, limit)
+}
+
+// NamesDue splits ids into those never fetched and those fetched longer
+// than NamesMaxAge ago, given what the cache holds.
+func (s *Service) NamesDue(ids []portal.GUID, cached map[portal.GUID]portal.DirectoryName) (missing, stale []portal.GUID) {
+	now := s.cfg.Now()
+	for _, id := range ids {
+		n, ok := cached[id]
+		switch {
+		case !ok || !n.Known():
+			missing = append(missing, id)
+		case now.Sub(n.FetchedAt) > NamesMaxAge:
+			stale = append(stale, id)
+		}
+	}
+	return missing, stale
+}
+
+// RefreshNames asks Graph, on token (the person's own), for what req
+// names, and caches the answers for the person's tenant. An object Graph
+// does not return is cached as not found (deleted from the directory); an
+// app without a service principal, as not found too. A Graph failure
+// caches nothing for what it failed on: a name is never flagged deleted
+// because Graph was down. While Graph has asked the tenant to slow down,
+// it is not asked again and the same ETHROTTLED error is returned.
+func (s *Service) RefreshNames(ctx context.Context, who Who, token string, req NameRequest) error {
+	if err := mayRead(who.User); err != nil {
+		return err
+	}
+	dir := s.cfg.Directory
+	if dir == nil {
+		return portal.Errorf(portal.EUNAVAILABLE, "Names are off: the portal is not set up to read Microsoft Graph.")
+	}
+	tenant := who.User.TenantID
+	if err := s.graphPause.check(tenant, s.cfg.Now()); err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		if portal.ErrorCode(err) == portal.ETHROTTLED {
+			s.graphPause.hold(tenant, s.cfg.Now(), portal.RetryAfter(err), err)
+		}
+		return err
+	}
+	objects := slices.Compact(slices.SortedFunc(slices.Values(req.Objects), portal.GUID.Compare))
+	if len(objects) > 0 {
+		var accounts []portal.GUID
+		if who.User.HasAny(portal.RoleAdmin) {
+			accounts = req.ResourceAccounts
+		}
+		if err := s.refreshObjects(ctx, dir, who, token, objects, accounts); err != nil {
+			return fail(err)
+		}
+	}
+	apps := slices.Compact(slices.SortedFunc(slices.Values(req.Apps), portal.GUID.Compare))
+	if len(apps) > maxAppLookups {
+		apps = apps[:maxAppLookups]
+	}
+	if s.appsRefused.check(tenant, s.cfg.Now()) != nil {
+		// Said once already: app names need a permission not consented.
+		apps = nil
+	}
+	var found []portal.DirectoryName
+	var err error
+	for _, app := range apps {
+		var name string
+		var ok bool
+		if name, ok, err = dir.AppName(ctx, token, app); err != nil {
+			break
+		}
+		found = append(found, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceApp, ID: app, Found: ok, DisplayName: name, FetchedAt: s.cfg.Now()})
+	}
+	// What was learned before a failure is kept.
+	if perr := s.cfg.Store.PutNames(ctx, tenant, found); perr != nil {
+		return perr
+	}
+	if portal.ErrorCode(err) == portal.EFORBIDDEN {
+		// Application.Read.All is optional: without it, apps stay IDs, and
+		// asking again on every page would only fail again.
+		s.appsRefused.hold(tenant, s.cfg.Now(), appsRefusedPause, err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// appsRefusedPause is how long app names are not asked for after Graph
+// refused them (no consent to Application.Read.All).
+const appsRefusedPause = time.Hour
+
+// refreshObjects resolves people and resource accounts and, when accounts
+// (the resource accounts among objects) are named, lists the tenant's
+// resource accounts for their numbers.
+func (s *Service) refreshObjects(ctx context.Context, dir portal.Directory, who Who, token string, objects, accounts []portal.GUID) error {
+	tenant := who.User.TenantID
+	got, err := dir.Resolve(ctx, token, objects)
+	if err != nil {
+		return err
+	}
+	known, err := s.cfg.Store.Names(ctx, tenant, portal.SpaceObject, objects)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	out := map[portal.GUID]portal.DirectoryName{}
+	for _, id := range objects {
+		n := portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: id, FetchedAt: now}
+		if e, ok := got[id]; ok {
+			n.Found, n.DisplayName, n.UPN = true, e.DisplayName, e.UPN
+			// getByIds cannot tell a resource account from a person, nor
+			// give its number: keep what the resource-account list said.
+			if k, ok := known[id]; ok && k.Found {
+				n.Kind, n.Phone = k.Kind, k.Phone
+			}
+		}
+		out[id] = n
+	}
+	if len(accounts) > 0 {
+		listed, err := dir.ResourceAccounts(ctx, token, "")
+		switch {
+		case err == nil:
+			// Marked as resource accounts even when the list has no number
+			// for them, so that pages do not list again for it.
+			for _, id := range accounts {
+				if n, ok := out[id]; ok && n.Found {
+					n.Kind = portal.KindResourceAccount
+					out[id] = n
+				}
+			}
+			for _, e := range listed {
+				out[e.ObjectID] = resourceAccountName(tenant, e, now)
+			}
+		case portal.ErrorCode(err) != portal.EFORBIDDEN:
+			// Not a Teams admin: people's names are still worth keeping.
+			return err
+		}
+	}
+	return s.cfg.Store.PutNames(ctx, tenant, slices.Collect(maps.Values(out)))
+}
+
+func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.Time) portal.DirectoryName {
+	return portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: e.ObjectID, Found: true, Kind: portal.KindResourceAccount,
+		DisplayName: e.DisplayName, UPN: e.UPN, Phone: e.Phone, FetchedAt: now}
+}
+
+// ResourceAccounts lists, for an admin, the tenant's Teams resource
+// accounts bound to this ACS resource (all of the tenant's when the portal
+// was not told which it is), with their phone numbers, and caches their
+// names and numbers for the pages that show them.
+func (s *Service) ResourceAccounts(ctx context.Context, who Who, token string) ([]portal.DirectoryEntry, error) {
+	if !who.User.HasAny(portal.RoleAdmin) {
+		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins may grant resource accounts.")
+	}
+	if s.cfg.Directory == nil {
+		return nil, portal.Errorf(portal.EUNAVAILABLE, "Names are off: the portal is not set up to read Microsoft Graph.")
+	}
+	tenant := who.User.TenantID
+	now := s.cfg.Now()
+	if err := s.graphPause.check(tenant, now); err != nil {
+		return nil, err
+	}
+	accounts, err := s.cfg.Directory.ResourceAccounts(ctx, token, s.cfg.ACSResourceID)
+	if err != nil {
+		if portal.ErrorCode(err) == portal.ETHROTTLED {
+			s.graphPause.hold(tenant, now, portal.RetryAfter(err), err)
+		}
+		return nil, err
+	}
+	names := make([]portal.DirectoryName, 0, len(accounts))
+	for _, e := range accounts {
+		names = append(names, resourceAccountName(tenant, e, now))
+	}
+	return accounts, s.cfg.Store.PutNames(ctx, tenant, names)
+}
+
+// ACSResourceID is the immutable ID of the ACS resource the portal manages,
+// "" when not configured.
+func (s *Service) ACSResourceID() string { return s.cfg.ACSResourceID }
+
+// graphPause remembers, per tenant, that Graph asked to slow down, so that
+// pages stop asking until the time it named has passed.
+type graphPause struct {
+	mu    sync.Mutex
+	until map[portal.GUID]pauseEntry
+}
+
+type pauseEntry struct {
+	until time.Time
+	err   error
+}
+
+// pauseDefault is the pause when Graph named none.
+const pauseDefault = 30 * time.Second
+
+func (p *graphPause) check(tenant portal.GUID, now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.until[tenant]; ok {
+		if now.Before(e.until) {
+			return e.err
+		}
+		delete(p.until, tenant)
+	}
+	return nil
+}
+
+func (p *graphPause) hold(tenant portal.GUID, now time.Time, d time.Duration, err error) {
+	if d <= 0 {
+		d = pauseDefault
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.until == nil {
+		p.until = map[portal.GUID]pauseEntry{}
+	}
+	p.until[tenant] = pauseEntry{until: now.Add(d), err: err}
+}
+
+// AllNames returns every cached name of the person's tenant in space, for
+// exports.
+func (s *Service) AllNames(ctx context.Context, who Who, space portal.NameSpace) (map[portal.GUID]portal.DirectoryName, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	out := map[portal.GUID]portal.DirectoryName{}
+	err := s.cfg.Store.AllNames(ctx, who.User.TenantID, space, func(n portal.DirectoryName) error {
+		out[n.ID] = n
+		return nil
+	})
+	return out, err
+}
+
+// RefreshAllNames asks Graph again for the names of everything in the
+// person's tenant's inventory, on their token: the "Refresh names" button.
+// It reports how many objects were asked for and how many of them Graph
+// no longer has.
+func (s *Service) RefreshAllNames(ctx context.Context, who Who, token string) (asked, gone int, err error) {
+	var req NameRequest
+	err = s.lists.each(ctx, who.User.TenantID, func(it portal.InventoryItem) {
+		req.Objects = append(req.Objects, it.ObjectID)
+		req.Apps = append(req.Apps, it.ClientIDs...)
+		if it.Kind == portal.KindResourceAccount {
+			req.ResourceAccounts = append(req.ResourceAccounts, it.ObjectID)
+		}
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := s.RefreshNames(ctx, who, token, req); err != nil {
+		return len(req.Objects), 0, err
+	}
+	names, err := s.Names(ctx, who, portal.SpaceObject, req.Objects)
+	for _, n := range names {
+		if !n.Found {
+			gone++
+		}
+	}
+	return len(req.Objects), gone, err
+}

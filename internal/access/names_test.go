@@ -1,0 +1,148 @@
+package access_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// fakeDirectory answers as Graph would, or fails with err.
+type fakeDirectory struct {
+	users    map[portal.GUID]portal.DirectoryEntry
+	accounts []portal.DirectoryEntry
+	err      error
+	calls    int
+}
+
+func (d *fakeDirectory) SearchUsers(context.Context, string, string, int) ([]portal.DirectoryEntry, error) {
+	return nil, nil
+}
+
+func (d *fakeDirectory) Resolve(_ context.Context, _ string, ids []portal.GUID) (map[portal.GUID]portal.DirectoryEntry, error) {
+	d.calls++
+	if d.err != nil {
+		return nil, d.err
+	}
+	out := map[portal.GUID]portal.DirectoryEntry{}
+	for _, id := range ids {
+		if e, ok := d.users[id]; ok {
+			out[id] = e
+		}
+	}
+	return out, nil
+}
+
+func (d *fakeDirectory) ResourceAccounts(context.Context, string, string) ([]portal.DirectoryEntry, error) {
+	d.calls++
+	return d.accounts, d.err
+}
+
+func (d *fakeDirectory) AppName(context.Context, string, portal.GUID) (string, bool, error) {
+	d.calls++
+	return "", false, d.err
+}
+
+// throttled is Graph's 429 with a Retry-After.
+type throttled struct{}
+
+func (throttled) Error() string                 { return "graph: 429" }
+func (throttled) RetryAfterHint() time.Duration { return time.Minute }
+
+func namesEnv(t *testing.T) (*env, *fakeDirectory, *time.Time) {
+	e := newEnv(t)
+	dir := &fakeDirectory{users: map[portal.GUID]portal.DirectoryEntry{
+		alice: {ObjectID: alice, Kind: portal.KindUser, DisplayName: "Alice Smith", UPN: "alice@contoso.test"},
+		room:  {ObjectID: room, Kind: portal.KindUser, DisplayName: "Main line", UPN: "main@contoso.test"},
+	}, accounts: []portal.DirectoryEntry{{ObjectID: room, Kind: portal.KindResourceAccount, DisplayName: "Main line", UPN: "main@contoso.test", Phone: "+14255550100"}}}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	e.svc = access.New(access.Config{ACS: nil, Store: e.store, Directory: dir, Now: func() time.Time { return now }})
+	return e, dir, &now
+}
+
+// A Graph failure caches nothing: nobody is flagged deleted because Graph
+// was down, and what was known stays.
+func TestRefreshNamesKeepsWhatWasKnownWhenGraphFails(t *testing.T) {
+	e, dir, _ := namesEnv(t)
+	ctx := context.Background()
+	if err := e.svc.RefreshNames(ctx, auditor, "token", access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
+		t.Fatal(err)
+	}
+	dir.err = portal.Errorf(portal.EUNAVAILABLE, "Graph is down.")
+	ghost := portal.MustParseGUID("11111111-2222-4333-8444-555555555555")
+	if err := e.svc.RefreshNames(ctx, auditor, "token", access.NameRequest{Objects: []portal.GUID{alice, ghost}}); portal.ErrorCode(err) != portal.EUNAVAILABLE {
+		t.Fatalf("RefreshNames with Graph down = %v", err)
+	}
+	got, err := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{alice, ghost})
+	if err != nil || !got[alice].Found || got[alice].DisplayName != "Alice Smith" {
+		t.Errorf("Alice after a failed refresh: %+v, %v", got[alice], err)
+	}
+	if _, ok := got[ghost]; ok {
+		t.Error("an object Graph could not be asked about was cached (as deleted)")
+	}
+	// Graph answering without it is what flags it.
+	dir.err = nil
+	e.svc.RefreshNames(ctx, auditor, "token", access.NameRequest{Objects: []portal.GUID{ghost}})
+	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{ghost}); !got[ghost].Known() || got[ghost].Found {
+		t.Errorf("an object Graph does not have: %+v", got[ghost])
+	}
+}
+
+// Only an admin's refresh lists resource accounts (a Teams admin's token
+// is needed); the number it learns survives later refreshes by others.
+func TestRefreshNamesPhones(t *testing.T) {
+	e, _, now := namesEnv(t)
+	ctx := context.Background()
+	req := access.NameRequest{Objects: []portal.GUID{room}, ResourceAccounts: []portal.GUID{room}}
+	e.svc.RefreshNames(ctx, auditor, "token", req)
+	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "" || got[room].DisplayName != "Main line" {
+		t.Errorf("an auditor's refresh: %+v", got[room])
+	}
+	e.svc.RefreshNames(ctx, admin, "token", req)
+	*now = now.Add(25 * time.Hour)
+	e.svc.RefreshNames(ctx, auditor, "token", req)
+	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "+14255550100" || got[room].Kind != portal.KindResourceAccount {
+		t.Errorf("after an admin's refresh and an auditor's: %+v", got[room])
+	}
+}
+
+// Throttled: Graph is not asked again for the tenant until its
+// Retry-After has passed; another tenant is not held up.
+func TestRefreshNamesHoldsOffWhenThrottled(t *testing.T) {
+	e, dir, now := namesEnv(t)
+	ctx := context.Background()
+	dir.err = portal.Wrap(throttled{}, portal.ETHROTTLED, "Slow down.")
+	req := access.NameRequest{Objects: []portal.GUID{alice}}
+	e.svc.RefreshNames(ctx, auditor, "token", req)
+	dir.err = nil
+	calls := dir.calls
+	if err := e.svc.RefreshNames(ctx, auditor, "token", req); portal.ErrorCode(err) != portal.ETHROTTLED || dir.calls != calls {
+		t.Errorf("within Retry-After: %v, %d calls", err, dir.calls-calls)
+	}
+	if err := e.svc.RefreshNames(ctx, person(fabrikam, portal.RoleAuditor), "token", req); err != nil || dir.calls == calls {
+		t.Errorf("another tenant was held up: %v", err)
+	}
+	*now = now.Add(61 * time.Second)
+	if err := e.svc.RefreshNames(ctx, auditor, "token", req); err != nil {
+		t.Errorf("after Retry-After: %v", err)
+	}
+}
+
+// Names are per tenant: Fabrikam's refresh of an ID never names it for
+// Contoso, and a person without a role reads none.
+func TestNamesPerTenant(t *testing.T) {
+	e, _, _ := namesEnv(t)
+	ctx := context.Background()
+	fab := person(fabrikam, portal.RoleAuditor)
+	if err := e.svc.RefreshNames(ctx, fab, "token", access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{alice}); len(got) != 0 {
+		t.Errorf("Contoso reads Fabrikam's names: %+v", got)
+	}
+	if _, err := e.svc.Names(ctx, person(contoso), portal.SpaceObject, []portal.GUID{alice}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("no role: %v", err)
+	}
+}
