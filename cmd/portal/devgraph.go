@@ -47,7 +47,8 @@ func startDevGraph(idp *devidp.IdP, logger *slog.Logger) (*graphemu.Emulator, st
 // seedDevDirectory names the dev personas and the seeded assignments'
 // people and resource accounts. Chen Wei has left (deleted), and the
 // mobile app has no service principal in Contoso: both show what the
-// portal flags.
+// portal flags. Eve's name carries markup; the Sales line is bound to
+// another ACS resource.
 func seedDevDirectory(emu *graphemu.Emulator) {
 	users := map[portal.GUID][]graphemu.User{}
 	for _, p := range devidp.Personas() {
@@ -64,11 +65,17 @@ func seedDevDirectory(emu *graphemu.Emulator) {
 		u("4b7f3b1e-2f0c-4e6a-9d0c-5a1b2c3d4e01", "Bruno Costa", "bruno.costa@contoso.test"),
 		chen,
 		u("9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c05", "Dana Park", "dana.park@contoso.test"),
+		// A name with markup in it, as anyone may set their own: pages
+		// must show it as text.
+		u("3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a08", `Eve <img src=x onerror=alert(1)>`, "eve@contoso.test"),
 	), []graphemu.ResourceAccount{
 		{ID: portal.MustParseGUID("2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c03"), DisplayName: "Main line auto attendant", UserPrincipalName: "mainline@contoso.test",
 			AppID: appDesktop, PhoneNumber: "tel:+14255550100", ACSResourceID: devACSResourceID},
 		{ID: portal.MustParseGUID("8f7e6d5c-4b3a-4291-8f0e-d9c8b7a6f506"), DisplayName: "Support queue", UserPrincipalName: "support@contoso.test",
 			AppID: appDesktop, PhoneNumber: "tel:+14255550101", ACSResourceID: devACSResourceID},
+		// Bound to another ACS resource: the picker leaves it out.
+		{ID: portal.MustParseGUID("6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c09"), DisplayName: "Sales line (other ACS resource)", UserPrincipalName: "sales@contoso.test",
+			AppID: appDesktop, PhoneNumber: "tel:+14255550102", ACSResourceID: "99999999-8888-4777-8666-555555555555"},
 	}, []graphemu.ServicePrincipal{
 		{ID: portal.MustParseGUID("c0ffee00-0000-4000-8000-000000000001"), AppID: appDesktop, DisplayName: "Contoso Agent Desktop"},
 	})
