@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
+	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/graphemu"
 	"github.com/teamsphone/portal/internal/portal"
@@ -170,5 +172,48 @@ func TestPeopleFinder(t *testing.T) {
 	// An auditor may not use it.
 	if p := e.get(noFollow(e.as("auditor@contoso.test")), "/people?find=ali"); p.status != http.StatusForbidden {
 		t.Errorf("auditor: %d", p.status)
+	}
+}
+
+// Two instances share one session's Graph tokens through the database:
+// a person signed in on one finds people on the other, whose sign-in
+// client has never seen them; after sign-out on one, the other serves
+// the session nothing.
+func TestGraphTokensAcrossInstances(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.withGraph()
+	authB, err := entra.New(e.authCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depsB := e.server.deps
+	depsB.Auth = authB
+	b := httptestServer(t, New(depsB))
+
+	c := e.as("helpdesk@contoso.test")
+	var cookie *http.Cookie
+	for _, ck := range c.Jar.Cookies(e.srvURL()) {
+		if ck.Name == "portal" {
+			cookie = ck
+		}
+	}
+	find := func() string {
+		req, _ := http.NewRequest("GET", b+"/people?find=alice", nil)
+		req.AddCookie(cookie)
+		req.Header.Set("HX-Request", "true")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if got := find(); !strings.Contains(got, "Alice Smith") {
+		t.Fatalf("instance B's people finder for A's session: %q", got)
+	}
+	e.post(noFollow(c), "/auth/logout", url.Values{})
+	if got := find(); strings.Contains(got, "Alice Smith") {
+		t.Error("instance B still finds people for a session ended on A")
 	}
 }

@@ -73,6 +73,9 @@ type portalEnv struct {
 	access *access.Service
 	// accessCfg is what access was made with (withGraph adds Graph).
 	accessCfg access.Config
+	// authCfg is what auth was made with: another instance's sign-in
+	// is entra.New(authCfg) again.
+	authCfg entra.Config
 	auth      *entra.Authenticator
 }
 
@@ -121,7 +124,7 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	t.Cleanup(func() { e.db.Close() })
 	cred, _ := confidential.NewCredFromSecret(testSecret)
 	sealer, _ := entra.NewSealer(bytes.Repeat([]byte{9}, 32))
-	auth, err := entra.New(entra.Config{
+	e.authCfg = entra.Config{
 		Authority:      e.idp.Authority("organizations"),
 		ClientID:       devidp.ClientID,
 		Credential:     cred,
@@ -131,7 +134,8 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		DevIdP:         true,
 		Graph:          &entra.GraphConfig{Scopes: testGraphScopes, Caches: e.db, Sealer: sealer},
 		Now:            e.clock.Now,
-	})
+	}
+	auth, err := entra.New(e.authCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

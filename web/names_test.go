@@ -217,3 +217,55 @@ func TestRefreshNamesOnDemand(t *testing.T) {
 		t.Error("after the refresh, the deleted person is not flagged")
 	}
 }
+
+// Admins pick a resource account bound to this ACS resource, with its
+// number, and the grant form is filled in; others are not offered it.
+func TestResourceAccountPicker(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	_, emu := e.withGraph()
+	withNamedDirectory(emu)
+	admin := noFollow(e.as("admin@contoso.test"))
+
+	form := e.get(admin, "/assignments/new")
+	if _, ok := form.testid("account-picker"); !ok {
+		t.Fatal("no resource-account picker for an admin")
+	}
+	listed := e.get(admin, "/assignments/new?accounts=1")
+	res, _ := listed.testid("account-results")
+	if !strings.Contains(res, "Main line") || !strings.Contains(res, mainLineNo) || strings.Contains(res, "Other line") {
+		t.Errorf("accounts listed: %q", res)
+	}
+	assertNoncedHX(t, "grant form with resource accounts", listed)
+	frag := e.do(admin, "GET", "/resource-accounts", nil, http.Header{"HX-Request": {"true"}})
+	if frag.status != 200 || !strings.Contains(frag.body, "Main line") || strings.Contains(frag.body, "<html") {
+		t.Errorf("/resource-accounts fragment: %d", frag.status)
+	}
+	// Choosing it fills the form as a resource account.
+	href := "/assignments/new?" + url.Values{"kind": {"resourceAccount"}, "label": {"Main line"}, "objectId": {room.String()}}.Encode()
+	if !strings.Contains(listed.body, strings.ReplaceAll(href, "&", "&amp;")) {
+		t.Fatalf("no link to %s", href)
+	}
+	filled := e.get(admin, href)
+	if !strings.Contains(filled.body, `value="`+room.String()+`"`) || !strings.Contains(filled.body, `value="resourceAccount" checked`) {
+		t.Error("the grant form is not filled in as a resource account")
+	}
+
+	// Helpdesk and auditors are not offered it, and may not ask.
+	hd := noFollow(e.as("helpdesk@contoso.test"))
+	if _, ok := e.get(hd, "/assignments/new").testid("account-picker"); ok {
+		t.Error("helpdesk is offered resource accounts")
+	}
+	if p := e.get(hd, "/resource-accounts"); p.status != http.StatusForbidden {
+		t.Errorf("helpdesk /resource-accounts: %d", p.status)
+	}
+
+	// Graph refusing (no consent, not a Teams admin): a reason, the form.
+	emu.Script(acsemu.Fault{Status: http.StatusForbidden})
+	p := e.get(admin, "/assignments/new?accounts=1")
+	if msg, _ := p.testid("accounts-message"); !strings.Contains(msg, "Type the object ID") {
+		t.Errorf("Graph refusing: %q", msg)
+	}
+	if _, ok := p.testid("grant-form"); !ok {
+		t.Error("the grant form is gone when Graph refuses")
+	}
+}
