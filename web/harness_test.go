@@ -76,7 +76,7 @@ type portalEnv struct {
 	// authCfg is what auth was made with: another instance's sign-in
 	// is entra.New(authCfg) again.
 	authCfg entra.Config
-	auth      *entra.Authenticator
+	auth    *entra.Authenticator
 }
 
 // testGraphScopes are the delegated Graph permissions test sign-ins ask for.
