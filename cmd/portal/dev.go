@@ -54,6 +54,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address too, e.g. 127.0.0.1:9090")
 	databaseURL := fs.String("database", "", "a database instead of SQLite in -data: postgres://… (several dev instances may share it)")
 	acsConnection := fs.String("acs-connection-string", "", "an ACS (emulator) to use instead of the in-process one: endpoint=…;accesskey=… (no demo data then)")
+	graphFaults := fs.String("graph-faults", "", `faults the Graph emulator injects, in -acs-faults' syntax (change them while it runs: PUT to <graph emulator>/_emulator/faults)`)
+	graphWithhold := fs.String("graph-withhold", "", `delegated Graph permissions the dev tenants have not consented to, comma-separated: users, resourceAccounts, apps`)
 	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -141,11 +143,20 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	for _, p := range devidp.Personas() {
 		tenants[p.TenantID] = p.TenantName
 	}
-	_, graphURL, stopGraph, err := startDevGraph(idp, logger)
+	graphRates, err := acsemu.ParseRates(*graphFaults)
+	if err != nil {
+		return fmt.Errorf("-graph-faults: %w", err)
+	}
+	withheld, err := parseWithheld(*graphWithhold)
+	if err != nil {
+		return fmt.Errorf("-graph-withhold: %w", err)
+	}
+	graphEmu, graphURL, stopGraph, err := startDevGraph(idp, withheld, logger)
 	if err != nil {
 		return fmt.Errorf("graph emulator: %w", err)
 	}
 	defer stopGraph()
+	graphEmu.SetRates(graphRates)
 	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
 	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: acsKey, Observer: m})
 	if err != nil {
@@ -223,7 +234,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
 	}
-	fmt.Fprintf(stdout, "  Graph emulator: %s (the grant form finds people by name)\n", graphURL)
+	fmt.Fprintf(stdout, "  Graph emulator: %s (names, the people finder, resource accounts)\n", graphURL)
+	fmt.Fprintf(stdout, "  Graph emulator faults: curl -X PUT -d '429=1,retry-after=30' %s/_emulator/faults\n", graphURL)
 	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
 	return serveUntilDone(ctx, srv, ln)
 }
@@ -240,21 +252,27 @@ func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, 
 	mux.Handle("/", emu)
 	// Faults can be changed while dev mode runs, to watch a bulk job or a
 	// reconcile ride out throttling: curl -X PUT -d '429=0.2,retry-after=1'.
-	mux.HandleFunc("PUT /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("PUT /_emulator/faults", faultsHandler(emu.SetRates))
+	url, stop, err := serveLoopback(mux, emu.Close)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+	}
+	return emu, url, stop, nil
+}
+
+// faultsHandler sets an emulator's faults from a PUT body in -acs-faults'
+// syntax.
+func faultsHandler(set func(acsemu.Rates)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 		rates, err := acsemu.ParseRates(string(body))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		emu.SetRates(rates)
+		set(rates)
 		fmt.Fprintf(w, "faults now: %+v\n", rates)
-	})
-	url, stop, err := serveLoopback(mux, emu.Close)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
 	}
-	return emu, url, stop, nil
 }
 
 // serveLoopback serves h on a free loopback port until stop. Shutting down

@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/teamsphone/portal/internal/devidp"
@@ -22,22 +25,44 @@ var devTokenCacheKey = []byte("teams-phone-portal-dev-cache-key")
 // (Application.Read.All). What a tenant has not consented to fails alone.
 var graphScopes = []string{graph.ScopeUsers, graph.ScopeResourceAccounts, graph.ScopeApps}
 
+// parseWithheld reads -graph-withhold: short names of graphScopes.
+func parseWithheld(v string) ([]string, error) {
+	short := map[string]string{"users": graph.ScopeUsers, "resourceaccounts": graph.ScopeResourceAccounts, "apps": graph.ScopeApps}
+	var out []string
+	for _, name := range strings.Split(v, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		scope, ok := short[strings.ToLower(name)]
+		if !ok {
+			return nil, fmt.Errorf("unknown permission %q: use users, resourceAccounts or apps", name)
+		}
+		out = append(out, scope)
+	}
+	return out, nil
+}
+
 // devACSResourceID stands for the emulated ACS resource's immutable ID,
 // which resource accounts are bound to.
 const devACSResourceID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
 // startDevGraph serves the Graph emulator on its own loopback port with the
 // dev tenants' directory, checking bearer tokens against the dev IdP's.
-func startDevGraph(idp *devidp.IdP, logger *slog.Logger) (*graphemu.Emulator, string, func(), error) {
+// Permissions in withheld are taken out of every token, as in a tenant
+// whose admin has not consented to them.
+func startDevGraph(idp *devidp.IdP, withheld []string, logger *slog.Logger) (*graphemu.Emulator, string, func(), error) {
 	emu := graphemu.New(graphemu.Config{Logger: logger, Verify: func(_ *http.Request, token string) (portal.GUID, []string, error) {
 		g, ok := idp.AccessToken(token, time.Now())
 		if !ok {
 			return portal.GUID{}, nil, errors.New("not a token the dev IdP issued, or expired")
 		}
-		return g.Tenant, g.Scopes, nil
+		return g.Tenant, slices.DeleteFunc(slices.Clone(g.Scopes), func(s string) bool { return slices.Contains(withheld, s) }), nil
 	}})
 	seedDevDirectory(emu)
-	url, stop, err := serveLoopback(emu, emu.Close)
+	mux := http.NewServeMux()
+	mux.Handle("/", emu)
+	mux.HandleFunc("PUT /_emulator/faults", faultsHandler(emu.SetRates))
+	url, stop, err := serveLoopback(mux, emu.Close)
 	if err != nil {
 		return nil, "", nil, err
 	}
