@@ -47,8 +47,9 @@ func TestServeRefusesIncompleteSettings(t *testing.T) {
 			"PORTAL_ROLE_HELPDESK":         "Portal.Admin",
 			"PORTAL_GRAPH":                 "true",
 			"PORTAL_TOKEN_CACHE_KEY":       "c2hvcnQ=",
+			"PORTAL_ACS_RESOURCE_ID":       "/subscriptions/x/resourceGroups/y",
 		}, []string{"PORTAL_BASE_URL", "tenant ID \"contoso\"", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ACS_CONNECTION_STRING", "PORTAL_DATABASE_URL", "PORTAL_SESSION_IDLE_TIMEOUT",
-			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK", "PORTAL_TOKEN_CACHE_KEY"}},
+			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK", "PORTAL_TOKEN_CACHE_KEY", "PORTAL_ACS_RESOURCE_ID"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
