@@ -43,6 +43,9 @@ type tenantCache struct {
 	mu       sync.Mutex // serialises refreshes; readers use snap
 	snap     atomic.Pointer[snapshot]
 	lastUsed atomic.Int64
+	// namesDue makes the next call take up names at once (after someone
+	// asked for them to be refreshed, and waits to see them).
+	namesDue atomic.Bool
 }
 
 type snapshot struct {
@@ -52,8 +55,11 @@ type snapshot struct {
 	// searches match them, and pages show them.
 	namesRev int64
 	names    map[portal.GUID]portal.DirectoryName
-	items    map[portal.GUID]*entry
-	counts   portal.InventoryCounts
+	// namesAt is when names were read: they are read again at most every
+	// namesEvery.
+	namesAt time.Time
+	items   map[portal.GUID]*entry
+	counts  portal.InventoryCounts
 	// all holds the rows in no particular order, each knowing its index;
 	// blob is their search texts end to end, row i's starting at starts[i],
 	// so a search is one fast substring scan instead of one per row.
@@ -73,6 +79,13 @@ type snapshot struct {
 	searchMu sync.Mutex
 	searches map[string][]int32
 }
+
+// namesEvery is how often a snapshot takes up new names. While pages name
+// thousands of rows for the first time, names change on almost every
+// request; re-reading and re-indexing them each time would cost more than
+// the list itself. Names are for display, so a second's lag is fine;
+// access changes are never delayed.
+const namesEvery = time.Second
 
 // maxSearches bounds the remembered searches of one snapshot (about 10 KB
 // each for 10,000 rows).
@@ -94,7 +107,7 @@ func newListCache(store portal.Store, now func() time.Time) *listCache {
 // list answers f from a current snapshot of f.TenantID's rows.
 func (c *listCache) list(ctx context.Context, f portal.InventoryFilter) (portal.InventoryPage, error) {
 	tc := c.tenant(f.TenantID)
-	snap, err := tc.current(ctx, c.store, f.TenantID)
+	snap, err := tc.current(ctx, c.store, f.TenantID, c.now())
 	if err != nil {
 		return portal.InventoryPage{}, err
 	}
@@ -109,7 +122,7 @@ type ListStamp struct{ Audit, Names int64 }
 
 // stamp returns the stamp of a current snapshot of the tenant's rows.
 func (c *listCache) stamp(ctx context.Context, tenant portal.GUID) (ListStamp, error) {
-	snap, err := c.tenant(tenant).current(ctx, c.store, tenant)
+	snap, err := c.tenant(tenant).current(ctx, c.store, tenant, c.now())
 	if err != nil {
 		return ListStamp{}, err
 	}
@@ -139,12 +152,13 @@ func (c *listCache) tenant(id portal.GUID) *tenantCache {
 }
 
 // current returns a snapshot that includes every change committed before
-// the call.
-func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
+// the call, and names at most namesEvery old.
+func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant portal.GUID, now time.Time) (*snapshot, error) {
 	old := tc.snap.Load()
 	var seen *changeSet
+	namesDue := tc.namesDue.Swap(false)
 	if old != nil {
-		cs, err := readChanges(ctx, store, tenant, old.head, old.namesRev)
+		cs, err := readChanges(ctx, store, tenant, old, now, namesDue)
 		if err != nil {
 			return nil, err
 		}
@@ -160,17 +174,17 @@ func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant p
 	var next *snapshot
 	var err error
 	if base == nil {
-		next, err = load(ctx, store, tenant)
+		next, err = load(ctx, store, tenant, now)
 	} else {
 		if seen == nil || base.head != seen.after || base.namesRev != seen.namesAfter {
 			// Another caller moved the snapshot meanwhile: ask afresh.
-			cs, err := readChanges(ctx, store, tenant, base.head, base.namesRev)
+			cs, err := readChanges(ctx, store, tenant, base, now, namesDue)
 			if err != nil {
 				return nil, err
 			}
 			seen = &cs
 		}
-		next, err = base.apply(ctx, store, tenant, *seen)
+		next, err = base.apply(ctx, store, tenant, *seen, now)
 	}
 	if err != nil {
 		return nil, err
@@ -179,10 +193,13 @@ func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant p
 	return next, nil
 }
 
+// namesChanged makes the tenant's next list take up names at once.
+func (c *listCache) namesChanged(tenant portal.GUID) { c.tenant(tenant).namesDue.Store(true) }
+
 // load reads every row of the tenant. The head is read first, so a change
 // committed during the load is applied again by the next refresh (applying
 // is idempotent) rather than missed.
-func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapshot, error) {
+func load(ctx context.Context, store portal.Store, tenant portal.GUID, now time.Time) (*snapshot, error) {
 	_, _, head, err := store.InventoryChanges(ctx, tenant, math.MaxInt64)
 	if err != nil {
 		return nil, err
@@ -191,7 +208,7 @@ func load(ctx context.Context, store portal.Store, tenant portal.GUID) (*snapsho
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{head: head, namesRev: rev, names: names, items: map[portal.GUID]*entry{}}
+	s := &snapshot{head: head, namesRev: rev, names: names, namesAt: now, items: map[portal.GUID]*entry{}}
 	err = store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
 		s.items[it.ObjectID] = newEntry(it, names[it.ObjectID])
 		return nil
@@ -219,7 +236,8 @@ func loadNames(ctx context.Context, store portal.Store, tenant portal.GUID) (int
 }
 
 // changeSet is one answer of InventoryChanges and NamesRevision, after a
-// given head and names revision.
+// snapshot's head and names revision. NamesRevision is asked only when the
+// snapshot's names are due: namesEvery old, or namesDue.
 type changeSet struct {
 	after, head          int64
 	namesAfter, namesRev int64
@@ -227,39 +245,43 @@ type changeSet struct {
 	reload               bool
 }
 
-func readChanges(ctx context.Context, store portal.Store, tenant portal.GUID, after, namesAfter int64) (changeSet, error) {
-	changed, reload, head, err := store.InventoryChanges(ctx, tenant, after)
+func readChanges(ctx context.Context, store portal.Store, tenant portal.GUID, s *snapshot, now time.Time, namesDue bool) (changeSet, error) {
+	changed, reload, head, err := store.InventoryChanges(ctx, tenant, s.head)
 	if err != nil {
 		return changeSet{}, err
 	}
-	rev, err := store.NamesRevision(ctx, tenant)
-	return changeSet{after: after, head: head, namesAfter: namesAfter, namesRev: rev, changed: changed, reload: reload}, err
+	cs := changeSet{after: s.head, head: head, namesAfter: s.namesRev, namesRev: s.namesRev, changed: changed, reload: reload}
+	if namesDue || now.Sub(s.namesAt) >= namesEvery {
+		cs.namesRev, err = store.NamesRevision(ctx, tenant)
+	}
+	return cs, err
 }
 
 // apply returns a copy of s with cs (the changes after s.head) applied.
-func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID, cs changeSet) (*snapshot, error) {
+func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID, cs changeSet, now time.Time) (*snapshot, error) {
 	changed, reload, head := cs.changed, cs.reload, cs.head
 	if head == s.head && cs.namesRev == s.namesRev {
 		return s, nil
 	}
 	if reload || len(changed) > reloadAbove {
-		return load(ctx, store, tenant)
+		return load(ctx, store, tenant, now)
 	}
-	names, namesRev := s.names, s.namesRev
+	names, namesRev, namesAt := s.names, s.namesRev, s.namesAt
 	if cs.namesRev != s.namesRev {
-		// Names move seldom (a refresh from Graph) and many at once:
-		// read them all and rename every row.
+		// Names move in batches (a page's lookup, a refresh): read them
+		// all and rename the rows whose name changed.
 		var err error
 		if namesRev, names, err = loadNames(ctx, store, tenant); err != nil {
 			return nil, err
 		}
+		namesAt = now
 	} else if len(changed) == 0 {
 		// Only sign-ins, refusals and the like: the same rows, a new stamp.
 		return s.restamped(head), nil
 	}
-	next := &snapshot{head: head, namesRev: namesRev, names: names, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
+	next := &snapshot{head: head, namesRev: namesRev, names: names, namesAt: namesAt, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
 	for k, v := range s.items {
-		if namesRev != s.namesRev {
+		if names[k] != s.names[k] {
 			v = newEntry(v.item, names[k])
 		}
 		next.items[k] = v
@@ -532,7 +554,7 @@ func (s *snapshot) scan(q string) []int32 {
 // each calls fn for every row of a current snapshot of the tenant, in no
 // particular order.
 func (c *listCache) each(ctx context.Context, tenant portal.GUID, fn func(portal.InventoryItem)) error {
-	snap, err := c.tenant(tenant).current(ctx, c.store, tenant)
+	snap, err := c.tenant(tenant).current(ctx, c.store, tenant, c.now())
 	if err != nil {
 		return err
 	}
@@ -545,7 +567,7 @@ func (c *listCache) each(ctx context.Context, tenant portal.GUID, fn func(portal
 // restamped is s under a newer head with the same rows, keeping its sort
 // orders and searches (they describe the same rows).
 func (s *snapshot) restamped(head int64) *snapshot {
-	next := &snapshot{head: head, namesRev: s.namesRev, names: s.names, items: s.items, counts: s.counts, all: s.all, blob: s.blob, starts: s.starts, kinds: s.kinds, states: s.states}
+	next := &snapshot{head: head, namesRev: s.namesRev, names: s.names, namesAt: s.namesAt, items: s.items, counts: s.counts, all: s.all, blob: s.blob, starts: s.starts, kinds: s.kinds, states: s.states}
 	s.sortMu.Lock()
 	next.sorted = maps.Clone(s.sorted)
 	s.sortMu.Unlock()
