@@ -85,7 +85,9 @@ func TestNamesWhereIDsAppear(t *testing.T) {
 	}
 	assertNoncedHX(t, "list with names", list)
 
-	// Searchable by name and user name.
+	// Searchable by name and user name (names reach the list's search
+	// within a second).
+	e.clock.Add(time.Second)
 	for q, want := range map[string]portal.GUID{"alice smith": alice, "mainline@": room, "alina <script>": carolID} {
 		res := e.get(auditor, "/assignments?"+url.Values{"q": {q}}.Encode())
 		if n := strings.Count(res.body, `data-testid="assignment-row"`); n != 1 || !strings.Contains(res.body, `data-object-id="`+want.String()+`"`) {
@@ -164,12 +166,21 @@ func TestNamesWhenGraphFails(t *testing.T) {
 	}
 	asked := len(emu.Requests())
 	e.get(helpdesk, "/assignments/"+alice.String())
+	finder := e.get(helpdesk, "/assignments/new?find=alice")
 	if n := len(emu.Requests()); n != asked {
 		t.Errorf("Graph asked %d more times while it asked the portal to wait", n-asked)
 	}
+	if msg, _ := finder.testid("people-message"); !strings.Contains(msg, "slow down") {
+		t.Errorf("the people finder while throttled: %q", msg)
+	}
+	// The wait counts down.
+	e.clock.Add(20 * time.Second)
+	if note, _ := e.get(helpdesk, "/assignments/"+alice.String()).testid("names-note"); !strings.Contains(note, "back in 40s") {
+		t.Errorf("20 s into a 60 s wait: %q", note)
+	}
 	// Once the wait is over, names come.
 	emu.SetRates(acsemu.Rates{})
-	e.clock.Add(61 * time.Second)
+	e.clock.Add(41 * time.Second)
 	if d := e.get(helpdesk, "/assignments/"+alice.String()); !strings.Contains(d.body, "Alice Smith") {
 		t.Error("no name after Graph recovered")
 	}

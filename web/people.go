@@ -34,7 +34,7 @@ func (s *Server) findPeople(ctx context.Context, r *http.Request, q string) temp
 		v.Message = "Names are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."
 		return v
 	}
-	found, err := s.deps.Directory.SearchUsers(ctx, token, q, peopleShown)
+	found, err := s.deps.Access.SearchPeople(ctx, s.who(r), token, q, peopleShown)
 	if err != nil {
 		s.log.WarnContext(ctx, "people search failed", "event", "graph.search", "request_id", requestIDFrom(ctx), "err", err)
 		v.Message = "Names are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."

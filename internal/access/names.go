@@ -84,37 +84,34 @@ func (s *Service) RefreshNames(ctx context.Context, who Who, token string, req N
 	if err := mayRead(who.User); err != nil {
 		return err
 	}
-	dir := s.cfg.Directory
-	if dir == nil {
-		return portal.Errorf(portal.EUNAVAILABLE, "Names are off: the portal is not set up to read Microsoft Graph.")
+	dir, err := s.directory()
+	if err != nil {
+		return err
 	}
 	tenant := who.User.TenantID
-	if err := s.graphPause.check(tenant, s.cfg.Now()); err != nil {
-		return err
-	}
-	fail := func(err error) error {
-		if portal.ErrorCode(err) == portal.ETHROTTLED {
-			s.graphPause.hold(tenant, s.cfg.Now(), portal.RetryAfter(err), err)
+	return s.askGraph(tenant, func() error {
+		objects := slices.Compact(slices.SortedFunc(slices.Values(req.Objects), portal.GUID.Compare))
+		if len(objects) > 0 {
+			var accounts []portal.GUID
+			if who.User.Has(portal.RoleAdmin) {
+				accounts = req.ResourceAccounts
+			}
+			if err := s.refreshObjects(ctx, dir, who, token, objects, accounts); err != nil {
+				return err
+			}
 		}
-		return err
-	}
-	objects := slices.Compact(slices.SortedFunc(slices.Values(req.Objects), portal.GUID.Compare))
-	if len(objects) > 0 {
-		var accounts []portal.GUID
-		if who.User.HasAny(portal.RoleAdmin) {
-			accounts = req.ResourceAccounts
-		}
-		if err := s.refreshObjects(ctx, dir, who, token, objects, accounts); err != nil {
-			return fail(err)
-		}
-	}
-	apps := slices.Compact(slices.SortedFunc(slices.Values(req.Apps), portal.GUID.Compare))
+		return s.refreshApps(ctx, dir, tenant, token, req.Apps)
+	})
+}
+
+// refreshApps names calling-client apps by their service principals.
+func (s *Service) refreshApps(ctx context.Context, dir portal.Directory, tenant portal.GUID, token string, ids []portal.GUID) error {
+	apps := slices.Compact(slices.SortedFunc(slices.Values(ids), portal.GUID.Compare))
 	if len(apps) > maxAppLookups {
 		apps = apps[:maxAppLookups]
 	}
 	if s.appsRefused.check(tenant, s.cfg.Now()) != nil {
-		// Said once already: app names need a permission not consented.
-		apps = nil
+		return nil // said once already: app names need a permission not consented
 	}
 	var found []portal.DirectoryName
 	var err error
@@ -135,10 +132,29 @@ func (s *Service) RefreshNames(ctx context.Context, who Who, token string, req N
 		// asking again on every page would only fail again.
 		s.appsRefused.hold(tenant, s.cfg.Now(), appsRefusedPause, err)
 	}
-	if err != nil {
-		return fail(err)
+	return err
+}
+
+// directory is the Graph adapter, or why there is none.
+func (s *Service) directory() (portal.Directory, error) {
+	if s.cfg.Directory == nil {
+		return nil, portal.Errorf(portal.EUNAVAILABLE, "Names are off: the portal is not set up to read Microsoft Graph.")
 	}
-	return nil
+	return s.cfg.Directory, nil
+}
+
+// askGraph runs call unless Graph has asked the tenant to slow down, and
+// holds the tenant off when call is throttled.
+func (s *Service) askGraph(tenant portal.GUID, call func() error) error {
+	now := s.cfg.Now()
+	if err := s.graphPause.check(tenant, now); err != nil {
+		return err
+	}
+	err := call()
+	if portal.ErrorCode(err) == portal.ETHROTTLED {
+		s.graphPause.hold(tenant, now, portal.RetryAfter(err), err)
+	}
+	return err
 }
 
 // appsRefusedPause is how long app names are not asked for after Graph
@@ -200,32 +216,49 @@ func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.T
 		DisplayName: e.DisplayName, UPN: e.UPN, Phone: e.Phone, FetchedAt: now}
 }
 
+// SearchPeople finds people of the person's tenant by name or user name
+// for the grant form's people finder (admins and helpdesk), on their own
+// token; while Graph has asked the tenant to slow down, it is not asked.
+func (s *Service) SearchPeople(ctx context.Context, who Who, token, q string, limit int) ([]portal.DirectoryEntry, error) {
+	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
+	}
+	dir, err := s.directory()
+	if err != nil {
+		return nil, err
+	}
+	var found []portal.DirectoryEntry
+	err = s.askGraph(who.User.TenantID, func() (err error) {
+		found, err = dir.SearchUsers(ctx, token, q, limit)
+		return err
+	})
+	return found, err
+}
+
 // ResourceAccounts lists, for an admin, the tenant's Teams resource
 // accounts bound to this ACS resource (all of the tenant's when the portal
 // was not told which it is), with their phone numbers, and caches their
 // names and numbers for the pages that show them.
 func (s *Service) ResourceAccounts(ctx context.Context, who Who, token string) ([]portal.DirectoryEntry, error) {
-	if !who.User.HasAny(portal.RoleAdmin) {
+	if !who.User.Has(portal.RoleAdmin) {
 		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins may grant resource accounts.")
 	}
-	if s.cfg.Directory == nil {
-		return nil, portal.Errorf(portal.EUNAVAILABLE, "Names are off: the portal is not set up to read Microsoft Graph.")
-	}
-	tenant := who.User.TenantID
-	now := s.cfg.Now()
-	if err := s.graphPause.check(tenant, now); err != nil {
+	dir, err := s.directory()
+	if err != nil {
 		return nil, err
 	}
-	accounts, err := s.cfg.Directory.ResourceAccounts(ctx, token, s.cfg.ACSResourceID)
+	tenant := who.User.TenantID
+	var accounts []portal.DirectoryEntry
+	err = s.askGraph(tenant, func() (err error) {
+		accounts, err = dir.ResourceAccounts(ctx, token, s.cfg.ACSResourceID)
+		return err
+	})
 	if err != nil {
-		if portal.ErrorCode(err) == portal.ETHROTTLED {
-			s.graphPause.hold(tenant, now, portal.RetryAfter(err), err)
-		}
 		return nil, err
 	}
 	names := make([]portal.DirectoryName, 0, len(accounts))
 	for _, e := range accounts {
-		names = append(names, resourceAccountName(tenant, e, now))
+		names = append(names, resourceAccountName(tenant, e, s.cfg.Now()))
 	}
 	return accounts, s.cfg.Store.PutNames(ctx, tenant, names)
 }
@@ -254,6 +287,11 @@ func (p *graphPause) check(tenant portal.GUID, now time.Time) error {
 	defer p.mu.Unlock()
 	if e, ok := p.until[tenant]; ok {
 		if now.Before(e.until) {
+			if portal.ErrorCode(e.err) == portal.ETHROTTLED {
+				// Said afresh: the wait Graph named when it throttled is
+				// shorter by now.
+				return portal.Wrap(e.err, portal.ETHROTTLED, "Microsoft Graph asked the portal to slow down; names are back in "+e.until.Sub(now).Round(time.Second).String()+".")
+			}
 			return e.err
 		}
 		delete(p.until, tenant)
@@ -306,6 +344,9 @@ func (s *Service) RefreshAllNames(ctx context.Context, who Who, token string) (a
 	if err := s.RefreshNames(ctx, who, token, req); err != nil {
 		return len(req.Objects), 0, err
 	}
+	// The person waits to see the result: this instance's list shows it
+	// at once, not within namesEvery.
+	s.lists.namesChanged(who.User.TenantID)
 	names, err := s.Names(ctx, who, portal.SpaceObject, req.Objects)
 	for _, n := range names {
 		if !n.Found {
