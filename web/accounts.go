@@ -20,7 +20,7 @@ func (s *Server) listAccounts(r *http.Request) templates.AccountsView {
 	if !v.Enabled {
 		return v
 	}
-	token, err := s.deps.Auth.GraphToken(r.Context(), hashKey(sessionFrom(r.Context()).ID), who.User)
+	token, err := s.graphToken(r.Context())
 	if err != nil {
 		v.Message = "Resource accounts are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."
 		return v

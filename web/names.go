@@ -105,11 +105,11 @@ func (s *Server) names(r *http.Request, req access.NameRequest) *nameBook {
 // (bounded by namesBackgroundTimeout), so a slow Graph still fills the cache.
 func (s *Server) refreshNames(r *http.Request, req access.NameRequest) <-chan error {
 	done := make(chan error, 1)
-	who, sess := s.who(r), sessionFrom(r.Context())
+	who := s.who(r)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), namesBackgroundTimeout)
 	go func() {
 		defer cancel()
-		token, err := s.deps.Auth.GraphToken(ctx, hashKey(sess.ID), who.User)
+		token, err := s.graphToken(ctx)
 		if err == nil {
 			err = s.deps.Access.RefreshNames(ctx, who, token, req)
 		}
@@ -134,6 +134,13 @@ func (s *Server) refreshNamesLater(r *http.Request, req access.NameRequest) {
 		<-done
 		s.namesRenewing.Delete(tenant)
 	}()
+}
+
+// graphToken is the signed-in person's Microsoft Graph token, from their
+// session's sealed token cache. ctx is a request's (or one detached from
+// it): the session and person are read from it.
+func (s *Server) graphToken(ctx context.Context) (string, error) {
+	return s.deps.Auth.GraphToken(ctx, hashKey(sessionFrom(ctx).ID), *userFrom(ctx))
 }
 
 // name is what the page can say about object id.
@@ -191,7 +198,7 @@ func (s *Server) handleRefreshNames(w http.ResponseWriter, r *http.Request) {
 	who := s.who(r)
 	ctx, cancel := context.WithTimeout(r.Context(), namesBackgroundTimeout)
 	defer cancel()
-	token, err := s.deps.Auth.GraphToken(ctx, hashKey(sessionFrom(ctx).ID), who.User)
+	token, err := s.graphToken(ctx)
 	var asked, gone int
 	if err == nil {
 		asked, gone, err = s.deps.Access.RefreshAllNames(ctx, who, token)

@@ -28,8 +28,7 @@ func (s *Server) findPeople(ctx context.Context, r *http.Request, q string) temp
 		return v
 	}
 	v.Searched = true
-	sess, u := sessionFrom(ctx), userFrom(ctx)
-	token, err := s.deps.Auth.GraphToken(ctx, hashKey(sess.ID), *u)
+	token, err := s.graphToken(ctx)
 	if err != nil {
 		v.Message = "Names are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."
 		return v

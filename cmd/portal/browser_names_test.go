@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -365,42 +362,6 @@ func TestBrowserNames(t *testing.T) {
 		namesSetGraphFaults(t, graphURL, "")
 		cleared = true
 	})
-}
-
-// startDevPortalWithGraph is startDevPortal that also returns the address
-// of the dev Graph emulator the portal prints.
-func startDevPortalWithGraph(t *testing.T, flags ...string) (base, graphURL string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
-	args := append([]string{"dev", "-addr", "127.0.0.1:0", "-data", t.TempDir()}, flags...)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, noEnv, &out, &errOut) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				t.Errorf("portal dev: %v\nstderr:\n%s", err, errOut.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("portal dev did not stop within 10s of its context ending")
-		}
-	})
-	banner := regexp.MustCompile(`Teams Phone Access Portal \(dev\) at (http://127\.0\.0\.1:\d+)\n(?s:.*)\n  Graph emulator: (http://127\.0\.0\.1:\d+) `)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := banner.FindStringSubmatch(out.String()); m != nil {
-			return m[1], m[2]
-		}
-		select {
-		case err := <-done:
-			done <- err // for the cleanup
-			t.Fatalf("portal dev stopped before serving: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
-		default:
-		}
-	}
-	t.Fatalf("portal dev printed no address and Graph emulator within 10s\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-	return "", ""
 }
 
 // namesSetGraphFaults changes the dev Graph emulator's injected faults, as

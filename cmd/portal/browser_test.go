@@ -16,6 +16,14 @@ import (
 // stops when t ends, and must stop cleanly.
 func startDevPortal(t *testing.T, flags ...string) string {
 	t.Helper()
+	base, _ := startDevPortalWithGraph(t, flags...)
+	return base
+}
+
+// startDevPortalWithGraph is startDevPortal that also returns the address
+// of the dev Graph emulator, from the same banner.
+func startDevPortalWithGraph(t *testing.T, flags ...string) (base, graphURL string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	args := append([]string{"dev", "-addr", "127.0.0.1:0", "-data", t.TempDir()}, flags...)
@@ -32,10 +40,10 @@ func startDevPortal(t *testing.T, flags ...string) string {
 			t.Error("portal dev did not stop within 10s of its context ending")
 		}
 	})
-	banner := regexp.MustCompile(`Teams Phone Access Portal \(dev\) at (http://127\.0\.0\.1:\d+)\n`)
+	banner := regexp.MustCompile(`Teams Phone Access Portal \(dev\) at (http://127\.0\.0\.1:\d+)\n(?s:.*)\n  Graph emulator: (http://127\.0\.0\.1:\d+) `)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := banner.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+			return m[1], m[2]
 		}
 		select {
 		case err := <-done:
@@ -44,8 +52,8 @@ func startDevPortal(t *testing.T, flags ...string) string {
 		default:
 		}
 	}
-	t.Fatalf("portal dev printed no address within 10s\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-	return ""
+	t.Fatalf("portal dev printed no address and Graph emulator within 10s\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	return "", ""
 }
 
 // signIn goes through the sign-in a person would: the portal's start page,
