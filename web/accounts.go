@@ -15,17 +15,12 @@ import (
 // still works.
 func (s *Server) listAccounts(r *http.Request) templates.AccountsView {
 	who := s.who(r)
-	v := templates.AccountsView{Enabled: s.deps.Directory != nil && who.User.Has(portal.RoleAdmin), Listed: true,
+	v := templates.AccountsView{Enabled: s.deps.Access.NamesOn() && who.User.Has(portal.RoleAdmin), Listed: true,
 		Bound: s.deps.Access.ACSResourceID() != ""}
 	if !v.Enabled {
 		return v
 	}
-	token, err := s.graphToken(r.Context())
-	if err != nil {
-		v.Message = "Resource accounts are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."
-		return v
-	}
-	found, err := s.deps.Access.ResourceAccounts(r.Context(), who, token)
+	found, err := s.deps.Access.ResourceAccounts(r.Context(), who, s.graphToken(r))
 	if err != nil {
 		s.log.WarnContext(r.Context(), "resource accounts failed", "event", "graph.resource_accounts", "request_id", requestIDFrom(r.Context()), "err", err)
 		v.Message = "Resource accounts are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."

@@ -197,13 +197,16 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cached, ok := s.results.get(key, stamp)
+	note := "" // names are looked up only for a new rendering
 	if !ok {
 		res, err := s.deps.Access.List(r.Context(), who, lq.filter)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
 		}
-		v := s.listView(lq, key, res, s.names(r, itemNames(res.Items...)))
+		nb := s.names(r, itemNames(res.Items...))
+		note = nb.note()
+		v := s.listView(lq, key, res, nb)
 		var buf bytes.Buffer
 		if err := templates.AssignmentResults(v).Render(r.Context(), &buf); err != nil {
 			s.renderError(w, r, err)
@@ -218,7 +221,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		w.Write(cached.html)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.AssignmentsPage(s.page(w, r, "Assignments", "assignments"), cached.view, cached))
+	s.render(w, r, http.StatusOK, templates.AssignmentsPage(withNamesNote(s.page(w, r, "Assignments", "assignments"), note), cached.view, cached))
 }
 
 func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage, nb *nameBook) templates.ListView {
@@ -235,7 +238,7 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 		MayExport: key.mayExport,
 		ExportURL: "/assignments.csv",
 
-		MayRefreshNames: s.deps.Directory != nil,
+		MayRefreshNames: s.deps.Access.NamesOn(),
 	}
 	v.Kinds = []templates.Option{
 		{Value: "", Label: "All kinds", Count: res.Counts.All},
@@ -290,7 +293,7 @@ func (s *Server) handleGrantForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := templates.GrantForm{Kinds: grantKinds(*u, ""), Required: s.deps.Access.RequireJustification(),
 		People:   s.findPeople(r.Context(), r, q.Get("find")),
-		Accounts: templates.AccountsView{Enabled: s.deps.Directory != nil && u.Has(portal.RoleAdmin)}}
+		Accounts: templates.AccountsView{Enabled: s.deps.Access.NamesOn() && u.Has(portal.RoleAdmin)}}
 	if q.Get("accounts") != "" {
 		f.Accounts = s.listAccounts(r)
 	}
@@ -386,8 +389,9 @@ func (s *Server) logFailure(r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "change failed", "request_id", requestIDFrom(r.Context()), "code", portal.ErrorCode(err), "err", err)
 }
 
-// detailView builds an assignment's page for the person.
-func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templates.DetailView, error) {
+// detailView builds an assignment's page for the person, and says why
+// names are missing from it.
+func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templates.DetailView, string, error) {
 	who := s.who(r)
 	req := itemNames(item)
 	if item.Observed != nil {
@@ -400,7 +404,7 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 	}
 	hist, err := s.deps.Access.History(r.Context(), who, item.ObjectID, historyRowsShown)
 	if err != nil {
-		return v, err
+		return v, "", err
 	}
 	v.History, v.HistoryTotal = historyRows(nb, hist.Events), hist.Matched
 	if access.MayReadAudit(who.User) {
@@ -409,7 +413,7 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 	if v.MayChange && item.Kind == portal.KindUser {
 		v.Edit = s.editForm(item, nil, nil)
 	}
-	return v, nil
+	return v, nb.note(), nil
 }
 
 // editForm is the edit form for item, with what the person typed (in) if
@@ -438,12 +442,12 @@ func (s *Server) handleAssignmentDetail(w http.ResponseWriter, r *http.Request) 
 		s.renderError(w, r, err)
 		return
 	}
-	v, err := s.detailView(r, item)
+	v, note, err := s.detailView(r, item)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.AssignmentPage(s.page(w, r, describe(item), "assignments"), v))
+	s.render(w, r, http.StatusOK, templates.AssignmentPage(withNamesNote(s.page(w, r, describe(item), "assignments"), note), v))
 }
 
 // handleEdit replaces a user's calling-client apps. POST /assignments/{objectId}
@@ -458,7 +462,7 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(errs) > 0 {
-		s.renderEditForm(w, r, http.StatusUnprocessableEntity, item, s.editForm(item, &in, errs))
+		s.renderEditForm(w, r, http.StatusUnprocessableEntity, item, s.editForm(item, &in, errs), "")
 		return
 	}
 	expires := in.expiresAt
@@ -472,14 +476,15 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		s.logFailure(r, err)
 		f := s.editForm(item, &in, nil)
 		f.Problem = portal.ErrorMessage(err)
+		note := ""
 		if c, ok := access.AsConflict(err); ok {
 			f.Problem = ""
-			f.Conflict = s.conflictView(r, c)
+			f.Conflict, note = s.conflictView(r, c)
 			if c.Item != nil {
 				item = *c.Item
 			}
 		}
-		s.renderEditForm(w, r, statusFor(portal.ErrorCode(err)), item, f)
+		s.renderEditForm(w, r, statusFor(portal.ErrorCode(err)), item, f, note)
 		return
 	}
 	msg := "Saved: " + describe(res.Item) + " may now use " + strconv.Itoa(len(res.Item.ClientIDs)) + " calling-client app(s)."
@@ -490,7 +495,9 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 	redirectAfterPost(w, r, "/assignments/"+id.String())
 }
 
-func (s *Server) conflictView(r *http.Request, c *access.Conflict) *templates.ConflictView {
+// conflictView shows both states of a conflict, and says why names are
+// missing from it.
+func (s *Server) conflictView(r *http.Request, c *access.Conflict) (*templates.ConflictView, string) {
 	req := access.NameRequest{Objects: []portal.GUID{c.Proposed.ObjectID}, Apps: c.Proposed.ClientIDs}
 	if c.Item != nil {
 		req.Apps = append(req.Apps, c.Item.ClientIDs...)
@@ -507,21 +514,22 @@ func (s *Server) conflictView(r *http.Request, c *access.Conflict) *templates.Co
 	if c.ACS != nil {
 		v.ACS = s.acsView(nb, *c.ACS)
 	}
-	return v
+	return v, nb.note()
 }
 
-func (s *Server) renderEditForm(w http.ResponseWriter, r *http.Request, status int, item portal.InventoryItem, f *templates.EditForm) {
+// renderEditForm shows f; note is why names are missing from it.
+func (s *Server) renderEditForm(w http.ResponseWriter, r *http.Request, status int, item portal.InventoryItem, f *templates.EditForm, note string) {
 	if wantsFragment(r) {
 		s.render(w, r, status, templates.EditFormView(*f))
 		return
 	}
-	v, err := s.detailView(r, item)
+	v, detailNote, err := s.detailView(r, item)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	v.Edit = f
-	s.render(w, r, status, templates.AssignmentPage(s.page(w, r, describe(item), "assignments"), v))
+	s.render(w, r, status, templates.AssignmentPage(withNamesNote(s.page(w, r, describe(item), "assignments"), note, detailNote), v))
 }
 
 // handleVerify compares an assignment with ACS now. POST /assignments/{objectId}/verify
@@ -543,7 +551,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := "Verified just now: " + res.Item.State.Label() + "."
 	if wantsFragment(r) {
-		v, err := s.detailView(r, res.Item)
+		v, _, err := s.detailView(r, res.Item) // a fragment: no layout to say why names are missing
 		if err != nil {
 			s.renderError(w, r, err)
 			return
@@ -567,8 +575,9 @@ func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := templates.RevokeView{Row: s.rowView(s.names(r, itemNames(item)), item), Seen: access.Seen(item), Required: s.deps.Access.RequireJustification()}
-	s.render(w, r, http.StatusOK, templates.RevokePage(s.page(w, r, "Revoke access", "assignments"), v))
+	nb := s.names(r, itemNames(item))
+	v := templates.RevokeView{Row: s.rowView(nb, item), Seen: access.Seen(item), Required: s.deps.Access.RequireJustification()}
+	s.render(w, r, http.StatusOK, templates.RevokePage(withNamesNote(s.page(w, r, "Revoke access", "assignments"), nb.note()), v))
 }
 
 // handleRevoke revokes access. POST /assignments/{objectId}/delete, and
@@ -584,17 +593,18 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := templates.RevokeView{Row: s.rowView(s.names(r, itemNames(item)), item), Seen: in.Seen, Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
+	nb := s.names(r, itemNames(item))
+	v := templates.RevokeView{Row: s.rowView(nb, item), Seen: in.Seen, Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	v.Row.Version = in.version
 	if len(errs) > 0 {
-		s.renderRevokeForm(w, r, http.StatusUnprocessableEntity, v)
+		s.renderRevokeForm(w, r, http.StatusUnprocessableEntity, v, nb.note())
 		return
 	}
 	res, err := s.deps.Access.Revoke(r.Context(), who, access.RevokeRequest{ObjectID: id, Version: in.version, Seen: in.Seen, Justification: in.Justification})
 	if err != nil {
 		s.logFailure(r, err)
 		v.Problem = portal.ErrorMessage(err)
-		s.renderRevokeForm(w, r, statusFor(portal.ErrorCode(err)), v)
+		s.renderRevokeForm(w, r, statusFor(portal.ErrorCode(err)), v, nb.note())
 		return
 	}
 	msg := "Access revoked for " + describe(res.Item) + "."
@@ -605,10 +615,11 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	redirectAfterPost(w, r, "/assignments")
 }
 
-func (s *Server) renderRevokeForm(w http.ResponseWriter, r *http.Request, status int, v templates.RevokeView) {
+// renderRevokeForm shows v; note is why names are missing from it.
+func (s *Server) renderRevokeForm(w http.ResponseWriter, r *http.Request, status int, v templates.RevokeView, note string) {
 	if wantsFragment(r) {
 		s.render(w, r, status, templates.RevokeFormView(v))
 		return
 	}
-	s.render(w, r, status, templates.RevokePage(s.page(w, r, "Revoke access", "assignments"), v))
+	s.render(w, r, status, templates.RevokePage(withNamesNote(s.page(w, r, "Revoke access", "assignments"), note), v))
 }

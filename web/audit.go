@@ -117,7 +117,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	for _, o := range portal.AuditOutcomes {
 		v.Outcomes = append(v.Outcomes, templates.Option{Value: string(o), Label: string(o), Selected: o == aq.filter.Outcome})
 	}
-	status := http.StatusOK
+	status, note := http.StatusOK, ""
 	if len(errs) == 0 && aq.targetName != "" {
 		s.auditTargetByName(r, &aq, &v, errs)
 	}
@@ -138,7 +138,8 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 				req.Objects = append(req.Objects, e.ObjectID)
 			}
 		}
-		v.Rows, v.Matched = historyRows(s.names(r, req), page.Events), page.Matched
+		nb := s.names(r, req)
+		v.Rows, v.Matched, note = historyRows(nb, page.Events), page.Matched, nb.note()
 		if len(v.Rows) > 0 {
 			v.From1, v.To1 = aq.filter.Offset+1, aq.filter.Offset+len(v.Rows)
 		}
@@ -159,7 +160,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	if st.Err != nil {
 		s.log.ErrorContext(r.Context(), "audit chain check failed", "err", st.Err)
 	}
-	s.render(w, r, status, templates.AuditPage(s.page(w, r, "Audit log", "audit"), v))
+	s.render(w, r, status, templates.AuditPage(withNamesNote(s.page(w, r, "Audit log", "audit"), note), v))
 }
 
 // auditCandidatesShown bounds the people a target name offers.

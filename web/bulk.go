@@ -138,12 +138,12 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 	}
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
-	plan, err := s.deps.Plans.GetPlan(r.Context(), who.User.TenantID, id)
+	plan, err := s.deps.Access.Plan(r.Context(), who, id)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	rows, matched, err := s.deps.Plans.PlanRows(r.Context(), who.User.TenantID, id, class, (page-1)*planRowsShown, planRowsShown)
+	rows, matched, err := s.deps.Access.PlanRows(r.Context(), who, id, class, (page-1)*planRowsShown, planRowsShown)
 	if err != nil {
 		s.renderError(w, r, err)
 		return

@@ -55,7 +55,7 @@ func (s *Server) handleDrift(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Drifted, v.Missing, v.Spelling = rows(rep.Drifted), rows(rep.Missing), rows(rep.Spelling)
 	v.DriftedTotal, v.MissingTotal = rep.DriftedTotal, rep.MissingTotal
-	s.render(w, r, http.StatusOK, templates.DriftPage(s.page(w, r, "Drift report", "drift"), v))
+	s.render(w, r, http.StatusOK, templates.DriftPage(withNamesNote(s.page(w, r, "Drift report", "drift"), nb.note()), v))
 }
 
 // handleReconcileNow starts a reconcile of the person's tenant. POST /reconcile
@@ -129,7 +129,7 @@ func (s *Server) handleExpiries(w http.ResponseWriter, r *http.Request) {
 	for _, it := range items {
 		v.Rows = append(v.Rows, s.rowView(nb, it))
 	}
-	s.render(w, r, http.StatusOK, templates.ExpiriesPage(s.page(w, r, "Expiring access", "expiries"), v))
+	s.render(w, r, http.StatusOK, templates.ExpiriesPage(withNamesNote(s.page(w, r, "Expiring access", "expiries"), nb.note()), v))
 }
 
 // handleRepairMany re-applies or accepts the picked rows of the drift

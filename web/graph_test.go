@@ -58,7 +58,6 @@ func (e *portalEnv) withGraph() (*graph.Client, *graphemu.Emulator) {
 	srv := httptest.NewServer(emu)
 	e.t.Cleanup(srv.Close)
 	directory := graph.New(srv.URL, nil)
-	e.server.deps.Directory = directory
 	e.accessCfg.Directory, e.accessCfg.ACSResourceID = directory, testACSResourceID
 	e.access = access.New(e.accessCfg)
 	e.server.deps.Access = e.access

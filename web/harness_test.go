@@ -163,7 +163,6 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		Sessions:      e.db,
 		Access:        e.access,
 		Bulk:          &bulk.Planner{Access: e.access, Plans: e.db, Limits: bulk.Limits{Now: e.clock.Now}},
-		Plans:         e.db,
 		SignOutOrigin: e.idp.BrowserBase(),
 		KnownApps:     testKnownApps,
 		Logger:        slog.New(slog.NewJSONHandler(e.logs, nil)),

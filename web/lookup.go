@@ -18,7 +18,7 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := templates.LookupView{ObjectID: strings.TrimSpace(raw)}
-	status := http.StatusOK
+	status, note := http.StatusOK, ""
 	if v.ObjectID != "" {
 		v.Asked = true
 		if len(v.ObjectID) > 64 {
@@ -29,7 +29,8 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 			v.Error, status = "Object ID: "+portal.ErrorMessage(err), http.StatusBadRequest
 		} else {
 			v.ObjectID = id.String()
-			if code := s.lookup(r, id, &v); code != "" {
+			var code string
+			if code, note = s.lookup(r, id, &v); code != "" {
 				status = statusFor(code)
 			}
 		}
@@ -38,18 +39,18 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, templates.LookupResult(v))
 		return
 	}
-	s.render(w, r, status, templates.LookupPage(s.page(w, r, "Look up", "lookup"), v))
+	s.render(w, r, status, templates.LookupPage(withNamesNote(s.page(w, r, "Look up", "lookup"), note), v))
 }
 
 // lookup fills v from ACS and the inventory; on failure it sets v.Error and
-// returns the error's code.
-func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView) string {
+// returns the error's code. note is why names are missing from v.
+func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView) (code, note string) {
 	who := s.who(r)
 	res, err := s.deps.Access.Lookup(r.Context(), who, id)
 	if err != nil {
 		s.logFailure(r, err)
 		v.Error = portal.ErrorMessage(err)
-		return portal.ErrorCode(err)
+		return portal.ErrorCode(err), ""
 	}
 	v.Call = res.Call.RequestID
 	req := access.NameRequest{Objects: []portal.GUID{id}}
@@ -71,7 +72,7 @@ func (s *Server) lookup(r *http.Request, id portal.GUID, v *templates.LookupView
 		v.Item = &row
 	}
 	v.Adopt = templates.AdoptForm{ObjectID: id.String(), Required: s.deps.Access.RequireJustification()}
-	return ""
+	return "", nb.note()
 }
 
 // handleAdopt takes an assignment found in ACS into the inventory.
@@ -83,9 +84,9 @@ func (s *Server) handleAdopt(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(errs) > 0 {
 		v := templates.LookupView{ObjectID: id.String(), Asked: true}
-		s.lookup(r, id, &v)
+		_, note := s.lookup(r, id, &v)
 		v.Adopt.Label, v.Adopt.Justification, v.Adopt.Errors = in.Label, in.Justification, errs
-		s.render(w, r, http.StatusUnprocessableEntity, templates.LookupPage(s.page(w, r, "Look up", "lookup"), v))
+		s.render(w, r, http.StatusUnprocessableEntity, templates.LookupPage(withNamesNote(s.page(w, r, "Look up", "lookup"), note), v))
 		return
 	}
 	res, err := s.deps.Access.Adopt(r.Context(), s.who(r), access.AdoptRequest{ObjectID: id, Label: in.Label, Justification: in.Justification})

@@ -26,7 +26,6 @@ const (
 	ctxRequestID ctxKey = iota
 	ctxUser
 	ctxSession
-	ctxNamesNote
 )
 
 func requestIDFrom(ctx context.Context) string {
@@ -52,7 +51,6 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
-		ctx = context.WithValue(ctx, ctxNamesNote, new(string))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

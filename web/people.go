@@ -19,7 +19,7 @@ const peopleShown = 10
 // says why names are missing, and the object ID field still works.
 func (s *Server) findPeople(ctx context.Context, r *http.Request, q string) templates.PeopleView {
 	q = strings.TrimSpace(q)
-	v := templates.PeopleView{Query: q, Enabled: s.deps.Directory != nil}
+	v := templates.PeopleView{Query: q, Enabled: s.deps.Access.NamesOn()}
 	if q == "" || !v.Enabled {
 		return v
 	}
@@ -28,12 +28,7 @@ func (s *Server) findPeople(ctx context.Context, r *http.Request, q string) temp
 		return v
 	}
 	v.Searched = true
-	token, err := s.graphToken(ctx)
-	if err != nil {
-		v.Message = "Names are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."
-		return v
-	}
-	found, err := s.deps.Access.SearchPeople(ctx, s.who(r), token, q, peopleShown)
+	found, err := s.deps.Access.SearchPeople(ctx, s.who(r), s.graphToken(r), q, peopleShown)
 	if err != nil {
 		s.log.WarnContext(ctx, "people search failed", "event", "graph.search", "request_id", requestIDFrom(ctx), "err", err)
 		v.Message = "Names are not available: " + portal.ErrorMessage(err) + " Type the object ID instead."

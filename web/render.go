@@ -17,7 +17,7 @@ import (
 // page builds the layout's view model for r, taking (and so clearing) any
 // flash messages. nav names the current section.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, title string, nav ...string) templates.Page {
-	p := templates.Page{Title: title, DevMode: s.deps.DevMode, RequestID: requestIDFrom(r.Context()), NamesNote: namesNoteFrom(r.Context())}
+	p := templates.Page{Title: title, DevMode: s.deps.DevMode, RequestID: requestIDFrom(r.Context())}
 	if len(nav) > 0 {
 		p.Nav = nav[0]
 	}
@@ -43,6 +43,18 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, title string, nav 
 			if err := sess.Save(r, w); err != nil {
 				s.log.ErrorContext(r.Context(), "session save failed", "err", err)
 			}
+		}
+	}
+	return p
+}
+
+// withNamesNote is p saying why names are missing from it: the last of
+// notes that says anything (pages that look names up more than once show
+// the latest reason).
+func withNamesNote(p templates.Page, notes ...string) templates.Page {
+	for _, n := range notes {
+		if n != "" {
+			p.NamesNote = n
 		}
 	}
 	return p

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/teamsphone/portal/internal/access"
@@ -27,12 +26,8 @@ type Deps struct {
 	Access *access.Service
 	// KnownApps are the calling-client apps forms offer by name.
 	KnownApps []portal.KnownApp
-	// Bulk makes plans of uploaded files, kept in Plans (nil: no bulk).
-	Bulk  *bulk.Planner
-	Plans portal.PlanStore
-	// Directory, if set, finds people by name through Microsoft Graph (on
-	// each person's own token: Auth.GraphToken); nil: IDs only.
-	Directory portal.Directory
+	// Bulk makes plans of uploaded files (nil: no bulk).
+	Bulk *bulk.Planner
 	// Metrics, if set, counts every answered request by route.
 	Metrics RequestObserver
 	// Jobs is woken when a bulk job is queued (nil: it is found by polling).
@@ -80,10 +75,7 @@ type Server struct {
 	log      *slog.Logger
 	sessions *sessionStore
 	results  resultsCache
-	// namesRenewing holds the tenants whose stale names are being renewed
-	// from Graph (see names.go).
-	namesRenewing sync.Map
-	handler       http.Handler
+	handler  http.Handler
 	// policies records every route's access policy, keyed "METHOD pattern",
 	// so a test can prove that no route lacks one.
 	policies map[string]policy

@@ -110,7 +110,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Reconciler:     reconciler,
 		Jobs:           bulkRunner,
 		Bulk:           &bulk.Planner{Access: service, Plans: db},
-		Plans:          db,
 		KnownApps:      cfg.KnownApps,
 		SignOutOrigin:  cfg.EntraHost,
 		Logger:         logger,
@@ -119,7 +118,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		HSTS:           strings.HasPrefix(cfg.BaseURL, "https://"),
 		TrustedProxies: cfg.TrustedProxies,
 		Metrics:        m,
-		Directory:      directory,
 		Ready:          readiness(db, acsCred),
 	})
 	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })

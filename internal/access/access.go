@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -66,6 +67,9 @@ type Service struct {
 	// graphPause holds off Graph per tenant after it throttled;
 	// appsRefused, app names after Graph refused them.
 	graphPause, appsRefused graphPause
+	// namesRenewing holds the tenants whose stale names are being renewed
+	// in the background.
+	namesRenewing sync.Map
 }
 
 // New returns a Service; ACS and Store are required.

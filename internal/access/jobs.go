@@ -100,6 +100,15 @@ func (s *Service) Plan(ctx context.Context, who Who, id string) (portal.Plan, er
 	return s.cfg.Store.GetPlan(ctx, who.User.TenantID, id)
 }
 
+// PlanRows returns a page of a stored plan's rows of one class ("" for
+// all) in line order, and how many there are.
+func (s *Service) PlanRows(ctx context.Context, who Who, id string, class portal.PlanClass, offset, limit int) ([]portal.PlanRow, int, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, 0, err
+	}
+	return s.cfg.Store.PlanRows(ctx, who.User.TenantID, id, class, offset, limit)
+}
+
 // CancelJob stops a job after the rows in flight; rows not reached are not
 // applied.
 func (s *Service) CancelJob(ctx context.Context, who Who, id string) (portal.Job, error) {

@@ -57,9 +57,9 @@ func (s *Service) SearchNames(ctx context.Context, who Who, q string, limit int)
 	return s.cfg.Store.SearchNames(ctx, who.User.TenantID, portal.SpaceObject, q, limit)
 }
 
-// NamesDue splits ids into those never fetched and those fetched longer
+// namesDue splits ids into those never fetched and those fetched longer
 // than NamesMaxAge ago, given what the cache holds.
-func (s *Service) NamesDue(ids []portal.GUID, cached map[portal.GUID]portal.DirectoryName) (missing, stale []portal.GUID) {
+func (s *Service) namesDue(ids []portal.GUID, cached map[portal.GUID]portal.DirectoryName) (missing, stale []portal.GUID) {
 	now := s.cfg.Now()
 	for _, id := range ids {
 		n, ok := cached[id]
@@ -73,6 +73,120 @@ func (s *Service) NamesDue(ids []portal.GUID, cached map[portal.GUID]portal.Dire
 	return missing, stale
 }
 
+// GraphToken gets the signed-in person's delegated Microsoft Graph token.
+// The use cases call it only when they ask Graph, and may call it after
+// the request that made it has ended (a lookup going on in the background):
+// it must not depend on the request's context being alive.
+type GraphToken func(ctx context.Context) (string, error)
+
+// PageNames are the names one page shows, and why some are missing.
+type PageNames struct {
+	// Objects and Apps are the cached names of the page's IDs; an ID never
+	// named is absent (pages then show the ID alone).
+	Objects, Apps map[portal.GUID]portal.DirectoryName
+	// Note says why names are missing ("" when none is for a reason worth
+	// saying): the cache unreadable, Graph refusing or throttling, or
+	// names still being looked up.
+	Note string
+}
+
+// namesWait bounds how long a page waits for names it has never had. A
+// lookup still running then goes on in the background: the next page has
+// the names.
+const namesWait = 2 * time.Second
+
+// namesBackgroundTimeout bounds a lookup nobody waits for.
+const namesBackgroundTimeout = 30 * time.Second
+
+// NamesFor returns the names a page showing req needs, from the cache.
+// Names never had are asked of Graph (on token, the person's own) while
+// the page waits, at most namesWait; names older than NamesMaxAge are
+// renewed in the background, one renewal per tenant at a time, since many
+// people reading the same list ask for the same names. For an admin,
+// resource accounts named without their number (by someone who may not
+// list resource accounts) count as never had. Nothing here fails the page:
+// what cannot be named stays an ID, and Note says why.
+func (s *Service) NamesFor(ctx context.Context, who Who, token GraphToken, req NameRequest) PageNames {
+	var pn PageNames
+	var err error
+	read := func() {
+		if pn.Objects, err = s.Names(ctx, who, portal.SpaceObject, req.Objects); err == nil {
+			pn.Apps, err = s.Names(ctx, who, portal.SpaceApp, req.Apps)
+		}
+	}
+	if read(); err != nil {
+		s.log.WarnContext(ctx, "names unreadable", "event", "names.read", "err", err)
+		return PageNames{Note: "Names are not shown: " + portal.ErrorMessage(err)}
+	}
+	if s.cfg.Directory == nil || req.Empty() {
+		return pn
+	}
+	missingObjects, staleObjects := s.namesDue(req.Objects, pn.Objects)
+	missingApps, staleApps := s.namesDue(req.Apps, pn.Apps)
+	if stale := (NameRequest{Objects: staleObjects, Apps: staleApps, ResourceAccounts: req.ResourceAccounts}); !stale.Empty() {
+		s.refreshNamesLater(ctx, who, token, stale)
+	}
+	if who.User.Has(portal.RoleAdmin) {
+		// Numbers come only from the resource-account list, which needs a
+		// Teams admin: an account named by someone else has none yet.
+		for _, id := range req.ResourceAccounts {
+			if n := pn.Objects[id]; n.Found && n.Kind != portal.KindResourceAccount && !slices.Contains(missingObjects, id) {
+				missingObjects = append(missingObjects, id)
+			}
+		}
+	}
+	missing := NameRequest{Objects: missingObjects, Apps: missingApps, ResourceAccounts: req.ResourceAccounts}
+	if missing.Empty() {
+		return pn
+	}
+	wait := time.NewTimer(namesWait)
+	defer wait.Stop()
+	select {
+	case lookupErr := <-s.refreshNamesDetached(ctx, who, token, missing):
+		if lookupErr != nil {
+			pn.Note = "Some names are not shown: " + portal.ErrorMessage(lookupErr)
+		}
+		if read(); err != nil {
+			s.log.WarnContext(ctx, "names unreadable", "event", "names.read", "err", err)
+			return PageNames{Note: pn.Note}
+		}
+	case <-wait.C:
+		pn.Note = "Some names are still being looked up in Microsoft Graph; reload the page in a moment to see them."
+	}
+	return pn
+}
+
+// refreshNamesDetached looks req up in Graph in the background and reports
+// the outcome on the channel. It outlives ctx (bounded by
+// namesBackgroundTimeout), so a slow Graph still fills the cache.
+func (s *Service) refreshNamesDetached(ctx context.Context, who Who, token GraphToken, req NameRequest) <-chan error {
+	done := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namesBackgroundTimeout)
+	go func() {
+		defer cancel()
+		err := s.RefreshNames(ctx, who, token, req)
+		if err != nil {
+			s.log.WarnContext(ctx, "names lookup failed", "event", "names.refresh", "err", err)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// refreshNamesLater renews stale names without anyone waiting, unless a
+// renewal for the tenant is already running.
+func (s *Service) refreshNamesLater(ctx context.Context, who Who, token GraphToken, req NameRequest) {
+	tenant := who.User.TenantID
+	if _, running := s.namesRenewing.LoadOrStore(tenant, struct{}{}); running {
+		return
+	}
+	done := s.refreshNamesDetached(ctx, who, token, req)
+	go func() {
+		<-done
+		s.namesRenewing.Delete(tenant)
+	}()
+}
+
 // RefreshNames asks Graph, on token (the person's own), for what req
 // names, and caches the answers for the person's tenant. An object Graph
 // does not return is cached as not found (deleted from the directory); an
@@ -80,7 +194,7 @@ func (s *Service) NamesDue(ids []portal.GUID, cached map[portal.GUID]portal.Dire
 // caches nothing for what it failed on: a name is never flagged deleted
 // because Graph was down. While Graph has asked the tenant to slow down,
 // it is not asked again and the same ETHROTTLED error is returned.
-func (s *Service) RefreshNames(ctx context.Context, who Who, token string, req NameRequest) error {
+func (s *Service) RefreshNames(ctx context.Context, who Who, token GraphToken, req NameRequest) error {
 	if err := mayRead(who.User); err != nil {
 		return err
 	}
@@ -89,7 +203,7 @@ func (s *Service) RefreshNames(ctx context.Context, who Who, token string, req N
 		return err
 	}
 	tenant := who.User.TenantID
-	return s.askGraph(tenant, func() error {
+	return s.askGraph(ctx, tenant, token, func(token string) error {
 		objects := slices.Compact(slices.SortedFunc(slices.Values(req.Objects), portal.GUID.Compare))
 		if len(objects) > 0 {
 			var accounts []portal.GUID
@@ -135,6 +249,11 @@ func (s *Service) refreshApps(ctx context.Context, dir portal.Directory, tenant 
 	return err
 }
 
+// NamesOn reports whether the portal reads names from Microsoft Graph
+// (pages offer the people finder, the resource-account picker and Refresh
+// names only then).
+func (s *Service) NamesOn() bool { return s.cfg.Directory != nil }
+
 // directory is the Graph adapter, or why there is none.
 func (s *Service) directory() (portal.Directory, error) {
 	if s.cfg.Directory == nil {
@@ -143,14 +262,18 @@ func (s *Service) directory() (portal.Directory, error) {
 	return s.cfg.Directory, nil
 }
 
-// askGraph runs call unless Graph has asked the tenant to slow down, and
-// holds the tenant off when call is throttled.
-func (s *Service) askGraph(tenant portal.GUID, call func() error) error {
+// askGraph runs call with the person's token unless Graph has asked the
+// tenant to slow down, and holds the tenant off when call is throttled.
+func (s *Service) askGraph(ctx context.Context, tenant portal.GUID, token GraphToken, call func(token string) error) error {
 	now := s.cfg.Now()
 	if err := s.graphPause.check(tenant, now); err != nil {
 		return err
 	}
-	err := call()
+	tok, err := token(ctx)
+	if err != nil {
+		return err
+	}
+	err = call(tok)
 	if portal.ErrorCode(err) == portal.ETHROTTLED {
 		s.graphPause.hold(tenant, now, portal.RetryAfter(err), err)
 	}
@@ -219,7 +342,7 @@ func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.T
 // SearchPeople finds people of the person's tenant by name or user name
 // for the grant form's people finder (admins and helpdesk), on their own
 // token; while Graph has asked the tenant to slow down, it is not asked.
-func (s *Service) SearchPeople(ctx context.Context, who Who, token, q string, limit int) ([]portal.DirectoryEntry, error) {
+func (s *Service) SearchPeople(ctx context.Context, who Who, token GraphToken, q string, limit int) ([]portal.DirectoryEntry, error) {
 	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
 		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
 	}
@@ -228,7 +351,7 @@ func (s *Service) SearchPeople(ctx context.Context, who Who, token, q string, li
 		return nil, err
 	}
 	var found []portal.DirectoryEntry
-	err = s.askGraph(who.User.TenantID, func() (err error) {
+	err = s.askGraph(ctx, who.User.TenantID, token, func(token string) (err error) {
 		found, err = dir.SearchUsers(ctx, token, q, limit)
 		return err
 	})
@@ -239,7 +362,7 @@ func (s *Service) SearchPeople(ctx context.Context, who Who, token, q string, li
 // accounts bound to this ACS resource (all of the tenant's when the portal
 // was not told which it is), with their phone numbers, and caches their
 // names and numbers for the pages that show them.
-func (s *Service) ResourceAccounts(ctx context.Context, who Who, token string) ([]portal.DirectoryEntry, error) {
+func (s *Service) ResourceAccounts(ctx context.Context, who Who, token GraphToken) ([]portal.DirectoryEntry, error) {
 	if !who.User.Has(portal.RoleAdmin) {
 		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins may grant resource accounts.")
 	}
@@ -249,7 +372,7 @@ func (s *Service) ResourceAccounts(ctx context.Context, who Who, token string) (
 	}
 	tenant := who.User.TenantID
 	var accounts []portal.DirectoryEntry
-	err = s.askGraph(tenant, func() (err error) {
+	err = s.askGraph(ctx, tenant, token, func(token string) (err error) {
 		accounts, err = dir.ResourceAccounts(ctx, token, s.cfg.ACSResourceID)
 		return err
 	})
@@ -328,8 +451,10 @@ func (s *Service) AllNames(ctx context.Context, who Who, space portal.NameSpace)
 // RefreshAllNames asks Graph again for the names of everything in the
 // person's tenant's inventory, on their token: the "Refresh names" button.
 // It reports how many objects were asked for and how many of them Graph
-// no longer has.
-func (s *Service) RefreshAllNames(ctx context.Context, who Who, token string) (asked, gone int, err error) {
+// no longer has. It gives up after namesBackgroundTimeout.
+func (s *Service) RefreshAllNames(ctx context.Context, who Who, token GraphToken) (asked, gone int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, namesBackgroundTimeout)
+	defer cancel()
 	var req NameRequest
 	err = s.lists.each(ctx, who.User.TenantID, func(it portal.InventoryItem) {
 		req.Objects = append(req.Objects, it.ObjectID)

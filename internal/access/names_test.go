@@ -2,6 +2,8 @@ package access_test
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,12 +11,26 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// fakeDirectory answers as Graph would, or fails with err.
+// fakeDirectory answers as Graph would, or fails with err. While block is
+// open, Resolve waits for it to close.
 type fakeDirectory struct {
+	mu       sync.Mutex
 	users    map[portal.GUID]portal.DirectoryEntry
 	accounts []portal.DirectoryEntry
 	err      error
 	calls    int
+	block    chan struct{}
+}
+
+// testToken is a person's Graph token as the fake directory takes it.
+func testToken(context.Context) (string, error) { return "token", nil }
+
+// callCount is calls, for tests that read it while lookups run in the
+// background.
+func (d *fakeDirectory) callCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls
 }
 
 func (d *fakeDirectory) SearchUsers(context.Context, string, string, int) ([]portal.DirectoryEntry, error) {
@@ -22,6 +38,11 @@ func (d *fakeDirectory) SearchUsers(context.Context, string, string, int) ([]por
 }
 
 func (d *fakeDirectory) Resolve(_ context.Context, _ string, ids []portal.GUID) (map[portal.GUID]portal.DirectoryEntry, error) {
+	if d.block != nil {
+		<-d.block
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.calls++
 	if d.err != nil {
 		return nil, d.err
@@ -36,11 +57,15 @@ func (d *fakeDirectory) Resolve(_ context.Context, _ string, ids []portal.GUID) 
 }
 
 func (d *fakeDirectory) ResourceAccounts(context.Context, string, string) ([]portal.DirectoryEntry, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.calls++
 	return d.accounts, d.err
 }
 
 func (d *fakeDirectory) AppName(context.Context, string, portal.GUID) (string, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.calls++
 	return "", false, d.err
 }
@@ -67,12 +92,12 @@ func namesEnv(t *testing.T) (*env, *fakeDirectory, *time.Time) {
 func TestRefreshNamesKeepsWhatWasKnownWhenGraphFails(t *testing.T) {
 	e, dir, _ := namesEnv(t)
 	ctx := context.Background()
-	if err := e.svc.RefreshNames(ctx, auditor, "token", access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
+	if err := e.svc.RefreshNames(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
 		t.Fatal(err)
 	}
 	dir.err = portal.Errorf(portal.EUNAVAILABLE, "Graph is down.")
 	ghost := portal.MustParseGUID("11111111-2222-4333-8444-555555555555")
-	if err := e.svc.RefreshNames(ctx, auditor, "token", access.NameRequest{Objects: []portal.GUID{alice, ghost}}); portal.ErrorCode(err) != portal.EUNAVAILABLE {
+	if err := e.svc.RefreshNames(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice, ghost}}); portal.ErrorCode(err) != portal.EUNAVAILABLE {
 		t.Fatalf("RefreshNames with Graph down = %v", err)
 	}
 	got, err := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{alice, ghost})
@@ -84,7 +109,7 @@ func TestRefreshNamesKeepsWhatWasKnownWhenGraphFails(t *testing.T) {
 	}
 	// Graph answering without it is what flags it.
 	dir.err = nil
-	e.svc.RefreshNames(ctx, auditor, "token", access.NameRequest{Objects: []portal.GUID{ghost}})
+	e.svc.RefreshNames(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{ghost}})
 	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{ghost}); !got[ghost].Known() || got[ghost].Found {
 		t.Errorf("an object Graph does not have: %+v", got[ghost])
 	}
@@ -96,13 +121,13 @@ func TestRefreshNamesPhones(t *testing.T) {
 	e, _, now := namesEnv(t)
 	ctx := context.Background()
 	req := access.NameRequest{Objects: []portal.GUID{room}, ResourceAccounts: []portal.GUID{room}}
-	e.svc.RefreshNames(ctx, auditor, "token", req)
+	e.svc.RefreshNames(ctx, auditor, testToken, req)
 	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "" || got[room].DisplayName != "Main line" {
 		t.Errorf("an auditor's refresh: %+v", got[room])
 	}
-	e.svc.RefreshNames(ctx, admin, "token", req)
+	e.svc.RefreshNames(ctx, admin, testToken, req)
 	*now = now.Add(25 * time.Hour)
-	e.svc.RefreshNames(ctx, auditor, "token", req)
+	e.svc.RefreshNames(ctx, auditor, testToken, req)
 	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "+14255550100" || got[room].Kind != portal.KindResourceAccount {
 		t.Errorf("after an admin's refresh and an auditor's: %+v", got[room])
 	}
@@ -115,17 +140,17 @@ func TestRefreshNamesHoldsOffWhenThrottled(t *testing.T) {
 	ctx := context.Background()
 	dir.err = portal.Wrap(throttled{}, portal.ETHROTTLED, "Slow down.")
 	req := access.NameRequest{Objects: []portal.GUID{alice}}
-	e.svc.RefreshNames(ctx, auditor, "token", req)
+	e.svc.RefreshNames(ctx, auditor, testToken, req)
 	dir.err = nil
 	calls := dir.calls
-	if err := e.svc.RefreshNames(ctx, auditor, "token", req); portal.ErrorCode(err) != portal.ETHROTTLED || dir.calls != calls {
+	if err := e.svc.RefreshNames(ctx, auditor, testToken, req); portal.ErrorCode(err) != portal.ETHROTTLED || dir.calls != calls {
 		t.Errorf("within Retry-After: %v, %d calls", err, dir.calls-calls)
 	}
-	if err := e.svc.RefreshNames(ctx, person(fabrikam, portal.RoleAuditor), "token", req); err != nil || dir.calls == calls {
+	if err := e.svc.RefreshNames(ctx, person(fabrikam, portal.RoleAuditor), testToken, req); err != nil || dir.calls == calls {
 		t.Errorf("another tenant was held up: %v", err)
 	}
 	*now = now.Add(61 * time.Second)
-	if err := e.svc.RefreshNames(ctx, auditor, "token", req); err != nil {
+	if err := e.svc.RefreshNames(ctx, auditor, testToken, req); err != nil {
 		t.Errorf("after Retry-After: %v", err)
 	}
 }
@@ -136,7 +161,7 @@ func TestNamesPerTenant(t *testing.T) {
 	e, _, _ := namesEnv(t)
 	ctx := context.Background()
 	fab := person(fabrikam, portal.RoleAuditor)
-	if err := e.svc.RefreshNames(ctx, fab, "token", access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
+	if err := e.svc.RefreshNames(ctx, fab, testToken, access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{alice}); len(got) != 0 {
@@ -169,7 +194,7 @@ func TestListSearchesNamesAcrossInstances(t *testing.T) {
 	before, _ := svc.ListStamp(ctx, auditor)
 	other := access.New(access.Config{Store: e.store, Directory: &fakeDirectory{users: map[portal.GUID]portal.DirectoryEntry{
 		alice: {ObjectID: alice, DisplayName: "Alice Smith", UPN: "alice@contoso.test"}}}})
-	if err := other.RefreshNames(ctx, auditor, "token", access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
+	if err := other.RefreshNames(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := search("alice smith"); n != 0 {
@@ -184,5 +209,77 @@ func TestListSearchesNamesAcrossInstances(t *testing.T) {
 	}
 	if after, _ := svc.ListStamp(ctx, auditor); after == before {
 		t.Error("the stamp did not move with the names")
+	}
+}
+
+// A page's names: never-had names are looked up while the page waits;
+// Graph or the token failing leaves IDs and says why; stale names are shown
+// at once and renewed in the background; an admin's page asks again for a
+// resource account named without its number.
+func TestNamesForAPage(t *testing.T) {
+	e, dir, now := namesEnv(t)
+	ctx := context.Background()
+	ghost := portal.MustParseGUID("11111111-2222-4333-8444-555555555555")
+
+	pn := e.svc.NamesFor(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}})
+	if pn.Objects[alice].DisplayName != "Alice Smith" || pn.Note != "" {
+		t.Errorf("a name never had: %+v, note %q", pn.Objects[alice], pn.Note)
+	}
+
+	dir.err = portal.Errorf(portal.EUNAVAILABLE, "Graph is down.")
+	pn = e.svc.NamesFor(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice, ghost}})
+	if _, ok := pn.Objects[ghost]; ok || pn.Objects[alice].DisplayName != "Alice Smith" || !strings.Contains(pn.Note, "Some names are not shown: Graph is down.") {
+		t.Errorf("Graph down: %+v, note %q", pn.Objects, pn.Note)
+	}
+	dir.err = nil
+	noToken := func(context.Context) (string, error) {
+		return "", portal.Errorf(portal.EUNAUTHORIZED, "Sign in again to see names.")
+	}
+	if pn = e.svc.NamesFor(ctx, auditor, noToken, access.NameRequest{Objects: []portal.GUID{ghost}}); !strings.Contains(pn.Note, "Sign in again to see names.") {
+		t.Errorf("no token: note %q", pn.Note)
+	}
+
+	// Admin: Main line was named by an auditor, without its number.
+	account := access.NameRequest{Objects: []portal.GUID{room}, ResourceAccounts: []portal.GUID{room}}
+	if pn = e.svc.NamesFor(ctx, auditor, testToken, account); pn.Objects[room].Phone != "" || pn.Objects[room].DisplayName != "Main line" {
+		t.Errorf("an auditor's page: %+v", pn.Objects[room])
+	}
+	if pn = e.svc.NamesFor(ctx, admin, testToken, account); pn.Objects[room].Phone != "+14255550100" {
+		t.Errorf("an admin's page: %+v", pn.Objects[room])
+	}
+
+	// A day later: shown as cached at once, renewed in the background.
+	*now = now.Add(25 * time.Hour)
+	calls := dir.callCount()
+	if pn = e.svc.NamesFor(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}}); pn.Objects[alice].DisplayName != "Alice Smith" || pn.Note != "" {
+		t.Errorf("a stale name: %+v, note %q", pn.Objects[alice], pn.Note)
+	}
+	waitFor(t, "the stale name's renewal", func() bool { return dir.callCount() > calls })
+}
+
+// A lookup that outlasts the page's wait goes on in the background, and
+// the page says the names are still being looked up.
+func TestNamesForAPageDoesNotWaitLong(t *testing.T) {
+	e, dir, _ := namesEnv(t)
+	dir.block = make(chan struct{})
+	pn := e.svc.NamesFor(context.Background(), auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}})
+	if len(pn.Objects) != 0 || !strings.Contains(pn.Note, "still being looked up") {
+		t.Errorf("while Graph is slow: %+v, note %q", pn.Objects, pn.Note)
+	}
+	close(dir.block)
+	waitFor(t, "the lookup to finish in the background", func() bool {
+		got, _ := e.svc.Names(context.Background(), auditor, portal.SpaceObject, []portal.GUID{alice})
+		return got[alice].DisplayName == "Alice Smith"
+	})
+}
+
+// waitFor waits for cond, generously bounded: a busy machine makes the
+// test slower, never red.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
 	}
 }
