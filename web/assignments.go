@@ -43,7 +43,7 @@ func objectIDParam(r *http.Request) (portal.GUID, error) {
 // {objectId} in the path and the form (for DELETE the query string, where
 // htmx sends its fields), parsed by parse. On a failure it has already
 // rendered the error and ok is false.
-func changeForm[F any](s *Server, w http.ResponseWriter, r *http.Request, parse func(url.Values, bool) (F, templates.FieldErrors, error)) (id portal.GUID, in F, errs templates.FieldErrors, ok bool) {
+func changeForm[F any](s *Server, w http.ResponseWriter, r *http.Request, parse func(url.Values) (F, templates.FieldErrors, error)) (id portal.GUID, in F, errs templates.FieldErrors, ok bool) {
 	id, err := objectIDParam(r)
 	var values url.Values
 	switch {
@@ -54,7 +54,7 @@ func changeForm[F any](s *Server, w http.ResponseWriter, r *http.Request, parse 
 		values, err = postForm(r)
 	}
 	if err == nil {
-		in, errs, err = parse(values, s.deps.Access.RequireJustification())
+		in, errs, err = parse(values)
 	}
 	if err != nil {
 		s.renderError(w, r, err)
@@ -63,14 +63,11 @@ func changeForm[F any](s *Server, w http.ResponseWriter, r *http.Request, parse 
 	return id, in, errs, true
 }
 
-// itemToChange loads the inventory row a change is about and checks that
-// the person's role may make it (recording a refusal). On a failure it has
-// already rendered the error and ok is false.
-func (s *Server) itemToChange(w http.ResponseWriter, r *http.Request, who access.Who, id portal.GUID, action portal.AuditAction) (portal.InventoryItem, bool) {
-	item, err := s.deps.Access.Item(r.Context(), who, id)
-	if err == nil {
-		err = s.deps.Access.AuthorizeItem(r.Context(), who, action, item)
-	}
+// item loads the inventory row a form is about (to show it again beside
+// the form's problems). On a failure it has already rendered the error and
+// ok is false.
+func (s *Server) item(w http.ResponseWriter, r *http.Request, id portal.GUID) (portal.InventoryItem, bool) {
+	item, err := s.deps.Access.Item(r.Context(), s.who(r), id)
 	if err != nil {
 		s.renderError(w, r, err)
 		return item, false
@@ -301,7 +298,7 @@ func (s *Server) handleGrantForm(w http.ResponseWriter, r *http.Request) {
 		f.ObjectID = id.String()
 		// Chosen in the people finder (a person) or the resource-account
 		// picker, named.
-		if label, err := access.CleanLabel(q.Get("label")); err == nil && label != "" {
+		if label, err := portal.CleanLabel(q.Get("label")); err == nil && label != "" {
 			kind := portal.KindUser
 			if q.Get("kind") == portal.KindResourceAccount.String() {
 				kind = portal.KindResourceAccount
@@ -320,29 +317,27 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	in, errs, err := parseGrantForm(values, s.deps.Access.RequireJustification())
+	in, errs, err := parseGrantForm(values)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	who := s.who(r)
+	addProblems(errs, s.deps.Access.CheckGrant(who, in.request()), grantFields...)
 	form := templates.GrantForm{ObjectID: in.ObjectID, Kind: in.Kind, Kinds: grantKinds(who.User, in.Kind), Label: in.Label, ExpiresAt: in.ExpiresAt,
 		Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	form.Apps, form.OtherApps = s.appOptions(in.ClientIDs)
-	if len(errs) == 0 && in.kind != portal.KindUnknown {
-		if err := s.deps.Access.Authorize(r.Context(), who, portal.ActionGrant, in.objectID, in.kind); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-	}
 	if len(errs) > 0 {
 		s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
 		return
 	}
-	res, err := s.deps.Access.Grant(r.Context(), who, access.GrantRequest{
-		ObjectID: in.objectID, Kind: in.kind, ClientIDs: in.clientIDs, Label: in.Label, Justification: in.Justification, ExpiresAt: in.expiresAt,
-	})
+	// The role is the use case's to check (and a refusal its to record).
+	res, err := s.deps.Access.Grant(r.Context(), who, in.request())
 	if err != nil {
+		if portal.ErrorCode(err) == portal.EFORBIDDEN {
+			s.renderError(w, r, err)
+			return
+		}
 		form.Problem = portal.ErrorMessage(err)
 		if c, ok := access.AsConflict(err); ok {
 			if c.Item != nil {
@@ -457,22 +452,25 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := s.who(r)
-	item, ok := s.itemToChange(w, r, who, id, portal.ActionEdit)
+	item, ok := s.item(w, r, id)
 	if !ok {
-		return
-	}
-	if len(errs) > 0 {
-		s.renderEditForm(w, r, http.StatusUnprocessableEntity, item, s.editForm(item, &in, errs), "")
 		return
 	}
 	expires := in.expiresAt
 	if !in.expiresGiven {
 		expires = item.ExpiresAt // a form without the field changes no expiry
 	}
-	res, err := s.deps.Access.Edit(r.Context(), who, access.EditRequest{
-		ObjectID: id, ClientIDs: in.clientIDs, Label: in.Label, Version: in.version, Seen: in.Seen, Justification: in.Justification, ExpiresAt: expires,
-	})
+	req := access.EditRequest{ObjectID: id, ClientIDs: in.clientIDs, Label: in.Label, Version: in.version, Seen: in.Seen, Justification: in.Justification, ExpiresAt: expires}
+	if addProblems(errs, s.deps.Access.CheckEdit(req, item.Kind), editFields...); len(errs) > 0 {
+		s.renderEditForm(w, r, http.StatusUnprocessableEntity, item, s.editForm(item, &in, errs), "")
+		return
+	}
+	res, err := s.deps.Access.Edit(r.Context(), who, req)
 	if err != nil {
+		if portal.ErrorCode(err) == portal.EFORBIDDEN {
+			s.renderError(w, r, err)
+			return
+		}
 		s.logFailure(r, err)
 		f := s.editForm(item, &in, nil)
 		f.Problem = portal.ErrorMessage(err)
@@ -571,8 +569,9 @@ func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	item, ok := s.itemToChange(w, r, s.who(r), id, portal.ActionRevoke)
-	if !ok {
+	item, err := s.deps.Access.ItemToChange(r.Context(), s.who(r), portal.ActionRevoke, id)
+	if err != nil {
+		s.renderError(w, r, err)
 		return
 	}
 	nb := s.names(r, itemNames(item))
@@ -589,10 +588,12 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := s.who(r)
-	item, ok := s.itemToChange(w, r, who, id, portal.ActionRevoke)
+	item, ok := s.item(w, r, id)
 	if !ok {
 		return
 	}
+	_, whyErr := s.deps.Access.CleanJustification(in.Justification)
+	addProblems(errs, whyErr, "justification")
 	nb := s.names(r, itemNames(item))
 	v := templates.RevokeView{Row: s.rowView(nb, item), Seen: in.Seen, Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	v.Row.Version = in.version
@@ -601,6 +602,10 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.deps.Access.Revoke(r.Context(), who, access.RevokeRequest{ObjectID: id, Version: in.version, Seen: in.Seen, Justification: in.Justification})
+	if portal.ErrorCode(err) == portal.EFORBIDDEN {
+		s.renderError(w, r, err)
+		return
+	}
 	if err != nil {
 		s.logFailure(r, err)
 		v.Problem = portal.ErrorMessage(err)

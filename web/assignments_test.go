@@ -757,3 +757,45 @@ func TestBadChangeInput(t *testing.T) {
 		t.Errorf("the inventory changed: %+v", after)
 	}
 }
+
+// A form shows every problem at once, each beside its field: what could
+// not be read (an object ID that is not one), and what the domain refuses
+// (a label too long, a user without apps, an end in the past). Nothing is
+// written, and the role is checked only for a form that could be applied.
+func TestGrantFormShowsEveryProblem(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	c := noFollow(e.as("admin@contoso.test"))
+	rows := e.auditRows()
+	past := e.clock.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04")
+	p := e.post(c, "/assignments", url.Values{"objectId": {"not-an-id"}, "kind": {"user"}, "label": {strings.Repeat("x", 201)}, "expiresAt": {past}})
+	if p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d", p.status)
+	}
+	for field, want := range map[string]string{
+		"objectId-error":  "Object ID:",
+		"clientId-error":  "A user needs at least one calling-client app ID",
+		"label-error":     "The label is 201 characters long",
+		"expiresAt-error": "The access would end in the past",
+	} {
+		if got, ok := p.testid(field); !ok || !strings.HasPrefix(got, want) {
+			t.Errorf("%s says %q, want %q…", field, got, want)
+		}
+	}
+	if p := e.post(c, "/assignments", url.Values{"objectId": {alice.String()}}); !strings.Contains(p.body, "Choose a kind") {
+		t.Errorf("no kind chosen: %d, no message beside the kind", p.status)
+	}
+	if e.writes() != 0 || e.auditRows() != rows {
+		t.Errorf("refused forms wrote %d ACS calls and %d audit rows", e.writes(), e.auditRows()-rows)
+	}
+
+	// Helpdesk: a resource account that is otherwise fine is refused by
+	// the use case, recorded once, as an error page.
+	h := noFollow(e.as("helpdesk@contoso.test"))
+	denied := e.auditCount(portal.ActionDenied)
+	if p := e.post(h, "/assignments", url.Values{"objectId": {alice.String()}, "kind": {"resourceAccount"}}); p.status != http.StatusForbidden || strings.Contains(p.body, `id="grant-form"`) {
+		t.Errorf("helpdesk granting a resource account: %d", p.status)
+	}
+	if n := e.auditCount(portal.ActionDenied) - denied; n != 1 {
+		t.Errorf("%d refusals recorded, want 1", n)
+	}
+}

@@ -80,18 +80,11 @@ func (s *Server) handleReconcileNow(w http.ResponseWriter, r *http.Request) {
 // into the inventory. POST /assignments/{objectId}/reapply and /accept
 func (s *Server) handleRepair(action portal.AuditAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, in, errs, ok := changeForm(s, w, r, parseRevokeForm)
+		id, in, _, ok := changeForm(s, w, r, parseRevokeForm)
 		if !ok {
 			return
 		}
-		if msg, bad := errs["justification"]; bad {
-			s.renderError(w, r, portal.Errorf(portal.EINVALID, "%s", msg))
-			return
-		}
 		who := s.who(r)
-		if _, ok := s.itemToChange(w, r, who, id, action); !ok {
-			return
-		}
 		req := access.RepairRequest{ObjectID: id, Version: in.version, Seen: in.Seen, Justification: in.Justification}
 		var res access.Result
 		var err error

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,10 +16,14 @@ import (
 	"github.com/teamsphone/portal/templates"
 )
 
-// Typed forms: each parses the request into fields and per-field messages.
-// Only r.PostForm is read on POST (never the query string), a field sent
-// twice is refused, and a body ParseForm cannot read (too large, too many
-// fields) is an error, never an empty list that would wipe someone's access.
+// Typed forms: each parses the request into fields and per-field messages
+// for what cannot be read (an object ID that is not one, a time in no
+// format). Whether what was read is acceptable is the domain's to say: the
+// handlers ask the use cases (Check…), and addProblems puts each problem
+// beside its field. Only r.PostForm is read on POST (never the query
+// string), a field sent twice is refused, and a body ParseForm cannot read
+// (too large, too many fields) is an error, never an empty list that would
+// wipe someone's access.
 
 // postForm parses a form body. Anything but a urlencoded form is 415; a
 // body over the limit is 413; a malformed one (or more than Go's field
@@ -96,7 +101,7 @@ type grantForm struct {
 	expiresAt time.Time
 }
 
-func parseGrantForm(v url.Values, requireWhy bool) (grantForm, templates.FieldErrors, error) {
+func parseGrantForm(v url.Values) (grantForm, templates.FieldErrors, error) {
 	f, errs := grantForm{}, templates.FieldErrors{}
 	s, err := singles(v, "objectId", "kind", "label", "justification", "expiresAt")
 	if err != nil {
@@ -108,37 +113,62 @@ func parseGrantForm(v url.Values, requireWhy bool) (grantForm, templates.FieldEr
 	if f.objectID, err = portal.ParseGUID(strings.TrimSpace(f.ObjectID)); err != nil {
 		errs["objectId"] = "Object ID: " + portal.ErrorMessage(err)
 	}
-	switch f.Kind {
-	case "user":
-		f.kind = portal.KindUser
-	case "resourceAccount":
-		f.kind = portal.KindResourceAccount
-	case "":
-		errs["kind"] = "Choose a kind: user or resource account."
-	default:
-		errs["kind"] = "Kind must be user or resourceAccount."
+	if f.Kind != "" { // none chosen: the domain says a kind is needed
+		if f.kind, err = portal.ParsePrincipalKind(f.Kind); err != nil {
+			errs["kind"] = portal.ErrorMessage(err)
+		}
 	}
 	if f.clientIDs, err = portal.ParseClientIDs(f.ClientIDs); err != nil {
 		errs["clientId"] = portal.ErrorMessage(err)
-	} else if f.kind == portal.KindUser && len(f.clientIDs) == 0 {
-		errs["clientId"] = "A user needs at least one calling-client app: tick one or type its app ID."
-	} else if f.kind == portal.KindResourceAccount && len(f.clientIDs) > 0 {
-		errs["clientId"] = "A resource account takes no calling-client apps: untick them."
 	}
-	checkTexts(errs, f.Label, f.Justification, requireWhy)
 	return f, errs, nil
 }
 
-func checkTexts(errs templates.FieldErrors, label, why string, requireWhy bool) {
-	if _, err := access.CleanLabel(label); err != nil {
-		errs["label"] = portal.ErrorMessage(err)
-	}
-	if w, err := (access.CleanJustificationText(why)); err != nil {
-		errs["justification"] = portal.ErrorMessage(err)
-	} else if w == "" && requireWhy {
-		errs["justification"] = "Please say why: a justification is required for every change."
-	}
+// request is the grant the form asks for.
+func (f grantForm) request() access.GrantRequest {
+	return access.GrantRequest{ObjectID: f.objectID, Kind: f.kind, ClientIDs: f.clientIDs, Label: f.Label, Justification: f.Justification, ExpiresAt: f.expiresAt}
 }
+
+// formFields are the form fields people type the domain's fields into,
+// where their names differ.
+var formFields = map[string]string{portal.FieldClientIDs: "clientId"}
+
+// addProblems puts the problems err names (see portal.Problems) beside
+// the fields of errs they are about, among the form's fields, unless
+// parsing already found that field unreadable. It reports whether err is
+// all such problems; a problem of no field, or of one the form does not
+// have, is for the form as a whole (nil err: none at all).
+func addProblems(errs templates.FieldErrors, err error, fields ...string) bool {
+	if err == nil {
+		return true
+	}
+	if portal.ErrorCode(err) != portal.EINVALID {
+		return false
+	}
+	all := true
+	for _, p := range portal.Problems(err) {
+		name := p.Field
+		if f, ok := formFields[name]; ok {
+			name = f
+		}
+		if !slices.Contains(fields, name) {
+			all = false
+			continue
+		}
+		if _, unreadable := errs[name]; !unreadable {
+			errs[name] = p.Message
+		}
+	}
+	return all
+}
+
+// grantFields, editFields and textFields are the fields of the forms that
+// change an assignment (the revoke form has only a justification).
+var (
+	grantFields = []string{"objectId", "kind", "clientId", "label", "justification", "expiresAt"}
+	editFields  = []string{"clientId", "label", "justification", "expiresAt"}
+	textFields  = []string{"label", "justification"}
+)
 
 // editForm is POST /assignments/{objectId}.
 type editForm struct {
@@ -150,7 +180,7 @@ type editForm struct {
 	expiresAt                             time.Time
 }
 
-func parseEditForm(v url.Values, requireWhy bool) (editForm, templates.FieldErrors, error) {
+func parseEditForm(v url.Values) (editForm, templates.FieldErrors, error) {
 	f, errs := editForm{}, templates.FieldErrors{}
 	s, err := singles(v, "version", "label", "justification", "expiresAt", "seen")
 	if err != nil {
@@ -165,10 +195,7 @@ func parseEditForm(v url.Values, requireWhy bool) (editForm, templates.FieldErro
 	f.ClientIDs = splitClientIDs(v["clientId"])
 	if f.clientIDs, err = portal.ParseClientIDs(f.ClientIDs); err != nil {
 		errs["clientId"] = portal.ErrorMessage(err)
-	} else if len(f.clientIDs) == 0 {
-		errs["clientId"] = "A user needs at least one calling-client app. To remove their access, revoke it instead."
 	}
-	checkTexts(errs, f.Label, f.Justification, requireWhy)
 	return f, errs, nil
 }
 
@@ -189,7 +216,7 @@ type revokeForm struct {
 	version       int64
 }
 
-func parseRevokeForm(v url.Values, requireWhy bool) (revokeForm, templates.FieldErrors, error) {
+func parseRevokeForm(v url.Values) (revokeForm, templates.FieldErrors, error) {
 	f, errs := revokeForm{}, templates.FieldErrors{}
 	s, err := singles(v, "version", "justification", "seen")
 	if err != nil {
@@ -199,7 +226,6 @@ func parseRevokeForm(v url.Values, requireWhy bool) (revokeForm, templates.Field
 	if f.version, err = parseVersion(s["version"]); err != nil {
 		return f, nil, err
 	}
-	checkTexts(errs, "", f.Justification, requireWhy)
 	return f, errs, nil
 }
 
@@ -208,15 +234,12 @@ type adoptForm struct {
 	Label, Justification string
 }
 
-func parseAdoptForm(v url.Values, requireWhy bool) (adoptForm, templates.FieldErrors, error) {
-	errs := templates.FieldErrors{}
+func parseAdoptForm(v url.Values) (adoptForm, templates.FieldErrors, error) {
 	s, err := singles(v, "label", "justification")
 	if err != nil {
 		return adoptForm{}, nil, err
 	}
-	f := adoptForm{Label: s["label"], Justification: s["justification"]}
-	checkTexts(errs, f.Label, f.Justification, requireWhy)
-	return f, errs, nil
+	return adoptForm{Label: s["label"], Justification: s["justification"]}, templates.FieldErrors{}, nil
 }
 
 // parseExpiry reads the optional expiresAt field; "" is no expiry.

@@ -82,14 +82,15 @@ func (s *Server) handleAdopt(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if len(errs) > 0 {
+	req := access.AdoptRequest{ObjectID: id, Label: in.Label, Justification: in.Justification}
+	if addProblems(errs, s.deps.Access.CheckAdopt(req), textFields...); len(errs) > 0 {
 		v := templates.LookupView{ObjectID: id.String(), Asked: true}
 		_, note := s.lookup(r, id, &v)
 		v.Adopt.Label, v.Adopt.Justification, v.Adopt.Errors = in.Label, in.Justification, errs
 		s.render(w, r, http.StatusUnprocessableEntity, templates.LookupPage(withNamesNote(s.page(w, r, "Look up", "lookup"), note), v))
 		return
 	}
-	res, err := s.deps.Access.Adopt(r.Context(), s.who(r), access.AdoptRequest{ObjectID: id, Label: in.Label, Justification: in.Justification})
+	res, err := s.deps.Access.Adopt(r.Context(), s.who(r), req)
 	if err != nil {
 		s.logFailure(r, err)
 		s.renderError(w, r, err)

@@ -19,11 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -112,46 +110,12 @@ func (w Who) actor() portal.Actor {
 	return portal.ActorOf(w.User)
 }
 
-// Limits on text fields: generous for people, small enough that a pasted
-// megabyte is refused with a clear message instead of stored.
-const (
-	MaxLabel         = 200
-	MaxJustification = 1000
-)
-
-// cleanText trims, refuses invalid UTF-8 and control characters other than
-// newlines and tabs, and caps the length in characters.
-func cleanText(field, v string, max int, multiline bool) (string, error) {
-	v = strings.TrimSpace(v)
-	if !utf8.ValidString(v) {
-		return "", portal.Errorf(portal.EINVALID, "The %s is not valid text.", field)
-	}
-	if n := utf8.RuneCountInString(v); n > max {
-		return "", portal.Errorf(portal.EINVALID, "The %s is %d characters long; at most %d are allowed.", field, n, max)
-	}
-	for _, r := range v {
-		if r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t')) || r == 0x7f {
-			return "", portal.Errorf(portal.EINVALID, "The %s contains a control character.", field)
-		}
-	}
-	return v, nil
-}
-
-// CleanLabel validates a label as typed.
-func CleanLabel(v string) (string, error) { return cleanText("label", v, MaxLabel, false) }
-
-// CleanJustificationText validates a justification as typed, without
-// deciding whether one is required.
-func CleanJustificationText(v string) (string, error) {
-	return cleanText("justification", v, MaxJustification, true)
-}
-
 // CleanJustification validates a justification as typed and refuses an
 // empty one when configuration requires it.
 func (s *Service) CleanJustification(v string) (string, error) {
-	v, err := CleanJustificationText(v)
+	v, err := portal.CleanJustification(v)
 	if err == nil && v == "" && s.cfg.RequireJustification {
-		err = portal.Errorf(portal.EINVALID, "Please say why: a justification is required for every change.")
+		err = portal.Invalid(portal.FieldJustification, "Please say why: a justification is required for every change.")
 	}
 	return v, err
 }
@@ -339,26 +303,6 @@ func acsCode(err error) string {
 // after a 5xx, the write may have been applied, and must be settled by a GET.
 func definiteFailure(call portal.ACSCall) bool {
 	return call.Status >= 400 && call.Status < 500
-}
-
-// Authorize checks that who may change an assignment of kind k, recording a
-// refusal in the audit log. Handlers call it before validating a form, so a
-// person without the right learns that first; the use cases check again.
-func (s *Service) Authorize(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, k portal.PrincipalKind) error {
-	err := MayChange(who.User, k)
-	if err != nil {
-		s.denied(ctx, who, action, object, k, err)
-	}
-	return err
-}
-
-// AuthorizeItem is Authorize for an inventory row (see MayChangeItem).
-func (s *Service) AuthorizeItem(ctx context.Context, who Who, action portal.AuditAction, it portal.InventoryItem) error {
-	err := MayChangeItem(who.User, it)
-	if err != nil {
-		s.denied(ctx, who, action, it.ObjectID, it.Kind, err)
-	}
-	return err
 }
 
 // rowToChange loads the row a change (action) to object is about, inside

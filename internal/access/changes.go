@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -59,19 +60,8 @@ type AdoptRequest struct {
 // assignment for it that the inventory does not know: that one must be
 // adopted first, so nobody overwrites access they have not seen.
 func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result, error) {
-	a := portal.Assignment{TenantID: who.User.TenantID, ObjectID: req.ObjectID, Kind: req.Kind, ClientIDs: portal.NormalizeClientIDs(req.ClientIDs)}
-	label, err := CleanLabel(req.Label)
+	a, label, why, err := s.grantInput(who, req)
 	if err != nil {
-		return Result{}, err
-	}
-	why, err := s.CleanJustification(req.Justification)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := a.Validate(); err != nil {
-		return Result{}, err
-	}
-	if err := s.checkExpiry(req.ExpiresAt); err != nil {
 		return Result{}, err
 	}
 	if err := MayChange(who.User, a.Kind); err != nil {
@@ -134,23 +124,68 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 	return res, err
 }
 
+// CheckGrant reports every problem of req that can be seen without the
+// inventory or ACS (fields, texts, the assignment's shape, the expiry), as
+// EINVALID errors naming their fields joined (portal.Problems); nil when
+// there is none. Grant checks the same first; forms ask it to show every
+// problem at once, beside problems of their own (an unreadable ID).
+func (s *Service) CheckGrant(who Who, req GrantRequest) error {
+	_, _, _, err := s.grantInput(who, req)
+	return err
+}
+
+// grantInput is req checked: the assignment it asks for, its label and
+// justification.
+func (s *Service) grantInput(who Who, req GrantRequest) (a portal.Assignment, label, why string, err error) {
+	a = portal.Assignment{TenantID: who.User.TenantID, ObjectID: req.ObjectID, Kind: req.Kind, ClientIDs: portal.NormalizeClientIDs(req.ClientIDs)}
+	label, labelErr := portal.CleanLabel(req.Label)
+	why, whyErr := s.CleanJustification(req.Justification)
+	err = errors.Join(labelErr, whyErr, a.Validate(), s.checkExpiry(req.ExpiresAt))
+	return a, label, why, err
+}
+
+// CheckEdit reports the problems of req for a row of kind, as CheckGrant
+// does: its texts, and its client IDs by the rules of that kind. An
+// expiry is checked against the row, by Edit.
+func (s *Service) CheckEdit(req EditRequest, kind portal.PrincipalKind) error {
+	ids, _, _, err := s.editInput(req)
+	return errors.Join(err, kind.CheckClientIDs(ids))
+}
+
+// editInput is req's texts checked, and its client IDs normalised (whether
+// they fit is for the row's kind to say).
+func (s *Service) editInput(req EditRequest) (ids []portal.GUID, label, why string, err error) {
+	label, labelErr := portal.CleanLabel(req.Label)
+	why, whyErr := s.CleanJustification(req.Justification)
+	return portal.NormalizeClientIDs(req.ClientIDs), label, why, errors.Join(labelErr, whyErr)
+}
+
+// CheckAdopt reports the problems of req's label and justification, as
+// CheckGrant does.
+func (s *Service) CheckAdopt(req AdoptRequest) error {
+	_, _, err := s.adoptInput(req)
+	return err
+}
+
+func (s *Service) adoptInput(req AdoptRequest) (label, why string, err error) {
+	label, labelErr := portal.CleanLabel(req.Label)
+	why, whyErr := s.CleanJustification(req.Justification)
+	return label, why, errors.Join(labelErr, whyErr)
+}
+
 // Edit replaces a user assignment's client IDs: it re-reads ACS, refuses
 // (ECONFLICT, nothing changed) if the inventory moved past req.Version or ACS
 // no longer matches the inventory, and otherwise PUTs the whole assignment.
 // The same list again is a no-op, audited as no_change.
 func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, error) {
-	label, err := CleanLabel(req.Label)
-	if err != nil {
-		return Result{}, err
-	}
-	why, err := s.CleanJustification(req.Justification)
+	ids, label, why, err := s.editInput(req)
 	if err != nil {
 		return Result{}, err
 	}
 	tenant := who.User.TenantID
 	var res Result
 	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
-		proposal := portal.Assignment{TenantID: tenant, ObjectID: req.ObjectID, Kind: portal.KindUser, ClientIDs: portal.NormalizeClientIDs(req.ClientIDs)}
+		proposal := portal.Assignment{TenantID: tenant, ObjectID: req.ObjectID, Kind: portal.KindUser, ClientIDs: ids}
 		item, err := s.rowToChange(ctx, who, portal.ActionEdit, req.ObjectID, req.Version, req.Seen, &proposal)
 		if err != nil {
 			return err
@@ -161,14 +196,11 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		} else if err := s.checkExpiry(req.ExpiresAt); err != nil {
 			return err
 		}
-		if item.Kind != portal.KindUser && len(proposal.ClientIDs) > 0 {
-			return portal.Errorf(portal.EINVALID, "A resource account has no calling-client apps to edit.")
+		if err := item.Kind.CheckClientIDs(proposal.ClientIDs); err != nil {
+			return err
 		}
 		proposed := item.Assignment
 		proposed.ClientIDs = proposal.ClientIDs
-		if err := proposed.Validate(); err != nil {
-			return err
-		}
 		next := item
 		next.Assignment, next.Label, next.ExpiresAt = proposed, label, req.ExpiresAt
 		ev := s.event(who, portal.ActionEdit, item.ObjectID, item.Kind)
@@ -300,11 +332,7 @@ func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why st
 // Adopt takes an assignment that ACS holds but the inventory does not know
 // into the inventory, as ACS holds it. Nothing is written to ACS.
 func (s *Service) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result, error) {
-	label, err := CleanLabel(req.Label)
-	if err != nil {
-		return Result{}, err
-	}
-	why, err := s.CleanJustification(req.Justification)
+	label, why, err := s.adoptInput(req)
 	if err != nil {
 		return Result{}, err
 	}

@@ -9,24 +9,8 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// maxExpiry bounds how far ahead time-boxed access may end: further than
-// that is not a time box, and a typo (2062 for 2026) should be caught.
-const maxExpiry = 5 * 365 * 24 * time.Hour
-
-// checkExpiry refuses an expiry in the past or absurdly far ahead; the zero
-// time (no expiry) is fine.
-func (s *Service) checkExpiry(t time.Time) error {
-	now := s.cfg.Now()
-	switch {
-	case t.IsZero():
-		return nil
-	case !t.After(now):
-		return portal.Errorf(portal.EINVALID, "The access would end in the past; choose a time after now (times are UTC).")
-	case t.Sub(now) > maxExpiry:
-		return portal.Errorf(portal.EINVALID, "The access may end at most five years from now.")
-	}
-	return nil
-}
+// checkExpiry is portal.CheckExpiry at the service's now.
+func (s *Service) checkExpiry(t time.Time) error { return portal.CheckExpiry(t, s.cfg.Now()) }
 
 // ExpiryReport is what one expiry run did.
 type ExpiryReport struct {

@@ -178,3 +178,19 @@ func VerifyChain(ctx context.Context, log portal.AuditLog) ChainStatus {
 	})
 	return st
 }
+
+// ItemToChange returns the row for object when who may make a change
+// (action) to it, for a page that confirms a change before it is made;
+// EFORBIDDEN, recorded in the audit log, when who may not, and ENOTFOUND
+// when the inventory has no such row. The change itself checks again.
+func (s *Service) ItemToChange(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID) (portal.InventoryItem, error) {
+	item, err := s.Item(ctx, who, object)
+	if err != nil {
+		return item, err
+	}
+	if err := MayChangeItem(who.User, item); err != nil {
+		s.denied(ctx, who, action, item.ObjectID, item.Kind, err)
+		return portal.InventoryItem{}, err
+	}
+	return item, nil
+}

@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -339,17 +338,14 @@ func parseRow(rec []string, index map[string]int, line int, now time.Time, dflt 
 		return row, &RowError{line, ColClientIDs, portal.ErrorMessage(err)}
 	}
 	if row.Action == Grant {
-		switch {
-		case row.Kind == portal.KindUser && len(row.ClientIDs) == 0:
-			return row, &RowError{line, ColClientIDs, "a user needs at least one calling-client app ID"}
-		case row.Kind == portal.KindResourceAccount && len(row.ClientIDs) > 0:
-			return row, &RowError{line, ColClientIDs, "a resource account takes no calling-client app IDs"}
+		if err := row.Kind.CheckClientIDs(row.ClientIDs); err != nil {
+			return row, &RowError{line, ColClientIDs, portal.ErrorMessage(err)}
 		}
 	}
 	if v, rerr = cell(ColLabel); rerr != nil {
 		return row, rerr
 	}
-	if row.Label, err = access.CleanLabel(v); err != nil {
+	if row.Label, err = portal.CleanLabel(v); err != nil {
 		return row, &RowError{line, ColLabel, portal.ErrorMessage(err)}
 	}
 	if v, rerr = cell(ColExpiresAt); rerr != nil {

@@ -3,6 +3,7 @@ package portal
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 )
@@ -32,7 +33,7 @@ func ParsePrincipalKind(s string) (PrincipalKind, error) {
 	case "resourceaccount", "teamsresourceaccount":
 		return KindResourceAccount, nil
 	}
-	return KindUnknown, Errorf(EINVALID, "Unknown kind of principal %q: expected user or resourceAccount.", truncate(s, 40))
+	return KindUnknown, Invalid(FieldKind, "Unknown kind of principal %q: expected user or resourceAccount.", truncate(s, 40))
 }
 
 // String returns the portal's own name for the kind ("user", "resourceAccount").
@@ -79,29 +80,36 @@ type Assignment struct {
 	Spelling string
 }
 
-// Validate reports the first rule a proposed assignment breaks, as an EINVALID
-// error, or nil. ClientIDs must already be normalised.
+// Validate reports every rule a proposed assignment breaks, as EINVALID
+// errors naming their fields joined (see Problems), or nil. ClientIDs must
+// already be normalised. These are the rules of an assignment's shape:
+// forms, bulk files and the ACS client all ask this method, never a copy.
 func (a Assignment) Validate() error {
-	switch {
-	case a.TenantID.IsZero():
-		return Errorf(EINVALID, "The tenant ID is missing.")
-	case a.ObjectID.IsZero():
-		return Errorf(EINVALID, "The object ID is missing.")
+	var problems []error
+	if a.TenantID.IsZero() {
+		problems = append(problems, Invalid("", "The tenant ID is missing."))
 	}
-	switch a.Kind {
-	case KindUser:
-		if len(a.ClientIDs) == 0 {
-			return Errorf(EINVALID, "A user needs at least one calling-client app ID: without one they could not get a token.")
-		}
-		if len(a.ClientIDs) > MaxClientIDs {
-			return Errorf(EINVALID, "%d calling-client app IDs is more than the %d allowed.", len(a.ClientIDs), MaxClientIDs)
-		}
-	case KindResourceAccount:
-		if len(a.ClientIDs) != 0 {
-			return Errorf(EINVALID, "A resource account takes no calling-client app IDs.")
-		}
-	default:
-		return Errorf(EINVALID, "The kind of principal is missing.")
+	if a.ObjectID.IsZero() {
+		problems = append(problems, Invalid(FieldObjectID, "The object ID is missing."))
+	}
+	if a.Kind != KindUser && a.Kind != KindResourceAccount {
+		problems = append(problems, Invalid(FieldKind, "Choose a kind: user or resource account."))
+	}
+	return errors.Join(append(problems, a.Kind.CheckClientIDs(a.ClientIDs))...)
+}
+
+// CheckClientIDs reports, as an EINVALID error about FieldClientIDs,
+// whether normalised ids do not fit an assignment of kind k: a user needs
+// at least one and at most MaxClientIDs, a resource account takes none.
+// Nothing is said for KindUnknown (the kind is the problem then).
+func (k PrincipalKind) CheckClientIDs(ids []GUID) error {
+	switch {
+	case k == KindUser && len(ids) == 0:
+		return Invalid(FieldClientIDs, "A user needs at least one calling-client app ID: without one they could not get a token.")
+	case k == KindUser && len(ids) > MaxClientIDs:
+		return Invalid(FieldClientIDs, "%d calling-client app IDs is more than the %d allowed.", len(ids), MaxClientIDs)
+	case k == KindResourceAccount && len(ids) != 0:
+		return Invalid(FieldClientIDs, "A resource account takes no calling-client app IDs.")
 	}
 	return nil
 }
@@ -140,7 +148,7 @@ func NormalizeClientIDs(ids []GUID) []GUID {
 // shrink someone's access. More than MaxClientIDs distinct IDs is an error too.
 func ParseClientIDs(values []string) ([]GUID, error) {
 	if len(values) > 10*MaxClientIDs {
-		return nil, Errorf(EINVALID, "Too many calling-client app IDs: at most %d are allowed.", MaxClientIDs)
+		return nil, Invalid(FieldClientIDs, "Too many calling-client app IDs: at most %d are allowed.", MaxClientIDs)
 	}
 	ids := make([]GUID, 0, len(values))
 	for _, v := range values {
@@ -150,13 +158,13 @@ func ParseClientIDs(values []string) ([]GUID, error) {
 		}
 		id, err := ParseGUID(v)
 		if err != nil {
-			return nil, Errorf(EINVALID, "Calling-client app ID %s", ErrorMessage(err))
+			return nil, Invalid(FieldClientIDs, "Calling-client app ID %s", ErrorMessage(err))
 		}
 		ids = append(ids, id)
 	}
 	ids = NormalizeClientIDs(ids)
 	if len(ids) > MaxClientIDs {
-		return nil, Errorf(EINVALID, "%d calling-client app IDs is more than the %d allowed.", len(ids), MaxClientIDs)
+		return nil, Invalid(FieldClientIDs, "%d calling-client app IDs is more than the %d allowed.", len(ids), MaxClientIDs)
 	}
 	return ids, nil
 }

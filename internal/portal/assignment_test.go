@@ -3,7 +3,9 @@ package portal_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -115,3 +117,74 @@ func TestRoleNames(t *testing.T) {
 		t.Errorf("renamed: %v", got)
 	}
 }
+
+// Validate names every problem at once, each with its field, so a form
+// can show each beside what was typed.
+func TestValidateNamesEveryField(t *testing.T) {
+	fields := func(err error) []string {
+		var out []string
+		for _, p := range portal.Problems(err) {
+			if p.Code != portal.EINVALID {
+				t.Errorf("%q is %s, want EINVALID", p.Message, p.Code)
+			}
+			out = append(out, p.Field)
+		}
+		return out
+	}
+	for name, tc := range map[string]struct {
+		a    portal.Assignment
+		want []string
+	}{
+		"good user":                    {portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.KindUser, ClientIDs: []portal.GUID{desktop}}, nil},
+		"good resource account":        {portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.KindResourceAccount}, nil},
+		"nothing":                      {portal.Assignment{}, []string{"", portal.FieldObjectID, portal.FieldKind}},
+		"user without apps":            {portal.Assignment{TenantID: tenant, Kind: portal.KindUser}, []string{portal.FieldObjectID, portal.FieldClientIDs}},
+		"resource account with an app": {portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.KindResourceAccount, ClientIDs: []portal.GUID{desktop}}, []string{portal.FieldClientIDs}},
+	} {
+		if got := fields(tc.a.Validate()); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: problems of %v, want %v", name, got, tc.want)
+		}
+	}
+	many := make([]portal.GUID, portal.MaxClientIDs+1)
+	for i := range many {
+		many[i] = portal.MustParseGUID(fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1))
+	}
+	if err := portal.KindUser.CheckClientIDs(many); portal.ErrorCode(err) != portal.EINVALID || portal.Problems(err)[0].Field != portal.FieldClientIDs {
+		t.Errorf("%d apps: %v", len(many), err)
+	}
+	if err := portal.KindUnknown.CheckClientIDs(many); err != nil {
+		t.Errorf("an unknown kind's apps: %v (the kind is the problem)", err)
+	}
+}
+
+// The text rules and the expiry's: each refusal names its field.
+func TestTextAndExpiryRules(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		err   error
+		field string
+	}{
+		{second(portal.CleanLabel(strings.Repeat("x", portal.MaxLabel+1))), portal.FieldLabel},
+		{second(portal.CleanLabel("a\r\nb")), portal.FieldLabel},
+		{second(portal.CleanLabel("\xff")), portal.FieldLabel},
+		{second(portal.CleanJustification(strings.Repeat("x", portal.MaxJustification+1))), portal.FieldJustification},
+		{second(portal.CleanJustification("a\x00b")), portal.FieldJustification},
+		{portal.CheckExpiry(now, now), portal.FieldExpiresAt},
+		{portal.CheckExpiry(now.Add(portal.MaxExpiry+time.Hour), now), portal.FieldExpiresAt},
+	} {
+		if p := portal.Problems(tc.err); len(p) != 1 || p[0].Field != tc.field || p[0].Code != portal.EINVALID {
+			t.Errorf("%v: want one EINVALID problem of %q", tc.err, tc.field)
+		}
+	}
+	if v, err := portal.CleanJustification("  CHG-1\n\tline two "); err != nil || v != "CHG-1\n\tline two" {
+		t.Errorf("a multi-line justification: %q, %v", v, err)
+	}
+	if err := portal.CheckExpiry(time.Time{}, now); err != nil {
+		t.Errorf("no expiry: %v", err)
+	}
+	if err := portal.CheckExpiry(now.Add(time.Hour), now); err != nil {
+		t.Errorf("an hour ahead: %v", err)
+	}
+}
+
+func second(_ string, err error) error { return err }

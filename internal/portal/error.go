@@ -24,7 +24,46 @@ const (
 type Error struct {
 	Code    string
 	Message string
-	Err     error
+	// Field, for an EINVALID error about one part of the input, names it
+	// (one of the Field constants); "" for the input as a whole.
+	Field string
+	Err   error
+}
+
+// Fields of the input that validation errors name. Forms and files map
+// them onto their own fields and columns, so each rule is written once, in
+// the domain, and shown beside whatever the person typed it into.
+const (
+	FieldObjectID      = "objectId"
+	FieldKind          = "kind"
+	FieldClientIDs     = "clientIds"
+	FieldLabel         = "label"
+	FieldJustification = "justification"
+	FieldExpiresAt     = "expiresAt"
+)
+
+// Invalid returns an EINVALID error about field ("" for none in
+// particular) with a formatted, user-safe message.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Problems returns the *Errors in err, in order: each of the errors
+// errors.Join joined (validation reports every problem of an input at
+// once), or the first in err's chain. An error without any is none.
+func Problems(err error) []*Error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*Error
+		for _, e := range j.Unwrap() {
+			out = append(out, Problems(e)...)
+		}
+		return out
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return []*Error{e}
+	}
+	return nil
 }
 
 func (e *Error) Error() string {
