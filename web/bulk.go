@@ -25,7 +25,7 @@ func (s *Server) bulkView(r *http.Request, msg string) templates.BulkUploadView 
 	u := userFrom(r.Context())
 	v := templates.BulkUploadView{Error: msg, MaxRows: 50000, MaxMB: 10, Helpdesk: !u.Has(portal.RoleAdmin)}
 	who := s.who(r)
-	jobs, err := s.deps.Access.Jobs(r.Context(), who, 10)
+	jobs, err := s.deps.Access.RecentJobs(r.Context(), who, 10)
 	if err != nil {
 		s.log.WarnContext(r.Context(), "recent jobs not listed", "err", err)
 	}

@@ -9,6 +9,11 @@
 // tenant always comes from the signed-in person, never from their input.
 // Handlers and background jobs both call this package; it talks only to the
 // domain's interfaces.
+//
+// The use cases are split by concern — Changes, Reads, Names, Jobs — each
+// holding only the stores and adapters it uses; Service is all of them.
+// Input is validated by the domain (its errors name the field), the role by
+// the use case that acts, which records a refusal.
 package access
 
 import (
@@ -55,20 +60,52 @@ type Config struct {
 	ACSResourceID string
 }
 
-// Service runs the use cases.
+// Service is every use case of the portal, by concern. Handlers use it
+// whole; each concern depends only on the stores and adapters it uses.
 type Service struct {
-	cfg    Config
-	log    *slog.Logger
-	chain  chainCache
-	lists  *listCache
-	expiry expiryBackoff
-	// graphPause holds off Graph per tenant after it throttled;
-	// appsRefused, app names after Graph refused them.
-	graphPause, appsRefused graphPause
-	// namesRenewing holds the tenants whose stale names are being renewed
-	// in the background.
-	namesRenewing sync.Map
+	*Changes // grant, edit, revoke, adopt, verify, repair, bulk rows, expiry, reconcile
+	*Reads   // the inventory, lookups, history, the audit log, drift and expiries
+	*Names   // names from Microsoft Graph, the people finder, resource accounts
+	*Jobs    // bulk plans and jobs
 }
+
+// core is what every use case shares: the clock, the log, whether changes
+// need a justification, and the audit log, where refusals and single
+// events are recorded.
+type core struct {
+	now        func() time.Time
+	log        *slog.Logger
+	requireWhy bool
+	audit      portal.AuditLog
+	// recorded, when set, counts the audit rows written (see
+	// Changes.recording).
+	recorded *atomic.Int32
+}
+
+// The stores each concern uses: a narrow view of portal.Store.
+type (
+	changeStore interface {
+		portal.Inventory
+		portal.AuditLog
+		portal.Locker
+		Commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error)
+	}
+	readStore interface {
+		portal.Inventory
+		portal.AuditLog
+	}
+	jobStore interface {
+		portal.Inventory
+		portal.PlanStore
+		portal.JobStore
+	}
+	// listStore is what the list snapshot reads: rows, and names to
+	// search them by.
+	listStore interface {
+		portal.Inventory
+		portal.NameStore
+	}
+)
 
 // New returns a Service; ACS and Store are required.
 func New(cfg Config) *Service {
@@ -84,12 +121,31 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, lists: newListCache(cfg.Store, cfg.Now)}
+	c := core{now: cfg.Now, log: cfg.Logger, requireWhy: cfg.RequireJustification, audit: cfg.Store}
+	lists := newListCache(cfg.Store, cfg.Now)
+	return &Service{
+		Changes: &Changes{core: c, acs: cfg.ACS, store: cfg.Store, lockWait: cfg.LockWait, lockTTL: cfg.LockTTL,
+			spelling: cfg.ResourceAccountSpelling, expiry: &expiryBackoff{}},
+		Reads: &Reads{core: c, acs: cfg.ACS, store: cfg.Store, lists: lists, chain: &chainCache{}},
+		Names: &Names{core: c, dir: cfg.Directory, store: cfg.Store, lists: lists, acsResourceID: cfg.ACSResourceID,
+			graphPause: &graphPause{}, appsRefused: &graphPause{}, renewing: &sync.Map{}},
+		Jobs: &Jobs{core: c, store: cfg.Store},
+	}
 }
 
 // RequireJustification reports whether changes need a typed reason (forms
 // mark the field required).
-func (s *Service) RequireJustification() bool { return s.cfg.RequireJustification }
+func (s *Service) RequireJustification() bool { return s.Changes.RequireJustification() }
+
+// CleanJustification is core.CleanJustification, for handlers that check
+// a justification before a use case that stores it (a bulk repair).
+func (s *Service) CleanJustification(v string) (string, error) {
+	return s.Changes.CleanJustification(v)
+}
+
+// RequireJustification reports whether changes need a typed reason (forms
+// mark the field required).
+func (s *core) RequireJustification() bool { return s.requireWhy }
 
 // Who is the person (or job) asking, and from where.
 type Who struct {
@@ -112,9 +168,9 @@ func (w Who) actor() portal.Actor {
 
 // CleanJustification validates a justification as typed and refuses an
 // empty one when configuration requires it.
-func (s *Service) CleanJustification(v string) (string, error) {
+func (s *core) CleanJustification(v string) (string, error) {
 	v, err := portal.CleanJustification(v)
-	if err == nil && v == "" && s.cfg.RequireJustification {
+	if err == nil && v == "" && s.requireWhy {
 		err = portal.Invalid(portal.FieldJustification, "Please say why: a justification is required for every change.")
 	}
 	return v, err
@@ -233,12 +289,12 @@ var ErrBusy = errors.New("access: the assignment is being changed")
 // withLock runs fn holding the assignment's lock, waiting up to LockWait for
 // another change to finish. The lock is released with a context of its own,
 // so a cancelled request still frees it.
-func (s *Service) withLock(ctx context.Context, tenant, object portal.GUID, fn func() error) error {
+func (s *Changes) withLock(ctx context.Context, tenant, object portal.GUID, fn func() error) error {
 	name, holder := lockName(tenant, object), newHolder()
-	deadline := time.Now().Add(s.cfg.LockWait)
+	deadline := time.Now().Add(s.lockWait)
 	wait := 20 * time.Millisecond
 	for {
-		ok, err := s.cfg.Store.TryLock(ctx, name, holder, s.cfg.Now().Add(s.cfg.LockTTL))
+		ok, err := s.store.TryLock(ctx, name, holder, s.now().Add(s.lockTTL))
 		if err != nil {
 			return err
 		}
@@ -261,7 +317,7 @@ func (s *Service) withLock(ctx context.Context, tenant, object portal.GUID, fn f
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		t := time.NewTicker(s.cfg.LockTTL / 3)
+		t := time.NewTicker(s.lockTTL / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -269,7 +325,7 @@ func (s *Service) withLock(ctx context.Context, tenant, object portal.GUID, fn f
 				return
 			case <-t.C:
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				ok, err := s.cfg.Store.TryLock(rctx, name, holder, s.cfg.Now().Add(s.cfg.LockTTL))
+				ok, err := s.store.TryLock(rctx, name, holder, s.now().Add(s.lockTTL))
 				cancel()
 				if err != nil || !ok {
 					s.log.ErrorContext(ctx, "assignment lock not renewed", "lock", name, "err", err)
@@ -282,7 +338,7 @@ func (s *Service) withLock(ctx context.Context, tenant, object portal.GUID, fn f
 		<-renewed
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := s.cfg.Store.Unlock(uctx, name, holder); err != nil {
+		if err := s.store.Unlock(uctx, name, holder); err != nil {
 			s.log.WarnContext(ctx, "unlock failed; the lease will lapse", "lock", name, "err", err)
 		}
 	}()
@@ -311,8 +367,8 @@ func definiteFailure(call portal.ACSCall) bool {
 // row — version, and fingerprint when given (stale: ECONFLICT with what is
 // there now). proposed is what the person asked for, for the conflict page
 // (nil: the row's own assignment).
-func (s *Service) rowToChange(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, version int64, seen string, proposed *portal.Assignment) (portal.InventoryItem, error) {
-	item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, object)
+func (s *Changes) rowToChange(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, version int64, seen string, proposed *portal.Assignment) (portal.InventoryItem, error) {
+	item, err := s.store.GetItem(ctx, who.User.TenantID, object)
 	if err != nil {
 		return item, notInInventory(err)
 	}
@@ -330,37 +386,20 @@ func (s *Service) rowToChange(ctx context.Context, who Who, action portal.AuditA
 	return item, checkSeen(seen, item, p)
 }
 
-// auditMark counts the audit rows a change wrote, for callers that must
-// see every attempt recorded (a bulk row refused before its intent was
-// written — a stale version, say — gets a row of its own).
-type auditMark struct{ n atomic.Int32 }
-
-type auditMarkKey struct{}
-
-func markAudits(ctx context.Context) (context.Context, *auditMark) {
-	m := &auditMark{}
-	return context.WithValue(ctx, auditMarkKey{}, m), m
-}
-
-func (s *Service) marked(ctx context.Context) {
-	if m, ok := ctx.Value(auditMarkKey{}).(*auditMark); ok {
-		m.n.Add(1)
-	}
-}
-
-// appendAudit and commit are the store's, counting rows for markAudits.
-func (s *Service) appendAudit(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
-	stored, err := s.cfg.Store.AppendAudit(ctx, ev)
-	if err == nil {
-		s.marked(ctx)
+// appendAudit and commit are the store's, counting rows when recorded is
+// set.
+func (s *core) appendAudit(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
+	stored, err := s.audit.AppendAudit(ctx, ev)
+	if err == nil && s.recorded != nil {
+		s.recorded.Add(1)
 	}
 	return stored, err
 }
 
-func (s *Service) commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
-	stored, item, err := s.cfg.Store.Commit(ctx, ev, change)
-	if err == nil {
-		s.marked(ctx)
+func (s *Changes) commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
+	stored, item, err := s.store.Commit(ctx, ev, change)
+	if err == nil && s.recorded != nil {
+		s.recorded.Add(1)
 	}
 	return stored, item, err
 }

@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -24,8 +25,8 @@ import (
 // held the assignment: the row is worth trying again later. final says the
 // caller will not: a row refused before anything was written gets an audit
 // row of its own when it will not be tried again.
-func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.JobRow, again, final bool) (res portal.RowResult, retry bool) {
-	res.At = s.cfg.Now()
+func (s *Changes) ApplyRow(ctx context.Context, who Who, why string, row portal.JobRow, again, final bool) (res portal.RowResult, retry bool) {
+	res.At = s.now()
 	if again {
 		if detail, done := s.alreadyApplied(ctx, who, row); done {
 			// Settled without a call: the row still gets its record.
@@ -44,28 +45,29 @@ func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.
 	if row.Before != nil {
 		before = *row.Before
 	}
-	ctx, mark := markAudits(ctx)
+	var recorded atomic.Int32
+	c := s.recording(&recorded)
 	var r Result
 	var err error
 	switch row.Class {
 	case portal.PlanCreate:
-		r, err = s.Grant(ctx, who, GrantRequest{ObjectID: row.ObjectID, Kind: row.Kind, ClientIDs: row.ClientIDs, Label: row.Label,
+		r, err = c.Grant(ctx, who, GrantRequest{ObjectID: row.ObjectID, Kind: row.Kind, ClientIDs: row.ClientIDs, Label: row.Label,
 			ExpiresAt: row.ExpiresAt, Justification: why, Unchecked: !again})
 	case portal.PlanUpdate:
-		r, err = s.Edit(ctx, who, EditRequest{ObjectID: row.ObjectID, ClientIDs: row.ClientIDs, Label: row.Label, ExpiresAt: row.ExpiresAt,
+		r, err = c.Edit(ctx, who, EditRequest{ObjectID: row.ObjectID, ClientIDs: row.ClientIDs, Label: row.Label, ExpiresAt: row.ExpiresAt,
 			Version: before.Version, Seen: Seen(before), Justification: why})
 	case portal.PlanRevoke:
-		r, err = s.Revoke(ctx, who, RevokeRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
+		r, err = c.Revoke(ctx, who, RevokeRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
 	case portal.PlanAdopt:
-		r, err = s.Adopt(ctx, who, AdoptRequest{ObjectID: row.ObjectID, Label: row.Label, Justification: why})
+		r, err = c.Adopt(ctx, who, AdoptRequest{ObjectID: row.ObjectID, Label: row.Label, Justification: why})
 	case portal.PlanReapply:
-		r, err = s.Reapply(ctx, who, RepairRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
+		r, err = c.Reapply(ctx, who, RepairRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
 	case portal.PlanAccept:
-		r, err = s.Accept(ctx, who, RepairRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
+		r, err = c.Accept(ctx, who, RepairRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
 	default:
 		err = portal.Errorf(portal.EINVALID, "This row cannot be applied (%s).", row.Class)
 	}
-	res.At, res.RequestID = s.cfg.Now(), r.Call.RequestID
+	res.At, res.RequestID = s.now(), r.Call.RequestID
 	if err == nil {
 		res.Outcome, res.Detail = r.Outcome, r.Detail
 		if res.Detail == "" && r.Created {
@@ -86,7 +88,7 @@ func (s *Service) ApplyRow(ctx context.Context, who Who, why string, row portal.
 	default:
 		res.Outcome = portal.OutcomeFailed
 	}
-	if mark.n.Load() == 0 && (!retry || final) {
+	if recorded.Load() == 0 && (!retry || final) {
 		// Refused before anything was written (a stale version, a row
 		// the inventory no longer has, …): the row still gets its record.
 		ev := s.event(who, rowActions[row.Class], row.ObjectID, row.Kind)
@@ -106,9 +108,9 @@ var rowActions = map[portal.PlanClass]portal.AuditAction{
 
 // alreadyApplied reports whether the inventory shows that an earlier attempt
 // of row completed.
-func (s *Service) alreadyApplied(ctx context.Context, who Who, row portal.JobRow) (string, bool) {
+func (s *Changes) alreadyApplied(ctx context.Context, who Who, row portal.JobRow) (string, bool) {
 	const detail = "The inventory already shows this row applied (by an earlier attempt, or by someone else meanwhile): nothing was written again."
-	item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, row.ObjectID)
+	item, err := s.store.GetItem(ctx, who.User.TenantID, row.ObjectID)
 	gone := portal.ErrorCode(err) == portal.ENOTFOUND
 	if err != nil && !gone {
 		return "", false

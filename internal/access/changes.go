@@ -4,10 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
+
+// Changes are the use cases that change access, each following the flow
+// of one change (see the package comment): grant, edit, revoke, adopt,
+// verify, re-apply and accept over drift, a bulk job's rows, expiry and
+// reconcile.
+type Changes struct {
+	core
+	acs   portal.ACS
+	store changeStore
+	// lockWait and lockTTL: see Config.LockWait and Config.LockTTL.
+	lockWait, lockTTL time.Duration
+	// spelling is Config.ResourceAccountSpelling.
+	spelling string
+	expiry   *expiryBackoff
+}
+
+// recording is s counting into n every audit row its use cases write, for
+// a caller that must know whether a refused change left any record.
+func (s *Changes) recording(n *atomic.Int32) *Changes {
+	c := *s
+	c.recorded = n
+	return &c
+}
 
 // GrantRequest asks for a new assignment.
 type GrantRequest struct {
@@ -59,7 +83,7 @@ type AdoptRequest struct {
 // when the inventory already has the object, or when ACS already holds an
 // assignment for it that the inventory does not know: that one must be
 // adopted first, so nobody overwrites access they have not seen.
-func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result, error) {
+func (s *Changes) Grant(ctx context.Context, who Who, req GrantRequest) (Result, error) {
 	a, label, why, err := s.grantInput(who, req)
 	if err != nil {
 		return Result{}, err
@@ -70,14 +94,14 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 	}
 	var res Result
 	err = s.withLock(ctx, a.TenantID, a.ObjectID, func() error {
-		item, err := s.cfg.Store.GetItem(ctx, a.TenantID, a.ObjectID)
+		item, err := s.store.GetItem(ctx, a.TenantID, a.ObjectID)
 		if err == nil {
 			return conflict("The inventory already has an assignment for this object: edit it instead.", &Conflict{Item: &item, Proposed: a})
 		}
 		if portal.ErrorCode(err) != portal.ENOTFOUND {
 			return err
 		}
-		now := s.cfg.Now()
+		now := s.now()
 		granted := portal.InventoryItem{Assignment: a, Label: label, CreatedAt: now, CreatedBy: who.actor(), UpdatedAt: now, UpdatedBy: who.actor(),
 			State: portal.StateInSync, VerifiedAt: now, ExpiresAt: req.ExpiresAt}
 		ev := s.event(who, portal.ActionGrant, a.ObjectID, a.Kind)
@@ -87,7 +111,7 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 			return err
 		}
 		if !req.Unchecked || !who.User.Has(portal.RoleAdmin) {
-			cur, call, err := s.cfg.ACS.GetAssignment(ctx, a.TenantID, a.ObjectID)
+			cur, call, err := s.acs.GetAssignment(ctx, a.TenantID, a.ObjectID)
 			switch {
 			case err == nil && cur.Equal(a):
 				// Nothing to write, and nothing anyone has not seen is
@@ -105,7 +129,7 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 				return err
 			}
 		}
-		created, call, err := s.cfg.ACS.PutAssignment(ctx, a)
+		created, call, err := s.acs.PutAssignment(ctx, a)
 		detail := ""
 		if err != nil {
 			if detail, call, err = s.settle(ctx, intent, a.TenantID, a.ObjectID, &a, nil, call, err); err != nil {
@@ -116,7 +140,7 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 		} else if !created {
 			detail = "ACS already held an assignment for this object (made outside the portal meanwhile); it was replaced."
 		}
-		granted.UpdatedAt, granted.VerifiedAt = s.cfg.Now(), s.cfg.Now()
+		granted.UpdatedAt, granted.VerifiedAt = s.now(), s.now()
 		stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeSuccess, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: granted}})
 		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Created: created, Detail: detail, Call: call}
 		return err
@@ -129,14 +153,14 @@ func (s *Service) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 // EINVALID errors naming their fields joined (portal.Problems); nil when
 // there is none. Grant checks the same first; forms ask it to show every
 // problem at once, beside problems of their own (an unreadable ID).
-func (s *Service) CheckGrant(who Who, req GrantRequest) error {
+func (s *Changes) CheckGrant(who Who, req GrantRequest) error {
 	_, _, _, err := s.grantInput(who, req)
 	return err
 }
 
 // grantInput is req checked: the assignment it asks for, its label and
 // justification.
-func (s *Service) grantInput(who Who, req GrantRequest) (a portal.Assignment, label, why string, err error) {
+func (s *Changes) grantInput(who Who, req GrantRequest) (a portal.Assignment, label, why string, err error) {
 	a = portal.Assignment{TenantID: who.User.TenantID, ObjectID: req.ObjectID, Kind: req.Kind, ClientIDs: portal.NormalizeClientIDs(req.ClientIDs)}
 	label, labelErr := portal.CleanLabel(req.Label)
 	why, whyErr := s.CleanJustification(req.Justification)
@@ -147,14 +171,14 @@ func (s *Service) grantInput(who Who, req GrantRequest) (a portal.Assignment, la
 // CheckEdit reports the problems of req for a row of kind, as CheckGrant
 // does: its texts, and its client IDs by the rules of that kind. An
 // expiry is checked against the row, by Edit.
-func (s *Service) CheckEdit(req EditRequest, kind portal.PrincipalKind) error {
+func (s *Changes) CheckEdit(req EditRequest, kind portal.PrincipalKind) error {
 	ids, _, _, err := s.editInput(req)
 	return errors.Join(err, kind.CheckClientIDs(ids))
 }
 
 // editInput is req's texts checked, and its client IDs normalised (whether
 // they fit is for the row's kind to say).
-func (s *Service) editInput(req EditRequest) (ids []portal.GUID, label, why string, err error) {
+func (s *Changes) editInput(req EditRequest) (ids []portal.GUID, label, why string, err error) {
 	label, labelErr := portal.CleanLabel(req.Label)
 	why, whyErr := s.CleanJustification(req.Justification)
 	return portal.NormalizeClientIDs(req.ClientIDs), label, why, errors.Join(labelErr, whyErr)
@@ -162,12 +186,12 @@ func (s *Service) editInput(req EditRequest) (ids []portal.GUID, label, why stri
 
 // CheckAdopt reports the problems of req's label and justification, as
 // CheckGrant does.
-func (s *Service) CheckAdopt(req AdoptRequest) error {
+func (s *Changes) CheckAdopt(req AdoptRequest) error {
 	_, _, err := s.adoptInput(req)
 	return err
 }
 
-func (s *Service) adoptInput(req AdoptRequest) (label, why string, err error) {
+func (s *Changes) adoptInput(req AdoptRequest) (label, why string, err error) {
 	label, labelErr := portal.CleanLabel(req.Label)
 	why, whyErr := s.CleanJustification(req.Justification)
 	return label, why, errors.Join(labelErr, whyErr)
@@ -177,7 +201,7 @@ func (s *Service) adoptInput(req AdoptRequest) (label, why string, err error) {
 // (ECONFLICT, nothing changed) if the inventory moved past req.Version or ACS
 // no longer matches the inventory, and otherwise PUTs the whole assignment.
 // The same list again is a no-op, audited as no_change.
-func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, error) {
+func (s *Changes) Edit(ctx context.Context, who Who, req EditRequest) (Result, error) {
 	ids, label, why, err := s.editInput(req)
 	if err != nil {
 		return Result{}, err
@@ -220,11 +244,11 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		case item.State == portal.StateMissing:
 			expected = nil
 		}
-		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		cur, call, err := s.acs.GetAssignment(ctx, tenant, item.ObjectID)
 		missing := portal.ErrorCode(err) == portal.ENOTFOUND
 		switch {
 		case missing && expected != nil:
-			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS holds no assignment.", change: verified(item, portal.StateMissing, nil, s.cfg.Now())})
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS holds no assignment.", change: verified(item, portal.StateMissing, nil, s.now())})
 			return conflict("ACS no longer holds this assignment (it was removed outside the portal). Nothing was changed.", &Conflict{Item: &item, Proposed: proposed})
 		case err != nil && !missing:
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeFailed, call: call, err: err})
@@ -237,10 +261,10 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			// (ACS holding exactly the proposal is no conflict: nothing
 			// anyone made is overwritten, and it is recorded below — an
 			// earlier attempt of this very edit, say, that was not.)
-			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS differs from what the page showed.", change: verified(item, portal.StateDrifted, &cur, s.cfg.Now())})
+			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS differs from what the page showed.", change: verified(item, portal.StateDrifted, &cur, s.now())})
 			return conflict("ACS holds something different from what the portal recorded (it was changed outside the portal). Nothing was changed: review what ACS holds now and try again.", &Conflict{Item: &item, ACS: &cur, Proposed: proposed})
 		}
-		now := s.cfg.Now()
+		now := s.now()
 		next.UpdatedAt, next.UpdatedBy = now, who.actor()
 		next.State, next.VerifiedAt, next.Observed = portal.StateInSync, now, nil
 		if !missing && cur.Equal(proposed) {
@@ -258,7 +282,7 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call}
 			return err
 		}
-		_, call, err = s.cfg.ACS.PutAssignment(ctx, proposed)
+		_, call, err = s.acs.PutAssignment(ctx, proposed)
 		detail := ""
 		if err != nil {
 			var before *portal.Assignment
@@ -279,7 +303,7 @@ func (s *Service) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 // Revoke deletes an assignment from ACS, which revokes a user's tokens at
 // once or ends a resource account's server consent, and removes it from the
 // inventory. ACS answering that it had none already is a success.
-func (s *Service) Revoke(ctx context.Context, who Who, req RevokeRequest) (Result, error) {
+func (s *Changes) Revoke(ctx context.Context, who Who, req RevokeRequest) (Result, error) {
 	why, err := s.CleanJustification(req.Justification)
 	if err != nil {
 		return Result{}, err
@@ -289,7 +313,7 @@ func (s *Service) Revoke(ctx context.Context, who Who, req RevokeRequest) (Resul
 
 // revoke is Revoke with a justification already checked (the expiry job
 // supplies the original grant's).
-func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why string) (Result, error) {
+func (s *Changes) revoke(ctx context.Context, who Who, req RevokeRequest, why string) (Result, error) {
 	tenant := who.User.TenantID
 	var res Result
 	err := s.withLock(ctx, tenant, req.ObjectID, func() error {
@@ -306,14 +330,14 @@ func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why st
 		if !who.User.Has(portal.RoleAdmin) {
 			// Only admins may delete a resource account: make sure ACS
 			// does not hold one where the inventory says user.
-			cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+			cur, call, err := s.acs.GetAssignment(ctx, tenant, item.ObjectID)
 			if err == nil && MayChange(who.User, cur.Kind) != nil {
 				refusal := MayChange(who.User, cur.Kind)
 				s.outcome(ctx, intent, outcome{result: portal.OutcomeDenied, call: call, detail: portal.ErrorMessage(refusal)})
 				return refusal
 			}
 		}
-		gone, call, err := s.cfg.ACS.DeleteAssignment(ctx, tenant, item.ObjectID)
+		gone, call, err := s.acs.DeleteAssignment(ctx, tenant, item.ObjectID)
 		detail := ""
 		if err != nil {
 			if detail, call, err = s.settle(ctx, intent, tenant, item.ObjectID, nil, &item.Assignment, call, err); err != nil {
@@ -331,7 +355,7 @@ func (s *Service) revoke(ctx context.Context, who Who, req RevokeRequest, why st
 
 // Adopt takes an assignment that ACS holds but the inventory does not know
 // into the inventory, as ACS holds it. Nothing is written to ACS.
-func (s *Service) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result, error) {
+func (s *Changes) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result, error) {
 	label, why, err := s.adoptInput(req)
 	if err != nil {
 		return Result{}, err
@@ -344,12 +368,12 @@ func (s *Service) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result,
 	tenant := who.User.TenantID
 	var res Result
 	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
-		if item, err := s.cfg.Store.GetItem(ctx, tenant, req.ObjectID); err == nil {
+		if item, err := s.store.GetItem(ctx, tenant, req.ObjectID); err == nil {
 			return conflict("The inventory already knows this assignment.", &Conflict{Item: &item})
 		} else if portal.ErrorCode(err) != portal.ENOTFOUND {
 			return err
 		}
-		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, req.ObjectID)
+		cur, call, err := s.acs.GetAssignment(ctx, tenant, req.ObjectID)
 		if err != nil {
 			return err
 		}
@@ -361,7 +385,7 @@ func (s *Service) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result,
 			return err
 		}
 		cur.Spelling = ""
-		now := s.cfg.Now()
+		now := s.now()
 		ev := s.event(who, portal.ActionAdopt, cur.ObjectID, cur.Kind)
 		ev.Phase, ev.After, ev.Justification, ev.Outcome = portal.PhaseEvent, portal.StateOf(cur, label), why, portal.OutcomeSuccess
 		ev.ACSStatus, ev.RequestID, ev.CorrelationVector = call.Status, call.RequestID, call.CorrelationVector
@@ -380,11 +404,11 @@ func (s *Service) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result,
 
 // Verify compares an inventory row with ACS and records the result (in sync,
 // drifted with what ACS holds, or missing) and an audit row.
-func (s *Service) Verify(ctx context.Context, who Who, object portal.GUID) (Result, error) {
+func (s *Changes) Verify(ctx context.Context, who Who, object portal.GUID) (Result, error) {
 	tenant := who.User.TenantID
 	var res Result
 	err := s.withLock(ctx, tenant, object, func() error {
-		item, err := s.cfg.Store.GetItem(ctx, tenant, object)
+		item, err := s.store.GetItem(ctx, tenant, object)
 		if err != nil {
 			return notInInventory(err)
 		}
@@ -392,14 +416,14 @@ func (s *Service) Verify(ctx context.Context, who Who, object portal.GUID) (Resu
 			s.denied(ctx, who, portal.ActionVerify, object, item.Kind, err)
 			return err
 		}
-		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
+		cur, call, err := s.acs.GetAssignment(ctx, tenant, object)
 		ev := s.event(who, portal.ActionVerify, object, item.Kind)
 		ev.Phase, ev.Before = portal.PhaseEvent, portal.StateOf(item.Assignment, item.Label)
 		ev.ACSStatus, ev.RequestID, ev.CorrelationVector = call.Status, call.RequestID, call.CorrelationVector
 		var change portal.InventoryChange
 		switch {
 		case portal.ErrorCode(err) == portal.ENOTFOUND:
-			change = verified(item, portal.StateMissing, nil, s.cfg.Now())
+			change = verified(item, portal.StateMissing, nil, s.now())
 		case err != nil:
 			ev.Outcome, ev.ACSCode, ev.Detail = portal.OutcomeFailed, acsCode(err), portal.ErrorMessage(err)
 			if _, _, cerr := s.commit(ctx, ev, portal.InventoryChange{}); cerr != nil {
@@ -411,9 +435,9 @@ func (s *Service) Verify(ctx context.Context, who Who, object portal.GUID) (Resu
 			if s.spellingDiffers(cur) {
 				spelling = &cur
 			}
-			change = verified(item, portal.StateInSync, spelling, s.cfg.Now())
+			change = verified(item, portal.StateInSync, spelling, s.now())
 		default:
-			change = verified(item, portal.StateDrifted, &cur, s.cfg.Now())
+			change = verified(item, portal.StateDrifted, &cur, s.now())
 		}
 		ev.Outcome, ev.Detail = portal.OutcomeSuccess, change.Item.State.Label()
 		if change.Item.Observed != nil {
@@ -444,12 +468,12 @@ func verified(item portal.InventoryItem, state portal.VerifyState, observed *por
 // ACS held (nil: nothing). When the write turns out applied, settle returns
 // a sentence for the person and the GET to cite; otherwise it records the
 // outcome (failed or unknown) against intent and returns the error to give.
-func (s *Service) settle(ctx context.Context, intent portal.AuditEvent, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (string, portal.ACSCall, error) {
+func (s *Changes) settle(ctx context.Context, intent portal.AuditEvent, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (string, portal.ACSCall, error) {
 	result, detail := portal.OutcomeUnknown, "ACS did not answer, and a GET could not tell whether the change was applied."
 	if definiteFailure(call) || call.Status == 0 && portal.ErrorCode(writeErr) == portal.EINVALID {
 		result, detail = portal.OutcomeFailed, portal.ErrorMessage(writeErr)
 	} else {
-		cur, getCall, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
+		cur, getCall, err := s.acs.GetAssignment(ctx, tenant, object)
 		found, missing := err == nil, portal.ErrorCode(err) == portal.ENOTFOUND
 		switch {
 		case want == nil && missing:
@@ -478,9 +502,9 @@ func auditFailed(err error) error {
 	return portal.Wrap(err, portal.EUNAVAILABLE, "The audit log could not be written, so nothing was changed. Try again shortly.")
 }
 
-func (s *Service) event(who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind) portal.AuditEvent {
+func (s *core) event(who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind) portal.AuditEvent {
 	return portal.AuditEvent{
-		Time: s.cfg.Now(), Actor: who.actor(), ClientIP: who.ClientIP,
+		Time: s.now(), Actor: who.actor(), ClientIP: who.ClientIP,
 		TenantID: who.User.TenantID, ObjectID: object, Kind: kind, Action: action, Detail: who.Via,
 	}
 }
@@ -498,7 +522,7 @@ func withVia(detail, via string) string {
 }
 
 // intent writes the row that must exist before ACS is called.
-func (s *Service) intent(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
+func (s *Changes) intent(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
 	ev.Phase = portal.PhaseIntent
 	stored, err := s.appendAudit(ctx, ev)
 	if err != nil {
@@ -518,10 +542,10 @@ type outcome struct {
 // outcome writes the outcome row citing intent, with the inventory change, in
 // one transaction. It runs even if the person's request was cancelled: ACS
 // may have changed, and that must be recorded.
-func (s *Service) outcome(ctx context.Context, intent portal.AuditEvent, o outcome) (portal.InventoryItem, error) {
+func (s *Changes) outcome(ctx context.Context, intent portal.AuditEvent, o outcome) (portal.InventoryItem, error) {
 	ev := intent
 	ev.Seq, ev.Hash, ev.PrevHash = 0, "", ""
-	ev.Phase, ev.IntentSeq, ev.Time, ev.Outcome = portal.PhaseOutcome, intent.Seq, s.cfg.Now(), o.result
+	ev.Phase, ev.IntentSeq, ev.Time, ev.Outcome = portal.PhaseOutcome, intent.Seq, s.now(), o.result
 	ev.ACSStatus, ev.RequestID, ev.CorrelationVector = o.call.Status, o.call.RequestID, o.call.CorrelationVector
 	ev.Detail = o.detail
 	if o.err != nil {
@@ -546,7 +570,7 @@ func (s *Service) outcome(ctx context.Context, intent portal.AuditEvent, o outco
 
 // denied records a refusal. A failure to record it is logged: the refusal
 // stands either way.
-func (s *Service) denied(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind, reason error) {
+func (s *core) denied(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind, reason error) {
 	ev := s.event(who, portal.ActionDenied, object, kind)
 	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, portal.OutcomeDenied, withVia(string(action)+": "+portal.ErrorMessage(reason), who.Via)
 	if _, err := s.appendAudit(ctx, ev); err != nil {

@@ -36,7 +36,7 @@ const maxDriftShown = 500
 
 // Drift returns the person's tenant's drift report, from the inventory as
 // the last verifications left it.
-func (s *Service) Drift(ctx context.Context, who Who) (DriftReport, error) {
+func (s *Reads) Drift(ctx context.Context, who Who) (DriftReport, error) {
 	var rep DriftReport
 	if err := mayRead(who.User); err != nil {
 		return rep, err
@@ -64,7 +64,7 @@ func (s *Service) Drift(ctx context.Context, who Who) (DriftReport, error) {
 			*l = (*l)[:maxDriftShown]
 		}
 	}
-	last, err := s.cfg.Store.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Action: portal.ActionReconcile, Limit: 1})
+	last, err := s.store.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Action: portal.ActionReconcile, Limit: 1})
 	if err != nil {
 		return rep, err
 	}
@@ -77,7 +77,7 @@ func (s *Service) Drift(ctx context.Context, who Who) (DriftReport, error) {
 // Reapply writes the inventory's assignment back to ACS over drift (or
 // re-creates it when ACS lost it). Like an edit, it refuses when ACS or the
 // inventory moved since the report the person saw.
-func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Result, error) {
+func (s *Changes) Reapply(ctx context.Context, who Who, req RepairRequest) (Result, error) {
 	why, err := s.CleanJustification(req.Justification)
 	if err != nil {
 		return Result{}, err
@@ -105,7 +105,7 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 		if err != nil {
 			return err
 		}
-		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		cur, call, err := s.acs.GetAssignment(ctx, tenant, item.ObjectID)
 		missing := portal.ErrorCode(err) == portal.ENOTFOUND
 		switch {
 		case err != nil && !missing:
@@ -120,14 +120,14 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 			// of this re-apply, or someone outside): nothing to write.
 			detail := "ACS already held the inventory's state; recorded as in sync."
 			stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail,
-				change: verified(item, portal.StateInSync, nil, s.cfg.Now())})
+				change: verified(item, portal.StateInSync, nil, s.now())})
 			res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call}
 			return err
 		case missing != (expected == nil) || !missing && !cur.Equal(*expected):
 			s.outcome(ctx, intent, outcome{result: portal.OutcomeConflict, call: call, detail: "ACS changed since the last verification."})
 			return conflict("ACS changed again since the report was made. Nothing was written: verify it and try again.", &Conflict{Item: &item, Proposed: item.Assignment})
 		}
-		_, call, err = s.cfg.ACS.PutAssignment(ctx, item.Assignment)
+		_, call, err = s.acs.PutAssignment(ctx, item.Assignment)
 		detail := ""
 		if err != nil {
 			if detail, call, err = s.settle(ctx, intent, tenant, item.ObjectID, &item.Assignment, expected, call, err); err != nil {
@@ -135,7 +135,7 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 			}
 		}
 		stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeSuccess, call: call, detail: detail,
-			change: verified(item, portal.StateInSync, nil, s.cfg.Now())})
+			change: verified(item, portal.StateInSync, nil, s.now())})
 		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: detail, Call: call}
 		return err
 	})
@@ -145,7 +145,7 @@ func (s *Service) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 // Accept takes what ACS holds into the inventory over drift: its client IDs
 // (or kind), or, when ACS holds nothing, the row's removal. Nothing is
 // written to ACS.
-func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Result, error) {
+func (s *Changes) Accept(ctx context.Context, who Who, req RepairRequest) (Result, error) {
 	why, err := s.CleanJustification(req.Justification)
 	if err != nil {
 		return Result{}, err
@@ -157,7 +157,7 @@ func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Resul
 		if err != nil {
 			return err
 		}
-		cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, item.ObjectID)
+		cur, call, err := s.acs.GetAssignment(ctx, tenant, item.ObjectID)
 		missing := portal.ErrorCode(err) == portal.ENOTFOUND
 		if err != nil && !missing {
 			return err
@@ -184,7 +184,7 @@ func (s *Service) Accept(ctx context.Context, who Who, req RepairRequest) (Resul
 				return err
 			}
 			cur.Spelling = ""
-			now := s.cfg.Now()
+			now := s.now()
 			next := item
 			next.Assignment, next.UpdatedAt, next.UpdatedBy = cur, now, who.actor()
 			next.State, next.VerifiedAt, next.Observed = portal.StateInSync, now, nil

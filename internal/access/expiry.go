@@ -10,7 +10,7 @@ import (
 )
 
 // checkExpiry is portal.CheckExpiry at the service's now.
-func (s *Service) checkExpiry(t time.Time) error { return portal.CheckExpiry(t, s.cfg.Now()) }
+func (s *Changes) checkExpiry(t time.Time) error { return portal.CheckExpiry(t, s.now()) }
 
 // ExpiryReport is what one expiry run did.
 type ExpiryReport struct {
@@ -63,15 +63,15 @@ func (b *expiryBackoff) done(key string) {
 // before now), as who (a system actor), with the original grant's
 // justification in the audit log. A revoke that fails is retried by the
 // next run.
-func (s *Service) Expire(ctx context.Context, who Who, grace time.Duration) (ExpiryReport, error) {
+func (s *Changes) Expire(ctx context.Context, who Who, grace time.Duration) (ExpiryReport, error) {
 	var rep ExpiryReport
-	items, err := s.cfg.Store.ExpiringItems(ctx, s.cfg.Now().Add(-grace), expiryBatch)
+	items, err := s.store.ExpiringItems(ctx, s.now().Add(-grace), expiryBatch)
 	if err != nil {
 		return rep, err
 	}
 	for _, it := range items {
 		key := lockName(it.TenantID, it.ObjectID)
-		if s.expiry.waiting(key, s.cfg.Now()) {
+		if s.expiry.waiting(key, s.now()) {
 			continue
 		}
 		w := who
@@ -86,7 +86,7 @@ func (s *Service) Expire(ctx context.Context, who Who, grace time.Duration) (Exp
 			// Revoked or changed meanwhile: the next run sees the new state.
 		default:
 			rep.Failed++
-			s.expiry.failed(key, s.cfg.Now())
+			s.expiry.failed(key, s.now())
 			s.log.WarnContext(ctx, "expiry: revoke failed", "tid", it.TenantID.String(), "oid", it.ObjectID.String(), "err", err)
 		}
 	}
@@ -95,8 +95,8 @@ func (s *Service) Expire(ctx context.Context, who Who, grace time.Duration) (Exp
 
 // grantJustification is the reason given when the access was granted (or
 // last changed, or adopted), for the expiry's audit row.
-func (s *Service) grantJustification(ctx context.Context, it portal.InventoryItem) string {
-	page, err := s.cfg.Store.ListAudit(ctx, portal.AuditFilter{TenantID: it.TenantID, ObjectID: it.ObjectID, Limit: 50})
+func (s *Changes) grantJustification(ctx context.Context, it portal.InventoryItem) string {
+	page, err := s.store.ListAudit(ctx, portal.AuditFilter{TenantID: it.TenantID, ObjectID: it.ObjectID, Limit: 50})
 	if err == nil {
 		for _, ev := range page.Events {
 			if (ev.Action == portal.ActionGrant || ev.Action == portal.ActionEdit || ev.Action == portal.ActionAdopt) && ev.Justification != "" {
@@ -109,7 +109,7 @@ func (s *Service) grantJustification(ctx context.Context, it portal.InventoryIte
 
 // Upcoming lists the person's tenant's assignments that have an expiry,
 // the soonest first.
-func (s *Service) Upcoming(ctx context.Context, who Who) ([]portal.InventoryItem, error) {
+func (s *Reads) Upcoming(ctx context.Context, who Who) ([]portal.InventoryItem, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, err
 	}

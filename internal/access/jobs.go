@@ -7,6 +7,13 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
+// Jobs are the use cases of bulk work: stored plans, and the jobs that
+// apply them (the rows themselves are applied by Changes.ApplyRow).
+type Jobs struct {
+	core
+	store jobStore
+}
+
 // mayBulk reports whether who may start or steer a bulk job: admins and
 // helpdesk, like bulk plans.
 func mayBulk(u portal.User) error {
@@ -34,12 +41,12 @@ func MayManageJob(u portal.User, author portal.Actor) bool { return mayManageJob
 // StartJob queues the application of a stored plan, as who, with why in
 // every row's audit record. A plan is applied once: a second start is
 // ECONFLICT and returns the job already applying it.
-func (s *Service) StartJob(ctx context.Context, who Who, planID, why string) (portal.Job, error) {
+func (s *Jobs) StartJob(ctx context.Context, who Who, planID, why string) (portal.Job, error) {
 	why, err := s.CleanJustification(why)
 	if err != nil {
 		return portal.Job{}, err
 	}
-	plan, err := s.cfg.Store.GetPlan(ctx, who.User.TenantID, planID)
+	plan, err := s.store.GetPlan(ctx, who.User.TenantID, planID)
 	if err != nil {
 		return portal.Job{}, err
 	}
@@ -51,8 +58,8 @@ func (s *Service) StartJob(ctx context.Context, who Who, planID, why string) (po
 	if n == 0 {
 		return portal.Job{}, portal.Errorf(portal.EINVALID, "This plan has nothing to apply: every row is unchanged or invalid.")
 	}
-	job, err := s.cfg.Store.CreateJob(ctx, portal.Job{ID: newHolder(), PlanID: plan.ID, TenantID: who.User.TenantID, CreatedBy: who.actor(),
-		Roles: who.User.Roles, ClientIP: who.ClientIP, Justification: why, CreatedAt: s.cfg.Now()})
+	job, err := s.store.CreateJob(ctx, portal.Job{ID: newHolder(), PlanID: plan.ID, TenantID: who.User.TenantID, CreatedBy: who.actor(),
+		Roles: who.User.Roles, ClientIP: who.ClientIP, Justification: why, CreatedAt: s.now()})
 	if err != nil {
 		return job, err
 	}
@@ -61,67 +68,67 @@ func (s *Service) StartJob(ctx context.Context, who Who, planID, why string) (po
 }
 
 // Job returns a job of who's tenant, with its counts.
-func (s *Service) Job(ctx context.Context, who Who, id string) (portal.Job, error) {
+func (s *Jobs) Job(ctx context.Context, who Who, id string) (portal.Job, error) {
 	if err := mayRead(who.User); err != nil {
 		return portal.Job{}, err
 	}
-	return s.cfg.Store.GetJob(ctx, who.User.TenantID, id)
+	return s.store.GetJob(ctx, who.User.TenantID, id)
 }
 
 // JobForPlan returns the job applying a plan, or ENOTFOUND.
-func (s *Service) JobForPlan(ctx context.Context, who Who, planID string) (portal.Job, error) {
+func (s *Jobs) JobForPlan(ctx context.Context, who Who, planID string) (portal.Job, error) {
 	if err := mayRead(who.User); err != nil {
 		return portal.Job{}, err
 	}
-	return s.cfg.Store.JobForPlan(ctx, who.User.TenantID, planID)
+	return s.store.JobForPlan(ctx, who.User.TenantID, planID)
 }
 
-// Jobs returns who's tenant's most recent jobs.
-func (s *Service) Jobs(ctx context.Context, who Who, limit int) ([]portal.Job, error) {
+// RecentJobs returns who's tenant's most recent jobs, newest first.
+func (s *Jobs) RecentJobs(ctx context.Context, who Who, limit int) ([]portal.Job, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, err
 	}
-	return s.cfg.Store.ListJobs(ctx, who.User.TenantID, limit)
+	return s.store.ListJobs(ctx, who.User.TenantID, limit)
 }
 
 // JobRows returns a page of a job's results.
-func (s *Service) JobRows(ctx context.Context, who Who, id string, f portal.JobRowFilter, offset, limit int) ([]portal.JobRow, int, error) {
+func (s *Jobs) JobRows(ctx context.Context, who Who, id string, f portal.JobRowFilter, offset, limit int) ([]portal.JobRow, int, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, 0, err
 	}
-	return s.cfg.Store.JobRows(ctx, who.User.TenantID, id, f, offset, limit)
+	return s.store.JobRows(ctx, who.User.TenantID, id, f, offset, limit)
 }
 
 // Plan returns a stored plan of who's tenant.
-func (s *Service) Plan(ctx context.Context, who Who, id string) (portal.Plan, error) {
+func (s *Jobs) Plan(ctx context.Context, who Who, id string) (portal.Plan, error) {
 	if err := mayRead(who.User); err != nil {
 		return portal.Plan{}, err
 	}
-	return s.cfg.Store.GetPlan(ctx, who.User.TenantID, id)
+	return s.store.GetPlan(ctx, who.User.TenantID, id)
 }
 
 // PlanRows returns a page of a stored plan's rows of one class ("" for
 // all) in line order, and how many there are.
-func (s *Service) PlanRows(ctx context.Context, who Who, id string, class portal.PlanClass, offset, limit int) ([]portal.PlanRow, int, error) {
+func (s *Jobs) PlanRows(ctx context.Context, who Who, id string, class portal.PlanClass, offset, limit int) ([]portal.PlanRow, int, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, 0, err
 	}
-	return s.cfg.Store.PlanRows(ctx, who.User.TenantID, id, class, offset, limit)
+	return s.store.PlanRows(ctx, who.User.TenantID, id, class, offset, limit)
 }
 
 // CancelJob stops a job after the rows in flight; rows not reached are not
 // applied.
-func (s *Service) CancelJob(ctx context.Context, who Who, id string) (portal.Job, error) {
+func (s *Jobs) CancelJob(ctx context.Context, who Who, id string) (portal.Job, error) {
 	job, err := s.jobToManage(ctx, who, id)
 	if err != nil {
 		return job, err
 	}
 	// A job whose instance stopped answering is cancelled at once, not
 	// left to a heartbeat that will never come.
-	if _, err := s.cfg.Store.InterruptStale(ctx, s.cfg.Now().Add(-portal.JobStaleAfter)); err != nil {
+	if _, err := s.store.InterruptStale(ctx, s.now().Add(-portal.JobStaleAfter)); err != nil {
 		return job, err
 	}
-	if job, err = s.cfg.Store.CancelJob(ctx, who.User.TenantID, id, s.cfg.Now()); err != nil {
+	if job, err = s.store.CancelJob(ctx, who.User.TenantID, id, s.now()); err != nil {
 		return job, err
 	}
 	s.NoteJob(ctx, who, job, "cancel requested")
@@ -131,7 +138,7 @@ func (s *Service) CancelJob(ctx context.Context, who Who, id string) (portal.Job
 // ResumeJob queues an interrupted job again; a running job whose instance
 // has stopped answering (no heartbeat for JobStaleAfter) counts as
 // interrupted. Rows the lost instance had started are settled first.
-func (s *Service) ResumeJob(ctx context.Context, who Who, id string) (portal.Job, error) {
+func (s *Jobs) ResumeJob(ctx context.Context, who Who, id string) (portal.Job, error) {
 	job, err := s.jobToManage(ctx, who, id)
 	if err != nil {
 		return job, err
@@ -145,18 +152,18 @@ func (s *Service) ResumeJob(ctx context.Context, who Who, id string) (portal.Job
 			return job, err
 		}
 	}
-	if _, err := s.cfg.Store.InterruptStale(ctx, s.cfg.Now().Add(-portal.JobStaleAfter)); err != nil {
+	if _, err := s.store.InterruptStale(ctx, s.now().Add(-portal.JobStaleAfter)); err != nil {
 		return job, err
 	}
-	if job, err = s.cfg.Store.ResumeJob(ctx, who.User.TenantID, id); err != nil {
+	if job, err = s.store.ResumeJob(ctx, who.User.TenantID, id); err != nil {
 		return job, err
 	}
 	s.NoteJob(ctx, who, job, "resume requested")
 	return job, nil
 }
 
-func (s *Service) jobToManage(ctx context.Context, who Who, id string) (portal.Job, error) {
-	job, err := s.cfg.Store.GetJob(ctx, who.User.TenantID, id)
+func (s *Jobs) jobToManage(ctx context.Context, who Who, id string) (portal.Job, error) {
+	job, err := s.store.GetJob(ctx, who.User.TenantID, id)
 	if err != nil {
 		return job, err
 	}
@@ -169,8 +176,8 @@ func (s *Service) jobToManage(ctx context.Context, who Who, id string) (portal.J
 
 // NoteJob records a job-level event ("started: …") in the audit log; a
 // failure to record it is logged, the job goes on.
-func (s *Service) NoteJob(ctx context.Context, who Who, job portal.Job, what string) {
-	if err := s.Note(ctx, who, portal.ActionBulk, portal.OutcomeSuccess, "bulk job "+ShortID(job.ID)+" "+what); err != nil {
+func (s *Jobs) NoteJob(ctx context.Context, who Who, job portal.Job, what string) {
+	if err := s.note(ctx, who, portal.ActionBulk, portal.OutcomeSuccess, "bulk job "+ShortID(job.ID)+" "+what); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed", "event", "bulk.job", "job", job.ID, "err", err)
 	}
 }
@@ -195,7 +202,7 @@ type RepairPick struct {
 // (PlanAccept) the picked rows of the drift report, for StartJob. A row
 // that changed since the report, or is in sync now, becomes an invalid row
 // saying so: it will not be touched. Admins only, as for bulk revokes.
-func (s *Service) PlanRepairs(ctx context.Context, who Who, class portal.PlanClass, picks []RepairPick) (portal.Plan, error) {
+func (s *Jobs) PlanRepairs(ctx context.Context, who Who, class portal.PlanClass, picks []RepairPick) (portal.Plan, error) {
 	action := map[portal.PlanClass]portal.AuditAction{portal.PlanReapply: portal.ActionReapply, portal.PlanAccept: portal.ActionAccept}[class]
 	if action == "" {
 		return portal.Plan{}, portal.Errorf(portal.EINVALID, "Choose re-apply or accept.")
@@ -209,13 +216,13 @@ func (s *Service) PlanRepairs(ctx context.Context, who Who, class portal.PlanCla
 		return portal.Plan{}, portal.Errorf(portal.EINVALID, "Select at least one row of the report.")
 	}
 	verb := map[portal.PlanClass]string{portal.PlanReapply: "re-apply", portal.PlanAccept: "accept ACS for"}[class]
-	plan := portal.Plan{ID: newHolder(), TenantID: who.User.TenantID, CreatedBy: who.actor(), CreatedAt: s.cfg.Now(),
+	plan := portal.Plan{ID: newHolder(), TenantID: who.User.TenantID, CreatedBy: who.actor(), CreatedAt: s.now(),
 		FileName: fmt.Sprintf("Drift report: %s %d row(s)", verb, len(picks)), Totals: map[portal.PlanClass]int{}}
 	var rows []portal.PlanRow
 	seen := map[portal.GUID]bool{}
 	for i, p := range picks {
 		row := portal.PlanRow{Line: i + 1, Class: class, ObjectID: p.ObjectID}
-		item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, p.ObjectID)
+		item, err := s.store.GetItem(ctx, who.User.TenantID, p.ObjectID)
 		switch {
 		case seen[p.ObjectID]:
 			row.Class, row.Reason = portal.PlanInvalid, "picked twice"
@@ -234,7 +241,7 @@ func (s *Service) PlanRepairs(ctx context.Context, who Who, class portal.PlanCla
 		plan.Totals[row.Class]++
 		rows = append(rows, row)
 	}
-	if err := s.cfg.Store.SavePlan(ctx, plan, rows); err != nil {
+	if err := s.store.SavePlan(ctx, plan, rows); err != nil {
 		return portal.Plan{}, err
 	}
 	return plan, nil

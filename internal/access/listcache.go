@@ -25,7 +25,7 @@ import (
 // finds nothing when nothing changed) and applies them to a copy, so every
 // instance sharing a database sees every other's changes on its next call.
 type listCache struct {
-	store portal.Store
+	store listStore
 	now   func() time.Time
 
 	mu      sync.Mutex
@@ -100,7 +100,7 @@ type entry struct {
 	label string // lower case, for sorting
 }
 
-func newListCache(store portal.Store, now func() time.Time) *listCache {
+func newListCache(store listStore, now func() time.Time) *listCache {
 	return &listCache{store: store, now: now, tenants: map[portal.GUID]*tenantCache{}}
 }
 
@@ -153,7 +153,7 @@ func (c *listCache) tenant(id portal.GUID) *tenantCache {
 
 // current returns a snapshot that includes every change committed before
 // the call, and names at most namesEvery old.
-func (tc *tenantCache) current(ctx context.Context, store portal.Store, tenant portal.GUID, now time.Time) (*snapshot, error) {
+func (tc *tenantCache) current(ctx context.Context, store listStore, tenant portal.GUID, now time.Time) (*snapshot, error) {
 	old := tc.snap.Load()
 	var seen *changeSet
 	namesDue := tc.namesDue.Swap(false)
@@ -199,7 +199,7 @@ func (c *listCache) namesChanged(tenant portal.GUID) { c.tenant(tenant).namesDue
 // load reads every row of the tenant. The head is read first, so a change
 // committed during the load is applied again by the next refresh (applying
 // is idempotent) rather than missed.
-func load(ctx context.Context, store portal.Store, tenant portal.GUID, now time.Time) (*snapshot, error) {
+func load(ctx context.Context, store listStore, tenant portal.GUID, now time.Time) (*snapshot, error) {
 	_, _, head, err := store.InventoryChanges(ctx, tenant, math.MaxInt64)
 	if err != nil {
 		return nil, err
@@ -222,7 +222,7 @@ func load(ctx context.Context, store portal.Store, tenant portal.GUID, now time.
 
 // loadNames reads the tenant's names and the revision they are at (read
 // first: a change meanwhile is then loaded again, not missed).
-func loadNames(ctx context.Context, store portal.Store, tenant portal.GUID) (int64, map[portal.GUID]portal.DirectoryName, error) {
+func loadNames(ctx context.Context, store listStore, tenant portal.GUID) (int64, map[portal.GUID]portal.DirectoryName, error) {
 	rev, err := store.NamesRevision(ctx, tenant)
 	if err != nil {
 		return 0, nil, err
@@ -245,7 +245,7 @@ type changeSet struct {
 	reload               bool
 }
 
-func readChanges(ctx context.Context, store portal.Store, tenant portal.GUID, s *snapshot, now time.Time, namesDue bool) (changeSet, error) {
+func readChanges(ctx context.Context, store listStore, tenant portal.GUID, s *snapshot, now time.Time, namesDue bool) (changeSet, error) {
 	changed, reload, head, err := store.InventoryChanges(ctx, tenant, s.head)
 	if err != nil {
 		return changeSet{}, err
@@ -258,7 +258,7 @@ func readChanges(ctx context.Context, store portal.Store, tenant portal.GUID, s 
 }
 
 // apply returns a copy of s with cs (the changes after s.head) applied.
-func (s *snapshot) apply(ctx context.Context, store portal.Store, tenant portal.GUID, cs changeSet, now time.Time) (*snapshot, error) {
+func (s *snapshot) apply(ctx context.Context, store listStore, tenant portal.GUID, cs changeSet, now time.Time) (*snapshot, error) {
 	changed, reload, head := cs.changed, cs.reload, cs.head
 	if head == s.head && cs.namesRev == s.namesRev {
 		return s, nil

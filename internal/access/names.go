@@ -16,6 +16,24 @@ import (
 // and never read for another. Every use here is for display: a lookup
 // failing leaves pages on IDs and never blocks a change.
 
+// Names are the use cases that name what pages show by ID, and find
+// people and resource accounts to grant access to.
+type Names struct {
+	core
+	dir   portal.Directory // nil: names are off
+	store portal.NameStore
+	// lists is the inventory snapshot: Refresh names asks for all of it,
+	// and tells it names changed.
+	lists         *listCache
+	acsResourceID string
+	// graphPause holds off Graph per tenant after it throttled;
+	// appsRefused, app names after Graph refused them.
+	graphPause, appsRefused *graphPause
+	// renewing holds the tenants whose stale names are being renewed in
+	// the background.
+	renewing *sync.Map
+}
+
 // NamesMaxAge is how old a cached name may be before a page showing it asks
 // Graph again (in the background: the cached name is shown meanwhile).
 const NamesMaxAge = 24 * time.Hour
@@ -37,30 +55,30 @@ type NameRequest struct {
 // Empty reports whether there is nothing to ask.
 func (r NameRequest) Empty() bool { return len(r.Objects) == 0 && len(r.Apps) == 0 }
 
-// Names returns the person's tenant's cached names of ids in space.
-func (s *Service) Names(ctx context.Context, who Who, space portal.NameSpace, ids []portal.GUID) (map[portal.GUID]portal.DirectoryName, error) {
+// CachedNames returns the person's tenant's cached names of ids in space.
+func (s *Names) CachedNames(ctx context.Context, who Who, space portal.NameSpace, ids []portal.GUID) (map[portal.GUID]portal.DirectoryName, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, err
 	}
 	if len(ids) == 0 {
 		return map[portal.GUID]portal.DirectoryName{}, nil
 	}
-	return s.cfg.Store.Names(ctx, who.User.TenantID, space, ids)
+	return s.store.Names(ctx, who.User.TenantID, space, ids)
 }
 
 // SearchNames finds cached names of the person's tenant's people and
 // resource accounts containing q (for the audit log's target filter).
-func (s *Service) SearchNames(ctx context.Context, who Who, q string, limit int) ([]portal.DirectoryName, error) {
+func (s *Names) SearchNames(ctx context.Context, who Who, q string, limit int) ([]portal.DirectoryName, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, err
 	}
-	return s.cfg.Store.SearchNames(ctx, who.User.TenantID, portal.SpaceObject, q, limit)
+	return s.store.SearchNames(ctx, who.User.TenantID, portal.SpaceObject, q, limit)
 }
 
 // namesDue splits ids into those never fetched and those fetched longer
 // than NamesMaxAge ago, given what the cache holds.
-func (s *Service) namesDue(ids []portal.GUID, cached map[portal.GUID]portal.DirectoryName) (missing, stale []portal.GUID) {
-	now := s.cfg.Now()
+func (s *Names) namesDue(ids []portal.GUID, cached map[portal.GUID]portal.DirectoryName) (missing, stale []portal.GUID) {
+	now := s.now()
 	for _, id := range ids {
 		n, ok := cached[id]
 		switch {
@@ -106,19 +124,19 @@ const namesBackgroundTimeout = 30 * time.Second
 // resource accounts named without their number (by someone who may not
 // list resource accounts) count as never had. Nothing here fails the page:
 // what cannot be named stays an ID, and Note says why.
-func (s *Service) NamesFor(ctx context.Context, who Who, token GraphToken, req NameRequest) PageNames {
+func (s *Names) NamesFor(ctx context.Context, who Who, token GraphToken, req NameRequest) PageNames {
 	var pn PageNames
 	var err error
 	read := func() {
-		if pn.Objects, err = s.Names(ctx, who, portal.SpaceObject, req.Objects); err == nil {
-			pn.Apps, err = s.Names(ctx, who, portal.SpaceApp, req.Apps)
+		if pn.Objects, err = s.CachedNames(ctx, who, portal.SpaceObject, req.Objects); err == nil {
+			pn.Apps, err = s.CachedNames(ctx, who, portal.SpaceApp, req.Apps)
 		}
 	}
 	if read(); err != nil {
 		s.log.WarnContext(ctx, "names unreadable", "event", "names.read", "err", err)
 		return PageNames{Note: "Names are not shown: " + portal.ErrorMessage(err)}
 	}
-	if s.cfg.Directory == nil || req.Empty() {
+	if s.dir == nil || req.Empty() {
 		return pn
 	}
 	missingObjects, staleObjects := s.namesDue(req.Objects, pn.Objects)
@@ -159,7 +177,7 @@ func (s *Service) NamesFor(ctx context.Context, who Who, token GraphToken, req N
 // refreshNamesDetached looks req up in Graph in the background and reports
 // the outcome on the channel. It outlives ctx (bounded by
 // namesBackgroundTimeout), so a slow Graph still fills the cache.
-func (s *Service) refreshNamesDetached(ctx context.Context, who Who, token GraphToken, req NameRequest) <-chan error {
+func (s *Names) refreshNamesDetached(ctx context.Context, who Who, token GraphToken, req NameRequest) <-chan error {
 	done := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namesBackgroundTimeout)
 	go func() {
@@ -175,15 +193,15 @@ func (s *Service) refreshNamesDetached(ctx context.Context, who Who, token Graph
 
 // refreshNamesLater renews stale names without anyone waiting, unless a
 // renewal for the tenant is already running.
-func (s *Service) refreshNamesLater(ctx context.Context, who Who, token GraphToken, req NameRequest) {
+func (s *Names) refreshNamesLater(ctx context.Context, who Who, token GraphToken, req NameRequest) {
 	tenant := who.User.TenantID
-	if _, running := s.namesRenewing.LoadOrStore(tenant, struct{}{}); running {
+	if _, running := s.renewing.LoadOrStore(tenant, struct{}{}); running {
 		return
 	}
 	done := s.refreshNamesDetached(ctx, who, token, req)
 	go func() {
 		<-done
-		s.namesRenewing.Delete(tenant)
+		s.renewing.Delete(tenant)
 	}()
 }
 
@@ -194,7 +212,7 @@ func (s *Service) refreshNamesLater(ctx context.Context, who Who, token GraphTok
 // caches nothing for what it failed on: a name is never flagged deleted
 // because Graph was down. While Graph has asked the tenant to slow down,
 // it is not asked again and the same ETHROTTLED error is returned.
-func (s *Service) RefreshNames(ctx context.Context, who Who, token GraphToken, req NameRequest) error {
+func (s *Names) RefreshNames(ctx context.Context, who Who, token GraphToken, req NameRequest) error {
 	if err := mayRead(who.User); err != nil {
 		return err
 	}
@@ -219,12 +237,12 @@ func (s *Service) RefreshNames(ctx context.Context, who Who, token GraphToken, r
 }
 
 // refreshApps names calling-client apps by their service principals.
-func (s *Service) refreshApps(ctx context.Context, dir portal.Directory, tenant portal.GUID, token string, ids []portal.GUID) error {
+func (s *Names) refreshApps(ctx context.Context, dir portal.Directory, tenant portal.GUID, token string, ids []portal.GUID) error {
 	apps := slices.Compact(slices.SortedFunc(slices.Values(ids), portal.GUID.Compare))
 	if len(apps) > maxAppLookups {
 		apps = apps[:maxAppLookups]
 	}
-	if s.appsRefused.check(tenant, s.cfg.Now()) != nil {
+	if s.appsRefused.check(tenant, s.now()) != nil {
 		return nil // said once already: app names need a permission not consented
 	}
 	var found []portal.DirectoryName
@@ -235,16 +253,16 @@ func (s *Service) refreshApps(ctx context.Context, dir portal.Directory, tenant 
 		if name, ok, err = dir.AppName(ctx, token, app); err != nil {
 			break
 		}
-		found = append(found, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceApp, ID: app, Found: ok, DisplayName: name, FetchedAt: s.cfg.Now()})
+		found = append(found, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceApp, ID: app, Found: ok, DisplayName: name, FetchedAt: s.now()})
 	}
 	// What was learned before a failure is kept.
-	if perr := s.cfg.Store.PutNames(ctx, tenant, found); perr != nil {
+	if perr := s.store.PutNames(ctx, tenant, found); perr != nil {
 		return perr
 	}
 	if portal.ErrorCode(err) == portal.EFORBIDDEN {
 		// Application.Read.All is optional: without it, apps stay IDs, and
 		// asking again on every page would only fail again.
-		s.appsRefused.hold(tenant, s.cfg.Now(), appsRefusedPause, err)
+		s.appsRefused.hold(tenant, s.now(), appsRefusedPause, err)
 	}
 	return err
 }
@@ -252,20 +270,20 @@ func (s *Service) refreshApps(ctx context.Context, dir portal.Directory, tenant 
 // NamesOn reports whether the portal reads names from Microsoft Graph
 // (pages offer the people finder, the resource-account picker and Refresh
 // names only then).
-func (s *Service) NamesOn() bool { return s.cfg.Directory != nil }
+func (s *Names) NamesOn() bool { return s.dir != nil }
 
 // directory is the Graph adapter, or why there is none.
-func (s *Service) directory() (portal.Directory, error) {
-	if s.cfg.Directory == nil {
+func (s *Names) directory() (portal.Directory, error) {
+	if s.dir == nil {
 		return nil, portal.Errorf(portal.EUNAVAILABLE, "Names are off: the portal is not set up to read Microsoft Graph.")
 	}
-	return s.cfg.Directory, nil
+	return s.dir, nil
 }
 
 // askGraph runs call with the person's token unless Graph has asked the
 // tenant to slow down, and holds the tenant off when call is throttled.
-func (s *Service) askGraph(ctx context.Context, tenant portal.GUID, token GraphToken, call func(token string) error) error {
-	now := s.cfg.Now()
+func (s *Names) askGraph(ctx context.Context, tenant portal.GUID, token GraphToken, call func(token string) error) error {
+	now := s.now()
 	if err := s.graphPause.check(tenant, now); err != nil {
 		return err
 	}
@@ -287,17 +305,17 @@ const appsRefusedPause = time.Hour
 // refreshObjects resolves people and resource accounts and, when accounts
 // (the resource accounts among objects) are named, lists the tenant's
 // resource accounts for their numbers.
-func (s *Service) refreshObjects(ctx context.Context, dir portal.Directory, who Who, token string, objects, accounts []portal.GUID) error {
+func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Who, token string, objects, accounts []portal.GUID) error {
 	tenant := who.User.TenantID
 	got, err := dir.Resolve(ctx, token, objects)
 	if err != nil {
 		return err
 	}
-	known, err := s.cfg.Store.Names(ctx, tenant, portal.SpaceObject, objects)
+	known, err := s.store.Names(ctx, tenant, portal.SpaceObject, objects)
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now()
+	now := s.now()
 	out := map[portal.GUID]portal.DirectoryName{}
 	for _, id := range objects {
 		n := portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: id, FetchedAt: now}
@@ -331,7 +349,7 @@ func (s *Service) refreshObjects(ctx context.Context, dir portal.Directory, who 
 			return err
 		}
 	}
-	return s.cfg.Store.PutNames(ctx, tenant, slices.Collect(maps.Values(out)))
+	return s.store.PutNames(ctx, tenant, slices.Collect(maps.Values(out)))
 }
 
 func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.Time) portal.DirectoryName {
@@ -342,7 +360,7 @@ func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.T
 // SearchPeople finds people of the person's tenant by name or user name
 // for the grant form's people finder (admins and helpdesk), on their own
 // token; while Graph has asked the tenant to slow down, it is not asked.
-func (s *Service) SearchPeople(ctx context.Context, who Who, token GraphToken, q string, limit int) ([]portal.DirectoryEntry, error) {
+func (s *Names) SearchPeople(ctx context.Context, who Who, token GraphToken, q string, limit int) ([]portal.DirectoryEntry, error) {
 	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
 		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
 	}
@@ -362,7 +380,7 @@ func (s *Service) SearchPeople(ctx context.Context, who Who, token GraphToken, q
 // accounts bound to this ACS resource (all of the tenant's when the portal
 // was not told which it is), with their phone numbers, and caches their
 // names and numbers for the pages that show them.
-func (s *Service) ResourceAccounts(ctx context.Context, who Who, token GraphToken) ([]portal.DirectoryEntry, error) {
+func (s *Names) ResourceAccounts(ctx context.Context, who Who, token GraphToken) ([]portal.DirectoryEntry, error) {
 	if !who.User.Has(portal.RoleAdmin) {
 		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins may grant resource accounts.")
 	}
@@ -373,7 +391,7 @@ func (s *Service) ResourceAccounts(ctx context.Context, who Who, token GraphToke
 	tenant := who.User.TenantID
 	var accounts []portal.DirectoryEntry
 	err = s.askGraph(ctx, tenant, token, func(token string) (err error) {
-		accounts, err = dir.ResourceAccounts(ctx, token, s.cfg.ACSResourceID)
+		accounts, err = dir.ResourceAccounts(ctx, token, s.acsResourceID)
 		return err
 	})
 	if err != nil {
@@ -381,14 +399,14 @@ func (s *Service) ResourceAccounts(ctx context.Context, who Who, token GraphToke
 	}
 	names := make([]portal.DirectoryName, 0, len(accounts))
 	for _, e := range accounts {
-		names = append(names, resourceAccountName(tenant, e, s.cfg.Now()))
+		names = append(names, resourceAccountName(tenant, e, s.now()))
 	}
-	return accounts, s.cfg.Store.PutNames(ctx, tenant, names)
+	return accounts, s.store.PutNames(ctx, tenant, names)
 }
 
 // ACSResourceID is the immutable ID of the ACS resource the portal manages,
 // "" when not configured.
-func (s *Service) ACSResourceID() string { return s.cfg.ACSResourceID }
+func (s *Names) ACSResourceID() string { return s.acsResourceID }
 
 // graphPause remembers, per tenant, that Graph asked to slow down, so that
 // pages stop asking until the time it named has passed.
@@ -436,12 +454,12 @@ func (p *graphPause) hold(tenant portal.GUID, now time.Time, d time.Duration, er
 
 // AllNames returns every cached name of the person's tenant in space, for
 // exports.
-func (s *Service) AllNames(ctx context.Context, who Who, space portal.NameSpace) (map[portal.GUID]portal.DirectoryName, error) {
+func (s *Names) AllNames(ctx context.Context, who Who, space portal.NameSpace) (map[portal.GUID]portal.DirectoryName, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, err
 	}
 	out := map[portal.GUID]portal.DirectoryName{}
-	err := s.cfg.Store.AllNames(ctx, who.User.TenantID, space, func(n portal.DirectoryName) error {
+	err := s.store.AllNames(ctx, who.User.TenantID, space, func(n portal.DirectoryName) error {
 		out[n.ID] = n
 		return nil
 	})
@@ -452,7 +470,7 @@ func (s *Service) AllNames(ctx context.Context, who Who, space portal.NameSpace)
 // person's tenant's inventory, on their token: the "Refresh names" button.
 // It reports how many objects were asked for and how many of them Graph
 // no longer has. It gives up after namesBackgroundTimeout.
-func (s *Service) RefreshAllNames(ctx context.Context, who Who, token GraphToken) (asked, gone int, err error) {
+func (s *Names) RefreshAllNames(ctx context.Context, who Who, token GraphToken) (asked, gone int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, namesBackgroundTimeout)
 	defer cancel()
 	var req NameRequest
@@ -472,7 +490,7 @@ func (s *Service) RefreshAllNames(ctx context.Context, who Who, token GraphToken
 	// The person waits to see the result: this instance's list shows it
 	// at once, not within namesEvery.
 	s.lists.namesChanged(who.User.TenantID)
-	names, err := s.Names(ctx, who, portal.SpaceObject, req.Objects)
+	names, err := s.CachedNames(ctx, who, portal.SpaceObject, req.Objects)
 	for _, n := range names {
 		if !n.Found {
 			gone++

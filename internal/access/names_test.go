@@ -100,7 +100,7 @@ func TestRefreshNamesKeepsWhatWasKnownWhenGraphFails(t *testing.T) {
 	if err := e.svc.RefreshNames(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice, ghost}}); portal.ErrorCode(err) != portal.EUNAVAILABLE {
 		t.Fatalf("RefreshNames with Graph down = %v", err)
 	}
-	got, err := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{alice, ghost})
+	got, err := e.svc.CachedNames(ctx, auditor, portal.SpaceObject, []portal.GUID{alice, ghost})
 	if err != nil || !got[alice].Found || got[alice].DisplayName != "Alice Smith" {
 		t.Errorf("Alice after a failed refresh: %+v, %v", got[alice], err)
 	}
@@ -110,7 +110,7 @@ func TestRefreshNamesKeepsWhatWasKnownWhenGraphFails(t *testing.T) {
 	// Graph answering without it is what flags it.
 	dir.err = nil
 	e.svc.RefreshNames(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{ghost}})
-	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{ghost}); !got[ghost].Known() || got[ghost].Found {
+	if got, _ := e.svc.CachedNames(ctx, auditor, portal.SpaceObject, []portal.GUID{ghost}); !got[ghost].Known() || got[ghost].Found {
 		t.Errorf("an object Graph does not have: %+v", got[ghost])
 	}
 }
@@ -122,13 +122,13 @@ func TestRefreshNamesPhones(t *testing.T) {
 	ctx := context.Background()
 	req := access.NameRequest{Objects: []portal.GUID{room}, ResourceAccounts: []portal.GUID{room}}
 	e.svc.RefreshNames(ctx, auditor, testToken, req)
-	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "" || got[room].DisplayName != "Main line" {
+	if got, _ := e.svc.CachedNames(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "" || got[room].DisplayName != "Main line" {
 		t.Errorf("an auditor's refresh: %+v", got[room])
 	}
 	e.svc.RefreshNames(ctx, admin, testToken, req)
 	*now = now.Add(25 * time.Hour)
 	e.svc.RefreshNames(ctx, auditor, testToken, req)
-	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "+14255550100" || got[room].Kind != portal.KindResourceAccount {
+	if got, _ := e.svc.CachedNames(ctx, auditor, portal.SpaceObject, []portal.GUID{room}); got[room].Phone != "+14255550100" || got[room].Kind != portal.KindResourceAccount {
 		t.Errorf("after an admin's refresh and an auditor's: %+v", got[room])
 	}
 }
@@ -164,10 +164,10 @@ func TestNamesPerTenant(t *testing.T) {
 	if err := e.svc.RefreshNames(ctx, fab, testToken, access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := e.svc.Names(ctx, auditor, portal.SpaceObject, []portal.GUID{alice}); len(got) != 0 {
+	if got, _ := e.svc.CachedNames(ctx, auditor, portal.SpaceObject, []portal.GUID{alice}); len(got) != 0 {
 		t.Errorf("Contoso reads Fabrikam's names: %+v", got)
 	}
-	if _, err := e.svc.Names(ctx, person(contoso), portal.SpaceObject, []portal.GUID{alice}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+	if _, err := e.svc.CachedNames(ctx, person(contoso), portal.SpaceObject, []portal.GUID{alice}); portal.ErrorCode(err) != portal.EFORBIDDEN {
 		t.Errorf("no role: %v", err)
 	}
 }
@@ -268,7 +268,7 @@ func TestNamesForAPageDoesNotWaitLong(t *testing.T) {
 	}
 	close(dir.block)
 	waitFor(t, "the lookup to finish in the background", func() bool {
-		got, _ := e.svc.Names(context.Background(), auditor, portal.SpaceObject, []portal.GUID{alice})
+		got, _ := e.svc.CachedNames(context.Background(), auditor, portal.SpaceObject, []portal.GUID{alice})
 		return got[alice].DisplayName == "Alice Smith"
 	})
 }

@@ -8,6 +8,17 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
+// Reads are the use cases that show what access exists and what happened:
+// the inventory (from a snapshot kept exact across instances), lookups in
+// ACS, history and the audit log, the drift report and expiries.
+type Reads struct {
+	core
+	acs   portal.ACS
+	store readStore
+	lists *listCache
+	chain *chainCache
+}
+
 func mayRead(u portal.User) error {
 	if !MayRead(u) {
 		return portal.Errorf(portal.EFORBIDDEN, "Your role does not allow this.")
@@ -21,17 +32,17 @@ func MayReadAudit(u portal.User) bool { return u.HasAny(portal.RoleAdmin, portal
 
 // Item returns one inventory row of the person's tenant, or ENOTFOUND (also
 // for another tenant's object, which is indistinguishable from a missing one).
-func (s *Service) Item(ctx context.Context, who Who, object portal.GUID) (portal.InventoryItem, error) {
+func (s *Reads) Item(ctx context.Context, who Who, object portal.GUID) (portal.InventoryItem, error) {
 	if err := mayRead(who.User); err != nil {
 		return portal.InventoryItem{}, err
 	}
-	item, err := s.cfg.Store.GetItem(ctx, who.User.TenantID, object)
+	item, err := s.store.GetItem(ctx, who.User.TenantID, object)
 	return item, notInInventory(err)
 }
 
 // List returns a page of the person's tenant's inventory; whatever tenant f
 // names is replaced by theirs.
-func (s *Service) List(ctx context.Context, who Who, f portal.InventoryFilter) (portal.InventoryPage, error) {
+func (s *Reads) List(ctx context.Context, who Who, f portal.InventoryFilter) (portal.InventoryPage, error) {
 	if err := mayRead(who.User); err != nil {
 		return portal.InventoryPage{}, err
 	}
@@ -42,7 +53,7 @@ func (s *Service) List(ctx context.Context, who Who, f portal.InventoryFilter) (
 // Items returns the person's tenant's whole inventory by object ID, from
 // the list snapshot: for a bulk plan, one lookup per row in memory instead
 // of one query per row.
-func (s *Service) Items(ctx context.Context, who Who) (map[portal.GUID]portal.InventoryItem, error) {
+func (s *Reads) Items(ctx context.Context, who Who) (map[portal.GUID]portal.InventoryItem, error) {
 	if err := mayRead(who.User); err != nil {
 		return nil, err
 	}
@@ -53,7 +64,7 @@ func (s *Service) Items(ctx context.Context, who Who) (map[portal.GUID]portal.In
 
 // ListStamp returns the stamp a List of the person's tenant would carry
 // now: pages whose stamp it equals are still exact.
-func (s *Service) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
+func (s *Reads) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
 	if err := mayRead(who.User); err != nil {
 		return ListStamp{}, err
 	}
@@ -61,37 +72,37 @@ func (s *Service) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
 }
 
 // EachItem streams the person's tenant's whole inventory (for exports).
-func (s *Service) EachItem(ctx context.Context, who Who, fn func(portal.InventoryItem) error) error {
+func (s *Reads) EachItem(ctx context.Context, who Who, fn func(portal.InventoryItem) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
 	}
-	return s.cfg.Store.AllItems(ctx, who.User.TenantID, fn)
+	return s.store.AllItems(ctx, who.User.TenantID, fn)
 }
 
 // History returns the newest audit rows about one object of the person's
 // tenant.
-func (s *Service) History(ctx context.Context, who Who, object portal.GUID, limit int) (portal.AuditPage, error) {
+func (s *Reads) History(ctx context.Context, who Who, object portal.GUID, limit int) (portal.AuditPage, error) {
 	if err := mayRead(who.User); err != nil {
 		return portal.AuditPage{}, err
 	}
-	return s.cfg.Store.ListAudit(ctx, portal.AuditFilter{TenantID: who.User.TenantID, ObjectID: object, Limit: limit})
+	return s.store.ListAudit(ctx, portal.AuditFilter{TenantID: who.User.TenantID, ObjectID: object, Limit: limit})
 }
 
 // Audit returns a page of the person's tenant's audit log.
-func (s *Service) Audit(ctx context.Context, who Who, f portal.AuditFilter) (portal.AuditPage, error) {
+func (s *Reads) Audit(ctx context.Context, who Who, f portal.AuditFilter) (portal.AuditPage, error) {
 	if !MayReadAudit(who.User) {
 		return portal.AuditPage{}, portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may read the audit log.")
 	}
 	f.TenantID = who.User.TenantID
-	return s.cfg.Store.ListAudit(ctx, f)
+	return s.store.ListAudit(ctx, f)
 }
 
 // EachAudit streams the person's tenant's audit rows in order (for exports).
-func (s *Service) EachAudit(ctx context.Context, who Who, fn func(portal.AuditEvent) error) error {
+func (s *Reads) EachAudit(ctx context.Context, who Who, fn func(portal.AuditEvent) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")
 	}
-	return s.cfg.Store.WalkAudit(ctx, who.User.TenantID, fn)
+	return s.store.WalkAudit(ctx, who.User.TenantID, fn)
 }
 
 // LookupResult is what ACS and the inventory each hold for one object.
@@ -106,20 +117,20 @@ type LookupResult struct {
 
 // Lookup asks ACS live what it holds for an object of the person's tenant,
 // and whether the inventory knows it. Nothing is written.
-func (s *Service) Lookup(ctx context.Context, who Who, object portal.GUID) (LookupResult, error) {
+func (s *Reads) Lookup(ctx context.Context, who Who, object portal.GUID) (LookupResult, error) {
 	if err := mayRead(who.User); err != nil {
 		return LookupResult{}, err
 	}
 	res := LookupResult{ObjectID: object}
 	tenant := who.User.TenantID
-	item, err := s.cfg.Store.GetItem(ctx, tenant, object)
+	item, err := s.store.GetItem(ctx, tenant, object)
 	switch {
 	case err == nil:
 		res.Item = &item
 	case portal.ErrorCode(err) != portal.ENOTFOUND:
 		return res, err
 	}
-	cur, call, err := s.cfg.ACS.GetAssignment(ctx, tenant, object)
+	cur, call, err := s.acs.GetAssignment(ctx, tenant, object)
 	res.Call = call
 	switch {
 	case err == nil:
@@ -132,7 +143,12 @@ func (s *Service) Lookup(ctx context.Context, who Who, object portal.GUID) (Look
 
 // Note records a single event (sign-in, sign-out, a refused sign-in or
 // request) in the audit log.
-func (s *Service) Note(ctx context.Context, who Who, action portal.AuditAction, result portal.AuditOutcome, detail string) error {
+func (s *Reads) Note(ctx context.Context, who Who, action portal.AuditAction, result portal.AuditOutcome, detail string) error {
+	return s.note(ctx, who, action, result, detail)
+}
+
+// note records a single event about no assignment in particular.
+func (s *core) note(ctx context.Context, who Who, action portal.AuditAction, result portal.AuditOutcome, detail string) error {
 	ev := s.event(who, action, portal.GUID{}, portal.KindUnknown)
 	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, result, detail
 	_, err := s.appendAudit(ctx, ev)
@@ -156,15 +172,15 @@ const chainCacheFor = 5 * time.Second
 
 // Chain verifies the whole audit chain (every tenant's rows: they are one
 // chain), at most every 5 seconds (the audit page is not hot, and a broken chain must show soon); fresh forces a new check.
-func (s *Service) Chain(ctx context.Context, fresh bool) ChainStatus {
-	c := &s.chain
+func (s *Reads) Chain(ctx context.Context, fresh bool) ChainStatus {
+	c := s.chain
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := s.cfg.Now()
+	now := s.now()
 	if !fresh && !c.status.CheckedAt.IsZero() && now.Sub(c.status.CheckedAt) < chainCacheFor {
 		return c.status
 	}
-	c.status = VerifyChain(ctx, s.cfg.Store)
+	c.status = VerifyChain(ctx, s.store)
 	c.status.CheckedAt = now
 	return c.status
 }
@@ -183,7 +199,7 @@ func VerifyChain(ctx context.Context, log portal.AuditLog) ChainStatus {
 // (action) to it, for a page that confirms a change before it is made;
 // EFORBIDDEN, recorded in the audit log, when who may not, and ENOTFOUND
 // when the inventory has no such row. The change itself checks again.
-func (s *Service) ItemToChange(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID) (portal.InventoryItem, error) {
+func (s *Reads) ItemToChange(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID) (portal.InventoryItem, error) {
 	item, err := s.Item(ctx, who, object)
 	if err != nil {
 		return item, err

@@ -42,12 +42,12 @@ const reconcileWorkers = 8
 // so a daily run does not bury the audit log. Each tenant's run ends with a
 // summary audit row. Rows changed by someone while being checked are
 // skipped, never overwritten. who is the job's (system) identity.
-func (s *Service) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (ReconcileReport, error) {
-	rep := ReconcileReport{Started: s.cfg.Now()}
+func (s *Changes) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (ReconcileReport, error) {
+	rep := ReconcileReport{Started: s.now()}
 	// Collect first: a read held open across ACS calls would stop SQLite
 	// from checkpointing its log.
 	var items []portal.InventoryItem
-	if err := s.cfg.Store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
+	if err := s.store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
 		items = append(items, it)
 		return nil
 	}); err != nil {
@@ -69,7 +69,7 @@ func (s *Service) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (R
 		go func() {
 			defer wg.Done()
 			for it := range jobs {
-				cur, call, err := s.cfg.ACS.GetAssignment(ctx, it.TenantID, it.ObjectID)
+				cur, call, err := s.acs.GetAssignment(ctx, it.TenantID, it.ObjectID)
 				r := result{item: it, call: call}
 				switch {
 				case portal.ErrorCode(err) == portal.ENOTFOUND:
@@ -106,7 +106,7 @@ func (s *Service) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (R
 		}
 	}()
 
-	now := s.cfg.Now()
+	now := s.now()
 	touched := map[portal.GUID]map[portal.GUID]int64{} // tenant → object → version
 	perTenant := map[portal.GUID]*ReconcileReport{}
 	for r := range results {
@@ -150,7 +150,7 @@ func (s *Service) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (R
 		ev.ACSStatus, ev.RequestID, ev.CorrelationVector = r.call.Status, r.call.RequestID, r.call.CorrelationVector
 		change := verified(r.item, r.state, r.observed, now)
 		change.IfVersion = r.item.Version
-		switch _, _, err := s.cfg.Store.Commit(ctx, ev, change); {
+		switch _, _, err := s.store.Commit(ctx, ev, change); {
 		case err == nil:
 			rep.Changed++
 			t.Changed++
@@ -170,7 +170,7 @@ func (s *Service) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (R
 	}
 	sort.Slice(tenants, func(i, j int) bool { return tenants[i].String() < tenants[j].String() })
 	for _, t := range tenants {
-		if err := s.cfg.Store.TouchVerified(ctx, t, touched[t], now); err != nil {
+		if err := s.store.TouchVerified(ctx, t, touched[t], now); err != nil {
 			return rep, err
 		}
 		// The summary row also tells every instance's list snapshot to
@@ -182,19 +182,19 @@ func (s *Service) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (R
 		if perTenant[t].Failed > 0 {
 			ev.Outcome = portal.OutcomeFailed
 		}
-		if _, err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
+		if _, err := s.store.AppendAudit(ctx, ev); err != nil {
 			return rep, auditFailed(err)
 		}
 	}
-	rep.Finished = s.cfg.Now()
+	rep.Finished = s.now()
 	return rep, nil
 }
 
 // spellingDiffers reports whether ACS spells a resource account's
 // principalType otherwise than the portal sends it: the same access, but
 // worth showing (the API's spec and its docs disagree on the spelling).
-func (s *Service) spellingDiffers(cur portal.Assignment) bool {
-	want := s.cfg.ResourceAccountSpelling
+func (s *Changes) spellingDiffers(cur portal.Assignment) bool {
+	want := s.spelling
 	if want == "" {
 		want = "teamsResourceAccount"
 	}
