@@ -14,22 +14,16 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
-	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
-	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/graph"
-	"github.com/teamsphone/portal/internal/jobs"
-	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
-	"github.com/teamsphone/portal/web"
 )
 
 // devAccessKey is the dev emulator's HMAC key. It is a constant on purpose:
@@ -87,6 +81,13 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if *metricsAddr != "" {
+		if mln, err = listenLoopback(*metricsAddr, *allowRemote); err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer mln.Close()
+	}
 	base := "http://" + ln.Addr().String()
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
@@ -157,21 +158,6 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer stopGraph()
 	graphEmu.SetRates(graphRates)
-	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
-	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: acsKey, Observer: m})
-	if err != nil {
-		return err
-	}
-	directory := graph.New(graphURL, nil)
-	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: *requireWhy, Logger: logger,
-		Directory: directory, ACSResourceID: devACSResourceID})
-	if emu != nil {
-		if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
-			return fmt.Errorf("dev seed: %w", err)
-		}
-		emu.SetRates(rates) // after the seed, which must not fail
-	}
-
 	sealer, err := entra.NewSealer(devTokenCacheKey)
 	if err != nil {
 		return err
@@ -189,55 +175,46 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: *reconcileEvery, Logger: logger}
-	// Background work stops with ctx; wait for it before the deferred
-	// db.Close, so no job writes to a closed database.
-	var background sync.WaitGroup
-	defer background.Wait()
-	background.Go(func() { reconciler.Run(ctx) })
-	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: *expiryGrace, Logger: logger}).Run(ctx) })
-	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
-	background.Go(func() { bulkRunner.Run(ctx) })
-	site := web.New(web.Deps{
-		ExpiryGrace:   *expiryGrace,
-		Auth:          auth,
-		Sessions:      db,
-		Access:        service,
-		Reconciler:    reconciler,
-		Jobs:          bulkRunner,
-		Metrics:       m,
-		Directory:     directory,
-		Bulk:          &bulk.Planner{Access: service, Plans: db},
-		Plans:         db,
-		KnownApps:     devKnownApps,
-		SignOutOrigin: idp.BrowserBase(),
-		Logger:        logger,
-		BaseURL:       base,
-		TenantNames:   tenants,
-		DevMode:       true,
-		Ready:         readiness(db, nil),
+	p, err := assemble(adapters{
+		Listener:             ln,
+		MetricsListener:      mln,
+		Store:                db,
+		ACS:                  acs.Options{Endpoint: emuURL, AccessKey: acsKey},
+		Auth:                 auth,
+		Directory:            graph.New(graphURL, nil),
+		Logger:               logger,
+		BaseURL:              base,
+		SignOutOrigin:        idp.BrowserBase(),
+		KnownApps:            devKnownApps,
+		TenantNames:          tenants,
+		ACSResourceID:        devACSResourceID,
+		RequireJustification: *requireWhy,
+		ReconcileEvery:       *reconcileEvery,
+		ExpiryGrace:          *expiryGrace,
+		DevMode:              true,
 	})
-	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
-	srv := web.HTTPServer(site)
+	if err != nil {
+		return err
+	}
+	if emu != nil {
+		if err := seedDev(ctx, db, emu, emuURL, p.Access); err != nil {
+			return fmt.Errorf("dev seed: %w", err)
+		}
+		emu.SetRates(rates) // after the seed, which must not fail
+	}
 	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
 	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
 	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(acsKey))
 	if emu != nil {
 		fmt.Fprintf(stdout, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", emuURL)
 	}
-	if *metricsAddr != "" {
-		mln, err := listenLoopback(*metricsAddr, *allowRemote)
-		if err != nil {
-			return fmt.Errorf("-metrics-addr: %w", err)
-		}
-		msrv := metricsServer(m)
-		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
+	if mln != nil {
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
 	}
 	fmt.Fprintf(stdout, "  Graph emulator: %s (names, the people finder, resource accounts)\n", graphURL)
 	fmt.Fprintf(stdout, "  Graph emulator faults: curl -X PUT -d '429=1,retry-after=30' %s/_emulator/faults\n", graphURL)
 	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
-	return serveUntilDone(ctx, srv, ln)
+	return p.Run(ctx)
 }
 
 // startDevEmulator serves the ACS emulator on its own loopback port, with its
