@@ -24,27 +24,22 @@ import (
 // the world outside (real Entra, ACS, Graph and database for serve; the
 // emulators and the dev data folder for dev) and its settings.
 type adapters struct {
-	Listener        net.Listener
-	MetricsListener net.Listener // nil: no /metrics
-	Store           store
+	Listener, MetricsListener net.Listener // MetricsListener nil: no /metrics
+	Store                     store
 	// ACS says how to reach ACS; assemble adds the metrics observer. A
-	// Credential here is also what readiness asks for a token.
+	// Credential in it is also what readiness asks a token of.
 	ACS       acs.Options
 	Auth      portal.Authenticator
 	Directory portal.Directory // nil: IDs only
 	Logger    *slog.Logger
 
-	BaseURL              string // the portal's public origin; https turns HSTS on
-	SignOutOrigin        string
-	Session              web.SessionOptions
-	TrustedProxies       []netip.Prefix
-	KnownApps            []portal.KnownApp
-	TenantNames          map[portal.GUID]string
-	ACSResourceID        string
-	RequireJustification bool
-	ReconcileEvery       time.Duration
-	ExpiryGrace          time.Duration
-	DevMode              bool
+	BaseURL, SignOutOrigin, ACSResourceID string // an https BaseURL turns HSTS on
+	Session                               web.SessionOptions
+	TrustedProxies                        []netip.Prefix
+	KnownApps                             []portal.KnownApp
+	TenantNames                           map[portal.GUID]string
+	ReconcileEvery, ExpiryGrace           time.Duration
+	RequireJustification, DevMode         bool
 }
 
 // app is the assembled portal, not yet running.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
-	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/devidp"
@@ -96,28 +95,20 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 
 	p, err := assemble(adapters{
-		Listener:             ln,
-		MetricsListener:      mln,
-		Store:                db,
-		ACS:                  acs.Options{Endpoint: acsEmu.url, AccessKey: acsEmu.key},
-		Auth:                 auth,
-		Directory:            graph.New(graphURL, nil),
-		Logger:               logger,
-		BaseURL:              base,
-		SignOutOrigin:        idp.BrowserBase(),
-		KnownApps:            devKnownApps,
-		TenantNames:          devTenantNames(),
-		ACSResourceID:        devACSResourceID,
-		RequireJustification: f.requireWhy,
-		ReconcileEvery:       f.reconcileEvery,
-		ExpiryGrace:          f.expiryGrace,
-		DevMode:              true,
+		Listener: ln, MetricsListener: mln, Store: db, ACS: acs.Options{Endpoint: acsEmu.url, AccessKey: acsEmu.key},
+		Auth: auth, Directory: graph.New(graphURL, nil), Logger: logger,
+		BaseURL: base, SignOutOrigin: idp.BrowserBase(), ACSResourceID: devACSResourceID,
+		KnownApps: devKnownApps, TenantNames: devTenantNames(),
+		ReconcileEvery: f.reconcileEvery, ExpiryGrace: f.expiryGrace, RequireJustification: f.requireWhy, DevMode: true,
 	})
 	if err != nil {
 		return err
 	}
-	if err := acsEmu.seed(ctx, db, p.Access, f.acsFaults); err != nil {
-		return fmt.Errorf("dev seed: %w", err)
+	if acsEmu.emu != nil { // not a shared ACS
+		if err := seedDev(ctx, db, acsEmu.emu, acsEmu.url, p.Access); err != nil {
+			return fmt.Errorf("dev seed: %w", err)
+		}
+		acsEmu.emu.SetRates(f.acsFaults) // after the seed, which must not fail
 	}
 	printDevBanner(stdout, base, acsEmu, mln, graphURL, f.dataDir)
 	return p.Run(ctx)
@@ -125,19 +116,13 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 
 // devFlags are portal dev's settings, each checked as it is read.
 type devFlags struct {
-	addr, metricsAddr, dataDir string
-	allowRemote, requireWhy    bool
-	cpuProfile, memProfile     string
-	reconcileEvery             time.Duration
-	expiryGrace                time.Duration
-	// database is SQLite in dataDir unless -database names another.
-	database database
-	// acsConnection, if set, is a shared ACS to use instead of the
-	// in-process emulator.
-	acsConnection *acs.ConnectionString
-	acsFaults     acsemu.Rates
-	graphFaults   acsemu.Rates
-	graphWithhold []string
+	addr, metricsAddr, dataDir, cpuProfile, memProfile string
+	allowRemote, requireWhy                            bool
+	reconcileEvery, expiryGrace                        time.Duration
+	database                                           database              // SQLite in dataDir unless -database
+	acsConnection                                      *acs.ConnectionString // nil: the in-process emulator
+	acsFaults, graphFaults                             acsemu.Rates
+	graphWithhold                                      []string
 }
 
 // parseDevFlags reads portal dev's flags. Like parseFlags, it returns
@@ -230,31 +215,28 @@ type devACS struct {
 	stop func()
 }
 
-// startDevACS starts the in-process emulator, its state in the data
-// folder, unless f names a shared ACS.
+// startDevACS serves the ACS emulator on its own loopback port, with its
+// state in the data folder so that restarting dev mode is like restarting
+// the portal alone: ACS does not forget. With -acs-connection-string it
+// starts nothing and uses that ACS.
 func startDevACS(f devFlags, logger *slog.Logger) (devACS, error) {
 	if cs := f.acsConnection; cs != nil {
 		return devACS{url: strings.TrimRight(cs.Endpoint, "/"), key: cs.AccessKey, stop: func() {}}, nil
 	}
-	emu, url, stop, err := startDevEmulator(filepath.Join(f.dataDir, "acs-emulator.json"), logger)
+	emu, err := acsemu.New(acsemu.Config{AccessKey: devAccessKey, StatePath: filepath.Join(f.dataDir, "acs-emulator.json"), Logger: logger})
 	if err != nil {
-		return devACS{}, err
+		return devACS{}, fmt.Errorf("ACS emulator: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", emu)
+	// Faults can be changed while dev mode runs, to watch a bulk job or a
+	// reconcile ride out throttling: curl -X PUT -d '429=0.2,retry-after=1'.
+	mux.HandleFunc("PUT /_emulator/faults", faultsHandler(emu.SetRates))
+	url, stop, err := serveLoopback(mux, emu.Close)
+	if err != nil {
+		return devACS{}, fmt.Errorf("ACS emulator: %w", err)
 	}
 	return devACS{emu: emu, url: url, key: devAccessKey, stop: stop}, nil
-}
-
-// seed fills a brand-new in-process emulator and the inventory with demo
-// data (see seedDev), then turns on the faults asked for: the seed must
-// not fail. A shared ACS is left as it is.
-func (a devACS) seed(ctx context.Context, store portal.Store, service *access.Service, faults acsemu.Rates) error {
-	if a.emu == nil {
-		return nil
-	}
-	if err := seedDev(ctx, store, a.emu, a.url, service); err != nil {
-		return err
-	}
-	a.emu.SetRates(faults)
-	return nil
 }
 
 // devAuthenticator signs people in through the dev identity provider with
@@ -304,26 +286,6 @@ func printDevBanner(w io.Writer, base string, a devACS, metrics net.Listener, gr
 	fmt.Fprintf(w, "  Graph emulator: %s (names, the people finder, resource accounts)\n", graphURL)
 	fmt.Fprintf(w, "  Graph emulator faults: curl -X PUT -d '429=1,retry-after=30' %s/_emulator/faults\n", graphURL)
 	fmt.Fprintf(w, "  data: %s\n", dataDir)
-}
-
-// startDevEmulator serves the ACS emulator on its own loopback port, with its
-// state in the data folder so that restarting dev mode is like restarting the
-// portal alone: ACS does not forget.
-func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, string, func(), error) {
-	emu, err := acsemu.New(acsemu.Config{AccessKey: devAccessKey, StatePath: statePath, Logger: logger})
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", emu)
-	// Faults can be changed while dev mode runs, to watch a bulk job or a
-	// reconcile ride out throttling: curl -X PUT -d '429=0.2,retry-after=1'.
-	mux.HandleFunc("PUT /_emulator/faults", faultsHandler(emu.SetRates))
-	url, stop, err := serveLoopback(mux, emu.Close)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
-	}
-	return emu, url, stop, nil
 }
 
 // faultsHandler sets an emulator's faults from a PUT body in -acs-faults'

@@ -69,22 +69,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	p, err := assemble(adapters{
-		Listener:             ln,
-		MetricsListener:      mln,
-		Store:                db,
-		ACS:                  acsOpts,
-		Auth:                 auth,
-		Directory:            directory,
-		Logger:               logger,
-		BaseURL:              cfg.BaseURL,
-		SignOutOrigin:        cfg.EntraHost,
-		Session:              web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
-		TrustedProxies:       cfg.TrustedProxies,
-		KnownApps:            cfg.KnownApps,
-		ACSResourceID:        cfg.ACSResourceID,
-		RequireJustification: cfg.RequireJustification,
-		ReconcileEvery:       cfg.ReconcileEvery,
-		ExpiryGrace:          cfg.ExpiryGrace,
+		Listener: ln, MetricsListener: mln, Store: db, ACS: acsOpts, Auth: auth, Directory: directory, Logger: logger,
+		BaseURL: cfg.BaseURL, SignOutOrigin: cfg.EntraHost, ACSResourceID: cfg.ACSResourceID,
+		Session: web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, TrustedProxies: cfg.TrustedProxies,
+		KnownApps: cfg.KnownApps, ReconcileEvery: cfg.ReconcileEvery, ExpiryGrace: cfg.ExpiryGrace, RequireJustification: cfg.RequireJustification,
 	})
 	if err != nil {
 		return err
