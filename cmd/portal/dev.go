@@ -14,22 +14,16 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
-	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
-	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/graph"
-	"github.com/teamsphone/portal/internal/jobs"
-	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
-	"github.com/teamsphone/portal/web"
 )
 
 // devAccessKey is the dev emulator's HMAC key. It is a constant on purpose:
@@ -42,89 +36,44 @@ const devClientSecret = "dev-client-secret-not-a-secret"
 // a data folder, the ACS emulator and the dev identity provider in-process.
 // Sign-in goes through the same MSAL code path as production.
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback unless -allow-remote)")
-	dataDir := fs.String("data", "data", "folder for the SQLite database and the emulator's state")
-	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
-	requireWhy := fs.Bool("require-justification", false, "refuse changes without a justification")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
-	memProfile := fs.String("memprofile", "", "write a heap profile to this file when the portal stops (for load tests)")
-	reconcileEvery := fs.Duration("reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
-	expiryGrace := fs.Duration("expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address too, e.g. 127.0.0.1:9090")
-	databaseURL := fs.String("database", "", "a database instead of SQLite in -data: postgres://… (several dev instances may share it)")
-	acsConnection := fs.String("acs-connection-string", "", "an ACS (emulator) to use instead of the in-process one: endpoint=…;accesskey=… (no demo data then)")
-	graphFaults := fs.String("graph-faults", "", `faults the Graph emulator injects, in -acs-faults' syntax (change them while it runs: PUT to <graph emulator>/_emulator/faults)`)
-	graphWithhold := fs.String("graph-withhold", "", `delegated Graph permissions the dev tenants have not consented to, comma-separated: users, resourceAccounts, apps`)
-	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
-	if err := parseFlags(fs, args, stderr); err != nil {
+	f, err := parseDevFlags(args, stderr)
+	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	if *memProfile != "" {
-		defer func() {
-			if f, err := os.Create(*memProfile); err == nil {
-				runtime.GC()
-				pprof.WriteHeapProfile(f)
-				f.Close()
-			}
-		}()
+	stopProfiling, err := startProfiling(f.cpuProfile, f.memProfile)
+	if err != nil {
+		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer stopProfiling()
 
-	ln, err := listenLoopback(*addr, *allowRemote)
+	ln, err := listenLoopback(f.addr, f.allowRemote)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if f.metricsAddr != "" {
+		if mln, err = listenLoopback(f.metricsAddr, f.allowRemote); err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer mln.Close()
+	}
 	base := "http://" + ln.Addr().String()
 
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	d := database{SQLitePath: filepath.Join(*dataDir, "portal.db")}
-	if *databaseURL != "" {
-		if d, err = parseDatabase(*databaseURL); err != nil {
-			return fmt.Errorf("-database: %w", err)
-		}
-		d.MigrationURL = d.PostgresURL // one role in dev: it migrates too
-	}
-	db, err := d.open(ctx)
+	db, err := f.database.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-
-	rates, err := acsemu.ParseRates(*acsFaults)
+	acsEmu, err := startDevACS(f, logger)
 	if err != nil {
-		return fmt.Errorf("-acs-faults: %w", err)
+		return err
 	}
-	// The in-process emulator, or one ACS several dev instances share.
-	var emu *acsemu.Emulator
-	emuURL, acsKey := "", devAccessKey
-	if *acsConnection != "" {
-		cs, err := acs.ParseConnectionString(*acsConnection)
-		if err != nil {
-			return fmt.Errorf("-acs-connection-string: %s", portal.ErrorMessage(err))
-		}
-		emuURL, acsKey = strings.TrimRight(cs.Endpoint, "/"), cs.AccessKey
-	} else {
-		var stopEmu func()
-		if emu, emuURL, stopEmu, err = startDevEmulator(filepath.Join(*dataDir, "acs-emulator.json"), logger); err != nil {
-			return err
-		}
-		defer stopEmu()
-	}
+	defer acsEmu.stop()
 	idp, err := devidp.Start(devidp.Config{
 		ClientSecret:           devClientSecret,
 		RedirectURIs:           []string{base + "/auth/callback"},
@@ -134,117 +83,149 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("dev identity provider: %w", err)
 	}
 	defer idp.Close()
-
-	cred, err := confidential.NewCredFromSecret(devClientSecret)
-	if err != nil {
-		return err
-	}
-	tenants := map[portal.GUID]string{}
-	for _, p := range devidp.Personas() {
-		tenants[p.TenantID] = p.TenantName
-	}
-	graphRates, err := acsemu.ParseRates(*graphFaults)
-	if err != nil {
-		return fmt.Errorf("-graph-faults: %w", err)
-	}
-	withheld, err := parseWithheld(*graphWithhold)
-	if err != nil {
-		return fmt.Errorf("-graph-withhold: %w", err)
-	}
-	graphEmu, graphURL, stopGraph, err := startDevGraph(idp, withheld, logger)
+	graphEmu, graphURL, stopGraph, err := startDevGraph(idp, f.graphWithhold, logger)
 	if err != nil {
 		return fmt.Errorf("graph emulator: %w", err)
 	}
 	defer stopGraph()
-	graphEmu.SetRates(graphRates)
-	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
-	acsClient, err := acs.New(acs.Options{Endpoint: emuURL, AccessKey: acsKey, Observer: m})
+	graphEmu.SetRates(f.graphFaults)
+	auth, err := devAuthenticator(idp, base, db)
 	if err != nil {
 		return err
 	}
-	directory := graph.New(graphURL, nil)
-	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: *requireWhy, Logger: logger,
-		Directory: directory, ACSResourceID: devACSResourceID})
-	if emu != nil {
-		if err := seedDev(ctx, db, emu, emuURL, service); err != nil {
+
+	p, err := assemble(adapters{
+		Listener: ln, MetricsListener: mln, Store: db, ACS: acs.Options{Endpoint: acsEmu.url, AccessKey: acsEmu.key},
+		Auth: auth, Directory: graph.New(graphURL, nil), Logger: logger,
+		BaseURL: base, SignOutOrigin: idp.BrowserBase(), ACSResourceID: devACSResourceID,
+		KnownApps: devKnownApps, TenantNames: devTenantNames(),
+		ReconcileEvery: f.reconcileEvery, ExpiryGrace: f.expiryGrace, RequireJustification: f.requireWhy, DevMode: true,
+	})
+	if err != nil {
+		return err
+	}
+	if acsEmu.emu != nil { // not a shared ACS
+		if err := seedDev(ctx, db, acsEmu.emu, acsEmu.url, p.Access); err != nil {
 			return fmt.Errorf("dev seed: %w", err)
 		}
-		emu.SetRates(rates) // after the seed, which must not fail
+		acsEmu.emu.SetRates(f.acsFaults) // after the seed, which must not fail
 	}
-
-	sealer, err := entra.NewSealer(devTokenCacheKey)
-	if err != nil {
-		return err
-	}
-	auth, err := entra.New(entra.Config{
-		Authority:      idp.Authority("organizations"),
-		ClientID:       devidp.ClientID,
-		Credential:     cred,
-		RedirectURL:    base + "/auth/callback",
-		AllowedTenants: []portal.GUID{devidp.ContosoTenant, devidp.FabrikamTenant},
-		HTTPClient:     idp.HTTPClient(),
-		DevIdP:         true,
-		Graph:          &entra.GraphConfig{Scopes: graphScopes, Caches: db, Sealer: sealer},
-	})
-	if err != nil {
-		return err
-	}
-	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: *reconcileEvery, Logger: logger}
-	// Background work stops with ctx; wait for it before the deferred
-	// db.Close, so no job writes to a closed database.
-	var background sync.WaitGroup
-	defer background.Wait()
-	background.Go(func() { reconciler.Run(ctx) })
-	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: *expiryGrace, Logger: logger}).Run(ctx) })
-	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
-	background.Go(func() { bulkRunner.Run(ctx) })
-	site := web.New(web.Deps{
-		ExpiryGrace:   *expiryGrace,
-		Auth:          auth,
-		Sessions:      db,
-		Access:        service,
-		Reconciler:    reconciler,
-		Jobs:          bulkRunner,
-		Metrics:       m,
-		Bulk:          &bulk.Planner{Access: service, Plans: db},
-		KnownApps:     devKnownApps,
-		SignOutOrigin: idp.BrowserBase(),
-		Logger:        logger,
-		BaseURL:       base,
-		TenantNames:   tenants,
-		DevMode:       true,
-		Ready:         readiness(db, nil),
-	})
-	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
-	srv := web.HTTPServer(site)
-	fmt.Fprintf(stdout, "Teams Phone Access Portal (dev) at %s\n", base)
-	fmt.Fprintf(stdout, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
-	fmt.Fprintf(stdout, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", emuURL, base64.StdEncoding.EncodeToString(acsKey))
-	if emu != nil {
-		fmt.Fprintf(stdout, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", emuURL)
-	}
-	if *metricsAddr != "" {
-		mln, err := listenLoopback(*metricsAddr, *allowRemote)
-		if err != nil {
-			return fmt.Errorf("-metrics-addr: %w", err)
-		}
-		msrv := metricsServer(m)
-		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
-		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
-	}
-	fmt.Fprintf(stdout, "  Graph emulator: %s (names, the people finder, resource accounts)\n", graphURL)
-	fmt.Fprintf(stdout, "  Graph emulator faults: curl -X PUT -d '429=1,retry-after=30' %s/_emulator/faults\n", graphURL)
-	fmt.Fprintf(stdout, "  data: %s\n", *dataDir)
-	return serveUntilDone(ctx, srv, ln)
+	printDevBanner(stdout, base, acsEmu, mln, graphURL, f.dataDir)
+	return p.Run(ctx)
 }
 
-// startDevEmulator serves the ACS emulator on its own loopback port, with its
-// state in the data folder so that restarting dev mode is like restarting the
-// portal alone: ACS does not forget.
-func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, string, func(), error) {
-	emu, err := acsemu.New(acsemu.Config{AccessKey: devAccessKey, StatePath: statePath, Logger: logger})
+// devFlags are portal dev's settings, each checked as it is read.
+type devFlags struct {
+	addr, metricsAddr, dataDir, cpuProfile, memProfile string
+	allowRemote, requireWhy                            bool
+	reconcileEvery, expiryGrace                        time.Duration
+	database                                           database              // SQLite in dataDir unless -database
+	acsConnection                                      *acs.ConnectionString // nil: the in-process emulator
+	acsFaults, graphFaults                             acsemu.Rates
+	graphWithhold                                      []string
+}
+
+// parseDevFlags reads portal dev's flags. Like parseFlags, it returns
+// flag.ErrHelp for -h and errUsage for flags that do not parse; a value
+// that parses but makes no sense is an error naming its flag.
+func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
+	var f devFlags
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address (loopback unless -allow-remote)")
+	fs.StringVar(&f.dataDir, "data", "data", "folder for the SQLite database and the emulator's state")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
+	fs.BoolVar(&f.requireWhy, "require-justification", false, "refuse changes without a justification")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file when the portal stops (for load tests)")
+	fs.DurationVar(&f.reconcileEvery, "reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
+	fs.DurationVar(&f.expiryGrace, "expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address too, e.g. 127.0.0.1:9090")
+	databaseURL := fs.String("database", "", "a database instead of SQLite in -data: postgres://… (several dev instances may share it)")
+	acsConnection := fs.String("acs-connection-string", "", "an ACS (emulator) to use instead of the in-process one: endpoint=…;accesskey=… (no demo data then)")
+	graphFaults := fs.String("graph-faults", "", `faults the Graph emulator injects, in -acs-faults' syntax (change them while it runs: PUT to <graph emulator>/_emulator/faults)`)
+	graphWithhold := fs.String("graph-withhold", "", `delegated Graph permissions the dev tenants have not consented to, comma-separated: users, resourceAccounts, apps`)
+	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return f, err
+	}
+	var err error
+	f.database = database{SQLitePath: filepath.Join(f.dataDir, "portal.db")}
+	if *databaseURL != "" {
+		if f.database, err = parseDatabase(*databaseURL); err != nil {
+			return f, fmt.Errorf("-database: %w", err)
+		}
+		f.database.MigrationURL = f.database.PostgresURL // one role in dev: it migrates too
+	}
+	if *acsConnection != "" {
+		cs, err := acs.ParseConnectionString(*acsConnection)
+		if err != nil {
+			return f, fmt.Errorf("-acs-connection-string: %s", portal.ErrorMessage(err))
+		}
+		f.acsConnection = &cs
+	}
+	if f.acsFaults, err = acsemu.ParseRates(*acsFaults); err != nil {
+		return f, fmt.Errorf("-acs-faults: %w", err)
+	}
+	if f.graphFaults, err = acsemu.ParseRates(*graphFaults); err != nil {
+		return f, fmt.Errorf("-graph-faults: %w", err)
+	}
+	if f.graphWithhold, err = parseWithheld(*graphWithhold); err != nil {
+		return f, fmt.Errorf("-graph-withhold: %w", err)
+	}
+	return f, nil
+}
+
+// startProfiling writes a CPU profile to cpuPath from now until stop, and
+// a heap profile to memPath at stop ("" for neither).
+func startProfiling(cpuPath, memPath string) (stop func(), err error) {
+	stopCPU := func() {}
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stopCPU = func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+	}
+	return func() {
+		stopCPU()
+		if memPath == "" {
+			return
+		}
+		if f, err := os.Create(memPath); err == nil {
+			runtime.GC()
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}, nil
+}
+
+// devACS is the ACS dev mode talks to: the in-process emulator, or one
+// several dev instances share (then emu is nil).
+type devACS struct {
+	emu  *acsemu.Emulator
+	url  string // without a trailing slash
+	key  []byte
+	stop func()
+}
+
+// startDevACS serves the ACS emulator on its own loopback port, with its
+// state in the data folder so that restarting dev mode is like restarting
+// the portal alone: ACS does not forget. With -acs-connection-string it
+// starts nothing and uses that ACS.
+func startDevACS(f devFlags, logger *slog.Logger) (devACS, error) {
+	if cs := f.acsConnection; cs != nil {
+		return devACS{url: strings.TrimRight(cs.Endpoint, "/"), key: cs.AccessKey, stop: func() {}}, nil
+	}
+	emu, err := acsemu.New(acsemu.Config{AccessKey: devAccessKey, StatePath: filepath.Join(f.dataDir, "acs-emulator.json"), Logger: logger})
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+		return devACS{}, fmt.Errorf("ACS emulator: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", emu)
@@ -253,9 +234,58 @@ func startDevEmulator(statePath string, logger *slog.Logger) (*acsemu.Emulator, 
 	mux.HandleFunc("PUT /_emulator/faults", faultsHandler(emu.SetRates))
 	url, stop, err := serveLoopback(mux, emu.Close)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("ACS emulator: %w", err)
+		return devACS{}, fmt.Errorf("ACS emulator: %w", err)
 	}
-	return emu, url, stop, nil
+	return devACS{emu: emu, url: url, key: devAccessKey, stop: stop}, nil
+}
+
+// devAuthenticator signs people in through the dev identity provider with
+// the same MSAL code path as production, Graph tokens included.
+func devAuthenticator(idp *devidp.IdP, base string, caches portal.TokenCacheStore) (*entra.Authenticator, error) {
+	cred, err := confidential.NewCredFromSecret(devClientSecret)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := entra.NewSealer(devTokenCacheKey)
+	if err != nil {
+		return nil, err
+	}
+	return entra.New(entra.Config{
+		Authority:      idp.Authority("organizations"),
+		ClientID:       devidp.ClientID,
+		Credential:     cred,
+		RedirectURL:    base + "/auth/callback",
+		AllowedTenants: []portal.GUID{devidp.ContosoTenant, devidp.FabrikamTenant},
+		HTTPClient:     idp.HTTPClient(),
+		DevIdP:         true,
+		Graph:          &entra.GraphConfig{Scopes: graphScopes, Caches: caches, Sealer: sealer},
+	})
+}
+
+// devTenantNames names the dev personas' tenants.
+func devTenantNames() map[portal.GUID]string {
+	names := map[portal.GUID]string{}
+	for _, p := range devidp.Personas() {
+		names[p.TenantID] = p.TenantName
+	}
+	return names
+}
+
+// printDevBanner tells where everything is. Tests read it, and it comes
+// only once the portal is ready to answer.
+func printDevBanner(w io.Writer, base string, a devACS, metrics net.Listener, graphURL, dataDir string) {
+	fmt.Fprintf(w, "Teams Phone Access Portal (dev) at %s\n", base)
+	fmt.Fprintf(w, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
+	fmt.Fprintf(w, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", a.url, base64.StdEncoding.EncodeToString(a.key))
+	if a.emu != nil {
+		fmt.Fprintf(w, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", a.url)
+	}
+	if metrics != nil {
+		fmt.Fprintf(w, "  metrics: http://%s/metrics\n", metrics.Addr())
+	}
+	fmt.Fprintf(w, "  Graph emulator: %s (names, the people finder, resource accounts)\n", graphURL)
+	fmt.Fprintf(w, "  Graph emulator faults: curl -X PUT -d '429=1,retry-after=30' %s/_emulator/faults\n", graphURL)
+	fmt.Fprintf(w, "  data: %s\n", dataDir)
 }
 
 // faultsHandler sets an emulator's faults from a PUT body in -acs-faults'

@@ -8,22 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
-	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
-	"github.com/teamsphone/portal/internal/bulk"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/graph"
-	"github.com/teamsphone/portal/internal/jobs"
-	"github.com/teamsphone/portal/internal/metrics"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/web"
 )
@@ -50,31 +43,68 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("PORTAL_METRICS_ADDR: %w", err)
+		}
+		defer mln.Close()
+	}
 	db, err := cfg.Database.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	cred, err := entraCredential(cfg)
+	auth, err := entraAuthenticator(cfg, db)
 	if err != nil {
 		return err
+	}
+	var directory portal.Directory // nil: IDs only
+	if cfg.Graph {
+		directory = graph.New(graph.DefaultBase, nil)
+	}
+	acsOpts, err := acsOptions(cfg)
+	if err != nil {
+		return err
+	}
+	p, err := assemble(adapters{
+		Listener: ln, MetricsListener: mln, Store: db, ACS: acsOpts, Auth: auth, Directory: directory, Logger: logger,
+		BaseURL: cfg.BaseURL, SignOutOrigin: cfg.EntraHost, ACSResourceID: cfg.ACSResourceID,
+		Session: web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, TrustedProxies: cfg.TrustedProxies,
+		KnownApps: cfg.KnownApps, ReconcileEvery: cfg.ReconcileEvery, ExpiryGrace: cfg.ExpiryGrace, RequireJustification: cfg.RequireJustification,
+	})
+	if err != nil {
+		return err
+	}
+	if mln != nil {
+		logger.Info("metrics serving", "addr", mln.Addr().String())
+	}
+	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
+	return p.Run(ctx)
+}
+
+// entraAuthenticator signs people in with Entra ID, in the one configured
+// tenant or in any of the allowed ones; with Graph on, it also keeps each
+// session's Graph tokens, sealed, in caches.
+func entraAuthenticator(cfg serveConfig, caches portal.TokenCacheStore) (*entra.Authenticator, error) {
+	cred, err := entraCredential(cfg)
+	if err != nil {
+		return nil, err
 	}
 	tenant := "organizations"
 	if len(cfg.Tenants) == 1 {
 		tenant = cfg.Tenants[0].String()
 	}
 	var graphCfg *entra.GraphConfig
-	var directory portal.Directory // nil: IDs only
 	if cfg.Graph {
-		directory = graph.New(graph.DefaultBase, nil)
 		sealer, err := entra.NewSealer(cfg.TokenCacheKey)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		graphCfg = &entra.GraphConfig{Scopes: graphScopes, Caches: db, Sealer: sealer}
+		graphCfg = &entra.GraphConfig{Scopes: graphScopes, Caches: caches, Sealer: sealer}
 	}
-	auth, err := entra.New(entra.Config{
+	return entra.New(entra.Config{
 		Authority:      cfg.EntraHost + "/" + tenant,
 		ClientID:       cfg.ClientID,
 		Credential:     cred,
@@ -83,72 +113,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		RoleNames:      cfg.RoleNames,
 		Graph:          graphCfg,
 	})
-	if err != nil {
-		return err
-	}
-	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
-	acsClient, acsCred, err := newACSClient(cfg, m)
-	if err != nil {
-		return err
-	}
-	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: cfg.RequireJustification, Logger: logger,
-		Directory: directory, ACSResourceID: cfg.ACSResourceID})
-	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: cfg.ReconcileEvery, Logger: logger}
-	// Background work stops with ctx; wait for it before the deferred
-	// db.Close, so no job writes to a closed database.
-	var background sync.WaitGroup
-	defer background.Wait()
-	background.Go(func() { reconciler.Run(ctx) })
-	background.Go(func() { (&jobs.Expirer{Service: service, Locks: db, Grace: cfg.ExpiryGrace, Logger: logger}).Run(ctx) })
-	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
-	background.Go(func() { bulkRunner.Run(ctx) })
-	site := web.New(web.Deps{
-		ExpiryGrace:    cfg.ExpiryGrace,
-		Auth:           auth,
-		Sessions:       db,
-		Access:         service,
-		Reconciler:     reconciler,
-		Jobs:           bulkRunner,
-		Bulk:           &bulk.Planner{Access: service, Plans: db},
-		KnownApps:      cfg.KnownApps,
-		SignOutOrigin:  cfg.EntraHost,
-		Logger:         logger,
-		BaseURL:        cfg.BaseURL,
-		Session:        web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute},
-		HSTS:           strings.HasPrefix(cfg.BaseURL, "https://"),
-		TrustedProxies: cfg.TrustedProxies,
-		Metrics:        m,
-		Ready:          readiness(db, acsCred),
-	})
-	background.Go(func() { pruneSessions(ctx, site, 10*time.Minute, logger) })
-	if cfg.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("PORTAL_METRICS_ADDR: %w", err)
-		}
-		msrv := metricsServer(m)
-		background.Go(func() { serveUntilDone(ctx, msrv, mln) })
-		logger.Info("metrics serving", "addr", mln.Addr().String())
-	}
-	srv := web.HTTPServer(site)
-	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
-	return serveUntilDone(ctx, srv, ln)
 }
 
-// newACSClient talks to ACS with the connection string's access key, or
-// else with the managed identity (system- or user-assigned), which it also
-// returns for the readiness probe (nil with an access key).
-func newACSClient(cfg serveConfig, observer acs.CallObserver) (*acs.Client, azcore.TokenCredential, error) {
+// acsOptions reach ACS with the connection string's access key, or else
+// with the managed identity (system- or user-assigned), whose token
+// readiness then also asks for.
+func acsOptions(cfg serveConfig) (acs.Options, error) {
 	if cfg.ACSConnection != nil {
-		c, err := acs.New(acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey, Observer: observer})
-		return c, nil, err
+		return acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey}, nil
 	}
 	cred, err := acs.NewCredential(acs.CredentialOptions{ManagedIdentityClientID: cfg.ManagedIdentity})
 	if err != nil {
-		return nil, nil, err
+		return acs.Options{}, err
 	}
-	c, err := acs.New(acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred, Observer: observer})
-	return c, cred, err
+	return acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred}, nil
 }
 
 // readyStore is what readiness asks of the database.
@@ -208,12 +186,4 @@ func entraCredential(cfg serveConfig) (confidential.Credential, error) {
 		}), nil
 	}
 	return confidential.NewCredFromSecret(cfg.ClientSecret)
-}
-
-// metricsServer serves /metrics alone, on the address the operator gave
-// for it (never the portal's public one).
-func metricsServer(m *metrics.Metrics) *http.Server {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 }

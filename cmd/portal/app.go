@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/bulk"
+	"github.com/teamsphone/portal/internal/jobs"
+	"github.com/teamsphone/portal/internal/metrics"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/web"
+)
+
+// adapters is what a mode brings to the one portal: its addresses, already
+// bound (so a bad one has failed before anything started), the adapters to
+// the world outside (real Entra, ACS, Graph and database for serve; the
+// emulators and the dev data folder for dev) and its settings.
+type adapters struct {
+	Listener, MetricsListener net.Listener // MetricsListener nil: no /metrics
+	Store                     store
+	// ACS says how to reach ACS; assemble adds the metrics observer. A
+	// Credential in it is also what readiness asks a token of.
+	ACS       acs.Options
+	Auth      portal.Authenticator
+	Directory portal.Directory // nil: IDs only
+	Logger    *slog.Logger
+
+	BaseURL, SignOutOrigin, ACSResourceID string // an https BaseURL turns HSTS on
+	Session                               web.SessionOptions
+	TrustedProxies                        []netip.Prefix
+	KnownApps                             []portal.KnownApp
+	TenantNames                           map[portal.GUID]string
+	ReconcileEvery, ExpiryGrace           time.Duration
+	RequireJustification, DevMode         bool
+}
+
+// app is the assembled portal, not yet running.
+type app struct {
+	// Access runs the use cases; dev seeds its demo data through it
+	// before Run.
+	Access *access.Service
+
+	listener   net.Listener
+	server     *http.Server
+	background []func(context.Context)
+}
+
+// assemble builds the portal from a's adapters: metrics, the ACS client,
+// the use cases, the background jobs and the web server. Nothing runs
+// until Run.
+func assemble(a adapters) (*app, error) {
+	db, logger := a.Store, a.Logger
+	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
+	a.ACS.Observer = m
+	acsClient, err := acs.New(a.ACS)
+	if err != nil {
+		return nil, err
+	}
+	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
+		Directory: a.Directory, ACSResourceID: a.ACSResourceID})
+	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}
+	expirer := &jobs.Expirer{Service: service, Locks: db, Grace: a.ExpiryGrace, Logger: logger}
+	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
+	site := web.New(web.Deps{
+		ExpiryGrace:    a.ExpiryGrace,
+		Auth:           a.Auth,
+		Sessions:       db,
+		Access:         service,
+		Reconciler:     reconciler,
+		Jobs:           bulkRunner,
+		Bulk:           &bulk.Planner{Access: service, Plans: db},
+		KnownApps:      a.KnownApps,
+		SignOutOrigin:  a.SignOutOrigin,
+		Logger:         logger,
+		BaseURL:        a.BaseURL,
+		TenantNames:    a.TenantNames,
+		Session:        a.Session,
+		HSTS:           strings.HasPrefix(a.BaseURL, "https://"),
+		TrustedProxies: a.TrustedProxies,
+		DevMode:        a.DevMode,
+		Metrics:        m,
+		Ready:          readiness(db, a.ACS.Credential),
+	})
+	p := &app{Access: service, listener: a.Listener, server: web.HTTPServer(site), background: []func(context.Context){
+		reconciler.Run,
+		expirer.Run,
+		bulkRunner.Run,
+		func(ctx context.Context) { pruneSessions(ctx, site, 10*time.Minute, logger) },
+	}}
+	if mln := a.MetricsListener; mln != nil {
+		p.background = append(p.background, func(ctx context.Context) { serveUntilDone(ctx, metricsServer(m), mln) })
+	}
+	return p, nil
+}
+
+// Run serves until ctx ends or serving fails. The background work (jobs,
+// session pruning, /metrics) stops then too, and Run waits for it before
+// returning, so the caller may close the store then: no job writes to a
+// closed database.
+func (p *app) Run(ctx context.Context) error {
+	var background sync.WaitGroup
+	defer background.Wait()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop() // before the Wait above: a server that failed stops the rest
+	for _, work := range p.background {
+		background.Go(func() { work(ctx) })
+	}
+	return serveUntilDone(ctx, p.server, p.listener)
+}
+
+// metricsServer serves /metrics alone, on the address the operator gave
+// for it (never the portal's public one).
+func metricsServer(m *metrics.Metrics) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+}
