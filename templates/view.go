@@ -1,6 +1,3 @@
-// Package templates holds the portal's templ components and the typed view
-// models they take. Components only escape through templ; nothing here uses
-// templ.Raw or marks user data safe.
 package templates
 
 // Page is what the layout needs on every page.
