@@ -99,113 +99,12 @@ type Option struct {
 	Count        int // shown beside filters; -1 hides it
 }
 
-// SortLink is a sortable column header.
-type SortLink struct {
-	Label  string
-	Href   string
-	Active bool
-	Desc   bool
-}
-
-// ListView is the assignments list page (and its results fragment).
-type ListView struct {
-	Query     string
-	Kinds     []Option
-	States    []Option
-	Sort      string
-	Desc      bool
-	Sorts     []SortLink
-	Rows      []AssignmentRow
-	Matched   int // rows matching the filters
-	Total     int // the tenant's rows
-	From, To  int // 1-based positions shown
-	PrevHref  string
-	NextHref  string
-	Page      int
-	Pages     int
-	Filtered  bool // a query or filter is active
-	MayGrant  bool
-	MayExport bool
-	ExportURL string
-	// MayRefreshNames offers "Refresh names" (Graph is set up).
-	MayRefreshNames bool
-}
-
 // FieldErrors maps a form field's name to its message.
 type FieldErrors map[string]string
-
-// GrantForm is the grant form with what the person typed.
-type GrantForm struct {
-	ObjectID      string
-	ExpiresAt     string // as typed: 2026-12-24T18:00
-	Kind          string
-	Kinds         []Option // the kinds this person may grant
-	Apps          []Option // known calling-client apps; Selected = ticked
-	OtherApps     string   // typed app IDs, one per line
-	Label         string
-	Justification string
-	Required      bool // justification required
-	Errors        FieldErrors
-	Problem       string // a form-level message (upstream failure, conflict)
-	ProblemHref   string // a link that helps (look it up, open it)
-	ProblemLink   string
-	People        PeopleView
-	Accounts      AccountsView
-}
-
-// AccountsView is the grant form's resource-account picker (admins).
-type AccountsView struct {
-	Enabled  bool // Graph is set up and the viewer is an admin
-	Listed   bool // the list was asked for
-	Bound    bool // only accounts bound to this ACS resource are listed
-	Accounts []AccountView
-	Message  string // why the list is not available
-}
-
-// AccountView is one resource account; Href opens the grant form filled in.
-type AccountView struct {
-	ObjectID, Name, UPN, Phone, Href string
-}
-
-// PeopleView is the grant form's people finder: what was searched, who
-// was found, or why names are not available.
-type PeopleView struct {
-	Enabled  bool // Graph is set up
-	Query    string
-	Searched bool
-	People   []PersonView
-	Message  string
-}
 
 // PersonView is one person found; Href opens the grant form filled in.
 type PersonView struct {
 	ObjectID, Name, UPN, Href string
-}
-
-// EditForm is the edit form of a user assignment.
-type EditForm struct {
-	ObjectID      string
-	Version       int64
-	Seen          string // the row's fingerprint when the page was made
-	ExpiresAt     string // 2026-12-24T18:00, or ""
-	Apps          []Option
-	OtherApps     string
-	Label         string
-	Justification string
-	Required      bool
-	Errors        FieldErrors
-	Problem       string
-	// Conflict shows what changed meanwhile (nil: none).
-	Conflict *ConflictView
-}
-
-// ConflictView shows both states of a refused change.
-type ConflictView struct {
-	Reason    string
-	Inventory *AssignmentRow // nil: no row any more
-	ACS       *ACSView       // nil: ACS not asked or holds none
-	ACSAsked  bool
-	Proposed  []AppRef
 }
 
 // ACSView is what ACS holds for an object.
@@ -235,30 +134,6 @@ type HistoryRow struct {
 	RequestID     string
 	CV            string
 	ClientIP      string
-}
-
-// DetailView is one assignment's page.
-type DetailView struct {
-	Row      AssignmentRow
-	Observed *ACSView // what ACS held at the last verification, when it differed
-	History  []HistoryRow
-	// HistoryTotal counts all the object's audit rows; AuditHref links to
-	// them all in the audit log ("" when the viewer may not open it).
-	HistoryTotal int
-	AuditHref    string
-	MayChange    bool // edit (users), verify, revoke
-	Edit         *EditForm
-	Verified     string // a message after "Verify now"
-}
-
-// RevokeView is the confirmation before a revoke.
-type RevokeView struct {
-	Row           AssignmentRow
-	Seen          string
-	Justification string
-	Required      bool
-	Errors        FieldErrors
-	Problem       string
 }
 
 // LookupView is the live lookup page.
@@ -336,12 +211,6 @@ type DriftRow struct {
 	Seen      string
 	ACS       *ACSView // what ACS held at the last verification (nil: none)
 	MayRepair bool
-}
-
-// ExpiriesView lists the tenant's time-boxed access, the soonest first.
-type ExpiriesView struct {
-	Rows  []AssignmentRow
-	Grace string // "" when none
 }
 
 // BulkUploadView is the bulk upload page.
