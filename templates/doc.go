@@ -6,10 +6,12 @@
 // it takes in the .go file of the same name: list.templ and list.go for the
 // assignments list and its results fragment, grant (the grant form with the
 // people finder and the resource-account picker), detail (one assignment:
-// verification, edit form, conflict panel), revoke (the confirmation) and
-// expiries. What several pages share is in components.templ (Principal,
-// StateBadge, AppList, HistoryTable), fields.templ (a form's error summary
-// and its fields) and view.go (the view models they take).
+// verification, edit form, conflict panel), revoke (the confirmation),
+// expiries, lookup (look up and adopt), audit, drift, bulk (upload, plan,
+// job), pages (home, no access, error, signed out) and layout (the page
+// shell and its flashes). What several pages share is in components.templ
+// (Principal, StateBadge, AppList, HistoryTable), fields.templ (a form's
+// error summary and its fields) and view.go (the view models they take).
 //
 // The *_templ.go files are generated from the .templ files and committed, so
 // that the portal builds with plain go build. After changing a .templ file,
