@@ -2,6 +2,11 @@
 // models they take. Components only escape through templ; nothing here uses
 // templ.Raw or marks user data safe.
 //
+// Components decide nothing: a view model arrives with its strings ready to
+// show and with what the person may do as flags (MayGrant, MayChange, …), so
+// the package imports nothing of the portal but static, and knows neither
+// the domain, nor the stores, nor the route policies.
+//
 // Each page keeps its components in a .templ file and the view models only
 // it takes in the .go file of the same name: list.templ and list.go for the
 // assignments list and its results fragment, grant (the grant form with the
