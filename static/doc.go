@@ -6,4 +6,8 @@
 // Templates link files only through [Path]; the router mounts [Handler] at
 // "/static/*". How htmx is configured for the portal's Content Security Policy
 // is written down in vendor/htmx/CSP.md.
+//
+// Everything is embedded and served from the portal's own origin — htmx is
+// vendored, never loaded from a CDN — so the CSP can stay at 'self'. Only
+// embedded files are served, and only under their hashed names.
 package static

@@ -100,7 +100,8 @@ func (e *portalEnv) inventory(tenant portal.GUID) []portal.InventoryItem {
 	return out
 }
 
-// P0-5 and the role table: route × persona → status.
+// SECURITY.md, P0-5 (Deny by default) and the role table: route × persona →
+// status.
 func TestRoutesByRole(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
@@ -237,7 +238,8 @@ func TestAdminJobWithPlainForms(t *testing.T) {
 	}
 }
 
-// P0-10: bad input → a clear 4xx and nothing changed.
+// SECURITY.md, P0-10 (Input validation): bad input → a clear 4xx and nothing
+// changed.
 func TestBadGrantInput(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	c := noFollow(e.as("admin@contoso.test"))
@@ -340,8 +342,8 @@ func TestObjectIDInPath(t *testing.T) {
 	}
 }
 
-// P0-4: another tenant's object looks exactly like a missing one, and ACS
-// never hears of the other tenant.
+// SECURITY.md, P0-4 (Tenant isolation): another tenant's object looks exactly
+// like a missing one, and ACS never hears of the other tenant.
 func TestTenantIsolationMatrix(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
@@ -515,7 +517,8 @@ func assertNoncedHX(t *testing.T, what string, p page) {
 	walk(p.doc)
 }
 
-// P0-9: hostile text typed into labels and justifications stays text.
+// SECURITY.md, P0-9 (Output encoding): hostile text typed into labels and
+// justifications stays text.
 func TestHostileTextIsEscaped(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	c := e.as("admin@contoso.test")
@@ -660,7 +663,8 @@ func (s writeRefusingStore) ResumeJob(_ context.Context, _ portal.GUID, id strin
 	return portal.Job{}, s.refuse("resume a job")
 }
 
-// P0-6: no GET changes anything. Every page an admin or auditor can open
+// SECURITY.md, P0-6 (CSRF: no cross-origin state change, no state change on
+// GET): no GET changes anything. Every page an admin or auditor can open
 // runs against a store that fails the test on any write.
 func TestGETChangesNothing(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
@@ -708,7 +712,8 @@ func TestGETChangesNothing(t *testing.T) {
 	}
 }
 
-// P0-10 for the other forms: edit, revoke (POST and hx-delete) and adopt.
+// SECURITY.md, P0-10 (Input validation) for the other forms: edit, revoke
+// (POST and hx-delete) and adopt.
 func TestBadChangeInput(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)

@@ -57,7 +57,8 @@ func TestReturnToIsHonouredOnlyForLocalPaths(t *testing.T) {
 	}
 }
 
-// P0-11: the open-redirect corpus falls back to "/".
+// SECURITY.md, P0-11 (Post-login redirect only to local paths): the
+// open-redirect corpus falls back to "/".
 func TestSafeReturnTo(t *testing.T) {
 	for _, in := range []string{
 		"//evil.com", "/\\evil.com", "/\t/evil.com", "https://evil.com", "https://portal@evil.com",
@@ -105,8 +106,8 @@ func withQuery(u *url.URL, change func(url.Values)) string {
 	return cp.String()
 }
 
-// P0-1: the sign-in transaction's integrity. Each attack ends in a 4xx, no
-// session, and a logged auth.failure.
+// SECURITY.md, P0-1 (Sign-in transaction integrity): each attack ends in a
+// 4xx, no session, and a logged auth.failure.
 func TestSignInTransactionAttacks(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	cases := map[string]func(t *testing.T) (c *http.Client, target string){
@@ -207,7 +208,9 @@ func (e *portalEnv) logout(c *http.Client) {
 	}
 }
 
-// P0-2 and P0-3: every bad ID token is refused; bad roles sign in with no role.
+// SECURITY.md, P0-2 (ID token validated by the portal) and P0-3 (Roles only
+// from the verified token): every bad ID token is refused; bad roles sign in
+// with no role.
 func TestBadIDTokensAreRejected(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	for _, f := range []devidp.Fault{
@@ -247,7 +250,7 @@ func TestBadIDTokensAreRejected(t *testing.T) {
 	}
 }
 
-// P0-5: every route has an explicit policy.
+// SECURITY.md, P0-5 (Deny by default): every route has an explicit policy.
 func TestEveryRouteHasAPolicy(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	mux := e.server.handler.(chi.Routes)

@@ -25,7 +25,7 @@ func cookieNamed(c *http.Client, e *portalEnv, name string) *http.Cookie {
 	return nil
 }
 
-// P0-7: server-side sessions.
+// SECURITY.md, P0-7 (Sessions): server-side sessions.
 func TestSessionLifecycle(t *testing.T) {
 	e := newPortal(t, SessionOptions{Idle: time.Hour, Absolute: 3 * time.Hour})
 
@@ -131,7 +131,8 @@ func TestCookieAttributesPerMode(t *testing.T) {
 	}
 }
 
-// P0-6: unsafe cross-origin requests are refused; logout is POST only.
+// SECURITY.md, P0-6 (CSRF: no cross-origin state change, no state change on
+// GET): unsafe cross-origin requests are refused; logout is POST only.
 func TestCrossOriginRequestsAreRefused(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	c := e.browser()
@@ -182,7 +183,8 @@ func TestIdentityHeadersAreIgnored(t *testing.T) {
 	}
 }
 
-// P1: security headers on every kind of response.
+// SECURITY.md, P1 (Security headers on every response): on every kind of
+// response.
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
 	c := e.browser()

@@ -1,5 +1,12 @@
 // Command portal is the Teams Phone Access Portal: one binary with
 // subcommands for the portal itself, its ACS emulator and its tools.
+//
+// It is the only main package and the one place that wires the adapters
+// together. main only hands the process's context, arguments, environment
+// and streams to run, which tests call in-process. Settings come from flags
+// and the environment into one config per command, checked before anything
+// starts and passed down explicitly: no package-level configuration here,
+// and no other package reads the portal's settings from the environment.
 package main
 
 import (

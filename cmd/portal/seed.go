@@ -10,7 +10,8 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// The calling-client apps of architecture.md, offered by name in dev mode.
+// The calling-client apps offered by name in dev mode, with fixed IDs so that
+// tests and demos can name them.
 var (
 	appDesktop   = portal.MustParseGUID("83ecbc78-e1ba-4e8f-a454-5483ef618061")
 	appMobile    = portal.MustParseGUID("9215f754-3568-4bed-baa4-455c404e6140")

@@ -3,7 +3,12 @@
 // pipeline (retries with backoff and Retry-After, per-try timeouts), signed
 // with an access key (HMAC) or an Entra token from an azidentity credential.
 //
-// There is no Go data-plane SDK for this API, hence this package.
+// There is no Go data-plane SDK for this API, hence this package. The API
+// facts it relies on, and where each comes from, are in API.md beside it.
+//
+// It only speaks the API: who may change what, the inventory and the audit
+// log belong to internal/access, and it imports no other adapter. It logs
+// nothing; the access key and tokens go only into the request they sign.
 package acs
 
 import (

@@ -11,7 +11,8 @@
 // throttling, server errors, latency, hangs and dropped connections — either
 // scripted request by request or at random rates.
 //
-// The API facts it follows are in the project's design notes (acs-api.md).
+// The API facts it follows, and where each comes from, are in
+// internal/acs/API.md ("What the emulator answers" is its answer table).
 package acsemu
 
 import (

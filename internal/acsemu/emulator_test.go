@@ -48,8 +48,9 @@ func userSeed(clients ...string) Stored {
 }
 
 // TestEmulatorAnswers walks the emulator's answer table: one row per case of
-// the API (design notes, acs-api.md), each over real HTTP, each checking the
-// status, the ACS error code and message, and the headers every answer has.
+// the API (internal/acs/API.md, "What the emulator answers"), each over real
+// HTTP, each checking the status, the ACS error code and message, and the
+// headers every answer has.
 func TestEmulatorAnswers(t *testing.T) {
 	const (
 		userBody = `{"principalType":"user","clientIds":["` + clientA + `"]}`

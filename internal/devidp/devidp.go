@@ -15,7 +15,8 @@
 // and tests only, and it logs nothing.
 //
 // Test hooks (NextTokenFaults) make the token endpoint hand out the bad ID
-// tokens that security.md P0-2 requires the portal to reject.
+// tokens that SECURITY.md, P0-2 (ID token validated by the portal) requires
+// the portal to reject.
 package devidp
 
 import (

@@ -18,7 +18,7 @@ import (
 )
 
 // Fault is a defect the token endpoint builds into the next token response,
-// so that a test can prove the portal refuses it (security.md P0-2). Each
+// so that a test can prove the portal refuses it (SECURITY.md, P0-2). Each
 // fault changes only what its name says; everything else is a good token for
 // the persona signed in.
 type Fault string

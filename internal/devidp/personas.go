@@ -29,8 +29,9 @@ type Persona struct {
 	Roles      []string // app roles in the ID token's roles claim; none → claim omitted
 }
 
-// personaTable is the fixed table of architecture.md ("Dev personas"). It is
-// never handed out: Personas returns copies, so no caller can change it.
+// personaTable is the fixed table of dev personas, fixed so that tests and
+// demos can name them (the README lists their login hints). It is never
+// handed out: Personas returns copies, so no caller can change it.
 var personaTable = []Persona{
 	{"admin@contoso.test", "Adele Admin", ContosoTenant, "Contoso", portal.MustParseGUID("369f18b8-e505-4795-b1cf-e40cfc95f82e"), []string{"Portal.Admin"}},
 	{"helpdesk@contoso.test", "Hugo Helpdesk", ContosoTenant, "Contoso", portal.MustParseGUID("dc5bfeeb-3feb-4969-9ae9-92f428410341"), []string{"Portal.Helpdesk"}},

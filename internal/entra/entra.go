@@ -2,6 +2,12 @@
 // confidential client for the authorization-code flow, around the portal's
 // own state, nonce and PKCE (MSAL adds none of them), and go-oidc to verify
 // the ID token (MSAL only decodes it). The result is a portal.User.
+//
+// It decides who someone is, never what they may do: roles are read from
+// the verified token's roles claim and handed on, and web's route policies
+// and internal/access apply them. Tokens stay on the server: Graph tokens
+// are kept per session in a sealed cache (Sealer), and none is put in a
+// cookie, a URL or a log line.
 package entra
 
 import (

@@ -1,6 +1,12 @@
-// Package jobs runs the portal's background work — for now, reconcile —
-// under leases in the database, so that with several instances on one
-// database each job runs on one instance at a time.
+// Package jobs runs the portal's background work — reconcile, the expiry of
+// time-boxed access and bulk jobs — under leases in the database, so that
+// with several instances on one database each job runs on one instance at a
+// time.
+//
+// It holds no business rules: every change goes through internal/access as a
+// person's would, so background work is authorised and audited like any
+// other — reconcile and expiry as named system actors, a bulk job as the
+// person who queued it.
 package jobs
 
 import (

@@ -27,7 +27,8 @@ func TestParseGUIDAccepts(t *testing.T) {
 	}
 }
 
-// The bad IDs of security.md: each must be refused, never reinterpreted.
+// The bad IDs of SECURITY.md (Bad inputs to try; P0-10 Input validation):
+// each must be refused, never reinterpreted.
 func TestParseGUIDRejects(t *testing.T) {
 	const g = "1c361ff7-fb44-4685-bb78-1bad6ce5bef3"
 	for _, in := range []string{

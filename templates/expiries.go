@@ -1,0 +1,7 @@
+package templates
+
+// ExpiriesView lists the tenant's time-boxed access, the soonest first.
+type ExpiriesView struct {
+	Rows  []AssignmentRow
+	Grace string // "" when none
+}

@@ -1,0 +1,44 @@
+package templates
+
+// GrantForm is the grant form with what the person typed.
+type GrantForm struct {
+	ObjectID      string
+	ExpiresAt     string // as typed: 2026-12-24T18:00
+	Kind          string
+	Kinds         []Option // the kinds this person may grant
+	Apps          []Option // known calling-client apps; Selected = ticked
+	OtherApps     string   // typed app IDs, one per line
+	Label         string
+	Justification string
+	Required      bool // justification required
+	Errors        FieldErrors
+	Problem       string // a form-level message (upstream failure, conflict)
+	ProblemHref   string // a link that helps (look it up, open it)
+	ProblemLink   string
+	People        PeopleView
+	Accounts      AccountsView
+}
+
+// AccountsView is the grant form's resource-account picker (admins).
+type AccountsView struct {
+	Enabled  bool // Graph is set up and the viewer is an admin
+	Listed   bool // the list was asked for
+	Bound    bool // only accounts bound to this ACS resource are listed
+	Accounts []AccountView
+	Message  string // why the list is not available
+}
+
+// AccountView is one resource account; Href opens the grant form filled in.
+type AccountView struct {
+	ObjectID, Name, UPN, Phone, Href string
+}
+
+// PeopleView is the grant form's people finder: what was searched, who
+// was found, or why names are not available.
+type PeopleView struct {
+	Enabled  bool // Graph is set up
+	Query    string
+	Searched bool
+	People   []PersonView
+	Message  string
+}
