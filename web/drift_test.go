@@ -194,3 +194,19 @@ func TestDriftBulkRepair(t *testing.T) {
 		}
 	}
 }
+
+// A resource account that ACS spells otherwise is listed with its label:
+// the same access, nothing to do.
+func TestDriftSpellingListShowsLabel(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.server.deps.Reconciler = syncReconciler{e.access, t}
+	e.seedInventory(devidp.ContosoTenant, room, "resourceAccount") // adopted with the label "seed"
+	admin := noFollow(e.as("admin@contoso.test"))
+	if p := e.post(admin, "/reconcile", url.Values{}); p.status != http.StatusSeeOther {
+		t.Fatalf("reconcile now: %d", p.status)
+	}
+	spelling, ok := e.get(admin, "/drift").testid("spelling")
+	if !ok || !strings.Contains(spelling, room.String()) || !strings.Contains(spelling, "seed") || !strings.Contains(spelling, "— ACS says resourceAccount") {
+		t.Errorf("spelling list: %q", spelling)
+	}
+}
