@@ -46,6 +46,10 @@ type tenantCache struct {
 	// namesDue makes the next call take up names at once (after someone
 	// asked for them to be refreshed, and waits to see them).
 	namesDue atomic.Bool
+	// namesAsked is when the names revision was last read (Unix ns): it
+	// is read again at most every namesEvery, whether names had moved or
+	// not.
+	namesAsked atomic.Int64
 }
 
 type snapshot struct {
@@ -55,11 +59,8 @@ type snapshot struct {
 	// searches match them, and pages show them.
 	namesRev int64
 	names    map[portal.GUID]portal.DirectoryName
-	// namesAt is when names were read: they are read again at most every
-	// namesEvery.
-	namesAt time.Time
-	items   map[portal.GUID]*entry
-	counts  portal.InventoryCounts
+	items    map[portal.GUID]*entry
+	counts   portal.InventoryCounts
 	// all holds the rows in no particular order, each knowing its index;
 	// blob is their search texts end to end, row i's starting at starts[i],
 	// so a search is one fast substring scan instead of one per row.
@@ -156,9 +157,12 @@ func (c *listCache) tenant(id portal.GUID) *tenantCache {
 func (tc *tenantCache) current(ctx context.Context, store listStore, tenant portal.GUID, now time.Time) (*snapshot, error) {
 	old := tc.snap.Load()
 	var seen *changeSet
-	namesDue := tc.namesDue.Swap(false)
+	namesDue := tc.namesDue.Swap(false) || now.UnixNano()-tc.namesAsked.Load() >= int64(namesEvery)
+	if namesDue {
+		tc.namesAsked.Store(now.UnixNano())
+	}
 	if old != nil {
-		cs, err := readChanges(ctx, store, tenant, old, now, namesDue)
+		cs, err := readChanges(ctx, store, tenant, old, namesDue)
 		if err != nil {
 			return nil, err
 		}
@@ -174,17 +178,17 @@ func (tc *tenantCache) current(ctx context.Context, store listStore, tenant port
 	var next *snapshot
 	var err error
 	if base == nil {
-		next, err = load(ctx, store, tenant, now)
+		next, err = load(ctx, store, tenant)
 	} else {
 		if seen == nil || base.head != seen.after || base.namesRev != seen.namesAfter {
 			// Another caller moved the snapshot meanwhile: ask afresh.
-			cs, err := readChanges(ctx, store, tenant, base, now, namesDue)
+			cs, err := readChanges(ctx, store, tenant, base, namesDue)
 			if err != nil {
 				return nil, err
 			}
 			seen = &cs
 		}
-		next, err = base.apply(ctx, store, tenant, *seen, now)
+		next, err = base.apply(ctx, store, tenant, *seen)
 	}
 	if err != nil {
 		return nil, err
@@ -199,7 +203,7 @@ func (c *listCache) namesChanged(tenant portal.GUID) { c.tenant(tenant).namesDue
 // load reads every row of the tenant. The head is read first, so a change
 // committed during the load is applied again by the next refresh (applying
 // is idempotent) rather than missed.
-func load(ctx context.Context, store listStore, tenant portal.GUID, now time.Time) (*snapshot, error) {
+func load(ctx context.Context, store listStore, tenant portal.GUID) (*snapshot, error) {
 	_, _, head, err := store.InventoryChanges(ctx, tenant, math.MaxInt64)
 	if err != nil {
 		return nil, err
@@ -208,7 +212,7 @@ func load(ctx context.Context, store listStore, tenant portal.GUID, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{head: head, namesRev: rev, names: names, namesAt: now, items: map[portal.GUID]*entry{}}
+	s := &snapshot{head: head, namesRev: rev, names: names, items: map[portal.GUID]*entry{}}
 	err = store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
 		s.items[it.ObjectID] = newEntry(it, names[it.ObjectID])
 		return nil
@@ -236,8 +240,8 @@ func loadNames(ctx context.Context, store listStore, tenant portal.GUID) (int64,
 }
 
 // changeSet is one answer of InventoryChanges and NamesRevision, after a
-// snapshot's head and names revision. NamesRevision is asked only when the
-// snapshot's names are due: namesEvery old, or namesDue.
+// snapshot's head and names revision. NamesRevision is asked only when
+// names are due (see tenantCache.namesAsked).
 type changeSet struct {
 	after, head          int64
 	namesAfter, namesRev int64
@@ -245,28 +249,28 @@ type changeSet struct {
 	reload               bool
 }
 
-func readChanges(ctx context.Context, store listStore, tenant portal.GUID, s *snapshot, now time.Time, namesDue bool) (changeSet, error) {
+func readChanges(ctx context.Context, store listStore, tenant portal.GUID, s *snapshot, namesDue bool) (changeSet, error) {
 	changed, reload, head, err := store.InventoryChanges(ctx, tenant, s.head)
 	if err != nil {
 		return changeSet{}, err
 	}
 	cs := changeSet{after: s.head, head: head, namesAfter: s.namesRev, namesRev: s.namesRev, changed: changed, reload: reload}
-	if namesDue || now.Sub(s.namesAt) >= namesEvery {
+	if namesDue {
 		cs.namesRev, err = store.NamesRevision(ctx, tenant)
 	}
 	return cs, err
 }
 
 // apply returns a copy of s with cs (the changes after s.head) applied.
-func (s *snapshot) apply(ctx context.Context, store listStore, tenant portal.GUID, cs changeSet, now time.Time) (*snapshot, error) {
+func (s *snapshot) apply(ctx context.Context, store listStore, tenant portal.GUID, cs changeSet) (*snapshot, error) {
 	changed, reload, head := cs.changed, cs.reload, cs.head
 	if head == s.head && cs.namesRev == s.namesRev {
 		return s, nil
 	}
 	if reload || len(changed) > reloadAbove {
-		return load(ctx, store, tenant, now)
+		return load(ctx, store, tenant)
 	}
-	names, namesRev, namesAt := s.names, s.namesRev, s.namesAt
+	names, namesRev := s.names, s.namesRev
 	if cs.namesRev != s.namesRev {
 		// Names move in batches (a page's lookup, a refresh): read them
 		// all and rename the rows whose name changed.
@@ -274,12 +278,11 @@ func (s *snapshot) apply(ctx context.Context, store listStore, tenant portal.GUI
 		if namesRev, names, err = loadNames(ctx, store, tenant); err != nil {
 			return nil, err
 		}
-		namesAt = now
 	} else if len(changed) == 0 {
 		// Only sign-ins, refusals and the like: the same rows, a new stamp.
 		return s.restamped(head), nil
 	}
-	next := &snapshot{head: head, namesRev: namesRev, names: names, namesAt: namesAt, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
+	next := &snapshot{head: head, namesRev: namesRev, names: names, items: make(map[portal.GUID]*entry, len(s.items)+len(changed))}
 	for k, v := range s.items {
 		if names[k] != s.names[k] {
 			v = newEntry(v.item, names[k])
@@ -567,7 +570,7 @@ func (c *listCache) each(ctx context.Context, tenant portal.GUID, fn func(portal
 // restamped is s under a newer head with the same rows, keeping its sort
 // orders and searches (they describe the same rows).
 func (s *snapshot) restamped(head int64) *snapshot {
-	next := &snapshot{head: head, namesRev: s.namesRev, names: s.names, namesAt: s.namesAt, items: s.items, counts: s.counts, all: s.all, blob: s.blob, starts: s.starts, kinds: s.kinds, states: s.states}
+	next := &snapshot{head: head, namesRev: s.namesRev, names: s.names, items: s.items, counts: s.counts, all: s.all, blob: s.blob, starts: s.starts, kinds: s.kinds, states: s.states}
 	s.sortMu.Lock()
 	next.sorted = maps.Clone(s.sorted)
 	s.sortMu.Unlock()

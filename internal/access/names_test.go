@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,5 +282,48 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited a minute for %s", what)
 		}
+	}
+}
+
+// namesRevisionCounter counts how often the list asks for the names
+// revision.
+type namesRevisionCounter struct {
+	portal.Store
+	calls atomic.Int32
+}
+
+func (c *namesRevisionCounter) NamesRevision(ctx context.Context, tenant portal.GUID) (int64, error) {
+	c.calls.Add(1)
+	return c.Store.NamesRevision(ctx, tenant)
+}
+
+// The list reads the names revision at most once a second, also when
+// names have not moved (it used to read it on every request once its
+// names were a second old).
+func TestListAsksForNamesAtMostEverySecond(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.grant(admin, alice, portal.KindUser, appA)
+	counter := &namesRevisionCounter{Store: e.store}
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	svc := access.New(access.Config{Store: counter, Now: func() time.Time { return now }})
+	list := func(n int) {
+		for range n {
+			if _, err := svc.List(ctx, auditor, portal.InventoryFilter{Query: "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	list(1)
+	now = now.Add(2 * time.Second)
+	before := counter.calls.Load()
+	list(100)
+	if n := counter.calls.Load() - before; n != 1 {
+		t.Errorf("100 lists within a second read the names revision %d times, want 1", n)
+	}
+	now = now.Add(time.Second)
+	list(10)
+	if n := counter.calls.Load() - before; n != 2 {
+		t.Errorf("a second later: %d reads in all, want 2", n)
 	}
 }
