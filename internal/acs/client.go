@@ -330,10 +330,13 @@ func (c *Client) send(ctx context.Context, method string, tenant, object portal.
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	if err := c.limit.acquire(ctx, portal.IsBackground(ctx)); err != nil {
+	slot := &callSlot{background: portal.IsBackground(ctx)}
+	if err := c.limit.acquire(ctx, slot.background); err != nil {
 		return 0, call, portal.Wrap(err, portal.EUNAVAILABLE, "The portal is busy talking to ACS; try again in a moment.")
 	}
-	defer c.limit.release()
+	slot.held = true
+	defer c.limit.done(slot)
+	ctx = context.WithValue(ctx, slotKey{}, slot)
 
 	attempts := new(atomic.Int32)
 	ctx = context.WithValue(ctx, attemptsKey{}, attempts)

@@ -13,9 +13,9 @@ import (
 
 // limiter bounds the calls in flight to ACS. ACS publishes no rate limit for
 // this API, so the bound is found the way TCP finds a link's capacity:
-// additive increase, multiplicative decrease. Each window of limit answered
-// attempts that were not throttled, while the limit was in use (about one
-// round trip), adds one call; a 429, or any answer with a Retry-After,
+// additive increase, multiplicative decrease. Each window of limit (at
+// least minWindow) answered attempts that were not throttled, while the
+// limit was in use (about one round trip), adds one call; a 429, or any answer with a Retry-After,
 // halves it. The limit stays between 1 and the configured ceiling.
 //
 // Only one decrease per generation: the calls already in flight when the
@@ -43,6 +43,12 @@ type limiter struct {
 	people      []*waiter // FIFO; served first
 	background  []*waiter // FIFO; served when no person waits and not paused
 }
+
+// minWindow is the fewest answers that grow the limit by one. With a
+// handful of calls in flight one more is a large step (a third more at
+// three), and growing by one a round trip would overshoot a small limit
+// every few round trips, each overshoot costing a burst of 429s.
+const minWindow = 16
 
 // initialLimit is where the limit starts, the bound the client had before it
 // adapted: safe for any resource, and it grows in a few round trips.
@@ -128,14 +134,49 @@ func (l *limiter) dispatchLocked() {
 
 // adapt is the pipeline policy that feeds every attempt's answer to the
 // limiter: per try, not per call, since the retry policy retries a 429
-// inside one call.
+// inside one call. A throttled call also gives up its slot while it waits
+// to be retried, and takes one again (behind people, after any pause)
+// before its next try: otherwise the calls throttled together would all
+// be retried together, over the halved limit, into a bucket that ACS has
+// just said is empty, and be throttled again.
 func (l *limiter) adapt(req *policy.Request) (*http.Response, error) {
+	ctx := req.Raw().Context()
+	slot, _ := ctx.Value(slotKey{}).(*callSlot)
+	if slot != nil && !slot.held {
+		if err := l.acquire(ctx, slot.background); err != nil {
+			return nil, err
+		}
+		slot.held = true
+	}
 	epoch := l.sent()
 	resp, err := req.Next()
-	if err == nil {
-		l.answered(epoch, resp.StatusCode, retryAfter(resp.Header))
+	if err != nil {
+		return resp, err
+	}
+	wait := retryAfter(resp.Header)
+	l.answered(epoch, resp.StatusCode, wait)
+	if slot != nil && !l.fixed && (resp.StatusCode == http.StatusTooManyRequests || wait > 0) {
+		slot.held = false
+		l.release()
 	}
 	return resp, err
+}
+
+// callSlot is one call's hold on the limiter. Its tries run one after
+// another on the call's goroutine, so held needs no lock.
+type callSlot struct {
+	background bool
+	held       bool
+}
+
+type slotKey struct{}
+
+// done releases the slot if the call still holds it.
+func (l *limiter) done(s *callSlot) {
+	if s.held {
+		s.held = false
+		l.release()
+	}
 }
 
 // sent returns the epoch an attempt is sent in, for answered.
@@ -167,7 +208,7 @@ func (l *limiter) answered(epoch uint64, status int, retryAfter time.Duration) {
 	case status == 0 || status >= 500:
 	case epoch == l.epoch && l.busyLocked():
 		l.successes++
-		if float64(l.successes) >= l.limit {
+		if float64(l.successes) >= max(l.limit, minWindow) {
 			l.successes = 0
 			l.limit = min(l.ceiling, l.limit+1)
 			l.dispatchLocked()

@@ -49,29 +49,57 @@ func TestLimiterGrowsOnSuccessWhileInUse(t *testing.T) {
 	if got := l.current(); got != initialLimit {
 		t.Fatalf("after successes with nothing waiting: %d, want %d", got, initialLimit)
 	}
-	// A window of successes (one per call in flight) adds one call.
-	busy(t, l, initialLimit)
-	for range initialLimit {
+	// Above minWindow, a window of successes (one per call in flight)
+	// adds one call; one fewer does not.
+	const at = minWindow + 4
+	l.setLimit(at)
+	busy(t, l, at)
+	for range at - 1 {
 		l.answered(l.sent(), http.StatusCreated, 0)
 	}
-	if got := l.current(); got != initialLimit+1 {
-		t.Fatalf("after one full window: %d, want %d", got, initialLimit+1)
+	if got := l.current(); got != at {
+		t.Fatalf("one answer short of a window: %d, want %d", got, at)
+	}
+	l.answered(l.sent(), http.StatusCreated, 0)
+	if got := l.current(); got != at+1 {
+		t.Fatalf("after one full window: %d, want %d", got, at+1)
 	}
 	// 404 and 400 are answers too; 5xx and no answer say nothing.
 	for range 100 {
 		l.answered(l.sent(), http.StatusServiceUnavailable, 0)
 		l.answered(l.sent(), 0, 0)
 	}
-	if got := l.current(); got != initialLimit+1 {
-		t.Fatalf("after 503s and no answers: %d, want %d", got, initialLimit+1)
+	if got := l.current(); got != at+1 {
+		t.Fatalf("after 503s and no answers: %d, want %d", got, at+1)
 	}
 	busy(t, l, 1) // the new call in flight: the limit in use again
-	for i := range initialLimit + 1 {
+	for i := range at + 1 {
 		l.answered(l.sent(), []int{http.StatusNotFound, http.StatusBadRequest}[i%2], 0)
 	}
-	if got := l.current(); got != initialLimit+2 {
-		t.Errorf("after a window of 404s and 400s: %d, want %d", got, initialLimit+2)
+	if got := l.current(); got != at+2 {
+		t.Errorf("after a window of 404s and 400s: %d, want %d", got, at+2)
 	}
+
+	// Below it, a window is minWindow answers.
+	l = newLimiter(64, time.Minute)
+	l.setLimit(2)
+	busy(t, l, 2)
+	for range minWindow - 1 {
+		l.answered(l.sent(), http.StatusOK, 0)
+	}
+	if got := l.current(); got != 2 {
+		t.Fatalf("at 2, after %d answers: %d, want 2", minWindow-1, got)
+	}
+	l.answered(l.sent(), http.StatusOK, 0)
+	if got := l.current(); got != 3 {
+		t.Fatalf("at 2, after %d answers: %d, want 3", minWindow, got)
+	}
+}
+
+func (l *limiter) setLimit(n float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.limit = n
 }
 
 func TestLimiterNeverPassesTheCeiling(t *testing.T) {
