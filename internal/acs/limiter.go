@@ -15,8 +15,9 @@ import (
 // this API, so the bound is found the way TCP finds a link's capacity:
 // additive increase, multiplicative decrease. Each window of limit (at
 // least minWindow) answered attempts that were not throttled, while the
-// limit was in use (about one round trip), adds one call; a 429, or any answer with a Retry-After,
-// halves it. The limit stays between 1 and the configured ceiling.
+// limit was in use (about one round trip), adds one call; a 429, or any
+// answer with a Retry-After, halves it. The limit stays between 1 and the
+// configured ceiling.
 //
 // Only one decrease per generation: the calls already in flight when the
 // limit was halved were sent at the old rate, and their 429s say nothing
