@@ -66,9 +66,19 @@ type Options struct {
 	// "resourceAccount" (the OpenAPI spec's enum).
 	ResourceAccountSpelling string
 
-	// MaxConcurrency bounds the calls in flight to ACS across every caller of
-	// this client (default 8); further calls wait their turn.
+	// MaxConcurrency is the ceiling of the calls in flight to ACS across
+	// every caller of this client (default 64). Below it the bound adapts
+	// to ACS's answers: it starts at 8 (or the ceiling, if lower), grows
+	// while calls succeed and halves on a 429 or a Retry-After (see
+	// limiter). Further calls wait their turn, a person's before a bulk
+	// job's (see portal.Background).
 	MaxConcurrency int
+	// FixedConcurrency keeps the bound at MaxConcurrency whatever ACS
+	// answers: no growth, no halving, no pause beyond the throttled call's
+	// own. For a resource whose limit is known, and for tests of outcomes
+	// under random faults, where a 429 drawn at random says nothing about
+	// the rate yet an adaptive bound would back off as if it did.
+	FixedConcurrency bool
 	// MaxRetries is how many times a call is retried after 408, 429, 5xx or a
 	// transport error (default 4). 400, 401, 403 and 404 are never retried.
 	MaxRetries int
@@ -108,7 +118,7 @@ type Client struct {
 	userAgent string
 	timeout   time.Duration
 	pipeline  runtime.Pipeline
-	slots     chan struct{}
+	limit     *limiter
 	observer  CallObserver
 }
 
@@ -131,7 +141,7 @@ func New(opts Options) (*Client, error) {
 	default:
 		return nil, portal.Errorf(portal.EINVALID, "The resource-account spelling must be teamsResourceAccount or resourceAccount, not %q.", spelling)
 	}
-	setDefault(&opts.MaxConcurrency, 8)
+	setDefault(&opts.MaxConcurrency, 64)
 	setDefault(&opts.MaxRetries, 4)
 	setDefault(&opts.RetryDelay, 500*time.Millisecond)
 	setDefault(&opts.MaxRetryAfter, 30*time.Second)
@@ -164,8 +174,12 @@ func New(opts Options) (*Client, error) {
 		Telemetry: policy.TelemetryOptions{Disabled: true},
 		Transport: cappedTransport{next: opts.Transport},
 	}
+	limit := newLimiter(opts.MaxConcurrency, opts.MaxRetryAfter)
+	if opts.FixedConcurrency {
+		limit = fixedLimiter(opts.MaxConcurrency)
+	}
 	pl := runtime.NewPipeline(module, version, runtime.PipelineOptions{
-		PerRetry: []policy.Policy{policyFunc(eachTry), auth},
+		PerRetry: []policy.Policy{policyFunc(eachTry), policyFunc(limit.adapt), auth},
 	}, clientOpts)
 	scheme, host, _ := strings.Cut(endpoint, "://")
 	return &Client{
@@ -175,10 +189,16 @@ func New(opts Options) (*Client, error) {
 		userAgent: userAgent(applicationID, module, version),
 		timeout:   opts.Timeout,
 		pipeline:  pl,
-		slots:     make(chan struct{}, opts.MaxConcurrency),
+		limit:     limit,
 		observer:  opts.Observer,
 	}, nil
 }
+
+// CallsAllowed returns how many calls the client lets in flight now, between
+// 1 and Options.MaxConcurrency as ACS's answers have moved it. A bulk job
+// sizes its workers by it, so that it holds no more rows (and their locks)
+// than the calls it can make.
+func (c *Client) CallsAllowed() int { return c.limit.current() }
 
 // The names the client gives itself in its User-Agent.
 const (
@@ -315,12 +335,13 @@ func (c *Client) send(ctx context.Context, method string, tenant, object portal.
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	select {
-	case c.slots <- struct{}{}:
-		defer func() { <-c.slots }()
-	case <-ctx.Done():
-		return 0, call, portal.Wrap(ctx.Err(), portal.EUNAVAILABLE, "The portal is busy talking to ACS; try again in a moment.")
+	slot := &callSlot{background: portal.IsBackground(ctx)}
+	if err := c.limit.acquire(ctx, slot.background); err != nil {
+		return 0, call, portal.Wrap(err, portal.EUNAVAILABLE, "The portal is busy talking to ACS; try again in a moment.")
 	}
+	slot.held = true
+	defer c.limit.done(slot)
+	ctx = context.WithValue(ctx, slotKey{}, slot)
 
 	attempts := new(atomic.Int32)
 	ctx = context.WithValue(ctx, attemptsKey{}, attempts)

@@ -109,6 +109,10 @@ type Emulator struct {
 	script   []Fault
 	rates    Rates
 	rng      *mathrand.Rand
+	// tokens is what the rate's bucket holds (see Rates.Rate), as of
+	// refilled.
+	tokens   float64
+	refilled time.Time
 	// journal is the open journal (see journalLocked), nil without a
 	// StatePath and after Close. journalSize is its length, to cut off a
 	// partly written line; journalErr, once set, refuses every change.

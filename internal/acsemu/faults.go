@@ -83,7 +83,8 @@ func (e *Emulator) Script(faults ...Fault) {
 // Rates are random faults for requests that find no scripted fault left.
 // Throttle, ServerError, Hang and Reset are probabilities in [0, 1] of
 // disjoint outcomes (their sum should not exceed 1); Latency is added to
-// every such request.
+// every such request. Rate, when set, is a limit on top of them: a token
+// bucket that answers 429 when it is empty (see Rate).
 type Rates struct {
 	Throttle    float64       // answer 429 TooManyRequests
 	RetryAfter  string        // Retry-After header of those 429s, if non-empty
@@ -92,23 +93,74 @@ type Rates struct {
 	Latency     time.Duration // added to every request
 	Hang        float64       // never answer
 	Reset       float64       // drop the connection
+
+	// Rate is the calls per second the emulated resource accepts (0: no
+	// limit), as a token bucket holding Burst calls (0: a tenth of a
+	// second's worth, at least 1), full when set. ACS publishes no limit
+	// for this API; this one lets a client's adaptive concurrency be
+	// measured. A call that finds the bucket empty is answered 429 at
+	// once, without Latency (a front door's refusal costs no work), with
+	// retry-after-ms saying when the next token comes and Retry-After the
+	// same in whole seconds, rounded up. Only the ACS emulator keeps a
+	// bucket; Draw ignores Rate.
+	Rate  float64
+	Burst int
 }
 
-// SetRates replaces the random fault rates. Rates{} turns them off.
+// SetRates replaces the random fault rates. Rates{} turns them off. The
+// token bucket starts full.
 func (e *Emulator) SetRates(r Rates) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.rates = r
+	e.tokens, e.refilled = float64(r.burst()), e.now()
 }
 
-// nextFaultLocked pops the script or draws from the rates.
+// burst is the bucket's size.
+func (r Rates) burst() int {
+	if r.Burst > 0 {
+		return r.Burst
+	}
+	return max(1, int(math.Ceil(r.Rate/10)))
+}
+
+// nextFaultLocked pops the script, or takes a token from the bucket and
+// draws from the rates.
 func (e *Emulator) nextFaultLocked() Fault {
 	if len(e.script) > 0 {
 		f := e.script[0]
 		e.script = e.script[1:]
 		return f
 	}
+	if f, ok := e.throttleLocked(); ok {
+		return f
+	}
 	return e.rates.Draw(e.rng)
+}
+
+// throttleLocked takes a token from the bucket, refilled for the time
+// since it was last looked at, or returns the 429 of an empty one.
+func (e *Emulator) throttleLocked() (Fault, bool) {
+	r := e.rates
+	if r.Rate <= 0 {
+		return Fault{}, false
+	}
+	now := e.now()
+	if elapsed := now.Sub(e.refilled); elapsed > 0 {
+		e.tokens = min(float64(r.burst()), e.tokens+elapsed.Seconds()*r.Rate)
+	}
+	e.refilled = now
+	if e.tokens >= 1 {
+		e.tokens--
+		return Fault{}, false
+	}
+	wait := time.Duration((1 - e.tokens) / r.Rate * float64(time.Second))
+	ms := max(1, int64(math.Ceil(float64(wait)/float64(time.Millisecond))))
+	return Fault{
+		Status:       http.StatusTooManyRequests,
+		RetryAfter:   strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10),
+		RetryAfterMs: strconv.FormatInt(ms, 10),
+	}, true
 }
 
 // Draw picks one request's fault from the rates (the Graph emulator draws
@@ -138,8 +190,10 @@ func (r Rates) Draw(rng *mathrand.Rand) Fault {
 }
 
 // ParseRates reads rates written as comma-separated key=value pairs, e.g.
-// "429=0.2,retry-after=1,5xx=0.05,latency=20ms,hang=0.01,reset=0.01".
-// Keys: 429 (or throttle), retry-after, 5xx (500 or 503), 503, latency, hang, reset. A
+// "429=0.2,retry-after=1,5xx=0.05,latency=20ms,hang=0.01,reset=0.01" or
+// "rate=100,latency=25ms". Keys: 429 (or throttle), retry-after, 5xx (500
+// or 503), 503, latency, hang, reset, rate (calls per second, see
+// Rates.Rate), burst (calls; needs rate). A
 // retry-after value may be an HTTP date, whose comma is kept. "" (or only
 // spaces) is the zero Rates. Unknown or repeated keys, probabilities outside
 // [0, 1] or summing to more than 1, and bad durations are errors naming the
@@ -164,7 +218,7 @@ func ParseRates(spec string) (Rates, error) {
 		name, value, ok := strings.Cut(item, "=")
 		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
 		if !ok || name == "" {
-			return Rates{}, fmt.Errorf("fault rates: %q is not key=value (keys: 429, retry-after, 5xx, 503, latency, hang, reset)", strings.TrimSpace(item))
+			return Rates{}, fmt.Errorf("fault rates: %q is not key=value (keys: %s)", strings.TrimSpace(item), rateKeys)
 		}
 		if name == "throttle" {
 			name = "429"
@@ -195,18 +249,33 @@ func ParseRates(spec string) (Rates, error) {
 			if err != nil || r.Latency < 0 {
 				err = fmt.Errorf("fault rates: latency %q is not a duration like 20ms", value)
 			}
+		case "rate":
+			r.Rate, err = strconv.ParseFloat(value, 64)
+			if err != nil || math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) || r.Rate <= 0 {
+				err = fmt.Errorf("fault rates: rate=%q is not a number of calls per second above 0", value)
+			}
+		case "burst":
+			r.Burst, err = strconv.Atoi(value)
+			if err != nil || r.Burst < 1 {
+				err = fmt.Errorf("fault rates: burst=%q is not a number of calls of 1 or more", value)
+			}
 		default:
-			err = fmt.Errorf("fault rates: unknown key %q (keys: 429, retry-after, 5xx, 503, latency, hang, reset)", name)
+			err = fmt.Errorf("fault rates: unknown key %q (keys: %s)", name, rateKeys)
 		}
 		if err != nil {
 			return Rates{}, err
 		}
+	}
+	if r.Burst > 0 && r.Rate == 0 {
+		return Rates{}, errors.New("fault rates: burst needs a rate")
 	}
 	if sum := r.Throttle + r.ServerError + r.Unavailable + r.Hang + r.Reset; sum > 1+1e-9 {
 		return Rates{}, fmt.Errorf("fault rates: the probabilities add up to %g, more than 1", sum)
 	}
 	return r, nil
 }
+
+const rateKeys = "429, retry-after, 5xx, 503, latency, hang, reset, rate, burst"
 
 func parseProbability(name, value string) (float64, error) {
 	p, err := strconv.ParseFloat(value, 64)

@@ -21,10 +21,13 @@ import (
 type BulkRunner struct {
 	Service *access.Service
 	Jobs    portal.JobStore
-	// Workers is how many rows are applied at once (default 16). The
-	// concurrency toward ACS is the ACS client's own bound (8 calls in
-	// flight): twice as many rows keep those 8 busy while other rows write
-	// their audit rows and locks.
+	// Workers caps the rows applied at once (default 128). Below it the
+	// runner follows the ACS client, which adapts its calls in flight to
+	// what ACS allows (Changes.ACSCallsAllowed): it applies twice as many
+	// rows as calls allowed, so the calls stay busy while the other rows
+	// take their locks and write their audit rows, and no more, since a
+	// row waiting for a call holds its assignment's lock and, on a cancel,
+	// is still applied.
 	Workers int
 	// HeartbeatEvery is how often the hold is renewed and a cancel looked
 	// for (default 2 s); StaleAfter is how old a heartbeat may be before the
@@ -60,7 +63,7 @@ func (b *BulkRunner) init() {
 	b.once.Do(func() {
 		b.holder = newHolder("bulk")
 		b.wake = make(chan struct{}, 1)
-		setDefault(&b.Workers, 16)
+		setDefault(&b.Workers, 128)
 		setDefault(&b.RetryFor, 2*time.Minute)
 		setDefault(&b.HeartbeatEvery, 2*time.Second)
 		setDefault(&b.StaleAfter, portal.JobStaleAfter)
@@ -134,8 +137,10 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	log := b.Logger.With("event", "job.bulk", "job", job.ID, "tenant", job.TenantID.String())
 	who := access.Who{User: job.Who(), ClientIP: job.ClientIP}
 	// Rows already in flight finish even when ctx ends (shutdown): their
-	// outcome is recorded rather than left for a resume to settle.
-	work := context.WithoutCancel(ctx)
+	// outcome is recorded rather than left for a resume to settle. Their
+	// calls are background work: the ACS client serves a person's change
+	// before them.
+	work := portal.Background(context.WithoutCancel(ctx))
 	verb := "started"
 	if job.Done() > 0 || job.Pending < job.Total {
 		verb = "resumed"
@@ -182,13 +187,15 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	}()
 
 	// One feeder claims rows a batch at a time (one write for many); the
-	// workers apply them. Rows claimed but not reached when the job stops
-	// go back to pending with the job (ReleaseJob).
-	rows := make(chan portal.JobRow, b.Workers)
+	// loop below starts each row when fewer than inFlight() are running.
+	// Rows claimed but not reached when the job stops go back to pending
+	// with the job (ReleaseJob).
+	inFlight := func() int { return max(1, min(b.Workers, 2*b.Service.ACSCallsAllowed())) }
+	rows := make(chan portal.JobRow)
 	go func() {
 		defer close(rows)
 		for jobCtx.Err() == nil {
-			batch, err := b.Jobs.ClaimRows(work, job.ID, b.holder, b.Workers)
+			batch, err := b.Jobs.ClaimRows(work, job.ID, b.holder, inFlight())
 			switch {
 			case portal.ErrorCode(err) == portal.ECONFLICT:
 				loseHold(err)
@@ -208,14 +215,30 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 		}
 	}()
 	var wg sync.WaitGroup
-	for range b.Workers {
-		wg.Go(func() {
-			for row := range rows {
-				if jobCtx.Err() != nil {
-					continue // drain: the feeder stops at its next batch
-				}
-				b.applyRow(jobCtx, work, who, job, row, log, loseHold)
+	var running atomic.Int32
+	finished := make(chan struct{}, 1)
+	for row := range rows {
+		// The limit moves only as calls are answered, and a row ends soon
+		// after its call: looking again at each row's end is enough.
+		for jobCtx.Err() == nil && int(running.Load()) >= inFlight() {
+			select {
+			case <-finished:
+			case <-jobCtx.Done():
 			}
+		}
+		if jobCtx.Err() != nil {
+			continue // drain: the feeder stops at its next batch
+		}
+		running.Add(1)
+		wg.Go(func() {
+			defer func() {
+				running.Add(-1)
+				select {
+				case finished <- struct{}{}:
+				default:
+				}
+			}()
+			b.applyRow(jobCtx, work, who, job, row, log, loseHold)
 		})
 	}
 	wg.Wait()

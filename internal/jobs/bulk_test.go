@@ -131,10 +131,11 @@ func TestBulkApplyUnderFaults(t *testing.T) {
 		t.Skip("applies 1,000 rows against a throttling emulator (about 15 s)")
 	}
 	ctx := context.Background()
-	// More calls in flight than the default 8, so that the test spends
-	// less time sleeping out Retry-After: what is checked is the outcome of
-	// every row, not the speed.
-	e := newBulkEnvWith(t, acs.Options{MaxConcurrency: 32})
+	// 32 calls in flight, fixed, so that the test spends less time
+	// sleeping out Retry-After: what is checked is the outcome of every
+	// row, not the speed. (An adaptive bound would take these random 429s
+	// for a rate limit and back off to one call for minutes.)
+	e := newBulkEnvWith(t, acs.Options{MaxConcurrency: 32, FixedConcurrency: true})
 	const creates, updates, revokes = 800, 150, 50
 	var csv strings.Builder
 	csv.WriteString("objectId,kind,clientIds,label,action\n")

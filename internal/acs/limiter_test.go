@@ -1,0 +1,309 @@
+package acs
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// busy counts n more calls in flight, as if acquired whatever the limit,
+// so the limit is in use and successes may grow it.
+func busy(t *testing.T, l *limiter, n int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inFlight += n
+}
+
+func (l *limiter) state() (limit float64, inFlight, people, background int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.limit, l.inFlight, len(l.people), len(l.background)
+}
+
+// waitFor polls cond with a generous bound: it is a condition, not a
+// timing, that is being waited for.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestLimiterGrowsOnSuccessWhileInUse(t *testing.T) {
+	l := newLimiter(64, time.Minute)
+	if got := l.current(); got != initialLimit {
+		t.Fatalf("starts at %d, want %d", got, initialLimit)
+	}
+	// Successes while the limit is not in use teach nothing.
+	for range 100 {
+		l.answered(l.sent(), http.StatusOK, 0)
+	}
+	if got := l.current(); got != initialLimit {
+		t.Fatalf("after successes with nothing waiting: %d, want %d", got, initialLimit)
+	}
+	// Above minWindow, a window of successes (one per call in flight)
+	// adds one call; one fewer does not.
+	const at = minWindow + 4
+	l.setLimit(at)
+	busy(t, l, at)
+	for range at - 1 {
+		l.answered(l.sent(), http.StatusCreated, 0)
+	}
+	if got := l.current(); got != at {
+		t.Fatalf("one answer short of a window: %d, want %d", got, at)
+	}
+	l.answered(l.sent(), http.StatusCreated, 0)
+	if got := l.current(); got != at+1 {
+		t.Fatalf("after one full window: %d, want %d", got, at+1)
+	}
+	// 404 and 400 are answers too; 5xx and no answer say nothing.
+	for range 100 {
+		l.answered(l.sent(), http.StatusServiceUnavailable, 0)
+		l.answered(l.sent(), 0, 0)
+	}
+	if got := l.current(); got != at+1 {
+		t.Fatalf("after 503s and no answers: %d, want %d", got, at+1)
+	}
+	busy(t, l, 1) // the new call in flight: the limit in use again
+	for i := range at + 1 {
+		l.answered(l.sent(), []int{http.StatusNotFound, http.StatusBadRequest}[i%2], 0)
+	}
+	if got := l.current(); got != at+2 {
+		t.Errorf("after a window of 404s and 400s: %d, want %d", got, at+2)
+	}
+
+	// Below it, a window is minWindow answers.
+	l = newLimiter(64, time.Minute)
+	l.setLimit(2)
+	busy(t, l, 2)
+	for range minWindow - 1 {
+		l.answered(l.sent(), http.StatusOK, 0)
+	}
+	if got := l.current(); got != 2 {
+		t.Fatalf("at 2, after %d answers: %d, want 2", minWindow-1, got)
+	}
+	l.answered(l.sent(), http.StatusOK, 0)
+	if got := l.current(); got != 3 {
+		t.Fatalf("at 2, after %d answers: %d, want 3", minWindow, got)
+	}
+}
+
+func (l *limiter) setLimit(n float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.limit = n
+}
+
+func TestLimiterNeverPassesTheCeiling(t *testing.T) {
+	l := newLimiter(12, time.Minute)
+	busy(t, l, 12)
+	for range 10000 {
+		l.answered(l.sent(), http.StatusOK, 0)
+	}
+	if limit, _, _, _ := l.state(); limit != 12 || l.current() != 12 {
+		t.Errorf("limit %g (%d calls), want the ceiling 12", limit, l.current())
+	}
+	// A ceiling below the starting point is the start.
+	if got := newLimiter(3, time.Minute).current(); got != 3 {
+		t.Errorf("ceiling 3 starts at %d", got)
+	}
+}
+
+func TestLimiterHalvesOnceAGenerationDownToOne(t *testing.T) {
+	l := newLimiter(64, time.Minute)
+	busy(t, l, 8)
+	// Eight calls sent in one generation, all answered 429: one halving.
+	epoch := l.sent()
+	for range 8 {
+		l.answered(epoch, http.StatusTooManyRequests, 0)
+	}
+	if got := l.current(); got != 4 {
+		t.Fatalf("after a generation of 429s: %d, want 4", got)
+	}
+	// Its late successes do not grow the new limit either.
+	l.answered(epoch, http.StatusOK, 0)
+	if limit, _, _, _ := l.state(); limit != 4 {
+		t.Fatalf("a success of the old generation moved the limit to %g", limit)
+	}
+	// Each new generation's 429 halves again, down to 1, never below.
+	for _, want := range []int{2, 1, 1, 1} {
+		l.answered(l.sent(), http.StatusTooManyRequests, 0)
+		if got := l.current(); got != want {
+			t.Fatalf("limit %d, want %d", got, want)
+		}
+	}
+	// A 503 with Retry-After is throttling too.
+	l = newLimiter(64, time.Minute)
+	l.answered(l.sent(), http.StatusServiceUnavailable, time.Millisecond)
+	if got := l.current(); got != 4 {
+		t.Errorf("after a 503 with Retry-After: %d, want 4", got)
+	}
+}
+
+// While more calls are in flight than a halved limit allows, no new one
+// starts; they start again as those finish.
+func TestLimiterHalvedHoldsNewCalls(t *testing.T) {
+	l := newLimiter(64, time.Minute)
+	busy(t, l, 8)
+	l.answered(l.sent(), http.StatusTooManyRequests, 0)
+	got := make(chan struct{})
+	go func() {
+		if err := l.acquire(context.Background(), false); err == nil {
+			close(got)
+		}
+	}()
+	waitFor(t, "the call to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
+	for range 4 {
+		l.release()
+	}
+	if _, inFlight, people, _ := l.state(); inFlight != 4 || people != 1 {
+		t.Fatalf("with a limit of 4: %d in flight, %d waiting; want 4 and 1", inFlight, people)
+	}
+	l.release()
+	waitFor(t, "the call to start once 3 were in flight", func() bool {
+		select {
+		case <-got:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+func TestLimiterRetryAfterPausesBackgroundCalls(t *testing.T) {
+	l := newLimiter(64, time.Minute)
+	const pause = 300 * time.Millisecond
+	start := time.Now()
+	l.answered(l.sent(), http.StatusTooManyRequests, pause)
+
+	// A person's call goes at once.
+	if err := l.acquire(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	l.release()
+	if d := time.Since(start); d >= pause {
+		t.Fatalf("the test was too slow to tell (%v); nothing checked", d)
+	}
+	// A background call waits out the pause.
+	if err := l.acquire(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < pause {
+		t.Errorf("a background call started %v after a Retry-After of %v", d, pause)
+	}
+	l.release()
+
+	// A Retry-After beyond the client's maximum is cut to it.
+	l = newLimiter(64, 100*time.Millisecond)
+	start = time.Now()
+	l.answered(l.sent(), http.StatusTooManyRequests, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := l.acquire(ctx, true); err != nil {
+		t.Fatalf("a Retry-After of an hour held a background call for more than a minute: %v", err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("paused %v, want the maximum of 100ms", d)
+	}
+}
+
+func TestLimiterPeopleOvertakeQueuedBackgroundCalls(t *testing.T) {
+	l := newLimiter(1, time.Minute)
+	busy(t, l, 1)
+	order := make(chan string, 6)
+	for range 5 {
+		go func() {
+			if err := l.acquire(context.Background(), true); err == nil {
+				order <- "job"
+			}
+		}()
+	}
+	waitFor(t, "5 background calls to queue", func() bool { _, _, _, bg := l.state(); return bg == 5 })
+	go func() {
+		if err := l.acquire(context.Background(), false); err == nil {
+			order <- "person"
+		}
+	}()
+	waitFor(t, "the person's call to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
+	for i := range 6 {
+		l.release()
+		got := <-order
+		if want := map[bool]string{true: "person", false: "job"}[i == 0]; got != want {
+			t.Fatalf("grant %d went to a %s, want a %s", i+1, got, want)
+		}
+	}
+	l.release()
+	if _, inFlight, _, _ := l.state(); inFlight != 0 {
+		t.Errorf("%d in flight at the end", inFlight)
+	}
+}
+
+func TestLimiterWaitEndsWithContext(t *testing.T) {
+	l := newLimiter(1, time.Minute)
+	busy(t, l, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.acquire(ctx, true) }()
+	waitFor(t, "the call to queue", func() bool { _, _, _, bg := l.state(); return bg == 1 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire = %v, want context.Canceled", err)
+	}
+	if _, inFlight, _, bg := l.state(); inFlight != 1 || bg != 0 {
+		t.Fatalf("after the cancel: %d in flight, %d queued; want 1 and 0", inFlight, bg)
+	}
+	l.release()
+	if err := l.acquire(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetryAfterHeaders(t *testing.T) {
+	date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		header http.Header
+		min    time.Duration
+		max    time.Duration
+	}{
+		{http.Header{}, 0, 0},
+		{http.Header{"Retry-After": {"2"}}, 2 * time.Second, 2 * time.Second},
+		{http.Header{"Retry-After": {"1"}, "Retry-After-Ms": {"15"}}, 15 * time.Millisecond, 15 * time.Millisecond},
+		{http.Header{"X-Ms-Retry-After-Ms": {"250"}}, 250 * time.Millisecond, 250 * time.Millisecond},
+		{http.Header{"Retry-After": {"-1"}}, 0, 0},
+		{http.Header{"Retry-After": {"abc"}}, 0, 0},
+		{http.Header{"Retry-After": {"0"}, "Retry-After-Ms": {"x"}}, 0, 0},
+		{http.Header{"Retry-After": {date}}, 59 * time.Minute, time.Hour},
+		{http.Header{"Retry-After": {"99999999999999"}}, time.Hour, math.MaxInt64},
+	} {
+		if got := retryAfter(tc.header); got < tc.min || got > tc.max {
+			t.Errorf("retryAfter(%v) = %v, want %v to %v", tc.header, got, tc.min, tc.max)
+		}
+	}
+}
+
+func TestFixedLimiterIgnoresAnswers(t *testing.T) {
+	l := fixedLimiter(32)
+	busy(t, l, 32)
+	for _, status := range []int{http.StatusOK, http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		for range 100 {
+			l.answered(l.sent(), status, time.Hour)
+		}
+	}
+	if got := l.current(); got != 32 {
+		t.Errorf("fixed at 32, moved to %d", got)
+	}
+	l.release()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := l.acquire(ctx, true); err != nil {
+		t.Errorf("a background call was paused: %v", err)
+	}
+}
