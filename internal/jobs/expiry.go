@@ -64,6 +64,7 @@ func (x *Expirer) RunOnce(ctx context.Context) (access.ExpiryReport, bool) {
 	x.init()
 	var rep access.ExpiryReport
 	ran := leased(ctx, x.Locks, expiryLease, x.holder, x.LeaseTTL, x.Now, x.Logger, func(ctx context.Context) {
+		ctx = portal.Background(ctx) // nobody waits on its calls: people's go first
 		who := access.Who{User: portal.User{Roles: []portal.Role{portal.RoleAdmin}}, System: "expiry"}
 		var err error
 		if rep, err = x.Service.Expire(ctx, who, x.Grace); err != nil {

@@ -144,6 +144,7 @@ func (r *Reconciler) RunOnce(ctx context.Context, tenant portal.GUID) (access.Re
 	r.init()
 	var rep access.ReconcileReport
 	ran := leased(ctx, r.Locks, reconcileLease, r.holder, r.LeaseTTL, r.Now, r.Logger, func(ctx context.Context) {
+		ctx = portal.Background(ctx) // nobody waits on its calls: people's go first
 		r.setRunning(true)
 		defer r.setRunning(false)
 		who := access.Who{User: portal.User{TenantID: tenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
