@@ -175,9 +175,6 @@ type InventoryChange struct {
 type Inventory interface {
 	// GetItem returns the row for (tenant, object), or an ENOTFOUND error.
 	GetItem(ctx context.Context, tenant, object GUID) (InventoryItem, error)
-	// ListItems returns a page of one tenant's rows. An empty result is not
-	// an error.
-	ListItems(ctx context.Context, f InventoryFilter) (InventoryPage, error)
 	// AllItems calls fn for every row of tenant (the zero GUID: of every
 	// tenant) in (tenant, object) order, for exports and reconcile, without
 	// holding them all in memory; an error from fn stops it and is returned.

@@ -84,20 +84,20 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) (portal.In
 		return portal.InventoryItem{}, err
 	}
 	label := validText(it.Label)
-	return scanItem(q.QueryRow(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, label_fold, kind, state, label,
+	return scanItem(q.QueryRow(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
 			created_at, created_by_tid, created_by_oid, created_by_name,
 			updated_at, updated_by_tid, updated_by_oid, updated_by_name,
 			verified_at, observed, expires_at, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET
-			client_ids = excluded.client_ids, label_fold = excluded.label_fold, kind = excluded.kind,
+			client_ids = excluded.client_ids, kind = excluded.kind,
 			state = excluded.state, label = excluded.label,
 			updated_at = excluded.updated_at, updated_by_tid = excluded.updated_by_tid,
 			updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
 			verified_at = excluded.verified_at, observed = excluded.observed,
 			expires_at = excluded.expires_at, version = inventory.version + 1
 		RETURNING `+itemColumns,
-		uuidOf(it.TenantID), uuidOf(it.ObjectID), uuidsOf(portal.NormalizeClientIDs(it.ClientIDs)), fold(label), it.Kind.String(),
+		uuidOf(it.TenantID), uuidOf(it.ObjectID), uuidsOf(portal.NormalizeClientIDs(it.ClientIDs)), it.Kind.String(),
 		string(storekit.StateOrUnverified(it.State)), label,
 		ms(created), uuidOf(createdBy.TenantID), uuidOf(createdBy.ObjectID), validText(createdBy.Name),
 		ms(it.UpdatedAt), uuidOf(it.UpdatedBy.TenantID), uuidOf(it.UpdatedBy.ObjectID), validText(it.UpdatedBy.Name),

@@ -484,10 +484,3 @@ func validText(s string) string {
 // storable reports whether s can be sent as text as it is. A key that
 // cannot (from a URL, say) matches nothing stored.
 func storable(s string) bool { return validText(s) == s }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}

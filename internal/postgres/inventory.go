@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/teamsphone/portal/internal/portal"
-	"github.com/teamsphone/portal/internal/storekit"
 )
 
 var (
@@ -41,62 +39,6 @@ func (db *DB) GetItem(ctx context.Context, tenant, object portal.GUID) (portal.I
 	return it, nil
 }
 
-// ListItems returns a page of one tenant's rows matching f; an empty result
-// is not an error. f.TenantID is required (EINVALID without it), as are a
-// known Kind, State and Sort when set.
-//
-// Query, with surrounding space ignored, matches case-insensitively part of
-// the object ID, part of the label or part of any one client ID; it is
-// matched literally (no wildcards), and a whole GUID in braces or any case
-// matches its canonical form. Desc reverses the sort's whole order, object
-// ID tiebreak included, so pages of either direction never repeat or skip a
-// row. Limit 0 means 50; Limit is capped at 200; a negative Offset is 0.
-// Matched, Counts and Items are read from one snapshot.
-func (db *DB) ListItems(ctx context.Context, f portal.InventoryFilter) (portal.InventoryPage, error) {
-	var page portal.InventoryPage
-	q, err := inventoryQuery(f)
-	if err != nil {
-		return page, err
-	}
-	err = db.inTx(ctx, "read the inventory", snapshot, func(tx pgx.Tx) error {
-		cells, err := inventoryCounts(ctx, tx, f.TenantID)
-		if err != nil {
-			return err
-		}
-		page.Counts = cells.Totals()
-		if q.search == "" {
-			page.Matched = cells.Matching(f.Kind, f.State)
-		} else if err := tx.QueryRow(ctx, `SELECT count(*) FROM inventory WHERE `+q.where, q.args...).Scan(&page.Matched); err != nil {
-			return storeError(err, "search the inventory")
-		}
-		if q.offset >= page.Matched {
-			return nil
-		}
-		args := append(params(nil), q.args...)
-		rows, err := tx.Query(ctx, `SELECT `+itemColumns+` FROM inventory WHERE `+q.where+` ORDER BY `+q.orderBy+
-			` LIMIT `+args.add(q.limit)+` OFFSET `+args.add(q.offset), args...)
-		if err != nil {
-			return storeError(err, "search the inventory")
-		}
-		page.Items, err = collectItems(rows, q.limit)
-		return err
-	})
-	return page, err
-}
-
-func collectItems(rows pgx.Rows, size int) ([]portal.InventoryItem, error) {
-	defer rows.Close()
-	items := make([]portal.InventoryItem, 0, size)
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, it)
-	}
-	return items, rows.Err()
-}
-
 // AllItems calls fn for every row of tenant (the zero GUID: of every tenant)
 // in (tenant, object) order, reading them one at a time from one snapshot
 // (one statement). An error from fn stops it and is returned as is. The
@@ -123,118 +65,6 @@ func (db *DB) AllItems(ctx context.Context, tenant portal.GUID, fn func(portal.I
 		}
 	}
 	return storeError(rows.Err(), "read the inventory")
-}
-
-// itemQuery is an InventoryFilter turned into SQL.
-type itemQuery struct {
-	where   string // without the keyword
-	args    params
-	orderBy string
-	// search is the folded Query ("" for none).
-	search        string
-	offset, limit int
-}
-
-// sortTerm is one ORDER BY term in a sort's natural direction. nullable
-// terms keep NULL first in that direction (SQLite's order; PostgreSQL's
-// default is the opposite) and last when reversed.
-type sortTerm struct {
-	expr           string
-	desc, nullable bool
-}
-
-// stateRank orders states as portal.VerifyStates lists them. It is spelled
-// exactly as in the inventory_by_state index, so that the index serves it.
-const stateRank = `(CASE state WHEN 'in_sync' THEN 0 WHEN 'drifted' THEN 1 WHEN 'missing' THEN 2 ELSE 3 END)`
-
-// inventorySorts are the sorts' natural orders (see 0002_inventory.sql for
-// the index that serves each).
-var inventorySorts = map[portal.InventorySort][]sortTerm{
-	portal.SortUpdated:  {{expr: "updated_at", desc: true}, {expr: "object_id"}},
-	portal.SortObjectID: {{expr: "object_id"}},
-	portal.SortLabel:    {{expr: "(label_fold = '')"}, {expr: "label_fold"}, {expr: "object_id"}}, // unlabelled (true) last
-	portal.SortKind:     {{expr: "kind", desc: true}, {expr: "object_id"}},                        // 'user' > 'resourceAccount'
-	portal.SortState:    {{expr: stateRank}, {expr: "object_id"}},
-	portal.SortVerified: {{expr: "verified_at", nullable: true}, {expr: "object_id"}}, // never verified first
-}
-
-func inventoryQuery(f portal.InventoryFilter) (itemQuery, error) {
-	q := itemQuery{offset: max(f.Offset, 0), limit: storekit.PageSize(f.Limit)}
-	if f.TenantID.IsZero() {
-		return q, portal.Errorf(portal.EINVALID, "The inventory is listed one tenant at a time.")
-	}
-	sort := f.Sort
-	if sort == "" {
-		sort = portal.SortUpdated
-	}
-	terms, ok := inventorySorts[sort]
-	if !ok {
-		return q, portal.Errorf(portal.EINVALID, "Unknown sort order %q.", truncate(string(f.Sort), 40))
-	}
-	var order []string
-	for _, t := range terms {
-		desc := t.desc != f.Desc
-		switch {
-		case desc && t.nullable:
-			order = append(order, t.expr+" DESC NULLS LAST")
-		case desc:
-			order = append(order, t.expr+" DESC")
-		case t.nullable:
-			order = append(order, t.expr+" NULLS FIRST")
-		default:
-			order = append(order, t.expr)
-		}
-	}
-	q.orderBy = strings.Join(order, ", ")
-
-	where := []string{"tenant_id = " + q.args.add(uuidOf(f.TenantID))}
-	switch f.Kind {
-	case portal.KindUnknown:
-	case portal.KindUser, portal.KindResourceAccount:
-		where = append(where, "kind = "+q.args.add(f.Kind.String()))
-	default:
-		return q, portal.Errorf(portal.EINVALID, "Unknown kind of principal.")
-	}
-	if f.State != "" {
-		if _, err := portal.ParseVerifyState(string(f.State)); err != nil {
-			return q, err
-		}
-		where = append(where, "state = "+q.args.add(string(f.State)))
-	}
-	if q.search = fold(strings.TrimSpace(f.Query)); q.search != "" {
-		// strpos is a literal substring test: the person's % and _ are
-		// just characters. Both sides are folded (label_fold; uuid text is
-		// lower case). An ID fragment has no comma, so it cannot span two
-		// client IDs.
-		cond := "strpos(label_fold, " + q.args.add(q.search) + ") > 0"
-		if id := storekit.IDFragment(q.search); id != "" {
-			p := q.args.add(id)
-			cond = "(" + cond + " OR strpos(object_id::text, " + p + ") > 0 OR strpos(array_to_string(client_ids, ','), " + p + ") > 0)"
-		}
-		where = append(where, cond)
-	}
-	q.where = strings.Join(where, " AND ")
-	return q, nil
-}
-
-// inventoryCounts counts the tenant's rows by kind and state, from the
-// inventory_totals index alone.
-func inventoryCounts(ctx context.Context, q querier, tenant portal.GUID) (storekit.CountCells, error) {
-	rows, err := q.Query(ctx, `SELECT kind, state, count(*) FROM inventory WHERE tenant_id = $1 GROUP BY kind, state`, uuidOf(tenant))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cells := storekit.CountCells{}
-	for rows.Next() {
-		var kind, state string
-		var n int
-		if err := rows.Scan(&kind, &state, &n); err != nil {
-			return nil, err
-		}
-		cells[[2]string{kind, state}] = n
-	}
-	return cells, rows.Err()
 }
 
 // observedJSON is how inventory.observed records what ACS held.

@@ -165,9 +165,6 @@ func TestTextWithNUL(t *testing.T) {
 	if err != nil || got.Label != "desk\uFFFDone" {
 		t.Fatalf("Put with NUL: %q, %v", got.Label, err)
 	}
-	if page, err := db.ListItems(ctx, portal.InventoryFilter{TenantID: tenant, Query: "K\x00O"}); err != nil || page.Matched != 1 {
-		t.Errorf("search with NUL: %+v, %v", page, err)
-	}
 	if page, err := db.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Actor: "X\x00Y", Outcome: "\x00"}); err != nil || page.Matched != 0 {
 		t.Errorf("audit filter with NUL: %+v, %v", page, err)
 	}
@@ -197,7 +194,7 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	db.Close()
 	ctx := context.Background()
 	_, err1 := db.GetItem(ctx, tenant, admin.ObjectID)
-	_, err2 := db.ListItems(ctx, portal.InventoryFilter{TenantID: tenant, Query: "x"})
+	_, err2 := db.ExpiringItems(ctx, t0, 10)
 	_, err3 := db.AppendAudit(ctx, portal.AuditEvent{Time: t0})
 	_, _, err4 := db.Commit(ctx, portal.AuditEvent{Time: t0}, portal.InventoryChange{})
 	_, err5 := db.TryLock(ctx, "x", "y", t0)

@@ -88,19 +88,19 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) error {
 		return err
 	}
 	label := validText(it.Label)
-	_, err = q.ExecContext(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, label_fold, kind, state, label,
+	_, err = q.ExecContext(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
 			created_at, created_by_tid, created_by_oid, created_by_name,
 			updated_at, updated_by_tid, updated_by_oid, updated_by_name,
 			verified_at, observed, expires_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET
-			client_ids = excluded.client_ids, label_fold = excluded.label_fold, kind = excluded.kind,
+			client_ids = excluded.client_ids, kind = excluded.kind,
 			state = excluded.state, label = excluded.label,
 			updated_at = excluded.updated_at, updated_by_tid = excluded.updated_by_tid,
 			updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
 			verified_at = excluded.verified_at, observed = excluded.observed,
 			expires_at = excluded.expires_at, version = inventory.version + 1`,
-		it.TenantID.String(), it.ObjectID.String(), clientIDsText(it.ClientIDs), fold(label), it.Kind.String(),
+		it.TenantID.String(), it.ObjectID.String(), clientIDsText(it.ClientIDs), it.Kind.String(),
 		string(storekit.StateOrUnverified(it.State)), label,
 		millis(created), guidText(createdBy.TenantID), guidText(createdBy.ObjectID), validText(createdBy.Name),
 		millis(it.UpdatedAt), guidText(it.UpdatedBy.TenantID), guidText(it.UpdatedBy.ObjectID), validText(it.UpdatedBy.Name),

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/teamsphone/portal/internal/portal"
-	"github.com/teamsphone/portal/internal/storekit"
 )
 
 var _ portal.Store = (*DB)(nil)
@@ -30,155 +28,6 @@ func (db *DB) GetItem(ctx context.Context, tenant, object portal.GUID) (portal.I
 		return portal.InventoryItem{}, dbError(err, "read the inventory")
 	}
 	return it, nil
-}
-
-// ListItems returns a page of one tenant's rows matching f; an empty result
-// is not an error. f.TenantID is required (EINVALID without it), as are a
-// known Kind, State and Sort when set.
-//
-// Query, with surrounding space ignored, matches case-insensitively part of
-// the object ID, part of the label or part of any one client ID; it is
-// matched literally (no wildcards), and a whole GUID in braces or any case
-// matches its canonical form. Desc reverses the sort's whole order, object
-// ID tiebreak included, so pages of either direction never repeat or skip a
-// row. Limit 0 means 50; Limit is capped at 200; a negative Offset is 0.
-// Matched, Counts and Items are read from one snapshot.
-func (db *DB) ListItems(ctx context.Context, f portal.InventoryFilter) (portal.InventoryPage, error) {
-	var page portal.InventoryPage
-	q, err := inventoryQuery(f)
-	if err != nil {
-		return page, err
-	}
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return page, storeError(err, "read the inventory")
-	}
-	defer tx.Rollback()
-
-	cells, err := inventoryCounts(ctx, tx, f.TenantID)
-	if err != nil {
-		return page, storeError(err, "read the inventory")
-	}
-	page.Counts = cells.Totals()
-	if q.search == "" {
-		page.Matched = cells.Matching(f.Kind, f.State)
-		if q.offset < page.Matched {
-			page.Items, err = listPage(ctx, tx, q, q.sortIndex)
-		}
-	} else {
-		page.Matched, page.Items, err = searchPage(ctx, tx, q, cells.Matching(f.Kind, f.State))
-	}
-	if err != nil {
-		return page, dbError(err, "search the inventory")
-	}
-	return page, storeError(tx.Commit(), "read the inventory")
-}
-
-// fewMatches is how many matches a search fetches by key: up to it, a
-// search reads the search index once and looks up what it found. (A
-// variable only so that tests reach the other ways with fewer rows.)
-var fewMatches = 500
-
-// searchPage finds the rows matching a Query. Nothing can narrow down the
-// rows a substring matches, so every row of the tenant (of the filter's
-// kind and state: inFilter rows) is tested once, in the narrow search
-// index, which stops early if more than fewMatches match. If fewer, they are
-// looked up and sorted. If more, a second pass counts them, and the page is
-// found by walking the sort's index, testing each row until the page is
-// full, which, as matches are many, takes a few rows per match; or, when
-// the walk would be long (a deep page, or matches not so many), by sorting
-// the matches' keys in the search index.
-func searchPage(ctx context.Context, tx *sql.Tx, q itemQuery, inFilter int) (int, []portal.InventoryItem, error) {
-	clientIDs := false
-	if q.idSearch != "" {
-		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM inventory_client_ids WHERE tenant_id = ? AND instr(client_id, ?) > 0)`,
-			q.args[0], q.idSearch).Scan(&clientIDs)
-		if err != nil {
-			return 0, nil, err
-		}
-	}
-	q = q.matching(clientIDs)
-	keys, err := searchKeys(ctx, tx, q, fewMatches+1)
-	if err != nil {
-		return 0, nil, err
-	}
-	if len(keys) <= fewMatches {
-		if q.offset >= len(keys) {
-			return len(keys), nil, nil
-		}
-		list, err := json.Marshal(keys)
-		if err != nil {
-			return 0, nil, err
-		}
-		items, err := queryItems(ctx, tx, `SELECT `+itemColumns+`
-			FROM (SELECT value AS k FROM json_each(?)) AS page
-			CROSS JOIN inventory ON tenant_id = ? AND object_id = page.k
-			ORDER BY `+q.orderBy+` LIMIT ? OFFSET ?`, []any{string(list), q.args[0], q.limit, q.offset}, q.limit)
-		return len(keys), items, err
-	}
-	var matched int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM inventory INDEXED BY inventory_by_label WHERE `+q.where, q.args...).Scan(&matched); err != nil {
-		return 0, nil, err
-	}
-	if q.offset >= matched {
-		return matched, nil, nil
-	}
-	if walk := (q.offset + q.limit) * inFilter / matched; walk <= 4*fewMatches {
-		items, err := queryItems(ctx, tx, `SELECT `+itemColumns+` FROM inventory `+q.sortIndex+` WHERE `+q.where+`
-			ORDER BY `+q.orderBy+` LIMIT ? OFFSET ?`, q.withArgs(q.limit, q.offset), q.limit)
-		return matched, items, err
-	}
-	items, err := listPage(ctx, tx, q, "INDEXED BY inventory_by_label")
-	return matched, items, err
-}
-
-// searchKeys returns the object IDs of up to limit rows matching q, in no
-// particular order.
-func searchKeys(ctx context.Context, tx *sql.Tx, q itemQuery, limit int) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT object_id FROM inventory INDEXED BY inventory_by_label WHERE `+q.where+` LIMIT ?`,
-		q.withArgs(limit)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
-}
-
-// listPage returns the page of rows q selects. The page's keys are found
-// in a covering index (the sort's own, or the one hint names), which skips
-// rows without reading them; then only the page's rows are read. CROSS JOIN
-// makes SQLite read the keys first and look each row up, rather than walk a
-// sort index over the whole tenant checking each row against the page.
-func listPage(ctx context.Context, tx *sql.Tx, q itemQuery, hint string) ([]portal.InventoryItem, error) {
-	return queryItems(ctx, tx, `SELECT `+itemColumns+`
-		FROM (SELECT object_id AS k FROM inventory `+hint+` WHERE `+q.where+` ORDER BY `+q.orderBy+` LIMIT ? OFFSET ?) AS page
-		CROSS JOIN inventory ON tenant_id = ? AND object_id = page.k
-		ORDER BY `+q.orderBy, q.withArgs(q.limit, q.offset, q.args[0]), q.limit)
-}
-
-func queryItems(ctx context.Context, tx *sql.Tx, query string, args []any, size int) ([]portal.InventoryItem, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := make([]portal.InventoryItem, 0, size)
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, it)
-	}
-	return items, rows.Err()
 }
 
 // AllItems calls fn for every row of tenant (the zero GUID: of every tenant)
@@ -217,136 +66,6 @@ func getItem(ctx context.Context, q querier, tenant, object portal.GUID) (portal
 		return it, portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment.")
 	}
 	return it, err
-}
-
-// itemQuery is an InventoryFilter turned into SQL.
-type itemQuery struct {
-	where   string // without the keyword; without the search (see matching)
-	args    []any
-	orderBy string
-	// search is the folded Query ("" for none) and idSearch the GUID
-	// fragment it could be ("" if it cannot be part of a GUID).
-	search, idSearch string
-	sortIndex        string // INDEXED BY the sort's index, or ""
-	offset, limit    int
-}
-
-// matching returns q with the search added to its WHERE clause. instr is a
-// literal substring test: the person's % and _ are just characters. Both
-// sides are folded (label_fold; GUIDs are stored in lower case). An ID
-// fragment has no space or quote, so it cannot span two client IDs.
-// clientIDs says whether the search can match a client ID at all; if not,
-// the client_ids column, twice the object ID's width, is not read.
-func (q itemQuery) matching(clientIDs bool) itemQuery {
-	cond := "instr(label_fold, ?) > 0"
-	args := append(slices.Clip(q.args), q.search)
-	if q.idSearch != "" {
-		cond += " OR instr(object_id, ?) > 0"
-		args = append(args, q.idSearch)
-		if clientIDs {
-			cond += " OR instr(client_ids, ?) > 0"
-			args = append(args, q.idSearch)
-		}
-		cond = "(" + cond + ")"
-	}
-	q.where, q.args = q.where+" AND "+cond, args
-	return q
-}
-
-// withArgs returns q's arguments followed by more, in a new slice.
-func (q itemQuery) withArgs(more ...any) []any { return append(slices.Clip(q.args), more...) }
-
-// sortTerm is one ORDER BY term in a sort's natural direction.
-type sortTerm struct {
-	expr string
-	desc bool
-}
-
-// stateRank orders states as portal.VerifyStates lists them. It is spelled
-// exactly as in the inventory_by_state index, so that the index serves it.
-const stateRank = `CASE state WHEN 'in_sync' THEN 0 WHEN 'drifted' THEN 1 WHEN 'missing' THEN 2 ELSE 3 END`
-
-// inventorySort is a sort's natural order and the index that holds the
-// tenant's rows in that order (see 0002_inventory_audit.sql).
-type inventorySort struct {
-	terms []sortTerm
-	index string // "" for the primary key
-}
-
-var inventorySorts = map[portal.InventorySort]inventorySort{
-	portal.SortUpdated:  {[]sortTerm{{"updated_at", true}, {"object_id", false}}, "inventory_by_updated"},
-	portal.SortObjectID: {[]sortTerm{{"object_id", false}}, ""},
-	portal.SortLabel: {[]sortTerm{{"label_fold = ''", false}, {"label_fold", false}, {"object_id", false}}, // unlabelled last
-		"inventory_by_label"},
-	portal.SortKind:     {[]sortTerm{{"kind", true}, {"object_id", false}}, "inventory_by_kind"}, // 'user' > 'resourceAccount'
-	portal.SortState:    {[]sortTerm{{stateRank, false}, {"object_id", false}}, "inventory_by_state"},
-	portal.SortVerified: {[]sortTerm{{"verified_at", false}, {"object_id", false}}, "inventory_by_verified"}, // NULL (never) first
-}
-
-func inventoryQuery(f portal.InventoryFilter) (itemQuery, error) {
-	q := itemQuery{offset: max(f.Offset, 0), limit: storekit.PageSize(f.Limit)}
-	if f.TenantID.IsZero() {
-		return q, portal.Errorf(portal.EINVALID, "The inventory is listed one tenant at a time.")
-	}
-	sort := f.Sort
-	if sort == "" {
-		sort = portal.SortUpdated
-	}
-	so, ok := inventorySorts[sort]
-	if !ok {
-		return q, portal.Errorf(portal.EINVALID, "Unknown sort order %q.", truncate(string(f.Sort), 40))
-	}
-	if so.index != "" {
-		q.sortIndex = "INDEXED BY " + so.index
-	}
-	var order []string
-	for _, t := range so.terms {
-		if t.desc != f.Desc {
-			order = append(order, t.expr+" DESC")
-		} else {
-			order = append(order, t.expr)
-		}
-	}
-	q.orderBy = strings.Join(order, ", ")
-
-	where := []string{"tenant_id = ?"}
-	q.args = []any{f.TenantID.String()}
-	switch f.Kind {
-	case portal.KindUnknown:
-	case portal.KindUser, portal.KindResourceAccount:
-		where, q.args = append(where, "kind = ?"), append(q.args, f.Kind.String())
-	default:
-		return q, portal.Errorf(portal.EINVALID, "Unknown kind of principal.")
-	}
-	if f.State != "" {
-		if _, err := portal.ParseVerifyState(string(f.State)); err != nil {
-			return q, err
-		}
-		where, q.args = append(where, "state = ?"), append(q.args, string(f.State))
-	}
-	if q.search = fold(strings.TrimSpace(f.Query)); q.search != "" {
-		q.idSearch = storekit.IDFragment(q.search)
-	}
-	q.where = strings.Join(where, " AND ")
-	return q, nil
-}
-
-func inventoryCounts(ctx context.Context, tx *sql.Tx, tenant portal.GUID) (storekit.CountCells, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT kind, state, n FROM inventory_totals WHERE tenant_id = ?`, tenant.String())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cells := storekit.CountCells{}
-	for rows.Next() {
-		var kind, state string
-		var n int
-		if err := rows.Scan(&kind, &state, &n); err != nil {
-			return nil, err
-		}
-		cells[[2]string{kind, state}] = n
-	}
-	return cells, rows.Err()
 }
 
 // observedJSON is how inventory.observed records what ACS held.
@@ -488,9 +207,7 @@ func guidText(g portal.GUID) string {
 }
 
 // clientIDsText is how inventory.client_ids holds a list: a JSON array of
-// the normalised (sorted, no duplicates) canonical GUIDs, which triggers can
-// read with json_each to keep inventory_client_ids, and in which a search for
-// part of a GUID cannot match across two (quote, comma, quote between them).
+// the normalised (sorted, no duplicates) canonical GUIDs.
 func clientIDsText(ids []portal.GUID) string {
 	var b strings.Builder
 	b.WriteByte('[')
@@ -513,10 +230,3 @@ func fold(s string) string { return strings.ToLower(s) }
 // bytes replaced by U+FFFD. JSON columns cannot carry anything else, nor can
 // other databases' text types, so every store of the portal keeps the same.
 func validText(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}

@@ -173,7 +173,7 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	db.Close()
 	ctx := context.Background()
 	_, err1 := db.GetItem(ctx, tenant, admin.ObjectID)
-	_, err2 := db.ListItems(ctx, portal.InventoryFilter{TenantID: tenant, Query: "x"})
+	_, err2 := db.ExpiringItems(ctx, t0, 10)
 	_, err3 := db.AppendAudit(ctx, portal.AuditEvent{Time: t0})
 	_, _, err4 := db.Commit(ctx, portal.AuditEvent{Time: t0}, portal.InventoryChange{})
 	_, err5 := db.TryLock(ctx, "x", "y", t0)
@@ -185,82 +185,6 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 			strings.Contains(msg, "sql") || strings.Contains(msg, "SELECT") {
 			t.Errorf("call %d: %v (%q)", i+1, err, msg)
 		}
-	}
-}
-
-// BenchmarkListItems is the inventory page as a search box calls it on
-// every keystroke: 10,000 rows in the tenant (and as many in another),
-// pages of 50.
-func BenchmarkListItems(b *testing.B) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "portal.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	other := portal.MustParseGUID("72f988bf-86f1-41af-91ab-2d7cd011db47")
-	apps := []portal.GUID{guid("app", 0), guid("app", 1), guid("app", 2), guid("app", 3)}
-	firstNames := []string{"Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Ærin"}
-	cities := []string{"London", "Paris", "Zürich", "Oslo", "Madrid", "Berlin", "Dublin", "Lisbon"}
-	for _, tn := range []portal.GUID{tenant, other} {
-		items := make([]portal.InventoryItem, 0, 10000)
-		for i := range 10000 {
-			it := portal.InventoryItem{
-				Assignment: portal.Assignment{TenantID: tn, ObjectID: guid(tn.String(), i), Kind: portal.KindUser,
-					ClientIDs: apps[:1+i%3]},
-				Label:     fmt.Sprintf("%s %d, %s desk", firstNames[i%len(firstNames)], i, cities[i%len(cities)]),
-				CreatedAt: t0, CreatedBy: admin, UpdatedAt: t0.Add(time.Duration(i%500) * time.Minute), UpdatedBy: admin,
-				State: portal.VerifyStates[i%4],
-			}
-			if i%10 == 0 {
-				it.Kind, it.ClientIDs, it.Label = portal.KindResourceAccount, nil, fmt.Sprintf("Reception %d", i)
-			}
-			if i%4 != 3 {
-				it.VerifiedAt = t0.Add(time.Duration(i%1000) * time.Second)
-			}
-			items = append(items, it)
-		}
-		if err := db.SeedInventory(ctx, items); err != nil {
-			b.Fatal(err)
-		}
-	}
-	someID := guid(tenant.String(), 4321).String()
-	for _, bc := range []struct {
-		name   string
-		filter portal.InventoryFilter
-		// matched is what the filter must match, so the benchmark cannot
-		// pass by finding nothing.
-		matched int
-	}{
-		{"search=word", portal.InventoryFilter{Query: "grace 1"}, 55},
-		{"search=word/sort=label", portal.InventoryFilter{Query: "grace 1", Sort: portal.SortLabel}, 55},
-		{"search=common", portal.InventoryFilter{Query: "london"}, 1000},
-		{"search=objectIDfragment", portal.InventoryFilter{Query: someID[9:18]}, 1},
-		{"search=clientID", portal.InventoryFilter{Query: apps[2].String()}, 3000},
-		{"search=nomatch", portal.InventoryFilter{Query: "nobody at all"}, 0},
-		{"browse", portal.InventoryFilter{}, 10000},
-		{"browse/page=100", portal.InventoryFilter{Offset: 5000}, 10000},
-		{"browse/sort=label/desc", portal.InventoryFilter{Sort: portal.SortLabel, Desc: true}, 10000},
-		{"filter=drifted/sort=verified", portal.InventoryFilter{State: portal.StateDrifted, Sort: portal.SortVerified}, 2500},
-	} {
-		bc.filter.TenantID, bc.filter.Limit = tenant, 50
-		b.Run(bc.name, func(b *testing.B) {
-			page, err := db.ListItems(ctx, bc.filter)
-			if err != nil || page.Matched != bc.matched || len(page.Items) != min(50, max(0, bc.matched-bc.filter.Offset)) {
-				b.Fatalf("matched %d, %d items, %v; want %d matched", page.Matched, len(page.Items), err, bc.matched)
-			}
-			cpu, sys := cpuTime(), sysTime()
-			for b.Loop() {
-				if _, err := db.ListItems(ctx, bc.filter); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if cpu := cpuTime() - cpu; cpu > 0 {
-				// On a shared machine wall time includes waiting for a CPU.
-				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-				b.ReportMetric(float64((sysTime()-sys).Nanoseconds())/float64(b.N), "sys-ns/op")
-			}
-		})
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package storekit is what the SQLite and PostgreSQL stores compute in Go
-// rather than in SQL — checks, page sizes, count arithmetic — so that both
-// answer alike from one copy. It holds no SQL and imports no driver.
+// rather than in SQL — checks, page sizes — so that both answer alike from
+// one copy. It holds no SQL and imports no driver.
 package storekit
 
 import (
@@ -9,47 +9,12 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// Page sizes of ListItems: a filter's Limit of 0 or less takes the
+// Page sizes of ListAudit: a filter's Limit of 0 or less takes the
 // default, and no page holds more than the maximum.
 const (
 	DefaultPageSize = 50
 	MaxPageSize     = 200
 )
-
-// CountCells are a tenant's inventory rows counted by (kind, state), as
-// both stores read them with one GROUP BY.
-type CountCells map[[2]string]int
-
-// Totals are the counts the list shows beside its filters.
-func (c CountCells) Totals() portal.InventoryCounts {
-	t := portal.InventoryCounts{ByState: make(map[portal.VerifyState]int, len(portal.VerifyStates))}
-	for _, s := range portal.VerifyStates {
-		t.ByState[s] = 0
-	}
-	for k, n := range c {
-		t.All += n
-		switch k[0] {
-		case portal.KindUser.String():
-			t.Users += n
-		case portal.KindResourceAccount.String():
-			t.ResourceAccounts += n
-		}
-		t.ByState[portal.VerifyState(k[1])] += n
-	}
-	return t
-}
-
-// Matching counts the rows of the given kind and state (zero values: any),
-// which is Matched for a filter without a Query.
-func (c CountCells) Matching(kind portal.PrincipalKind, state portal.VerifyState) int {
-	n := 0
-	for k, v := range c {
-		if (kind == portal.KindUnknown || k[0] == kind.String()) && (state == "" || k[1] == string(state)) {
-			n += v
-		}
-	}
-	return n
-}
 
 // CheckChange refuses an inventory change that does not fit its audit
 // row (another assignment, no kind, an unknown state) before a store writes
