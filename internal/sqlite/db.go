@@ -17,8 +17,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
-	"github.com/teamsphone/portal/internal/portal"
 )
 
 //go:embed migrations/*.sql
@@ -169,31 +167,18 @@ func (db *DB) MigrationsCurrent(ctx context.Context) (bool, error) {
 	return n == len(names), nil
 }
 
-func millis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func storeError(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	return portal.Wrap(err, portal.EUNAVAILABLE, "The portal's database could not "+what+".")
-}
-
-// dbError passes a *portal.Error (not found, invalid, a corrupt row) through
-// and maps any other failure with storeError.
-func dbError(err error, what string) error {
-	var e *portal.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return storeError(err, what)
-}
-
 // querier is what *sql.DB and *sql.Tx both offer, so that a helper runs
 // inside a caller's transaction or on its own.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// affected is how many rows a statement changed, or its failure.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
