@@ -19,9 +19,7 @@ func (db *DB) InventoryChanges(ctx context.Context, tenant portal.GUID, after in
 	if !tenant.IsZero() {
 		cond = "tenant_id = " + p.add(uuidOf(tenant))
 	}
-	var head int64
-	err := db.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log WHERE `+cond, p...).Scan(&head)
-	return read.Changes(head, err, after, func() (storekit.Rows, error) {
+	return read.Changes(db.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log WHERE `+cond, p...), after, func(head int64) (storekit.Rows, error) {
 		return db.pool.Query(ctx, `SELECT DISTINCT action, object_id FROM audit_log WHERE `+cond+` AND seq > `+p.add(after)+
 			` AND seq <= `+p.add(head)+` AND action = ANY(`+p.add(storekit.Strings(portal.InventoryActions))+`)`, p...)
 	})

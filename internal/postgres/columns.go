@@ -10,15 +10,6 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// text is how this store keeps text: PostgreSQL's text holds neither
-// invalid UTF-8 nor NUL.
-var text = storekit.UTF8NoNUL
-
-var (
-	read  = storekit.Reader{Columns: columns{}}
-	write = storekit.Writer{Values: values{}, Text: text}
-)
-
 // columns and values are how this store keeps GUIDs (uuid, NULL for the
 // zero GUID), lists of them (uuid[]) and times (timestamptz to the
 // millisecond, NULL for none, read back in UTC).
@@ -85,3 +76,12 @@ func (values) JSON(b []byte) any { return b }
 
 // uuidOf is how a GUID is bound as an argument.
 func uuidOf(g portal.GUID) pgtype.UUID { return pgtype.UUID{Bytes: g, Valid: !g.IsZero()} }
+
+// text is how this store keeps text: PostgreSQL's text holds neither
+// invalid UTF-8 nor NUL. read and write
+// are storekit's rows with this store's types.
+var (
+	text  = storekit.UTF8NoNUL
+	read  = storekit.Reader{Columns: columns{}}
+	write = storekit.Writer{Values: values{}, Text: text}
+)

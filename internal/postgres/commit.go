@@ -50,10 +50,6 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 // putItem inserts the row or replaces everything but its key, creation and
 // version, which it bumps, and returns the row as stored.
 func putItem(ctx context.Context, q querier, it portal.InventoryItem) (portal.InventoryItem, error) {
-	args, err := write.Item(it)
-	if err != nil {
-		return portal.InventoryItem{}, err
-	}
 	return read.Item(q.QueryRow(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
 			created_at, created_by_tid, created_by_oid, created_by_name,
 			updated_at, updated_by_tid, updated_by_oid, updated_by_name,
@@ -66,20 +62,16 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) (portal.In
 			updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
 			verified_at = excluded.verified_at, observed = excluded.observed,
 			expires_at = excluded.expires_at, version = inventory.version + 1
-		RETURNING `+itemColumns, args...))
+		RETURNING `+itemColumns, write.Item(it)...))
 }
 
 // markVerified records a verification and returns the row as stored;
 // ENOTFOUND if the row is gone, ECONFLICT if it is not at ifVersion (when
 // not 0).
 func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVersion int64) (portal.InventoryItem, error) {
-	args, err := write.Verified(it)
-	if err != nil {
-		return portal.InventoryItem{}, err
-	}
 	stored, err := read.Item(q.QueryRow(ctx, `UPDATE inventory SET state = $1, verified_at = $2, observed = $3
 		WHERE tenant_id = $4 AND object_id = $5 AND ($6::bigint = 0 OR version = $6::bigint)
-		RETURNING `+itemColumns, append(args, uuidOf(it.TenantID), uuidOf(it.ObjectID), ifVersion)...))
+		RETURNING `+itemColumns, append(write.Verified(it), uuidOf(it.TenantID), uuidOf(it.ObjectID), ifVersion)...))
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return stored, err
 	}

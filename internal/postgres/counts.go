@@ -10,16 +10,14 @@ import (
 // scrapes; they are not part of portal.Store.
 
 // AuditRows is the length of the audit log's hash chain.
-func (db *DB) AuditRows(ctx context.Context) (n int64, err error) {
-	err = db.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log`).Scan(&n)
-	return n, storekit.Unavailable(err, "count the audit rows")
+func (db *DB) AuditRows(ctx context.Context) (int64, error) {
+	return storekit.Count(db.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log`), "count the audit rows")
 }
 
 // SessionCount is how many sessions are stored (dead ones are pruned every
 // few minutes).
-func (db *DB) SessionCount(ctx context.Context) (n int64, err error) {
-	err = db.pool.QueryRow(ctx, `SELECT count(*) FROM sessions`).Scan(&n)
-	return n, storekit.Unavailable(err, "count the sessions")
+func (db *DB) SessionCount(ctx context.Context) (int64, error) {
+	return storekit.Count(db.pool.QueryRow(ctx, `SELECT count(*) FROM sessions`), "count the sessions")
 }
 
 // ActiveJobRows counts the rows of queued and running bulk jobs by status.

@@ -67,6 +67,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
@@ -82,6 +83,8 @@ const (
 	migrateLockKey   = 1
 	lockClassAudit   = 0x61756474 // "audt"
 )
+
+var _ portal.Store = (*DB)(nil) // and SessionStore, TokenCacheStore: see internal/portal
 
 // DB is the portal's PostgreSQL database.
 type DB struct {

@@ -9,11 +9,6 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-var (
-	_ portal.Store        = (*DB)(nil)
-	_ portal.SessionStore = (*DB)(nil)
-)
-
 // itemColumns is the column list every inventory read selects, in the
 // order storekit.Reader.Item scans them.
 const itemColumns = `tenant_id, object_id, client_ids, label, kind, state,
@@ -25,10 +20,7 @@ const itemColumns = `tenant_id, object_id, client_ids, label, kind, state,
 func (db *DB) GetItem(ctx context.Context, tenant, object portal.GUID) (portal.InventoryItem, error) {
 	it, err := read.Item(db.pool.QueryRow(ctx, `SELECT `+itemColumns+` FROM inventory WHERE tenant_id = $1 AND object_id = $2`,
 		uuidOf(tenant), uuidOf(object)))
-	if err != nil {
-		return portal.InventoryItem{}, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoItem), "read the inventory")
-	}
-	return it, nil
+	return storekit.Read(it, storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoItem), "read the inventory")
 }
 
 // AllItems: see portal.Inventory. The snapshot is one statement's, which

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,17 +44,8 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 			text(j.ID), string(portal.RowPending), j.PlanID, storekit.ActionableClasses())
 		return err
 	})
-	if err == storekit.ErrApplied {
-		found, gerr := db.JobForPlan(ctx, j.TenantID, j.PlanID)
-		if gerr != nil {
-			return found, gerr
-		}
-		return found, err
-	}
-	if err != nil {
-		return portal.Job{}, err
-	}
-	return db.GetJob(ctx, j.TenantID, text(j.ID))
+	return storekit.CreatedJob(err, func() (portal.Job, error) { return db.GetJob(ctx, j.TenantID, text(j.ID)) },
+		func() (portal.Job, error) { return db.JobForPlan(ctx, j.TenantID, j.PlanID) })
 }
 
 const jobColumns = `id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification,
@@ -66,11 +56,8 @@ func (db *DB) GetJob(ctx context.Context, tenant portal.GUID, id string) (portal
 	if !text.Storable(id) {
 		return portal.Job{}, storekit.ErrNoJob
 	}
-	j, err := read.Job(db.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE id = $1 AND tenant_id = $2`, id, uuidOf(tenant)))
-	if err != nil {
-		return j, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoJob), "read the job")
-	}
-	return j, db.countJob(ctx, &j)
+	return read.OneJob(ctx, db.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE id = $1 AND tenant_id = $2`, id, uuidOf(tenant)),
+		pgx.ErrNoRows, storekit.ErrNoJob, db.countJob)
 }
 
 // JobForPlan: see portal.JobStore.
@@ -78,12 +65,8 @@ func (db *DB) JobForPlan(ctx context.Context, tenant portal.GUID, planID string)
 	if !text.Storable(planID) {
 		return portal.Job{}, storekit.ErrUnapplied
 	}
-	var id string
-	err := db.pool.QueryRow(ctx, `SELECT id FROM bulk_jobs WHERE plan_id = $1 AND tenant_id = $2`, planID, uuidOf(tenant)).Scan(&id)
-	if err != nil {
-		return portal.Job{}, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrUnapplied), "read the job")
-	}
-	return db.GetJob(ctx, tenant, id)
+	return read.OneJob(ctx, db.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE plan_id = $1 AND tenant_id = $2`, planID, uuidOf(tenant)),
+		pgx.ErrNoRows, storekit.ErrUnapplied, db.countJob)
 }
 
 // countJob reads the job's counts and rate (see portal.Job).
@@ -102,7 +85,7 @@ func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
 func (db *DB) ListJobs(ctx context.Context, tenant portal.GUID, limit int) ([]portal.Job, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2`,
 		uuidOf(tenant), sqlLimit(limit))
-	return read.Jobs(rows, err, func(j *portal.Job) error { return db.countJob(ctx, j) })
+	return read.Jobs(ctx, rows, err, db.countJob)
 }
 
 // ClaimJob gives holder the oldest queued job of any tenant, now running;
@@ -193,7 +176,7 @@ func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now 
 	if !text.Storable(id) {
 		return portal.Job{}, storekit.ErrNoJob
 	}
-	err := db.inTx(ctx, "cancel the job", pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return storekit.Then(db.inTx(ctx, "cancel the job", pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var state string
 		err := tx.QueryRow(ctx, `SELECT state FROM bulk_jobs WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, id, uuidOf(tenant)).Scan(&state)
 		if err != nil {
@@ -209,11 +192,7 @@ func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now 
 			return storekit.NotCancellable(portal.JobState(state))
 		}
 		return err
-	})
-	if err != nil {
-		return portal.Job{}, err
-	}
-	return db.GetJob(ctx, tenant, id)
+	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
 // ResumeJob queues an interrupted job again, dropping a cancel asked of the
@@ -222,7 +201,7 @@ func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (por
 	if !text.Storable(id) {
 		return portal.Job{}, storekit.ErrNoJob
 	}
-	err := db.inTx(ctx, "resume the job", pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return storekit.Then(db.inTx(ctx, "resume the job", pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// A cancel asked of the instance that died is superseded: the
 		// person now asks for the job to go on.
 		tag, err := tx.Exec(ctx, `UPDATE bulk_jobs SET state = $1, cancel_requested = false WHERE id = $2 AND tenant_id = $3 AND state = $4`,
@@ -236,17 +215,8 @@ func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (por
 				string(portal.RowPending), id, string(portal.RowRunning))
 			return err
 		}
-		var state string
-		err = tx.QueryRow(ctx, `SELECT state FROM bulk_jobs WHERE id = $1 AND tenant_id = $2`, id, uuidOf(tenant)).Scan(&state)
-		if err != nil {
-			return storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoJob)
-		}
-		return storekit.NotResumable(state)
-	})
-	if err != nil {
-		return portal.Job{}, err
-	}
-	return db.GetJob(ctx, tenant, id)
+		return storekit.NotResumable(tx.QueryRow(ctx, `SELECT state FROM bulk_jobs WHERE id = $1 AND tenant_id = $2`, id, uuidOf(tenant)), pgx.ErrNoRows)
+	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
 // ClaimRows takes up to n pending rows of a job holder runs, in line order,
@@ -266,15 +236,10 @@ func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal
 			FROM picked WHERE r.job_id = $3 AND r.line = picked.line
 			RETURNING r.line, r.attempts, r.data`,
 			string(portal.RowRunning), holder, id, string(portal.RowPending), sqlLimit(n))
-		out, err = storekit.Collect(rows, err, "take the job's next rows", read.Claimed)
+		out, err = read.Claimed(rows, err)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	// RETURNING promises no order.
-	slices.SortFunc(out, func(a, b portal.JobRow) int { return a.Line - b.Line })
-	return out, nil
+	return storekit.Read(out, err, "take the job's next rows")
 }
 
 // FinishRow records a row's result if holder still runs the job and holds

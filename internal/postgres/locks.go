@@ -11,17 +11,13 @@ import (
 // either inserts or locks the existing row and then tests it, so two
 // instances cannot both see a lease lapsed and both take it.
 func (db *DB) TryLock(ctx context.Context, name, holder string, until time.Time) (bool, error) {
-	if err := storekit.CheckLock(name, holder); err != nil {
-		return false, err
-	}
-	tag, err := db.pool.Exec(ctx, `INSERT INTO locks (name, holder, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-		WHERE locks.holder = excluded.holder OR locks.expires_at <= $4`,
-		text(name), text(holder), storekit.CeilMillis(until), values{}.Time(db.now()))
-	if err != nil {
-		return false, storekit.Unavailable(err, "take a lock")
-	}
-	return tag.RowsAffected() == 1, nil
+	return storekit.TryLock(name, holder, func() (int64, error) {
+		tag, err := db.pool.Exec(ctx, `INSERT INTO locks (name, holder, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE locks.holder = excluded.holder OR locks.expires_at <= $4`,
+			text(name), text(holder), storekit.CeilMillis(until), values{}.Time(db.now()))
+		return tag.RowsAffected(), err
+	})
 }
 
 // Unlock: see portal.Locker.

@@ -13,8 +13,6 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-var _ portal.NameStore = (*DB)(nil)
-
 // nameColumns is the column list every directory name read selects, in
 // the order storekit.Reader.Name scans them.
 const nameColumns = `tenant_id, space, id, fetched_at, found, kind, display_name, upn, phone`

@@ -5,11 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/storekit"
 )
-
-var _ portal.TokenCacheStore = (*DB)(nil)
 
 // GetTokenCache: see portal.TokenCacheStore.
 func (db *DB) GetTokenCache(ctx context.Context, keyHash []byte) (sealed []byte, err error) {

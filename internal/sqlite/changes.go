@@ -11,9 +11,7 @@ import (
 // InventoryChanges: see portal.Inventory. When nothing happened it costs
 // one probe of the (tenant_id, seq) index.
 func (db *DB) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, bool, int64, error) {
-	var head int64
-	err := db.auditHead.QueryRowContext(ctx, tenant.String()).Scan(&head)
-	return read.Changes(head, err, after, func() (storekit.Rows, error) {
+	return read.Changes(db.auditHead.QueryRowContext(ctx, tenant.String()), after, func(head int64) (storekit.Rows, error) {
 		return db.db.QueryContext(ctx, `SELECT DISTINCT action, object_id FROM audit_log WHERE tenant_id = ? AND seq > ? AND seq <= ?
 			AND action IN (SELECT value FROM json_each(?))`, tenant.String(), after, head, jsonText(storekit.Strings(portal.InventoryActions)))
 	})

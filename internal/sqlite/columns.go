@@ -10,14 +10,6 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// text is how this store keeps text: valid UTF-8; SQLite keeps NUL.
-var text = storekit.UTF8
-
-var (
-	read  = storekit.Reader{Columns: columns{}}
-	write = storekit.Writer{Values: values{}, Text: text}
-)
-
 // columns and values are how SQLite keeps what it has no type for: a GUID
 // as its canonical text (” for the zero GUID), a list of GUIDs as a JSON
 // array of them, a time as unix milliseconds (NULL, or 0 in a job's
@@ -88,3 +80,11 @@ func (values) JSON(b []byte) any {
 	}
 	return string(b)
 }
+
+// text is how this store keeps text: valid UTF-8; SQLite keeps NUL. read and write
+// are storekit's rows with this store's types.
+var (
+	text  = storekit.UTF8
+	read  = storekit.Reader{Columns: columns{}}
+	write = storekit.Writer{Values: values{}, Text: text}
+)

@@ -52,11 +52,7 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 // putItem inserts the row or replaces everything but its key, creation and
 // version, which it bumps.
 func putItem(ctx context.Context, q querier, it portal.InventoryItem) error {
-	args, err := write.Item(it)
-	if err != nil {
-		return err
-	}
-	_, err = q.ExecContext(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
+	_, err := q.ExecContext(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
 			created_at, created_by_tid, created_by_oid, created_by_name,
 			updated_at, updated_by_tid, updated_by_oid, updated_by_name,
 			verified_at, observed, expires_at, version)
@@ -67,24 +63,17 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) error {
 			updated_at = excluded.updated_at, updated_by_tid = excluded.updated_by_tid,
 			updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
 			verified_at = excluded.verified_at, observed = excluded.observed,
-			expires_at = excluded.expires_at, version = inventory.version + 1`, args...)
+			expires_at = excluded.expires_at, version = inventory.version + 1`, write.Item(it)...)
 	return err
 }
 
 // markVerified records a verification; ENOTFOUND if the row is gone,
 // ECONFLICT if it is not at ifVersion (when not 0).
 func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVersion int64) error {
-	args, err := write.Verified(it)
-	if err != nil {
-		return err
-	}
-	res, err := q.ExecContext(ctx, `UPDATE inventory SET state = ?, verified_at = ?, observed = ?
+	n, err := affected(q.ExecContext(ctx, `UPDATE inventory SET state = ?, verified_at = ?, observed = ?
 		WHERE tenant_id = ? AND object_id = ? AND (? = 0 OR version = ?)`,
-		append(args, it.TenantID.String(), it.ObjectID.String(), ifVersion, ifVersion)...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		append(write.Verified(it), it.TenantID.String(), it.ObjectID.String(), ifVersion, ifVersion)...))
+	if err != nil || n > 0 {
 		return err
 	}
 	return storekit.NotVerified(q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM inventory WHERE tenant_id = ? AND object_id = ?)`,

@@ -17,10 +17,14 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/teamsphone/portal/internal/portal"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+var _ portal.Store = (*DB)(nil) // and SessionStore, TokenCacheStore: see internal/portal
 
 // DB is the portal's SQLite database.
 type DB struct {

@@ -8,8 +8,6 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-var _ portal.Store = (*DB)(nil)
-
 // itemColumns is the column list every inventory read selects, in the
 // order storekit.Reader.Item scans them.
 const itemColumns = `tenant_id, object_id, client_ids, label, kind, state,
@@ -20,10 +18,7 @@ const itemColumns = `tenant_id, object_id, client_ids, label, kind, state,
 // GetItem: see portal.Inventory.
 func (db *DB) GetItem(ctx context.Context, tenant, object portal.GUID) (portal.InventoryItem, error) {
 	it, err := getItem(ctx, db.db, tenant, object)
-	if err != nil {
-		return portal.InventoryItem{}, storekit.Failed(err, "read the inventory")
-	}
-	return it, nil
+	return storekit.Read(it, err, "read the inventory")
 }
 
 // AllItems: see portal.Inventory. The snapshot is held until AllItems

@@ -4,14 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/storekit"
 )
-
-var _ portal.JobStore = (*DB)(nil)
 
 // write runs fn in a write transaction and commits it; what names the work
 // in the error a person sees.
@@ -31,7 +28,6 @@ func (db *DB) write(ctx context.Context, what string, fn func(tx *sql.Tx) error)
 // CreateJob: see portal.JobStore. It copies the job's rows from the plan
 // in one statement.
 func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
-	var existing string
 	err := db.write(ctx, "start the job", func(tx *sql.Tx) error {
 		var planTenant string
 		if err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM bulk_plans WHERE id = ?`, j.PlanID).Scan(&planTenant); err != nil || planTenant != j.TenantID.String() {
@@ -40,6 +36,7 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 			}
 			return err
 		}
+		var existing string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM bulk_jobs WHERE plan_id = ?`, j.PlanID).Scan(&existing)
 		if err == nil {
 			return storekit.ErrApplied
@@ -57,39 +54,23 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 			text(j.ID), string(portal.RowPending), j.PlanID, jsonText(storekit.ActionableClasses()))
 		return err
 	})
-	if err == storekit.ErrApplied {
-		found, gerr := db.GetJob(ctx, j.TenantID, existing)
-		if gerr != nil {
-			return found, gerr
-		}
-		return found, err
-	}
-	if err != nil {
-		return portal.Job{}, err
-	}
-	return db.GetJob(ctx, j.TenantID, text(j.ID))
+	return storekit.CreatedJob(err, func() (portal.Job, error) { return db.GetJob(ctx, j.TenantID, text(j.ID)) },
+		func() (portal.Job, error) { return db.JobForPlan(ctx, j.TenantID, j.PlanID) })
 }
 
 const jobColumns = `id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification,
 	state, cancel_requested, holder, heartbeat, started_at, finished_at`
 
-// GetJob returns a job of tenant with its counts.
+// GetJob: see portal.JobStore.
 func (db *DB) GetJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
-	j, err := read.Job(db.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE id = ? AND tenant_id = ?`, id, tenant.String()))
-	if err != nil {
-		return j, storekit.Failed(storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoJob), "read the job")
-	}
-	return j, db.countJob(ctx, &j)
+	return read.OneJob(ctx, db.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE id = ? AND tenant_id = ?`, id, tenant.String()),
+		sql.ErrNoRows, storekit.ErrNoJob, db.countJob)
 }
 
-// JobForPlan returns the job applying a plan of tenant.
+// JobForPlan: see portal.JobStore.
 func (db *DB) JobForPlan(ctx context.Context, tenant portal.GUID, planID string) (portal.Job, error) {
-	var id string
-	err := db.db.QueryRowContext(ctx, `SELECT id FROM bulk_jobs WHERE plan_id = ? AND tenant_id = ?`, planID, tenant.String()).Scan(&id)
-	if err != nil {
-		return portal.Job{}, storekit.Failed(storekit.NoRow(err, sql.ErrNoRows, storekit.ErrUnapplied), "read the job")
-	}
-	return db.GetJob(ctx, tenant, id)
+	return read.OneJob(ctx, db.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE plan_id = ? AND tenant_id = ?`, planID, tenant.String()),
+		sql.ErrNoRows, storekit.ErrUnapplied, db.countJob)
 }
 
 // countJob reads the job's counts and rate (see portal.Job).
@@ -106,7 +87,7 @@ func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
 // ListJobs: see portal.JobStore.
 func (db *DB) ListJobs(ctx context.Context, tenant portal.GUID, limit int) ([]portal.Job, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE tenant_id = ? ORDER BY created_at DESC, id LIMIT ?`, tenant.String(), limit)
-	return read.Jobs(rows, err, func(j *portal.Job) error { return db.countJob(ctx, j) })
+	return read.Jobs(ctx, rows, err, db.countJob)
 }
 
 // ClaimJob gives holder the oldest queued job.
@@ -193,7 +174,7 @@ func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.Jo
 
 // CancelJob asks a job to stop; one no instance runs stops at once.
 func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now time.Time) (portal.Job, error) {
-	err := db.write(ctx, "cancel the job", func(tx *sql.Tx) error {
+	return storekit.Then(db.write(ctx, "cancel the job", func(tx *sql.Tx) error {
 		j, err := read.Job(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE id = ? AND tenant_id = ?`, id, tenant.String()))
 		if err != nil {
 			return storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoJob)
@@ -208,16 +189,12 @@ func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now 
 			return storekit.NotCancellable(j.State)
 		}
 		return err
-	})
-	if err != nil {
-		return portal.Job{}, err
-	}
-	return db.GetJob(ctx, tenant, id)
+	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
 // ResumeJob queues an interrupted job again.
 func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
-	err := db.write(ctx, "resume the job", func(tx *sql.Tx) error {
+	return storekit.Then(db.write(ctx, "resume the job", func(tx *sql.Tx) error {
 		// A cancel asked of the instance that died is superseded: the
 		// person now asks for the job to go on.
 		res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = ?, cancel_requested = 0 WHERE id = ? AND tenant_id = ? AND state = ?`,
@@ -231,17 +208,8 @@ func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (por
 				string(portal.RowPending), id, string(portal.RowRunning))
 			return err
 		}
-		var state string
-		err = tx.QueryRowContext(ctx, `SELECT state FROM bulk_jobs WHERE id = ? AND tenant_id = ?`, id, tenant.String()).Scan(&state)
-		if err != nil {
-			return storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoJob)
-		}
-		return storekit.NotResumable(state)
-	})
-	if err != nil {
-		return portal.Job{}, err
-	}
-	return db.GetJob(ctx, tenant, id)
+		return storekit.NotResumable(tx.QueryRowContext(ctx, `SELECT state FROM bulk_jobs WHERE id = ? AND tenant_id = ?`, id, tenant.String()), sql.ErrNoRows)
+	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
 // ClaimRows takes up to n pending rows of a job holder runs.
@@ -256,15 +224,10 @@ func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal
 				SELECT line FROM bulk_job_rows WHERE job_id = ? AND status = ? ORDER BY line LIMIT ?)
 			RETURNING line, attempts, data`,
 			string(portal.RowRunning), holder, id, string(portal.RowPending), id, string(portal.RowPending), n)
-		out, err = storekit.Collect(rows, err, "take the job's next rows", read.Claimed)
+		out, err = read.Claimed(rows, err)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	// RETURNING promises no order.
-	slices.SortFunc(out, func(a, b portal.JobRow) int { return a.Line - b.Line })
-	return out, nil
+	return storekit.Read(out, err, "take the job's next rows")
 }
 
 // FinishRow records a row's result if holder still holds it.

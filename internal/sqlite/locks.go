@@ -5,28 +5,22 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
 // TryLock: see portal.Locker. One statement decides, under SQLite's write
 // lock: two instances cannot both see a lease lapsed and both take it.
 func (db *DB) TryLock(ctx context.Context, name, holder string, until time.Time) (bool, error) {
-	if err := storekit.CheckLock(name, holder); err != nil {
-		return false, err
-	}
-	var n int64
-	err := db.write(ctx, "take a lock", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-			WHERE locks.holder = excluded.holder OR locks.expires_at <= ?`,
-			name, holder, storekit.CeilMillis(until).UnixMilli(), db.Now().UnixMilli())
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		return err
+	return storekit.TryLock(name, holder, func() (n int64, err error) {
+		err = db.write(ctx, "take a lock", func(tx *sql.Tx) error {
+			n, err = affected(tx.ExecContext(ctx, `INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?)
+				ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+				WHERE locks.holder = excluded.holder OR locks.expires_at <= ?`,
+				name, holder, storekit.CeilMillis(until).UnixMilli(), db.Now().UnixMilli()))
+			return err
+		})
+		return n, err
 	})
-	return n == 1, err
 }
 
 // Unlock: see portal.Locker.
@@ -36,5 +30,3 @@ func (db *DB) Unlock(ctx context.Context, name, holder string) error {
 		return err
 	})
 }
-
-var _ portal.Locker = (*DB)(nil)

@@ -9,8 +9,6 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-var _ portal.NameStore = (*DB)(nil)
-
 // nameColumns is the column list every directory name read selects, in
 // the order storekit.Reader.Name scans them.
 const nameColumns = `tenant_id, space, id, fetched_at, found, kind, display_name, upn, phone`
@@ -21,20 +19,13 @@ func (db *DB) PutNames(ctx context.Context, tenant portal.GUID, names []portal.D
 	if err := storekit.CheckNames(tenant, names); err != nil || len(names) == 0 {
 		return err
 	}
-	return db.write(ctx, "keep directory names", func(tx *sql.Tx) error {
-		changed, err := putNames(ctx, tx, tenant, names)
-		if err != nil || !changed {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO directory_name_revisions (tenant_id, rev) VALUES (?, 1)
-			ON CONFLICT (tenant_id) DO UPDATE SET rev = rev + 1`, tenant.String())
-		return err
-	})
+	return db.write(ctx, "keep directory names", func(tx *sql.Tx) error { return putNames(ctx, tx, tenant, names) })
 }
 
-// putNames writes names and reports whether any content changed. A name
-// whose content is as stored is not rewritten; only its fetched_at moves.
-func putNames(ctx context.Context, tx *sql.Tx, tenant portal.GUID, names []portal.DirectoryName) (changed bool, err error) {
+// putNames writes names, and raises the revision if any content changed.
+// A name whose content is as stored is not rewritten; only its fetched_at
+// moves.
+func putNames(ctx context.Context, tx *sql.Tx, tenant portal.GUID, names []portal.DirectoryName) error {
 	upsert, err := tx.PrepareContext(ctx, `INSERT INTO directory_names (`+nameColumns+`, name_fold, upn_fold)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 		ON CONFLICT (tenant_id, space, id) DO UPDATE SET found = excluded.found, kind = excluded.kind,
@@ -42,30 +33,32 @@ func putNames(ctx context.Context, tx *sql.Tx, tenant portal.GUID, names []porta
 			fetched_at = excluded.fetched_at, name_fold = excluded.name_fold, upn_fold = excluded.upn_fold
 		WHERE (found, kind, display_name, upn, phone) != (excluded.found, excluded.kind, excluded.display_name, excluded.upn, excluded.phone)`)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer upsert.Close()
 	fetched, err := tx.PrepareContext(ctx, `UPDATE directory_names SET fetched_at = ?4
 		WHERE tenant_id = ?1 AND space = ?2 AND id = ?3 AND fetched_at != ?4`)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer fetched.Close()
+	changed := false
 	for _, n := range names {
 		args := write.Name(tenant, n)
-		res, err := upsert.ExecContext(ctx, args...)
+		k, err := affected(upsert.ExecContext(ctx, args...))
+		if err == nil && k == 0 {
+			_, err = fetched.ExecContext(ctx, args[:4]...)
+		}
 		if err != nil {
-			return false, err
+			return err
 		}
-		if k, err := res.RowsAffected(); err != nil {
-			return false, err
-		} else if k > 0 {
-			changed = true
-		} else if _, err := fetched.ExecContext(ctx, args[:4]...); err != nil {
-			return false, err
-		}
+		changed = changed || k > 0
 	}
-	return changed, nil
+	if changed {
+		_, err = tx.ExecContext(ctx, `INSERT INTO directory_name_revisions (tenant_id, rev) VALUES (?, 1)
+			ON CONFLICT (tenant_id) DO UPDATE SET rev = rev + 1`, tenant.String())
+	}
+	return err
 }
 
 // Names: see portal.NameStore.

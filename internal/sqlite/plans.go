@@ -8,14 +8,9 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-var _ portal.PlanStore = (*DB)(nil)
-
 // SavePlan: see portal.PlanStore.
 func (db *DB) SavePlan(ctx context.Context, p portal.Plan, rows []portal.PlanRow) error {
-	plan, err := write.Plan(p)
-	if err != nil {
-		return err
-	}
+	plan := write.Plan(p)
 	return db.write(ctx, "save the plan", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_plans (id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, plan...); err != nil {

@@ -9,8 +9,6 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-var _ portal.SessionStore = (*DB)(nil)
-
 // GetSession returns the session with keyHash, or an ENOTFOUND error.
 func (db *DB) GetSession(ctx context.Context, keyHash []byte) (portal.SessionRecord, error) {
 	s, err := read.Session(db.getSession.QueryRowContext(ctx, keyHash), keyHash)

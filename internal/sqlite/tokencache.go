@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/storekit"
 )
-
-var _ portal.TokenCacheStore = (*DB)(nil)
 
 // GetTokenCache: see portal.TokenCacheStore.
 func (db *DB) GetTokenCache(ctx context.Context, keyHash []byte) (sealed []byte, err error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -273,8 +274,16 @@ func (r Reader) PlanRow(row Scanner) (portal.PlanRow, error) {
 	return p, planRow(data, &p, "A stored plan row is unreadable.")
 }
 
-// Claimed reads one row of a job just taken: line, attempts, data.
-func (r Reader) Claimed(row Scanner) (portal.JobRow, error) {
+// Claimed returns the rows of a job just taken (line, attempts, data) in
+// line order: the statements that take them (UPDATE … RETURNING) promise
+// no order.
+func (r Reader) Claimed(rows Rows, err error) ([]portal.JobRow, error) {
+	out, err := Collect(rows, err, "take the job's next rows", r.claimed)
+	slices.SortFunc(out, func(a, b portal.JobRow) int { return a.Line - b.Line })
+	return out, err
+}
+
+func (r Reader) claimed(row Scanner) (portal.JobRow, error) {
 	var data []byte
 	j := portal.JobRow{Status: portal.RowRunning}
 	if err := row.Scan(&j.Line, &j.Attempts, &data); err != nil {
@@ -313,19 +322,20 @@ type change struct {
 	object portal.GUID
 }
 
-// Changes answers InventoryChanges from head, the tenant's audit head
-// (err: its read's failure), and query, which reads the audit rows after
+// Changes answers InventoryChanges from the tenant's audit head (one row
+// of its Seq, 0 for none) and query, which reads the audit rows after
 // `after` up to head (action, object_id; distinct) when there are any.
-func (r Reader) Changes(head int64, err error, after int64, query func() (Rows, error)) ([]portal.GUID, bool, int64, error) {
-	if err != nil {
+func (r Reader) Changes(head Scanner, after int64, query func(head int64) (Rows, error)) ([]portal.GUID, bool, int64, error) {
+	var h int64
+	if err := head.Scan(&h); err != nil {
 		return nil, false, 0, Unavailable(err, "read the inventory")
 	}
-	if head <= after {
-		return nil, false, head, nil
+	if h <= after {
+		return nil, false, h, nil
 	}
-	rows, err := query()
+	rows, err := query(h)
 	changed, reload, err := r.changes(rows, err)
-	return changed, reload, head, err
+	return changed, reload, h, err
 }
 
 // changes reads the objects changed, in the order read, and whether a

@@ -30,21 +30,19 @@ type Writer struct {
 // created_at, created_by_tid, created_by_oid, created_by_name, updated_at,
 // updated_by_tid, updated_by_oid, updated_by_name, verified_at, observed,
 // expires_at.
-func (w Writer) Item(it portal.InventoryItem) ([]any, error) {
+func (w Writer) Item(it portal.InventoryItem) []any {
 	it = w.Text.Put(it)
-	observed, err := w.Text.Observed(it.Observed)
 	v := w.Values
 	return []any{v.GUID(it.TenantID), v.GUID(it.ObjectID), v.GUIDs(it.ClientIDs), it.Kind.String(), string(it.State), it.Label,
 		v.Time(it.CreatedAt), v.GUID(it.CreatedBy.TenantID), v.GUID(it.CreatedBy.ObjectID), it.CreatedBy.Name,
 		v.Time(it.UpdatedAt), v.GUID(it.UpdatedBy.TenantID), v.GUID(it.UpdatedBy.ObjectID), it.UpdatedBy.Name,
-		v.OptTime(it.VerifiedAt), v.JSON(observed), v.OptTime(it.ExpiresAt)}, err
+		v.OptTime(it.VerifiedAt), v.JSON(w.Text.Observed(it.Observed)), v.OptTime(it.ExpiresAt)}
 }
 
 // Verified returns the arguments that record a verification of it: state,
 // verified_at, observed.
-func (w Writer) Verified(it portal.InventoryItem) ([]any, error) {
-	observed, err := w.Text.Observed(it.Observed)
-	return []any{string(StateOrUnverified(it.State)), w.Values.OptTime(it.VerifiedAt), w.Values.JSON(observed)}, err
+func (w Writer) Verified(it portal.InventoryItem) []any {
+	return []any{string(StateOrUnverified(it.State)), w.Values.OptTime(it.VerifiedAt), w.Values.JSON(w.Text.Observed(it.Observed))}
 }
 
 // Event returns the arguments that insert a sealed audit row, in Reader.Event's
@@ -77,11 +75,14 @@ func (w Writer) Job(j portal.Job) []any {
 
 // Plan returns the arguments that store p: id, tenant_id, created_at,
 // created_by_tid, created_by_oid, created_by_name, file_name, totals.
-func (w Writer) Plan(p portal.Plan) ([]any, error) {
+func (w Writer) Plan(p portal.Plan) []any {
 	totals, err := json.Marshal(p.Totals)
+	if err != nil {
+		panic("storekit: plan totals: " + err.Error()) // a map of strings to numbers: Marshal cannot fail
+	}
 	t, v := w.Text, w.Values
 	return []any{t(p.ID), v.GUID(p.TenantID), v.Time(p.CreatedAt), v.GUID(p.CreatedBy.TenantID), v.GUID(p.CreatedBy.ObjectID),
-		t(p.CreatedBy.Name), t(p.FileName), v.JSON(totals)}, err
+		t(p.CreatedBy.Name), t(p.FileName), v.JSON(totals)}
 }
 
 // PlanRow returns the arguments of one row of plan id: plan_id, line,

@@ -1,6 +1,7 @@
 package storekit
 
 import (
+	"context"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -58,16 +59,52 @@ func ActiveJobRows(rows Rows, err error) (map[string]int64, error) {
 }
 
 // Jobs returns every job of a query's result (see Each), each with its
-// counts read by count after the result is closed.
-func (r Reader) Jobs(rows Rows, err error, count func(*portal.Job) error) ([]portal.Job, error) {
+// counts read after the result is closed.
+func (r Reader) Jobs(ctx context.Context, rows Rows, err error, count JobCounter) ([]portal.Job, error) {
 	jobs, err := Collect(rows, err, "list the jobs", r.Job)
 	for i := range jobs {
 		if err == nil {
-			err = count(&jobs[i])
+			err = count(ctx, &jobs[i])
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return jobs, nil
+}
+
+// JobCounter reads a job's counts and rate into it.
+type JobCounter func(ctx context.Context, j *portal.Job) error
+
+// OneJob reads the job of a single-row query with its counts; a query that
+// found none (noRows, the driver's error) is notFound.
+func (r Reader) OneJob(ctx context.Context, row Scanner, noRows, notFound error, count JobCounter) (portal.Job, error) {
+	j, err := r.Job(row)
+	if err != nil {
+		return j, Failed(NoRow(err, noRows, notFound), "read the job")
+	}
+	return j, count(ctx, &j)
+}
+
+// Then answers a change to a job that ended with err: the job as stored
+// (get) when it succeeded.
+func Then(err error, get func() (portal.Job, error)) (portal.Job, error) {
+	if err != nil {
+		return portal.Job{}, err
+	}
+	return get()
+}
+
+// CreatedJob answers CreateJob once its transaction ended with err: the
+// job as created, or, when the plan already had one (ErrApplied), that job
+// and ErrApplied.
+func CreatedJob(err error, created, existing func() (portal.Job, error)) (portal.Job, error) {
+	if err == ErrApplied {
+		j, gerr := existing()
+		if gerr != nil {
+			return j, gerr
+		}
+		return j, err
+	}
+	return Then(err, created)
 }

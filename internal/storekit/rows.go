@@ -26,6 +26,16 @@ func Failed(err error, what string) error {
 	return Unavailable(err, what)
 }
 
+// Read returns v, or T's zero value and err mapped with Failed: a
+// single-row read's answer.
+func Read[T any](v T, err error, what string) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, Failed(err, what)
+	}
+	return v, nil
+}
+
 // Scanner is one row: what database/sql's and pgx's rows both offer.
 type Scanner interface {
 	Scan(dest ...any) error

@@ -184,17 +184,15 @@ func NotCancellable(s portal.JobState) error {
 		map[portal.JobState]string{portal.JobDone: "finished", portal.JobCancelled: "been cancelled"}[s])
 }
 
-// NotResumable is why a job in state s cannot be resumed.
-func NotResumable(s string) error {
-	return portal.Errorf(portal.EINVALID, "Only an interrupted job can be resumed; this one is %s.", s)
-}
-
-// CheckLock refuses a lock without a name or a holder (EINVALID).
-func CheckLock(name, holder string) error {
-	if name == "" || holder == "" {
-		return portal.Errorf(portal.EINVALID, "A lock needs a name and a holder.")
+// NotResumable is why a job was not resumed, as the row of its state
+// tells: none (noRows, the driver's error) is ErrNoJob, any state but
+// interrupted EINVALID.
+func NotResumable(state Scanner, noRows error) error {
+	var s string
+	if err := state.Scan(&s); err != nil {
+		return NoRow(err, noRows, ErrNoJob)
 	}
-	return nil
+	return portal.Errorf(portal.EINVALID, "Only an interrupted job can be resumed; this one is %s.", s)
 }
 
 // Changed maps the outcome of a statement that changed n rows: a failure
@@ -207,4 +205,19 @@ func Changed(n int64, err error, none error, what string) error {
 		return none
 	}
 	return nil
+}
+
+// Count reads a count of one row (for metrics); what names the work.
+func Count(row Scanner, what string) (n int64, err error) {
+	return n, Unavailable(row.Scan(&n), what)
+}
+
+// TryLock is Locker.TryLock around take, which runs the store's one
+// statement and reports how many rows it inserted or took over.
+func TryLock(name, holder string, take func() (int64, error)) (bool, error) {
+	if name == "" || holder == "" {
+		return false, portal.Errorf(portal.EINVALID, "A lock needs a name and a holder.")
+	}
+	n, err := take()
+	return n == 1 && err == nil, Unavailable(err, "take a lock")
 }

@@ -122,15 +122,19 @@ type observedJSON struct {
 
 // Observed is the JSON an inventory row keeps of what ACS held at its
 // last verification; nil (NULL) for none.
-func (t Text) Observed(a *portal.Assignment) ([]byte, error) {
+func (t Text) Observed(a *portal.Assignment) []byte {
 	if a == nil {
-		return nil, nil
+		return nil
 	}
 	o := observedJSON{Kind: a.Kind.String(), ClientIDs: []string{}, Spelling: t(a.Spelling)}
 	for _, id := range portal.NormalizeClientIDs(a.ClientIDs) {
 		o.ClientIDs = append(o.ClientIDs, id.String())
 	}
-	return json.Marshal(o)
+	b, err := json.Marshal(o)
+	if err != nil {
+		panic("storekit: observed JSON: " + err.Error()) // strings only: Marshal cannot fail
+	}
+	return b
 }
 
 // Put returns the row an InventoryPut stores for it (see portal.Store's
