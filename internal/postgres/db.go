@@ -3,7 +3,8 @@
 // sessions, the inventory, the hash-chained audit log, bulk plans and jobs,
 // and the leases that serialise writes to one assignment. It meets the same
 // contract as package sqlite (internal/storetest). All SQL lives here, next
-// to the method that runs it.
+// to the method that runs it; what both stores compute alike is
+// internal/storekit's.
 //
 // # Migrations and roles
 //

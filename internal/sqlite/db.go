@@ -1,7 +1,10 @@
 // Package sqlite is the portal's embedded store on SQLite (modernc.org/sqlite,
-// pure Go): sessions, the inventory, the hash-chained audit log and the
-// leases that serialise writes to one assignment.
-// All SQL lives here, next to the method that runs it.
+// pure Go): sessions, the inventory, the hash-chained audit log, bulk plans
+// and jobs, directory names and the leases that serialise writes to one
+// assignment. All SQL lives here, next to the method that runs it; what
+// both stores compute alike (checks, text, how rows are encoded and
+// decoded) is internal/storekit's, and the contracts are on the
+// internal/portal interfaces.
 package sqlite
 
 import (
