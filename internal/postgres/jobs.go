@@ -88,9 +88,9 @@ func (db *DB) ListJobs(ctx context.Context, tenant portal.GUID, limit int) ([]po
 	return read.Jobs(ctx, rows, err, db.countJob)
 }
 
-// ClaimJob gives holder the oldest queued job of any tenant, now running;
-// false when none waits. Instances claiming at once skip the job another
-// has locked (SKIP LOCKED) rather than wait for it and then find it gone.
+// ClaimJob: see portal.JobStore. Instances claiming at once skip the job
+// another has locked (SKIP LOCKED) rather than wait for it and then find
+// it gone.
 func (db *DB) ClaimJob(ctx context.Context, holder string, now time.Time) (portal.Job, bool, error) {
 	var id string
 	var tenant pgtype.UUID
@@ -110,8 +110,7 @@ func (db *DB) ClaimJob(ctx context.Context, holder string, now time.Time) (porta
 	return j, err == nil, err
 }
 
-// Heartbeat renews holder's hold and reports whether a cancel was asked for;
-// ECONFLICT when holder holds it no more.
+// Heartbeat: see portal.JobStore.
 func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (bool, error) {
 	var cancel bool
 	err := db.pool.QueryRow(ctx, `UPDATE bulk_jobs SET heartbeat = $1 WHERE id = $2 AND holder = $3 AND state = $4 RETURNING cancel_requested`,
@@ -119,8 +118,7 @@ func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (
 	return cancel, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNotHeld), "renew the job's hold")
 }
 
-// InterruptStale marks running jobs whose heartbeat is before stale as
-// interrupted, and reports how many.
+// InterruptStale: see portal.JobStore.
 func (db *DB) InterruptStale(ctx context.Context, stale time.Time) (int, error) {
 	tag, err := db.pool.Exec(ctx, `UPDATE bulk_jobs SET state = $1, holder = '' WHERE state = $2 AND heartbeat < $3`,
 		string(portal.JobInterrupted), string(portal.JobRunning), values{}.Time(stale))
@@ -130,9 +128,7 @@ func (db *DB) InterruptStale(ctx context.Context, stale time.Time) (int, error) 
 	return int(tag.RowsAffected()), nil
 }
 
-// ReleaseJob ends holder's hold, leaving the job in state; done with a row
-// lacking its outcome is interrupted instead. Rows still running become
-// pending. ECONFLICT when holder holds it no more.
+// ReleaseJob: see portal.JobStore.
 func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.JobState, now time.Time) error {
 	return db.inTx(ctx, "record the job's end", pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// Locking the job row waits for the holder's claims and outcomes
@@ -170,8 +166,8 @@ func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.Jo
 	})
 }
 
-// CancelJob asks a queued or running job to stop; one no instance runs
-// (queued, interrupted) is cancelled at once. A finished job is EINVALID.
+// CancelJob: see portal.JobStore. The job row is locked FOR UPDATE while
+// its state decides.
 func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now time.Time) (portal.Job, error) {
 	if !text.Storable(id) {
 		return portal.Job{}, storekit.ErrNoJob
@@ -195,8 +191,7 @@ func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now 
 	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
-// ResumeJob queues an interrupted job again, dropping a cancel asked of the
-// instance that was lost; any other state is EINVALID.
+// ResumeJob: see portal.JobStore.
 func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
 	if !text.Storable(id) {
 		return portal.Job{}, storekit.ErrNoJob
@@ -219,9 +214,8 @@ func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (por
 	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
-// ClaimRows takes up to n pending rows of a job holder runs, in line order,
-// marking them running and counting an attempt; ECONFLICT when holder does
-// not run the job. Rows another transaction has locked are skipped.
+// ClaimRows: see portal.JobStore. Rows another transaction has locked are
+// skipped.
 func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal.JobRow, error) {
 	var out []portal.JobRow
 	err := db.inTx(ctx, "take the job's next rows", pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -242,9 +236,7 @@ func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal
 	return storekit.Read(out, err, "take the job's next rows")
 }
 
-// FinishRow records a row's result if holder still runs the job and holds
-// the row; ECONFLICT when it does not run the job. A Retry puts the row
-// back as pending.
+// FinishRow: see portal.JobStore.
 func (db *DB) FinishRow(ctx context.Context, id, holder string, line int, r portal.RowResult) error {
 	status, outcome, finished := portal.RowDone, text(string(r.Outcome)), values{}.OptTime(r.At)
 	if r.Retry {
@@ -279,9 +271,7 @@ func holds(ctx context.Context, tx pgx.Tx, id, holder string) error {
 	return err
 }
 
-// JobRows returns a page of a job's results: the plan's rows in line order,
-// each with what the job did to it (nothing, for rows not part of it), and
-// how many match. A negative limit means no limit.
+// JobRows: see portal.JobStore.
 func (db *DB) JobRows(ctx context.Context, tenant portal.GUID, id string, f portal.JobRowFilter, offset, limit int) ([]portal.JobRow, int, error) {
 	j, err := db.GetJob(ctx, tenant, id)
 	if err != nil {

@@ -10,14 +10,13 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// GetSession returns the session with keyHash, or an ENOTFOUND error.
+// GetSession: see portal.SessionStore.
 func (db *DB) GetSession(ctx context.Context, keyHash []byte) (portal.SessionRecord, error) {
 	s, err := read.Session(db.pool.QueryRow(ctx, `SELECT data, created_at, seen_at FROM sessions WHERE key_hash = $1`, keyHash), keyHash)
 	return s, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoSession), "read your session")
 }
 
-// PutSession creates or replaces a session. Replacing keeps the creation
-// time: the absolute timeout counts from it.
+// PutSession: see portal.SessionStore.
 func (db *DB) PutSession(ctx context.Context, s portal.SessionRecord) error {
 	data := s.Data
 	if data == nil {
@@ -30,14 +29,13 @@ func (db *DB) PutSession(ctx context.Context, s portal.SessionRecord) error {
 	return storekit.Unavailable(err, "save your session")
 }
 
-// DeleteSession removes a session; a missing one is not an error.
+// DeleteSession: see portal.SessionStore.
 func (db *DB) DeleteSession(ctx context.Context, keyHash []byte) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE key_hash = $1`, keyHash)
 	return storekit.Unavailable(err, "end your session")
 }
 
-// DeleteSessionsSeenBefore removes sessions idle since before t and reports
-// how many went.
+// DeleteSessionsSeenBefore: see portal.SessionStore.
 func (db *DB) DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE seen_at < $1`, values{}.Time(t))
 	return int(tag.RowsAffected()), storekit.Unavailable(err, "remove old sessions")

@@ -90,7 +90,7 @@ func (db *DB) ListJobs(ctx context.Context, tenant portal.GUID, limit int) ([]po
 	return read.Jobs(ctx, rows, err, db.countJob)
 }
 
-// ClaimJob gives holder the oldest queued job.
+// ClaimJob: see portal.JobStore.
 func (db *DB) ClaimJob(ctx context.Context, holder string, now time.Time) (portal.Job, bool, error) {
 	var id, tenant string
 	err := db.write(ctx, "take a job", func(tx *sql.Tx) error {
@@ -113,7 +113,7 @@ func (db *DB) ClaimJob(ctx context.Context, holder string, now time.Time) (porta
 	return j, err == nil, err
 }
 
-// Heartbeat renews holder's hold and reports whether a cancel was asked for.
+// Heartbeat: see portal.JobStore.
 func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (bool, error) {
 	var cancel bool
 	err := db.write(ctx, "renew the job's hold", func(tx *sql.Tx) error {
@@ -124,8 +124,7 @@ func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (
 	return cancel, err
 }
 
-// InterruptStale marks running jobs whose heartbeat is before stale as
-// interrupted.
+// InterruptStale: see portal.JobStore.
 func (db *DB) InterruptStale(ctx context.Context, stale time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, "check the running jobs", func(tx *sql.Tx) error {
@@ -140,7 +139,7 @@ func (db *DB) InterruptStale(ctx context.Context, stale time.Time) (int, error) 
 	return int(n), err
 }
 
-// ReleaseJob ends holder's hold, leaving the job in state.
+// ReleaseJob: see portal.JobStore.
 func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.JobState, now time.Time) error {
 	return db.write(ctx, "record the job's end", func(tx *sql.Tx) error {
 		if state == portal.JobDone {
@@ -172,7 +171,7 @@ func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.Jo
 	})
 }
 
-// CancelJob asks a job to stop; one no instance runs stops at once.
+// CancelJob: see portal.JobStore.
 func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now time.Time) (portal.Job, error) {
 	return storekit.Then(db.write(ctx, "cancel the job", func(tx *sql.Tx) error {
 		j, err := read.Job(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE id = ? AND tenant_id = ?`, id, tenant.String()))
@@ -192,7 +191,7 @@ func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now 
 	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
-// ResumeJob queues an interrupted job again.
+// ResumeJob: see portal.JobStore.
 func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
 	return storekit.Then(db.write(ctx, "resume the job", func(tx *sql.Tx) error {
 		// A cancel asked of the instance that died is superseded: the
@@ -212,7 +211,7 @@ func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (por
 	}), func() (portal.Job, error) { return db.GetJob(ctx, tenant, id) })
 }
 
-// ClaimRows takes up to n pending rows of a job holder runs.
+// ClaimRows: see portal.JobStore.
 func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal.JobRow, error) {
 	var out []portal.JobRow
 	err := db.write(ctx, "take the job's next rows", func(tx *sql.Tx) error {
@@ -230,7 +229,7 @@ func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal
 	return storekit.Read(out, err, "take the job's next rows")
 }
 
-// FinishRow records a row's result if holder still holds it.
+// FinishRow: see portal.JobStore.
 func (db *DB) FinishRow(ctx context.Context, id, holder string, line int, r portal.RowResult) error {
 	status, outcome, finished := portal.RowDone, string(r.Outcome), r.At.UnixMilli()
 	if r.Retry {
@@ -260,8 +259,7 @@ func holds(ctx context.Context, tx *sql.Tx, id, holder string) error {
 	return nil
 }
 
-// JobRows returns a page of a job's results: the plan's rows in line order,
-// each with what the job did to it (nothing, for rows not part of it).
+// JobRows: see portal.JobStore.
 func (db *DB) JobRows(ctx context.Context, tenant portal.GUID, id string, f portal.JobRowFilter, offset, limit int) ([]portal.JobRow, int, error) {
 	j, err := db.GetJob(ctx, tenant, id)
 	if err != nil {

@@ -9,13 +9,13 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// GetSession returns the session with keyHash, or an ENOTFOUND error.
+// GetSession: see portal.SessionStore.
 func (db *DB) GetSession(ctx context.Context, keyHash []byte) (portal.SessionRecord, error) {
 	s, err := read.Session(db.getSession.QueryRowContext(ctx, keyHash), keyHash)
 	return s, storekit.Failed(storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoSession), "read your session")
 }
 
-// PutSession creates or replaces a session.
+// PutSession: see portal.SessionStore.
 func (db *DB) PutSession(ctx context.Context, s portal.SessionRecord) error {
 	_, err := db.db.ExecContext(ctx, `
 		INSERT INTO sessions (key_hash, data, created_at, seen_at) VALUES (?, ?, ?, ?)
@@ -24,13 +24,13 @@ func (db *DB) PutSession(ctx context.Context, s portal.SessionRecord) error {
 	return storekit.Unavailable(err, "save your session")
 }
 
-// DeleteSession removes a session; a missing one is not an error.
+// DeleteSession: see portal.SessionStore.
 func (db *DB) DeleteSession(ctx context.Context, keyHash []byte) error {
 	_, err := db.db.ExecContext(ctx, `DELETE FROM sessions WHERE key_hash = ?`, keyHash)
 	return storekit.Unavailable(err, "end your session")
 }
 
-// DeleteSessionsSeenBefore removes sessions idle since before t.
+// DeleteSessionsSeenBefore: see portal.SessionStore.
 func (db *DB) DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error) {
 	n, err := affected(db.db.ExecContext(ctx, `DELETE FROM sessions WHERE seen_at < ?`, t.UnixMilli()))
 	return int(n), storekit.Unavailable(err, "remove old sessions")
