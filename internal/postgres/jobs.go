@@ -44,8 +44,7 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 			text(j.ID), string(portal.RowPending), j.PlanID, storekit.ActionableClasses())
 		return err
 	})
-	return storekit.CreatedJob(err, func() (portal.Job, error) { return db.GetJob(ctx, j.TenantID, text(j.ID)) },
-		func() (portal.Job, error) { return db.JobForPlan(ctx, j.TenantID, j.PlanID) })
+	return write.Created(ctx, err, db, j)
 }
 
 const jobColumns = `id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification,

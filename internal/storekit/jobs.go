@@ -95,16 +95,16 @@ func Then(err error, get func() (portal.Job, error)) (portal.Job, error) {
 	return get()
 }
 
-// CreatedJob answers CreateJob once its transaction ended with err: the
-// job as created, or, when the plan already had one (ErrApplied), that job
-// and ErrApplied.
-func CreatedJob(err error, created, existing func() (portal.Job, error)) (portal.Job, error) {
+// Created answers CreateJob of j once its transaction ended with err: the
+// job as created (read from jobs), or, when the plan already had one
+// (ErrApplied), that job and ErrApplied.
+func (w Writer) Created(ctx context.Context, err error, jobs portal.JobStore, j portal.Job) (portal.Job, error) {
 	if err == ErrApplied {
-		j, gerr := existing()
+		existing, gerr := jobs.JobForPlan(ctx, j.TenantID, j.PlanID)
 		if gerr != nil {
-			return j, gerr
+			return existing, gerr
 		}
-		return j, err
+		return existing, err
 	}
-	return Then(err, created)
+	return Then(err, func() (portal.Job, error) { return jobs.GetJob(ctx, j.TenantID, w.Text(j.ID)) })
 }
