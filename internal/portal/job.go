@@ -151,6 +151,21 @@ type RowResult struct {
 // "skipped" for the plan's rows that are not part of the job.
 type JobRowFilter string
 
+// Keeps says which of a job's results f keeps: the plan's rows that are
+// not part of the job (skipped), or the job's rows of a status ("": any)
+// and, for finished rows, an outcome ("": any).
+func (f JobRowFilter) Keeps() (skipped bool, status JobRowStatus, outcome AuditOutcome) {
+	switch f {
+	case "":
+		return false, "", ""
+	case "skipped":
+		return true, "", ""
+	case JobRowFilter(RowPending), JobRowFilter(RowRunning):
+		return false, JobRowStatus(f), ""
+	}
+	return false, RowDone, AuditOutcome(f)
+}
+
 // JobStore keeps bulk jobs and their rows. Reads take the tenant and answer
 // ENOTFOUND for another tenant's job; the runner's writes take the holder,
 // so an instance that lost its hold changes nothing.

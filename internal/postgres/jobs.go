@@ -276,28 +276,13 @@ func (db *DB) JobRows(ctx context.Context, tenant portal.GUID, id string, f port
 	if err != nil {
 		return nil, 0, err
 	}
-	var args params
-	from := ` FROM bulk_plan_rows p LEFT JOIN bulk_job_rows j ON j.job_id = ` + args.add(id) + ` AND j.line = p.line
-		WHERE p.plan_id = ` + args.add(j.PlanID)
-	switch f {
-	case "":
-	case "skipped":
-		from += ` AND j.line IS NULL`
-	case portal.JobRowFilter(portal.RowPending), portal.JobRowFilter(portal.RowRunning):
-		from += ` AND j.status = ` + args.add(string(f))
-	default:
-		from += ` AND j.status = ` + args.add(string(portal.RowDone)) + ` AND j.outcome = ` + args.add(text(string(f)))
-	}
-	var n int
-	if err := db.pool.QueryRow(ctx, `SELECT count(*)`+from, args...).Scan(&n); err != nil {
-		return nil, 0, storekit.Unavailable(err, "read the job's rows")
-	}
-	rows, err := db.pool.Query(ctx, `SELECT p.data, coalesce(j.status, ''), coalesce(j.attempts, 0), coalesce(j.outcome, ''),
-		coalesce(j.detail, ''), coalesce(j.request_id, ''), j.finished_at`+from+` ORDER BY p.line LIMIT `+args.add(sqlLimit(limit))+
-		` OFFSET `+args.add(max(offset, 0)), args...)
-	out, err := storekit.Collect(rows, err, "read the job's rows", read.Result)
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, n, nil
+	skipped, status, outcome := f.Keeps()
+	args := params{id, j.PlanID, skipped, string(status), text(string(outcome))}
+	const from = ` FROM bulk_plan_rows p LEFT JOIN bulk_job_rows j ON j.job_id = $1 AND j.line = p.line
+		WHERE p.plan_id = $2 AND (NOT $3 OR j.line IS NULL) AND ($4 = '' OR j.status = $4) AND ($5 = '' OR j.outcome = $5)`
+	return storekit.Page(db.pool.QueryRow(ctx, `SELECT count(*)`+from, args...), func() (storekit.Rows, error) {
+		return db.pool.Query(ctx, `SELECT p.data, coalesce(j.status, ''), coalesce(j.attempts, 0), coalesce(j.outcome, ''),
+			coalesce(j.detail, ''), coalesce(j.request_id, ''), j.finished_at`+from+` ORDER BY p.line LIMIT `+args.add(sqlLimit(limit))+
+			` OFFSET `+args.add(max(offset, 0)), args...)
+	}, "read the job's rows", read.Result)
 }

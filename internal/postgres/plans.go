@@ -51,15 +51,8 @@ func (db *DB) PlanRows(ctx context.Context, tenant portal.GUID, id string, class
 	if class != "" {
 		where += ` AND class = ` + args.add(text(string(class)))
 	}
-	var n int
-	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM bulk_plan_rows WHERE `+where, args...).Scan(&n); err != nil {
-		return nil, 0, storekit.Unavailable(err, "read the plan")
-	}
-	rows, err := db.pool.Query(ctx, `SELECT data FROM bulk_plan_rows WHERE `+where+` ORDER BY line LIMIT `+args.add(sqlLimit(limit))+
-		` OFFSET `+args.add(max(offset, 0)), args...)
-	out, err := storekit.Collect(rows, err, "read the plan", read.PlanRow)
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, n, nil
+	return storekit.Page(db.pool.QueryRow(ctx, `SELECT count(*) FROM bulk_plan_rows WHERE `+where, args...), func() (storekit.Rows, error) {
+		return db.pool.Query(ctx, `SELECT data FROM bulk_plan_rows WHERE `+where+` ORDER BY line LIMIT `+args.add(sqlLimit(limit))+
+			` OFFSET `+args.add(max(offset, 0)), args...)
+	}, "read the plan", read.PlanRow)
 }

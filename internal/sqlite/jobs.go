@@ -264,27 +264,13 @@ func (db *DB) JobRows(ctx context.Context, tenant portal.GUID, id string, f port
 	if err != nil {
 		return nil, 0, err
 	}
-	where, args := `p.plan_id = ?`, []any{id, j.PlanID}
-	switch f {
-	case "":
-	case "skipped":
-		where += ` AND j.line IS NULL`
-	case portal.JobRowFilter(portal.RowPending), portal.JobRowFilter(portal.RowRunning):
-		where, args = where+` AND j.status = ?`, append(args, string(f))
-	default:
-		where, args = where+` AND j.status = ? AND j.outcome = ?`, append(args, string(portal.RowDone), string(f))
-	}
-	const from = ` FROM bulk_plan_rows p LEFT JOIN bulk_job_rows j ON j.job_id = ? AND j.line = p.line WHERE `
-	var n int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*)`+from+where, args...).Scan(&n); err != nil {
-		return nil, 0, storekit.Unavailable(err, "read the job's rows")
-	}
-	rows, err := db.db.QueryContext(ctx, `SELECT p.data, coalesce(j.status, ''), coalesce(j.attempts, 0), coalesce(j.outcome, ''),
-		coalesce(j.detail, ''), coalesce(j.request_id, ''), coalesce(j.finished_at, 0)`+from+where+` ORDER BY p.line LIMIT ? OFFSET ?`,
-		append(args, limit, offset)...)
-	out, err := storekit.Collect(rows, err, "read the job's rows", read.Result)
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, n, nil
+	skipped, status, outcome := f.Keeps()
+	const from = ` FROM bulk_plan_rows p LEFT JOIN bulk_job_rows j ON j.job_id = ? AND j.line = p.line
+		WHERE p.plan_id = ? AND (? = 0 OR j.line IS NULL) AND (? = '' OR j.status = ?) AND (? = '' OR j.outcome = ?)`
+	args := []any{id, j.PlanID, skipped, string(status), string(status), string(outcome), string(outcome)}
+	return storekit.Page(db.db.QueryRowContext(ctx, `SELECT count(*)`+from, args...), func() (storekit.Rows, error) {
+		return db.db.QueryContext(ctx, `SELECT p.data, coalesce(j.status, ''), coalesce(j.attempts, 0), coalesce(j.outcome, ''),
+			coalesce(j.detail, ''), coalesce(j.request_id, ''), coalesce(j.finished_at, 0)`+from+` ORDER BY p.line LIMIT ? OFFSET ?`,
+			append(args, limit, offset)...)
+	}, "read the job's rows", read.Result)
 }

@@ -50,14 +50,7 @@ func (db *DB) PlanRows(ctx context.Context, tenant portal.GUID, id string, class
 	if class != "" {
 		where, args = where+` AND class = ?`, append(args, string(class))
 	}
-	var n int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM bulk_plan_rows WHERE `+where, args...).Scan(&n); err != nil {
-		return nil, 0, storekit.Unavailable(err, "read the plan")
-	}
-	rows, err := db.db.QueryContext(ctx, `SELECT data FROM bulk_plan_rows WHERE `+where+` ORDER BY line LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-	out, err := storekit.Collect(rows, err, "read the plan", read.PlanRow)
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, n, nil
+	return storekit.Page(db.db.QueryRowContext(ctx, `SELECT count(*) FROM bulk_plan_rows WHERE `+where, args...), func() (storekit.Rows, error) {
+		return db.db.QueryContext(ctx, `SELECT data FROM bulk_plan_rows WHERE `+where+` ORDER BY line LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	}, "read the plan", read.PlanRow)
 }

@@ -84,6 +84,22 @@ func Collect[T any](rows Rows, err error, what string, scan func(Scanner) (T, er
 	return out, nil
 }
 
+// Page returns a page of rows, read by scan from what query returns, and
+// how many match in all (count: one row of that number), or the first
+// failure (what names the work).
+func Page[T any](count Scanner, query func() (Rows, error), what string, scan func(Scanner) (T, error)) ([]T, int, error) {
+	var n int
+	if err := count.Scan(&n); err != nil {
+		return nil, 0, Unavailable(err, what)
+	}
+	rows, err := query()
+	out, err := Collect(rows, err, what, scan)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, n, nil
+}
+
 // closeRows closes database/sql's rows (Close() error) or pgx's (Close()).
 func closeRows(rows Rows) {
 	switch r := rows.(type) {
