@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/url"
 
 	"github.com/teamsphone/portal/internal/access"
@@ -44,6 +45,8 @@ var devSeed = []seedAssignment{
 	{tenant: devidp.FabrikamTenant, object: "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a07", spelling: "user", clients: []portal.GUID{appMobile}},
 }
 
+var errHasData = errors.New("the inventory has rows")
+
 // seedDev fills a brand-new dev instance with demo data: a few assignments
 // the inventory knows (one of them changed in ACS behind its back, to show
 // drift after "Verify now"), and a few only ACS holds, to look up and
@@ -54,12 +57,13 @@ func seedDev(ctx context.Context, store portal.Store, emu *acsemu.Emulator, emuU
 		return nil
 	}
 	for _, t := range []portal.GUID{devidp.ContosoTenant, devidp.FabrikamTenant} {
-		page, err := store.ListItems(ctx, portal.InventoryFilter{TenantID: t, Limit: 1})
+		// The first row answers the question: stop reading there.
+		err := store.AllItems(ctx, t, func(portal.InventoryItem) error { return errHasData })
+		if errors.Is(err, errHasData) {
+			return nil
+		}
 		if err != nil {
 			return err
-		}
-		if page.Counts.All > 0 {
-			return nil
 		}
 	}
 	u, err := url.Parse(emuURL)

@@ -1,6 +1,7 @@
 package access_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -13,8 +14,9 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// The list answered from memory is the store's answer, filter for filter,
-// after every kind of change, including changes made by another instance.
+// The list answered from memory is the contract's answer (referenceList,
+// over every row the store holds), filter for filter, after every kind of
+// change, including changes made by another instance.
 func TestListMatchesStore(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
@@ -22,7 +24,8 @@ func TestListMatchesStore(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	actor := portal.Actor{TenantID: contoso, Name: "System (test)"}
-	labels := []string{"", "Alice", "alice smith", "Bob", "Émile", "Zoë", "ß straße", "100%_done"}
+	labels := []string{"", "Alice", "alice smith", "Bob", "Émile", "Zoë", "ß straße", "100%_done",
+		"100% sure", "under_score", "O'Brien", `back\slash`, "<script>alert(1)</script>", "ÆRØ Øresund", "Café ☕ 🎉", "bad \xff label"}
 	put := func(i int) {
 		obj := portal.MustParseGUID(fmt.Sprintf("%08x-0000-4000-8000-%012x", rnd.IntN(300), i))
 		a := portal.Assignment{TenantID: contoso, ObjectID: obj, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}}
@@ -46,27 +49,28 @@ func TestListMatchesStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	filters := []portal.InventoryFilter{{}, {Limit: 7, Offset: 3}, {Desc: true, Limit: 500}}
+	filters := []portal.InventoryFilter{{}, {Limit: 7, Offset: 3}, {Desc: true, Limit: 500},
+		{Limit: -1}, {Limit: 1000}, {Offset: -5, Limit: 10}, {Offset: 250, Limit: 50}, {Offset: 100000}}
 	for _, s := range portal.InventorySorts {
 		filters = append(filters, portal.InventoryFilter{Sort: s, Limit: 200}, portal.InventoryFilter{Sort: s, Desc: true, Limit: 13, Offset: 20})
 	}
-	for _, q := range []string{"alice", "ALICE", "9215", "0000-4000", "%", "_", "zoë", "ZOË", "nothing", "{" + appB.String() + "}", strings.ToUpper(appA.String())} {
+	for _, q := range []string{"alice", "ALICE", "ALICE SMITH", "  alice  ", "9215", "0000-4000", "%", "_", "_%", `\`, "'", "' OR 1=1 --", "<script>",
+		"zoë", "ZOË", "ærø", "ØRESUND", "CAFÉ", "🎉", "\xff\xfe", "\ufffd", "-", "nothing", "{" + appB.String() + "}", strings.ToUpper(appA.String()),
+		strings.ToUpper(appB.String()[24:]), appA.String()[30:] + " " + appB.String()[:4], "0000001 alice"} {
 		filters = append(filters, portal.InventoryFilter{Query: q, Limit: 200})
 	}
-	filters = append(filters, portal.InventoryFilter{Kind: portal.KindResourceAccount, Limit: 200}, portal.InventoryFilter{State: portal.StateDrifted, Sort: portal.SortVerified, Limit: 200})
+	filters = append(filters, portal.InventoryFilter{Kind: portal.KindResourceAccount, Limit: 200}, portal.InventoryFilter{State: portal.StateDrifted, Sort: portal.SortVerified, Limit: 200},
+		portal.InventoryFilter{Kind: portal.KindUser, State: portal.StateUnverified, Query: "A", Sort: portal.SortLabel, Desc: true, Limit: 200})
 
 	check := func(round int, svc *access.Service) {
 		for _, f := range filters {
 			f.TenantID = contoso
-			want, err := e.db.ListItems(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := referenceList(t, e.db, f)
 			got, err := svc.List(ctx, admin, f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Matched != want.Matched || got.Counts.All != want.Counts.All || got.Counts.Users != want.Counts.Users ||
+			if got.Matched != want.Matched || got.Counts.All != want.Counts.All || got.Counts.Users != want.Counts.Users || got.Counts.ResourceAccounts != want.Counts.ResourceAccounts ||
 				!maps(got.Counts.ByState, want.Counts.ByState) || !slices.EqualFunc(got.Items, want.Items, sameItem) {
 				t.Fatalf("round %d, filter %+v:\n got %d matched %v\nwant %d matched %v", round, f, got.Matched, ids(got.Items), want.Matched, ids(want.Items))
 			}
@@ -105,4 +109,96 @@ func ids(items []portal.InventoryItem) []string {
 		out = append(out, it.ObjectID.String()[:8]+"/"+it.Label)
 	}
 	return out
+}
+
+// referenceList is the inventory list as its contract defines it, computed
+// the plainest way from every row of the tenant: Query (surrounding space
+// ignored, a whole GUID in braces or any case read as the GUID) matches
+// case-insensitively and literally part of the object ID, the label or one
+// client ID; Kind and State filter; each sort has a natural order with the
+// object ID breaking ties, and Desc reverses the whole of it; Limit 0 or
+// less is 50 and at most 200; a negative Offset is 0; Counts are the
+// tenant's totals before any filter.
+func referenceList(t *testing.T, store portal.Inventory, f portal.InventoryFilter) portal.InventoryPage {
+	t.Helper()
+	page := portal.InventoryPage{Counts: portal.InventoryCounts{ByState: map[portal.VerifyState]int{}}, Items: []portal.InventoryItem{}}
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	if g, err := portal.ParseGUID(q); err == nil {
+		q = g.String()
+	}
+	var matched []portal.InventoryItem
+	err := store.AllItems(context.Background(), f.TenantID, func(it portal.InventoryItem) error {
+		page.Counts.All++
+		page.Counts.ByState[it.State]++
+		if it.Kind == portal.KindUser {
+			page.Counts.Users++
+		} else {
+			page.Counts.ResourceAccounts++
+		}
+		if (f.Kind == portal.KindUnknown || it.Kind == f.Kind) && (f.State == "" || it.State == f.State) && (q == "" || matches(it, q)) {
+			matched = append(matched, it)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(matched, naturalOrder(cmp.Or(f.Sort, portal.SortUpdated)))
+	if f.Desc {
+		slices.Reverse(matched)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	offset := min(max(f.Offset, 0), len(matched))
+	page.Matched = len(matched)
+	page.Items = append(page.Items, matched[offset:min(offset+min(limit, 200), len(matched))]...)
+	return page
+}
+
+func matches(it portal.InventoryItem, q string) bool {
+	fields := []string{it.ObjectID.String(), strings.ToLower(it.Label)}
+	for _, id := range it.ClientIDs {
+		fields = append(fields, id.String())
+	}
+	return slices.ContainsFunc(fields, func(f string) bool { return strings.Contains(f, q) })
+}
+
+// naturalOrder is each sort's natural order: the object ID (canonical
+// text, which orders like its bytes) breaks ties.
+func naturalOrder(s portal.InventorySort) func(a, b portal.InventoryItem) int {
+	var key func(a, b portal.InventoryItem) int
+	switch s {
+	case portal.SortUpdated: // most recent first
+		key = func(a, b portal.InventoryItem) int { return b.UpdatedAt.Compare(a.UpdatedAt) }
+	case portal.SortObjectID:
+		key = func(a, b portal.InventoryItem) int { return 0 }
+	case portal.SortLabel: // case-insensitive, unlabelled last
+		key = func(a, b portal.InventoryItem) int {
+			return cmp.Or(cmp.Compare(boolRank(a.Label == ""), boolRank(b.Label == "")), strings.Compare(strings.ToLower(a.Label), strings.ToLower(b.Label)))
+		}
+	case portal.SortKind: // users, then resource accounts
+		key = func(a, b portal.InventoryItem) int {
+			return cmp.Compare(boolRank(a.Kind != portal.KindUser), boolRank(b.Kind != portal.KindUser))
+		}
+	case portal.SortState: // as portal.VerifyStates lists them
+		key = func(a, b portal.InventoryItem) int {
+			return cmp.Compare(slices.Index(portal.VerifyStates, a.State), slices.Index(portal.VerifyStates, b.State))
+		}
+	case portal.SortVerified: // never verified first, then least recently
+		key = func(a, b portal.InventoryItem) int {
+			return cmp.Or(cmp.Compare(boolRank(!a.VerifiedAt.IsZero()), boolRank(!b.VerifiedAt.IsZero())), a.VerifiedAt.Compare(b.VerifiedAt))
+		}
+	}
+	return func(a, b portal.InventoryItem) int {
+		return cmp.Or(key(a, b), strings.Compare(a.ObjectID.String(), b.ObjectID.String()))
+	}
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

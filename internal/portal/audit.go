@@ -38,6 +38,13 @@ func (a AuditAction) Changes() bool {
 	return a == ActionGrant || a == ActionEdit || a == ActionRevoke || a == ActionReapply
 }
 
+// InventoryActions are the actions whose audit rows may change inventory
+// rows (see Inventory.InventoryChanges): every change of a row is
+// committed with one of these, and a reconcile's summary stands for the
+// verification times it moved.
+var InventoryActions = []AuditAction{ActionGrant, ActionEdit, ActionRevoke, ActionAdopt, ActionVerify,
+	ActionReapply, ActionAccept, ActionReconcile}
+
 // AuditPhase places a row in the flow of one change.
 type AuditPhase string
 
@@ -275,11 +282,27 @@ type AuditPage struct {
 type AuditLog interface {
 	// AppendAudit seals ev after the current head and appends it; concurrent
 	// appends (from any instance) are serialised, so the chain stays linear.
-	// It returns ev as stored. A failure means nothing was appended.
+	// It returns ev as stored: Seq, PrevHash and Hash set, Time in UTC
+	// truncated to the millisecond, and text the database cannot hold
+	// replaced by U+FFFD before hashing (invalid UTF-8 in every store, NUL
+	// too in PostgreSQL), so that the row verifies as read back. An event
+	// whose Kind is not a known kind is EINVALID. A failure means nothing
+	// was appended.
 	AppendAudit(ctx context.Context, ev AuditEvent) (AuditEvent, error)
-	// ListAudit returns a page of rows matching f, newest first.
+	// ListAudit returns a page of rows matching f, newest (highest Seq)
+	// first, and how many match in all, both read from one snapshot; an
+	// empty result is not an error. The zero TenantID means every tenant,
+	// including rows of no tenant. Actor, with surrounding space ignored,
+	// is a whole GUID (any case, braces allowed), which matches the actor's
+	// object ID exactly, or text, which matches case-insensitively and
+	// literally part of the actor's name or object ID. From is inclusive,
+	// To exclusive. Limit 0 means 50; Limit is capped at 200; a negative
+	// Offset is 0.
 	ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
 	// WalkAudit calls fn for every row of tenant (zero: all tenants) in Seq
-	// order, streaming; an error from fn stops it and is returned.
+	// order, streaming from one snapshot (as AllItems: fn should be quick);
+	// an error from fn stops it and is returned as is. A row holding a
+	// value the portal never writes (changed behind its back) stops it with
+	// an EINTERNAL error naming that row.
 	WalkAudit(ctx context.Context, tenant GUID, fn func(AuditEvent) error) error
 }

@@ -95,18 +95,21 @@ type NameStore interface {
 	// PutNames records what Graph said, replacing what was cached for the
 	// same (tenant, space, ID). Every name must be of tenant. When any
 	// name's content (Found, Kind, DisplayName, UPN, Phone) changed, the
-	// tenant's names revision increases; a fetch that found the same only
-	// moves FetchedAt.
+	// tenant's names revision increases (once per call); a fetch that found
+	// the same only moves FetchedAt. A name of another tenant, or without a
+	// known space, ID or kind, is EINVALID, and nothing is written.
 	PutNames(ctx context.Context, tenant GUID, names []DirectoryName) error
 	// Names returns the cached names of ids in space; an ID never fetched
-	// is absent from the map.
+	// is absent from the map, which is never nil.
 	Names(ctx context.Context, tenant GUID, space NameSpace, ids []GUID) (map[GUID]DirectoryName, error)
 	// AllNames calls fn for every cached name of tenant in space, in ID
-	// order; an error from fn stops it and is returned.
+	// order, from one snapshot (as AllItems: fn should be quick); an error
+	// from fn stops it and is returned as is.
 	AllNames(ctx context.Context, tenant GUID, space NameSpace, fn func(DirectoryName) error) error
 	// SearchNames returns up to limit names of tenant in space whose
-	// display name or UPN contains q, case-insensitively, ordered by
-	// display name then ID.
+	// display name or UPN contains q, compared case-insensitively
+	// (Unicode-aware) and literally (no wildcards), ordered by the
+	// case-folded display name, then ID. A negative limit means no limit.
 	SearchNames(ctx context.Context, tenant GUID, space NameSpace, q string, limit int) ([]DirectoryName, error)
 	// NamesRevision is the tenant's names revision: 0 before any name was
 	// put, larger after every PutNames that changed a name. Caches compare

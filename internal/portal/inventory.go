@@ -173,14 +173,15 @@ type InventoryChange struct {
 
 // Inventory reads the portal's list of assignments.
 type Inventory interface {
-	// GetItem returns the row for (tenant, object), or an ENOTFOUND error.
+	// GetItem returns the row for (tenant, object), or an ENOTFOUND error;
+	// a row of another tenant is not found, exactly like a missing one.
 	GetItem(ctx context.Context, tenant, object GUID) (InventoryItem, error)
-	// ListItems returns a page of one tenant's rows. An empty result is not
-	// an error.
-	ListItems(ctx context.Context, f InventoryFilter) (InventoryPage, error)
 	// AllItems calls fn for every row of tenant (the zero GUID: of every
 	// tenant) in (tenant, object) order, for exports and reconcile, without
-	// holding them all in memory; an error from fn stops it and is returned.
+	// holding them all in memory; an error from fn stops it and is returned
+	// as is. The rows are read one at a time from one snapshot, held until
+	// AllItems returns: fn should be quick, and a caller with slow work per
+	// row (a call to ACS) should collect the rows first.
 	AllItems(ctx context.Context, tenant GUID, fn func(InventoryItem) error) error
 	// InventoryChanges returns the tenant's audit head (the Seq of its newest
 	// audit row, 0 for none) and, when that is past after, the distinct
@@ -207,9 +208,15 @@ type Inventory interface {
 // the database: one that is not released (a crash) lapses at its expiry.
 type Locker interface {
 	// TryLock takes the named lock for holder until the given time and
-	// reports whether it got it. A lapsed lease is taken over.
+	// reports whether it got it: it does if the lock is free, if its lease
+	// has lapsed (its expiry is at or before the store's clock), or if
+	// holder already holds it, in which case the lease is set to the new
+	// time. until is rounded up to the millisecond, so a lease never lapses
+	// before the time asked for. An empty name or holder is EINVALID.
 	TryLock(ctx context.Context, name, holder string, until time.Time) (bool, error)
-	// Unlock releases the lock if holder still holds it.
+	// Unlock releases the lock if holder still holds it; otherwise (never
+	// taken, lapsed and taken over, already released) it does nothing and
+	// is not an error.
 	Unlock(ctx context.Context, name, holder string) error
 }
 
@@ -221,10 +228,33 @@ type Store interface {
 	PlanStore
 	JobStore
 	NameStore
-	// Commit appends ev to the audit log and applies change to the inventory
-	// in one transaction: either both happen or neither. It returns the
-	// appended event (with Seq and hashes) and, for InventoryPut and
+	// Commit appends ev to the audit log (sealed after the head, as
+	// AppendAudit does, and serialised with every append) and applies
+	// change to the inventory, in one transaction: either both happen or
+	// neither. It returns the appended event and, for InventoryPut and
 	// InventoryVerified, the row as stored.
+	//
+	//   - InventoryPut creates the row (Version 1) or replaces its
+	//     assignment, label, updated time and actor, state, verification
+	//     time, observed assignment and expiry (Version + 1), keeping
+	//     CreatedAt and CreatedBy of an existing row. A new row whose
+	//     CreatedAt (CreatedBy) is zero takes its UpdatedAt (UpdatedBy).
+	//     Client IDs are stored normalised; State "" is stored as
+	//     StateUnverified; the label and names are kept as AppendAudit keeps
+	//     text.
+	//   - InventoryDelete removes the row; a row that is already gone is not
+	//     an error (the audit row is still appended).
+	//   - InventoryVerified sets State, VerifiedAt and Observed only; Version
+	//     is unchanged. If the row is gone it is ENOTFOUND, and if IfVersion
+	//     is set and the row is at another version ECONFLICT; either way
+	//     nothing is written, audit row included: a verification must not
+	//     resurrect or misreport a revoked assignment.
+	//   - InventoryKeep writes the audit row alone.
+	//
+	// Except for InventoryKeep, the change must name a tenant and object,
+	// and ev must name the same ones (EINVALID otherwise), so an audit row
+	// can never describe one assignment while another changes. A Put must
+	// have a known Kind and a known or empty State.
 	Commit(ctx context.Context, ev AuditEvent, change InventoryChange) (AuditEvent, InventoryItem, error)
 }
 

@@ -87,6 +87,23 @@ func (j Job) Who() User {
 	return User{TenantID: j.TenantID, ObjectID: j.CreatedBy.ObjectID, Name: j.CreatedBy.Name, Roles: j.Roles}
 }
 
+// CountRows adds n of the job's rows, of status and (when done) outcome,
+// to its counts.
+func (j *Job) CountRows(status JobRowStatus, outcome AuditOutcome, n int) {
+	if j.Outcomes == nil {
+		j.Outcomes = map[AuditOutcome]int{}
+	}
+	j.Total += n
+	switch status {
+	case RowPending:
+		j.Pending += n
+	case RowRunning:
+		j.InFlight += n
+	default:
+		j.Outcomes[outcome] += n
+	}
+}
+
 // Done is how many rows have an outcome.
 func (j Job) Done() int { return j.Total - j.Pending - j.InFlight }
 
@@ -134,19 +151,36 @@ type RowResult struct {
 // "skipped" for the plan's rows that are not part of the job.
 type JobRowFilter string
 
+// Keeps says which of a job's results f keeps: the plan's rows that are
+// not part of the job (skipped), or the job's rows of a status ("": any)
+// and, for finished rows, an outcome ("": any).
+func (f JobRowFilter) Keeps() (skipped bool, status JobRowStatus, outcome AuditOutcome) {
+	switch f {
+	case "":
+		return false, "", ""
+	case "skipped":
+		return true, "", ""
+	case JobRowFilter(RowPending), JobRowFilter(RowRunning):
+		return false, JobRowStatus(f), ""
+	}
+	return false, RowDone, AuditOutcome(f)
+}
+
 // JobStore keeps bulk jobs and their rows. Reads take the tenant and answer
 // ENOTFOUND for another tenant's job; the runner's writes take the holder,
 // so an instance that lost its hold changes nothing.
 type JobStore interface {
 	// CreateJob stores job (queued) with one pending row per actionable
 	// row of its plan. A plan has at most one job: a second CreateJob for
-	// it is ECONFLICT and returns the existing job.
+	// it is ECONFLICT and returns the existing job, also when two are
+	// created at once.
 	CreateJob(ctx context.Context, job Job) (Job, error)
 	// GetJob returns a job of tenant with its counts.
 	GetJob(ctx context.Context, tenant GUID, id string) (Job, error)
 	// JobForPlan returns the job applying a plan of tenant, or ENOTFOUND.
 	JobForPlan(ctx context.Context, tenant GUID, planID string) (Job, error)
-	// ListJobs returns tenant's most recent jobs, newest first.
+	// ListJobs returns tenant's most recent jobs, newest first, with their
+	// counts; a negative limit means all.
 	ListJobs(ctx context.Context, tenant GUID, limit int) ([]Job, error)
 	// ClaimJob gives holder the oldest queued job of any tenant, now
 	// running; false when none waits.
@@ -177,6 +211,7 @@ type JobStore interface {
 	// holds the row; ECONFLICT when it does not run the job.
 	FinishRow(ctx context.Context, id, holder string, line int, r RowResult) error
 	// JobRows returns a page of a job's results in line order — its plan's
-	// rows with what applying each did — and how many match.
+	// rows with what applying each did — and how many match. A negative
+	// limit means no limit.
 	JobRows(ctx context.Context, tenant GUID, id string, f JobRowFilter, offset, limit int) ([]JobRow, int, error)
 }

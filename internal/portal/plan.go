@@ -70,6 +70,6 @@ type PlanStore interface {
 	// tenant's plan).
 	GetPlan(ctx context.Context, tenant GUID, id string) (Plan, error)
 	// PlanRows returns a page of a plan's rows of one class ("" for all) in
-	// line order, and how many there are.
+	// line order, and how many there are. A negative limit means no limit.
 	PlanRows(ctx context.Context, tenant GUID, id string, class PlanClass, offset, limit int) ([]PlanRow, int, error)
 }

@@ -126,7 +126,8 @@ type TokenCacheStore interface {
 type SessionStore interface {
 	// GetSession returns the session with keyHash, or an ENOTFOUND error.
 	GetSession(ctx context.Context, keyHash []byte) (SessionRecord, error)
-	// PutSession creates or replaces a session.
+	// PutSession creates or replaces a session. Replacing keeps the
+	// creation time: the absolute timeout counts from it.
 	PutSession(ctx context.Context, s SessionRecord) error
 	// DeleteSession removes a session; removing a missing one is not an error.
 	DeleteSession(ctx context.Context, keyHash []byte) error

@@ -3,7 +3,8 @@
 // sessions, the inventory, the hash-chained audit log, bulk plans and jobs,
 // and the leases that serialise writes to one assignment. It meets the same
 // contract as package sqlite (internal/storetest). All SQL lives here, next
-// to the method that runs it.
+// to the method that runs it; what both stores compute alike is
+// internal/storekit's.
 //
 // # Migrations and roles
 //
@@ -61,15 +62,14 @@ import (
 	"path"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 //go:embed migrations/*.sql
@@ -84,6 +84,8 @@ const (
 	migrateLockKey   = 1
 	lockClassAudit   = 0x61756474 // "audt"
 )
+
+var _ portal.Store = (*DB)(nil) // and SessionStore, TokenCacheStore: see internal/portal
 
 // DB is the portal's PostgreSQL database.
 type DB struct {
@@ -304,35 +306,18 @@ func GrantAppRole(ctx context.Context, migrationURL, role string) error {
 func (db *DB) inTx(ctx context.Context, what string, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
 	tx, err := db.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return storeError(err, what)
+		return storekit.Unavailable(err, what)
 	}
 	defer tx.Rollback(ctx)
 	if err := fn(tx); err != nil {
-		return dbError(err, what)
+		return storekit.Failed(err, what)
 	}
-	return storeError(tx.Commit(ctx), what)
+	return storekit.Unavailable(tx.Commit(ctx), what)
 }
 
 // snapshot is a read-only transaction whose statements all read one
 // snapshot, so that a page's count and rows agree.
 var snapshot = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-
-func storeError(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	return portal.Wrap(err, portal.EUNAVAILABLE, "The portal's database could not "+what+".")
-}
-
-// dbError passes a *portal.Error (not found, invalid, a corrupt row) through
-// and maps any other failure with storeError.
-func dbError(err error, what string) error {
-	var e *portal.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return storeError(err, what)
-}
 
 // pgCode is the SQLSTATE of a server error, or "".
 func pgCode(err error) string {
@@ -359,135 +344,10 @@ func (p *params) add(v any) string {
 	return "$" + strconv.Itoa(len(*p))
 }
 
-// ms is how the store writes a time: truncated to the millisecond (as the
-// SQLite store's unix milliseconds), in UTC.
-func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
-
-// optTime writes the zero time as NULL.
-func optTime(t time.Time) pgtype.Timestamptz {
-	if t.IsZero() {
-		return pgtype.Timestamptz{}
-	}
-	return pgtype.Timestamptz{Time: ms(t), Valid: true}
-}
-
-// fromOpt reads a nullable time; NULL is the zero time.
-func fromOpt(t pgtype.Timestamptz) time.Time {
-	if !t.Valid {
-		return time.Time{}
-	}
-	return t.Time.UTC()
-}
-
-// ceilMillis rounds t up to a whole millisecond, so that comparing stored
-// milliseconds with it compares the times exactly: a row at 10 ms is not
-// at or after 10.5 ms, and is before it.
-func ceilMillis(t time.Time) time.Time {
-	c := t.Truncate(time.Millisecond)
-	if t.After(c) {
-		c = c.Add(time.Millisecond)
-	}
-	return c.UTC()
-}
-
-// uuidOf is how a GUID column holds a GUID: NULL for the zero GUID.
-func uuidOf(g portal.GUID) pgtype.UUID { return pgtype.UUID{Bytes: g, Valid: !g.IsZero()} }
-
-func uuidsOf(ids []portal.GUID) []pgtype.UUID {
-	out := make([]pgtype.UUID, 0, len(ids)) // never nil: nil would be NULL, not {}
-	for _, id := range ids {
-		out = append(out, uuidOf(id))
-	}
-	return out
-}
-
 // sqlLimit is a LIMIT as the SQLite store reads one: negative means none.
 func sqlLimit(n int) any {
 	if n < 0 {
 		return nil // LIMIT NULL: no limit
 	}
 	return n
-}
-
-// decoder turns stored values back into domain values, keeping the first
-// failure, so a row is decoded in straight-line code and checked once.
-type decoder struct{ err error }
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-}
-
-// guid reads a GUID column; NULL is the zero GUID, and the nil UUID, which
-// the portal never writes, is a failure.
-func (d *decoder) guid(u pgtype.UUID) portal.GUID {
-	if !u.Valid {
-		return portal.GUID{}
-	}
-	g := portal.GUID(u.Bytes)
-	if g.IsZero() {
-		d.fail(errors.New("the nil UUID"))
-	}
-	return g
-}
-
-// guids reads a uuid[] column; none is nil.
-func (d *decoder) guids(us []pgtype.UUID) []portal.GUID {
-	var out []portal.GUID
-	for _, u := range us {
-		if !u.Valid {
-			d.fail(errors.New("a NULL GUID in a list"))
-		}
-		out = append(out, d.guid(u))
-	}
-	return out
-}
-
-// kind reads a kind's String form; "" is KindUnknown.
-func (d *decoder) kind(s string) portal.PrincipalKind {
-	if s == "" {
-		return portal.KindUnknown
-	}
-	k, err := portal.ParsePrincipalKind(s)
-	if err != nil {
-		d.fail(err)
-	}
-	return k
-}
-
-func (d *decoder) state(s string) portal.VerifyState {
-	v, err := portal.ParseVerifyState(s)
-	if err != nil {
-		d.fail(err)
-	}
-	return v
-}
-
-// fold is how search text and the columns it is compared with are
-// lower-cased: Unicode-aware and independent of the database's locale,
-// unlike lower() and ILIKE. The result is text PostgreSQL can hold (see
-// validText), on both sides alike.
-func fold(s string) string { return validText(strings.ToLower(s)) }
-
-// validText is how the store keeps text: valid UTF-8, each run of invalid
-// bytes and each NUL replaced by U+FFFD. PostgreSQL's text holds neither;
-// invalid UTF-8 is replaced as the SQLite store does, so both keep the same.
-func validText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	}
-	return s
-}
-
-// storable reports whether s can be sent as text as it is. A key that
-// cannot (from a URL, say) matches nothing stored.
-func storable(s string) bool { return validText(s) == s }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/teamsphone/portal/internal/postgres"
+	"github.com/teamsphone/portal/internal/storetest"
 )
 
 // auditWrites are the statements that would change or remove audit rows.
@@ -35,8 +36,8 @@ func TestAppRoleCannotChangeTheAuditLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	appendRows(t, db, 3) // as the app role
-	head := verify(t, db)
+	storetest.AppendRows(t, db, 3) // as the app role
+	head := storetest.VerifyChain(t, db)
 	if ok, err := db.MigrationsCurrent(context.Background()); err != nil || !ok {
 		t.Errorf("MigrationsCurrent as the app role: %v, %v", ok, err)
 	}
@@ -65,7 +66,7 @@ func TestAppRoleCannotChangeTheAuditLog(t *testing.T) {
 	if privs != "SELECT INSERT " {
 		t.Errorf("app role's privileges on audit_log: %q, want SELECT and INSERT", privs)
 	}
-	if c := verify(t, db); !c.Intact() || c.Rows != 3 || c.HeadHash != head.HeadHash {
+	if c := storetest.VerifyChain(t, db); !c.Intact() || c.Rows != 3 || c.HeadHash != head.HeadHash {
 		t.Errorf("after refused writes: %+v", c)
 	}
 }
@@ -76,8 +77,8 @@ func TestAppRoleCannotChangeTheAuditLog(t *testing.T) {
 func TestTriggersRefuseEvenTheOwner(t *testing.T) {
 	owner := freshSchema(t)
 	db := openAt(t, owner, nil)
-	appendRows(t, db, 3)
-	head := verify(t, db)
+	storetest.AppendRows(t, db, 3)
+	head := storetest.VerifyChain(t, db)
 	const cols = `at, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind, action, phase, intent_seq,
 		before_state, after_state, justification, outcome, acs_status, acs_code, request_id, correlation_vector, detail`
 	for _, stmt := range slices.Concat(auditWrites, []string{
@@ -94,12 +95,12 @@ func TestTriggersRefuseEvenTheOwner(t *testing.T) {
 			t.Errorf("%s as the owner: %v, want the trigger's refusal", stmt, err)
 		}
 	}
-	if c := verify(t, db); !c.Intact() || c.Rows != 3 || c.HeadHash != head.HeadHash {
+	if c := storetest.VerifyChain(t, db); !c.Intact() || c.Rows != 3 || c.HeadHash != head.HeadHash {
 		t.Errorf("after refused writes: %+v", c)
 	}
 	// A well-formed append at the head is still accepted.
-	appendRows(t, db, 1)
-	if c := verify(t, db); !c.Intact() || c.Rows != 4 {
+	storetest.AppendRows(t, db, 1)
+	if c := storetest.VerifyChain(t, db); !c.Intact() || c.Rows != 4 {
 		t.Errorf("after an append: %+v", c)
 	}
 }

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,45 +45,11 @@ func TestStoreContractAsAppRole(t *testing.T) {
 }
 
 var (
-	tenant = portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
-	admin  = portal.Actor{TenantID: tenant, ObjectID: portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231111"), Name: "Alice Admin"}
-	t0     = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	tenant = storetest.Tenant
+	admin  = storetest.Admin
+	t0     = storetest.T0
+	guid   = storetest.GUID
 )
-
-// guid returns a GUID derived from a number, scattered in order.
-func guid(kind string, n int) portal.GUID {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s %d", kind, n))
-	var g portal.GUID
-	copy(g[:], sum[:16])
-	return g
-}
-
-// appendRows appends n audit rows, each with a distinct justification.
-func appendRows(t *testing.T, db *postgres.DB, n int) {
-	t.Helper()
-	for i := range n {
-		if _, err := db.AppendAudit(context.Background(), portal.AuditEvent{
-			Time: t0.Add(time.Duration(i) * time.Second), Actor: admin, TenantID: tenant, ObjectID: guid("object", i),
-			Kind: portal.KindUser, Action: portal.ActionEdit, Phase: portal.PhaseOutcome, Outcome: portal.OutcomeSuccess,
-			Justification: fmt.Sprintf("ticket %d", 4700+i),
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// verify walks the whole log as `portal audit verify` does.
-func verify(t *testing.T, db *postgres.DB) portal.ChainCheck {
-	t.Helper()
-	var c portal.ChainCheck
-	if err := db.WalkAudit(context.Background(), portal.GUID{}, func(ev portal.AuditEvent) error {
-		c.Check(ev)
-		return nil
-	}); err != nil {
-		t.Fatalf("WalkAudit: %v", err)
-	}
-	return c
-}
 
 // disableGuard is what an owner bent on tampering would do first.
 const disableGuard = `ALTER TABLE audit_log DISABLE TRIGGER USER`
@@ -93,36 +58,18 @@ const disableGuard = `ALTER TABLE audit_log DISABLE TRIGGER USER`
 // owner could after disabling the triggers, and shows the chain check names
 // the first row that no longer follows.
 func TestAuditTamperingIsFound(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		tamper  string
-		broken  int64
-		problem string
-	}{
-		{"justification changed", `UPDATE audit_log SET justification = 'nothing to see' WHERE seq = 5`, 5, "changed after it was written"},
-		{"hash recomputed is still caught by the next row", `UPDATE audit_log SET justification = 'x', hash = 'f00d' WHERE seq = 5`, 5, "changed after it was written"},
-		{"time changed", `UPDATE audit_log SET at = at + interval '1 millisecond' WHERE seq = 3`, 3, "changed after it was written"},
-		{"middle row deleted", `DELETE FROM audit_log WHERE seq = 5`, 6, "rows are missing or reordered"},
-		{"last row deleted", `DELETE FROM audit_log WHERE seq = 8`, 0, ""}, // only a checkpoint of the head can show this
-		{"two rows swapped", `UPDATE audit_log SET seq = 100 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 100`, 4, "does not cite the hash"},
-		{"row renumbered to close a gap", `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6`, 5, "does not cite the hash"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			owner := freshSchema(t)
-			db := openAt(t, owner, nil)
-			appendRows(t, db, 8)
-			if c := verify(t, db); !c.Intact() || c.Rows != 8 {
-				t.Fatalf("before tampering: %+v", c)
-			}
-			if err := execSQL(t, owner, disableGuard+`; `+tc.tamper); err != nil {
-				t.Fatal(err)
-			}
-			c := verify(t, db)
-			if c.BrokenSeq != tc.broken || !strings.Contains(c.Problem, tc.problem) {
-				t.Errorf("chain check: broken at %d (%s); want %d (%s)", c.BrokenSeq, c.Problem, tc.broken, tc.problem)
-			}
-		})
-	}
+	storetest.RunTampering(t, []storetest.Tampering{
+		{Name: "justification changed", SQL: `UPDATE audit_log SET justification = 'nothing to see' WHERE seq = 5`, Broken: 5, Problem: "changed after it was written"},
+		{Name: "hash recomputed is still caught by the next row", SQL: `UPDATE audit_log SET justification = 'x', hash = 'f00d' WHERE seq = 5`, Broken: 5, Problem: "changed after it was written"},
+		{Name: "time changed", SQL: `UPDATE audit_log SET at = at + interval '1 millisecond' WHERE seq = 3`, Broken: 3, Problem: "changed after it was written"},
+		{Name: "middle row deleted", SQL: `DELETE FROM audit_log WHERE seq = 5`, Broken: 6, Problem: "rows are missing or reordered"},
+		{Name: "last row deleted", SQL: `DELETE FROM audit_log WHERE seq = 8`}, // only a checkpoint of the head can show this
+		{Name: "two rows swapped", SQL: `UPDATE audit_log SET seq = 100 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 100`, Broken: 4, Problem: "does not cite the hash"},
+		{Name: "row renumbered to close a gap", SQL: `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6`, Broken: 5, Problem: "does not cite the hash"},
+	}, func(t *testing.T) (portal.AuditLog, func(string) error) {
+		owner := freshSchema(t)
+		return openAt(t, owner, nil), func(sql string) error { return execSQL(t, owner, disableGuard+`; `+sql) }
+	})
 }
 
 // TestAuditRowChangedOutsideThePortal: a value the portal never writes is
@@ -130,7 +77,7 @@ func TestAuditTamperingIsFound(t *testing.T) {
 func TestAuditRowChangedOutsideThePortal(t *testing.T) {
 	owner := freshSchema(t)
 	db := openAt(t, owner, nil)
-	appendRows(t, db, 3)
+	storetest.AppendRows(t, db, 3)
 	if err := execSQL(t, owner, disableGuard+`; UPDATE audit_log SET kind = 'alien' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +102,7 @@ func TestTextWithNUL(t *testing.T) {
 	if ev.Detail != "a\uFFFDb" || ev.Actor.Name != "x\uFFFDy" || ev.After.Label != "l\uFFFD" {
 		t.Errorf("stored as %q, %q, %q", ev.Detail, ev.Actor.Name, ev.After.Label)
 	}
-	if c := verify(t, db); !c.Intact() || c.HeadHash != ev.Hash {
+	if c := storetest.VerifyChain(t, db); !c.Intact() || c.HeadHash != ev.Hash {
 		t.Errorf("row with NUL: %+v", c)
 	}
 	it := portal.InventoryItem{Assignment: portal.Assignment{TenantID: tenant, ObjectID: guid("object", 1), Kind: portal.KindUser},
@@ -164,9 +111,6 @@ func TestTextWithNUL(t *testing.T) {
 		portal.InventoryChange{Op: portal.InventoryPut, Item: it})
 	if err != nil || got.Label != "desk\uFFFDone" {
 		t.Fatalf("Put with NUL: %q, %v", got.Label, err)
-	}
-	if page, err := db.ListItems(ctx, portal.InventoryFilter{TenantID: tenant, Query: "K\x00O"}); err != nil || page.Matched != 1 {
-		t.Errorf("search with NUL: %+v, %v", page, err)
 	}
 	if page, err := db.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Actor: "X\x00Y", Outcome: "\x00"}); err != nil || page.Matched != 0 {
 		t.Errorf("audit filter with NUL: %+v, %v", page, err)
@@ -197,7 +141,7 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	db.Close()
 	ctx := context.Background()
 	_, err1 := db.GetItem(ctx, tenant, admin.ObjectID)
-	_, err2 := db.ListItems(ctx, portal.InventoryFilter{TenantID: tenant, Query: "x"})
+	_, err2 := db.ExpiringItems(ctx, t0, 10)
 	_, err3 := db.AppendAudit(ctx, portal.AuditEvent{Time: t0})
 	_, _, err4 := db.Commit(ctx, portal.AuditEvent{Time: t0}, portal.InventoryChange{})
 	_, err5 := db.TryLock(ctx, "x", "y", t0)
@@ -205,38 +149,14 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	err7 := db.PutSession(ctx, portal.SessionRecord{KeyHash: []byte("k"), CreatedAt: t0, SeenAt: t0})
 	_, err8 := db.NamesRevision(ctx, tenant)
 	err9 := db.PutNames(ctx, tenant, []portal.DirectoryName{{TenantID: tenant, Space: portal.SpaceObject, ID: admin.ObjectID, FetchedAt: t0}})
-	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9} {
-		msg := portal.ErrorMessage(err)
-		if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.HasPrefix(msg, "The portal's database could not ") ||
-			strings.Contains(msg, "sql") || strings.Contains(msg, "SELECT") || strings.Contains(msg, "postgres") {
-			t.Errorf("call %d: %v (%q)", i+1, err, msg)
-		}
-	}
+	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7, err8, err9)
 }
 
 // TestAppendsFromTwoInstancesStayLinear: two portal instances (each its own
 // pool) on one database append at once; the advisory lock keeps one chain.
 func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
-	ctx := context.Background()
 	connURL := freshSchema(t)
-	dbs := [2]*postgres.DB{openAt(t, connURL, nil), openAt(t, connURL, nil)}
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := range 25 {
-				ev := portal.AuditEvent{Time: t0, Actor: admin, TenantID: tenant, Action: portal.ActionVerify,
-					Detail: fmt.Sprintf("instance %d writer %d row %d", w%2, w, i)}
-				if _, err := dbs[w%2].AppendAudit(ctx, ev); err != nil {
-					t.Errorf("writer %d: %v", w, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if c := verify(t, dbs[0]); !c.Intact() || c.Rows != 200 || c.HeadSeq != 200 {
-		t.Errorf("chain: %+v", c)
-	}
+	storetest.AppendFromInstances(t, openAt(t, connURL, nil), openAt(t, connURL, nil))
 }
 
 // TestPutNamesFromTwoInstances: instances refreshing the same names at

@@ -2,37 +2,23 @@ package postgres
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
-var _ portal.TokenCacheStore = (*DB)(nil)
-
-// GetTokenCache returns a session's sealed token cache.
-func (db *DB) GetTokenCache(ctx context.Context, keyHash []byte) ([]byte, error) {
-	var sealed []byte
-	err := db.pool.QueryRow(ctx, `SELECT sealed FROM token_caches WHERE key_hash = $1`, keyHash).Scan(&sealed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, portal.Errorf(portal.ENOTFOUND, "This session has no token cache.")
-	}
-	return sealed, storeError(err, "read your sign-in's tokens")
+// GetTokenCache: see portal.TokenCacheStore.
+func (db *DB) GetTokenCache(ctx context.Context, keyHash []byte) (sealed []byte, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT sealed FROM token_caches WHERE key_hash = $1`, keyHash).Scan(&sealed)
+	return sealed, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoTokens), "read your sign-in's tokens")
 }
 
-// PutTokenCache creates or replaces a session's sealed token cache, if the
-// session still exists.
+// PutTokenCache: see portal.TokenCacheStore.
 func (db *DB) PutTokenCache(ctx context.Context, keyHash, sealed []byte) error {
 	tag, err := db.pool.Exec(ctx, `INSERT INTO token_caches (key_hash, sealed, updated_at)
 		SELECT key_hash, $1, $2 FROM sessions WHERE key_hash = $3
 		ON CONFLICT (key_hash) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
-		sealed, ms(db.now()), keyHash)
-	if err != nil {
-		return storeError(err, "keep your sign-in's tokens")
-	}
-	if tag.RowsAffected() == 0 {
-		return portal.Errorf(portal.ENOTFOUND, "The session has ended.")
-	}
-	return nil
+		sealed, values{}.Time(db.now()), keyHash)
+	return storekit.Changed(tag.RowsAffected(), err, storekit.ErrEnded, "keep your sign-in's tokens")
 }

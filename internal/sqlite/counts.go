@@ -1,6 +1,10 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+
+	"github.com/teamsphone/portal/internal/storekit"
+)
 
 // Counts read for metrics (internal/metrics.Sources) when Prometheus
 // scrapes. They are not part of portal.Store: nothing in the portal acts
@@ -8,35 +12,17 @@ import "context"
 
 // AuditRows is the length of the audit log's hash chain.
 func (db *DB) AuditRows(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log`).Scan(&n)
-	return n, storeError(err, "count the audit rows")
+	return storekit.Count(db.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log`), "count the audit rows")
 }
 
 // SessionCount is how many sessions are stored (dead ones are pruned every
 // few minutes).
 func (db *DB) SessionCount(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n)
-	return n, storeError(err, "count the sessions")
+	return storekit.Count(db.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`), "count the sessions")
 }
 
 // ActiveJobRows counts the rows of queued and running bulk jobs by status.
 func (db *DB) ActiveJobRows(ctx context.Context) (map[string]int64, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT r.status, count(*) FROM bulk_job_rows r JOIN bulk_jobs j ON j.id = r.job_id
-		WHERE j.state IN ('queued', 'running') GROUP BY r.status`)
-	if err != nil {
-		return nil, storeError(err, "count the job rows")
-	}
-	defer rows.Close()
-	out := map[string]int64{"pending": 0, "running": 0, "done": 0}
-	for rows.Next() {
-		var status string
-		var n int64
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, storeError(err, "count the job rows")
-		}
-		out[status] = n
-	}
-	return out, storeError(rows.Err(), "count the job rows")
+	return storekit.ActiveJobRows(db.db.QueryContext(ctx, `SELECT r.status, count(*) FROM bulk_job_rows r JOIN bulk_jobs j ON j.id = r.job_id
+		WHERE j.state IN ('queued', 'running') GROUP BY r.status`))
 }

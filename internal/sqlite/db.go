@@ -1,7 +1,10 @@
 // Package sqlite is the portal's embedded store on SQLite (modernc.org/sqlite,
-// pure Go): sessions, the inventory, the hash-chained audit log and the
-// leases that serialise writes to one assignment.
-// All SQL lives here, next to the method that runs it.
+// pure Go): sessions, the inventory, the hash-chained audit log, bulk plans
+// and jobs, directory names and the leases that serialise writes to one
+// assignment. All SQL lives here, next to the method that runs it; what
+// both stores compute alike (checks, text, how rows are encoded and
+// decoded) is internal/storekit's, and the contracts are on the
+// internal/portal interfaces.
 package sqlite
 
 import (
@@ -23,6 +26,8 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+var _ portal.Store = (*DB)(nil) // and SessionStore, TokenCacheStore: see internal/portal
 
 // DB is the portal's SQLite database.
 type DB struct {
@@ -169,31 +174,18 @@ func (db *DB) MigrationsCurrent(ctx context.Context) (bool, error) {
 	return n == len(names), nil
 }
 
-func millis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func storeError(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	return portal.Wrap(err, portal.EUNAVAILABLE, "The portal's database could not "+what+".")
-}
-
-// dbError passes a *portal.Error (not found, invalid, a corrupt row) through
-// and maps any other failure with storeError.
-func dbError(err error, what string) error {
-	var e *portal.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return storeError(err, what)
-}
-
 // querier is what *sql.DB and *sql.Tx both offer, so that a helper runs
 // inside a caller's transaction or on its own.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// affected is how many rows a statement changed, or its failure.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

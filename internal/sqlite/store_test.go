@@ -2,11 +2,8 @@ package sqlite_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,45 +25,9 @@ func TestTokenCaches(t *testing.T) {
 }
 
 var (
-	tenant = portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
-	admin  = portal.Actor{TenantID: tenant, ObjectID: portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231111"), Name: "Alice Admin"}
-	t0     = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	tenant = storetest.Tenant
+	t0     = storetest.T0
 )
-
-// guid returns a GUID derived from a number, scattered in order.
-func guid(kind string, n int) portal.GUID {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s %d", kind, n))
-	var g portal.GUID
-	copy(g[:], sum[:16])
-	return g
-}
-
-// appendRows appends n audit rows, each with a distinct justification.
-func appendRows(t *testing.T, db *sqlite.DB, n int) {
-	t.Helper()
-	for i := range n {
-		if _, err := db.AppendAudit(context.Background(), portal.AuditEvent{
-			Time: t0.Add(time.Duration(i) * time.Second), Actor: admin, TenantID: tenant, ObjectID: guid("object", i),
-			Kind: portal.KindUser, Action: portal.ActionEdit, Phase: portal.PhaseOutcome, Outcome: portal.OutcomeSuccess,
-			Justification: fmt.Sprintf("ticket %d", 4700+i),
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// verify walks the whole log as `portal audit verify` does.
-func verify(t *testing.T, db *sqlite.DB) portal.ChainCheck {
-	t.Helper()
-	var c portal.ChainCheck
-	if err := db.WalkAudit(context.Background(), portal.GUID{}, func(ev portal.AuditEvent) error {
-		c.Check(ev)
-		return nil
-	}); err != nil {
-		t.Fatalf("WalkAudit: %v", err)
-	}
-	return c
-}
 
 const dropTriggers = `DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_log_append_at_head`
 
@@ -74,36 +35,18 @@ const dropTriggers = `DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_n
 // someone with the database file could after dropping the triggers, and
 // shows the chain check names the first row that no longer follows.
 func TestAuditTamperingIsFound(t *testing.T) {
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name    string
-		tamper  string
-		broken  int64
-		problem string
-	}{
-		{"justification changed", `UPDATE audit_log SET justification = 'nothing to see' WHERE seq = 5`, 5, "changed after it was written"},
-		{"hash recomputed is still caught by the next row", `UPDATE audit_log SET justification = 'x', hash = 'f00d' WHERE seq = 5`, 5, "changed after it was written"},
-		{"time changed", `UPDATE audit_log SET time = time + 1 WHERE seq = 3`, 3, "changed after it was written"},
-		{"middle row deleted", `DELETE FROM audit_log WHERE seq = 5`, 6, "rows are missing or reordered"},
-		{"last row deleted", `DELETE FROM audit_log WHERE seq = 8`, 0, ""}, // only a checkpoint of the head can show this
-		{"two rows swapped", `UPDATE audit_log SET seq = 100 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 100`, 4, "does not cite the hash"},
-		{"row renumbered to close a gap", `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6`, 5, "does not cite the hash"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			db := openDB(t)
-			appendRows(t, db, 8)
-			if c := verify(t, db); !c.Intact() || c.Rows != 8 {
-				t.Fatalf("before tampering: %+v", c)
-			}
-			if err := db.ExecBehindTheStore(ctx, dropTriggers+`; `+tc.tamper); err != nil {
-				t.Fatal(err)
-			}
-			c := verify(t, db)
-			if c.BrokenSeq != tc.broken || !strings.Contains(c.Problem, tc.problem) {
-				t.Errorf("chain check: broken at %d (%s); want %d (%s)", c.BrokenSeq, c.Problem, tc.broken, tc.problem)
-			}
-		})
-	}
+	storetest.RunTampering(t, []storetest.Tampering{
+		{Name: "justification changed", SQL: `UPDATE audit_log SET justification = 'nothing to see' WHERE seq = 5`, Broken: 5, Problem: "changed after it was written"},
+		{Name: "hash recomputed is still caught by the next row", SQL: `UPDATE audit_log SET justification = 'x', hash = 'f00d' WHERE seq = 5`, Broken: 5, Problem: "changed after it was written"},
+		{Name: "time changed", SQL: `UPDATE audit_log SET time = time + 1 WHERE seq = 3`, Broken: 3, Problem: "changed after it was written"},
+		{Name: "middle row deleted", SQL: `DELETE FROM audit_log WHERE seq = 5`, Broken: 6, Problem: "rows are missing or reordered"},
+		{Name: "last row deleted", SQL: `DELETE FROM audit_log WHERE seq = 8`, Broken: 0, Problem: ""}, // only a checkpoint of the head can show this
+		{Name: "two rows swapped", SQL: `UPDATE audit_log SET seq = 100 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 100`, Broken: 4, Problem: "does not cite the hash"},
+		{Name: "row renumbered to close a gap", SQL: `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6`, Broken: 5, Problem: "does not cite the hash"},
+	}, func(t *testing.T) (portal.AuditLog, func(string) error) {
+		db := openDB(t)
+		return db, func(sql string) error { return db.ExecBehindTheStore(context.Background(), dropTriggers+`; `+sql) }
+	})
 }
 
 // TestAuditTriggersRefuseChanges: with the triggers in place, a stray write
@@ -111,8 +54,8 @@ func TestAuditTamperingIsFound(t *testing.T) {
 func TestAuditTriggersRefuseChanges(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	appendRows(t, db, 3)
-	head := verify(t, db)
+	storetest.AppendRows(t, db, 3)
+	head := storetest.VerifyChain(t, db)
 	for _, stmt := range []string{
 		`UPDATE audit_log SET justification = 'nothing to see' WHERE seq = 2`,
 		`UPDATE audit_log SET actor_fold = 'x'`,
@@ -132,7 +75,7 @@ func TestAuditTriggersRefuseChanges(t *testing.T) {
 			t.Errorf("%s: %v, want the trigger's refusal", stmt, err)
 		}
 	}
-	if c := verify(t, db); !c.Intact() || c.Rows != 3 || c.HeadHash != head.HeadHash {
+	if c := storetest.VerifyChain(t, db); !c.Intact() || c.Rows != 3 || c.HeadHash != head.HeadHash {
 		t.Errorf("after refused writes: %+v", c)
 	}
 }
@@ -142,7 +85,7 @@ func TestAuditTriggersRefuseChanges(t *testing.T) {
 func TestAuditRowChangedOutsideThePortal(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	appendRows(t, db, 3)
+	storetest.AppendRows(t, db, 3)
 	if err := db.ExecBehindTheStore(ctx, dropTriggers+`; UPDATE audit_log SET actor_oid = 'not a guid' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +103,7 @@ func TestAuditKeepsNUL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := verify(t, db)
+	c := storetest.VerifyChain(t, db)
 	if !c.Intact() || c.HeadHash != ev.Hash {
 		t.Errorf("row with NUL: %+v", c)
 	}
@@ -172,128 +115,29 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	db := openDB(t)
 	db.Close()
 	ctx := context.Background()
-	_, err1 := db.GetItem(ctx, tenant, admin.ObjectID)
-	_, err2 := db.ListItems(ctx, portal.InventoryFilter{TenantID: tenant, Query: "x"})
+	_, err1 := db.GetItem(ctx, tenant, storetest.Admin.ObjectID)
+	_, err2 := db.ExpiringItems(ctx, t0, 10)
 	_, err3 := db.AppendAudit(ctx, portal.AuditEvent{Time: t0})
 	_, _, err4 := db.Commit(ctx, portal.AuditEvent{Time: t0}, portal.InventoryChange{})
 	_, err5 := db.TryLock(ctx, "x", "y", t0)
 	_, err6 := db.NamesRevision(ctx, tenant)
 	_, err7 := db.SearchNames(ctx, tenant, portal.SpaceObject, "x", 10)
-	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
-		msg := portal.ErrorMessage(err)
-		if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.HasPrefix(msg, "The portal's database could not ") ||
-			strings.Contains(msg, "sql") || strings.Contains(msg, "SELECT") {
-			t.Errorf("call %d: %v (%q)", i+1, err, msg)
-		}
-	}
-}
-
-// BenchmarkListItems is the inventory page as a search box calls it on
-// every keystroke: 10,000 rows in the tenant (and as many in another),
-// pages of 50.
-func BenchmarkListItems(b *testing.B) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "portal.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	other := portal.MustParseGUID("72f988bf-86f1-41af-91ab-2d7cd011db47")
-	apps := []portal.GUID{guid("app", 0), guid("app", 1), guid("app", 2), guid("app", 3)}
-	firstNames := []string{"Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Ærin"}
-	cities := []string{"London", "Paris", "Zürich", "Oslo", "Madrid", "Berlin", "Dublin", "Lisbon"}
-	for _, tn := range []portal.GUID{tenant, other} {
-		items := make([]portal.InventoryItem, 0, 10000)
-		for i := range 10000 {
-			it := portal.InventoryItem{
-				Assignment: portal.Assignment{TenantID: tn, ObjectID: guid(tn.String(), i), Kind: portal.KindUser,
-					ClientIDs: apps[:1+i%3]},
-				Label:     fmt.Sprintf("%s %d, %s desk", firstNames[i%len(firstNames)], i, cities[i%len(cities)]),
-				CreatedAt: t0, CreatedBy: admin, UpdatedAt: t0.Add(time.Duration(i%500) * time.Minute), UpdatedBy: admin,
-				State: portal.VerifyStates[i%4],
-			}
-			if i%10 == 0 {
-				it.Kind, it.ClientIDs, it.Label = portal.KindResourceAccount, nil, fmt.Sprintf("Reception %d", i)
-			}
-			if i%4 != 3 {
-				it.VerifiedAt = t0.Add(time.Duration(i%1000) * time.Second)
-			}
-			items = append(items, it)
-		}
-		if err := db.SeedInventory(ctx, items); err != nil {
-			b.Fatal(err)
-		}
-	}
-	someID := guid(tenant.String(), 4321).String()
-	for _, bc := range []struct {
-		name   string
-		filter portal.InventoryFilter
-		// matched is what the filter must match, so the benchmark cannot
-		// pass by finding nothing.
-		matched int
-	}{
-		{"search=word", portal.InventoryFilter{Query: "grace 1"}, 55},
-		{"search=word/sort=label", portal.InventoryFilter{Query: "grace 1", Sort: portal.SortLabel}, 55},
-		{"search=common", portal.InventoryFilter{Query: "london"}, 1000},
-		{"search=objectIDfragment", portal.InventoryFilter{Query: someID[9:18]}, 1},
-		{"search=clientID", portal.InventoryFilter{Query: apps[2].String()}, 3000},
-		{"search=nomatch", portal.InventoryFilter{Query: "nobody at all"}, 0},
-		{"browse", portal.InventoryFilter{}, 10000},
-		{"browse/page=100", portal.InventoryFilter{Offset: 5000}, 10000},
-		{"browse/sort=label/desc", portal.InventoryFilter{Sort: portal.SortLabel, Desc: true}, 10000},
-		{"filter=drifted/sort=verified", portal.InventoryFilter{State: portal.StateDrifted, Sort: portal.SortVerified}, 2500},
-	} {
-		bc.filter.TenantID, bc.filter.Limit = tenant, 50
-		b.Run(bc.name, func(b *testing.B) {
-			page, err := db.ListItems(ctx, bc.filter)
-			if err != nil || page.Matched != bc.matched || len(page.Items) != min(50, max(0, bc.matched-bc.filter.Offset)) {
-				b.Fatalf("matched %d, %d items, %v; want %d matched", page.Matched, len(page.Items), err, bc.matched)
-			}
-			cpu, sys := cpuTime(), sysTime()
-			for b.Loop() {
-				if _, err := db.ListItems(ctx, bc.filter); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if cpu := cpuTime() - cpu; cpu > 0 {
-				// On a shared machine wall time includes waiting for a CPU.
-				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-				b.ReportMetric(float64((sysTime()-sys).Nanoseconds())/float64(b.N), "sys-ns/op")
-			}
-		})
-	}
+	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7)
 }
 
 // TestAppendsFromTwoInstancesStayLinear: two portal instances on one
 // database file (each its own connection pool and writer queue) append at
 // once; SQLite's write lock, taken at BEGIN IMMEDIATE, keeps one chain.
 func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "portal.db")
-	var dbs [2]*sqlite.DB
+	var dbs [2]portal.AuditLog
 	for i := range dbs {
-		db, err := sqlite.Open(ctx, path)
+		db, err := sqlite.Open(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
 		dbs[i] = db
 	}
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := range 25 {
-				ev := portal.AuditEvent{Time: t0, Actor: admin, TenantID: tenant, Action: portal.ActionVerify,
-					Detail: fmt.Sprintf("instance %d writer %d row %d", w%2, w, i)}
-				if _, err := dbs[w%2].AppendAudit(ctx, ev); err != nil {
-					t.Errorf("writer %d: %v", w, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if c := verify(t, dbs[0]); !c.Intact() || c.Rows != 200 || c.HeadSeq != 200 {
-		t.Errorf("chain: %+v", c)
-	}
+	storetest.AppendFromInstances(t, dbs[:]...)
 }

@@ -1,55 +1,26 @@
-// Package storekit is what the SQLite and PostgreSQL stores compute in Go
-// rather than in SQL — checks, page sizes, count arithmetic — so that both
-// answer alike from one copy. It holds no SQL and imports no driver.
+// Package storekit is what the SQLite and PostgreSQL stores share besides
+// their SQL, so that both answer alike from one copy: the checks they make
+// before writing, how they keep text (Text) and seal audit rows, how rows
+// are encoded (Writer) and decoded (Reader) in driver-neutral values — each
+// store converting only its own driver's types, through Values and
+// Columns — and the errors and page sizes they answer with. It holds no
+// SQL and imports no driver.
 package storekit
 
 import (
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// Page sizes of ListItems: a filter's Limit of 0 or less takes the
+// Page sizes of ListAudit: a filter's Limit of 0 or less takes the
 // default, and no page holds more than the maximum.
 const (
 	DefaultPageSize = 50
 	MaxPageSize     = 200
 )
-
-// CountCells are a tenant's inventory rows counted by (kind, state), as
-// both stores read them with one GROUP BY.
-type CountCells map[[2]string]int
-
-// Totals are the counts the list shows beside its filters.
-func (c CountCells) Totals() portal.InventoryCounts {
-	t := portal.InventoryCounts{ByState: make(map[portal.VerifyState]int, len(portal.VerifyStates))}
-	for _, s := range portal.VerifyStates {
-		t.ByState[s] = 0
-	}
-	for k, n := range c {
-		t.All += n
-		switch k[0] {
-		case portal.KindUser.String():
-			t.Users += n
-		case portal.KindResourceAccount.String():
-			t.ResourceAccounts += n
-		}
-		t.ByState[portal.VerifyState(k[1])] += n
-	}
-	return t
-}
-
-// Matching counts the rows of the given kind and state (zero values: any),
-// which is Matched for a filter without a Query.
-func (c CountCells) Matching(kind portal.PrincipalKind, state portal.VerifyState) int {
-	n := 0
-	for k, v := range c {
-		if (kind == portal.KindUnknown || k[0] == kind.String()) && (state == "" || k[1] == string(state)) {
-			n += v
-		}
-	}
-	return n
-}
 
 // CheckChange refuses an inventory change that does not fit its audit
 // row (another assignment, no kind, an unknown state) before a store writes
@@ -103,6 +74,17 @@ func IDFragment(s string) string {
 	return s
 }
 
+// CeilMillis rounds t up to a whole millisecond, in UTC, so that
+// comparing times kept to the millisecond with it compares the times
+// exactly: a row at 10 ms is not at or after 10.5 ms, and is before it.
+func CeilMillis(t time.Time) time.Time {
+	c := t.Truncate(time.Millisecond)
+	if t.After(c) {
+		c = c.Add(time.Millisecond)
+	}
+	return c.UTC()
+}
+
 // PageSize is the page size a filter's Limit asks for, within bounds.
 func PageSize(limit int) int {
 	switch {
@@ -148,4 +130,94 @@ func CheckNames(tenant portal.GUID, names []portal.DirectoryName) error {
 		}
 	}
 	return nil
+}
+
+// Answers both stores give alike.
+var (
+	ErrNoItem    = portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment.")
+	ErrNoJob     = portal.Errorf(portal.ENOTFOUND, "There is no such job.")
+	ErrNoPlan    = portal.Errorf(portal.ENOTFOUND, "There is no such plan.")
+	ErrNotHeld   = portal.Errorf(portal.ECONFLICT, "This instance no longer holds the job.")
+	ErrApplied   = portal.Errorf(portal.ECONFLICT, "This plan has already been applied.")
+	ErrUnapplied = portal.Errorf(portal.ENOTFOUND, "This plan has not been applied.")
+	ErrNoSession = portal.Errorf(portal.ENOTFOUND, "No such session.")
+	ErrEnded     = portal.Errorf(portal.ENOTFOUND, "The session has ended.")
+	ErrNoTokens  = portal.Errorf(portal.ENOTFOUND, "This session has no token cache.")
+)
+
+// NoRow maps noRows, a driver's error for a single-row read that found
+// none, to notFound; any other error (or nil) is returned as is.
+func NoRow(err, noRows, notFound error) error {
+	if errors.Is(err, noRows) {
+		return notFound
+	}
+	return err
+}
+
+// Scoped picks a query over every tenant (tenant is the zero GUID) or
+// over one, which takes tenant as its one argument, bound as arg.
+func Scoped(tenant portal.GUID, every, one string, arg any) (string, []any) {
+	if tenant.IsZero() {
+		return every, nil
+	}
+	return one, []any{arg}
+}
+
+// NotVerified is why an InventoryVerified changed no row, as exists (a
+// row of one boolean: whether the row exists) tells: the row is gone
+// (ENOTFOUND), or it is at another version than ifVersion asked for
+// (ECONFLICT).
+func NotVerified(exists Scanner, ifVersion int64) error {
+	var found bool
+	if err := exists.Scan(&found); err != nil {
+		return err
+	}
+	if found && ifVersion != 0 {
+		return portal.Errorf(portal.ECONFLICT, "The assignment changed while it was being checked.")
+	}
+	return portal.Errorf(portal.ENOTFOUND, "The portal has no record of that assignment: it was removed meanwhile.")
+}
+
+// NotCancellable is why a job in state s cannot be cancelled.
+func NotCancellable(s portal.JobState) error {
+	return portal.Errorf(portal.EINVALID, "The job has already %s.",
+		map[portal.JobState]string{portal.JobDone: "finished", portal.JobCancelled: "been cancelled"}[s])
+}
+
+// NotResumable is why a job was not resumed, as the row of its state
+// tells: none (noRows, the driver's error) is ErrNoJob, any state but
+// interrupted EINVALID.
+func NotResumable(state Scanner, noRows error) error {
+	var s string
+	if err := state.Scan(&s); err != nil {
+		return NoRow(err, noRows, ErrNoJob)
+	}
+	return portal.Errorf(portal.EINVALID, "Only an interrupted job can be resumed; this one is %s.", s)
+}
+
+// Changed maps the outcome of a statement that changed n rows: a failure
+// (err) with Unavailable, and no row changed to none.
+func Changed(n int64, err error, none error, what string) error {
+	if err != nil {
+		return Unavailable(err, what)
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
+}
+
+// Count reads a count of one row (for metrics); what names the work.
+func Count(row Scanner, what string) (n int64, err error) {
+	return n, Unavailable(row.Scan(&n), what)
+}
+
+// TryLock is Locker.TryLock around take, which runs the store's one
+// statement and reports how many rows it inserted or took over.
+func TryLock(name, holder string, take func() (int64, error)) (bool, error) {
+	if name == "" || holder == "" {
+		return false, portal.Errorf(portal.EINVALID, "A lock needs a name and a holder.")
+	}
+	n, err := take()
+	return n == 1 && err == nil, Unavailable(err, "take a lock")
 }

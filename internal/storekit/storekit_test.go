@@ -6,20 +6,6 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-func TestCountCells(t *testing.T) {
-	c := CountCells{{"user", "in_sync"}: 3, {"user", "drifted"}: 1, {"resourceAccount", "in_sync"}: 2}
-	tot := c.Totals()
-	if tot.All != 6 || tot.Users != 4 || tot.ResourceAccounts != 2 || tot.ByState[portal.StateInSync] != 5 || tot.ByState[portal.StateMissing] != 0 {
-		t.Errorf("Totals = %+v", tot)
-	}
-	if n := c.Matching(portal.KindUser, portal.StateInSync); n != 3 {
-		t.Errorf("Matching(user, in sync) = %d", n)
-	}
-	if n := c.Matching(portal.KindUnknown, ""); n != 6 {
-		t.Errorf("Matching(any) = %d", n)
-	}
-}
-
 func TestPageSizeAndFragments(t *testing.T) {
 	for limit, want := range map[int]int{-1: DefaultPageSize, 0: DefaultPageSize, 7: 7, 1000: MaxPageSize} {
 		if got := PageSize(limit); got != want {
