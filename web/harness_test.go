@@ -177,10 +177,14 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	return e
 }
 
+// patience bounds the tests' waits for an answer: each ends as soon as it
+// comes, and a loaded machine makes the tests slower, not red.
+const patience = 90 * time.Second
+
 // browser is a cookie-keeping client that follows redirects, like a person's.
 func (e *portalEnv) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	return &http.Client{Jar: jar, Timeout: patience}
 }
 
 // noFollow is a browser that stops at the first redirect.

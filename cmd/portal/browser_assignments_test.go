@@ -612,7 +612,7 @@ func (l *requestLog) list() string {
 func openTab(t *testing.T, b *browsertest.Browser) *browsertest.Tab {
 	t.Helper()
 	tab := b.NewTab(t)
-	ctx, cancel := context.WithTimeout(tab.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(tab.Context(), patience)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatalf("setting the viewport: %v", err)
@@ -660,7 +660,7 @@ func historyRow(action, outcome, object string) string {
 // evaluates regardless.
 func evalJS[T any](t *testing.T, tab *browsertest.Tab, js string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(tab.Context(), patience)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
 	if err != nil {
@@ -706,32 +706,21 @@ func fillTextarea(t *testing.T, tab *browsertest.Tab, sel, value string) {
 }
 
 // waitUntil polls the JavaScript condition cond until it holds, failing t
-// after 10 seconds. Errors while a new page loads count as "not yet".
+// after patience. Errors while a new page loads count as "not yet", and so
+// does an evaluation that has no answer within a tenth of patience (one
+// caught in a navigation): it is asked again.
 func waitUntil(t *testing.T, tab *browsertest.Tab, what, cond string) {
 	t.Helper()
-	waitUntilFor(t, tab, what, cond, 10*time.Second)
-}
-
-// waitUntilFor is waitUntil with its own patience.
-func waitUntilFor(t *testing.T, tab *browsertest.Tab, what, cond string, patience time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
 	var lastErr error
-	for {
-		ctx, cancel := context.WithTimeout(tab.Context(), 2*time.Second)
+	waitFor(t, what, func() bool {
+		ctx, cancel := context.WithTimeout(tab.Context(), patience/10)
+		defer cancel()
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
-		cancel()
-		if err == nil && ok {
-			return
-		}
 		if err != nil {
 			lastErr = err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 10s for %s; on %s (last error: %v)", what, tab.URL(), lastErr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && ok
+	}, func() string { return fmt.Sprintf("on %s (last error: %v)", tab.URL(), lastErr) })
 }
 
 // markDocument leaves a random mark on the page's window object, so that
@@ -787,7 +776,7 @@ func clickAndWait(t *testing.T, tab *browsertest.Tab, sel string) {
 // navigateStatus loads addr in the tab and returns the HTTP status of the page.
 func navigateStatus(t *testing.T, tab *browsertest.Tab, addr string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(tab.Context(), patience)
 	defer cancel()
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(addr))
 	if err != nil {
@@ -799,7 +788,7 @@ func navigateStatus(t *testing.T, tab *browsertest.Tab, addr string) int64 {
 // sessionCookie is the tab's portal session cookie.
 func sessionCookie(t *testing.T, tab *browsertest.Tab, base string) *http.Cookie {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(tab.Context(), patience)
 	defer cancel()
 	res, err := chromedp.Run(ctx, chromedp.Action[network.GetCookiesResult](func(ctx context.Context, tg *chromedp.Target) (network.GetCookiesResult, error) {
 		return cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
@@ -826,7 +815,7 @@ func get(t *testing.T, addr string, cookie *http.Cookie) *http.Response {
 	if cookie != nil {
 		req.AddCookie(cookie)
 	}
-	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Timeout: patience, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", addr, err)

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -52,7 +51,7 @@ func TestBrowserBulkApply(t *testing.T) {
 	tab.Screenshot("admin-bulk-job")
 	// Under -race beside the other packages' tests the machine is slow:
 	// the job needs its time; the point is that the card updates itself.
-	waitUntilFor(t, tab, "the job to finish", `document.querySelector('[data-testid="job-progress"]').dataset.state === "done"`, time.Minute)
+	waitUntil(t, tab, "the job to finish", `document.querySelector('[data-testid="job-progress"]').dataset.state === "done"`)
 	assertSameDocument(t, tab, mark, "the progress card")
 	if done := tab.TextByTestID("job-done"); done != "300" {
 		t.Errorf("rows done: %q", done)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/teamsphone/portal/internal/browsertest"
 )
@@ -372,7 +371,7 @@ func namesSetGraphFaults(t *testing.T, graphURL, spec string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: patience}).Do(req)
 	if err != nil {
 		t.Errorf("setting the Graph emulator's faults to %q: %v", spec, err)
 		return

@@ -36,24 +36,31 @@ func startDevPortalWithGraph(t *testing.T, flags ...string) (base, graphURL stri
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				t.Errorf("portal dev: %v\nstderr:\n%s", err, errOut.String())
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("portal dev did not stop within 10s of its context ending")
+		case <-time.After(patience):
+			t.Errorf("portal dev did not stop within %v of its context ending", patience)
 		}
 	})
 	banner := regexp.MustCompile(`Teams Phone Access Portal \(dev\) at (http://127\.0\.0\.1:\d+)\n(?s:.*)\n  Graph emulator: (http://127\.0\.0\.1:\d+) `)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := banner.FindStringSubmatch(out.String()); m != nil {
-			return m[1], m[2]
+	var m []string
+	var stopped bool
+	var err error
+	waitFor(t, "portal dev to print its address and Graph emulator", func() bool {
+		if m = banner.FindStringSubmatch(out.String()); m != nil {
+			return true
 		}
 		select {
-		case err := <-done:
+		case err = <-done:
 			done <- err // for the cleanup
-			t.Fatalf("portal dev stopped before serving: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+			stopped = true
+			return true
 		default:
+			return false
 		}
+	}, func() string { return "stdout:\n" + out.String() + "\nstderr:\n" + errOut.String() })
+	if stopped {
+		t.Fatalf("portal dev stopped before serving: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
-	t.Fatalf("portal dev printed no address and Graph emulator within 10s\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-	return "", ""
+	return m[1], m[2]
 }
 
 // signIn goes through the sign-in a person would: the portal's start page,

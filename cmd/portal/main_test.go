@@ -76,14 +76,9 @@ func TestEmulatorServesItsConnectionString(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"emulator", "-addr", "127.0.0.1:0", "-state", t.TempDir() + "/acs.json"}, noEnv, &out, &errOut)
 	}()
-	var line string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if s := out.String(); strings.HasSuffix(s, "\n") {
-			line = strings.TrimSpace(s)
-			break
-		}
-	}
-	cs, ok := strings.CutPrefix(line, "PORTAL_ACS_CONNECTION_STRING=")
+	waitFor(t, "the emulator to print its connection string", func() bool { return strings.HasSuffix(out.String(), "\n") },
+		func() string { return "stdout:\n" + out.String() + "\nstderr:\n" + errOut.String() })
+	cs, ok := strings.CutPrefix(strings.TrimSpace(out.String()), "PORTAL_ACS_CONNECTION_STRING=")
 	if !ok {
 		cancel()
 		t.Fatalf("stdout %q, stderr %q", out.String(), errOut.String())
@@ -110,8 +105,8 @@ func TestEmulatorServesItsConnectionString(t *testing.T) {
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("emulator did not stop")
+	case <-time.After(patience):
+		t.Fatalf("emulator did not stop within %v", patience)
 	}
 	if !strings.Contains(errOut.String(), `"status":201`) {
 		t.Fatalf("no request log line: %q", errOut.String())

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The metrics address serves Prometheus's text with the portal's own
@@ -23,12 +22,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	banner := regexp.MustCompile(`\(dev\) at (http://[0-9.:]+)\n(?s:.*)metrics: (http://[0-9.:]+/metrics)\n`)
 	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		m = banner.FindStringSubmatch(out.String())
-	}
-	if m == nil {
-		t.Fatalf("no addresses printed:\n%s\n%s", out.String(), errOut.String())
-	}
+	waitFor(t, "portal dev to print its addresses", func() bool { m = banner.FindStringSubmatch(out.String()); return m != nil },
+		func() string { return out.String() + "\n" + errOut.String() })
 	base, metricsURL := m[1], m[2]
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
@@ -77,12 +72,8 @@ func TestDevGraph(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	banner := regexp.MustCompile(`\(dev\) at (http://[0-9.:]+)\n(?s:.*)Graph emulator: (http://[0-9.:]+) `)
 	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		m = banner.FindStringSubmatch(out.String())
-	}
-	if m == nil {
-		t.Fatalf("no Graph emulator printed:\n%s\n%s", out.String(), errOut.String())
-	}
+	waitFor(t, "portal dev to print its Graph emulator", func() bool { m = banner.FindStringSubmatch(out.String()); return m != nil },
+		func() string { return out.String() + "\n" + errOut.String() })
 	req, _ := http.NewRequest("GET", m[2]+"/v1.0/users?$filter=startswith(displayName,'Alice')", nil)
 	req.Header.Set("Authorization", "Bearer made-up")
 	resp, err := http.DefaultClient.Do(req)

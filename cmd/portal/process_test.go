@@ -65,7 +65,7 @@ func startPortalProc(t *testing.T, dataDir string, flags ...string) *portalProc 
 	sc := bufio.NewScanner(stdout)
 	banner := regexp.MustCompile(`\(dev\) at (http://127\.0\.0\.1:\d+)`)
 	emulator := regexp.MustCompile(`endpoint=(http://127\.0\.0\.1:\d+)/;`)
-	deadline := time.AfterFunc(30*time.Second, func() { p.cmd.Process.Kill() })
+	deadline := time.AfterFunc(patience, func() { p.cmd.Process.Kill() })
 	defer deadline.Stop()
 	for sc.Scan() {
 		if m := banner.FindStringSubmatch(sc.Text()); m != nil {
@@ -95,8 +95,8 @@ func (p *portalProc) stop(t *testing.T) {
 	p.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Errorf("portal did not stop within 30 s of an interrupt")
+	case <-time.After(patience):
+		t.Errorf("portal did not stop within %v of an interrupt", patience)
 		p.cmd.Process.Kill()
 		<-p.exited
 	}
@@ -190,9 +190,12 @@ func (p *portalProc) jobState(t *testing.T, c *http.Client, job string) (string,
 	return s[1], n
 }
 
-// waitJob polls a job until until says stop, or the deadline passes.
+// waitJob polls a job until until says stop, for at most patience more
+// than within, which is how long the wait is expected to take on a quick
+// machine (a slow one only makes it longer).
 func (p *portalProc) waitJob(t *testing.T, c *http.Client, job string, within time.Duration, until func(state string, done int) bool) (string, int) {
 	t.Helper()
+	within += patience
 	deadline := time.Now().Add(within)
 	for {
 		state, done := p.jobState(t, c, job)

@@ -73,11 +73,46 @@ func TestServeRefusesIncompleteSettings(t *testing.T) {
 	}
 }
 
+// serveBriefly runs portal serve with env until it says it is serving, then
+// stops it, and fails t unless it started and shut down cleanly. It returns
+// what serve wrote to stdout. It waits for the "portal serving" line rather
+// than stopping after a fixed time: a slow machine may still be migrating
+// the database when a short deadline ends it.
+func serveBriefly(t *testing.T, env map[string]string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, envOf(env), &out, &errOut) }()
+	var err error
+	returned := false
+	waitFor(t, "portal serve to say it is serving", func() bool {
+		select {
+		case err = <-done:
+			returned = true
+			return true
+		default:
+			return strings.Contains(out.String(), `"msg":"portal serving"`)
+		}
+	}, func() string { return out.String() + errOut.String() })
+	if !returned {
+		cancel()
+		select {
+		case err = <-done:
+		case <-time.After(patience):
+			t.Fatalf("portal serve did not stop within %v of its context ending", patience)
+		}
+	}
+	if err != nil {
+		t.Fatalf("err %v\n%s", err, errOut.String())
+	}
+	return out.String()
+}
+
 func TestServeStartsWithCompleteSettings(t *testing.T) {
 	// Serve briefly, then stop: what matters is that the settings pass and
 	// the server starts and shuts down cleanly.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
 	env := map[string]string{
 		"PORTAL_ADDR":                  "127.0.0.1:0",
 		"PORTAL_BASE_URL":              "https://portal.example.com",
@@ -87,18 +122,13 @@ func TestServeStartsWithCompleteSettings(t *testing.T) {
 		"PORTAL_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
 		"PORTAL_DATABASE_URL":          "sqlite:" + t.TempDir() + "/portal.db",
 	}
-	var out, errOut bytes.Buffer
-	if err := run(ctx, []string{"serve"}, envOf(env), &out, &errOut); err != nil {
-		t.Fatalf("err %v\n%s", err, errOut.String())
-	}
+	serveBriefly(t, env)
 }
 
 // portal serve on PostgreSQL: it migrates with the migration role, then
 // serves as its own.
 func TestServeOnPostgres(t *testing.T) {
 	schema := pgtest.FreshSchema(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	env := map[string]string{
 		"PORTAL_ADDR":                   "127.0.0.1:0",
 		"PORTAL_BASE_URL":               "https://portal.example.com",
@@ -112,12 +142,8 @@ func TestServeOnPostgres(t *testing.T) {
 		"PORTAL_GRAPH":                  "true",
 		"PORTAL_TOKEN_CACHE_KEY":        "dGVhbXMtcGhvbmUtcG9ydGFsLXRlc3QtY2FjaGVrZXk=",
 	}
-	var out, errOut bytes.Buffer
-	if err := run(ctx, []string{"serve"}, envOf(env), &out, &errOut); err != nil {
-		t.Fatalf("err %v\n%s", err, errOut.String())
-	}
-	if !strings.Contains(out.String(), "metrics serving") {
-		t.Errorf("no metrics listener:\n%s", out.String())
+	if out := serveBriefly(t, env); !strings.Contains(out, "metrics serving") {
+		t.Errorf("no metrics listener:\n%s", out)
 	}
 	if err := pgtest.Exec(t, schema, `SELECT 1 FROM audit_log LIMIT 1`); err != nil {
 		t.Errorf("not migrated: %v", err)

@@ -19,10 +19,10 @@ import (
 
 const raBody = `{"principalType":"teamsResourceAccount"}`
 
-// waitFor polls cond until it holds or a second has passed.
+// waitFor polls cond until it holds, for at most patience.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -231,7 +231,7 @@ func TestFaultHangReleasedByClose(t *testing.T) {
 		select {
 		case err := <-errs:
 			expectDropped(t, err)
-		case <-time.After(2 * time.Second):
+		case <-time.After(patience):
 			t.Fatal("Close did not release a hanging request")
 		}
 	}
@@ -349,7 +349,7 @@ func TestRates(t *testing.T) {
 	if _, err := h.try(h.signedRequest("GET", mainPath, "")); err == nil {
 		t.Error("hang=1 answered")
 	}
-	h.client.Timeout = 10 * time.Second
+	h.client.Timeout = patience
 
 	h.emu.SetRates(Rates{Latency: 30 * time.Millisecond})
 	start := time.Now()
@@ -479,7 +479,7 @@ func TestFaultResetOverHTTP2(t *testing.T) {
 	t.Cleanup(emu.Close)
 	emu.Script(Fault{}, Fault{Reset: true}, Fault{Hang: true})
 	client := srv.Client()
-	client.Timeout = 5 * time.Second
+	client.Timeout = patience
 
 	get := func() (*http.Response, error) {
 		req, _ := http.NewRequest("GET", srv.URL+mainPath, nil)
@@ -514,7 +514,7 @@ func TestFaultResetOverHTTP2(t *testing.T) {
 	select {
 	case err := <-done:
 		expectDropped(t, err)
-	case <-time.After(3 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("Close did not release a hanging HTTP/2 request")
 	}
 	if r := emu.Requests(); r[1].Fault != "reset" || r[1].Status != 0 || r[2].Fault != "hang" || r[2].Status != 0 {

@@ -44,8 +44,18 @@ type config struct {
 	width, height int
 }
 
-// WithTimeout sets how long one helper (a navigation, a click, a wait) may
-// take before it fails the test. The default is 10 seconds.
+// DefaultTimeout is how long starting the browser, opening a tab or one
+// helper (a navigation, a click, a wait) may take before it fails the test,
+// unless WithTimeout says otherwise. It is generous on purpose: every helper
+// ends as soon as what it waits for happens, so the bound costs nothing on a
+// quick machine, while on a loaded one (the whole suite beside other work, a
+// load average of 10 on 2 cores) a navigation or a new tab can take well over
+// 10 seconds. Only a test that is failing anyway waits it out.
+const DefaultTimeout = 90 * time.Second
+
+// WithTimeout sets how long starting the browser, opening a tab or one
+// helper (a navigation, a click, a wait) may take before it fails the test.
+// The default is DefaultTimeout.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
 // WithWindowSize sets the size of every tab's viewport, in CSS pixels. The
@@ -71,7 +81,7 @@ const ScreenshotsEnv = "PORTAL_SCREENSHOTS"
 // found but will not start always fails t.
 func New(t testing.TB, opts ...Option) *Browser {
 	t.Helper()
-	cfg := config{timeout: 10 * time.Second, width: 1280, height: 900}
+	cfg := config{timeout: DefaultTimeout, width: 1280, height: 900}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -106,7 +116,7 @@ func New(t testing.TB, opts ...Option) *Browser {
 	// The first Do starts the browser; its context has no deadline because
 	// the browser lives as long as that context. The start alone is bounded
 	// by a watchdog.
-	if err := within(30*time.Second, cancelBrowser, func() error { return chromedp.Do(ctx) }); err != nil {
+	if err := within(cfg.timeout, cancelBrowser, func() error { return chromedp.Do(ctx) }); err != nil {
 		t.Fatalf("browsertest: starting %s: %v\nbrowser output:\n%s", path, err, b.browserOutput())
 	}
 	b.ctx = ctx

@@ -13,10 +13,10 @@ import (
 	"github.com/teamsphone/portal/internal/acsemu"
 )
 
-// waitFor polls cond until it holds or two seconds have passed.
+// waitFor polls cond until it holds, for at most patience.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -181,7 +181,7 @@ func TestHangReleasedByClose(t *testing.T) {
 		if err == nil {
 			t.Error("got an answer, want the connection dropped")
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("Close did not release the hanging request")
 	}
 	if r := h.emu.Requests()[0]; r.Fault != "hang" || r.Status != 0 {

@@ -47,15 +47,22 @@ func TestBulkCancelStopsPromptly(t *testing.T) {
 	e.emu.SetRates(acsemu.Rates{Throttle: 1, RetryAfter: "0"})
 	done := make(chan struct{})
 	go func() { e.runner(e.db).RunOnce(ctx); close(done) }()
-	time.Sleep(300 * time.Millisecond)
+	// Cancel a job under way, its rows being throttled: one still queued
+	// would be cancelled without a runner.
+	waitFor(t, "the job to run into ACS's throttling", func() bool {
+		j, err := e.db.GetJob(ctx, contoso, job.ID)
+		return err == nil && j.State == portal.JobRunning && e.puts() >= 16
+	})
 	if _, err := e.svc.CancelJob(ctx, admin, job.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.emu.SetRates(acsemu.Rates{}) // ACS recovers: a runner that ignored the cancel would now write
+	// Within a heartbeat or two on a quick machine; patience bounds it so
+	// that a loaded one is not mistaken for a runner that goes on.
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the job went on for 5 s after its cancel")
+	case <-time.After(patience):
+		t.Fatalf("the job went on for %v after its cancel", patience)
 	}
 	writes := e.puts()
 	time.Sleep(200 * time.Millisecond)
@@ -77,14 +84,18 @@ func TestBulkLostHoldStops(t *testing.T) {
 	e := newBulkEnv(t)
 	_, job := e.plan(t, grants(200))
 	e.emu.SetRates(acsemu.Rates{Latency: 20 * time.Millisecond})
+	// The hold is lost with the job under way: a row done, the rows in
+	// flight held at recording their outcome until it is lost.
+	gated := newGatedFinish(t, e.db)
 	done := make(chan struct{})
-	go func() { e.runner(e.db).RunOnce(ctx); close(done) }()
-	time.Sleep(150 * time.Millisecond)
+	go func() { e.runner(gated).RunOnce(ctx); close(done) }()
+	waitFor(t, "the job's first row to be recorded", closed(gated.recorded))
 	if n, err := e.db.InterruptStale(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
 		t.Fatalf("InterruptStale = %d, %v", n, err)
 	}
 	before, _ := e.db.GetJob(ctx, contoso, job.ID)
-	<-done
+	gated.open()
+	waitFor(t, "the runner to stop", closed(done))
 	after, _ := e.db.GetJob(ctx, contoso, job.ID)
 	if after.State != portal.JobInterrupted || after.Done() != before.Done() {
 		t.Errorf("after losing its hold: %s, %d rows done then %d", after.State, before.Done(), after.Done())
@@ -178,11 +189,15 @@ func TestBulkShutdownHandsTheJobBack(t *testing.T) {
 	_, job := e.plan(t, grants(120))
 	e.emu.SetRates(acsemu.Rates{Latency: 20 * time.Millisecond})
 	ctx, stop := context.WithCancel(context.Background())
+	// Stop with the job under way: a row done, the rows in flight held at
+	// recording their outcome until the stop, the rest pending.
+	gated := newGatedFinish(t, e.db)
 	done := make(chan struct{})
-	go func() { e.runner(e.db).RunOnce(ctx); close(done) }()
-	time.Sleep(100 * time.Millisecond)
+	go func() { e.runner(gated).RunOnce(ctx); close(done) }()
+	waitFor(t, "the job's first row to be recorded", closed(gated.recorded))
 	stop()
-	<-done
+	gated.open()
+	waitFor(t, "the runner to stop", closed(done))
 	j, _ := e.db.GetJob(context.Background(), contoso, job.ID)
 	if j.State != portal.JobQueued || j.InFlight != 0 || j.Done() == 0 || j.Pending == 0 {
 		t.Fatalf("after a shutdown mid-job: %s, %d in flight, %d done, %d pending; want queued with nothing in flight", j.State, j.InFlight, j.Done(), j.Pending)
