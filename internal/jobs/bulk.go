@@ -120,7 +120,13 @@ func (b *BulkRunner) RunOnce(ctx context.Context) bool {
 	} else if n > 0 {
 		b.Logger.WarnContext(ctx, "bulk: jobs interrupted (their instance stopped answering)", "event", "job.bulk", "jobs", n)
 	}
-	job, ok, err := b.Jobs.ClaimJob(ctx, b.holder, b.Now())
+	// A shutdown must not cut the claim short: committed but not read back,
+	// it would leave the job running with nobody on it until it went stale
+	// and a person resumed it. Once held, apply hands it back at once if
+	// ctx has ended.
+	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	job, ok, err := b.Jobs.ClaimJob(claimCtx, b.holder, b.Now())
+	cancel()
 	if err != nil {
 		b.Logger.WarnContext(ctx, "bulk: queue not read", "event", "job.bulk", "err", err)
 		return false

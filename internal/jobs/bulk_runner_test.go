@@ -211,3 +211,40 @@ func TestBulkShutdownHandsTheJobBack(t *testing.T) {
 		t.Errorf("after the second instance: %s %v with %d PUTs; want done, 120 successes, 120 PUTs", j.State, j.Outcomes, e.puts())
 	}
 }
+
+// stopDuringClaim stops the runner (stop) as it claims a job, the moment a
+// shutdown can land between the claim's commit and reading the job back.
+type stopDuringClaim struct {
+	portal.JobStore
+	stop    context.CancelFunc
+	claimed bool
+}
+
+func (s *stopDuringClaim) ClaimJob(ctx context.Context, holder string, now time.Time) (portal.Job, bool, error) {
+	s.stop()
+	job, ok, err := s.JobStore.ClaimJob(ctx, holder, now)
+	s.claimed = ok
+	return job, ok, err
+}
+
+// A shutdown during the claim does not strand the job as running with
+// nobody on it (until it goes stale and a person resumes it): the claim
+// completes, and the job is handed back to the queue at once.
+func TestBulkStopDuringClaimHandsTheJobBack(t *testing.T) {
+	e := newBulkEnv(t)
+	_, job := e.plan(t, grants(5))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	store := &stopDuringClaim{JobStore: e.db, stop: stop}
+	e.runner(store).RunOnce(ctx)
+	j, _ := e.db.GetJob(context.Background(), contoso, job.ID)
+	if !store.claimed || j.State != portal.JobQueued || j.Done() != 0 {
+		t.Fatalf("after a stop during the claim: claimed %v, %s with %d done; want claimed, then queued again with nothing applied", store.claimed, j.State, j.Done())
+	}
+	if !e.runner(e.db).RunOnce(context.Background()) {
+		t.Fatal("the handed-back job was not taken")
+	}
+	if j, _ = e.db.GetJob(context.Background(), contoso, job.ID); j.State != portal.JobDone {
+		t.Errorf("after the next run: %s", j.State)
+	}
+}
