@@ -27,6 +27,7 @@ import (
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 const testSecret = "web-test-client-secret"
@@ -177,14 +178,10 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	return e
 }
 
-// patience bounds the tests' waits for an answer: each ends as soon as it
-// comes, and a loaded machine makes the tests slower, not red.
-const patience = 90 * time.Second
-
 // browser is a cookie-keeping client that follows redirects, like a person's.
 func (e *portalEnv) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: patience}
+	return &http.Client{Jar: jar, Timeout: testwait.Patience}
 }
 
 // noFollow is a browser that stops at the first redirect.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 // fakeDirectory answers as Graph would, or fails with err. While block is
@@ -255,7 +256,7 @@ func TestNamesForAPage(t *testing.T) {
 	if pn = e.svc.NamesFor(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}}); pn.Objects[alice].DisplayName != "Alice Smith" || pn.Note != "" {
 		t.Errorf("a stale name: %+v, note %q", pn.Objects[alice], pn.Note)
 	}
-	waitFor(t, "the stale name's renewal", func() bool { return dir.callCount() > calls })
+	testwait.For(t, "the stale name's renewal", func() bool { return dir.callCount() > calls })
 }
 
 // A lookup that outlasts the page's wait goes on in the background, and
@@ -268,21 +269,10 @@ func TestNamesForAPageDoesNotWaitLong(t *testing.T) {
 		t.Errorf("while Graph is slow: %+v, note %q", pn.Objects, pn.Note)
 	}
 	close(dir.block)
-	waitFor(t, "the lookup to finish in the background", func() bool {
+	testwait.For(t, "the lookup to finish in the background", func() bool {
 		got, _ := e.svc.CachedNames(context.Background(), auditor, portal.SpaceObject, []portal.GUID{alice})
 		return got[alice].DisplayName == "Alice Smith"
 	})
-}
-
-// waitFor waits for cond, generously bounded: a busy machine makes the
-// test slower, never red.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited a minute for %s", what)
-		}
-	}
 }
 
 // namesRevisionCounter counts how often the list asks for the names

@@ -8,6 +8,7 @@ import (
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 // Through the pipeline: a 429 with retry-after-ms halves the calls
@@ -39,7 +40,7 @@ func TestClientAdaptsToThrottling(t *testing.T) {
 	e.emu.Script(acsemu.Fault{Status: 429, RetryAfterMs: "1000"})
 	person := make(chan error)
 	go func() { _, _, err := e.client.GetAssignment(ctx, contoso, alice); person <- err }()
-	waitFor(t, "the 429", func() bool { r := e.emu.Requests(); return len(r) > 0 && r[0].Status == 429 })
+	testwait.For(t, "the 429", func() bool { r := e.emu.Requests(); return len(r) > 0 && r[0].Status == 429 })
 	start = time.Now()
 	if _, _, err := e.client.GetAssignment(portal.Background(ctx), contoso, alice); err != nil {
 		t.Fatal(err)
@@ -70,16 +71,5 @@ func TestClientAdaptsToThrottling(t *testing.T) {
 	}
 	if got := e.client.CallsAllowed(); got <= 2 {
 		t.Errorf("after 20 queued calls succeeded: %d calls allowed, want more than 2", got)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited a minute for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 // busy counts n more calls in flight, as if acquired whatever the limit,
@@ -22,19 +24,6 @@ func (l *limiter) state() (limit float64, inFlight, people, background int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.limit, l.inFlight, len(l.people), len(l.background)
-}
-
-// waitFor polls cond with a generous bound: it is a condition, not a
-// timing, that is being waited for.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited a minute for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestLimiterGrowsOnSuccessWhileInUse(t *testing.T) {
@@ -160,7 +149,7 @@ func TestLimiterHalvedHoldsNewCalls(t *testing.T) {
 			close(got)
 		}
 	}()
-	waitFor(t, "the call to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
+	testwait.For(t, "the call to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
 	for range 4 {
 		l.release()
 	}
@@ -168,7 +157,7 @@ func TestLimiterHalvedHoldsNewCalls(t *testing.T) {
 		t.Fatalf("with a limit of 4: %d in flight, %d waiting; want 4 and 1", inFlight, people)
 	}
 	l.release()
-	waitFor(t, "the call to start once 3 were in flight", func() bool {
+	testwait.For(t, "the call to start once 3 were in flight", func() bool {
 		select {
 		case <-got:
 			return true
@@ -226,13 +215,13 @@ func TestLimiterPeopleOvertakeQueuedBackgroundCalls(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "5 background calls to queue", func() bool { _, _, _, bg := l.state(); return bg == 5 })
+	testwait.For(t, "5 background calls to queue", func() bool { _, _, _, bg := l.state(); return bg == 5 })
 	go func() {
 		if err := l.acquire(context.Background(), false); err == nil {
 			order <- "person"
 		}
 	}()
-	waitFor(t, "the person's call to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
+	testwait.For(t, "the person's call to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
 	for i := range 6 {
 		l.release()
 		got := <-order
@@ -252,7 +241,7 @@ func TestLimiterWaitEndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- l.acquire(ctx, true) }()
-	waitFor(t, "the call to queue", func() bool { _, _, _, bg := l.state(); return bg == 1 })
+	testwait.For(t, "the call to queue", func() bool { _, _, _, bg := l.state(); return bg == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("acquire = %v, want context.Canceled", err)

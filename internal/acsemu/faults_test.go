@@ -15,28 +15,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 const raBody = `{"principalType":"teamsResourceAccount"}`
-
-// waitFor polls cond until it holds, for at most patience.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // lastRequest waits until the log's last request is answered (or given up)
 // and returns it.
 func lastRequest(t *testing.T, e *Emulator, n int) Request {
 	t.Helper()
 	var last Request
-	waitFor(t, "the request log", func() bool {
+	testwait.For(t, "the request log", func() bool {
 		reqs := e.Requests()
 		if len(reqs) != n {
 			return false
@@ -170,7 +160,7 @@ func TestFaultLatencyEndsWhenClientLeaves(t *testing.T) {
 	if err == nil {
 		t.Fatal("got an answer despite a minute of latency")
 	}
-	waitFor(t, "the handler to give up", func() bool {
+	testwait.For(t, "the handler to give up", func() bool {
 		r := h.emu.Requests()
 		return len(r) == 1 && r[0].Status == 0 && time.Since(start) < 3*time.Second
 	})
@@ -219,7 +209,7 @@ func TestFaultHangReleasedByClose(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitFor(t, "both requests to hang", func() bool { return len(h.emu.Requests()) == 2 })
+	testwait.For(t, "both requests to hang", func() bool { return len(h.emu.Requests()) == 2 })
 	select {
 	case err := <-errs:
 		t.Fatalf("a hanging request ended before Close: %v", err)
@@ -231,7 +221,7 @@ func TestFaultHangReleasedByClose(t *testing.T) {
 		select {
 		case err := <-errs:
 			expectDropped(t, err)
-		case <-time.After(patience):
+		case <-time.After(testwait.Patience):
 			t.Fatal("Close did not release a hanging request")
 		}
 	}
@@ -349,7 +339,7 @@ func TestRates(t *testing.T) {
 	if _, err := h.try(h.signedRequest("GET", mainPath, "")); err == nil {
 		t.Error("hang=1 answered")
 	}
-	h.client.Timeout = patience
+	h.client.Timeout = testwait.Patience
 
 	h.emu.SetRates(Rates{Latency: 30 * time.Millisecond})
 	start := time.Now()
@@ -479,7 +469,7 @@ func TestFaultResetOverHTTP2(t *testing.T) {
 	t.Cleanup(emu.Close)
 	emu.Script(Fault{}, Fault{Reset: true}, Fault{Hang: true})
 	client := srv.Client()
-	client.Timeout = patience
+	client.Timeout = testwait.Patience
 
 	get := func() (*http.Response, error) {
 		req, _ := http.NewRequest("GET", srv.URL+mainPath, nil)
@@ -509,12 +499,12 @@ func TestFaultResetOverHTTP2(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the hang", func() bool { return len(emu.Requests()) == 3 })
+	testwait.For(t, "the hang", func() bool { return len(emu.Requests()) == 3 })
 	emu.Close()
 	select {
 	case err := <-done:
 		expectDropped(t, err)
-	case <-time.After(patience):
+	case <-time.After(testwait.Patience):
 		t.Fatal("Close did not release a hanging HTTP/2 request")
 	}
 	if r := emu.Requests(); r[1].Fault != "reset" || r[1].Status != 0 || r[2].Fault != "hang" || r[2].Status != 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 // IDs used throughout the tests (the dev personas' tenant and objects).
@@ -58,12 +59,6 @@ func testConfig() Config {
 	}
 }
 
-// patience bounds the tests' waits for something to happen (an answer, a
-// request in the log, a hanging request released): each ends as soon as it
-// happens, and a loaded machine makes the tests slower, not red. Checks
-// that something is quick keep their own bounds.
-const patience = 90 * time.Second
-
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	emu, err := New(cfg)
@@ -77,7 +72,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	t.Cleanup(emu.Close)
 	// A fresh connection per request, so the transport never retries a
 	// request on a reused connection and every fault lands where scripted.
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: patience}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: testwait.Patience}
 	return &harness{t: t, emu: emu, srv: srv, client: client}
 }
 

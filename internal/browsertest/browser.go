@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 // Browser is one running headless Chromium. It is safe to open tabs from
@@ -50,8 +51,9 @@ type config struct {
 // ends as soon as what it waits for happens, so the bound costs nothing on a
 // quick machine, while on a loaded one (the whole suite beside other work, a
 // load average of 10 on 2 cores) a navigation or a new tab can take well over
-// 10 seconds. Only a test that is failing anyway waits it out.
-const DefaultTimeout = 90 * time.Second
+// 10 seconds. Only a test that is failing anyway waits it out. It is every
+// test's patience (testwait.Patience).
+const DefaultTimeout = testwait.Patience
 
 // WithTimeout sets how long starting the browser, opening a tab or one
 // helper (a navigation, a click, a wait) may take before it fails the test.

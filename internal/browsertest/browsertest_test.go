@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -383,17 +384,23 @@ func TestMissingChromiumSkipsExceptInCI(t *testing.T) {
 	}
 }
 
-// Production code must never link the browser test support.
+// Production code must never link the test support: the browser driver
+// and the waits (testwait), which only they may import outside tests.
 func TestNoProductionImports(t *testing.T) {
-	const self = "github.com/teamsphone/portal/internal/browsertest"
+	testOnly := []string{"github.com/teamsphone/portal/internal/browsertest", "github.com/teamsphone/portal/internal/testwait"}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}: {{join .Imports " "}}`, "github.com/teamsphone/portal/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	for line := range strings.Lines(string(out)) {
 		pkg, imports, _ := strings.Cut(strings.TrimSpace(line), ": ")
-		if pkg != self && strings.Contains(" "+imports+" ", " "+self+" ") {
-			t.Errorf("%s imports %s outside its tests", pkg, self)
+		if slices.Contains(testOnly, pkg) {
+			continue
+		}
+		for _, support := range testOnly {
+			if strings.Contains(" "+imports+" ", " "+support+" ") {
+				t.Errorf("%s imports %s outside its tests", pkg, support)
+			}
 		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 const (
@@ -61,14 +62,10 @@ func startIdP(t *testing.T, cfg Config) *IdP {
 	return idp
 }
 
-// patience bounds the tests' waits for an answer: each ends as soon as it
-// comes, and a loaded machine makes the tests slower, not red.
-const patience = 90 * time.Second
-
 // browser is a plain client that, like a test looking at one hop, does not follow redirects.
 var browser = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	Timeout:       patience,
+	Timeout:       testwait.Patience,
 }
 
 type fakeClock struct {
@@ -1134,7 +1131,7 @@ func TestMSALRoundTrip(t *testing.T) {
 			cfg := tc.cfg
 			cfg.trace = trace
 			idp := startIdP(t, cfg)
-			ctx, cancel := context.WithTimeout(t.Context(), patience)
+			ctx, cancel := context.WithTimeout(t.Context(), testwait.Patience)
 			defer cancel()
 			cred, err := tc.cred()
 			if err != nil {

@@ -11,19 +11,8 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/acsemu"
+	"github.com/teamsphone/portal/internal/testwait"
 )
-
-// waitFor polls cond until it holds, for at most patience.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // TestScriptedThrottle: a scripted 429 is answered in Graph's words with
 // its Retry-After, takes the place of the answer, and only for one request.
@@ -169,7 +158,7 @@ func TestHangReleasedByClose(t *testing.T) {
 		_, err := h.try(h.request(http.MethodGet, "/v1.0/users", tokenA, ""))
 		done <- err
 	}()
-	waitFor(t, "the hanging request in the log", func() bool { return len(h.emu.Requests()) == 1 })
+	testwait.For(t, "the hanging request in the log", func() bool { return len(h.emu.Requests()) == 1 })
 	select {
 	case <-done:
 		t.Fatal("the hanging request was answered")
@@ -181,7 +170,7 @@ func TestHangReleasedByClose(t *testing.T) {
 		if err == nil {
 			t.Error("got an answer, want the connection dropped")
 		}
-	case <-time.After(patience):
+	case <-time.After(testwait.Patience):
 		t.Fatal("Close did not release the hanging request")
 	}
 	if r := h.emu.Requests()[0]; r.Fault != "hang" || r.Status != 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 // Tenants, tokens and directory objects used throughout the tests.
@@ -61,11 +62,6 @@ type harness struct {
 	client *http.Client
 }
 
-// patience bounds the tests' waits for something to happen (an answer, a
-// request in the log, a hanging request released): each ends as soon as it
-// happens, and a loaded machine makes the tests slower, not red.
-const patience = 90 * time.Second
-
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	emu := New(Config{
@@ -105,7 +101,7 @@ func newHarness(t *testing.T) *harness {
 	// server waits for its handlers.
 	t.Cleanup(srv.Close)
 	t.Cleanup(emu.Close)
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: patience}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: testwait.Patience}
 	return &harness{t: t, emu: emu, srv: srv, client: client}
 }
 

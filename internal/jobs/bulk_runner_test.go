@@ -12,6 +12,7 @@ import (
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 func grants(n int) string {
@@ -49,7 +50,7 @@ func TestBulkCancelStopsPromptly(t *testing.T) {
 	go func() { e.runner(e.db).RunOnce(ctx); close(done) }()
 	// Cancel a job under way, its rows being throttled: one still queued
 	// would be cancelled without a runner.
-	waitFor(t, "the job to run into ACS's throttling", func() bool {
+	testwait.For(t, "the job to run into ACS's throttling", func() bool {
 		j, err := e.db.GetJob(ctx, contoso, job.ID)
 		return err == nil && j.State == portal.JobRunning && e.puts() >= 16
 	})
@@ -57,12 +58,12 @@ func TestBulkCancelStopsPromptly(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.emu.SetRates(acsemu.Rates{}) // ACS recovers: a runner that ignored the cancel would now write
-	// Within a heartbeat or two on a quick machine; patience bounds it so
+	// Within a heartbeat or two on a quick machine; testwait.Patience bounds it so
 	// that a loaded one is not mistaken for a runner that goes on.
 	select {
 	case <-done:
-	case <-time.After(patience):
-		t.Fatalf("the job went on for %v after its cancel", patience)
+	case <-time.After(testwait.Patience):
+		t.Fatalf("the job went on for %v after its cancel", testwait.Patience)
 	}
 	writes := e.puts()
 	time.Sleep(200 * time.Millisecond)
@@ -89,13 +90,13 @@ func TestBulkLostHoldStops(t *testing.T) {
 	gated := newGatedFinish(t, e.db)
 	done := make(chan struct{})
 	go func() { e.runner(gated).RunOnce(ctx); close(done) }()
-	waitFor(t, "the job's first row to be recorded", closed(gated.recorded))
+	testwait.For(t, "the job's first row to be recorded", closed(gated.recorded))
 	if n, err := e.db.InterruptStale(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
 		t.Fatalf("InterruptStale = %d, %v", n, err)
 	}
 	before, _ := e.db.GetJob(ctx, contoso, job.ID)
 	gated.open()
-	waitFor(t, "the runner to stop", closed(done))
+	testwait.For(t, "the runner to stop", closed(done))
 	after, _ := e.db.GetJob(ctx, contoso, job.ID)
 	if after.State != portal.JobInterrupted || after.Done() != before.Done() {
 		t.Errorf("after losing its hold: %s, %d rows done then %d", after.State, before.Done(), after.Done())
@@ -194,10 +195,10 @@ func TestBulkShutdownHandsTheJobBack(t *testing.T) {
 	gated := newGatedFinish(t, e.db)
 	done := make(chan struct{})
 	go func() { e.runner(gated).RunOnce(ctx); close(done) }()
-	waitFor(t, "the job's first row to be recorded", closed(gated.recorded))
+	testwait.For(t, "the job's first row to be recorded", closed(gated.recorded))
 	stop()
 	gated.open()
-	waitFor(t, "the runner to stop", closed(done))
+	testwait.For(t, "the runner to stop", closed(done))
 	j, _ := e.db.GetJob(context.Background(), contoso, job.ID)
 	if j.State != portal.JobQueued || j.InFlight != 0 || j.Done() == 0 || j.Pending == 0 {
 		t.Fatalf("after a shutdown mid-job: %s, %d in flight, %d done, %d pending; want queued with nothing in flight", j.State, j.InFlight, j.Done(), j.Pending)

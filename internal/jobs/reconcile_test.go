@@ -17,6 +17,7 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/postgres"
 	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 var key = []byte("jobs-test-key")
@@ -162,7 +163,7 @@ func TestTriggerWaitsForTheLease(t *testing.T) {
 		t.Fatal("ran beside the other instance")
 	}
 	db.Unlock(ctx, "job:reconcile", "other-instance")
-	waitFor(t, "a run once the lease was freed", func() bool { return summaries() > 0 })
+	testwait.For(t, "a run once the lease was freed", func() bool { return summaries() > 0 })
 	time.Sleep(100 * time.Millisecond) // and no second one
 	if n := summaries(); n != 1 {
 		t.Fatalf("%d runs after the lease was freed; want exactly 1 (the two triggers are one request)", n)

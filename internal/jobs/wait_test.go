@@ -4,30 +4,11 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// patience bounds the tests' waits for something to happen: a job to be
-// under way, a runner to stop. Every wait ends as soon as what it waits for
-// happens, so the bound costs nothing on a quick machine; it is generous so
-// that a loaded one (the whole suite beside other work, a load average of 10
-// on 2 cores) makes the tests slower, not red.
-const patience = 90 * time.Second
-
-// waitFor polls cond until it holds, and fails t when it has not within
-// patience, saying what it waited for.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(patience); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", patience, what)
-		}
-	}
-}
-
-// closed reports whether ch is closed, for waitFor.
+// closed reports whether ch is closed, for testwait.For.
 func closed(ch <-chan struct{}) func() bool {
 	return func() bool {
 		select {
