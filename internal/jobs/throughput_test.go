@@ -3,21 +3,17 @@ package jobs_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
-	"github.com/teamsphone/portal/internal/sqlite"
 )
 
 // TestBulkThroughput measures a bulk job of 1,000 creates, through the real
@@ -158,37 +154,13 @@ func TestBulkThroughput(t *testing.T) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// throughputEnv is bulkEnv with its ACS client at hand, with the client's
-// production defaults (only the endpoint and key set).
-type throughputEnv struct {
-	*bulkEnv
-	client *acs.Client
-}
-
-func newThroughputEnv(t *testing.T) throughputEnv {
+// newThroughputEnv is a bulkEnv with the client's production defaults
+// (only the endpoint and key set), or PORTAL_LOAD_FIXED calls in flight.
+func newThroughputEnv(t *testing.T) *bulkEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	emu, err := acsemu.New(acsemu.Config{AccessKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	opts := acs.Options{Endpoint: srv.URL, AccessKey: key}
+	var opts acs.Options
 	if n, err := strconv.Atoi(os.Getenv("PORTAL_LOAD_FIXED")); err == nil && n > 0 {
 		opts.MaxConcurrency, opts.FixedConcurrency = n, true
 	}
-	client, err := acs.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return throughputEnv{
-		bulkEnv: &bulkEnv{db: db, emu: emu, svc: access.New(access.Config{ACS: client, Store: db}), host: "127.0.0.1"},
-		client:  client,
-	}
+	return newBulkEnvWith(t, opts)
 }
