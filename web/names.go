@@ -34,8 +34,14 @@ func (nb *nameBook) note() string {
 // from their session's sealed token cache. It may be called after r has
 // ended (a names lookup going on in the background).
 func (s *Server) graphToken(r *http.Request) access.GraphToken {
-	key, u := hashKey(sessionFrom(r.Context()).ID), *userFrom(r.Context())
-	return func(ctx context.Context) (string, error) { return s.deps.Auth.GraphToken(ctx, key, u) }
+	sess, u := sessionFrom(r.Context()), userFrom(r.Context())
+	if sess == nil || u == nil {
+		return func(context.Context) (string, error) {
+			return "", portal.Errorf(portal.EUNAUTHORIZED, "Sign in to see names.")
+		}
+	}
+	key, who := hashKey(sess.ID), *u
+	return func(ctx context.Context) (string, error) { return s.deps.Auth.GraphToken(ctx, key, who) }
 }
 
 // name is what the page can say about object id.
