@@ -135,31 +135,22 @@ var formFields = map[string]string{portal.FieldClientIDs: "clientId"}
 
 // addProblems puts the problems err names (see portal.Problems) beside
 // the fields of errs they are about, among the form's fields, unless
-// parsing already found that field unreadable. It reports whether err is
-// all such problems; a problem of no field, or of one the form does not
-// have, is for the form as a whole (nil err: none at all).
-func addProblems(errs templates.FieldErrors, err error, fields ...string) bool {
-	if err == nil {
-		return true
-	}
+// parsing already found that field unreadable. A problem of no field, or
+// of one the form does not have, is left out: the use case then refuses
+// the request with it, and the form shows it as a whole.
+func addProblems(errs templates.FieldErrors, err error, fields ...string) {
 	if portal.ErrorCode(err) != portal.EINVALID {
-		return false
+		return
 	}
-	all := true
 	for _, p := range portal.Problems(err) {
 		name := p.Field
 		if f, ok := formFields[name]; ok {
 			name = f
 		}
-		if !slices.Contains(fields, name) {
-			all = false
-			continue
-		}
-		if _, unreadable := errs[name]; !unreadable {
+		if _, unreadable := errs[name]; slices.Contains(fields, name) && !unreadable {
 			errs[name] = p.Message
 		}
 	}
-	return all
 }
 
 // grantFields, editFields and textFields are the fields of the forms that
