@@ -149,7 +149,8 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	err7 := db.PutSession(ctx, portal.SessionRecord{KeyHash: []byte("k"), CreatedAt: t0, SeenAt: t0})
 	_, err8 := db.NamesRevision(ctx, tenant)
 	err9 := db.PutNames(ctx, tenant, []portal.DirectoryName{{TenantID: tenant, Space: portal.SpaceObject, ID: admin.ObjectID, FetchedAt: t0}})
-	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7, err8, err9)
+	_, err10 := db.GetItems(ctx, tenant, []portal.GUID{admin.ObjectID})
+	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7, err8, err9, err10)
 }
 
 // TestAppendsFromTwoInstancesStayLinear: two portal instances (each its own

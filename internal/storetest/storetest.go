@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"CommitRefusesInconsistentChange", testCommitRefuses},
 		{"TenantIsolation", testTenantIsolation},
 		{"AllItems", testAllItems},
+		{"GetItems", testGetItems},
 		{"InventoryChanges", testInventoryChanges},
 		{"AuditAppendAndVerify", testAuditAppend},
 		{"AuditHostileTextKeepsChain", testAuditHostileText},
