@@ -119,4 +119,20 @@ type NameStore interface {
 	// FetchedAt). Caches compare it to know whether names moved, across
 	// instances.
 	NamesRevision(ctx context.Context, tenant GUID) (int64, error)
+	// NamesSince calls fn, in no particular order, for every cached name
+	// of tenant, in both spaces, that a PutNames raising the revision past
+	// after wrote, as it is now; and returns the revision those names are
+	// current at: the tenant's NamesRevision in the same snapshot (after
+	// itself when nothing moved past it). Names and revision are read from
+	// one snapshot: a copy that
+	// held every name as of revision after holds every name as of rev once
+	// it has applied them, and a name put later raises the revision past
+	// rev, so NamesSince(rev) returns it. Names last written before the
+	// store kept a revision per name are at revision 0: a copy loaded with
+	// AllNames continues from the NamesRevision it read before loading,
+	// and a negative after returns every name, with the revision to
+	// continue from. As AllNames, the snapshot is held until it returns
+	// (fn should be quick), and an error from fn stops it and is returned
+	// as is (rev 0).
+	NamesSince(ctx context.Context, tenant GUID, after int64, fn func(DirectoryName) error) (rev int64, err error)
 }

@@ -125,3 +125,30 @@ func (db *DB) NamesRevision(ctx context.Context, tenant portal.GUID) (int64, err
 	}
 	return rev, storekit.Unavailable(err, "read directory names")
 }
+
+// NamesSince: see portal.NameStore. The revision and the names are read
+// in one read-only REPEATABLE READ transaction, so from one snapshot (at
+// READ COMMITTED each statement would take its own, and a put committed
+// between the two would be seen in the names but not in the revision).
+// No name can be past the revision, so when that has not moved past
+// after this is one probe; otherwise directory_names_by_rev finds them.
+func (db *DB) NamesSince(ctx context.Context, tenant portal.GUID, after int64, fn func(portal.DirectoryName) error) (int64, error) {
+	const what = "read directory names"
+	tx, err := db.pool.BeginTx(ctx, snapshot)
+	if err != nil {
+		return 0, storekit.Unavailable(err, what)
+	}
+	defer tx.Rollback(ctx)
+	var rev int64
+	err = tx.QueryRow(ctx, `SELECT rev FROM directory_name_revisions WHERE tenant_id = $1`, uuidOf(tenant)).Scan(&rev)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, storekit.Unavailable(err, what)
+	}
+	if rev > after {
+		rows, err := tx.Query(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = $1 AND rev > $2`, uuidOf(tenant), after)
+		if err := storekit.Each(rows, err, what, read.Name, fn); err != nil {
+			return 0, err
+		}
+	}
+	return rev, storekit.Unavailable(tx.Commit(ctx), what)
+}

@@ -107,3 +107,29 @@ func (db *DB) NamesRevision(ctx context.Context, tenant portal.GUID) (int64, err
 	}
 	return rev, storekit.Unavailable(err, "read directory names")
 }
+
+// NamesSince: see portal.NameStore. The revision and the names are read
+// in one read transaction, from one snapshot of the write-ahead log, held
+// until it returns. No name can be past the revision, so when that has
+// not moved past after this is one probe; otherwise directory_names_by_rev
+// finds the names.
+func (db *DB) NamesSince(ctx context.Context, tenant portal.GUID, after int64, fn func(portal.DirectoryName) error) (int64, error) {
+	const what = "read directory names"
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // BEGIN DEFERRED: takes no write lock
+	if err != nil {
+		return 0, storekit.Unavailable(err, what)
+	}
+	defer tx.Rollback()
+	var rev int64
+	err = tx.QueryRowContext(ctx, `SELECT rev FROM directory_name_revisions WHERE tenant_id = ?`, tenant.String()).Scan(&rev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, storekit.Unavailable(err, what)
+	}
+	if rev > after {
+		rows, err := tx.QueryContext(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = ? AND rev > ?`, tenant.String(), after)
+		if err := storekit.Each(rows, err, what, read.Name, fn); err != nil {
+			return 0, err
+		}
+	}
+	return rev, storekit.Unavailable(tx.Commit(), what)
+}

@@ -142,3 +142,19 @@ func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
 	}
 	storetest.AppendFromInstances(t, dbs[:]...)
 }
+
+// TestPutNamesFromTwoInstances: two instances on one database file put
+// names at once while a copy kept with NamesSince follows them.
+func TestPutNamesFromTwoInstances(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portal.db")
+	var dbs [2]portal.NameStore
+	for i := range dbs {
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	storetest.PutNamesFromInstances(t, dbs[:]...)
+}
