@@ -176,6 +176,12 @@ type Inventory interface {
 	// GetItem returns the row for (tenant, object), or an ENOTFOUND error;
 	// a row of another tenant is not found, exactly like a missing one.
 	GetItem(ctx context.Context, tenant, object GUID) (InventoryItem, error)
+	// GetItems returns the tenant's rows of the objects ids names, in one
+	// read from one snapshot, for a cache that learned which rows changed
+	// (InventoryChanges). An ID without a row (or whose row is another
+	// tenant's) is absent from the map, which is never nil; duplicates are
+	// read once. Any number of IDs may be asked for at once.
+	GetItems(ctx context.Context, tenant GUID, ids []GUID) (map[GUID]InventoryItem, error)
 	// AllItems calls fn for every row of tenant (the zero GUID: of every
 	// tenant) in (tenant, object) order, for exports and reconcile, without
 	// holding them all in memory; an error from fn stops it and is returned

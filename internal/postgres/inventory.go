@@ -23,6 +23,26 @@ func (db *DB) GetItem(ctx context.Context, tenant, object portal.GUID) (portal.I
 	return storekit.Read(it, storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoItem), "read the inventory")
 }
 
+// GetItems: see portal.Inventory. The IDs are bound as one uuid[], so no
+// list is too long for the protocol's limit on parameters; each is one
+// probe of the primary key.
+func (db *DB) GetItems(ctx context.Context, tenant portal.GUID, ids []portal.GUID) (map[portal.GUID]portal.InventoryItem, error) {
+	out := make(map[portal.GUID]portal.InventoryItem, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+itemColumns+` FROM inventory WHERE tenant_id = $1 AND object_id = ANY($2)`,
+		uuidOf(tenant), values{}.GUIDs(ids))
+	err = storekit.Each(rows, err, "read the inventory", read.Item, func(it portal.InventoryItem) error {
+		out[it.ObjectID] = it
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AllItems: see portal.Inventory. The snapshot is one statement's, which
 // holds a pooled connection until AllItems returns.
 func (db *DB) AllItems(ctx context.Context, tenant portal.GUID, fn func(portal.InventoryItem) error) error {

@@ -21,6 +21,26 @@ func (db *DB) GetItem(ctx context.Context, tenant, object portal.GUID) (portal.I
 	return storekit.Read(it, err, "read the inventory")
 }
 
+// GetItems: see portal.Inventory. The IDs are bound as one JSON array,
+// read with json_each, so no list is too long for SQLite's limit on
+// parameters; each is one probe of the primary key.
+func (db *DB) GetItems(ctx context.Context, tenant portal.GUID, ids []portal.GUID) (map[portal.GUID]portal.InventoryItem, error) {
+	out := make(map[portal.GUID]portal.InventoryItem, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT `+itemColumns+` FROM inventory
+		WHERE tenant_id = ? AND object_id IN (SELECT value FROM json_each(?))`, tenant.String(), values{}.GUIDs(ids))
+	err = storekit.Each(rows, err, "read the inventory", read.Item, func(it portal.InventoryItem) error {
+		out[it.ObjectID] = it
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AllItems: see portal.Inventory. The snapshot is held until AllItems
 // returns, and SQLite cannot fold the write-ahead log back into the
 // database past it meanwhile.
