@@ -188,20 +188,24 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		mayGrant:  who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
 		mayExport: access.MayReadAudit(who.User),
 	}
-	stamp, err := s.deps.Access.ListStamp(r.Context(), who)
+	list, err := s.deps.Access.InventoryList(r.Context(), who)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	cached, ok := s.results.get(key, stamp)
+	cached, ok := s.results.get(key, list.Stamp())
 	note := "" // names are looked up only for a new rendering
 	if !ok {
-		res, err := s.deps.Access.List(r.Context(), who, lq.filter)
+		res, err := list.Page(lq.filter)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
 		}
-		nb := s.names(r, itemNames(res.Items...))
+		req := itemNames(res.Items...)
+		if res.Names != nil {
+			req.Cached = &access.PageNames{Objects: res.Names, Apps: res.Apps}
+		}
+		nb := s.names(r, req)
 		note = nb.note()
 		v := s.listView(lq, key, res, nb)
 		var buf bytes.Buffer

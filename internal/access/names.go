@@ -22,7 +22,7 @@ type Names struct {
 	core
 	dir   portal.Directory // nil: names are off
 	store portal.NameStore
-	// lists is the inventory snapshot: Refresh names asks for all of it,
+	// lists is the inventory index: Refresh names asks for all of it,
 	// and tells it names changed.
 	lists         *listCache
 	acsResourceID string
@@ -50,6 +50,10 @@ type NameRequest struct {
 	// accounts: for an admin, the tenant's resource accounts are then
 	// listed too, for their phone numbers (Graph's getByIds gives none).
 	ResourceAccounts []portal.GUID
+	// Cached, when set, are the cache's names of Objects and Apps as the
+	// caller already read them (the inventory list carries the names of
+	// its page): they are not read again. An ID absent was never named.
+	Cached *PageNames
 }
 
 // Empty reports whether there is nothing to ask.
@@ -132,7 +136,14 @@ func (s *Names) NamesFor(ctx context.Context, who Who, token GraphToken, req Nam
 			pn.Apps, err = s.CachedNames(ctx, who, portal.SpaceApp, req.Apps)
 		}
 	}
-	if read(); err != nil {
+	if req.Cached != nil {
+		if err = mayRead(who.User); err == nil {
+			pn.Objects, pn.Apps = req.Cached.Objects, req.Cached.Apps
+		}
+	} else {
+		read()
+	}
+	if err != nil {
 		s.log.WarnContext(ctx, "names unreadable", "event", "names.read", "err", err)
 		return PageNames{Note: "Names are not shown: " + portal.ErrorMessage(err)}
 	}

@@ -5,11 +5,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/teamsphone/portal/internal/listindex"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
 // Reads are the use cases that show what access exists and what happened:
-// the inventory (from a snapshot kept exact across instances), lookups in
+// the inventory (from an index kept exact across instances), lookups in
 // ACS, history and the audit log, the drift report and expiries.
 type Reads struct {
 	core
@@ -43,15 +44,49 @@ func (s *Reads) Item(ctx context.Context, who Who, object portal.GUID) (portal.I
 // List returns a page of the person's tenant's inventory; whatever tenant f
 // names is replaced by theirs.
 func (s *Reads) List(ctx context.Context, who Who, f portal.InventoryFilter) (portal.InventoryPage, error) {
-	if err := mayRead(who.User); err != nil {
+	l, err := s.InventoryList(ctx, who)
+	if err != nil {
 		return portal.InventoryPage{}, err
 	}
-	f.TenantID = who.User.TenantID
-	return s.lists.list(ctx, f)
+	return l.Page(f)
+}
+
+// InventoryList is the person's tenant's list as one request sees it: its
+// stamp and its pages, from an index brought up to date once (one question
+// to the database), so a request that checks the stamp before asking for
+// a page does not ask the database twice.
+type InventoryList struct {
+	idx    *listindex.Index
+	tenant portal.GUID
+}
+
+// Stamp is the list's stamp now: pages whose stamp it equals are still
+// exact.
+func (l InventoryList) Stamp() ListStamp {
+	head, names := l.idx.Stamp()
+	return ListStamp{Audit: head, Names: names}
+}
+
+// Page answers f; whatever tenant f names is replaced by the list's. The
+// page carries its own stamp, which may be newer than an earlier Stamp if
+// a change was taken up meanwhile.
+func (l InventoryList) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
+	f.TenantID = l.tenant
+	return l.idx.Page(f)
+}
+
+// InventoryList returns the person's tenant's list, current: it includes
+// every change committed before the call, by any instance.
+func (s *Reads) InventoryList(ctx context.Context, who Who) (InventoryList, error) {
+	if err := mayRead(who.User); err != nil {
+		return InventoryList{}, err
+	}
+	idx, err := s.lists.current(ctx, who.User.TenantID)
+	return InventoryList{idx: idx, tenant: who.User.TenantID}, err
 }
 
 // Items returns the person's tenant's whole inventory by object ID, from
-// the list snapshot: for a bulk plan, one lookup per row in memory instead
+// the list index: for a bulk plan, one lookup per row in memory instead
 // of one query per row.
 func (s *Reads) Items(ctx context.Context, who Who) (map[portal.GUID]portal.InventoryItem, error) {
 	if err := mayRead(who.User); err != nil {
@@ -65,10 +100,11 @@ func (s *Reads) Items(ctx context.Context, who Who) (map[portal.GUID]portal.Inve
 // ListStamp returns the stamp a List of the person's tenant would carry
 // now: pages whose stamp it equals are still exact.
 func (s *Reads) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
-	if err := mayRead(who.User); err != nil {
+	l, err := s.InventoryList(ctx, who)
+	if err != nil {
 		return ListStamp{}, err
 	}
-	return s.lists.stamp(ctx, who.User.TenantID)
+	return l.Stamp(), nil
 }
 
 // EachItem streams the person's tenant's whole inventory (for exports).

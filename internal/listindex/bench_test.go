@@ -140,10 +140,10 @@ func TestIndexSize(t *testing.T) {
 		t.Skip("set PORTAL_LOAD=1 to measure the index's size")
 	}
 	for _, n := range []int{10_000, 50_000, 200_000} {
-		c, _ := bigChanges(n)
-		runtime.GC()
 		var before, after runtime.MemStats
+		runtime.GC()
 		runtime.ReadMemStats(&before)
+		c, _ := bigChanges(n)
 		start := time.Now()
 		x := Build(tenant, c)
 		took := time.Since(start)

@@ -62,12 +62,11 @@ type Index struct {
 	names map[portal.GUID]nameRec // people and resource accounts
 	apps  map[portal.GUID]nameRec // calling-client apps
 
-	grams   postings                        // trigram of row text → rows
-	appRows map[portal.GUID]*plist          // client ID → rows that have it
-	orders  [numSorts]order                 // each sort's natural order of live rows
-	shortMu sync.Mutex                      // readers share the index, not short
-	short   map[string]shortHit             // recent short searches (< 3 bytes)
-	built   struct{ rows, text, posts int } // sizes after the last build
+	grams   postings               // trigram of row text → rows
+	appRows map[portal.GUID]*plist // client ID → rows that have it
+	orders  [numSorts]order        // each sort's natural order of live rows
+	shortMu sync.Mutex             // readers share the index, not short
+	short   map[string]shortHit    // recent short searches (< 3 bytes)
 }
 
 // row is one assignment, without pointers. Times are Unix nanoseconds, 0
@@ -260,7 +259,7 @@ func (x *Index) add(it portal.InventoryItem) uint32 {
 	}
 	if n, ok := x.names[it.ObjectID]; ok {
 		for i, v := range [3]sref{n.display, n.upn, n.phone} {
-			r.names[i] = x.text.add(fold(x.text.str(v)))
+			r.names[i] = x.text.addFold(v, fold(x.text.str(v)))
 		}
 	}
 	x.rows = append(x.rows, r)
@@ -295,7 +294,8 @@ func (x *Index) putName(n portal.DirectoryName) bool {
 	rec := nameRec{fetched: unixNano(n.FetchedAt), found: n.Found, kind: uint8(n.Kind)}
 	switch n.Space {
 	case portal.SpaceApp:
-		rec.display, rec.displayFold = x.text.add(n.DisplayName), x.text.add(fold(n.DisplayName))
+		rec.display = x.text.add(n.DisplayName)
+		rec.displayFold = x.text.addFold(rec.display, fold(n.DisplayName))
 		x.apps[n.ID] = rec
 		return false
 	case portal.SpaceObject:
@@ -316,7 +316,8 @@ func (x *Index) label(s string) labelRef {
 	if l, ok := x.labels[s]; ok {
 		return l
 	}
-	l := labelRef{text: x.text.add(s), fold: x.text.add(strings.ToLower(s))}
+	text := x.text.add(s)
+	l := labelRef{text: text, fold: x.text.addFold(text, strings.ToLower(s))}
 	x.labels[strings.Clone(s)] = l
 	return l
 }
@@ -417,9 +418,9 @@ func (x *Index) Each(fn func(portal.InventoryItem)) {
 	}
 }
 
-// Garbage is how much of the index is dead weight: the share of rows that
-// are dead, and of posting and text bytes written since the last build.
-// Compact when it grows large.
+// Garbage is how much of the index is dead weight: the share of its rows
+// that are dead (each with its postings and strings). Compact when it
+// grows large.
 func (x *Index) Garbage() float64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -454,6 +455,9 @@ func (x *Index) Compact() *Index {
 func Build(tenant portal.GUID, c Changes) *Index {
 	x := New(tenant)
 	x.head, x.namesRev = c.Head, c.NamesRev
+	x.rows, x.cells = make([]row, 0, len(c.Put)), make([]uint8, 0, len(c.Put))
+	x.byObject = make(map[portal.GUID]uint32, len(c.Put))
+	x.names = make(map[portal.GUID]nameRec, len(c.Names))
 	for _, n := range c.Names {
 		x.putName(n)
 	}
@@ -463,10 +467,12 @@ func Build(tenant portal.GUID, c Changes) *Index {
 			x.add(it)
 		}
 	}
+	// The sorts only read the rows: they run side by side.
+	var wg sync.WaitGroup
 	for s := range x.orders {
-		x.orders[s].build(x, sortKind(s))
+		wg.Go(func() { x.orders[s].build(x, sortKind(s)) })
 	}
-	x.built.rows, x.built.text, x.built.posts = len(x.rows), len(x.text.b), x.grams.bytes
+	wg.Wait()
 	return x
 }
 
@@ -499,4 +505,51 @@ func (x *Index) Stats() Stats {
 		s.Bytes += len(p.data) + plistSize
 	}
 	return s
+}
+
+// Sync makes the index hold exactly items, the tenant's whole inventory as
+// read at head: rows that differ are put, rows absent removed. It costs a
+// comparison per row and the index's work only for the rows that moved,
+// where building afresh would re-index them all. The caller must not Apply
+// or Sync concurrently (the list cache's refresh lock sees to it).
+func (x *Index) Sync(items []portal.InventoryItem, head int64) {
+	c := Changes{Head: head}
+	x.mu.RLock()
+	seen := newBitset(len(x.rows))
+	for i := range items {
+		it := &items[i]
+		if it.TenantID != x.tenant {
+			continue
+		}
+		if id, ok := x.byObject[it.ObjectID]; ok {
+			seen.set(id)
+			if x.holds(id, it) {
+				continue
+			}
+		}
+		c.Put = append(c.Put, *it)
+	}
+	for object, id := range x.byObject {
+		if !seen.has(id) {
+			c.Removed = append(c.Removed, object)
+		}
+	}
+	x.mu.RUnlock()
+	x.Apply(c)
+}
+
+// holds reports whether row id is it.
+func (x *Index) holds(id uint32, it *portal.InventoryItem) bool {
+	r := &x.rows[id]
+	o := x.observed[id]
+	return r.object == it.ObjectID && r.kind == uint8(it.Kind) && r.state == stateCodeOf(it.State) && r.version == it.Version &&
+		r.created == unixNano(it.CreatedAt) && r.updated == unixNano(it.UpdatedAt) &&
+		r.verified == unixNano(it.VerifiedAt) && r.expires == unixNano(it.ExpiresAt) &&
+		x.text.equal(r.label.text, it.Label) && x.actors[r.createdBy] == it.CreatedBy && x.actors[r.updatedBy] == it.UpdatedBy &&
+		slices.Equal(x.sets[r.set], it.ClientIDs) && it.Spelling == "" &&
+		(o == nil) == (it.Observed == nil) && (o == nil || sameAssignment(*o, *it.Observed))
+}
+
+func sameAssignment(a, b portal.Assignment) bool {
+	return a.TenantID == b.TenantID && a.ObjectID == b.ObjectID && a.Kind == b.Kind && a.Spelling == b.Spelling && slices.Equal(a.ClientIDs, b.ClientIDs)
 }

@@ -260,7 +260,17 @@ func testIndexMatchesModel(t *testing.T) {
 			}
 		}
 		c.Head = int64(round + 1)
-		x.Apply(c)
+		if round%5 == 4 {
+			// As after a reconcile: names, then the whole inventory.
+			x.Apply(Changes{Names: c.Names})
+			var all []portal.InventoryItem
+			for _, it := range m.items {
+				all = append(all, it)
+			}
+			x.Sync(all, c.Head)
+		} else {
+			x.Apply(c)
+		}
 		if h, _ := x.Stamp(); h != c.Head {
 			t.Fatalf("head %d, want %d", h, c.Head)
 		}

@@ -31,6 +31,15 @@ func (a *arena) add(s string) sref {
 	return sref(off)<<24 | sref(len(s))
 }
 
+// addFold adds f, the folded form of the string at r, unless it is the
+// same (a UPN is usually in lower case already).
+func (a *arena) addFold(r sref, f string) sref {
+	if a.equal(r, f) {
+		return r
+	}
+	return a.add(f)
+}
+
 func (a *arena) bytes(r sref) []byte {
 	off, n := int(r>>24), int(r&maxStr)
 	return a.b[off : off+n : off+n]

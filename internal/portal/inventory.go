@@ -109,8 +109,10 @@ var InventorySorts = []InventorySort{SortUpdated, SortObjectID, SortLabel, SortK
 // InventoryFilter selects a page of one tenant's inventory.
 type InventoryFilter struct {
 	TenantID GUID // required: every query is scoped to one tenant
-	// Query matches, case-insensitively, part of the object ID, the label or
-	// any client ID.
+	// Query matches, case-insensitively and literally, part of the object
+	// ID, the label or any client ID; the access service's list also
+	// matches the cached display name, UPN and phone number of the object
+	// and the names of its apps.
 	Query string
 	Kind  PrincipalKind // KindUnknown: any
 	State VerifyState   // "": any
@@ -142,6 +144,11 @@ type InventoryPage struct {
 	// NamesRev, when the list comes from the access service's cache, is
 	// the names revision its search matched names at (see NameStore).
 	NamesRev int64
+	// Names and Apps, when the list comes from the access service's cache,
+	// are the cached directory names of the page's objects and of its
+	// rows' apps, at NamesRev (an ID never named is absent), so that
+	// showing the page reads no names again.
+	Names, Apps map[GUID]DirectoryName
 }
 
 // InventoryOp is what a commit does to the inventory.
