@@ -58,13 +58,18 @@ type app struct {
 // until Run.
 func assemble(a adapters) (*app, error) {
 	db, logger := a.Store, a.Logger
-	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
+	var service *access.Service // made below; scrapes come after
+	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows,
+		ListIndex: func() (tenants, rows, bytes int64) {
+			lm := service.ListMemory()
+			return int64(lm.Tenants), int64(lm.Rows), int64(lm.Bytes)
+		}})
 	a.ACS.Observer = m
 	acsClient, err := acs.New(a.ACS)
 	if err != nil {
 		return nil, err
 	}
-	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
+	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
 		Directory: a.Directory, ACSResourceID: a.ACSResourceID})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}
 	expirer := &jobs.Expirer{Service: service, Locks: db, Grace: a.ExpiryGrace, Logger: logger}

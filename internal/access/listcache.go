@@ -69,6 +69,31 @@ func newListCache(store listStore, now func() time.Time) *listCache {
 // names revision. Equal stamps mean equal pages.
 type ListStamp struct{ Audit, Names int64 }
 
+// ListMemory is what the list indexes of this instance hold.
+type ListMemory struct {
+	Tenants, Rows int
+	Bytes         int // estimated
+}
+
+// memory sums the cached tenants' indexes.
+func (c *listCache) memory() ListMemory {
+	c.mu.Lock()
+	var idxs []*listindex.Index
+	for _, tc := range c.tenants {
+		if idx := tc.idx.Load(); idx != nil {
+			idxs = append(idxs, idx)
+		}
+	}
+	c.mu.Unlock()
+	m := ListMemory{Tenants: len(idxs)}
+	for _, idx := range idxs {
+		st := idx.Stats()
+		m.Rows += st.Rows
+		m.Bytes += st.Bytes
+	}
+	return m
+}
+
 // current returns a current index of the tenant's rows.
 func (c *listCache) current(ctx context.Context, tenant portal.GUID) (*listindex.Index, error) {
 	return c.tenant(tenant).current(ctx, c.store, tenant, c.now())

@@ -75,6 +75,10 @@ func (l InventoryList) Page(f portal.InventoryFilter) (portal.InventoryPage, err
 	return l.idx.Page(f)
 }
 
+// ListMemory is what this instance holds in memory for inventory lists,
+// for metrics.
+func (s *Reads) ListMemory() ListMemory { return s.lists.memory() }
+
 // InventoryList returns the person's tenant's list, current: it includes
 // every change committed before the call, by any instance.
 func (s *Reads) InventoryList(ctx context.Context, who Who) (InventoryList, error) {
