@@ -66,8 +66,7 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 					out.Matched++
 				}
 			})
-			from, n := window(out.Matched, offset, limit, f.Desc)
-			ids = walk(o, x.cells, mask, set, from, n)
+			ids = walk(o, x.cells, mask, set, offset, min(limit, out.Matched-min(offset, out.Matched)), f.Desc)
 		} else {
 			matched := make([]uint32, 0, len(hits))
 			for _, id := range hits {
@@ -121,20 +120,27 @@ func window(matched, offset, limit int, desc bool) (from, n int) {
 }
 
 // walk returns the rows at positions [from, from+n) of those in mask and
-// set, in the order.
-func walk(o *order, cells []uint8, mask cellMask, set bitset, from, n int) []uint32 {
+// set, in the order, counting from its end when desc (and then still in
+// the order: the caller reverses them).
+func walk(o *order, cells []uint8, mask cellMask, set bitset, from, n int, desc bool) []uint32 {
 	var out []uint32
 	seen := 0
-	for _, id := range o.ids {
+	for i := range o.ids {
 		if len(out) == n {
 			break
 		}
-		if mask.has(cells[id]) && set.has(id) {
+		if desc {
+			i = len(o.ids) - 1 - i
+		}
+		if id := o.ids[i]; mask.has(cells[id]) && set.has(id) {
 			if seen >= from {
 				out = append(out, id)
 			}
 			seen++
 		}
+	}
+	if desc {
+		slices.Reverse(out)
 	}
 	return out
 }
