@@ -64,7 +64,7 @@ func bigChanges(n int) (Changes, []portal.GUID) {
 	return c, objects
 }
 
-var benchSizes = []int{200_000}
+var benchSizes = []int{10_000, 200_000}
 
 // BenchmarkPage measures the list's questions at 10,000 and 200,000 rows:
 //

@@ -62,11 +62,11 @@ type Index struct {
 	names map[portal.GUID]nameRec // people and resource accounts
 	apps  map[portal.GUID]nameRec // calling-client apps
 
-	grams   postings               // trigram of row text → rows
-	appRows map[portal.GUID]*plist // client ID → rows that have it
-	orders  [numSorts]order        // each sort's natural order of live rows
-	shortMu sync.Mutex             // readers share the index, not short
-	short   map[string]shortHit    // recent short searches (< 3 bytes)
+	grams      postings               // trigram of row text → rows
+	appRows    map[portal.GUID]*plist // client ID → rows that have it
+	orders     [numSorts]order        // each sort's natural order of live rows
+	rememberMu sync.Mutex             // readers share the index, not remembered
+	remembered map[string]hits        // recent costly searches
 }
 
 // row is one assignment, without pointers. Times are Unix nanoseconds, 0
@@ -220,9 +220,9 @@ func (x *Index) apply(c Changes) {
 		}
 	}
 	if len(added) > 0 || len(c.Removed) > 0 || len(c.Names) > 0 {
-		x.shortMu.Lock()
-		clear(x.short) // app names match too
-		x.shortMu.Unlock()
+		x.rememberMu.Lock()
+		clear(x.remembered) // app names match too
+		x.rememberMu.Unlock()
 	}
 }
 

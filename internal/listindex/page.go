@@ -163,15 +163,15 @@ func (x *Index) countsOf() portal.InventoryCounts {
 	return c
 }
 
-// shortHit is a remembered answer to a short query: such answers are large
-// and costly (most rows hold most single characters), and people type the
-// same first letters.
-type shortHit struct {
+// hits is a remembered answer to a costly search: a short query (most rows
+// hold most single characters, and people type the same first letters) or
+// one with many hits (a common surname, a domain), until the next change.
+type hits struct {
 	ids []uint32
 	set bitset
 }
 
-const maxShort = 64
+const maxRemembered = 64
 
 // search returns the live rows whose text holds q: as sorted ids when
 // there are few, else as a set. Both may be shared: read them only.
@@ -179,13 +179,11 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 	if strings.ContainsFunc(q, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return nil, nil // no text holds a control character
 	}
-	if len(q) < 3 {
-		x.shortMu.Lock()
-		h, ok := x.short[q]
-		x.shortMu.Unlock()
-		if ok {
-			return h.ids, h.set
-		}
+	x.rememberMu.Lock()
+	h, ok := x.remembered[q]
+	x.rememberMu.Unlock()
+	if ok {
+		return h.ids, h.set
 	}
 	var set bitset
 	var ids []uint32
@@ -240,13 +238,13 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 			set = nil
 		}
 	}
-	if len(q) < 3 {
-		x.shortMu.Lock()
-		if x.short == nil || len(x.short) >= maxShort {
-			x.short = map[string]shortHit{}
+	if len(q) < 3 || set != nil {
+		x.rememberMu.Lock()
+		if x.remembered == nil || len(x.remembered) >= maxRemembered {
+			x.remembered = map[string]hits{}
 		}
-		x.short[q] = shortHit{ids: ids, set: set}
-		x.shortMu.Unlock()
+		x.remembered[q] = hits{ids: ids, set: set}
+		x.rememberMu.Unlock()
 	}
 	return ids, set
 }
