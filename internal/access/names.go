@@ -137,9 +137,7 @@ func (s *Names) NamesFor(ctx context.Context, who Who, token GraphToken, req Nam
 		}
 	}
 	if req.Cached != nil {
-		if err = mayRead(who.User); err == nil {
-			pn.Objects, pn.Apps = req.Cached.Objects, req.Cached.Apps
-		}
+		err = s.fromCached(ctx, who, req, &pn)
 	} else {
 		read()
 	}
@@ -183,6 +181,39 @@ func (s *Names) NamesFor(ctx context.Context, who Who, token GraphToken, req Nam
 		pn.Note = "Some names are still being looked up in Microsoft Graph; reload the page in a moment to see them."
 	}
 	return pn
+}
+
+// fromCached takes the names req.Cached holds, and reads from the cache
+// only those it lacks: the list's copy of the names may lag the cache by up
+// to a second (namesEvery), and a name another request has just looked up
+// must not be asked of Graph again.
+func (s *Names) fromCached(ctx context.Context, who Who, req NameRequest, pn *PageNames) error {
+	if err := mayRead(who.User); err != nil {
+		return err
+	}
+	pn.Objects, pn.Apps = maps.Clone(req.Cached.Objects), maps.Clone(req.Cached.Apps)
+	if pn.Objects == nil {
+		pn.Objects = map[portal.GUID]portal.DirectoryName{}
+	}
+	if pn.Apps == nil {
+		pn.Apps = map[portal.GUID]portal.DirectoryName{}
+	}
+	for _, sp := range []struct {
+		space portal.NameSpace
+		ids   []portal.GUID
+		into  map[portal.GUID]portal.DirectoryName
+	}{{portal.SpaceObject, req.Objects, pn.Objects}, {portal.SpaceApp, req.Apps, pn.Apps}} {
+		missing, _ := s.namesDue(sp.ids, sp.into)
+		if len(missing) == 0 {
+			continue
+		}
+		found, err := s.CachedNames(ctx, who, sp.space, missing)
+		if err != nil {
+			return err
+		}
+		maps.Copy(sp.into, found)
+	}
+	return nil
 }
 
 // refreshNamesDetached looks req up in Graph in the background and reports
