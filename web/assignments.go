@@ -214,7 +214,12 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cached = &renderedResults{view: v, html: buf.Bytes()}
-		s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
+		if note == "" {
+			// A rendering that lacks names for a reason is not reused: the
+			// next view says the reason again, or shows the names once
+			// Graph answers.
+			s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
+		}
 	}
 	if wantsFragment(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
