@@ -293,3 +293,59 @@ func (e *portalEnv) auditCount(action portal.AuditAction) int {
 	})
 	return n
 }
+
+// Issue 14: a callback for no sign-in of this browser changes nothing (a
+// link from another site cannot sign anyone out); two tabs' sign-ins each
+// finish; a tab whose sign-in is spent gets "sign in again", and the
+// session stands.
+func TestSignInsPerState(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	c := e.browser()
+	first := e.startSignIn(c, "admin@contoso.test")
+	if p := e.get(c, first.String()); p.status != 200 {
+		t.Fatalf("sign-in: %d", p.status)
+	}
+	junk := withQuery(first, func(q url.Values) { q.Set("state", "never-issued") })
+	for _, target := range []string{junk, first.String(), e.srv.URL + "/auth/callback"} {
+		if p := e.get(noFollow(c), target); p.status < 400 || p.status >= 500 || !strings.Contains(p.body, "sign in again") {
+			t.Fatalf("%s: %d %s", target, p.status, p.body)
+		}
+		if who := e.signedInAs(c); who == "" {
+			t.Fatalf("signed out by a callback for no sign-in of this browser (%s)", target)
+		}
+	}
+
+	// Two tabs start signing in; the second finishes first, then the first.
+	tabs := e.browser()
+	a := e.startSignIn(tabs, "helpdesk@contoso.test")
+	b := e.startSignIn(tabs, "admin@contoso.test")
+	if p := e.get(noFollow(tabs), b.String()); p.status != http.StatusSeeOther {
+		t.Fatalf("tab b: %d %s", p.status, p.body)
+	}
+	if who := e.signedInAs(tabs); who == "" {
+		t.Fatal("tab b did not sign in")
+	}
+	if p := e.get(noFollow(tabs), a.String()); p.status != http.StatusSeeOther {
+		t.Fatalf("tab a, after b: %d %s", p.status, p.body)
+	}
+	if who := e.signedInAs(tabs); !strings.Contains(strings.ToLower(who), "help") {
+		t.Fatalf("after tab a: signed in as %q", who)
+	}
+	// Tab b's link again: spent; the session stands.
+	if p := e.get(noFollow(tabs), b.String()); p.status < 400 {
+		t.Fatalf("tab b's link reused: %d", p.status)
+	}
+	if who := e.signedInAs(tabs); who == "" {
+		t.Fatal("a spent link signed the browser out")
+	}
+
+	// At most a few sign-ins are kept: the oldest goes.
+	many := e.browser()
+	oldest := e.startSignIn(many, "admin@contoso.test")
+	for range maxPendingSignIns {
+		e.startSignIn(many, "admin@contoso.test")
+	}
+	if p := e.get(noFollow(many), oldest.String()); p.status < 400 {
+		t.Fatalf("the oldest of %d sign-ins: %d", maxPendingSignIns+1, p.status)
+	}
+}

@@ -138,6 +138,11 @@ type SessionStore interface {
 
 // SignIn is a sign-in under way: kept in the browser's pre-login session
 // (only State travels in the URL) and used once.
+// SignInLifetime bounds how long a sign-in may take between leaving the
+// portal and coming back: a pending sign-in older than this is refused
+// and forgotten.
+const SignInLifetime = 10 * time.Minute
+
 type SignIn struct {
 	State    string
 	Nonce    string
