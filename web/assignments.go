@@ -93,14 +93,11 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		return lq, portal.Errorf(portal.EINVALID, "The search text must be valid text of at most %d characters.", maxQuery)
 	}
 	lq.filter.Query = text
-	switch s["kind"] {
-	case "":
-	case "user":
-		lq.filter.Kind = portal.KindUser
-	case "resourceAccount":
-		lq.filter.Kind = portal.KindResourceAccount
-	default:
-		return lq, portal.Errorf(portal.EINVALID, "Unknown kind filter: use user or resourceAccount.")
+	if s["kind"] != "" {
+		// The one vocabulary of kinds, as forms and bulk files take it.
+		if lq.filter.Kind, err = portal.ParsePrincipalKind(s["kind"]); err != nil {
+			return lq, err
+		}
 	}
 	if s["state"] != "" {
 		if lq.filter.State, err = portal.ParseVerifyState(s["state"]); err != nil {

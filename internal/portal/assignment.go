@@ -26,6 +26,10 @@ const (
 // "user", and "resourceAccount" (the OpenAPI spec) or "teamsResourceAccount"
 // (the Learn docs and live use) for a resource account, in any case. Anything
 // else is an EINVALID error.
+//
+// This is the one vocabulary of kinds: the grant form, the list's filter
+// and bulk files all take "user" and "resourceAccount" (or ACS's own
+// "teamsResourceAccount"), in any case, and nothing else.
 func ParsePrincipalKind(s string) (PrincipalKind, error) {
 	switch strings.ToLower(s) {
 	case "user":
