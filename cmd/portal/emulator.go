@@ -64,7 +64,8 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	srv := &http.Server{
-		Handler:           emu,
+		// The same runtime fault switch as portal dev's emulator.
+		Handler:           withFaultSwitch(emu, emu.SetRates),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
@@ -72,6 +73,7 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	// instead of letting them hold it to its deadline.
 	srv.RegisterOnShutdown(emu.Close)
 	fmt.Fprintf(stdout, "PORTAL_ACS_CONNECTION_STRING=endpoint=http://%s/;accesskey=%s\n", ln.Addr(), base64.StdEncoding.EncodeToString(key))
+	fmt.Fprintf(stderr, "change faults while it runs: curl -X PUT -d '429=0.2,retry-after=1' http://%s/_emulator/faults\n", ln.Addr())
 	return serveUntilDone(ctx, srv, ln)
 }
 
