@@ -514,3 +514,30 @@ func (b countingBody) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	return n, err
 }
+
+// A 401 or 403 shows ACS's own code and message, and says what to do for
+// each: the subscription not enabled, the role missing, the credentials.
+func TestRefusalsSayWhatACSSaidAndWhatToDo(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		fault acsemu.Fault
+		want  []string
+	}{
+		{acsemu.Fault{Status: 403, Code: "SubscriptionNotAllowed"}, []string{"HTTP 403 SubscriptionNotAllowed", "not allowed to use this feature", "not enabled for Teams Phone extensibility"}},
+		{acsemu.Fault{Status: 403, Code: "AuthorizationFailed", Message: "The client does not have authorization."}, []string{"HTTP 403 AuthorizationFailed", "does not have authorization", "role on the ACS resource"}},
+		{acsemu.Fault{Status: 401, Code: "Denied", Message: "Denied by the resource provider."}, []string{"HTTP 401 Denied", "Denied by the resource provider.", "PORTAL_ACS_CONNECTION_STRING"}},
+	} {
+		e.emu.Script(tc.fault)
+		_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+		msg := portal.ErrorMessage(err)
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%d %s: %q lacks %q", tc.fault.Status, tc.fault.Code, msg, w)
+			}
+		}
+		var re *acs.ResponseError
+		if !errors.As(err, &re) || re.ACSErrorCode() != tc.fault.Code || call.Attempts != 1 {
+			t.Errorf("%d %s: %v after %d attempts", tc.fault.Status, tc.fault.Code, err, call.Attempts)
+		}
+	}
+}

@@ -50,7 +50,7 @@ func responseError(resp *http.Response, body []byte, call portal.ACSCall) error 
 	case s == http.StatusBadRequest:
 		code, msg = portal.EINVALID, "ACS refused the request."+said
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS refused the portal's credentials (HTTP %d). An administrator must check the portal's access key or the managed identity's role on the ACS resource.", s)
+		code, msg = portal.EUNAVAILABLE, refusedMessage(re)
 	case s == http.StatusConflict || s == http.StatusPreconditionFailed:
 		code, msg = portal.ECONFLICT, "ACS reported a conflicting change."+said
 	case s == http.StatusTooManyRequests:
@@ -59,6 +59,28 @@ func responseError(resp *http.Response, body []byte, call portal.ACSCall) error 
 		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS failed to answer (HTTP %d); nothing is lost, try again shortly.", s)
 	}
 	return portal.Wrap(re, code, msg)
+}
+
+// refusedMessage says what a 401 or 403 means and what to do, with ACS's
+// own code and message: the only clue an administrator has.
+func refusedMessage(re *ResponseError) string {
+	said := fmt.Sprintf("ACS refused the portal (HTTP %d", re.StatusCode)
+	if re.Code != "" {
+		said += " " + re.Code
+	}
+	said += ")"
+	if re.Message != "" {
+		said += ": " + strings.TrimSuffix(re.Message, ".") + "."
+	} else {
+		said += "."
+	}
+	switch {
+	case strings.EqualFold(re.Code, "SubscriptionNotAllowed"):
+		return said + " The Azure subscription of this ACS resource is not enabled for Teams Phone extensibility; ask Microsoft to enable it for the subscription, then try again."
+	case re.StatusCode == http.StatusUnauthorized:
+		return said + " An administrator must check the portal's credentials: the access key in PORTAL_ACS_CONNECTION_STRING, or that the managed identity can get a token for https://communication.azure.com."
+	}
+	return said + " An administrator must give the portal's managed identity a role on the ACS resource that allows Microsoft.Communication/communicationServices/teamsExtension/* (Contributor does)."
 }
 
 func unexpectedStatus(status int, call portal.ACSCall) error {
