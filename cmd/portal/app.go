@@ -70,7 +70,8 @@ func assemble(a adapters) (*app, error) {
 		return nil, err
 	}
 	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
-		Directory: a.Directory, ACSResourceID: a.ACSResourceID})
+		ResourceAccountSpelling: a.ACS.ResourceAccountSpelling,
+		Directory:               a.Directory, ACSResourceID: a.ACSResourceID})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}
 	expirer := &jobs.Expirer{Service: service, Locks: db, Grace: a.ExpiryGrace, Logger: logger}
 	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -35,6 +36,12 @@ type serveConfig struct {
 	ACSEndpoint     string // PORTAL_ACS_ENDPOINT (managed identity)
 	ACSConnection   *acs.ConnectionString
 	ManagedIdentity string // PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID: a user-assigned identity
+	// PORTAL_ACS_API_VERSION: the api-version sent to ACS (default
+	// 2025-06-30); PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING: the principalType
+	// sent for resource accounts, teamsResourceAccount (default) or
+	// resourceAccount (the OpenAPI spec's).
+	ACSAPIVersion string
+	ACSSpelling   string
 	// PORTAL_DATABASE_URL (or _FILE: a PostgreSQL URL holds a password):
 	// sqlite:PATH or postgres://…; PORTAL_DATABASE_MIGRATION_URL (or
 	// _FILE), for PostgreSQL, a role owning the schema to migrate with.
@@ -164,6 +171,15 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 		bad("PORTAL_ACS_ENDPOINT: %s", portal.ErrorMessage(err))
 	}
 	c.ManagedIdentity = getenv("PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID")
+	c.ACSAPIVersion = cmp.Or(strings.TrimSpace(getenv("PORTAL_ACS_API_VERSION")), acs.APIVersion)
+	if err := acs.CheckAPIVersion(c.ACSAPIVersion); err != nil {
+		bad("PORTAL_ACS_API_VERSION: %s", portal.ErrorMessage(err))
+	}
+	switch c.ACSSpelling = cmp.Or(strings.TrimSpace(getenv("PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING")), "teamsResourceAccount"); c.ACSSpelling {
+	case "teamsResourceAccount", "resourceAccount":
+	default:
+		bad("PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING must be teamsResourceAccount or resourceAccount, not %q", c.ACSSpelling)
+	}
 
 	if db, err := parseDatabase(secret("PORTAL_DATABASE_URL")); err != nil {
 		bad("PORTAL_DATABASE_URL: %s (e.g. sqlite:/var/lib/portal/portal.db or postgres://portal@db.example.com/portal)", err)

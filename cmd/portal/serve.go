@@ -120,13 +120,14 @@ func entraAuthenticator(cfg serveConfig, caches portal.TokenCacheStore) (*entra.
 // readiness then also asks for.
 func acsOptions(cfg serveConfig) (acs.Options, error) {
 	if cfg.ACSConnection != nil {
-		return acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey}, nil
+		return acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey,
+			APIVersion: cfg.ACSAPIVersion, ResourceAccountSpelling: cfg.ACSSpelling}, nil
 	}
 	cred, err := acs.NewCredential(acs.CredentialOptions{ManagedIdentityClientID: cfg.ManagedIdentity})
 	if err != nil {
 		return acs.Options{}, err
 	}
-	return acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred}, nil
+	return acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred, APIVersion: cfg.ACSAPIVersion, ResourceAccountSpelling: cfg.ACSSpelling}, nil
 }
 
 // readyStore is what readiness asks of the database.

@@ -40,8 +40,24 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// APIVersion is the api-version this client speaks.
+// APIVersion is the api-version this client speaks unless configured
+// otherwise (Options.APIVersion).
 const APIVersion = "2025-06-30"
+
+// APIVersions are the published api-versions with these assignment
+// operations, all of the same shape (the stable one, then later ones).
+var APIVersions = []string{"2025-06-30", "2026-07-22", "2026-09-23"}
+
+// CheckAPIVersion refuses what is not shaped like an api-version
+// (2025-06-30, or 2025-03-02-preview): a version ACS does not serve is
+// refused by ACS itself, with the versions it does.
+func CheckAPIVersion(v string) error {
+	date, _ := strings.CutSuffix(v, "-preview")
+	if _, err := time.Parse("2006-01-02", date); err != nil || len(date) != 10 {
+		return portal.Errorf(portal.EINVALID, "The ACS api-version must look like 2025-06-30 (published: %s), not %q.", strings.Join(APIVersions, ", "), v)
+	}
+	return nil
+}
 
 // Scope is the Entra scope of an ACS data-plane token.
 const Scope = "https://communication.azure.com/.default"
@@ -60,6 +76,10 @@ type Options struct {
 	AccessKey []byte
 	// Credential supplies Entra tokens (a managed identity in production).
 	Credential azcore.TokenCredential
+
+	// APIVersion is the api-version sent (default APIVersion; see
+	// APIVersions for the published ones).
+	APIVersion string
 
 	// ResourceAccountSpelling is the principalType sent for resource accounts:
 	// "teamsResourceAccount" (default, what the docs and live use) or
@@ -141,6 +161,13 @@ func New(opts Options) (*Client, error) {
 	default:
 		return nil, portal.Errorf(portal.EINVALID, "The resource-account spelling must be teamsResourceAccount or resourceAccount, not %q.", spelling)
 	}
+	if opts.APIVersion == "" {
+		opts.APIVersion = APIVersion
+	}
+	if err := CheckAPIVersion(opts.APIVersion); err != nil {
+		return nil, err
+	}
+	apiQuery := "api-version=" + opts.APIVersion
 	setDefault(&opts.MaxConcurrency, 64)
 	setDefault(&opts.MaxRetries, 4)
 	setDefault(&opts.RetryDelay, 500*time.Millisecond)
@@ -179,7 +206,7 @@ func New(opts Options) (*Client, error) {
 		limit = fixedLimiter(opts.MaxConcurrency)
 	}
 	pl := runtime.NewPipeline(module, version, runtime.PipelineOptions{
-		PerRetry: []policy.Policy{policyFunc(eachTry), policyFunc(limit.adapt), auth},
+		PerRetry: []policy.Policy{eachTry(apiQuery), policyFunc(limit.adapt), auth},
 	}, clientOpts)
 	scheme, host, _ := strings.Cut(endpoint, "://")
 	return &Client{
@@ -431,7 +458,6 @@ func (c *Client) newRequest(ctx context.Context, method string, tenant, object p
 const (
 	tenantsPath     = "/access/teamsExtension/tenants/"
 	assignmentsPath = "/assignments/"
-	apiVersionQuery = "api-version=" + APIVersion
 )
 
 // appendGUID appends g's canonical form, the one portal.GUID.String returns.
@@ -709,14 +735,16 @@ type attemptsKey struct{}
 // just made: the request itself carries none, because azcore's retry policy
 // formats the URL for its log on every try, even with no log listener, and
 // re-encoding a query is the costliest part of that.
-func eachTry(req *policy.Request) (*http.Response, error) {
-	if n, ok := req.Raw().Context().Value(attemptsKey{}).(*atomic.Int32); ok {
-		n.Add(1)
+func eachTry(apiQuery string) policyFunc {
+	return func(req *policy.Request) (*http.Response, error) {
+		if n, ok := req.Raw().Context().Value(attemptsKey{}).(*atomic.Int32); ok {
+			n.Add(1)
+		}
+		if u := req.Raw().URL; u.RawQuery == "" {
+			u.RawQuery = apiQuery
+		}
+		return req.Next()
 	}
-	if u := req.Raw().URL; u.RawQuery == "" {
-		u.RawQuery = apiVersionQuery
-	}
-	return req.Next()
 }
 
 type policyFunc func(*policy.Request) (*http.Response, error)

@@ -541,3 +541,28 @@ func TestRefusalsSayWhatACSSaidAndWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// The api-version is a setting: every published one is sent as given (the
+// emulator serves them all); a malformed one is refused at once; one ACS
+// does not serve is ACS's 400, with the versions it does.
+func TestAPIVersionSetting(t *testing.T) {
+	for _, v := range acs.APIVersions {
+		e := newEnv(t, func(o *acs.Options) { o.APIVersion = v })
+		if _, _, err := e.client.GetAssignment(context.Background(), contoso, alice); portal.ErrorCode(err) != portal.ENOTFOUND {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if r := e.emu.Requests(); !strings.HasSuffix(r[len(r)-1].RequestURI, "?api-version="+v) {
+			t.Errorf("%s: sent %s", v, r[len(r)-1].RequestURI)
+		}
+	}
+	for _, v := range []string{"2025/06/30", "latest", "2025-6-30", "2025-06-30-beta"} {
+		if _, err := acs.New(acs.Options{Endpoint: "https://x.communication.azure.com", AccessKey: testKey, APIVersion: v}); portal.ErrorCode(err) != portal.EINVALID {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	e := newEnv(t, func(o *acs.Options) { o.APIVersion = "2031-01-01" })
+	_, _, err := e.client.GetAssignment(context.Background(), contoso, alice)
+	if portal.ErrorCode(err) != portal.EINVALID || !strings.Contains(portal.ErrorMessage(err), "2026-09-23") {
+		t.Errorf("an api-version ACS does not serve: %v", err)
+	}
+}

@@ -107,12 +107,14 @@ func TestEmulatorAnswers(t *testing.T) {
 
 		// api-version.
 		{name: "api-version missing", method: "GET", path: assignmentPath(tenantID, objectID), want: 400, code: "UnsupportedApiVersion",
-			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30"}},
+			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30, 2026-07-22, 2026-09-23"}},
 		{name: "api-version unknown", method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2024-01-01", want: 400, code: "UnsupportedApiVersion", msg: "2024-01-01",
-			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30"}},
+			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30, 2026-07-22, 2026-09-23"}},
 		{name: "api-version twice", method: "GET", path: mainPath + "&api-version=2025-06-30", want: 400, code: "UnsupportedApiVersion",
-			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30"}},
+			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30, 2026-07-22, 2026-09-23"}},
 		{name: "api-version preview", seed: []Stored{userSeed(clientA)}, method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2025-03-02-preview", want: 200, json: userJSON},
+		{name: "api-version 2026-07-22", seed: []Stored{userSeed(clientA)}, method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2026-07-22", want: 200, json: userJSON},
+		{name: "api-version 2026-09-23", seed: []Stored{userSeed(clientA)}, method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2026-09-23", want: 200, json: userJSON},
 
 		// PUT.
 		{name: "PUT new user", method: "PUT", path: mainPath, body: userBody, want: 201, json: userJSON},
