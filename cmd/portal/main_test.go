@@ -58,6 +58,7 @@ func TestEmulatorRefusesBadSettings(t *testing.T) {
 		{"-addr", "127.0.0.1:0", "-access-key", "not base64!"},
 		{"-addr", "127.0.0.1:0", "-faults", "429=2"},
 		{"-addr", "127.0.0.1:0", "-delete-missing", "500"},
+		{"-addr", "127.0.0.1:0", "-users-without-client-ids", "maybe"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append([]string{"emulator"}, args...), noEnv, &out, &errOut)

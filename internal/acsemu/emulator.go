@@ -86,6 +86,11 @@ type Config struct {
 	Rand *mathrand.Rand
 	// Logger, when set, receives one line per request. Nil logs nothing.
 	Logger *slog.Logger
+	// UsersWithoutClientIDs accepts a user assignment with no clientIds.
+	// The specification marks clientIds optional; the service as seen
+	// refuses such a PUT with 400, which is the default, so a client can
+	// be tried against both.
+	UsersWithoutClientIDs bool
 }
 
 // Emulator is the emulated ACS resource (or several: state is kept per
@@ -95,6 +100,7 @@ type Emulator struct {
 	accessKey           []byte
 	verifyBearer        func(ctx context.Context, token string) error
 	deleteMissingStatus int
+	usersWithoutClients bool
 	statePath           string
 	now                 func() time.Time
 	logger              *slog.Logger
@@ -131,6 +137,7 @@ func New(cfg Config) (*Emulator, error) {
 		accessKey:           append([]byte(nil), cfg.AccessKey...),
 		verifyBearer:        cfg.VerifyBearer,
 		deleteMissingStatus: cfg.DeleteMissingStatus,
+		usersWithoutClients: cfg.UsersWithoutClientIDs,
 		statePath:           cfg.StatePath,
 		now:                 cfg.Now,
 		logger:              cfg.Logger,

@@ -374,3 +374,21 @@ func TestParseSegment(t *testing.T) {
 		}
 	}
 }
+
+// The specification marks clientIds optional for a user; the service as
+// seen refuses such a PUT. Both behaviours can be had.
+func TestUsersWithoutClientIDs(t *testing.T) {
+	for _, accept := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.UsersWithoutClientIDs = accept
+		h := newHarness(t, cfg)
+		res := h.do(h.signedRequest("PUT", mainPath, `{"principalType":"user"}`))
+		if want := map[bool]int{false: 400, true: 201}[accept]; res.status != want {
+			t.Errorf("accept=%v: PUT a user without clientIds: %d, want %d: %s", accept, res.status, want, res.body)
+		}
+		err := h.emu.Seed(Stored{Host: "127.0.0.1", TenantID: mustGUID(tenantID), ObjectID: mustGUID(object2ID), PrincipalType: "user"})
+		if (err == nil) != accept {
+			t.Errorf("accept=%v: seed a user without client IDs: %v", accept, err)
+		}
+	}
+}
