@@ -564,6 +564,10 @@ func transportError(ctx context.Context, err error) error {
 	return portal.Wrap(err, portal.EUNAVAILABLE, "ACS could not be reached.")
 }
 
+// maxOddClientIDs bounds the client IDs that are not GUIDs kept from one
+// answer (each cut at 64 characters).
+const maxOddClientIDs = 20
+
 func decodeAssignment(body []byte, tenant, object portal.GUID) (portal.Assignment, error) {
 	var w wireAssignment
 	unreadable := func(err error) error {
@@ -602,11 +606,16 @@ func decodeAssignment(body []byte, tenant, object portal.GUID) (portal.Assignmen
 	// Not ParseClientIDs: its cap is for what people type. An assignment
 	// made outside the portal with more IDs must still be readable, so it
 	// can be shown, verified and repaired.
+	// One that is not a GUID at all is kept as sent, to be shown flagged:
+	// failing the read would hide the assignment it belongs to.
 	clientIDs := make([]portal.GUID, 0, len(list))
 	for _, v := range list {
 		id, err := portal.ParseGUID(strings.TrimSpace(v))
 		if err != nil {
-			return portal.Assignment{}, unreadable(err)
+			if len(a.OddClientIDs) < maxOddClientIDs {
+				a.OddClientIDs = append(a.OddClientIDs, capText(v, 64))
+			}
+			continue
 		}
 		clientIDs = append(clientIDs, id)
 	}

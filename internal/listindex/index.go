@@ -551,5 +551,6 @@ func (x *Index) holds(id uint32, it *portal.InventoryItem) bool {
 }
 
 func sameAssignment(a, b portal.Assignment) bool {
-	return a.TenantID == b.TenantID && a.ObjectID == b.ObjectID && a.Kind == b.Kind && a.Spelling == b.Spelling && slices.Equal(a.ClientIDs, b.ClientIDs)
+	return a.TenantID == b.TenantID && a.ObjectID == b.ObjectID && a.Kind == b.Kind && a.Spelling == b.Spelling &&
+		slices.Equal(a.ClientIDs, b.ClientIDs) && slices.Equal(a.OddClientIDs, b.OddClientIDs)
 }
