@@ -114,6 +114,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	s.note(r, s.who(r), portal.ActionSignOut, portal.OutcomeSuccess, "")
 	sess := sessionFrom(r.Context())
+	s.deps.Auth.ForgetTokens(hashKey(sess.ID))
 	sess.Options.MaxAge = -1
 	if err := sess.Save(r, w); err != nil {
 		s.renderError(w, r, err)

@@ -90,6 +90,11 @@ type Authenticator struct {
 
 	mu       sync.Mutex
 	resolved *provider
+
+	// graphTokens remembers each session's Graph access token until
+	// shortly before it expires, so that a page's names cost no MSAL
+	// client, no cache read and no decryption (see GraphToken).
+	graphTokens tokenMemo
 }
 
 var _ portal.Authenticator = (*Authenticator)(nil)
