@@ -140,6 +140,7 @@ type Client struct {
 	pipeline  runtime.Pipeline
 	limit     *limiter
 	observer  CallObserver
+	now       func() time.Time
 }
 
 var _ portal.ACS = (*Client)(nil)
@@ -218,6 +219,7 @@ func New(opts Options) (*Client, error) {
 		pipeline:  pl,
 		limit:     limit,
 		observer:  opts.Observer,
+		now:       opts.Now,
 	}, nil
 }
 
@@ -407,7 +409,7 @@ func (c *Client) send(ctx context.Context, method string, tenant, object portal.
 		return 0, call, portal.Errorf(portal.EUNAVAILABLE, "ACS sent an answer too large to be an assignment.")
 	}
 	if resp.StatusCode >= 300 {
-		return resp.StatusCode, call, responseError(resp, body, call)
+		return resp.StatusCode, call, responseError(resp, body, call, c.now())
 	}
 	if handle != nil {
 		if err := handle(resp.StatusCode, body); err != nil {

@@ -566,3 +566,26 @@ func TestAPIVersionSetting(t *testing.T) {
 		t.Errorf("an api-version ACS does not serve: %v", err)
 	}
 }
+
+// A Retry-After beyond the bound fails the call at once, saying the real
+// wait and until when, never "in a minute" when ACS asked for an hour.
+func TestThrottledSaysTheRealWait(t *testing.T) {
+	now := time.Date(2026, 12, 7, 7, 15, 0, 0, time.UTC)
+	e := newEnv(t, func(o *acs.Options) { o.MaxRetryAfter = 10 * time.Second; o.Now = func() time.Time { return now } })
+	for _, tc := range []struct{ retryAfter, want string }{
+		{"20", "wait 20 s; try again after 07:15:20 UTC"},
+		{"3600", "wait 1 h; try again after 08:15:00 UTC"},
+		{"125", "wait 2 min 5 s; try again after 07:17:05 UTC"},
+	} {
+		e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: tc.retryAfter})
+		_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+		if portal.ErrorCode(err) != portal.ETHROTTLED || !strings.Contains(portal.ErrorMessage(err), tc.want) {
+			t.Errorf("Retry-After %s: %v", tc.retryAfter, err)
+		}
+		var re *acs.ResponseError
+		// One attempt: the call did not wait (the wait is past the bound).
+		if !errors.As(err, &re) || re.RetryAfter <= 10*time.Second || call.Attempts != 1 {
+			t.Errorf("Retry-After %s: %+v after %d attempts", tc.retryAfter, re, call.Attempts)
+		}
+	}
+}
