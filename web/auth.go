@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/gorilla/sessions"
@@ -58,6 +59,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // refused and changes nothing, so a link from another site cannot sign
 // anyone out. A sign-in that is found is spent, whatever happens next.
 func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
+	// A client past its failed sign-ins for the minute is not heard: no
+	// row each, one summary row when the minute ends (RunSummaries).
+	if wait, limited := s.signInsLimited(r); limited {
+		s.tooMany(w, r, wait, "Too many sign-ins failed from your address in the last minute.")
+		return
+	}
 	sess := sessionFrom(r.Context())
 	pending := s.pendingSignIns(sess)
 	var signIn portal.SignIn
@@ -79,7 +86,12 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	user, tokens, err := s.deps.Auth.CompleteSignIn(r.Context(), r.URL.Query(), signIn)
 	if err != nil {
 		s.log.WarnContext(r.Context(), "sign-in failed", "event", "auth.failure", "request_id", requestIDFrom(r.Context()), "err", err)
-		s.note(r, access.Who{ClientIP: s.clientIP(r)}, portal.ActionSignInFailure, portal.OutcomeFailed, portal.ErrorMessage(err))
+		who := access.Who{ClientIP: s.clientIP(r)}
+		if ok, wait := s.signInFailures.admit(who.ClientIP, who, s.deps.Now()); !ok {
+			s.tooMany(w, r, wait, "Too many sign-ins failed from your address in the last minute.")
+			return
+		}
+		s.note(r, who, portal.ActionSignInFailure, portal.OutcomeFailed, portal.ErrorMessage(err))
 		s.renderError(w, r, err)
 		return
 	}
@@ -108,6 +120,22 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		target = "/"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// signInsLimited reports whether r's client is past its failed sign-ins
+// for the minute (counting this request as one more refused), and how
+// long until it may try again.
+func (s *Server) signInsLimited(r *http.Request) (time.Duration, bool) {
+	ip := s.clientIP(r)
+	s.signInFailures.mu.Lock()
+	w := s.signInFailures.windows[ip]
+	past := w != nil && s.deps.Now().Sub(w.start) < time.Minute && w.n >= s.signInFailures.limit
+	s.signInFailures.mu.Unlock()
+	if !past {
+		return 0, false
+	}
+	_, wait := s.signInFailures.admit(ip, access.Who{ClientIP: ip}, s.deps.Now())
+	return wait, true
 }
 
 // handleLogout ends the session on the server, then at Entra. POST /auth/logout

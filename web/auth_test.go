@@ -349,3 +349,61 @@ func TestSignInsPerState(t *testing.T) {
 		t.Fatalf("the oldest of %d sign-ins: %d", maxPendingSignIns+1, p.status)
 	}
 }
+
+// Issue 14, floods: failed sign-ins past the limit get 429 with
+// Retry-After and a readable page, and one summary audit row instead of a
+// row each; a session's changes past its limit get 429 too.
+func TestFloodsAreLimited(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	limit := e.server.deps.Limits.FailedSignInsPerMinute
+	before := e.auditCount(portal.ActionSignInFailure)
+	junk := e.srv.URL + "/auth/callback?state=junk&code=x"
+	c := e.browser()
+	var last page
+	for range limit + 50 {
+		last = e.get(noFollow(c), junk)
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" || !strings.Contains(last.body, "Too many sign-ins failed") {
+		t.Fatalf("past the limit: %d, Retry-After %q", last.status, last.header.Get("Retry-After"))
+	}
+	if n := e.auditCount(portal.ActionSignInFailure) - before; n != limit {
+		t.Fatalf("%d failed sign-ins audited during the flood, want %d", n, limit)
+	}
+	// The minute ends: one row sums up the rest, and sign-ins work again.
+	e.clock.Add(time.Minute)
+	e.server.writeSummaries(context.Background(), e.clock.Now())
+	if n := e.auditCount(portal.ActionSignInFailure) - before; n != limit+1 {
+		t.Fatalf("%d rows after the summary, want %d", n, limit+1)
+	}
+	var summary string
+	e.db.WalkAudit(context.Background(), portal.GUID{}, func(ev portal.AuditEvent) error {
+		if ev.Action == portal.ActionSignInFailure {
+			summary = ev.Detail
+		}
+		return nil
+	})
+	if !strings.Contains(summary, "50 more failed sign-ins from 127.0.0.1") {
+		t.Errorf("summary row: %q", summary)
+	}
+	e.signIn(c, "admin@contoso.test")
+	if who := e.signedInAs(c); who == "" {
+		t.Error("a good sign-in after the minute ended")
+	}
+
+	// A session's changes.
+	admin := noFollow(e.as("admin@contoso.test"))
+	limited := false
+	for i := range e.server.deps.Limits.MutationsPerMinute + 1 {
+		p := e.post(admin, "/names/refresh", url.Values{})
+		if p.status == http.StatusTooManyRequests {
+			limited = i == e.server.deps.Limits.MutationsPerMinute && p.header.Get("Retry-After") != ""
+			break
+		}
+	}
+	if !limited {
+		t.Error("a session's changes past the limit were not answered 429")
+	}
+	if p := e.get(admin, "/assignments"); p.status != http.StatusOK {
+		t.Errorf("reading while changes are limited: %d", p.status)
+	}
+}

@@ -18,7 +18,7 @@ func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	// GetHead: HEAD works wherever GET does (RFC 9110), answered by the GET
 	// handler under the same policy; the server sends no body.
-	r.Use(s.requestID, s.accessLog, s.recoverer, s.securityHeaders, s.crossOrigin, s.loadSession, middleware.GetHead)
+	r.Use(s.requestID, s.accessLog, s.recoverer, s.securityHeaders, s.crossOrigin, s.loadSession, s.limitMutations, middleware.GetHead)
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 

@@ -36,6 +36,7 @@ type adapters struct {
 	BaseURL, SignOutOrigin, ACSResourceID string // an https BaseURL turns HSTS on
 	Session                               web.SessionOptions
 	TrustedProxies                        []netip.Prefix
+	Limits                                web.Limits
 	KnownApps                             []portal.KnownApp
 	TenantNames                           map[portal.GUID]string
 	ReconcileEvery, ExpiryGrace           time.Duration
@@ -91,6 +92,7 @@ func assemble(a adapters) (*app, error) {
 		Session:        a.Session,
 		HSTS:           strings.HasPrefix(a.BaseURL, "https://"),
 		TrustedProxies: a.TrustedProxies,
+		Limits:         a.Limits,
 		DevMode:        a.DevMode,
 		Metrics:        m,
 		Ready:          readiness(db, a.ACS.Credential),
@@ -100,6 +102,7 @@ func assemble(a adapters) (*app, error) {
 		expirer.Run,
 		bulkRunner.Run,
 		func(ctx context.Context) { pruneSessions(ctx, site, 10*time.Minute, logger) },
+		site.RunSummaries,
 	}}
 	if mln := a.MetricsListener; mln != nil {
 		p.background = append(p.background, func(ctx context.Context) { serveUntilDone(ctx, metricsServer(m), mln) })

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/web"
 )
 
 // serveConfig is every setting of `portal serve`, read from PORTAL_*
@@ -62,6 +64,9 @@ type serveConfig struct {
 	// PORTAL_TRUSTED_PROXIES: comma-separated CIDR ranges of the proxies
 	// in front of the portal, whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// PORTAL_LIMIT_FAILED_SIGNINS_PER_MINUTE (per client address, default
+	// 10) and PORTAL_LIMIT_CHANGES_PER_MINUTE (per session, default 120).
+	Limits web.Limits
 	// PORTAL_GRAPH=true: sign-in also asks for delegated Graph permission
 	// (names for IDs); PORTAL_TOKEN_CACHE_KEY (or _FILE), base64 of 32
 	// random bytes, seals each session's Graph tokens at rest.
@@ -226,6 +231,19 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 			continue
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	for name, dst := range map[string]*int{
+		"PORTAL_LIMIT_FAILED_SIGNINS_PER_MINUTE": &c.Limits.FailedSignInsPerMinute,
+		"PORTAL_LIMIT_CHANGES_PER_MINUTE":        &c.Limits.MutationsPerMinute,
+	} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				bad("%s must be a whole number of 1 or more, not %q", name, v)
+				continue
+			}
+			*dst = n
+		}
 	}
 	seenRole := map[string]portal.Role{}
 	for _, r := range portal.AllRoles {

@@ -115,6 +115,9 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 		proxies = append(proxies, p.String())
 	}
 	add("PORTAL_TRUSTED_PROXIES", orNone(strings.Join(proxies, ", ")))
+	limits := c.Limits
+	limits.Defaults()
+	add("limits", fmt.Sprintf("%d failed sign-ins a minute per client, %d changes a minute per session", limits.FailedSignInsPerMinute, limits.MutationsPerMinute))
 	var apps []string
 	for _, a := range c.KnownApps {
 		apps = append(apps, a.Name+" ("+a.ID.String()+")")
