@@ -355,7 +355,9 @@ func TestSignInsPerState(t *testing.T) {
 // row each; a session's changes past its limit get 429 too.
 func TestFloodsAreLimited(t *testing.T) {
 	e := newPortal(t, SessionOptions{})
-	limit := e.server.deps.Limits.FailedSignInsPerMinute
+	limit := 10
+	e.server.deps.Limits = Limits{FailedSignInsPerMinute: limit, MutationsPerMinute: 30}
+	e.server.signInFailures.limit, e.server.mutations.limit = limit, 30
 	before := e.auditCount(portal.ActionSignInFailure)
 	junk := e.srv.URL + "/auth/callback?state=junk&code=x"
 	c := e.browser()
