@@ -59,11 +59,13 @@ func appendAudit(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent) (portal.A
 	if err != nil {
 		return ev, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO audit_log (`+auditColumns+`, actor_fold)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
-		write.Event(sealed)...)
+	_, err = tx.Exec(ctx, insertAuditSQL, write.Event(sealed)...)
 	return sealed.AuditEvent, err
 }
+
+// insertAuditSQL inserts a sealed row, bound to write.Event's values.
+const insertAuditSQL = `INSERT INTO audit_log (` + auditColumns + `, actor_fold)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 
 // ListAudit: see portal.AuditLog. Matched and Events are read from one
 // snapshot.
