@@ -128,17 +128,17 @@ func MigrateAndOpen(ctx context.Context, migrationURL, appURL string, now func()
 	if err := Migrate(ctx, migrationURL); err != nil {
 		return nil, err
 	}
-	owner, err := pgx.ParseConfig(migrationURL)
+	owner, err := pgxpool.ParseConfig(migrationURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	app, err := pgx.ParseConfig(appURL)
+	app, err := pgxpool.ParseConfig(appURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if app.User != owner.User {
+	if app.ConnConfig.User != owner.ConnConfig.User {
 		// Every start, not once: a migration may have added a table.
-		if err := GrantAppRole(ctx, migrationURL, app.User); err != nil {
+		if err := GrantAppRole(ctx, migrationURL, app.ConnConfig.User); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +171,7 @@ func migrationNames() []string {
 // instances migrating at once apply each migration once; the others wait
 // and then find nothing to do.
 func Migrate(ctx context.Context, url string) error {
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := connect(ctx, url)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -252,7 +252,7 @@ func GrantAppRole(ctx context.Context, migrationURL, role string) error {
 	if role == "" {
 		return errors.New("postgres: grant: no role named")
 	}
-	conn, err := pgx.Connect(ctx, migrationURL)
+	conn, err := connect(ctx, migrationURL)
 	if err != nil {
 		return fmt.Errorf("postgres: grant: %w", err)
 	}
@@ -299,6 +299,17 @@ func GrantAppRole(ctx context.Context, migrationURL, role string) error {
 		return fmt.Errorf("postgres: grant: %w", err)
 	}
 	return nil
+}
+
+// connect opens one connection to url, which may hold the pool's settings
+// (pool_max_conns and so on): they are the pool's, and the server would
+// refuse them as unknown parameters.
+func connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
 
 // inTx runs fn in a transaction and commits it; what names the work in the
