@@ -26,7 +26,9 @@
 // the app role. With one role (development, tests), pass the same URL twice.
 // Both URLs must resolve the same schema (search_path, default public), and
 // the schema must exist. The pool takes pgxpool's settings from the URL
-// (pool_max_conns and so on).
+// (pool_max_conns and so on), except that a URL naming no pool_max_conns
+// gets storekit.DefaultMaxConns (four per core, 4 to 32) rather than
+// pgxpool's own default (one per core, at least 4): see PoolConfig.
 //
 // # The audit log
 //
@@ -60,6 +62,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"time"
@@ -94,13 +97,33 @@ type DB struct {
 	now func() time.Time
 }
 
-// Open connects a pool to url (postgres://… or key=value form) and checks
-// that the database answers. It does not migrate: see Migrate and
-// MigrateAndOpen. now is the clock for lock leases (nil: time.Now).
-func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
+// PoolConfig is the pool Open makes for url (postgres://… or key=value
+// form): pgxpool's settings from it, and, unless it names pool_max_conns,
+// storekit.DefaultMaxConns connections at most. A request finding them all
+// in use waits for one. Each portal instance holds its own pool: the
+// server's max_connections must allow instances × MaxConns, and more.
+func PoolConfig(url string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !namesPoolSize.MatchString(url) {
+		cfg.MaxConns = int32(storekit.DefaultMaxConns())
+	}
+	return cfg, nil
+}
+
+// namesPoolSize matches a connection string naming pool_max_conns, as a
+// URL's query parameter or a key=value setting.
+var namesPoolSize = regexp.MustCompile(`(^|[?&\s])pool_max_conns\s*=`)
+
+// Open connects a pool to url (see PoolConfig) and checks that the
+// database answers. It does not migrate: see Migrate and MigrateAndOpen.
+// now is the clock for lock leases (nil: time.Now).
+func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
+	cfg, err := PoolConfig(url)
+	if err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

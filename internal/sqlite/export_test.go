@@ -39,3 +39,10 @@ func (db *DB) FillForTest(ctx context.Context, evs []portal.AuditEvent, items []
 	}
 	return tx.Commit()
 }
+
+// PoolForTest reports the pool's cap and one connection's page cache, as
+// PRAGMA cache_size answers it (negative: KiB).
+func (db *DB) PoolForTest(ctx context.Context) (maxOpen int, cacheSize int64, err error) {
+	err = db.db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize)
+	return db.db.Stats().MaxOpenConnections, cacheSize, err
+}
