@@ -95,6 +95,9 @@ type DB struct {
 	pool *pgxpool.Pool
 	// now is the clock for lock leases (injected in tests).
 	now func() time.Time
+	// walkChunk is how many rows AllItems and WalkAudit read per query
+	// (storekit.WalkChunk; smaller in tests, to cross chunk edges).
+	walkChunk int
 }
 
 // PoolConfig is the pool Open makes for url (postgres://… or key=value
@@ -138,7 +141,7 @@ func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &DB{pool: pool, now: now}, nil
+	return &DB{pool: pool, now: now, walkChunk: storekit.WalkChunk}, nil
 }
 
 // MigrateAndOpen migrates the database as migrationURL's role, grants

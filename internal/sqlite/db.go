@@ -39,6 +39,9 @@ type DB struct {
 	// admits one anyway; without this, the others would poll for its lock
 	// with sleeps of up to 100 ms (busy_timeout) instead of queueing.
 	writer chan struct{}
+	// walkChunk is how many rows AllItems and WalkAudit read per query
+	// (storekit.WalkChunk; smaller in tests, to cross chunk edges).
+	walkChunk int
 	// Prepared once: the queries every request runs. Parsing SQL costs more
 	// than running these index probes, and database/sql re-prepares a
 	// statement per connection only once.
@@ -120,7 +123,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	// re-prepares every statement.
 	sqldb.SetMaxOpenConns(opts.MaxConns)
 	sqldb.SetMaxIdleConns(opts.MaxConns)
-	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
+	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1), walkChunk: storekit.WalkChunk}
 	if err := db.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err

@@ -46,3 +46,7 @@ func (db *DB) PoolForTest(ctx context.Context) (maxOpen int, cacheSize int64, er
 	err = db.db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize)
 	return db.db.Stats().MaxOpenConnections, cacheSize, err
 }
+
+// SetWalkChunk makes AllItems and WalkAudit read n rows per query, so that
+// tests with a few rows cross chunk edges.
+func (db *DB) SetWalkChunk(n int) { db.walkChunk = n }
