@@ -111,12 +111,42 @@ func (s *Reads) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
 	return l.Stamp(), nil
 }
 
-// EachItem streams the person's tenant's whole inventory (for exports).
-func (s *Reads) EachItem(ctx context.Context, who Who, fn func(portal.InventoryItem) error) error {
+// ExportBatch is how many rows an export is given at a time: a batch is
+// named with one lookup of cached names and written out before the next
+// is read.
+const ExportBatch = 1000
+
+// ExportItems streams the person's tenant's whole inventory in object
+// order, ExportBatch rows at a time, for the assignments export: fn may
+// take its time (a slow client), since the store holds nothing of the
+// database meanwhile (see portal.Inventory.AllItems), and memory stays one
+// batch whatever the inventory's size. fn must not keep the slice, which
+// is reused; an error from fn stops the export and is returned as is.
+func (s *Reads) ExportItems(ctx context.Context, who Who, fn func([]portal.InventoryItem) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
 	}
-	return s.store.AllItems(ctx, who.User.TenantID, fn)
+	return inBatches(ExportBatch, func(each func(portal.InventoryItem) error) error {
+		return s.store.AllItems(ctx, who.User.TenantID, each)
+	}, fn)
+}
+
+// inBatches gathers what walk gives into batches of up to size and hands
+// each to fn, the last one short; the batch's slice is reused.
+func inBatches[T any](size int, walk func(func(T) error) error, fn func([]T) error) error {
+	batch := make([]T, 0, size)
+	err := walk(func(v T) error {
+		if batch = append(batch, v); len(batch) < size {
+			return nil
+		}
+		err := fn(batch)
+		batch = batch[:0]
+		return err
+	})
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	return fn(batch)
 }
 
 // History returns the newest audit rows about one object of the person's
@@ -137,12 +167,15 @@ func (s *Reads) Audit(ctx context.Context, who Who, f portal.AuditFilter) (porta
 	return s.store.ListAudit(ctx, f)
 }
 
-// EachAudit streams the person's tenant's audit rows in order (for exports).
-func (s *Reads) EachAudit(ctx context.Context, who Who, fn func(portal.AuditEvent) error) error {
+// ExportAudit streams the person's tenant's audit rows in Seq order,
+// ExportBatch at a time, for the audit export; as ExportItems.
+func (s *Reads) ExportAudit(ctx context.Context, who Who, fn func([]portal.AuditEvent) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")
 	}
-	return s.store.WalkAudit(ctx, who.User.TenantID, fn)
+	return inBatches(ExportBatch, func(each func(portal.AuditEvent) error) error {
+		return s.store.WalkAudit(ctx, who.User.TenantID, each)
+	}, fn)
 }
 
 // LookupResult is what ACS and the inventory each hold for one object.
