@@ -24,8 +24,11 @@ type Fill func(ctx context.Context, evs []portal.AuditEvent, items []portal.Inve
 
 // MeasureExport is the exports' load test, run by each store under
 // PORTAL_LOAD=1: it fills st with PORTAL_LOAD_ROWS (200,000) assignments of
-// one tenant, each with a cached name, lets the store settle (nil: no
-// need; PostgreSQL analyzes, as autovacuum soon would), then reads them three times as the
+// one tenant, each with a cached name, letting the store settle every
+// 20,000 rows and at the end (nil: no need; PostgreSQL analyzes, as
+// autovacuum would meanwhile: without statistics its planner takes an
+// index on names for PutNames' lookups by ID, and filling slows to a
+// crawl), then reads them three times as the
 // assignments export does (the rows in object order, their names a chunk
 // at a time, written as CSV to a sink that only counts), and the audit log
 // three times as the audit export does. It logs the median rows/s and
@@ -41,12 +44,10 @@ func MeasureExport(t *testing.T, st portal.Store, fill Fill, settle func(context
 		rows = n
 	}
 	start := time.Now()
-	fillExport(t, ctx, st, fill, rows)
-	if settle != nil {
-		if err := settle(ctx); err != nil {
-			t.Fatal(err)
-		}
+	if settle == nil {
+		settle = func(context.Context) error { return nil }
 	}
+	fillExport(t, ctx, st, fill, rows, settle)
 	t.Logf("filled %d assignments, their audit rows and names in %v", rows, time.Since(start).Round(time.Millisecond))
 
 	for _, export := range []struct {
@@ -90,7 +91,7 @@ var exportApps = []portal.GUID{
 
 // fillExport writes rows assignments (every tenth a resource account) with
 // their audit rows and names, 5,000 at a time.
-func fillExport(t *testing.T, ctx context.Context, st portal.Store, fill Fill, rows int) {
+func fillExport(t *testing.T, ctx context.Context, st portal.Store, fill Fill, rows int, settle func(context.Context) error) {
 	const batch = 5000
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	actor := portal.Actor{TenantID: exportTenant, ObjectID: id("loader"), Name: "System (export load)"}
@@ -129,6 +130,11 @@ func fillExport(t *testing.T, ctx context.Context, st portal.Store, fill Fill, r
 		}
 		if err := st.PutNames(ctx, exportTenant, names); err != nil {
 			t.Fatal(err)
+		}
+		if done := min(rows, b+batch); done%20000 == 0 || done == rows {
+			if err := settle(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
