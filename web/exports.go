@@ -12,10 +12,11 @@ import (
 )
 
 // Exports stream: the use cases hand over a batch of rows at a time
-// (access.ExportBatch), read while no database connection is held; the
-// batch is named with one lookup of cached names, written and flushed to
-// the client before the next is read. Memory stays one batch whatever the
-// inventory's size, and a slow client keeps nothing from other requests.
+// (access.ExportBatch), read ahead while no database connection is held;
+// the batch is named with one lookup of cached names, written and flushed
+// to the client while the next is read. Memory stays a few batches
+// whatever the inventory's size, and a slow client keeps nothing from
+// other requests.
 
 // exportBatchWait is how long a client may take to accept one batch of an
 // export (a few hundred kilobytes). Each batch moves the connection's write
