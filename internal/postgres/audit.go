@@ -138,7 +138,7 @@ func (db *DB) WalkAudit(ctx context.Context, tenant portal.GUID, fn func(portal.
 			rows, err = db.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 				uuidOf(tenant), after, limit)
 		}
-		return storekit.Collect(rows, err, "read the audit log", read.Event)
+		return storekit.CollectN(limit, rows, err, "read the audit log", read.Event)
 	}
 	return storekit.Walk(db.walkChunk, next, func(e portal.AuditEvent) int64 { return e.Seq }, fn)
 }

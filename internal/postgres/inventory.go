@@ -61,7 +61,7 @@ func (db *DB) AllItems(ctx context.Context, tenant portal.GUID, fn func(portal.I
 				WHERE tenant_id = $1 AND object_id > $2 ORDER BY object_id LIMIT $3`,
 				uuidOf(tenant), keyOf(after.object), limit)
 		}
-		return storekit.Collect(rows, err, "read the inventory", read.Item)
+		return storekit.CollectN(limit, rows, err, "read the inventory", read.Item)
 	}
 	return storekit.Walk(db.walkChunk, next, func(it portal.InventoryItem) key { return key{it.TenantID, it.ObjectID} }, fn)
 }

@@ -125,7 +125,7 @@ func (db *DB) WalkAudit(ctx context.Context, tenant portal.GUID, fn func(portal.
 		query, args := storekit.Scoped(tenant, `SELECT `+auditColumns+` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`,
 			`SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant.String())
 		rows, err := db.db.QueryContext(ctx, query, append(args, after, limit)...)
-		return storekit.Collect(rows, err, "read the audit log", read.Event)
+		return storekit.CollectN(limit, rows, err, "read the audit log", read.Event)
 	}
 	return storekit.Walk(db.walkChunk, next, func(e portal.AuditEvent) int64 { return e.Seq }, fn)
 }

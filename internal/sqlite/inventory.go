@@ -59,7 +59,7 @@ func (db *DB) AllItems(ctx context.Context, tenant portal.GUID, fn func(portal.I
 				WHERE tenant_id = ? AND object_id > ? ORDER BY object_id LIMIT ?`,
 				tenant.String(), values{}.GUID(after.object), limit)
 		}
-		return storekit.Collect(rows, err, "read the inventory", read.Item)
+		return storekit.CollectN(limit, rows, err, "read the inventory", read.Item)
 	}
 	return storekit.Walk(db.walkChunk, next, func(it portal.InventoryItem) key { return key{it.TenantID, it.ObjectID} }, fn)
 }
