@@ -104,6 +104,7 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	} else {
 		add("PORTAL_DATABASE_URL", maskURL(getenv("PORTAL_DATABASE_URL")))
 	}
+	add("database pool", c.Database.pool())
 	if c.Database.MigrationURL != "" {
 		add("PORTAL_DATABASE_MIGRATION_URL", maskURL(c.Database.MigrationURL)+" (migrates at start)")
 	} else if c.Database.PostgresURL != "" {

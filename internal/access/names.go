@@ -494,20 +494,6 @@ func (p *graphPause) hold(tenant portal.GUID, now time.Time, d time.Duration, er
 	p.until[tenant] = pauseEntry{until: now.Add(d), err: err}
 }
 
-// AllNames returns every cached name of the person's tenant in space, for
-// exports.
-func (s *Names) AllNames(ctx context.Context, who Who, space portal.NameSpace) (map[portal.GUID]portal.DirectoryName, error) {
-	if err := mayRead(who.User); err != nil {
-		return nil, err
-	}
-	out := map[portal.GUID]portal.DirectoryName{}
-	err := s.store.AllNames(ctx, who.User.TenantID, space, func(n portal.DirectoryName) error {
-		out[n.ID] = n
-		return nil
-	})
-	return out, err
-}
-
 // RefreshAllNames asks Graph again for the names of everything in the
 // person's tenant's inventory, on their token: the "Refresh names" button.
 // It reports how many objects were asked for and how many of them Graph

@@ -111,12 +111,74 @@ func (s *Reads) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
 	return l.Stamp(), nil
 }
 
-// EachItem streams the person's tenant's whole inventory (for exports).
-func (s *Reads) EachItem(ctx context.Context, who Who, fn func(portal.InventoryItem) error) error {
+// ExportBatch is how many rows an export is given at a time: a batch is
+// named with one lookup of cached names and written out while the next is
+// read.
+const ExportBatch = 1000
+
+// ExportItems streams the person's tenant's whole inventory in object
+// order, ExportBatch rows at a time, for the assignments export. fn may
+// take its time (a slow client): the rows are read ahead by one batch at
+// most, and the store holds nothing of the database between its reads
+// (see portal.Inventory.AllItems), so memory stays a few batches and no
+// connection is kept whatever the inventory's size. fn runs on the
+// caller's goroutine and may keep the slice; an error from it stops the
+// export and is returned as is.
+func (s *Reads) ExportItems(ctx context.Context, who Who, fn func([]portal.InventoryItem) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
 	}
-	return s.store.AllItems(ctx, who.User.TenantID, fn)
+	return readAhead(ctx, ExportBatch, func(ctx context.Context, each func(portal.InventoryItem) error) error {
+		return s.store.AllItems(ctx, who.User.TenantID, each)
+	}, fn)
+}
+
+// readAhead gathers what walk gives into batches of up to size, the last
+// one short, and hands each to fn. The walk runs on a goroutine of its own,
+// one batch ahead of fn, so reading the next batch overlaps writing this
+// one: the database's work and the client's are done side by side. An
+// error from fn cancels the walk's ctx and is returned once the walk has
+// ended; one from the walk is returned after fn has had every batch read
+// before it.
+func readAhead[T any](ctx context.Context, size int, walk func(context.Context, func(T) error) error, fn func([]T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []T, 1)
+	walked := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		send := func(batch []T) error {
+			select {
+			case batches <- batch:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		batch := make([]T, 0, size)
+		err := walk(ctx, func(v T) error {
+			if batch = append(batch, v); len(batch) < size {
+				return nil
+			}
+			err := send(batch)
+			batch = make([]T, 0, size)
+			return err
+		})
+		if err == nil && len(batch) > 0 {
+			err = send(batch)
+		}
+		walked <- err
+	}()
+	for batch := range batches {
+		if err := fn(batch); err != nil {
+			cancel()
+			for range batches { // the walk sends at most one more
+			}
+			<-walked
+			return err
+		}
+	}
+	return <-walked
 }
 
 // History returns the newest audit rows about one object of the person's
@@ -137,12 +199,15 @@ func (s *Reads) Audit(ctx context.Context, who Who, f portal.AuditFilter) (porta
 	return s.store.ListAudit(ctx, f)
 }
 
-// EachAudit streams the person's tenant's audit rows in order (for exports).
-func (s *Reads) EachAudit(ctx context.Context, who Who, fn func(portal.AuditEvent) error) error {
+// ExportAudit streams the person's tenant's audit rows in Seq order,
+// ExportBatch at a time, for the audit export; as ExportItems.
+func (s *Reads) ExportAudit(ctx context.Context, who Who, fn func([]portal.AuditEvent) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")
 	}
-	return s.store.WalkAudit(ctx, who.User.TenantID, fn)
+	return readAhead(ctx, ExportBatch, func(ctx context.Context, each func(portal.AuditEvent) error) error {
+		return s.store.WalkAudit(ctx, who.User.TenantID, each)
+	}, fn)
 }
 
 // LookupResult is what ACS and the inventory each hold for one object.

@@ -106,8 +106,8 @@ type NameStore interface {
 	// is absent from the map, which is never nil.
 	Names(ctx context.Context, tenant GUID, space NameSpace, ids []GUID) (map[GUID]DirectoryName, error)
 	// AllNames calls fn for every cached name of tenant in space, in ID
-	// order, from one snapshot (as AllItems: fn should be quick); an error
-	// from fn stops it and is returned as is.
+	// order, from one snapshot held until it returns (fn should be quick);
+	// an error from fn stops it and is returned as is.
 	AllNames(ctx context.Context, tenant GUID, space NameSpace, fn func(DirectoryName) error) error
 	// SearchNames returns up to limit names of tenant in space whose
 	// display name or UPN contains q, compared case-insensitively

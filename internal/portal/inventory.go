@@ -192,9 +192,15 @@ type Inventory interface {
 	// AllItems calls fn for every row of tenant (the zero GUID: of every
 	// tenant) in (tenant, object) order, for exports and reconcile, without
 	// holding them all in memory; an error from fn stops it and is returned
-	// as is. The rows are read one at a time from one snapshot, held until
-	// AllItems returns: fn should be quick, and a caller with slow work per
-	// row (a call to ACS) should collect the rows first.
+	// as is. The rows are read a chunk at a time, each chunk a short read
+	// of its own, and fn runs while the store holds nothing of the
+	// database, so a slow fn (an export to a slow client) keeps no
+	// connection or snapshot from anyone. There is no one snapshot, then:
+	// each row comes at most once, in order, and every row that nobody
+	// changed during the walk comes; a row changed meanwhile may come as it
+	// was or as it is, and one added or removed meanwhile may or may not.
+	// Whoever needs an exact copy reads the audit head first and applies
+	// the changes after it (see InventoryChanges).
 	AllItems(ctx context.Context, tenant GUID, fn func(InventoryItem) error) error
 	// InventoryChanges returns the tenant's audit head (the Seq of its newest
 	// audit row, 0 for none) and, when that is past after, the distinct

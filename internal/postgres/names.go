@@ -96,7 +96,7 @@ func (db *DB) Names(ctx context.Context, tenant portal.GUID, space portal.NameSp
 	return out, nil
 }
 
-// AllNames: see portal.NameStore. As AllItems, one statement's snapshot.
+// AllNames: see portal.NameStore. One statement's snapshot.
 func (db *DB) AllNames(ctx context.Context, tenant portal.GUID, space portal.NameSpace, fn func(portal.DirectoryName) error) error {
 	rows, err := db.pool.Query(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = $1 AND space = $2 ORDER BY id`,
 		uuidOf(tenant), string(space))

@@ -16,8 +16,18 @@ import (
 func TestStoreContract(t *testing.T) {
 	serverURL(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store {
-		return openAt(t, freshSchema(t), now)
+		db := openAt(t, freshSchema(t), now)
+		db.SetWalkChunk(3) // walks cross chunk edges
+		return db
 	})
+}
+
+// TestOneConnection: with a pool of one connection, a walk's fn can still
+// use the store (see storetest.RunOneConnection).
+func TestOneConnection(t *testing.T) {
+	db := openAt(t, withParam(t, freshSchema(t), "pool_max_conns", "1"), nil)
+	db.SetWalkChunk(3)
+	storetest.RunOneConnection(t, db)
 }
 
 // TestStoreContractAsAppRole runs the contract again as a production

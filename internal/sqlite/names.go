@@ -77,8 +77,7 @@ func (db *DB) Names(ctx context.Context, tenant portal.GUID, space portal.NameSp
 	return out, nil
 }
 
-// AllNames: see portal.NameStore. As AllItems, it holds its snapshot
-// until it returns.
+// AllNames: see portal.NameStore. It holds its snapshot until it returns.
 func (db *DB) AllNames(ctx context.Context, tenant portal.GUID, space portal.NameSpace, fn func(portal.DirectoryName) error) error {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = ? AND space = ? ORDER BY id`,
 		tenant.String(), string(space))

@@ -12,12 +12,27 @@ import (
 	"github.com/teamsphone/portal/internal/storetest"
 )
 
+// TestStoreContract runs the store contract with three rows to a chunk of
+// AllItems and WalkAudit, so that walks cross chunk edges.
 func TestStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store {
 		db := openDB(t)
 		db.Now = now
+		db.SetWalkChunk(3)
 		return db
 	})
+}
+
+// TestOneConnection: with a pool of one connection, a walk's fn can still
+// use the store (see storetest.RunOneConnection).
+func TestOneConnection(t *testing.T) {
+	db, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "portal.db"), sqlite.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetWalkChunk(3)
+	storetest.RunOneConnection(t, db)
 }
 
 func TestTokenCaches(t *testing.T) {

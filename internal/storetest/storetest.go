@@ -42,6 +42,8 @@ func Run(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"AllItems", testAllItems},
 		{"GetItems", testGetItems},
+		{"AllItemsUnderChanges", testAllItemsUnderChanges},
+		{"WalkAuditUnderAppends", testWalkAuditUnderAppends},
 		{"InventoryChanges", testInventoryChanges},
 		{"AuditAppendAndVerify", testAuditAppend},
 		{"AuditHostileTextKeepsChain", testAuditHostileText},
