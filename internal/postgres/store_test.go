@@ -191,3 +191,11 @@ func TestPutNamesFromTwoInstances(t *testing.T) {
 		t.Errorf("NamesRevision = %d, %v; want 8 to 80 (80 puts)", rev, err)
 	}
 }
+
+// BenchmarkJobProgress: what a job page's poll costs, for 50 rows and for
+// 50,000 (see storetest.BenchJobProgress).
+//
+//	PORTAL_TEST_POSTGRES_URL=… go test -run '^$' -bench BenchmarkJobProgress -count 3 ./internal/postgres
+func BenchmarkJobProgress(b *testing.B) {
+	storetest.BenchJobProgress(b, func(b *testing.B) portal.Store { return openDB(b) })
+}

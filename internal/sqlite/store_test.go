@@ -141,3 +141,11 @@ func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
 	}
 	storetest.AppendFromInstances(t, dbs[:]...)
 }
+
+// BenchmarkJobProgress: what a job page's poll costs, for 50 rows and for
+// 50,000 (see storetest.BenchJobProgress).
+//
+//	go test -run '^$' -bench BenchmarkJobProgress -count 3 ./internal/sqlite
+func BenchmarkJobProgress(b *testing.B) {
+	storetest.BenchJobProgress(b, func(b *testing.B) portal.Store { return openDB(b) })
+}

@@ -9,7 +9,7 @@ import (
 
 // savePlan stores a plan of tenant with one row per class given, lines 2,
 // 3, … in order.
-func (f *fixture) savePlan(t *testing.T, tenant portal.GUID, id string, classes ...portal.PlanClass) portal.Plan {
+func (f *fixture) savePlan(t testing.TB, tenant portal.GUID, id string, classes ...portal.PlanClass) portal.Plan {
 	t.Helper()
 	p := portal.Plan{ID: id, TenantID: tenant, CreatedBy: alice, CreatedAt: t0, FileName: "agents.csv", Totals: map[portal.PlanClass]int{}}
 	var rows []portal.PlanRow
@@ -29,7 +29,7 @@ func (f *fixture) savePlan(t *testing.T, tenant portal.GUID, id string, classes 
 
 func id2(plan string, i int) portal.GUID { return id(plan + string(rune('a'+i))) }
 
-func (f *fixture) newJob(t *testing.T, p portal.Plan) portal.Job {
+func (f *fixture) newJob(t testing.TB, p portal.Plan) portal.Job {
 	t.Helper()
 	j, err := f.CreateJob(f.ctx, portal.Job{ID: "job-" + p.ID, PlanID: p.ID, TenantID: p.TenantID, CreatedBy: alice, Roles: []portal.Role{portal.RoleAdmin}, ClientIP: "192.0.2.10",
 		Justification: "onboarding", CreatedAt: f.clock.Now()})
