@@ -72,15 +72,17 @@ func (db *DB) JobForPlan(ctx context.Context, tenant portal.GUID, planID string)
 		sql.ErrNoRows, storekit.ErrUnapplied, db.countJob)
 }
 
-// countJob reads the job's counts and rate (see portal.Job).
+// countJob reads the job's counts and rate (see portal.Job) from what the
+// triggers on bulk_job_rows keep (migrations/0009_job_counts.sql): a few
+// rows, however many the job has.
 func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
-	rows, err := db.db.QueryContext(ctx, `SELECT status, outcome, count(*) FROM bulk_job_rows WHERE job_id = ? GROUP BY status, outcome`, j.ID)
+	rows, err := db.db.QueryContext(ctx, `SELECT status, outcome, n FROM bulk_job_counts WHERE job_id = ? AND n != 0`, j.ID)
 	if err := read.JobCounts(j, rows, err); err != nil {
 		return err
 	}
-	return read.JobRate(j, db.db.QueryRowContext(ctx, `SELECT count(*), min(finished_at), max(finished_at) FROM bulk_job_rows
-		WHERE job_id = ? AND status = ? AND finished_at >= (SELECT max(finished_at) FROM bulk_job_rows WHERE job_id = ? AND status = ?) - ?`,
-		j.ID, string(portal.RowDone), j.ID, string(portal.RowDone), portal.JobRateWindow.Milliseconds()))
+	return read.JobRate(j, db.db.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0), min(first_at), max(last_at) FROM bulk_job_finishes
+		WHERE job_id = ? AND second >= (SELECT max(second) FROM bulk_job_finishes WHERE job_id = ?) - ?`,
+		j.ID, j.ID, int64(portal.JobRateWindow/time.Second)))
 }
 
 // ListJobs: see portal.JobStore.
@@ -145,7 +147,7 @@ func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.Jo
 			// Done means every row has its outcome; a row whose outcome
 			// was not recorded makes the job interrupted, to be resumed.
 			var open int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bulk_job_rows WHERE job_id = ? AND status != ?`, id, string(portal.RowDone)).Scan(&open); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM bulk_job_counts WHERE job_id = ? AND status != ?`, id, string(portal.RowDone)).Scan(&open); err != nil {
 				return err
 			}
 			if open > 0 {

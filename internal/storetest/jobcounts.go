@@ -298,3 +298,68 @@ func BenchJobProgress(b *testing.B, open func(b *testing.B) portal.Store) {
 		})
 	}
 }
+
+// RunJobCountsMigration is an upgrade from a version that counted a job's
+// rows on every read: it makes jobs in every state through store, then
+// remigrate undoes and re-applies the migration that keeps their counts
+// (as on a database of that version) and returns the store reopened. The
+// counts it back-fills must be what the rows say, and be kept from then
+// on. With remigrate nil it only makes the jobs, and checks their counts.
+func RunJobCountsMigration(t *testing.T, store portal.Store, remigrate func(t *testing.T) portal.Store) {
+	f := &fixture{Store: store, clock: &clock{t: t0}, ctx: context.Background()}
+	classes := make([]portal.PlanClass, 30)
+	for i := range classes {
+		classes[i] = portal.PlanCreate
+	}
+	running := f.newJob(t, f.savePlan(t, tenantA, "p1", classes...))
+	done := f.newJob(t, f.savePlan(t, tenantB, "p2", portal.PlanCreate, portal.PlanRevoke))
+	queued := f.newJob(t, f.savePlan(t, tenantA, "p3", portal.PlanCreate))
+	if _, ok, err := f.ClaimJob(f.ctx, "i1", t0); !ok || err != nil {
+		t.Fatalf("ClaimJob: %v, %v", ok, err)
+	}
+	rows := f.claimAtOnce(t, running.ID, "i1", 1, 20)
+	f.finishAtOnce(t, running.ID, "i1", rows[:12], 0, portal.RowResult{Outcome: portal.OutcomeSuccess},
+		portal.RowResult{Outcome: portal.OutcomeConflict}, portal.RowResult{Outcome: portal.OutcomeUnknown, Retry: true})
+	if _, ok, err := f.ClaimJob(f.ctx, "i2", t0); !ok || err != nil {
+		t.Fatalf("ClaimJob: %v, %v", ok, err)
+	}
+	f.finishAtOnce(t, done.ID, "i2", f.claimAtOnce(t, done.ID, "i2", 1, 2), 50, portal.RowResult{Outcome: portal.OutcomeSuccess})
+	if err := f.ReleaseJob(f.ctx, done.ID, "i2", portal.JobDone, t0); err != nil {
+		t.Fatal(err)
+	}
+
+	if remigrate != nil {
+		f.Store = remigrate(t)
+	}
+	f.checkCounts(t, tenantA, running.ID, "running job, back-filled")
+	f.checkCounts(t, tenantB, done.ID, "finished job, back-filled")
+	f.checkCounts(t, tenantA, queued.ID, "queued job, back-filled")
+	f.finishAtOnce(t, running.ID, "i1", rows[12:], 70, portal.RowResult{Outcome: portal.OutcomeSuccess})
+	f.finishAtOnce(t, running.ID, "i1", f.claimAtOnce(t, running.ID, "i1", 2, 5), 71, portal.RowResult{Outcome: portal.OutcomeFailed})
+	f.checkCounts(t, tenantA, running.ID, "running job, after more outcomes")
+}
+
+// CheckActiveJobRows checks a store's count for metrics of the rows of
+// queued and running jobs, by status, against what ListJobs says of them
+// (after RunJobCountsMigration, say).
+func CheckActiveJobRows(t *testing.T, store portal.Store, active func(context.Context) (map[string]int64, error)) {
+	t.Helper()
+	want := map[string]int64{string(portal.RowPending): 0, string(portal.RowRunning): 0, string(portal.RowDone): 0}
+	for _, tenant := range []portal.GUID{tenantA, tenantB} {
+		jobs, err := store.ListJobs(context.Background(), tenant, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			if j.State == portal.JobQueued || j.State == portal.JobRunning {
+				want[string(portal.RowPending)] += int64(j.Pending)
+				want[string(portal.RowRunning)] += int64(j.InFlight)
+				want[string(portal.RowDone)] += int64(j.Done())
+			}
+		}
+	}
+	got, err := active(context.Background())
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("rows of active jobs = %v, %v; want %v", got, err, want)
+	}
+}

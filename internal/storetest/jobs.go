@@ -294,6 +294,18 @@ func testJobRate(t *testing.T, f *fixture) {
 	if err != nil || j.Recent != 3 || j.RecentSpan != 20*time.Second {
 		t.Errorf("recent = %d rows over %v (%v), want 3 over 20s", j.Recent, j.RecentSpan, err)
 	}
+	// The window is of whole seconds: from the second 30 s before the
+	// newest finish's, so 30.2 s is in when the newest is at 60.7 s.
+	k := f.newJob(t, f.savePlan(t, tenantA, "p2", portal.PlanCreate, portal.PlanCreate, portal.PlanCreate, portal.PlanCreate))
+	f.ClaimJob(f.ctx, "i2", t0)
+	f.ClaimRows(f.ctx, k.ID, "i2", 4)
+	for i, at := range []time.Duration{0, 30200 * time.Millisecond, 45 * time.Second, 60700 * time.Millisecond} {
+		f.FinishRow(f.ctx, k.ID, "i2", i+2, portal.RowResult{Outcome: portal.OutcomeSuccess, At: t0.Add(at)})
+	}
+	k, err = f.GetJob(f.ctx, tenantA, k.ID)
+	if err != nil || k.Recent != 3 || k.RecentSpan != 30500*time.Millisecond {
+		t.Errorf("recent = %d rows over %v (%v), want 3 over 30.5s", k.Recent, k.RecentSpan, err)
+	}
 }
 
 // A job released as done while a row lacks its outcome (the write of it
