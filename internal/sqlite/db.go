@@ -38,6 +38,8 @@ type DB struct {
 	// admits one anyway; without this, the others would poll for its lock
 	// with sleeps of up to 100 ms (busy_timeout) instead of queueing.
 	writer chan struct{}
+	// writes queues the small writes, committed in groups (writes.go).
+	writes writeQueue
 	// Prepared once: the queries every request runs. Parsing SQL costs more
 	// than running these index probes, and database/sql re-prepares a
 	// statement per connection only once.
