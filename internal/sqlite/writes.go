@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/teamsphone/portal/internal/storekit"
@@ -61,6 +63,10 @@ type writeQueue struct {
 	waiting []*queuedWrite
 	running bool          // a writer goroutine runs (runWriter)
 	wake    chan struct{} // a write was queued while it runs
+	// lastCheckpoint is when a writer last started a checkpoint (only
+	// the writer running reads or sets it); checkpointing says it runs.
+	lastCheckpoint time.Time
+	checkpointing  atomic.Bool
 }
 
 // queuedWrite is one write in the queue; done is closed once it is answered.
@@ -150,6 +156,7 @@ func (db *DB) runWriter() {
 		q.mu.Lock()
 		if len(q.waiting) == 0 {
 			c.release(nil)
+			db.checkpoint(true) // idle: fold the log back now
 			q.running = false
 			q.mu.Unlock()
 			return
@@ -164,7 +171,25 @@ type groupConn struct {
 	db    *DB
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	// autoCheckpoint is the connection's wal_autocheckpoint, given back
+	// with it.
+	autoCheckpoint int
 }
+
+// checkpointEvery is how often the writer has the log folded back into
+// the database while it writes.
+//
+// SQLite does that itself (wal_autocheckpoint), inside the commit that
+// makes the log pass 1,000 pages, and a bulk job's writes pass it every
+// 0.1 s: a checkpoint syncs the log and the database file to disk, and
+// every write waited for it, a dozen times a 1,000-row job. So does the
+// first commit after a checkpoint, which syncs the log's header as it
+// starts reusing the log: 5 to 180 ms each on the development machine.
+// The writer's connection does not checkpoint; another does, beside it
+// (PASSIVE: it waits for no reader or writer), after a commit at most
+// once every checkpointEvery, and when the writer goes idle. SQLite goes
+// on doing it for the writes made outside groups.
+const checkpointEvery = time.Second
 
 // connect takes a connection from the pool for the writer.
 func (c *groupConn) connect(ctx context.Context) error {
@@ -173,7 +198,30 @@ func (c *groupConn) connect(ctx context.Context) error {
 		return err
 	}
 	c.conn, c.stmts = conn, map[string]*sql.Stmt{}
+	if err := conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&c.autoCheckpoint); err != nil {
+		c.release(driver.ErrBadConn)
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		c.release(driver.ErrBadConn)
+		return err
+	}
 	return nil
+}
+
+// checkpoint starts a checkpoint on another connection, unless one runs
+// or (unless now) one started less than checkpointEvery ago. Only the
+// writer calls it.
+func (db *DB) checkpoint(now bool) {
+	q := &db.writes
+	if !now && time.Since(q.lastCheckpoint) < checkpointEvery || !q.checkpointing.CompareAndSwap(false, true) {
+		return
+	}
+	q.lastCheckpoint = time.Now()
+	go func() {
+		defer q.checkpointing.Store(false)
+		db.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+	}()
 }
 
 // release closes the statements and gives the connection back to the
@@ -185,6 +233,9 @@ func (c *groupConn) release(err error) {
 	}
 	c.stmts = nil
 	if c.conn != nil {
+		if err == nil {
+			_, err = c.conn.ExecContext(context.Background(), `PRAGMA wal_autocheckpoint = `+strconv.Itoa(c.autoCheckpoint))
+		}
 		if err != nil {
 			c.conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
@@ -246,6 +297,7 @@ func (c *groupConn) commit(group []*queuedWrite) {
 		return
 	}
 	fail(c.end(`COMMIT`), ran)
+	c.db.checkpoint(false)
 }
 
 // end ends the transaction with COMMIT or ROLLBACK, and reports how
