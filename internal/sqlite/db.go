@@ -46,6 +46,7 @@ type DB struct {
 	getSession    *sql.Stmt
 	auditHead     *sql.Stmt
 	namesRevision *sql.Stmt
+	getItem       *sql.Stmt // every change, and every row of a bulk job, reads its row first
 }
 
 // Open opens (creating if needed) the database file at path and applies any
@@ -110,6 +111,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	if db.namesRevision, err = db.db.PrepareContext(ctx, `SELECT rev FROM directory_name_revisions WHERE tenant_id = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if db.getItem, err = db.db.PrepareContext(ctx, getItemQuery); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	return nil
