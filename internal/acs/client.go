@@ -88,8 +88,9 @@ type Options struct {
 
 	// MaxConcurrency is the ceiling of the calls in flight to ACS across
 	// every caller of this client (default 64). Below it the bound adapts
-	// to ACS's answers: it starts at 8 (or the ceiling, if lower), grows
-	// while calls succeed and halves on a 429 or a Retry-After (see
+	// to ACS's answers: it starts at 8 (or the ceiling, if lower), doubles
+	// each round trip of successes until ACS first throttles, then grows
+	// by one a round trip, and halves on a 429 or a Retry-After (see
 	// limiter). Further calls wait their turn, a person's before a bulk
 	// job's (see portal.Background).
 	MaxConcurrency int

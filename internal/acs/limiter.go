@@ -13,11 +13,15 @@ import (
 
 // limiter bounds the calls in flight to ACS. ACS publishes no rate limit for
 // this API, so the bound is found the way TCP finds a link's capacity:
-// additive increase, multiplicative decrease. Each window of limit (at
-// least minWindow) answered attempts that were not throttled, while the
-// limit was in use (about one round trip), adds one call; a 429, or any
-// answer with a Retry-After, halves it. The limit stays between 1 and the
-// configured ceiling.
+// slow start, then additive increase, multiplicative decrease. Until ACS
+// first throttles, each answered attempt that was not throttled, while the
+// limit was in use, adds one call: the limit doubles every round trip, and
+// reaches the 25 calls that 1,000 a second of 25 ms each need in two (one
+// more per window took about 20, half a second of a 1-second job). From
+// the first throttle on, for the client's life, each window of limit (at
+// least minWindow) such answers (about one round trip) adds one call. A
+// 429, or any answer with a Retry-After, halves it. The limit stays
+// between 1 and the configured ceiling.
 //
 // Only one decrease per generation: the calls already in flight when the
 // limit was halved were sent at the old rate, and their 429s say nothing
@@ -36,7 +40,8 @@ type limiter struct {
 
 	mu          sync.Mutex
 	limit       float64
-	successes   int // toward the window that grows limit by one
+	slowStart   bool // ACS has not throttled yet: every success adds one
+	successes   int  // toward the window that grows limit by one
 	inFlight    int
 	epoch       uint64
 	pausedUntil time.Time
@@ -58,7 +63,7 @@ const initialLimit = 8
 type waiter struct{ ready chan struct{} } // closed when granted a slot
 
 func newLimiter(ceiling int, maxPause time.Duration) *limiter {
-	return &limiter{ceiling: float64(ceiling), maxPause: maxPause, limit: float64(min(initialLimit, ceiling))}
+	return &limiter{ceiling: float64(ceiling), maxPause: maxPause, limit: float64(min(initialLimit, ceiling)), slowStart: true}
 }
 
 func fixedLimiter(ceiling int) *limiter {
@@ -198,6 +203,7 @@ func (l *limiter) answered(epoch uint64, status int, retryAfter time.Duration) {
 	defer l.mu.Unlock()
 	switch {
 	case status == http.StatusTooManyRequests || retryAfter > 0:
+		l.slowStart = false
 		if epoch == l.epoch {
 			l.limit = max(1, l.limit/2)
 			l.epoch++
@@ -207,6 +213,9 @@ func (l *limiter) answered(epoch uint64, status int, retryAfter time.Duration) {
 			l.pauseLocked(min(retryAfter, l.maxPause))
 		}
 	case status == 0 || status >= 500:
+	case epoch == l.epoch && l.busyLocked() && l.slowStart:
+		l.limit = min(l.ceiling, l.limit+1)
+		l.dispatchLocked()
 	case epoch == l.epoch && l.busyLocked():
 		l.successes++
 		if float64(l.successes) >= max(l.limit, minWindow) {

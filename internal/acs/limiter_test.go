@@ -38,8 +38,10 @@ func TestLimiterGrowsOnSuccessWhileInUse(t *testing.T) {
 	if got := l.current(); got != initialLimit {
 		t.Fatalf("after successes with nothing waiting: %d, want %d", got, initialLimit)
 	}
-	// Above minWindow, a window of successes (one per call in flight)
-	// adds one call; one fewer does not.
+	// Once ACS has throttled (slow start over), above minWindow, a window
+	// of successes (one per call in flight) adds one call; one fewer does
+	// not.
+	l.answered(l.sent(), http.StatusTooManyRequests, 0)
 	const at = minWindow + 4
 	l.setLimit(at)
 	busy(t, l, at)
@@ -71,6 +73,7 @@ func TestLimiterGrowsOnSuccessWhileInUse(t *testing.T) {
 
 	// Below it, a window is minWindow answers.
 	l = newLimiter(64, time.Minute)
+	l.answered(l.sent(), http.StatusTooManyRequests, 0)
 	l.setLimit(2)
 	busy(t, l, 2)
 	for range minWindow - 1 {
@@ -82,6 +85,45 @@ func TestLimiterGrowsOnSuccessWhileInUse(t *testing.T) {
 	l.answered(l.sent(), http.StatusOK, 0)
 	if got := l.current(); got != 3 {
 		t.Fatalf("at 2, after %d answers: %d, want 3", minWindow, got)
+	}
+}
+
+// Until ACS first throttles, every success while the limit is in use adds
+// a call: the limit doubles each round trip, up to the ceiling. The first
+// 429 halves it and ends that: from then on a window of successes adds one.
+func TestLimiterSlowStart(t *testing.T) {
+	l := newLimiter(40, time.Minute)
+	busy(t, l, 100) // more calls than allowed, all the time
+	for _, want := range []int{16, 32, 40} {
+		n := l.current()
+		for range n { // a round trip: every call allowed answered
+			l.answered(l.sent(), http.StatusCreated, 0)
+		}
+		if got := l.current(); got != want {
+			t.Fatalf("after a round trip of %d successes: %d calls allowed, want %d", n, got, want)
+		}
+	}
+	// Successes while the limit is not in use teach nothing here either.
+	l = newLimiter(40, time.Minute)
+	for range 100 {
+		l.answered(l.sent(), http.StatusOK, 0)
+	}
+	if got := l.current(); got != initialLimit {
+		t.Fatalf("after successes with nothing waiting: %d, want %d", got, initialLimit)
+	}
+	busy(t, l, 100)
+	for range 8 {
+		l.answered(l.sent(), http.StatusOK, 0)
+	}
+	l.answered(l.sent(), http.StatusTooManyRequests, 0)
+	if got := l.current(); got != 8 {
+		t.Fatalf("16 halved: %d, want 8", got)
+	}
+	for range 8 {
+		l.answered(l.sent(), http.StatusOK, 0)
+	}
+	if got := l.current(); got != 8 {
+		t.Errorf("after the first 429, 8 successes (half a window): %d, want 8", got)
 	}
 }
 

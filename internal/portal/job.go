@@ -72,9 +72,11 @@ type Job struct {
 	Pending  int
 	InFlight int
 	Outcomes map[AuditOutcome]int
-	// Recent is how many rows finished within RecentSpan, the last
-	// JobRateWindow of finishing (ending at the newest finish): the rate
-	// a running job goes at now, whatever pauses it had before.
+	// Recent is how many rows finished in the last JobRateWindow of
+	// finishing, in whole seconds: from the second JobRateWindow before
+	// the newest finish's second, to the newest finish. RecentSpan is the
+	// time from the first of them to the last. Recent over RecentSpan is
+	// the rate a running job goes at now, whatever pauses it had before.
 	Recent     int
 	RecentSpan time.Duration
 }

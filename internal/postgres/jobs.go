@@ -68,16 +68,18 @@ func (db *DB) JobForPlan(ctx context.Context, tenant portal.GUID, planID string)
 		pgx.ErrNoRows, storekit.ErrUnapplied, db.countJob)
 }
 
-// countJob reads the job's counts and rate (see portal.Job).
+// countJob reads the job's counts and rate (see portal.Job) from what the
+// triggers on bulk_job_rows keep (migrations/0008_job_counts.sql): a few
+// rows, however many the job has.
 func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
-	rows, err := db.pool.Query(ctx, `SELECT status, outcome, count(*) FROM bulk_job_rows WHERE job_id = $1 GROUP BY status, outcome`, j.ID)
+	rows, err := db.pool.Query(ctx, `SELECT status, outcome, sum(n) FROM bulk_job_counts WHERE job_id = $1
+		GROUP BY status, outcome HAVING sum(n) <> 0`, j.ID)
 	if err := read.JobCounts(j, rows, err); err != nil {
 		return err
 	}
-	return read.JobRate(j, db.pool.QueryRow(ctx, `SELECT count(*), min(finished_at), max(finished_at) FROM bulk_job_rows
-		WHERE job_id = $1 AND status = $2 AND finished_at >= (
-			SELECT max(finished_at) FROM bulk_job_rows WHERE job_id = $1 AND status = $2) - $3 * interval '1 millisecond'`,
-		j.ID, string(portal.RowDone), portal.JobRateWindow.Milliseconds()))
+	return read.JobRate(j, db.pool.QueryRow(ctx, `SELECT coalesce(sum(n), 0), min(first_at), max(last_at) FROM bulk_job_finishes
+		WHERE job_id = $1 AND second >= (SELECT max(second) FROM bulk_job_finishes WHERE job_id = $1) - $2`,
+		j.ID, int64(portal.JobRateWindow/time.Second)))
 }
 
 // ListJobs: see portal.JobStore. A negative limit means all.
@@ -142,12 +144,12 @@ func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.Jo
 		if state == portal.JobDone {
 			// Done means every row has its outcome; a row whose outcome
 			// was not recorded makes the job interrupted, to be resumed.
-			var open bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bulk_job_rows WHERE job_id = $1 AND status <> $2)`,
+			var open int
+			if err := tx.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM bulk_job_counts WHERE job_id = $1 AND status <> $2`,
 				id, string(portal.RowDone)).Scan(&open); err != nil {
 				return err
 			}
-			if open {
+			if open > 0 {
 				state = portal.JobInterrupted
 			}
 		}

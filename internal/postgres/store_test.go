@@ -174,3 +174,64 @@ func TestPutNamesFromTwoInstances(t *testing.T) {
 	connURL := freshSchema(t)
 	storetest.PutNamesFromInstances(t, openAt(t, connURL, nil), openAt(t, connURL, nil))
 }
+
+// BenchmarkJobProgress: what a job page's poll costs, for 50 rows and for
+// 50,000 (see storetest.BenchJobProgress).
+//
+//	PORTAL_TEST_POSTGRES_URL=… go test -run '^$' -bench BenchmarkJobProgress -count 3 ./internal/postgres
+func BenchmarkJobProgress(b *testing.B) {
+	storetest.BenchJobProgress(b, func(b *testing.B) portal.Store { return openDB(b) })
+}
+
+// TestJobCountsMigration: the migration that keeps job counts back-fills
+// them for the jobs a database already has.
+func TestJobCountsMigration(t *testing.T) {
+	connURL := freshSchema(t)
+	storetest.RunJobCountsMigration(t, openAt(t, connURL, nil), func(t *testing.T) portal.Store {
+		if err := execSQL(t, connURL, `DROP TABLE bulk_job_counts, bulk_job_finishes;
+			DROP TRIGGER bulk_job_rows_done_is_final ON bulk_job_rows; DROP TRIGGER bulk_job_rows_count_insert ON bulk_job_rows;
+			DROP TRIGGER bulk_job_rows_count_update ON bulk_job_rows; DROP TRIGGER bulk_job_rows_count_delete ON bulk_job_rows;
+			DROP FUNCTION bulk_job_rows_done_is_final(), bulk_job_rows_count();
+			DELETE FROM schema_migrations WHERE name = '0008_job_counts.sql'`); err != nil {
+			t.Fatal(err)
+		}
+		return openAt(t, connURL, nil)
+	})
+}
+
+// TestJobCountsNeedNoRights: the portal's role changes a job's rows
+// without any right to change the counts (the triggers keep them with
+// their owner's), as a replica of the previous version does during a
+// rollout, before it is granted anything on the tables that keep them.
+func TestJobCountsNeedNoRights(t *testing.T) {
+	owner := freshSchema(t)
+	role := newRole(t, "portal_app_")
+	db, err := postgres.MigrateAndOpen(context.Background(), owner, asRole(t, owner, role), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := execSQL(t, owner, `REVOKE INSERT, UPDATE, DELETE ON bulk_job_counts, bulk_job_finishes FROM `+role); err != nil {
+		t.Fatal(err)
+	}
+	storetest.RunJobCountsMigration(t, db, nil)
+}
+
+// TestFinishedJobRowIsFinal: the database refuses to change a finished
+// row's outcome, which the counts of finishes rely on.
+func TestFinishedJobRowIsFinal(t *testing.T) {
+	connURL := freshSchema(t)
+	storetest.RunJobCountsMigration(t, openAt(t, connURL, nil), nil) // jobs in every state
+	err := execSQL(t, connURL, `UPDATE bulk_job_rows SET outcome = 'failed' WHERE status = 'done'`)
+	if err == nil || !strings.Contains(err.Error(), "a finished row is final") {
+		t.Errorf("changing a finished row: %v, want the trigger's refusal", err)
+	}
+}
+
+// TestActiveJobRows: the metrics' count of active jobs' rows, from the
+// jobs' counts.
+func TestActiveJobRows(t *testing.T) {
+	db := openDB(t)
+	storetest.RunJobCountsMigration(t, db, nil)
+	storetest.CheckActiveJobRows(t, db, db.ActiveJobRows)
+}

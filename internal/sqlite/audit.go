@@ -20,25 +20,20 @@ const auditColumns = `seq, time, actor_tid, actor_oid, actor_name, client_ip, te
 // lock from its start, so appends from any goroutine or process are
 // serialised.
 func (db *DB) AppendAudit(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
-	tx, done, err := db.beginWrite(ctx)
+	var stored portal.AuditEvent
+	err := db.write(ctx, "write the audit log", func(tx querier) (err error) {
+		stored, err = appendAudit(ctx, tx, ev)
+		return err
+	})
 	if err != nil {
-		return ev, storekit.Unavailable(err, "write the audit log")
-	}
-	defer done()
-	defer tx.Rollback()
-	stored, err := appendAudit(ctx, tx, ev)
-	if err != nil {
-		return ev, storekit.Failed(err, "write the audit log")
-	}
-	if err := tx.Commit(); err != nil {
-		return ev, storekit.Unavailable(err, "write the audit log")
+		return ev, err
 	}
 	return stored, nil
 }
 
 // appendAudit reads the head, seals ev after it and inserts it. tx must hold
 // the write lock (BEGIN IMMEDIATE) so that no other append reads the same head.
-func appendAudit(ctx context.Context, tx *sql.Tx, ev portal.AuditEvent) (portal.AuditEvent, error) {
+func appendAudit(ctx context.Context, tx querier, ev portal.AuditEvent) (portal.AuditEvent, error) {
 	var headSeq int64
 	var headHash string
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&headSeq, &headHash)

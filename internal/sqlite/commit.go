@@ -15,36 +15,31 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 	if err := storekit.CheckChange(ev, change); err != nil {
 		return ev, item, err
 	}
-	tx, done, err := db.beginWrite(ctx)
-	if err != nil {
-		return ev, item, storekit.Unavailable(err, "save the change")
-	}
-	defer done()
-	defer tx.Rollback()
-
-	it := change.Item
-	switch change.Op {
-	case portal.InventoryPut:
-		err = putItem(ctx, tx, it)
-	case portal.InventoryDelete:
-		_, err = tx.ExecContext(ctx, `DELETE FROM inventory WHERE tenant_id = ? AND object_id = ?`, it.TenantID.String(), it.ObjectID.String())
-	case portal.InventoryVerified:
-		err = markVerified(ctx, tx, it, change.IfVersion)
-	}
-	if err != nil {
-		return ev, item, storekit.Failed(err, "save the change")
-	}
-	stored, err := appendAudit(ctx, tx, ev)
-	if err != nil {
-		return ev, item, storekit.Failed(err, "write the audit log")
-	}
-	if change.Op == portal.InventoryPut || change.Op == portal.InventoryVerified {
-		if item, err = getItem(ctx, tx, it.TenantID, it.ObjectID); err != nil {
-			return ev, portal.InventoryItem{}, storekit.Failed(err, "save the change")
+	var stored portal.AuditEvent
+	err := db.write(ctx, "save the change", func(tx querier) error {
+		it := change.Item
+		var err error
+		switch change.Op {
+		case portal.InventoryPut:
+			err = putItem(ctx, tx, it)
+		case portal.InventoryDelete:
+			_, err = tx.ExecContext(ctx, `DELETE FROM inventory WHERE tenant_id = ? AND object_id = ?`, it.TenantID.String(), it.ObjectID.String())
+		case portal.InventoryVerified:
+			err = markVerified(ctx, tx, it, change.IfVersion)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return ev, portal.InventoryItem{}, storekit.Unavailable(err, "save the change")
+		if err != nil {
+			return err
+		}
+		if stored, err = appendAudit(ctx, tx, ev); err != nil {
+			return storekit.Failed(err, "write the audit log")
+		}
+		if change.Op == portal.InventoryPut || change.Op == portal.InventoryVerified {
+			item, err = getItem(ctx, tx, it.TenantID, it.ObjectID)
+		}
+		return err
+	})
+	if err != nil {
+		return ev, portal.InventoryItem{}, err
 	}
 	return stored, item, nil
 }

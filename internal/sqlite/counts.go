@@ -21,8 +21,10 @@ func (db *DB) SessionCount(ctx context.Context) (int64, error) {
 	return storekit.Count(db.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`), "count the sessions")
 }
 
-// ActiveJobRows counts the rows of queued and running bulk jobs by status.
+// ActiveJobRows counts the rows of queued and running bulk jobs by status,
+// from the jobs' counts (not their rows: a scrape during a 50,000-row job
+// would count them all).
 func (db *DB) ActiveJobRows(ctx context.Context) (map[string]int64, error) {
-	return storekit.ActiveJobRows(db.db.QueryContext(ctx, `SELECT r.status, count(*) FROM bulk_job_rows r JOIN bulk_jobs j ON j.id = r.job_id
-		WHERE j.state IN ('queued', 'running') GROUP BY r.status`))
+	return storekit.ActiveJobRows(db.db.QueryContext(ctx, `SELECT c.status, sum(c.n) FROM bulk_job_counts c JOIN bulk_jobs j ON j.id = c.job_id
+		WHERE j.state IN ('queued', 'running') GROUP BY c.status`))
 }

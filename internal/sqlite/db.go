@@ -42,12 +42,15 @@ type DB struct {
 	// walkChunk is how many rows AllItems and WalkAudit read per query
 	// (storekit.WalkChunk; smaller in tests, to cross chunk edges).
 	walkChunk int
+	// writes queues the small writes, committed in groups (writes.go).
+	writes writeQueue
 	// Prepared once: the queries every request runs. Parsing SQL costs more
 	// than running these index probes, and database/sql re-prepares a
 	// statement per connection only once.
 	getSession    *sql.Stmt
 	auditHead     *sql.Stmt
 	namesRevision *sql.Stmt
+	getItem       *sql.Stmt // every change, and every row of a bulk job, reads its row first
 }
 
 // Options size the connection pool and SQLite's page cache. The zero value
@@ -162,6 +165,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	if db.namesRevision, err = db.db.PrepareContext(ctx, `SELECT rev FROM directory_name_revisions WHERE tenant_id = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if db.getItem, err = db.db.PrepareContext(ctx, getItemQuery); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	return nil

@@ -17,8 +17,8 @@ const itemColumns = `tenant_id, object_id, client_ids, label, kind, state,
 
 // GetItem: see portal.Inventory.
 func (db *DB) GetItem(ctx context.Context, tenant, object portal.GUID) (portal.InventoryItem, error) {
-	it, err := getItem(ctx, db.db, tenant, object)
-	return storekit.Read(it, err, "read the inventory")
+	it, err := read.Item(db.getItem.QueryRowContext(ctx, tenant.String(), object.String()))
+	return storekit.Read(it, storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoItem), "read the inventory")
 }
 
 // GetItems: see portal.Inventory. The IDs are bound as one JSON array,
@@ -64,8 +64,10 @@ func (db *DB) AllItems(ctx context.Context, tenant portal.GUID, fn func(portal.I
 	return storekit.Walk(db.walkChunk, next, func(it portal.InventoryItem) key { return key{it.TenantID, it.ObjectID} }, fn)
 }
 
+// getItemQuery reads one row of the inventory (tenant, object).
+const getItemQuery = `SELECT ` + itemColumns + ` FROM inventory WHERE tenant_id = ? AND object_id = ?`
+
 func getItem(ctx context.Context, q querier, tenant, object portal.GUID) (portal.InventoryItem, error) {
-	it, err := read.Item(q.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM inventory WHERE tenant_id = ? AND object_id = ?`,
-		tenant.String(), object.String()))
+	it, err := read.Item(q.QueryRowContext(ctx, getItemQuery, tenant.String(), object.String()))
 	return it, storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoItem)
 }

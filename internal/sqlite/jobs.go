@@ -10,25 +10,10 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// write runs fn in a write transaction and commits it; what names the work
-// in the error a person sees.
-func (db *DB) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	tx, done, err := db.beginWrite(ctx)
-	if err != nil {
-		return storekit.Unavailable(err, what)
-	}
-	defer done()
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return storekit.Failed(err, what)
-	}
-	return storekit.Unavailable(tx.Commit(), what)
-}
-
 // CreateJob: see portal.JobStore. It copies the job's rows from the plan
 // in one statement.
 func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
-	err := db.write(ctx, "start the job", func(tx *sql.Tx) error {
+	err := db.write(ctx, "start the job", func(tx querier) error {
 		var planTenant string
 		if err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM bulk_plans WHERE id = ?`, j.PlanID).Scan(&planTenant); err != nil || planTenant != j.TenantID.String() {
 			if err == nil || errors.Is(err, sql.ErrNoRows) {
@@ -72,15 +57,17 @@ func (db *DB) JobForPlan(ctx context.Context, tenant portal.GUID, planID string)
 		sql.ErrNoRows, storekit.ErrUnapplied, db.countJob)
 }
 
-// countJob reads the job's counts and rate (see portal.Job).
+// countJob reads the job's counts and rate (see portal.Job) from what the
+// triggers on bulk_job_rows keep (migrations/0009_job_counts.sql): a few
+// rows, however many the job has.
 func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
-	rows, err := db.db.QueryContext(ctx, `SELECT status, outcome, count(*) FROM bulk_job_rows WHERE job_id = ? GROUP BY status, outcome`, j.ID)
+	rows, err := db.db.QueryContext(ctx, `SELECT status, outcome, n FROM bulk_job_counts WHERE job_id = ? AND n != 0`, j.ID)
 	if err := read.JobCounts(j, rows, err); err != nil {
 		return err
 	}
-	return read.JobRate(j, db.db.QueryRowContext(ctx, `SELECT count(*), min(finished_at), max(finished_at) FROM bulk_job_rows
-		WHERE job_id = ? AND status = ? AND finished_at >= (SELECT max(finished_at) FROM bulk_job_rows WHERE job_id = ? AND status = ?) - ?`,
-		j.ID, string(portal.RowDone), j.ID, string(portal.RowDone), portal.JobRateWindow.Milliseconds()))
+	return read.JobRate(j, db.db.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0), min(first_at), max(last_at) FROM bulk_job_finishes
+		WHERE job_id = ? AND second >= (SELECT max(second) FROM bulk_job_finishes WHERE job_id = ?) - ?`,
+		j.ID, j.ID, int64(portal.JobRateWindow/time.Second)))
 }
 
 // ListJobs: see portal.JobStore.
@@ -92,7 +79,7 @@ func (db *DB) ListJobs(ctx context.Context, tenant portal.GUID, limit int) ([]po
 // ClaimJob: see portal.JobStore.
 func (db *DB) ClaimJob(ctx context.Context, holder string, now time.Time) (portal.Job, bool, error) {
 	var id, tenant string
-	err := db.write(ctx, "take a job", func(tx *sql.Tx) error {
+	err := db.write(ctx, "take a job", func(tx querier) error {
 		err := tx.QueryRowContext(ctx, `SELECT id, tenant_id FROM bulk_jobs WHERE state = ? ORDER BY created_at, id LIMIT 1`, string(portal.JobQueued)).Scan(&id, &tenant)
 		if err != nil {
 			return err
@@ -115,7 +102,7 @@ func (db *DB) ClaimJob(ctx context.Context, holder string, now time.Time) (porta
 // Heartbeat: see portal.JobStore.
 func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (bool, error) {
 	var cancel bool
-	err := db.write(ctx, "renew the job's hold", func(tx *sql.Tx) error {
+	err := db.write(ctx, "renew the job's hold", func(tx querier) error {
 		err := tx.QueryRowContext(ctx, `UPDATE bulk_jobs SET heartbeat = ? WHERE id = ? AND holder = ? AND state = ? RETURNING cancel_requested`,
 			now.UnixMilli(), id, holder, string(portal.JobRunning)).Scan(&cancel)
 		return storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNotHeld)
@@ -126,7 +113,7 @@ func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (
 // InterruptStale: see portal.JobStore.
 func (db *DB) InterruptStale(ctx context.Context, stale time.Time) (int, error) {
 	var n int64
-	err := db.write(ctx, "check the running jobs", func(tx *sql.Tx) error {
+	err := db.write(ctx, "check the running jobs", func(tx querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = ?, holder = '' WHERE state = ? AND heartbeat < ?`,
 			string(portal.JobInterrupted), string(portal.JobRunning), stale.UnixMilli())
 		if err != nil {
@@ -140,12 +127,12 @@ func (db *DB) InterruptStale(ctx context.Context, stale time.Time) (int, error) 
 
 // ReleaseJob: see portal.JobStore.
 func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.JobState, now time.Time) error {
-	return db.write(ctx, "record the job's end", func(tx *sql.Tx) error {
+	return db.write(ctx, "record the job's end", func(tx querier) error {
 		if state == portal.JobDone {
 			// Done means every row has its outcome; a row whose outcome
 			// was not recorded makes the job interrupted, to be resumed.
 			var open int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bulk_job_rows WHERE job_id = ? AND status != ?`, id, string(portal.RowDone)).Scan(&open); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM bulk_job_counts WHERE job_id = ? AND status != ?`, id, string(portal.RowDone)).Scan(&open); err != nil {
 				return err
 			}
 			if open > 0 {
@@ -172,7 +159,7 @@ func (db *DB) ReleaseJob(ctx context.Context, id, holder string, state portal.Jo
 
 // CancelJob: see portal.JobStore.
 func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now time.Time) (portal.Job, error) {
-	return storekit.Then(db.write(ctx, "cancel the job", func(tx *sql.Tx) error {
+	return storekit.Then(db.write(ctx, "cancel the job", func(tx querier) error {
 		j, err := read.Job(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM bulk_jobs WHERE id = ? AND tenant_id = ?`, id, tenant.String()))
 		if err != nil {
 			return storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoJob)
@@ -192,7 +179,7 @@ func (db *DB) CancelJob(ctx context.Context, tenant portal.GUID, id string, now 
 
 // ResumeJob: see portal.JobStore.
 func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
-	return storekit.Then(db.write(ctx, "resume the job", func(tx *sql.Tx) error {
+	return storekit.Then(db.write(ctx, "resume the job", func(tx querier) error {
 		// A cancel asked of the instance that died is superseded: the
 		// person now asks for the job to go on.
 		res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET state = ?, cancel_requested = 0 WHERE id = ? AND tenant_id = ? AND state = ?`,
@@ -213,7 +200,7 @@ func (db *DB) ResumeJob(ctx context.Context, tenant portal.GUID, id string) (por
 // ClaimRows: see portal.JobStore.
 func (db *DB) ClaimRows(ctx context.Context, id, holder string, n int) ([]portal.JobRow, error) {
 	var out []portal.JobRow
-	err := db.write(ctx, "take the job's next rows", func(tx *sql.Tx) error {
+	err := db.write(ctx, "take the job's next rows", func(tx querier) error {
 		if err := holds(ctx, tx, id, holder); err != nil {
 			return err
 		}
@@ -234,7 +221,7 @@ func (db *DB) FinishRow(ctx context.Context, id, holder string, line int, r port
 	if r.Retry {
 		status, outcome, finished = portal.RowPending, "", 0
 	}
-	return db.write(ctx, "record the row's outcome", func(tx *sql.Tx) error {
+	return db.write(ctx, "record the row's outcome", func(tx querier) error {
 		if err := holds(ctx, tx, id, holder); err != nil {
 			return err
 		}
@@ -247,7 +234,7 @@ func (db *DB) FinishRow(ctx context.Context, id, holder string, line int, r port
 
 // holds is ECONFLICT unless holder runs the job: an instance that lost its
 // hold (interrupted, and perhaps resumed elsewhere) changes nothing.
-func holds(ctx context.Context, tx *sql.Tx, id, holder string) error {
+func holds(ctx context.Context, tx querier, id, holder string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bulk_jobs WHERE id = ? AND holder = ? AND state = ?`, id, holder, string(portal.JobRunning)).Scan(&n); err != nil {
 		return err

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/teamsphone/portal/internal/storekit"
@@ -12,7 +11,7 @@ import (
 // lock: two instances cannot both see a lease lapsed and both take it.
 func (db *DB) TryLock(ctx context.Context, name, holder string, until time.Time) (bool, error) {
 	return storekit.TryLock(name, holder, func() (n int64, err error) {
-		err = db.write(ctx, "take a lock", func(tx *sql.Tx) error {
+		err = db.write(ctx, "take a lock", func(tx querier) error {
 			n, err = affected(tx.ExecContext(ctx, `INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?)
 				ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 				WHERE locks.holder = excluded.holder OR locks.expires_at <= ?`,
@@ -25,7 +24,7 @@ func (db *DB) TryLock(ctx context.Context, name, holder string, until time.Time)
 
 // Unlock: see portal.Locker.
 func (db *DB) Unlock(ctx context.Context, name, holder string) error {
-	return db.write(ctx, "release a lock", func(tx *sql.Tx) error {
+	return db.write(ctx, "release a lock", func(tx querier) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND holder = ?`, name, holder)
 		return err
 	})

@@ -19,7 +19,7 @@ func (db *DB) PutNames(ctx context.Context, tenant portal.GUID, names []portal.D
 	if err := storekit.CheckNames(tenant, names); err != nil || len(names) == 0 {
 		return err
 	}
-	return db.write(ctx, "keep directory names", func(tx *sql.Tx) error { return putNames(ctx, tx, tenant, names) })
+	return db.writeAlone(ctx, "keep directory names", func(tx *sql.Tx) error { return putNames(ctx, tx, tenant, names) })
 }
 
 // putNames writes the names that differ from what is stored (content or

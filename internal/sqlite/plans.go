@@ -11,7 +11,7 @@ import (
 // SavePlan: see portal.PlanStore.
 func (db *DB) SavePlan(ctx context.Context, p portal.Plan, rows []portal.PlanRow) error {
 	plan := write.Plan(p)
-	return db.write(ctx, "save the plan", func(tx *sql.Tx) error {
+	return db.writeAlone(ctx, "save the plan", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_plans (id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, plan...); err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 	"github.com/teamsphone/portal/internal/storetest"
 )
 
-func openDB(t *testing.T) *sqlite.DB {
+func openDB(t testing.TB) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {

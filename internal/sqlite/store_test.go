@@ -173,3 +173,55 @@ func TestPutNamesFromTwoInstances(t *testing.T) {
 	}
 	storetest.PutNamesFromInstances(t, dbs[:]...)
 }
+
+// BenchmarkJobProgress: what a job page's poll costs, for 50 rows and for
+// 50,000 (see storetest.BenchJobProgress).
+//
+//	go test -run '^$' -bench BenchmarkJobProgress -count 3 ./internal/sqlite
+func BenchmarkJobProgress(b *testing.B) {
+	storetest.BenchJobProgress(b, func(b *testing.B) portal.Store { return openDB(b) })
+}
+
+// TestJobCountsMigration: the migration that keeps job counts back-fills
+// them for the jobs a database already has.
+func TestJobCountsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portal.db")
+	open := func(t *testing.T) *sqlite.DB {
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	db := open(t)
+	storetest.RunJobCountsMigration(t, db, func(t *testing.T) portal.Store {
+		if err := db.ExecBehindTheStore(context.Background(), `DROP TRIGGER bulk_job_rows_done_is_final; DROP TRIGGER bulk_job_rows_count_insert;
+			DROP TRIGGER bulk_job_rows_count_update; DROP TRIGGER bulk_job_rows_count_delete; DROP TABLE bulk_job_counts; DROP TABLE bulk_job_finishes;
+			DELETE FROM schema_migrations WHERE name = 'migrations/0009_job_counts.sql'`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		return open(t)
+	})
+}
+
+// TestFinishedJobRowIsFinal: the database refuses to change a finished
+// row's outcome, which the counts of finishes rely on.
+func TestFinishedJobRowIsFinal(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	storetest.RunJobCountsMigration(t, db, nil) // jobs in every state
+	err := db.ExecBehindTheStore(ctx, `UPDATE bulk_job_rows SET outcome = 'failed' WHERE status = 'done'`)
+	if err == nil || !strings.Contains(err.Error(), "a finished row is final") {
+		t.Errorf("changing a finished row: %v, want the trigger's refusal", err)
+	}
+}
+
+// TestActiveJobRows: the metrics' count of active jobs' rows, from the
+// jobs' counts.
+func TestActiveJobRows(t *testing.T) {
+	db := openDB(t)
+	storetest.RunJobCountsMigration(t, db, nil)
+	storetest.CheckActiveJobRows(t, db, db.ActiveJobRows)
+}

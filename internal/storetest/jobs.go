@@ -9,7 +9,7 @@ import (
 
 // savePlan stores a plan of tenant with one row per class given, lines 2,
 // 3, … in order.
-func (f *fixture) savePlan(t *testing.T, tenant portal.GUID, id string, classes ...portal.PlanClass) portal.Plan {
+func (f *fixture) savePlan(t testing.TB, tenant portal.GUID, id string, classes ...portal.PlanClass) portal.Plan {
 	t.Helper()
 	p := portal.Plan{ID: id, TenantID: tenant, CreatedBy: alice, CreatedAt: t0, FileName: "agents.csv", Totals: map[portal.PlanClass]int{}}
 	var rows []portal.PlanRow
@@ -29,7 +29,7 @@ func (f *fixture) savePlan(t *testing.T, tenant portal.GUID, id string, classes 
 
 func id2(plan string, i int) portal.GUID { return id(plan + string(rune('a'+i))) }
 
-func (f *fixture) newJob(t *testing.T, p portal.Plan) portal.Job {
+func (f *fixture) newJob(t testing.TB, p portal.Plan) portal.Job {
 	t.Helper()
 	j, err := f.CreateJob(f.ctx, portal.Job{ID: "job-" + p.ID, PlanID: p.ID, TenantID: p.TenantID, CreatedBy: alice, Roles: []portal.Role{portal.RoleAdmin}, ClientIP: "192.0.2.10",
 		Justification: "onboarding", CreatedAt: f.clock.Now()})
@@ -293,6 +293,18 @@ func testJobRate(t *testing.T, f *fixture) {
 	j, err := f.GetJob(f.ctx, tenantA, j.ID)
 	if err != nil || j.Recent != 3 || j.RecentSpan != 20*time.Second {
 		t.Errorf("recent = %d rows over %v (%v), want 3 over 20s", j.Recent, j.RecentSpan, err)
+	}
+	// The window is of whole seconds: from the second 30 s before the
+	// newest finish's, so 30.2 s is in when the newest is at 60.7 s.
+	k := f.newJob(t, f.savePlan(t, tenantA, "p2", portal.PlanCreate, portal.PlanCreate, portal.PlanCreate, portal.PlanCreate))
+	f.ClaimJob(f.ctx, "i2", t0)
+	f.ClaimRows(f.ctx, k.ID, "i2", 4)
+	for i, at := range []time.Duration{0, 30200 * time.Millisecond, 45 * time.Second, 60700 * time.Millisecond} {
+		f.FinishRow(f.ctx, k.ID, "i2", i+2, portal.RowResult{Outcome: portal.OutcomeSuccess, At: t0.Add(at)})
+	}
+	k, err = f.GetJob(f.ctx, tenantA, k.ID)
+	if err != nil || k.Recent != 3 || k.RecentSpan != 30500*time.Millisecond {
+		t.Errorf("recent = %d rows over %v (%v), want 3 over 30.5s", k.Recent, k.RecentSpan, err)
 	}
 }
 

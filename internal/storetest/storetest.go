@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"JobQueueOrder", testJobQueueOrder},
 		{"JobRate", testJobRate},
 		{"JobReleaseWithOpenRows", testJobReleaseWithOpenRows},
+		{"JobCounts", testJobCounts},
 		{"NamesPutGet", testNamesPutGet},
 		{"NamesTenantIsolation", testNamesTenantIsolation},
 		{"NameSpaces", testNameSpaces},
