@@ -49,21 +49,31 @@ func lockAudit(ctx context.Context, tx pgx.Tx) error {
 // appendAudit reads the head, seals ev after it and inserts it. tx must
 // hold the audit lock.
 func appendAudit(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent) (portal.AuditEvent, error) {
-	var headSeq int64
-	var headHash string
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&headSeq, &headHash)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	headSeq, headHash, err := auditHead(ctx, tx)
+	if err != nil {
 		return ev, err
 	}
 	sealed, err := text.Seal(ev, headSeq, headHash)
 	if err != nil {
 		return ev, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO audit_log (`+auditColumns+`, actor_fold)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
-		write.Event(sealed)...)
+	_, err = tx.Exec(ctx, insertAudit, write.Event(sealed)...)
 	return sealed.AuditEvent, err
 }
+
+// auditHead reads the newest audit row's Seq and hash (0 and "" for none).
+// tx must hold the audit lock.
+func auditHead(ctx context.Context, tx pgx.Tx) (seq int64, hash string, err error) {
+	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	return seq, hash, err
+}
+
+// insertAudit appends a sealed event (write.Event's values).
+const insertAudit = `INSERT INTO audit_log (` + auditColumns + `, actor_fold)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 
 // ListAudit: see portal.AuditLog. Matched and Events are read from one
 // snapshot.

@@ -50,7 +50,11 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 // putItem inserts the row or replaces everything but its key, creation and
 // version, which it bumps, and returns the row as stored.
 func putItem(ctx context.Context, q querier, it portal.InventoryItem) (portal.InventoryItem, error) {
-	return read.Item(q.QueryRow(ctx, `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
+	return read.Item(q.QueryRow(ctx, upsertItem, write.Item(it)...))
+}
+
+// upsertItem is putItem's statement (write.Item's values).
+const upsertItem = `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
 			created_at, created_by_tid, created_by_oid, created_by_name,
 			updated_at, updated_by_tid, updated_by_oid, updated_by_name,
 			verified_at, observed, expires_at, version)
@@ -62,8 +66,7 @@ func putItem(ctx context.Context, q querier, it portal.InventoryItem) (portal.In
 			updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
 			verified_at = excluded.verified_at, observed = excluded.observed,
 			expires_at = excluded.expires_at, version = inventory.version + 1
-		RETURNING `+itemColumns, write.Item(it)...))
-}
+		RETURNING ` + itemColumns
 
 // markVerified records a verification and returns the row as stored;
 // ENOTFOUND if the row is gone, ECONFLICT if it is not at ifVersion (when

@@ -38,7 +38,7 @@ func (db *DB) AppendAudit(ctx context.Context, ev portal.AuditEvent) (portal.Aud
 
 // appendAudit reads the head, seals ev after it and inserts it. tx must hold
 // the write lock (BEGIN IMMEDIATE) so that no other append reads the same head.
-func appendAudit(ctx context.Context, tx *sql.Tx, ev portal.AuditEvent) (portal.AuditEvent, error) {
+func appendAudit(ctx context.Context, tx querier, ev portal.AuditEvent) (portal.AuditEvent, error) {
 	var headSeq int64
 	var headHash string
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&headSeq, &headHash)
