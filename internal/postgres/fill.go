@@ -9,15 +9,8 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// FillInventory commits many rows at once: items[i] as an InventoryPut
-// with its audit event evs[i], each exactly as Commit would, all in one
-// transaction (all or none). It is for loading a large inventory quickly
-// — the scale load script (cmd/portal's TestScale) fills 200,000 rows —
-// where a transaction per row takes minutes; the portal itself commits one
-// change at a time. Slices of different lengths, or any pair Commit would
-// refuse, are EINVALID, and nothing is written.
-//
-// The head is read once, under the audit lock, and the events sealed one
+// FillInventory: see storetest.Filler, the contract both stores meet. The
+// head is read once, under the audit lock, and the events sealed one
 // after another here, so that every statement goes in one pipelined batch
 // instead of three round trips a row.
 func (db *DB) FillInventory(ctx context.Context, evs []portal.AuditEvent, items []portal.InventoryItem) error {

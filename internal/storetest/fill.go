@@ -10,11 +10,18 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// Filler is a store that also fills its inventory in bulk: FillInventory
-// commits items[i] as an InventoryPut with its audit event evs[i], as
-// Commit would, all in one transaction. Only load scripts use it.
+// Filler is a store that also fills its inventory in bulk. Both stores
+// are Fillers; only load scripts use it.
 type Filler interface {
 	portal.Store
+	// FillInventory commits many rows at once: items[i] as an
+	// InventoryPut with its audit event evs[i], each exactly as Commit
+	// would, all in one transaction (all or none). It is for loading a
+	// large inventory quickly — the scale load script (cmd/portal's
+	// TestScale) fills 200,000 rows — where a transaction per row takes
+	// minutes; the portal itself commits one change at a time. Slices of
+	// different lengths, or any pair Commit would refuse, are EINVALID,
+	// and nothing is written.
 	FillInventory(ctx context.Context, evs []portal.AuditEvent, items []portal.InventoryItem) error
 }
 
