@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,12 +100,19 @@ func newScaleInventory(n int, now time.Time) *scaleInventory {
 		{TenantID: tenant, Name: "System (bulk job)"},
 	}
 	inv := &scaleInventory{matched: map[[2]string]int{}}
-	for i := range n {
-		var g portal.GUID
+	// Random object IDs, generated in their order: the stores keep rows
+	// (and names, and an index of the audit log) in it, so the fill
+	// appends to those trees instead of writing all over them.
+	objects := make([]portal.GUID, n)
+	for i := range objects {
+		g := &objects[i]
 		for j := range g {
 			g[j] = byte(rng.UintN(256))
 		}
 		g[6], g[8] = g[6]&0x0f|0x40, g[8]&0x3f|0x80 // version 4, RFC 4122 variant
+	}
+	slices.SortFunc(objects, portal.GUID.Compare)
+	for i, g := range objects {
 		a := portal.Assignment{TenantID: tenant, ObjectID: g, Kind: portal.KindUser}
 		row := scaleRow{object: g.String(), kind: portal.KindUser}
 		first, last := scaleFirst[rng.IntN(len(scaleFirst))], scaleLast[rng.IntN(len(scaleLast))]
