@@ -103,10 +103,10 @@ type scaleKnobs struct {
 }
 
 // estimate is about how long one size on one store takes here: eight
-// phases, the fill (~3,000 rows/s on PostgreSQL, faster on SQLite) and
-// start-up.
+// phases, the fill (~1,500 rows/s on PostgreSQL with names, faster on
+// SQLite) and start-up.
 func (k scaleKnobs) estimate(rows int) time.Duration {
-	return 8*k.phase + time.Duration(rows/3000)*time.Second + 30*time.Second
+	return 8*k.phase + time.Duration(rows/1500)*time.Second + 30*time.Second
 }
 
 // scaleResult is what one size on one store measured.
@@ -202,7 +202,7 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 		}
 		t.Logf("searches by %-9s that found rows: %d of 10", kind, hits)
 		if hits < 10 && kind != "app name" { // the list may not search app names (yet): reported only
-			t.Errorf("searches by %s: only %d of 10 found the row they were drawn from", kind, hits)
+			t.Errorf("searches by %s: only %d of 10 found rows, though each was drawn from a row", kind, hits)
 		}
 	}
 	for what, next := range map[string]func() string{"deep page": inv.deepPage, "filtered page": inv.filtered} {
