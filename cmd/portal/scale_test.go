@@ -487,18 +487,23 @@ func storeName(s string) string {
 	return "SQLite"
 }
 
-// percent is a share in per cent, with a decimal below 10 %.
+// percent is a share in per cent, with a decimal below 10 %, two below
+// 0.1 %.
 func percent(share float64) string {
-	if share < 0.1 {
+	switch {
+	case share < 0.001:
+		return fmt.Sprintf("%.2f %%", 100*share)
+	case share < 0.1:
 		return fmt.Sprintf("%.1f %%", 100*share)
 	}
 	return fmt.Sprintf("%.0f %%", 100*share)
 }
 
-// msText is a duration in ms, with a decimal below 10 ms; in s from 10 s.
+// msText is a duration in ms, with a decimal below 10 ms; in s, with a
+// decimal, from 1 s.
 func msText(d time.Duration) string {
 	switch {
-	case d >= 10*time.Second:
+	case d >= time.Second:
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	case d < 10*time.Millisecond:
 		return fmt.Sprintf("%.1f ms", ms(d))
