@@ -66,21 +66,6 @@ func openAt(t testing.TB, connURL string, now func() time.Time) *postgres.DB {
 	return db
 }
 
-// openAsAppRole opens a store on a fresh schema as a production portal
-// runs: migrated by the owner, used by an app role holding only what
-// GrantAppRole gives it.
-func openAsAppRole(t *testing.T, now func() time.Time) *postgres.DB {
-	t.Helper()
-	owner := freshSchema(t)
-	app := asRole(t, owner, newRole(t, "portal_app_"))
-	db, err := postgres.MigrateAndOpen(context.Background(), owner, app, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // openDB opens a store on a fresh schema.
 func openDB(t testing.TB) *postgres.DB {
 	t.Helper()

@@ -35,6 +35,21 @@ func TestStoreContractAsAppRole(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store { return openAsAppRole(t, now) })
 }
 
+// openAsAppRole opens a store on a fresh schema as a production portal
+// runs: migrated by the owner, used by an app role holding only what
+// GrantAppRole gives it.
+func openAsAppRole(t *testing.T, now func() time.Time) *postgres.DB {
+	t.Helper()
+	owner := freshSchema(t)
+	app := asRole(t, owner, newRole(t, "portal_app_"))
+	db, err := postgres.MigrateAndOpen(context.Background(), owner, app, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 var (
 	tenant = storetest.Tenant
 	admin  = storetest.Admin
