@@ -7,6 +7,9 @@ type AppRef struct {
 	// NoServicePrincipal: Graph says the tenant has no service principal for
 	// the app, so its users cannot get a token through it.
 	NoServicePrincipal bool
+	// NotAnAppID: ACS holds this client ID, and it is not a GUID (ID is
+	// then as ACS sent it): no app can use it.
+	NotAnAppID bool
 }
 
 // NameView is what the directory said about an object ("" when unknown).

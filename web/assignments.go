@@ -93,14 +93,11 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		return lq, portal.Errorf(portal.EINVALID, "The search text must be valid text of at most %d characters.", maxQuery)
 	}
 	lq.filter.Query = text
-	switch s["kind"] {
-	case "":
-	case "user":
-		lq.filter.Kind = portal.KindUser
-	case "resourceAccount":
-		lq.filter.Kind = portal.KindResourceAccount
-	default:
-		return lq, portal.Errorf(portal.EINVALID, "Unknown kind filter: use user or resourceAccount.")
+	if s["kind"] != "" {
+		// The one vocabulary of kinds, as forms and bulk files take it.
+		if lq.filter.Kind, err = portal.ParsePrincipalKind(s["kind"]); err != nil {
+			return lq, err
+		}
 	}
 	if s["state"] != "" {
 		if lq.filter.State, err = portal.ParseVerifyState(s["state"]); err != nil {
@@ -188,20 +185,24 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		mayGrant:  who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
 		mayExport: access.MayReadAudit(who.User),
 	}
-	stamp, err := s.deps.Access.ListStamp(r.Context(), who)
+	list, err := s.deps.Access.InventoryList(r.Context(), who)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	cached, ok := s.results.get(key, stamp)
+	cached, ok := s.results.get(key, list.Stamp())
 	note := "" // names are looked up only for a new rendering
 	if !ok {
-		res, err := s.deps.Access.List(r.Context(), who, lq.filter)
+		res, err := list.Page(lq.filter)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
 		}
-		nb := s.names(r, itemNames(res.Items...))
+		req := itemNames(res.Items...)
+		if res.Names != nil {
+			req.Cached = &access.PageNames{Objects: res.Names, Apps: res.Apps}
+		}
+		nb := s.names(r, req)
 		note = nb.note()
 		v := s.listView(lq, key, res, nb)
 		var buf bytes.Buffer
@@ -210,7 +211,12 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cached = &renderedResults{view: v, html: buf.Bytes()}
-		s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
+		if note == "" {
+			// A rendering that lacks names for a reason is not reused: the
+			// next view says the reason again, or shows the names once
+			// Graph answers.
+			s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
+		}
 	}
 	if wantsFragment(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -804,3 +804,19 @@ func TestGrantFormShowsEveryProblem(t *testing.T) {
 		t.Errorf("%d refusals recorded, want 1", n)
 	}
 }
+
+// One vocabulary of kinds: the list's filter takes what the grant form and
+// bulk files take (portal.ParsePrincipalKind).
+func TestKindSpellings(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	c := e.as("admin@contoso.test")
+	for kind, want := range map[string]int{"user": 200, "USER": 200, "resourceAccount": 200, "teamsResourceAccount": 200, "resourceaccount": 200, "users": 400, "room": 400} {
+		if p := e.get(c, "/assignments?kind="+kind); p.status != want {
+			t.Errorf("kind=%s: %d, want %d", kind, p.status, want)
+		}
+	}
+	if p := e.get(c, "/assignments?kind=USER"); !strings.Contains(p.body, alice.String()) {
+		t.Error("kind=USER does not list users")
+	}
+}

@@ -1,16 +1,36 @@
 package web
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 	"unicode"
+
+	"github.com/gorilla/sessions"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
+// maxPendingSignIns bounds the sign-ins one browser may have under way at
+// once (one per tab that started one).
+const maxPendingSignIns = 5
+
+// pendingSignIns are the browser's sign-ins under way, oldest first,
+// without those past portal.SignInLifetime.
+func (s *Server) pendingSignIns(sess *sessions.Session) []portal.SignIn {
+	all, _ := sess.Values[keySignIn].([]portal.SignIn)
+	now := s.deps.Now()
+	return slices.DeleteFunc(slices.Clone(all), func(l portal.SignIn) bool { return now.Sub(l.Started) > portal.SignInLifetime })
+}
+
 // handleLogin starts a sign-in. GET /auth/login?login_hint=&return_to=
+//
+// Each sign-in is kept by its state, beside any other of the same browser
+// (another tab), so each can finish.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	hint := q.Get("login_hint")
@@ -23,7 +43,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := sessionFrom(r.Context())
-	sess.Values[keySignIn] = signIn
+	pending := append(s.pendingSignIns(sess), signIn)
+	sess.Values[keySignIn] = pending[max(0, len(pending)-maxPendingSignIns):]
 	if err := sess.Save(r, w); err != nil {
 		s.renderError(w, r, err)
 		return
@@ -32,24 +53,56 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleCallback finishes a sign-in. GET /auth/callback?code=&state=
+//
+// The state is looked up first: a callback for no sign-in of this browser
+// (forged, replayed, or a tab whose sign-in another finished already) is
+// refused and changes nothing, so a link from another site cannot sign
+// anyone out. A sign-in that is found is spent, whatever happens next.
 func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
+	// A client past its failed sign-ins for the minute is not heard: no
+	// row each, one summary row when the minute ends (RunSummaries).
+	if wait, limited := s.signInsLimited(r); limited {
+		s.tooMany(w, r, wait, "Too many sign-ins failed from your address in the last minute.")
+		return
+	}
 	sess := sessionFrom(r.Context())
-	signIn, _ := sess.Values[keySignIn].(portal.SignIn)
-	// Single use: whatever happens next, this sign-in is spent.
-	delete(sess.Values, keySignIn)
-	delete(sess.Values, keyUser)
+	pending := s.pendingSignIns(sess)
+	var signIn portal.SignIn
+	if states := r.URL.Query()["state"]; len(states) == 1 {
+		for i, l := range pending {
+			if subtle.ConstantTimeCompare([]byte(states[0]), []byte(l.State)) == 1 {
+				signIn, pending = l, slices.Delete(pending, i, i+1)
+				break
+			}
+		}
+	}
+	if signIn.State != "" {
+		sess.Values[keySignIn] = pending
+		if err := sess.Save(r, w); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
 	user, tokens, err := s.deps.Auth.CompleteSignIn(r.Context(), r.URL.Query(), signIn)
 	if err != nil {
-		sess.Save(r, w)
 		s.log.WarnContext(r.Context(), "sign-in failed", "event", "auth.failure", "request_id", requestIDFrom(r.Context()), "err", err)
-		s.note(r, access.Who{ClientIP: s.clientIP(r)}, portal.ActionSignInFailure, portal.OutcomeFailed, portal.ErrorMessage(err))
+		who := access.Who{ClientIP: s.clientIP(r)}
+		if ok, wait := s.signInFailures.admit(who.ClientIP, who, s.deps.Now()); !ok {
+			s.tooMany(w, r, wait, "Too many sign-ins failed from your address in the last minute.")
+			return
+		}
+		s.note(r, who, portal.ActionSignInFailure, portal.OutcomeFailed, portal.ErrorMessage(err))
 		s.renderError(w, r, err)
 		return
 	}
 	// A new session key at sign-in: a key planted before it (fixation) or
-	// seen by anyone before it is worth nothing after.
+	// seen by anyone before it is worth nothing after. The browser's other
+	// sign-ins under way stay, so another tab can still finish its own.
 	s.sessions.renew(r.Context(), sess)
 	sess.Values = map[any]any{keyUser: user}
+	if len(pending) > 0 {
+		sess.Values[keySignIn] = pending
+	}
 	if err := sess.Save(r, w); err != nil {
 		s.renderError(w, r, err)
 		return
@@ -69,10 +122,27 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
+// signInsLimited reports whether r's client is past its failed sign-ins
+// for the minute (counting this request as one more refused), and how
+// long until it may try again.
+func (s *Server) signInsLimited(r *http.Request) (time.Duration, bool) {
+	ip := s.clientIP(r)
+	s.signInFailures.mu.Lock()
+	w := s.signInFailures.windows[ip]
+	past := w != nil && s.deps.Now().Sub(w.start) < time.Minute && w.n >= s.signInFailures.limit
+	s.signInFailures.mu.Unlock()
+	if !past {
+		return 0, false
+	}
+	_, wait := s.signInFailures.admit(ip, access.Who{ClientIP: ip}, s.deps.Now())
+	return wait, true
+}
+
 // handleLogout ends the session on the server, then at Entra. POST /auth/logout
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	s.note(r, s.who(r), portal.ActionSignOut, portal.OutcomeSuccess, "")
 	sess := sessionFrom(r.Context())
+	s.deps.Auth.ForgetTokens(hashKey(sess.ID))
 	sess.Options.MaxAge = -1
 	if err := sess.Save(r, w); err != nil {
 		s.renderError(w, r, err)

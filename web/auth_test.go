@@ -293,3 +293,119 @@ func (e *portalEnv) auditCount(action portal.AuditAction) int {
 	})
 	return n
 }
+
+// Issue 14: a callback for no sign-in of this browser changes nothing (a
+// link from another site cannot sign anyone out); two tabs' sign-ins each
+// finish; a tab whose sign-in is spent gets "sign in again", and the
+// session stands.
+func TestSignInsPerState(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	c := e.browser()
+	first := e.startSignIn(c, "admin@contoso.test")
+	if p := e.get(c, first.String()); p.status != 200 {
+		t.Fatalf("sign-in: %d", p.status)
+	}
+	junk := withQuery(first, func(q url.Values) { q.Set("state", "never-issued") })
+	for _, target := range []string{junk, first.String(), e.srv.URL + "/auth/callback"} {
+		if p := e.get(noFollow(c), target); p.status < 400 || p.status >= 500 || !strings.Contains(p.body, "sign in again") {
+			t.Fatalf("%s: %d %s", target, p.status, p.body)
+		}
+		if who := e.signedInAs(c); who == "" {
+			t.Fatalf("signed out by a callback for no sign-in of this browser (%s)", target)
+		}
+	}
+
+	// Two tabs start signing in; the second finishes first, then the first.
+	tabs := e.browser()
+	a := e.startSignIn(tabs, "helpdesk@contoso.test")
+	b := e.startSignIn(tabs, "admin@contoso.test")
+	if p := e.get(noFollow(tabs), b.String()); p.status != http.StatusSeeOther {
+		t.Fatalf("tab b: %d %s", p.status, p.body)
+	}
+	if who := e.signedInAs(tabs); who == "" {
+		t.Fatal("tab b did not sign in")
+	}
+	if p := e.get(noFollow(tabs), a.String()); p.status != http.StatusSeeOther {
+		t.Fatalf("tab a, after b: %d %s", p.status, p.body)
+	}
+	if who := e.signedInAs(tabs); !strings.Contains(strings.ToLower(who), "help") {
+		t.Fatalf("after tab a: signed in as %q", who)
+	}
+	// Tab b's link again: spent; the session stands.
+	if p := e.get(noFollow(tabs), b.String()); p.status < 400 {
+		t.Fatalf("tab b's link reused: %d", p.status)
+	}
+	if who := e.signedInAs(tabs); who == "" {
+		t.Fatal("a spent link signed the browser out")
+	}
+
+	// At most a few sign-ins are kept: the oldest goes.
+	many := e.browser()
+	oldest := e.startSignIn(many, "admin@contoso.test")
+	for range maxPendingSignIns {
+		e.startSignIn(many, "admin@contoso.test")
+	}
+	if p := e.get(noFollow(many), oldest.String()); p.status < 400 {
+		t.Fatalf("the oldest of %d sign-ins: %d", maxPendingSignIns+1, p.status)
+	}
+}
+
+// Issue 14, floods: failed sign-ins past the limit get 429 with
+// Retry-After and a readable page, and one summary audit row instead of a
+// row each; a session's changes past its limit get 429 too.
+func TestFloodsAreLimited(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	limit := 10
+	e.server.deps.Limits = Limits{FailedSignInsPerMinute: limit, MutationsPerMinute: 30}
+	e.server.signInFailures.limit, e.server.mutations.limit = limit, 30
+	before := e.auditCount(portal.ActionSignInFailure)
+	junk := e.srv.URL + "/auth/callback?state=junk&code=x"
+	c := e.browser()
+	var last page
+	for range limit + 50 {
+		last = e.get(noFollow(c), junk)
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" || !strings.Contains(last.body, "Too many sign-ins failed") {
+		t.Fatalf("past the limit: %d, Retry-After %q", last.status, last.header.Get("Retry-After"))
+	}
+	if n := e.auditCount(portal.ActionSignInFailure) - before; n != limit {
+		t.Fatalf("%d failed sign-ins audited during the flood, want %d", n, limit)
+	}
+	// The minute ends: one row sums up the rest, and sign-ins work again.
+	e.clock.Add(time.Minute)
+	e.server.writeSummaries(context.Background(), e.clock.Now())
+	if n := e.auditCount(portal.ActionSignInFailure) - before; n != limit+1 {
+		t.Fatalf("%d rows after the summary, want %d", n, limit+1)
+	}
+	var summary string
+	e.db.WalkAudit(context.Background(), portal.GUID{}, func(ev portal.AuditEvent) error {
+		if ev.Action == portal.ActionSignInFailure {
+			summary = ev.Detail
+		}
+		return nil
+	})
+	if !strings.Contains(summary, "50 more failed sign-ins from 127.0.0.1") {
+		t.Errorf("summary row: %q", summary)
+	}
+	e.signIn(c, "admin@contoso.test")
+	if who := e.signedInAs(c); who == "" {
+		t.Error("a good sign-in after the minute ended")
+	}
+
+	// A session's changes.
+	admin := noFollow(e.as("admin@contoso.test"))
+	limited := false
+	for i := range e.server.deps.Limits.MutationsPerMinute + 1 {
+		p := e.post(admin, "/names/refresh", url.Values{})
+		if p.status == http.StatusTooManyRequests {
+			limited = i == e.server.deps.Limits.MutationsPerMinute && p.header.Get("Retry-After") != ""
+			break
+		}
+	}
+	if !limited {
+		t.Error("a session's changes past the limit were not answered 429")
+	}
+	if p := e.get(admin, "/assignments"); p.status != http.StatusOK {
+		t.Errorf("reading while changes are limited: %d", p.status)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -73,6 +74,7 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plan := s.deps.Bulk.Plan
+	modeSeen := false
 	for {
 		part, err := mr.NextPart()
 		if err != nil {
@@ -86,7 +88,14 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		if part.FormName() == "mode" {
 			// The form puts the mode before the file, so it is known
-			// before the file streams past.
+			// before the file streams past. Sent twice, it is refused,
+			// as form fields are (parseForm).
+			if modeSeen {
+				part.Close()
+				fail(http.StatusBadRequest, "The upload names what the file holds twice; send the form once.")
+				return
+			}
+			modeSeen = true
 			var mode [16]byte
 			n, _ := io.ReadFull(part, mode[:])
 			part.Close()
@@ -106,6 +115,13 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		plan, err := plan(r.Context(), s.who(r), part.FileName(), part)
 		part.Close()
+		if err == nil && moreParts(mr) {
+			// A second file (or mode) after the first: which one was
+			// meant is unclear, so neither is taken. The plan made of
+			// the first is never shown, and expires unused.
+			fail(http.StatusBadRequest, "The upload holds more than one file; send one file at a time.")
+			return
+		}
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			switch {
@@ -120,6 +136,22 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		redirectAfterPost(w, r, "/bulk/"+plan.ID)
 		return
+	}
+}
+
+// moreParts reports whether the rest of an upload holds another file or
+// mode part.
+func moreParts(mr *multipart.Reader) bool {
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return false
+		}
+		name := part.FormName()
+		part.Close()
+		if name == "file" || name == "mode" {
+			return true
+		}
 	}
 }
 

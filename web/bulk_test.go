@@ -99,3 +99,34 @@ func (e *portalEnv) auditRows() int {
 	}
 	return n
 }
+
+// A multipart field sent twice is refused, as form fields are: two modes,
+// or two files (which was meant is unclear).
+func TestBulkUploadFieldsOnce(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	admin := noFollow(e.as("admin@contoso.test"))
+	file := []byte("objectId,kind,clientIds\n" + bob.String() + ",user," + appDesktop.String() + "\n")
+	send := func(fields ...[2]string) page {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for _, f := range fields {
+			if f[0] == "file" {
+				fw, _ := mw.CreateFormFile("file", "changes.csv")
+				fw.Write([]byte(f[1]))
+			} else {
+				mw.WriteField(f[0], f[1])
+			}
+		}
+		mw.Close()
+		return e.do(admin, "POST", "/bulk", &body, http.Header{"Content-Type": {mw.FormDataContentType()}})
+	}
+	if p := send([2]string{"mode", "changes"}, [2]string{"mode", "adopt"}, [2]string{"file", string(file)}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "twice") {
+		t.Errorf("two modes: %d", p.status)
+	}
+	if p := send([2]string{"mode", "changes"}, [2]string{"file", string(file)}, [2]string{"file", string(file)}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "more than one file") {
+		t.Errorf("two files: %d", p.status)
+	}
+	if p := send([2]string{"mode", "changes"}, [2]string{"file", string(file)}, [2]string{"note", "x"}); p.status != http.StatusSeeOther {
+		t.Errorf("one of each, and another field: %d %s", p.status, p.body)
+	}
+}

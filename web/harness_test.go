@@ -172,6 +172,9 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		Session:       opts,
 		DevMode:       true,
 		Now:           e.clock.Now,
+		// Tests sign in and fail to, many times a minute from one
+		// address; TestFloodsAreLimited sets its own limits.
+		Limits: Limits{FailedSignInsPerMinute: 1000, MutationsPerMinute: 1000},
 	})
 	e.srv.Config.Handler = e.server
 	t.Cleanup(func() { e.assertNoSecretsLogged() })

@@ -164,6 +164,10 @@ func TestNamesWhenGraphFails(t *testing.T) {
 	if !strings.Contains(note, "slow down") || !strings.Contains(list.body, alice.String()) || strings.Contains(list.body, "Alice Smith") {
 		t.Errorf("throttled: note %q", note)
 	}
+	// Reloading the list says it again (a reused rendering has no note).
+	if note, _ := e.get(helpdesk, "/assignments").testid("names-note"); !strings.Contains(note, "slow down") {
+		t.Errorf("the list reloaded while throttled: note %q", note)
+	}
 	asked := len(emu.Requests())
 	e.get(helpdesk, "/assignments/"+alice.String())
 	finder := e.get(helpdesk, "/assignments/new?find=alice")
@@ -183,6 +187,9 @@ func TestNamesWhenGraphFails(t *testing.T) {
 	e.clock.Add(41 * time.Second)
 	if d := e.get(helpdesk, "/assignments/"+alice.String()); !strings.Contains(d.body, "Alice Smith") {
 		t.Error("no name after Graph recovered")
+	}
+	if l := e.get(helpdesk, "/assignments"); !strings.Contains(l.body, "Alice Smith") {
+		t.Error("the list shows no name after Graph recovered")
 	}
 
 	// No consent (403) and Graph down (503): a reason, IDs, a working revoke.

@@ -60,8 +60,20 @@ func (c *resultsCache) put(k resultsKey, stamp access.ListStamp, r *renderedResu
 	k.stamp = stamp
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxRenderedResults {
+	if c.m == nil {
 		c.m = map[resultsKey]*renderedResults{}
+	}
+	if len(c.m) >= maxRenderedResults {
+		// Make room by dropping a quarter, chosen by map order (random):
+		// emptying it all at once would make the popular pages cold too.
+		n := maxRenderedResults / 4
+		for key := range c.m {
+			if n == 0 {
+				break
+			}
+			delete(c.m, key)
+			n--
+		}
 	}
 	c.m[k] = r
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/static"
@@ -15,7 +16,9 @@ import (
 // TestEveryRouteHasAPolicy.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.accessLog, s.recoverer, s.securityHeaders, s.crossOrigin, s.loadSession)
+	// GetHead: HEAD works wherever GET does (RFC 9110), answered by the GET
+	// handler under the same policy; the server sends no body.
+	r.Use(s.requestID, s.accessLog, s.recoverer, s.securityHeaders, s.crossOrigin, s.loadSession, s.limitMutations, middleware.GetHead)
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 

@@ -61,6 +61,8 @@ type Deps struct {
 	// migrations); nil means always ready.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
+	// Limits bound floods from one client (defaults when zero).
+	Limits Limits
 }
 
 // RequestObserver hears of every answered request (metrics). route is the
@@ -79,6 +81,9 @@ type Server struct {
 	// policies records every route's access policy, keyed "METHOD pattern",
 	// so a test can prove that no route lacks one.
 	policies map[string]policy
+	// signInFailures counts failed sign-ins per client address, and
+	// mutations changes per session (see Limits).
+	signInFailures, mutations flood
 }
 
 // New builds the Server and its routes.
@@ -95,12 +100,14 @@ func New(d Deps) *Server {
 	if d.Session.Absolute <= 0 {
 		d.Session.Absolute = 24 * time.Hour
 	}
+	d.Limits.Defaults()
 	s := &Server{
 		deps:     d,
 		log:      d.Logger,
 		sessions: &sessionStore{db: d.Sessions, opts: d.Session, now: d.Now, log: d.Logger},
 		policies: map[string]policy{},
 	}
+	s.signInFailures.limit, s.mutations.limit = d.Limits.FailedSignInsPerMinute, d.Limits.MutationsPerMinute
 	s.handler = s.routes()
 	return s
 }

@@ -27,7 +27,7 @@ const (
 
 func init() {
 	gob.Register(portal.User{})
-	gob.Register(portal.SignIn{})
+	gob.Register([]portal.SignIn{})
 	gob.Register([]Flash{})
 }
 

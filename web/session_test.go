@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -336,6 +337,50 @@ func TestClientIP(t *testing.T) {
 		}
 		if got := s.clientIP(r); got != tc.want {
 			t.Errorf("from %s with X-Forwarded-For %q: %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
+	}
+}
+
+// RFC 9110: HEAD works wherever GET does, under the same policy and
+// without a body; a 405 says which methods the resource has.
+func TestHeadAndAllow(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	admin := e.as("admin@contoso.test")
+	do := func(c *http.Client, method, path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.srv.URL+path, nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := noFollow(c).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/assignments": 200, "/audit": 200, "/assignments.csv": 200, "/no-such-page": 404} {
+		get, _ := do(admin, http.MethodGet, path)
+		head, body := do(admin, http.MethodHead, path)
+		if head.StatusCode != want || get.StatusCode != want || body != "" || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+			t.Errorf("HEAD %s: %d %q (%s), GET %d", path, head.StatusCode, body, head.Header.Get("Content-Type"), get.StatusCode)
+		}
+	}
+	// HEAD is refused where GET is: signed out, and for a role without it.
+	if resp, _ := do(e.browser(), http.MethodHead, "/assignments"); resp.StatusCode == 200 {
+		t.Errorf("HEAD /assignments signed out: %d", resp.StatusCode)
+	}
+	if resp, _ := do(e.as("helpdesk@contoso.test"), http.MethodHead, "/audit"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("HEAD /audit as helpdesk: %d", resp.StatusCode)
+	}
+	for path, want := range map[string]string{
+		"/healthz":                       "GET, HEAD",
+		"/assignments":                   "GET, HEAD, POST",
+		"/auth/logout":                   "POST",
+		"/assignments/" + alice.String(): "GET, HEAD, POST, DELETE",
+	} {
+		method := http.MethodPatch
+		if resp, _ := do(admin, method, path); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != want {
+			t.Errorf("%s %s: %d, Allow %q, want %q", method, path, resp.StatusCode, resp.Header.Get("Allow"), want)
 		}
 	}
 }

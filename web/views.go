@@ -116,7 +116,11 @@ func relativeTime(now, t time.Time) string {
 }
 
 func (s *Server) acsView(nb *nameBook, a portal.Assignment) *templates.ACSView {
-	return &templates.ACSView{KindLabel: a.Kind.Label(), Spelling: a.Spelling, Apps: s.appRefs(nb, a.ClientIDs)}
+	v := &templates.ACSView{KindLabel: a.Kind.Label(), Spelling: a.Spelling, Apps: s.appRefs(nb, a.ClientIDs)}
+	for _, odd := range a.OddClientIDs {
+		v.Apps = append(v.Apps, templates.AppRef{ID: odd, NotAnAppID: true})
+	}
+	return v
 }
 
 // appOptions offers the known apps as checkboxes, ticking the chosen ones;

@@ -36,6 +36,7 @@ type adapters struct {
 	BaseURL, SignOutOrigin, ACSResourceID string // an https BaseURL turns HSTS on
 	Session                               web.SessionOptions
 	TrustedProxies                        []netip.Prefix
+	Limits                                web.Limits
 	KnownApps                             []portal.KnownApp
 	TenantNames                           map[portal.GUID]string
 	ReconcileEvery, ExpiryGrace           time.Duration
@@ -58,14 +59,20 @@ type app struct {
 // until Run.
 func assemble(a adapters) (*app, error) {
 	db, logger := a.Store, a.Logger
-	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows})
+	var service *access.Service // made below; scrapes come after
+	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows,
+		ListIndex: func() (tenants, rows, bytes int64) {
+			lm := service.ListMemory()
+			return int64(lm.Tenants), int64(lm.Rows), int64(lm.Bytes)
+		}})
 	a.ACS.Observer = m
 	acsClient, err := acs.New(a.ACS)
 	if err != nil {
 		return nil, err
 	}
-	service := access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
-		Directory: a.Directory, ACSResourceID: a.ACSResourceID})
+	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
+		ResourceAccountSpelling: a.ACS.ResourceAccountSpelling,
+		Directory:               a.Directory, ACSResourceID: a.ACSResourceID})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}
 	expirer := &jobs.Expirer{Service: service, Locks: db, Grace: a.ExpiryGrace, Logger: logger}
 	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
@@ -85,6 +92,7 @@ func assemble(a adapters) (*app, error) {
 		Session:        a.Session,
 		HSTS:           strings.HasPrefix(a.BaseURL, "https://"),
 		TrustedProxies: a.TrustedProxies,
+		Limits:         a.Limits,
 		DevMode:        a.DevMode,
 		Metrics:        m,
 		Ready:          readiness(db, a.ACS.Credential),
@@ -94,6 +102,7 @@ func assemble(a adapters) (*app, error) {
 		expirer.Run,
 		bulkRunner.Run,
 		func(ctx context.Context) { pruneSessions(ctx, site, 10*time.Minute, logger) },
+		site.RunSummaries,
 	}}
 	if mln := a.MetricsListener; mln != nil {
 		p.background = append(p.background, func(ctx context.Context) { serveUntilDone(ctx, metricsServer(m), mln) })

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/web"
 )
 
 // serveConfig is every setting of `portal serve`, read from PORTAL_*
@@ -35,6 +38,12 @@ type serveConfig struct {
 	ACSEndpoint     string // PORTAL_ACS_ENDPOINT (managed identity)
 	ACSConnection   *acs.ConnectionString
 	ManagedIdentity string // PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID: a user-assigned identity
+	// PORTAL_ACS_API_VERSION: the api-version sent to ACS (default
+	// 2025-06-30); PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING: the principalType
+	// sent for resource accounts, teamsResourceAccount (default) or
+	// resourceAccount (the OpenAPI spec's).
+	ACSAPIVersion string
+	ACSSpelling   string
 	// PORTAL_DATABASE_URL (or _FILE: a PostgreSQL URL holds a password):
 	// sqlite:PATH or postgres://…; PORTAL_DATABASE_MIGRATION_URL (or
 	// _FILE), for PostgreSQL, a role owning the schema to migrate with.
@@ -55,6 +64,9 @@ type serveConfig struct {
 	// PORTAL_TRUSTED_PROXIES: comma-separated CIDR ranges of the proxies
 	// in front of the portal, whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// PORTAL_LIMIT_FAILED_SIGNINS_PER_MINUTE (per client address, default
+	// 10) and PORTAL_LIMIT_CHANGES_PER_MINUTE (per session, default 120).
+	Limits web.Limits
 	// PORTAL_GRAPH=true: sign-in also asks for delegated Graph permission
 	// (names for IDs); PORTAL_TOKEN_CACHE_KEY (or _FILE), base64 of 32
 	// random bytes, seals each session's Graph tokens at rest.
@@ -164,6 +176,15 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 		bad("PORTAL_ACS_ENDPOINT: %s", portal.ErrorMessage(err))
 	}
 	c.ManagedIdentity = getenv("PORTAL_ACS_MANAGED_IDENTITY_CLIENT_ID")
+	c.ACSAPIVersion = cmp.Or(strings.TrimSpace(getenv("PORTAL_ACS_API_VERSION")), acs.APIVersion)
+	if err := acs.CheckAPIVersion(c.ACSAPIVersion); err != nil {
+		bad("PORTAL_ACS_API_VERSION: %s", portal.ErrorMessage(err))
+	}
+	switch c.ACSSpelling = cmp.Or(strings.TrimSpace(getenv("PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING")), "teamsResourceAccount"); c.ACSSpelling {
+	case "teamsResourceAccount", "resourceAccount":
+	default:
+		bad("PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING must be teamsResourceAccount or resourceAccount, not %q", c.ACSSpelling)
+	}
 
 	if db, err := parseDatabase(secret("PORTAL_DATABASE_URL")); err != nil {
 		bad("PORTAL_DATABASE_URL: %s (e.g. sqlite:/var/lib/portal/portal.db or postgres://portal@db.example.com/portal)", err)
@@ -210,6 +231,19 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 			continue
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	for name, dst := range map[string]*int{
+		"PORTAL_LIMIT_FAILED_SIGNINS_PER_MINUTE": &c.Limits.FailedSignInsPerMinute,
+		"PORTAL_LIMIT_CHANGES_PER_MINUTE":        &c.Limits.MutationsPerMinute,
+	} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				bad("%s must be a whole number of 1 or more, not %q", name, v)
+				continue
+			}
+			*dst = n
+		}
 	}
 	seenRole := map[string]portal.Role{}
 	for _, r := range portal.AllRoles {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"github.com/teamsphone/portal/internal/acs"
 )
 
 // runConfig is `portal config check`: it reads the settings exactly as
@@ -25,7 +27,7 @@ func runConfig(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	cfg, problems := loadServeConfig(getenv)
 	for _, l := range cfg.describe(getenv) {
-		fmt.Fprintf(stdout, "%-34s %s\n", l[0], l[1])
+		fmt.Fprintf(stdout, "%-38s %s\n", l[0], l[1])
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(stdout, "\nno problems found")
@@ -95,11 +97,14 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	default:
 		add("ACS", orNone(c.ACSEndpoint)+" with the system-assigned managed identity")
 	}
+	add("PORTAL_ACS_API_VERSION", c.ACSAPIVersion+" (published: "+strings.Join(acs.APIVersions, ", ")+")")
+	add("PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING", c.ACSSpelling+" (the principalType sent for resource accounts)")
 	if getenv("PORTAL_DATABASE_URL_FILE") != "" {
 		add("PORTAL_DATABASE_URL", "from the file "+getenv("PORTAL_DATABASE_URL_FILE")+": "+maskURL(c.Database.SQLitePath+c.Database.PostgresURL))
 	} else {
 		add("PORTAL_DATABASE_URL", maskURL(getenv("PORTAL_DATABASE_URL")))
 	}
+	add("database pool", c.Database.pool())
 	if c.Database.MigrationURL != "" {
 		add("PORTAL_DATABASE_MIGRATION_URL", maskURL(c.Database.MigrationURL)+" (migrates at start)")
 	} else if c.Database.PostgresURL != "" {
@@ -111,6 +116,9 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 		proxies = append(proxies, p.String())
 	}
 	add("PORTAL_TRUSTED_PROXIES", orNone(strings.Join(proxies, ", ")))
+	limits := c.Limits
+	limits.Defaults()
+	add("limits", fmt.Sprintf("%d failed sign-ins a minute per client, %d changes a minute per session", limits.FailedSignInsPerMinute, limits.MutationsPerMinute))
 	var apps []string
 	for _, a := range c.KnownApps {
 		apps = append(apps, a.Name+" ("+a.ID.String()+")")

@@ -227,12 +227,9 @@ func startDevACS(f devFlags, logger *slog.Logger) (devACS, error) {
 	if err != nil {
 		return devACS{}, fmt.Errorf("ACS emulator: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", emu)
 	// Faults can be changed while dev mode runs, to watch a bulk job or a
 	// reconcile ride out throttling: curl -X PUT -d '429=0.2,retry-after=1'.
-	mux.HandleFunc("PUT /_emulator/faults", faultsHandler(emu.SetRates))
-	url, stop, err := serveLoopback(mux, emu.Close)
+	url, stop, err := serveLoopback(withFaultSwitch(emu, emu.SetRates), emu.Close)
 	if err != nil {
 		return devACS{}, fmt.Errorf("ACS emulator: %w", err)
 	}
@@ -288,10 +285,12 @@ func printDevBanner(w io.Writer, base string, a devACS, metrics net.Listener, gr
 	fmt.Fprintf(w, "  data: %s\n", dataDir)
 }
 
-// faultsHandler sets an emulator's faults from a PUT body in -acs-faults'
-// syntax.
-func faultsHandler(set func(acsemu.Rates)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// withFaultSwitch serves an emulator, and PUT /_emulator/faults beside it
+// to change its faults while it runs (the -faults syntax).
+func withFaultSwitch(emu http.Handler, set func(acsemu.Rates)) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", emu)
+	mux.HandleFunc("PUT /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 		rates, err := acsemu.ParseRates(string(body))
 		if err != nil {
@@ -300,7 +299,8 @@ func faultsHandler(set func(acsemu.Rates)) http.HandlerFunc {
 		}
 		set(rates)
 		fmt.Fprintf(w, "faults now: %+v\n", rates)
-	}
+	})
+	return mux
 }
 
 // serveLoopback serves h on a free loopback port until stop. Shutting down

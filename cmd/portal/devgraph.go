@@ -59,10 +59,7 @@ func startDevGraph(idp *devidp.IdP, withheld []string, logger *slog.Logger) (*gr
 		return g.Tenant, slices.DeleteFunc(slices.Clone(g.Scopes), func(s string) bool { return slices.Contains(withheld, s) }), nil
 	}})
 	seedDevDirectory(emu)
-	mux := http.NewServeMux()
-	mux.Handle("/", emu)
-	mux.HandleFunc("PUT /_emulator/faults", faultsHandler(emu.SetRates))
-	url, stop, err := serveLoopback(mux, emu.Close)
+	url, stop, err := serveLoopback(withFaultSwitch(emu, emu.SetRates), emu.Close)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -28,6 +28,7 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	deleteMissing := fs.Int("delete-missing", 404, "status for DELETE of an absent assignment: 404 or 204")
 	bearer := fs.String("bearer-token", "", "a static bearer token to accept besides HMAC (for testing Entra auth)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address")
+	usersWithout := fs.String("users-without-client-ids", "refuse", "a user assignment PUT with no clientIds: refuse (400, as the service does) or accept (as the specification allows)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -43,11 +44,15 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	if *deleteMissing != 404 && *deleteMissing != 204 {
 		return errors.New("-delete-missing must be 404 or 204")
 	}
+	if *usersWithout != "refuse" && *usersWithout != "accept" {
+		return errors.New("-users-without-client-ids must be refuse or accept")
+	}
 	cfg := acsemu.Config{
-		AccessKey:           key,
-		DeleteMissingStatus: *deleteMissing,
-		StatePath:           *state,
-		Logger:              slog.New(slog.NewJSONHandler(stderr, nil)),
+		AccessKey:             key,
+		DeleteMissingStatus:   *deleteMissing,
+		UsersWithoutClientIDs: *usersWithout == "accept",
+		StatePath:             *state,
+		Logger:                slog.New(slog.NewJSONHandler(stderr, nil)),
 	}
 	if *bearer != "" {
 		cfg.VerifyBearer = acsemu.StaticTokens(*bearer)
@@ -64,7 +69,8 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	srv := &http.Server{
-		Handler:           emu,
+		// The same runtime fault switch as portal dev's emulator.
+		Handler:           withFaultSwitch(emu, emu.SetRates),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
@@ -72,6 +78,7 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	// instead of letting them hold it to its deadline.
 	srv.RegisterOnShutdown(emu.Close)
 	fmt.Fprintf(stdout, "PORTAL_ACS_CONNECTION_STRING=endpoint=http://%s/;accesskey=%s\n", ln.Addr(), base64.StdEncoding.EncodeToString(key))
+	fmt.Fprintf(stderr, "change faults while it runs: curl -X PUT -d '429=0.2,retry-after=1' http://%s/_emulator/faults\n", ln.Addr())
 	return serveUntilDone(ctx, srv, ln)
 }
 

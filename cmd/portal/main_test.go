@@ -58,6 +58,7 @@ func TestEmulatorRefusesBadSettings(t *testing.T) {
 		{"-addr", "127.0.0.1:0", "-access-key", "not base64!"},
 		{"-addr", "127.0.0.1:0", "-faults", "429=2"},
 		{"-addr", "127.0.0.1:0", "-delete-missing", "500"},
+		{"-addr", "127.0.0.1:0", "-users-without-client-ids", "maybe"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append([]string{"emulator"}, args...), noEnv, &out, &errOut)
@@ -98,6 +99,27 @@ func TestEmulatorServesItsConnectionString(t *testing.T) {
 	}
 	if created, _, err := c.PutAssignment(ctx, a); err != nil || !created {
 		t.Fatalf("PUT: %v %v", created, err)
+	}
+	// Faults change while it runs, as portal dev's emulator's do.
+	faults := func(spec string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPut, strings.TrimSuffix(conn.Endpoint, "/")+"/_emulator/faults", strings.NewReader(spec))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("PUT faults %q: %d", spec, resp.StatusCode)
+		}
+	}
+	faults("429=1,retry-after=3600") // past the client's bound: it fails at once
+	if _, _, err := c.GetAssignment(ctx, a.TenantID, a.ObjectID); portal.ErrorCode(err) != portal.ETHROTTLED {
+		t.Errorf("with every call throttled: %v", err)
+	}
+	faults("")
+	if _, _, err := c.GetAssignment(ctx, a.TenantID, a.ObjectID); err != nil {
+		t.Errorf("faults off: %v", err)
 	}
 	cancel()
 	select {

@@ -47,6 +47,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`portal_acs_calls_total{method="GET",status="200"}`,
 		`portal_audit_rows `,
 		`portal_sessions_active `,
+		`portal_list_index_rows `, // the list was viewed above
+		`portal_list_index_bytes `,
 		`portal_http_request_duration_seconds_bucket{route="/lookup"`,
 	} {
 		if !strings.Contains(text, want) {

@@ -72,6 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Listener: ln, MetricsListener: mln, Store: db, ACS: acsOpts, Auth: auth, Directory: directory, Logger: logger,
 		BaseURL: cfg.BaseURL, SignOutOrigin: cfg.EntraHost, ACSResourceID: cfg.ACSResourceID,
 		Session: web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, TrustedProxies: cfg.TrustedProxies,
+		Limits:    cfg.Limits,
 		KnownApps: cfg.KnownApps, ReconcileEvery: cfg.ReconcileEvery, ExpiryGrace: cfg.ExpiryGrace, RequireJustification: cfg.RequireJustification,
 	})
 	if err != nil {
@@ -120,13 +121,14 @@ func entraAuthenticator(cfg serveConfig, caches portal.TokenCacheStore) (*entra.
 // readiness then also asks for.
 func acsOptions(cfg serveConfig) (acs.Options, error) {
 	if cfg.ACSConnection != nil {
-		return acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey}, nil
+		return acs.Options{Endpoint: cfg.ACSConnection.Endpoint, AccessKey: cfg.ACSConnection.AccessKey,
+			APIVersion: cfg.ACSAPIVersion, ResourceAccountSpelling: cfg.ACSSpelling}, nil
 	}
 	cred, err := acs.NewCredential(acs.CredentialOptions{ManagedIdentityClientID: cfg.ManagedIdentity})
 	if err != nil {
 		return acs.Options{}, err
 	}
-	return acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred}, nil
+	return acs.Options{Endpoint: cfg.ACSEndpoint, Credential: cred, APIVersion: cfg.ACSAPIVersion, ResourceAccountSpelling: cfg.ACSSpelling}, nil
 }
 
 // readyStore is what readiness asks of the database.

@@ -317,16 +317,33 @@ func TestConfigCheck(t *testing.T) {
 	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err != nil {
 		t.Fatalf("good settings: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"no problems found", "client secret, set, from the file " + secretFile, "10.0.0.0/8", "admin=Admin", "with an access key"} {
+	for _, want := range []string{"no problems found", "client secret, set, from the file " + secretFile, "10.0.0.0/8", "admin=Admin", "with an access key",
+		"PORTAL_ACS_API_VERSION                 2025-06-30", "PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING   teamsResourceAccount (the",
+		"10 failed sign-ins a minute per client, 120 changes a minute per session"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	env["PORTAL_ACS_API_VERSION"], env["PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING"] = "2026-09-23", "resourceAccount"
+	out.Reset()
+	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), "2026-09-23 (published") || !strings.Contains(out.String(), "resourceAccount (the principalType") {
+		t.Errorf("API version and spelling set: %v\n%s", err, out.String())
+	}
+	env["PORTAL_ACS_API_VERSION"], env["PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING"] = "latest", "room"
+	out.Reset()
+	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err == nil ||
+		!strings.Contains(out.String(), "PORTAL_ACS_API_VERSION: ") || !strings.Contains(out.String(), "PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING must be") {
+		t.Errorf("bad API version and spelling: %v\n%s", err, out.String())
+	}
+	delete(env, "PORTAL_ACS_API_VERSION")
+	delete(env, "PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING")
 	env["PORTAL_DATABASE_URL"] = "postgres://portal:pw-s3cret@db.example.com/portal"
 	env["PORTAL_SESSION_IDLE_TIMEOUT"] = "soon"
+	env["PORTAL_LIMIT_CHANGES_PER_MINUTE"] = "0"
 	out.Reset()
 	err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut)
-	if err == nil || exitCode(err) == 0 || !strings.Contains(out.String(), "PORTAL_SESSION_IDLE_TIMEOUT") {
+	if err == nil || exitCode(err) == 0 || !strings.Contains(out.String(), "PORTAL_SESSION_IDLE_TIMEOUT") || !strings.Contains(out.String(), "PORTAL_LIMIT_CHANGES_PER_MINUTE must be") {
 		t.Errorf("bad settings: %v\n%s", err, out.String())
 	}
 	for _, secret := range []string{"file-s3cret", "pw-s3cret", "c2VjcmV0"} {

@@ -99,7 +99,7 @@ type (
 		portal.PlanStore
 		portal.JobStore
 	}
-	// listStore is what the list snapshot reads: rows, and names to
+	// listStore is what the list index reads: rows, and names to
 	// search them by.
 	listStore interface {
 		portal.Inventory

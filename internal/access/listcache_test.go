@@ -118,7 +118,8 @@ func ids(items []portal.InventoryItem) []string {
 // client ID; Kind and State filter; each sort has a natural order with the
 // object ID breaking ties, and Desc reverses the whole of it; Limit 0 or
 // less is 50 and at most 200; a negative Offset is 0; Counts are the
-// tenant's totals before any filter.
+// tenant's totals before any filter. (Matching names and app names is the
+// index's own test: internal/listindex.)
 func referenceList(t *testing.T, store portal.Inventory, f portal.InventoryFilter) portal.InventoryPage {
 	t.Helper()
 	page := portal.InventoryPage{Counts: portal.InventoryCounts{ByState: map[portal.VerifyState]int{}}, Items: []portal.InventoryItem{}}

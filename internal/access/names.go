@@ -22,7 +22,7 @@ type Names struct {
 	core
 	dir   portal.Directory // nil: names are off
 	store portal.NameStore
-	// lists is the inventory snapshot: Refresh names asks for all of it,
+	// lists is the inventory index: Refresh names asks for all of it,
 	// and tells it names changed.
 	lists         *listCache
 	acsResourceID string
@@ -50,6 +50,10 @@ type NameRequest struct {
 	// accounts: for an admin, the tenant's resource accounts are then
 	// listed too, for their phone numbers (Graph's getByIds gives none).
 	ResourceAccounts []portal.GUID
+	// Cached, when set, are the cache's names of Objects and Apps as the
+	// caller already read them (the inventory list carries the names of
+	// its page): they are not read again. An ID absent was never named.
+	Cached *PageNames
 }
 
 // Empty reports whether there is nothing to ask.
@@ -132,7 +136,12 @@ func (s *Names) NamesFor(ctx context.Context, who Who, token GraphToken, req Nam
 			pn.Apps, err = s.CachedNames(ctx, who, portal.SpaceApp, req.Apps)
 		}
 	}
-	if read(); err != nil {
+	if req.Cached != nil {
+		err = s.fromCached(ctx, who, req, &pn)
+	} else {
+		read()
+	}
+	if err != nil {
 		s.log.WarnContext(ctx, "names unreadable", "event", "names.read", "err", err)
 		return PageNames{Note: "Names are not shown: " + portal.ErrorMessage(err)}
 	}
@@ -172,6 +181,39 @@ func (s *Names) NamesFor(ctx context.Context, who Who, token GraphToken, req Nam
 		pn.Note = "Some names are still being looked up in Microsoft Graph; reload the page in a moment to see them."
 	}
 	return pn
+}
+
+// fromCached takes the names req.Cached holds, and reads from the cache
+// only those it lacks: the list's copy of the names may lag the cache by up
+// to a second (namesEvery), and a name another request has just looked up
+// must not be asked of Graph again.
+func (s *Names) fromCached(ctx context.Context, who Who, req NameRequest, pn *PageNames) error {
+	if err := mayRead(who.User); err != nil {
+		return err
+	}
+	pn.Objects, pn.Apps = maps.Clone(req.Cached.Objects), maps.Clone(req.Cached.Apps)
+	if pn.Objects == nil {
+		pn.Objects = map[portal.GUID]portal.DirectoryName{}
+	}
+	if pn.Apps == nil {
+		pn.Apps = map[portal.GUID]portal.DirectoryName{}
+	}
+	for _, sp := range []struct {
+		space portal.NameSpace
+		ids   []portal.GUID
+		into  map[portal.GUID]portal.DirectoryName
+	}{{portal.SpaceObject, req.Objects, pn.Objects}, {portal.SpaceApp, req.Apps, pn.Apps}} {
+		missing, _ := s.namesDue(sp.ids, sp.into)
+		if len(missing) == 0 {
+			continue
+		}
+		found, err := s.CachedNames(ctx, who, sp.space, missing)
+		if err != nil {
+			return err
+		}
+		maps.Copy(sp.into, found)
+	}
+	return nil
 }
 
 // refreshNamesDetached looks req up in Graph in the background and reports
@@ -450,20 +492,6 @@ func (p *graphPause) hold(tenant portal.GUID, now time.Time, d time.Duration, er
 		p.until = map[portal.GUID]pauseEntry{}
 	}
 	p.until[tenant] = pauseEntry{until: now.Add(d), err: err}
-}
-
-// AllNames returns every cached name of the person's tenant in space, for
-// exports.
-func (s *Names) AllNames(ctx context.Context, who Who, space portal.NameSpace) (map[portal.GUID]portal.DirectoryName, error) {
-	if err := mayRead(who.User); err != nil {
-		return nil, err
-	}
-	out := map[portal.GUID]portal.DirectoryName{}
-	err := s.store.AllNames(ctx, who.User.TenantID, space, func(n portal.DirectoryName) error {
-		out[n.ID] = n
-		return nil
-	})
-	return out, err
 }
 
 // RefreshAllNames asks Graph again for the names of everything in the

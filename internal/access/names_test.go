@@ -317,3 +317,30 @@ func TestListAsksForNamesAtMostEverySecond(t *testing.T) {
 		t.Errorf("a second later: %d reads in all, want 2", n)
 	}
 }
+
+// A list page's names come from the list's copy; a name the copy lacks
+// (it lags the cache by up to a second) is read from the cache, not asked
+// of Graph again.
+func TestNamesForAListPage(t *testing.T) {
+	e, dir, _ := namesEnv(t)
+	ctx := context.Background()
+	if err := e.svc.RefreshNames(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}}); err != nil {
+		t.Fatal(err)
+	}
+	calls := dir.callCount()
+	empty := &access.PageNames{Objects: map[portal.GUID]portal.DirectoryName{}, Apps: map[portal.GUID]portal.DirectoryName{}}
+	pn := e.svc.NamesFor(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice}, Cached: empty})
+	if pn.Objects[alice].DisplayName != "Alice Smith" || pn.Note != "" {
+		t.Fatalf("names %+v, note %q", pn.Objects, pn.Note)
+	}
+	if dir.callCount() != calls {
+		t.Errorf("Graph asked again for a name the cache held")
+	}
+	// What the list's copy holds is taken as it is.
+	held := portal.DirectoryName{TenantID: contoso, Space: portal.SpaceObject, ID: alice, Found: true, DisplayName: "Alice (as listed)", FetchedAt: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC)}
+	pn = e.svc.NamesFor(ctx, auditor, testToken, access.NameRequest{Objects: []portal.GUID{alice},
+		Cached: &access.PageNames{Objects: map[portal.GUID]portal.DirectoryName{alice: held}}})
+	if pn.Objects[alice] != held {
+		t.Errorf("names %+v, want the list's", pn.Objects)
+	}
+}

@@ -5,11 +5,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/teamsphone/portal/internal/listindex"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
 // Reads are the use cases that show what access exists and what happened:
-// the inventory (from a snapshot kept exact across instances), lookups in
+// the inventory (from an index kept exact across instances), lookups in
 // ACS, history and the audit log, the drift report and expiries.
 type Reads struct {
 	core
@@ -43,15 +44,53 @@ func (s *Reads) Item(ctx context.Context, who Who, object portal.GUID) (portal.I
 // List returns a page of the person's tenant's inventory; whatever tenant f
 // names is replaced by theirs.
 func (s *Reads) List(ctx context.Context, who Who, f portal.InventoryFilter) (portal.InventoryPage, error) {
-	if err := mayRead(who.User); err != nil {
+	l, err := s.InventoryList(ctx, who)
+	if err != nil {
 		return portal.InventoryPage{}, err
 	}
-	f.TenantID = who.User.TenantID
-	return s.lists.list(ctx, f)
+	return l.Page(f)
+}
+
+// InventoryList is the person's tenant's list as one request sees it: its
+// stamp and its pages, from an index brought up to date once (one question
+// to the database), so a request that checks the stamp before asking for
+// a page does not ask the database twice.
+type InventoryList struct {
+	idx    *listindex.Index
+	tenant portal.GUID
+}
+
+// Stamp is the list's stamp now: pages whose stamp it equals are still
+// exact.
+func (l InventoryList) Stamp() ListStamp {
+	head, names := l.idx.Stamp()
+	return ListStamp{Audit: head, Names: names}
+}
+
+// Page answers f; whatever tenant f names is replaced by the list's. The
+// page carries its own stamp, which may be newer than an earlier Stamp if
+// a change was taken up meanwhile.
+func (l InventoryList) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
+	f.TenantID = l.tenant
+	return l.idx.Page(f)
+}
+
+// ListMemory is what this instance holds in memory for inventory lists,
+// for metrics.
+func (s *Reads) ListMemory() ListMemory { return s.lists.memory() }
+
+// InventoryList returns the person's tenant's list, current: it includes
+// every change committed before the call, by any instance.
+func (s *Reads) InventoryList(ctx context.Context, who Who) (InventoryList, error) {
+	if err := mayRead(who.User); err != nil {
+		return InventoryList{}, err
+	}
+	idx, err := s.lists.current(ctx, who.User.TenantID)
+	return InventoryList{idx: idx, tenant: who.User.TenantID}, err
 }
 
 // Items returns the person's tenant's whole inventory by object ID, from
-// the list snapshot: for a bulk plan, one lookup per row in memory instead
+// the list index: for a bulk plan, one lookup per row in memory instead
 // of one query per row.
 func (s *Reads) Items(ctx context.Context, who Who) (map[portal.GUID]portal.InventoryItem, error) {
 	if err := mayRead(who.User); err != nil {
@@ -65,18 +104,81 @@ func (s *Reads) Items(ctx context.Context, who Who) (map[portal.GUID]portal.Inve
 // ListStamp returns the stamp a List of the person's tenant would carry
 // now: pages whose stamp it equals are still exact.
 func (s *Reads) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
-	if err := mayRead(who.User); err != nil {
+	l, err := s.InventoryList(ctx, who)
+	if err != nil {
 		return ListStamp{}, err
 	}
-	return s.lists.stamp(ctx, who.User.TenantID)
+	return l.Stamp(), nil
 }
 
-// EachItem streams the person's tenant's whole inventory (for exports).
-func (s *Reads) EachItem(ctx context.Context, who Who, fn func(portal.InventoryItem) error) error {
+// ExportBatch is how many rows an export is given at a time: a batch is
+// named with one lookup of cached names and written out while the next is
+// read.
+const ExportBatch = 1000
+
+// ExportItems streams the person's tenant's whole inventory in object
+// order, ExportBatch rows at a time, for the assignments export. fn may
+// take its time (a slow client): the rows are read ahead by one batch at
+// most, and the store holds nothing of the database between its reads
+// (see portal.Inventory.AllItems), so memory stays a few batches and no
+// connection is kept whatever the inventory's size. fn runs on the
+// caller's goroutine and may keep the slice; an error from it stops the
+// export and is returned as is.
+func (s *Reads) ExportItems(ctx context.Context, who Who, fn func([]portal.InventoryItem) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
 	}
-	return s.store.AllItems(ctx, who.User.TenantID, fn)
+	return readAhead(ctx, ExportBatch, func(ctx context.Context, each func(portal.InventoryItem) error) error {
+		return s.store.AllItems(ctx, who.User.TenantID, each)
+	}, fn)
+}
+
+// readAhead gathers what walk gives into batches of up to size, the last
+// one short, and hands each to fn. The walk runs on a goroutine of its own,
+// one batch ahead of fn, so reading the next batch overlaps writing this
+// one: the database's work and the client's are done side by side. An
+// error from fn cancels the walk's ctx and is returned once the walk has
+// ended; one from the walk is returned after fn has had every batch read
+// before it.
+func readAhead[T any](ctx context.Context, size int, walk func(context.Context, func(T) error) error, fn func([]T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []T, 1)
+	walked := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		send := func(batch []T) error {
+			select {
+			case batches <- batch:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		batch := make([]T, 0, size)
+		err := walk(ctx, func(v T) error {
+			if batch = append(batch, v); len(batch) < size {
+				return nil
+			}
+			err := send(batch)
+			batch = make([]T, 0, size)
+			return err
+		})
+		if err == nil && len(batch) > 0 {
+			err = send(batch)
+		}
+		walked <- err
+	}()
+	for batch := range batches {
+		if err := fn(batch); err != nil {
+			cancel()
+			for range batches { // the walk sends at most one more
+			}
+			<-walked
+			return err
+		}
+	}
+	return <-walked
 }
 
 // History returns the newest audit rows about one object of the person's
@@ -97,12 +199,15 @@ func (s *Reads) Audit(ctx context.Context, who Who, f portal.AuditFilter) (porta
 	return s.store.ListAudit(ctx, f)
 }
 
-// EachAudit streams the person's tenant's audit rows in order (for exports).
-func (s *Reads) EachAudit(ctx context.Context, who Who, fn func(portal.AuditEvent) error) error {
+// ExportAudit streams the person's tenant's audit rows in Seq order,
+// ExportBatch at a time, for the audit export; as ExportItems.
+func (s *Reads) ExportAudit(ctx context.Context, who Who, fn func([]portal.AuditEvent) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")
 	}
-	return s.store.WalkAudit(ctx, who.User.TenantID, fn)
+	return readAhead(ctx, ExportBatch, func(ctx context.Context, each func(portal.AuditEvent) error) error {
+		return s.store.WalkAudit(ctx, who.User.TenantID, each)
+	}, fn)
 }
 
 // LookupResult is what ACS and the inventory each hold for one object.

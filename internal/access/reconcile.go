@@ -173,7 +173,7 @@ func (s *Changes) Reconcile(ctx context.Context, who Who, tenant portal.GUID) (R
 		if err := s.store.TouchVerified(ctx, t, touched[t], now); err != nil {
 			return rep, err
 		}
-		// The summary row also tells every instance's list snapshot to
+		// The summary row also tells every instance's list index to
 		// reload: verification times changed without rows of their own.
 		sum := who
 		sum.User.TenantID = t

@@ -40,7 +40,7 @@ func TestReconcileAndRepair(t *testing.T) {
 	e.emu.Seed(acsemu.Stored{Host: e.host, TenantID: contoso, ObjectID: room, PrincipalType: "resourceAccount"})
 
 	verifies := e.audited(portal.ActionVerify)
-	if _, err := e.svc.List(ctx, admin, portal.InventoryFilter{}); err != nil { // warm the snapshot
+	if _, err := e.svc.List(ctx, admin, portal.InventoryFilter{}); err != nil { // warm the index
 		t.Fatal(err)
 	}
 	firstRun := time.Now().Add(-time.Millisecond)
@@ -49,7 +49,7 @@ func TestReconcileAndRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rows found in sync were only touched (no audit rows of their own),
-	// beside rows that changed state: the snapshot must still see them.
+	// beside rows that changed state: the index must still see them.
 	if item, err := e.svc.Item(ctx, admin, alice); err != nil || item.VerifiedAt.Before(firstRun) {
 		t.Fatalf("alice: %v, %v", item.VerifiedAt, err)
 	}
@@ -75,9 +75,9 @@ func TestReconcileAndRepair(t *testing.T) {
 	}
 
 	// A second run finds nothing new: no verify rows, times touched, and
-	// the list (served from its snapshot) shows the new times.
+	// the list (served from its index) shows the new times.
 	before := e.audited(portal.ActionVerify)
-	if _, err := e.svc.List(ctx, admin, portal.InventoryFilter{}); err != nil { // warm the snapshot
+	if _, err := e.svc.List(ctx, admin, portal.InventoryFilter{}); err != nil { // warm the index
 		t.Fatal(err)
 	}
 	secondRun := time.Now().Add(-time.Millisecond)
@@ -149,7 +149,7 @@ func TestReconcileAndRepair(t *testing.T) {
 	if _, err := e.svc.Reapply(ctx, auditor, access.RepairRequest{ObjectID: bob, Version: 1}); portal.ErrorCode(err) != portal.EFORBIDDEN {
 		t.Errorf("auditor re-apply: %v", err)
 	}
-	// The list's snapshot saw every change, including the touched times.
+	// The list index saw every change, including the touched times.
 	page, err = e.svc.List(ctx, admin, portal.InventoryFilter{State: portal.StateMissing})
 	if err != nil || page.Matched != 0 {
 		t.Errorf("list of missing after the repairs: %d, %v", page.Matched, err)

@@ -40,8 +40,24 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// APIVersion is the api-version this client speaks.
+// APIVersion is the api-version this client speaks unless configured
+// otherwise (Options.APIVersion).
 const APIVersion = "2025-06-30"
+
+// APIVersions are the published api-versions with these assignment
+// operations, all of the same shape (the stable one, then later ones).
+var APIVersions = []string{"2025-06-30", "2026-07-22", "2026-09-23"}
+
+// CheckAPIVersion refuses what is not shaped like an api-version
+// (2025-06-30, or 2025-03-02-preview): a version ACS does not serve is
+// refused by ACS itself, with the versions it does.
+func CheckAPIVersion(v string) error {
+	date, _ := strings.CutSuffix(v, "-preview")
+	if _, err := time.Parse("2006-01-02", date); err != nil || len(date) != 10 {
+		return portal.Errorf(portal.EINVALID, "The ACS api-version must look like 2025-06-30 (published: %s), not %q.", strings.Join(APIVersions, ", "), v)
+	}
+	return nil
+}
 
 // Scope is the Entra scope of an ACS data-plane token.
 const Scope = "https://communication.azure.com/.default"
@@ -60,6 +76,10 @@ type Options struct {
 	AccessKey []byte
 	// Credential supplies Entra tokens (a managed identity in production).
 	Credential azcore.TokenCredential
+
+	// APIVersion is the api-version sent (default APIVersion; see
+	// APIVersions for the published ones).
+	APIVersion string
 
 	// ResourceAccountSpelling is the principalType sent for resource accounts:
 	// "teamsResourceAccount" (default, what the docs and live use) or
@@ -120,6 +140,7 @@ type Client struct {
 	pipeline  runtime.Pipeline
 	limit     *limiter
 	observer  CallObserver
+	now       func() time.Time
 }
 
 var _ portal.ACS = (*Client)(nil)
@@ -141,6 +162,13 @@ func New(opts Options) (*Client, error) {
 	default:
 		return nil, portal.Errorf(portal.EINVALID, "The resource-account spelling must be teamsResourceAccount or resourceAccount, not %q.", spelling)
 	}
+	if opts.APIVersion == "" {
+		opts.APIVersion = APIVersion
+	}
+	if err := CheckAPIVersion(opts.APIVersion); err != nil {
+		return nil, err
+	}
+	apiQuery := "api-version=" + opts.APIVersion
 	setDefault(&opts.MaxConcurrency, 64)
 	setDefault(&opts.MaxRetries, 4)
 	setDefault(&opts.RetryDelay, 500*time.Millisecond)
@@ -179,7 +207,7 @@ func New(opts Options) (*Client, error) {
 		limit = fixedLimiter(opts.MaxConcurrency)
 	}
 	pl := runtime.NewPipeline(module, version, runtime.PipelineOptions{
-		PerRetry: []policy.Policy{policyFunc(eachTry), policyFunc(limit.adapt), auth},
+		PerRetry: []policy.Policy{eachTry(apiQuery), policyFunc(limit.adapt), auth},
 	}, clientOpts)
 	scheme, host, _ := strings.Cut(endpoint, "://")
 	return &Client{
@@ -191,6 +219,7 @@ func New(opts Options) (*Client, error) {
 		pipeline:  pl,
 		limit:     limit,
 		observer:  opts.Observer,
+		now:       opts.Now,
 	}, nil
 }
 
@@ -380,7 +409,7 @@ func (c *Client) send(ctx context.Context, method string, tenant, object portal.
 		return 0, call, portal.Errorf(portal.EUNAVAILABLE, "ACS sent an answer too large to be an assignment.")
 	}
 	if resp.StatusCode >= 300 {
-		return resp.StatusCode, call, responseError(resp, body, call)
+		return resp.StatusCode, call, responseError(resp, body, call, c.now())
 	}
 	if handle != nil {
 		if err := handle(resp.StatusCode, body); err != nil {
@@ -431,7 +460,6 @@ func (c *Client) newRequest(ctx context.Context, method string, tenant, object p
 const (
 	tenantsPath     = "/access/teamsExtension/tenants/"
 	assignmentsPath = "/assignments/"
-	apiVersionQuery = "api-version=" + APIVersion
 )
 
 // appendGUID appends g's canonical form, the one portal.GUID.String returns.
@@ -538,6 +566,10 @@ func transportError(ctx context.Context, err error) error {
 	return portal.Wrap(err, portal.EUNAVAILABLE, "ACS could not be reached.")
 }
 
+// maxOddClientIDs bounds the client IDs that are not GUIDs kept from one
+// answer (each cut at 64 characters).
+const maxOddClientIDs = 20
+
 func decodeAssignment(body []byte, tenant, object portal.GUID) (portal.Assignment, error) {
 	var w wireAssignment
 	unreadable := func(err error) error {
@@ -576,11 +608,16 @@ func decodeAssignment(body []byte, tenant, object portal.GUID) (portal.Assignmen
 	// Not ParseClientIDs: its cap is for what people type. An assignment
 	// made outside the portal with more IDs must still be readable, so it
 	// can be shown, verified and repaired.
+	// One that is not a GUID at all is kept as sent, to be shown flagged:
+	// failing the read would hide the assignment it belongs to.
 	clientIDs := make([]portal.GUID, 0, len(list))
 	for _, v := range list {
 		id, err := portal.ParseGUID(strings.TrimSpace(v))
 		if err != nil {
-			return portal.Assignment{}, unreadable(err)
+			if len(a.OddClientIDs) < maxOddClientIDs {
+				a.OddClientIDs = append(a.OddClientIDs, capText(v, 64))
+			}
+			continue
 		}
 		clientIDs = append(clientIDs, id)
 	}
@@ -709,14 +746,16 @@ type attemptsKey struct{}
 // just made: the request itself carries none, because azcore's retry policy
 // formats the URL for its log on every try, even with no log listener, and
 // re-encoding a query is the costliest part of that.
-func eachTry(req *policy.Request) (*http.Response, error) {
-	if n, ok := req.Raw().Context().Value(attemptsKey{}).(*atomic.Int32); ok {
-		n.Add(1)
+func eachTry(apiQuery string) policyFunc {
+	return func(req *policy.Request) (*http.Response, error) {
+		if n, ok := req.Raw().Context().Value(attemptsKey{}).(*atomic.Int32); ok {
+			n.Add(1)
+		}
+		if u := req.Raw().URL; u.RawQuery == "" {
+			u.RawQuery = apiQuery
+		}
+		return req.Next()
 	}
-	if u := req.Raw().URL; u.RawQuery == "" {
-		u.RawQuery = apiVersionQuery
-	}
-	return req.Next()
 }
 
 type policyFunc func(*policy.Request) (*http.Response, error)

@@ -514,3 +514,78 @@ func (b countingBody) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	return n, err
 }
+
+// A 401 or 403 shows ACS's own code and message, and says what to do for
+// each: the subscription not enabled, the role missing, the credentials.
+func TestRefusalsSayWhatACSSaidAndWhatToDo(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		fault acsemu.Fault
+		want  []string
+	}{
+		{acsemu.Fault{Status: 403, Code: "SubscriptionNotAllowed"}, []string{"HTTP 403 SubscriptionNotAllowed", "not allowed to use this feature", "not enabled for Teams Phone extensibility"}},
+		{acsemu.Fault{Status: 403, Code: "AuthorizationFailed", Message: "The client does not have authorization."}, []string{"HTTP 403 AuthorizationFailed", "does not have authorization", "role on the ACS resource"}},
+		{acsemu.Fault{Status: 401, Code: "Denied", Message: "Denied by the resource provider."}, []string{"HTTP 401 Denied", "Denied by the resource provider.", "PORTAL_ACS_CONNECTION_STRING"}},
+	} {
+		e.emu.Script(tc.fault)
+		_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+		msg := portal.ErrorMessage(err)
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%d %s: %q lacks %q", tc.fault.Status, tc.fault.Code, msg, w)
+			}
+		}
+		var re *acs.ResponseError
+		if !errors.As(err, &re) || re.ACSErrorCode() != tc.fault.Code || call.Attempts != 1 {
+			t.Errorf("%d %s: %v after %d attempts", tc.fault.Status, tc.fault.Code, err, call.Attempts)
+		}
+	}
+}
+
+// The api-version is a setting: every published one is sent as given (the
+// emulator serves them all); a malformed one is refused at once; one ACS
+// does not serve is ACS's 400, with the versions it does.
+func TestAPIVersionSetting(t *testing.T) {
+	for _, v := range acs.APIVersions {
+		e := newEnv(t, func(o *acs.Options) { o.APIVersion = v })
+		if _, _, err := e.client.GetAssignment(context.Background(), contoso, alice); portal.ErrorCode(err) != portal.ENOTFOUND {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if r := e.emu.Requests(); !strings.HasSuffix(r[len(r)-1].RequestURI, "?api-version="+v) {
+			t.Errorf("%s: sent %s", v, r[len(r)-1].RequestURI)
+		}
+	}
+	for _, v := range []string{"2025/06/30", "latest", "2025-6-30", "2025-06-30-beta"} {
+		if _, err := acs.New(acs.Options{Endpoint: "https://x.communication.azure.com", AccessKey: testKey, APIVersion: v}); portal.ErrorCode(err) != portal.EINVALID {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	e := newEnv(t, func(o *acs.Options) { o.APIVersion = "2031-01-01" })
+	_, _, err := e.client.GetAssignment(context.Background(), contoso, alice)
+	if portal.ErrorCode(err) != portal.EINVALID || !strings.Contains(portal.ErrorMessage(err), "2026-09-23") {
+		t.Errorf("an api-version ACS does not serve: %v", err)
+	}
+}
+
+// A Retry-After beyond the bound fails the call at once, saying the real
+// wait and until when, never "in a minute" when ACS asked for an hour.
+func TestThrottledSaysTheRealWait(t *testing.T) {
+	now := time.Date(2026, 12, 7, 7, 15, 0, 0, time.UTC)
+	e := newEnv(t, func(o *acs.Options) { o.MaxRetryAfter = 10 * time.Second; o.Now = func() time.Time { return now } })
+	for _, tc := range []struct{ retryAfter, want string }{
+		{"20", "wait 20 s; try again after 07:15:20 UTC"},
+		{"3600", "wait 1 h; try again after 08:15:00 UTC"},
+		{"125", "wait 2 min 5 s; try again after 07:17:05 UTC"},
+	} {
+		e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: tc.retryAfter})
+		_, call, err := e.client.GetAssignment(context.Background(), contoso, alice)
+		if portal.ErrorCode(err) != portal.ETHROTTLED || !strings.Contains(portal.ErrorMessage(err), tc.want) {
+			t.Errorf("Retry-After %s: %v", tc.retryAfter, err)
+		}
+		var re *acs.ResponseError
+		// One attempt: the call did not wait (the wait is past the bound).
+		if !errors.As(err, &re) || re.RetryAfter <= 10*time.Second || call.Attempts != 1 {
+			t.Errorf("Retry-After %s: %+v after %d attempts", tc.retryAfter, re, call.Attempts)
+		}
+	}
+}

@@ -144,3 +144,25 @@ func TestUserAgentIsAzcoreTelemetrys(t *testing.T) {
 type transporterFunc func(*http.Request) (*http.Response, error)
 
 func (f transporterFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Client IDs that are not GUIDs (an assignment made outside the portal) do
+// not make the assignment unreadable: they are kept, as sent, to be shown.
+func TestDecodeKeepsOddClientIDs(t *testing.T) {
+	tenant := portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
+	object := portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231111")
+	for _, body := range []string{
+		`{"principalType":"user","clientIds":["83ecbc78-e1ba-4e8f-a454-5483ef618061","contoso-dialer"," 42 "]}`,
+		`{"principalType":"user","clientIds":["83ecbc78-e1ba-4e8f-a454-5483ef618061","contoso-dialer"," 42 "],"updatedAt":"x"}`, // encoding/json's path
+	} {
+		a, err := decodeAssignment([]byte(body), tenant, object)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if len(a.ClientIDs) != 1 || !slices.Equal(a.OddClientIDs, []string{"contoso-dialer", " 42 "}) {
+			t.Errorf("%s: %v, odd %q", body, a.ClientIDs, a.OddClientIDs)
+		}
+		if a.Validate() == nil || a.Equal(portal.Assignment{TenantID: tenant, ObjectID: object, Kind: portal.KindUser, ClientIDs: a.ClientIDs}) {
+			t.Errorf("%s: odd client IDs must refuse adoption and differ from the clean assignment", body)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -12,7 +13,10 @@ import (
 // ResponseError is a non-success answer from ACS. It is the cause inside the
 // *portal.Error the client returns; find it with errors.As for the details.
 type ResponseError struct {
-	StatusCode        int
+	StatusCode int
+	// RetryAfter is how long ACS asked the portal to wait (a 429, or a
+	// 503 with Retry-After); 0 when it did not say.
+	RetryAfter        time.Duration
 	Code              string // ACS's error code, e.g. "Denied"; may be empty
 	Message           string // ACS's message, capped in length
 	RequestID         string
@@ -27,8 +31,9 @@ func (e *ResponseError) Error() string {
 // responseError maps a non-2xx answer to a coded portal error. The mapping
 // follows the status, not ACS's code strings, which are not documented for
 // this API.
-func responseError(resp *http.Response, body []byte, call portal.ACSCall) error {
-	re := &ResponseError{StatusCode: resp.StatusCode, RequestID: call.RequestID, CorrelationVector: call.CorrelationVector}
+func responseError(resp *http.Response, body []byte, call portal.ACSCall, now time.Time) error {
+	re := &ResponseError{StatusCode: resp.StatusCode, RequestID: call.RequestID, CorrelationVector: call.CorrelationVector,
+		RetryAfter: retryAfter(resp.Header)}
 	var envelope struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -50,15 +55,74 @@ func responseError(resp *http.Response, body []byte, call portal.ACSCall) error 
 	case s == http.StatusBadRequest:
 		code, msg = portal.EINVALID, "ACS refused the request."+said
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS refused the portal's credentials (HTTP %d). An administrator must check the portal's access key or the managed identity's role on the ACS resource.", s)
+		code, msg = portal.EUNAVAILABLE, refusedMessage(re)
 	case s == http.StatusConflict || s == http.StatusPreconditionFailed:
 		code, msg = portal.ECONFLICT, "ACS reported a conflicting change."+said
 	case s == http.StatusTooManyRequests:
-		code, msg = portal.ETHROTTLED, "ACS is throttling the portal's requests; try again in a minute."
+		code, msg = portal.ETHROTTLED, throttledMessage(re.RetryAfter, now)
 	default:
 		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS failed to answer (HTTP %d); nothing is lost, try again shortly.", s)
 	}
 	return portal.Wrap(re, code, msg)
+}
+
+// refusedMessage says what a 401 or 403 means and what to do, with ACS's
+// own code and message: the only clue an administrator has.
+func refusedMessage(re *ResponseError) string {
+	said := fmt.Sprintf("ACS refused the portal (HTTP %d", re.StatusCode)
+	if re.Code != "" {
+		said += " " + re.Code
+	}
+	said += ")"
+	if re.Message != "" {
+		said += ": " + strings.TrimSuffix(re.Message, ".") + "."
+	} else {
+		said += "."
+	}
+	switch {
+	case strings.EqualFold(re.Code, "SubscriptionNotAllowed"):
+		return said + " The Azure subscription of this ACS resource is not enabled for Teams Phone extensibility; ask Microsoft to enable it for the subscription, then try again."
+	case re.StatusCode == http.StatusUnauthorized:
+		return said + " An administrator must check the portal's credentials: the access key in PORTAL_ACS_CONNECTION_STRING, or that the managed identity can get a token for https://communication.azure.com."
+	}
+	return said + " An administrator must give the portal's managed identity a role on the ACS resource that allows Microsoft.Communication/communicationServices/teamsExtension/* (Contributor does)."
+}
+
+// throttledMessage says how long ACS asked the portal to wait, and until
+// when: a call is not held that long (see Options.MaxRetryAfter), so the
+// person must know when to try again.
+func throttledMessage(wait time.Duration, now time.Time) string {
+	if wait <= 0 {
+		return "ACS is throttling the portal's requests without saying for how long; try again in a minute."
+	}
+	until := now.Add(wait).UTC()
+	return fmt.Sprintf("ACS asks the portal to wait %s; try again after %s UTC.", roundWait(wait), until.Format(untilFormat(wait)))
+}
+
+// roundWait writes a wait as people read it: "20 s", "2 min 5 s", "1 h 30 min".
+func roundWait(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(max(d/time.Second, 1)))
+	case d < time.Hour:
+		if s := int(d % time.Minute / time.Second); s != 0 {
+			return fmt.Sprintf("%d min %d s", int(d/time.Minute), s)
+		}
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	if m := int(d % time.Hour / time.Minute); m != 0 {
+		return fmt.Sprintf("%d h %d min", int(d/time.Hour), m)
+	}
+	return fmt.Sprintf("%d h", int(d/time.Hour))
+}
+
+// untilFormat shows the date too when the wait may cross midnight.
+func untilFormat(wait time.Duration) string {
+	if wait >= 12*time.Hour {
+		return "2006-01-02 15:04:05"
+	}
+	return "15:04:05"
 }
 
 func unexpectedStatus(status int, call portal.ACSCall) error {

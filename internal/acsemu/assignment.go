@@ -23,7 +23,7 @@ func (e *Emulator) handleAssignmentGet(key stateKey) reply {
 // replaces (200) or creates (201) the assignment and returns what it stored.
 // A body that breaks a rule is a 400 BadRequest and changes nothing.
 func (e *Emulator) handleAssignmentPut(key stateKey, in *inbound) reply {
-	principalType, clientIDs, msg := parseAssignmentBody(in.body, in.bodySize)
+	principalType, clientIDs, msg := parseAssignmentBody(in.body, in.bodySize, e.usersWithoutClients)
 	if msg != "" {
 		return errorReply(http.StatusBadRequest, "BadRequest", msg)
 	}
@@ -69,7 +69,7 @@ func notFoundReply() reply {
 // exactly as spelt and the client IDs in canonical form, or a message saying
 // what is wrong. Field names are matched case-insensitively and unknown fields
 // are ignored, as ASP.NET services do; values are checked strictly.
-func parseAssignmentBody(body []byte, size int64) (principalType string, clientIDs []string, msg string) {
+func parseAssignmentBody(body []byte, size int64, usersWithoutClients bool) (principalType string, clientIDs []string, msg string) {
 	if size > maxBodyBytes {
 		return "", nil, fmt.Sprintf("The request body is larger than %d bytes.", maxBodyBytes)
 	}
@@ -121,7 +121,7 @@ func parseAssignmentBody(body []byte, size int64) (principalType string, clientI
 	}
 	switch kind {
 	case portal.KindUser:
-		if len(clientIDs) == 0 {
+		if len(clientIDs) == 0 && !usersWithoutClients {
 			return "", nil, "A user assignment needs at least one client ID in clientIds."
 		}
 	case portal.KindResourceAccount:

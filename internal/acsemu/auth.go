@@ -18,10 +18,14 @@ const (
 	msgHashMismatch = "Request 'x-ms-content-sha256' differs from generated content hash."
 )
 
-// hmacSignedHeaders is the only SignedHeaders list the emulator accepts: the
-// one every Azure SDK sends for ACS. Accepting others could hide a client bug
-// that Azure would refuse.
-const hmacSignedHeaders = "x-ms-date;host;x-ms-content-sha256"
+// hmacSignedHeaders are the SignedHeaders lists the emulator accepts, each
+// with the header that carries its date: the one every Azure SDK sends for
+// ACS, and the one Microsoft's own sample for this API sends (a plain Date
+// header). Accepting others could hide a client bug that Azure would refuse.
+var hmacSignedHeaders = map[string]string{
+	"x-ms-date;host;x-ms-content-sha256": "x-ms-date",
+	"date;host;x-ms-content-sha256":      "Date",
+}
 
 // maxDateSkew is how far x-ms-date may be from the emulator's clock, so that a
 // captured request cannot be replayed later.
@@ -69,17 +73,18 @@ func (e *Emulator) authenticate(r *http.Request, bodyHash string) authVerdict {
 // and returns "" or the 401 message. The body hash is compared before the
 // signature, so a body changed in transit gets ACS's specific message even
 // when the signature over the claimed hash is right. The x-ms-date check
-// bounds replay. The signature is accepted for the Host as sent or without
+// (or Date) check bounds replay. The signature is accepted for the Host as sent or without
 // its port, because the Java SDK signs the latter.
 func (e *Emulator) verifyHMAC(r *http.Request, credential, bodyHash string) string {
 	if e.accessKey == nil {
 		return msgDenied
 	}
 	signedHeaders, signature, ok := parseHMACCredential(credential)
-	if !ok || !strings.EqualFold(signedHeaders, hmacSignedHeaders) {
+	dateHeader, known := hmacSignedHeaders[strings.ToLower(signedHeaders)]
+	if !ok || !known {
 		return msgDenied
 	}
-	date := r.Header.Get("x-ms-date")
+	date := r.Header.Get(dateHeader)
 	t, err := time.Parse(http.TimeFormat, date)
 	if err != nil {
 		return msgDenied

@@ -142,6 +142,20 @@ func TestHMACRefusals(t *testing.T) {
 			signHMAC(req, testKey, []byte(body), now, "")
 			req.Header.Set("x-ms-date", t0.Add(time.Second).Format(http.TimeFormat))
 		}, 401, msgDenied},
+		{"Microsoft's sample: a Date header, signed as date", func(h *harness, req *http.Request) {
+			signHMAC(req, testKey, []byte(body), now, "")
+			req.Header.Set("Date", req.Header.Get("x-ms-date"))
+			req.Header.Del("x-ms-date")
+			req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "SignedHeaders=x-ms-date;", "SignedHeaders=date;", 1))
+		}, 201, ""},
+		{"signed as date, but no Date header", func(h *harness, req *http.Request) {
+			signHMAC(req, testKey, []byte(body), now, "")
+			req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "SignedHeaders=x-ms-date;", "SignedHeaders=date;", 1))
+		}, 401, msgDenied},
+		{"another signed-headers list", func(h *harness, req *http.Request) {
+			signHMAC(req, testKey, []byte(body), now, "")
+			req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "SignedHeaders=x-ms-date;host;", "SignedHeaders=x-ms-date;", 1))
+		}, 401, msgDenied},
 		{"signature not base64", func(h *harness, req *http.Request) {
 			signHMAC(req, testKey, []byte(body), now, "")
 			req.Header.Set("Authorization", "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=***")

@@ -28,6 +28,7 @@ import (
 	mathrand "math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,13 +37,13 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// API versions the emulator serves. Both have the same shape; anything else
-// is refused the way ACS refuses it, so a client with a typo finds out here.
-const (
-	apiVersionStable  = "2025-06-30"
-	apiVersionPreview = "2025-03-02-preview"
-	supportedVersions = apiVersionPreview + ", " + apiVersionStable
-)
+// API versions the emulator serves: every published version of these
+// operations (the preview, the stable one, and the later ones of the same
+// shape). Anything else is refused the way ACS refuses it, so a client
+// with a typo finds out here.
+var apiVersions = []string{"2025-03-02-preview", "2025-06-30", "2026-07-22", "2026-09-23"}
+
+var supportedVersions = strings.Join(apiVersions, ", ")
 
 // Body limits. maxBodyBytes is what an assignment PUT may carry (a real one is
 // a few hundred bytes; 64 KiB leaves room for any sane list of client IDs).
@@ -85,6 +86,11 @@ type Config struct {
 	Rand *mathrand.Rand
 	// Logger, when set, receives one line per request. Nil logs nothing.
 	Logger *slog.Logger
+	// UsersWithoutClientIDs accepts a user assignment with no clientIds.
+	// The specification marks clientIds optional; the service as seen
+	// refuses such a PUT with 400, which is the default, so a client can
+	// be tried against both.
+	UsersWithoutClientIDs bool
 }
 
 // Emulator is the emulated ACS resource (or several: state is kept per
@@ -94,6 +100,7 @@ type Emulator struct {
 	accessKey           []byte
 	verifyBearer        func(ctx context.Context, token string) error
 	deleteMissingStatus int
+	usersWithoutClients bool
 	statePath           string
 	now                 func() time.Time
 	logger              *slog.Logger
@@ -130,6 +137,7 @@ func New(cfg Config) (*Emulator, error) {
 		accessKey:           append([]byte(nil), cfg.AccessKey...),
 		verifyBearer:        cfg.VerifyBearer,
 		deleteMissingStatus: cfg.DeleteMissingStatus,
+		usersWithoutClients: cfg.UsersWithoutClientIDs,
 		statePath:           cfg.StatePath,
 		now:                 cfg.Now,
 		logger:              cfg.Logger,
@@ -337,7 +345,7 @@ func (e *Emulator) handle(r *http.Request, in *inbound) reply {
 // header that tells a client what to send instead.
 func checkAPIVersion(r *http.Request) (reply, bool) {
 	versions := r.URL.Query()["api-version"]
-	if len(versions) == 1 && (versions[0] == apiVersionStable || versions[0] == apiVersionPreview) {
+	if len(versions) == 1 && slices.Contains(apiVersions, versions[0]) {
 		return reply{}, true
 	}
 	var msg string

@@ -107,12 +107,14 @@ func TestEmulatorAnswers(t *testing.T) {
 
 		// api-version.
 		{name: "api-version missing", method: "GET", path: assignmentPath(tenantID, objectID), want: 400, code: "UnsupportedApiVersion",
-			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30"}},
+			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30, 2026-07-22, 2026-09-23"}},
 		{name: "api-version unknown", method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2024-01-01", want: 400, code: "UnsupportedApiVersion", msg: "2024-01-01",
-			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30"}},
+			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30, 2026-07-22, 2026-09-23"}},
 		{name: "api-version twice", method: "GET", path: mainPath + "&api-version=2025-06-30", want: 400, code: "UnsupportedApiVersion",
-			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30"}},
+			header: map[string]string{"api-supported-versions": "2025-03-02-preview, 2025-06-30, 2026-07-22, 2026-09-23"}},
 		{name: "api-version preview", seed: []Stored{userSeed(clientA)}, method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2025-03-02-preview", want: 200, json: userJSON},
+		{name: "api-version 2026-07-22", seed: []Stored{userSeed(clientA)}, method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2026-07-22", want: 200, json: userJSON},
+		{name: "api-version 2026-09-23", seed: []Stored{userSeed(clientA)}, method: "GET", path: assignmentPath(tenantID, objectID) + "?api-version=2026-09-23", want: 200, json: userJSON},
 
 		// PUT.
 		{name: "PUT new user", method: "PUT", path: mainPath, body: userBody, want: 201, json: userJSON},
@@ -369,6 +371,24 @@ func TestParseSegment(t *testing.T) {
 		strings.ReplaceAll(objectID, "-", "")} {
 		if g, err := parseSegment("objectId", seg); err == nil {
 			t.Errorf("parseSegment(%q) = %v, want an error", seg, g)
+		}
+	}
+}
+
+// The specification marks clientIds optional for a user; the service as
+// seen refuses such a PUT. Both behaviours can be had.
+func TestUsersWithoutClientIDs(t *testing.T) {
+	for _, accept := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.UsersWithoutClientIDs = accept
+		h := newHarness(t, cfg)
+		res := h.do(h.signedRequest("PUT", mainPath, `{"principalType":"user"}`))
+		if want := map[bool]int{false: 400, true: 201}[accept]; res.status != want {
+			t.Errorf("accept=%v: PUT a user without clientIds: %d, want %d: %s", accept, res.status, want, res.body)
+		}
+		err := h.emu.Seed(Stored{Host: "127.0.0.1", TenantID: mustGUID(tenantID), ObjectID: mustGUID(object2ID), PrincipalType: "user"})
+		if (err == nil) != accept {
+			t.Errorf("accept=%v: seed a user without client IDs: %v", accept, err)
 		}
 	}
 }

@@ -28,6 +28,9 @@ type Fault struct {
 	// RetryAfterMs is the raw retry-after-ms header sent with Status, if
 	// non-empty.
 	RetryAfterMs string
+	// Code and Message, when set, replace the error body's code and
+	// message of Status (e.g. 403 "SubscriptionNotAllowed").
+	Code, Message string
 	// Latency is waited first (ended early if the client goes away or the
 	// emulator is closed, in which case the connection is dropped).
 	Latency time.Duration
@@ -93,6 +96,11 @@ type Rates struct {
 	Latency     time.Duration // added to every request
 	Hang        float64       // never answer
 	Reset       float64       // drop the connection
+	Forbidden   float64       // answer 403, with ForbiddenCode
+	// ForbiddenCode is the error code of those 403s (default
+	// "SubscriptionNotAllowed", as ACS answers a subscription not enabled
+	// for the feature; "AuthorizationFailed" for a missing role).
+	ForbiddenCode string
 
 	// Rate is the calls per second the emulated resource accepts (0: no
 	// limit), as a token bucket holding Burst calls (0: a tenth of a
@@ -167,7 +175,7 @@ func (e *Emulator) throttleLocked() (Fault, bool) {
 // from the same rates, so both are described alike).
 func (r Rates) Draw(rng *mathrand.Rand) Fault {
 	f := Fault{Latency: r.Latency}
-	if r.Throttle <= 0 && r.ServerError <= 0 && r.Unavailable <= 0 && r.Hang <= 0 && r.Reset <= 0 {
+	if r.Throttle <= 0 && r.ServerError <= 0 && r.Unavailable <= 0 && r.Hang <= 0 && r.Reset <= 0 && r.Forbidden <= 0 {
 		return f
 	}
 	u := rng.Float64()
@@ -185,6 +193,11 @@ func (r Rates) Draw(rng *mathrand.Rand) Fault {
 		f.Hang = true
 	case u < r.Throttle+r.ServerError+r.Unavailable+r.Hang+r.Reset:
 		f.Reset = true
+	case u < r.Throttle+r.ServerError+r.Unavailable+r.Hang+r.Reset+r.Forbidden:
+		f.Status, f.Code = http.StatusForbidden, r.ForbiddenCode
+		if f.Code == "" {
+			f.Code = "SubscriptionNotAllowed"
+		}
 	}
 	return f
 }
@@ -192,8 +205,9 @@ func (r Rates) Draw(rng *mathrand.Rand) Fault {
 // ParseRates reads rates written as comma-separated key=value pairs, e.g.
 // "429=0.2,retry-after=1,5xx=0.05,latency=20ms,hang=0.01,reset=0.01" or
 // "rate=100,latency=25ms". Keys: 429 (or throttle), retry-after, 5xx (500
-// or 503), 503, latency, hang, reset, rate (calls per second, see
-// Rates.Rate), burst (calls; needs rate). A
+// or 503), 503, 403, 403-code (its error code; needs 403), latency, hang,
+// reset, rate (calls per second, see Rates.Rate), burst (calls; needs
+// rate). A
 // retry-after value may be an HTTP date, whose comma is kept. "" (or only
 // spaces) is the zero Rates. Unknown or repeated keys, probabilities outside
 // [0, 1] or summing to more than 1, and bad durations are errors naming the
@@ -239,6 +253,13 @@ func ParseRates(spec string) (Rates, error) {
 			r.Hang, err = parseProbability(name, value)
 		case "reset":
 			r.Reset, err = parseProbability(name, value)
+		case "403":
+			r.Forbidden, err = parseProbability(name, value)
+		case "403-code":
+			if value == "" || strings.ContainsFunc(value, func(c rune) bool { return c <= ' ' || c == '"' || c > '~' }) {
+				err = fmt.Errorf("fault rates: 403-code=%q is not an error code like SubscriptionNotAllowed", value)
+			}
+			r.ForbiddenCode = value
 		case "retry-after":
 			if value == "" {
 				err = errors.New("fault rates: retry-after needs a value")
@@ -269,13 +290,16 @@ func ParseRates(spec string) (Rates, error) {
 	if r.Burst > 0 && r.Rate == 0 {
 		return Rates{}, errors.New("fault rates: burst needs a rate")
 	}
-	if sum := r.Throttle + r.ServerError + r.Unavailable + r.Hang + r.Reset; sum > 1+1e-9 {
+	if r.ForbiddenCode != "" && r.Forbidden == 0 {
+		return Rates{}, errors.New("fault rates: 403-code needs 403")
+	}
+	if sum := r.Throttle + r.ServerError + r.Unavailable + r.Hang + r.Reset + r.Forbidden; sum > 1+1e-9 {
 		return Rates{}, fmt.Errorf("fault rates: the probabilities add up to %g, more than 1", sum)
 	}
 	return r, nil
 }
 
-const rateKeys = "429, retry-after, 5xx, 503, latency, hang, reset, rate, burst"
+const rateKeys = "429, retry-after, 5xx, 503, 403, 403-code, latency, hang, reset, rate, burst"
 
 func parseProbability(name, value string) (float64, error) {
 	p, err := strconv.ParseFloat(value, 64)
@@ -300,12 +324,23 @@ func faultReply(f Fault) reply {
 		code, msg = "InternalServerError", "An internal server error occurred."
 	case http.StatusServiceUnavailable:
 		code, msg = "ServiceUnavailable", "The service is temporarily unavailable."
+	case http.StatusForbidden:
+		code, msg = "SubscriptionNotAllowed", "The subscription is not allowed to use this feature."
+		if f.Code != "" && f.Code != code {
+			msg = "The caller is not authorized to perform this action."
+		}
 	default:
 		code = strings.ReplaceAll(http.StatusText(status), " ", "")
 		if code == "" {
 			code = "Fault"
 		}
 		msg = fmt.Sprintf("Injected fault: status %d.", status)
+	}
+	if f.Code != "" {
+		code = f.Code
+	}
+	if f.Message != "" {
+		msg = f.Message
 	}
 	rep := errorReply(status, code, msg)
 	if f.RetryAfter != "" {

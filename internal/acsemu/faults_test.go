@@ -400,6 +400,8 @@ func TestParseRates(t *testing.T) {
 		{"LATENCY=1s", Rates{Latency: time.Second}},
 		{"429=0,5xx=1", Rates{ServerError: 1}},
 		{"429=0.2,retry-after=1,503=0.05,latency=20ms", Rates{Throttle: 0.2, RetryAfter: "1", Unavailable: 0.05, Latency: 20 * time.Millisecond}},
+		{"403=1", Rates{Forbidden: 1}},
+		{"403=0.5,403-code=AuthorizationFailed", Rates{Forbidden: 0.5, ForbiddenCode: "AuthorizationFailed"}},
 	}
 	for _, tc := range good {
 		got, err := ParseRates(tc.spec)
@@ -415,6 +417,9 @@ func TestParseRates(t *testing.T) {
 		{"429=", "429"},
 		{"5xx=0.6,429=0.6", "more than 1"},
 		{"latency=abc", "latency"},
+		{"403-code=SubscriptionNotAllowed", "needs 403"},
+		{"403=1,403-code=two words", "403-code"},
+		{"403=0.6,429=0.6", "more than 1"},
 		{"latency=-5ms", "latency"},
 		{"latency=20", "latency"},
 		{"teapot=0.1", "unknown key"},

@@ -77,7 +77,7 @@ func (e *Emulator) Seed(s Stored) error {
 		ids = append(ids, g.String())
 	}
 	s.ClientIDs = ids
-	if kind == portal.KindUser && len(ids) == 0 {
+	if kind == portal.KindUser && len(ids) == 0 && !e.usersWithoutClients {
 		return errors.New("acsemu: seed: a user needs at least one client ID")
 	}
 	if kind == portal.KindResourceAccount && len(ids) != 0 {

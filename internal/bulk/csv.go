@@ -295,10 +295,13 @@ func parseRow(rec []string, index map[string]int, line int, now time.Time, dflt 
 		if !utf8.ValidString(v) {
 			return "", &RowError{line, col, "not UTF-8 text; save the file as \"CSV UTF-8\""}
 		}
+		// Checked as it would be stored: trimmed, so a leading space cannot
+		// hide an "=".
+		v = strings.TrimSpace(v)
 		if formula(v) {
 			return "", &RowError{line, col, "starts like a spreadsheet formula (" + truncate(v, 12) + "); the portal takes plain values only"}
 		}
-		return strings.TrimSpace(v), nil
+		return v, nil
 	}
 	var v string
 	var rerr *RowError

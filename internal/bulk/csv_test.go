@@ -65,6 +65,9 @@ func TestBadRows(t *testing.T) {
 		{bob + ",user," + appA + ",=cmd|' /C calc'!A0", ColLabel, "formula"},
 		{bob + ",user," + appA + ",@SUM(1)", ColLabel, "formula"},
 		{bob + ",user," + appA + ",-2+3(x)", ColLabel, "formula"},
+		{bob + ",user," + appA + ", =1+1", ColLabel, "formula"}, // a leading space is trimmed before storing
+		{bob + ",user," + appA + ",\" \t@SUM(1)\"", ColLabel, "formula"},
+		{bob + ",user," + appA + ",Alice \u202eecilA", ColLabel, "direction"},
 		{bob + ",user," + appA + ",a\x01b", ColLabel, "control"},
 		{bob + ",user," + appA + "," + strings.Repeat("x", 201), ColLabel, "at most"},
 		{bob + ",user," + appA + ",,2020-01-01T00:00", ColExpiresAt, "past"},

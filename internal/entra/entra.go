@@ -37,7 +37,7 @@ import (
 
 // LoginLifetime bounds how long a sign-in may take between leaving the portal
 // and coming back: a state older than this is refused.
-const LoginLifetime = 10 * time.Minute
+const LoginLifetime = portal.SignInLifetime
 
 // maxIDToken bounds the raw ID token verified; real ones are a few KB.
 const maxIDToken = 32 << 10
@@ -90,6 +90,11 @@ type Authenticator struct {
 
 	mu       sync.Mutex
 	resolved *provider
+
+	// graphTokens remembers each session's Graph access token until
+	// shortly before it expires, so that a page's names cost no MSAL
+	// client, no cache read and no decryption (see GraphToken).
+	graphTokens tokenMemo
 }
 
 var _ portal.Authenticator = (*Authenticator)(nil)

@@ -6,6 +6,9 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"errors"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -136,6 +139,10 @@ func (a *Authenticator) GraphToken(ctx context.Context, sessionKeyHash []byte, u
 	if g == nil {
 		return "", portal.Errorf(portal.EUNAVAILABLE, "Names from Microsoft Graph are not turned on.")
 	}
+	memoKey := string(sessionKeyHash) + "|" + u.TenantID.String() + "|" + u.ObjectID.String()
+	if token, ok := a.graphTokens.get(memoKey, a.cfg.Now()); ok {
+		return token, nil
+	}
 	app, err := a.client(sessionCache{store: g.Caches, sealer: g.Sealer, keyHash: sessionKeyHash})
 	if err != nil {
 		return "", err
@@ -150,5 +157,78 @@ func (a *Authenticator) GraphToken(ctx context.Context, sessionKeyHash []byte, u
 	if err != nil {
 		return "", portal.Wrap(errors.New(sanitize(err)), portal.EUNAUTHORIZED, "Microsoft Entra ID did not renew your permission to read names; sign in again.")
 	}
+	a.graphTokens.put(memoKey, res.AccessToken, res.ExpiresOn, a.cfg.Now())
 	return res.AccessToken, nil
+}
+
+// ForgetTokens drops the session's remembered Graph tokens: see
+// portal.Authenticator.
+func (a *Authenticator) ForgetTokens(sessionKeyHash []byte) {
+	a.graphTokens.forget(string(sessionKeyHash) + "|")
+}
+
+// tokenMemo holds access tokens in memory only, by session and person,
+// each until tokenMargin before it expires. A signed-out session's token
+// is never asked for again (its key hash is gone) and ages out.
+type tokenMemo struct {
+	mu sync.Mutex
+	m  map[string]memoToken
+}
+
+type memoToken struct {
+	token   string
+	expires time.Time
+}
+
+// tokenMargin is how long before its expiry a token is no longer handed
+// out: a call made with it must not fail half-way.
+const tokenMargin = 5 * time.Minute
+
+// maxMemoTokens bounds the memo (one entry per active session).
+const maxMemoTokens = 10000
+
+func (t *tokenMemo) get(key string, now time.Time) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.m[key]
+	if !ok || !now.Add(tokenMargin).Before(e.expires) {
+		return "", false
+	}
+	return e.token, true
+}
+
+func (t *tokenMemo) put(key, token string, expires, now time.Time) {
+	if token == "" || !now.Add(tokenMargin).Before(expires) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string]memoToken{}
+	}
+	if len(t.m) >= maxMemoTokens {
+		for k, e := range t.m {
+			if !now.Add(tokenMargin).Before(e.expires) {
+				delete(t.m, k)
+			}
+		}
+		for k := range t.m { // still full: make room (map order is random)
+			if len(t.m) < maxMemoTokens {
+				break
+			}
+			delete(t.m, k)
+		}
+	}
+	t.m[key] = memoToken{token: token, expires: expires}
+}
+
+// forget drops the entries whose key starts with prefix.
+func (t *tokenMemo) forget(prefix string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range t.m {
+		if strings.HasPrefix(k, prefix) {
+			delete(t.m, k)
+		}
+	}
 }

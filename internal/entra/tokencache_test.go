@@ -3,8 +3,10 @@ package entra
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 
@@ -92,3 +94,30 @@ func TestSessionCache(t *testing.T) {
 
 func cacheReplaceHints() cache.ReplaceHints { return cache.ReplaceHints{} }
 func cacheExportHints() cache.ExportHints   { return cache.ExportHints{} }
+
+// Graph tokens are remembered until shortly before they expire, by session
+// and person, and the memo stays bounded.
+func TestTokenMemo(t *testing.T) {
+	var m tokenMemo
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	m.put("s1|t|o", "tok", now.Add(time.Hour), now)
+	if got, ok := m.get("s1|t|o", now.Add(50*time.Minute)); !ok || got != "tok" {
+		t.Errorf("within its life: %q %v", got, ok)
+	}
+	if _, ok := m.get("s1|t|o", now.Add(56*time.Minute)); ok {
+		t.Error("handed out within 5 minutes of its expiry")
+	}
+	if _, ok := m.get("s2|t|o", now); ok {
+		t.Error("another session's token")
+	}
+	m.put("short", "tok", now.Add(time.Minute), now)
+	if _, ok := m.get("short", now); ok {
+		t.Error("a token about to expire was kept")
+	}
+	for i := range maxMemoTokens + 10 {
+		m.put(fmt.Sprint(i), "tok", now.Add(time.Hour), now)
+	}
+	if len(m.m) > maxMemoTokens {
+		t.Errorf("memo holds %d tokens", len(m.m))
+	}
+}

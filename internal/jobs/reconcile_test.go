@@ -3,9 +3,11 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +72,18 @@ func testReconcileOnOneInstance(t *testing.T, open func() (portal.Store, error))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(emu)
+	// While held, the gate keeps ACS from answering: the first run is then
+	// certainly still going when the second is tried (no timing).
+	var held atomic.Bool
+	var waiting atomic.Int32
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if held.Load() {
+			waiting.Add(1)
+			<-gate
+		}
+		emu.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	tenant := portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
 	var runners []*jobs.Reconciler
@@ -94,22 +107,21 @@ func testReconcileOnOneInstance(t *testing.T, open func() (portal.Store, error))
 		}
 		runners = append(runners, &jobs.Reconciler{Service: svc, Locks: db, LeaseTTL: 3 * time.Second})
 	}
-	rates, _ := acsemu.ParseRates("latency=30ms")
-	emu.SetRates(rates)
-
-	var wg sync.WaitGroup
+	held.Store(true)
 	ran := make([]bool, 2)
 	reports := make([]access.ReconcileReport, 2)
-	for i, r := range runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reports[i], ran[i] = r.RunOnce(ctx, portal.GUID{})
-		}()
-	}
-	wg.Wait()
-	if ran[0] == ran[1] {
-		t.Fatalf("ran: %v (exactly one must run)", ran)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reports[0], ran[0] = runners[0].RunOnce(ctx, portal.GUID{})
+	}()
+	testwait.For(t, "the first run to be asking ACS", func() bool { return waiting.Load() > 0 })
+	reports[1], ran[1] = runners[1].RunOnce(ctx, portal.GUID{})
+	held.Store(false)
+	close(gate)
+	<-done
+	if !ran[0] || ran[1] {
+		t.Fatalf("ran: %v (the first must run, the second must not while it does)", ran)
 	}
 	for i := range 2 {
 		if ran[i] && reports[i].Checked != 20 {

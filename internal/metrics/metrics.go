@@ -26,6 +26,9 @@ type Sources struct {
 	AuditRows      func(ctx context.Context) (int64, error) // the audit chain's length
 	ActiveSessions func(ctx context.Context) (int64, error) // sessions not yet expired
 	JobRows        func(ctx context.Context) (map[string]int64, error)
+	// ListIndex is what this instance holds in memory for inventory lists:
+	// tenants, rows and estimated bytes.
+	ListIndex func() (tenants, rows, bytes int64)
 }
 
 // Metrics holds the portal's collectors in a registry of its own.
@@ -110,12 +113,18 @@ var (
 	auditRowsDesc = prometheus.NewDesc("portal_audit_rows", "Rows in the audit log's hash chain.", nil, nil)
 	sessionsDesc  = prometheus.NewDesc("portal_sessions_active", "Sessions that have not expired.", nil, nil)
 	jobRowsDesc   = prometheus.NewDesc("portal_bulk_job_rows", "Rows of queued and running bulk jobs, by status (pending, running, done).", []string{"status"}, nil)
+	listTenants   = prometheus.NewDesc("portal_list_index_tenants", "Tenants whose inventory list this instance holds in memory.", nil, nil)
+	listRows      = prometheus.NewDesc("portal_list_index_rows", "Inventory rows this instance holds in memory for lists.", nil, nil)
+	listBytes     = prometheus.NewDesc("portal_list_index_bytes", "Estimated bytes this instance holds in memory for inventory lists.", nil, nil)
 )
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- auditRowsDesc
 	ch <- sessionsDesc
 	ch <- jobRowsDesc
+	ch <- listTenants
+	ch <- listRows
+	ch <- listBytes
 }
 
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
@@ -134,6 +143,12 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge("audit_rows", auditRowsDesc, c.src.AuditRows)
 	gauge("sessions", sessionsDesc, c.src.ActiveSessions)
+	if c.src.ListIndex != nil {
+		tenants, rows, bytes := c.src.ListIndex()
+		ch <- prometheus.MustNewConstMetric(listTenants, prometheus.GaugeValue, float64(tenants))
+		ch <- prometheus.MustNewConstMetric(listRows, prometheus.GaugeValue, float64(rows))
+		ch <- prometheus.MustNewConstMetric(listBytes, prometheus.GaugeValue, float64(bytes))
+	}
 	if c.src.JobRows != nil {
 		rows, err := c.src.JobRows(ctx)
 		if err != nil {

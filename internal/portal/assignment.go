@@ -26,6 +26,10 @@ const (
 // "user", and "resourceAccount" (the OpenAPI spec) or "teamsResourceAccount"
 // (the Learn docs and live use) for a resource account, in any case. Anything
 // else is an EINVALID error.
+//
+// This is the one vocabulary of kinds: the grant form, the list's filter
+// and bulk files all take "user" and "resourceAccount" (or ACS's own
+// "teamsResourceAccount"), in any case, and nothing else.
 func ParsePrincipalKind(s string) (PrincipalKind, error) {
 	switch strings.ToLower(s) {
 	case "user":
@@ -78,6 +82,11 @@ type Assignment struct {
 	// "teamsResourceAccount", "resourceAccount", …), or "" for an assignment
 	// not read from ACS. It is informational: Equal ignores it.
 	Spelling string
+	// OddClientIDs are client IDs ACS holds that are not GUIDs, as ACS
+	// sent them (made outside the portal; the portal never sends such).
+	// They are shown, flagged; they make the assignment differ from any
+	// the portal would grant (Equal), and refuse its adoption (Validate).
+	OddClientIDs []string
 }
 
 // Validate reports every rule a proposed assignment breaks, as EINVALID
@@ -94,6 +103,10 @@ func (a Assignment) Validate() error {
 	}
 	if a.Kind != KindUser && a.Kind != KindResourceAccount {
 		problems = append(problems, Invalid(FieldKind, "Choose a kind: user or resource account."))
+	}
+	if len(a.OddClientIDs) > 0 {
+		problems = append(problems, Invalid(FieldClientIDs, "ACS holds client IDs that are not application IDs (%s); grant the assignment again with the right apps.",
+			strings.Join(a.OddClientIDs, ", ")))
 	}
 	return errors.Join(append(problems, a.Kind.CheckClientIDs(a.ClientIDs))...)
 }
@@ -114,11 +127,12 @@ func (k PrincipalKind) CheckClientIDs(ids []GUID) error {
 	return nil
 }
 
-// Equal reports whether two assignments grant the same access. ClientIDs are
-// compared as sets.
+// Equal reports whether two assignments grant the same access. ClientIDs
+// (and OddClientIDs) are compared as sets.
 func (a Assignment) Equal(b Assignment) bool {
 	return a.TenantID == b.TenantID && a.ObjectID == b.ObjectID && a.Kind == b.Kind &&
-		slices.Equal(NormalizeClientIDs(a.ClientIDs), NormalizeClientIDs(b.ClientIDs))
+		slices.Equal(NormalizeClientIDs(a.ClientIDs), NormalizeClientIDs(b.ClientIDs)) &&
+		slices.Equal(slices.Compact(slices.Sorted(slices.Values(a.OddClientIDs))), slices.Compact(slices.Sorted(slices.Values(b.OddClientIDs))))
 }
 
 // NormalizeClientIDs returns ids sorted, without duplicates and without nil

@@ -169,12 +169,19 @@ func TestTextAndExpiryRules(t *testing.T) {
 		{second(portal.CleanLabel("\xff")), portal.FieldLabel},
 		{second(portal.CleanJustification(strings.Repeat("x", portal.MaxJustification+1))), portal.FieldJustification},
 		{second(portal.CleanJustification("a\x00b")), portal.FieldJustification},
+		// Bidirectional overrides and isolates ("Trojan Source"): refused.
+		{second(portal.CleanLabel("Alice \u202eecilA")), portal.FieldLabel},
+		{second(portal.CleanLabel("x\u2066y")), portal.FieldLabel},
+		{second(portal.CleanJustification("CHG-1 \u202a\u2069")), portal.FieldJustification},
 		{portal.CheckExpiry(now, now), portal.FieldExpiresAt},
 		{portal.CheckExpiry(now.Add(portal.MaxExpiry+time.Hour), now), portal.FieldExpiresAt},
 	} {
 		if p := portal.Problems(tc.err); len(p) != 1 || p[0].Field != tc.field || p[0].Code != portal.EINVALID {
 			t.Errorf("%v: want one EINVALID problem of %q", tc.err, tc.field)
 		}
+	}
+	if v, err := portal.CleanLabel("שלום Alice \u200f"); err != nil || v == "" {
+		t.Errorf("right-to-left text and marks are fine: %q, %v", v, err)
 	}
 	if v, err := portal.CleanJustification("  CHG-1\n\tline two "); err != nil || v != "CHG-1\n\tline two" {
 		t.Errorf("a multi-line justification: %q, %v", v, err)

@@ -300,9 +300,12 @@ type AuditLog interface {
 	// Offset is 0.
 	ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
 	// WalkAudit calls fn for every row of tenant (zero: all tenants) in Seq
-	// order, streaming from one snapshot (as AllItems: fn should be quick);
-	// an error from fn stops it and is returned as is. A row holding a
-	// value the portal never writes (changed behind its back) stops it with
-	// an EINTERNAL error naming that row.
+	// order, a chunk at a time, holding nothing of the database while fn
+	// runs (as AllItems); an error from fn stops it and is returned as is.
+	// Seq order is commit order and rows are never changed, so the rows it
+	// gives are the log as it stood at some moment: rows appended during
+	// the walk come at its end, or not at all. A row holding a value the
+	// portal never writes (changed behind its back) stops it with an
+	// EINTERNAL error naming that row.
 	WalkAudit(ctx context.Context, tenant GUID, fn func(AuditEvent) error) error
 }

@@ -93,18 +93,21 @@ func (n DirectoryName) Known() bool { return !n.FetchedAt.IsZero() }
 // tenant's tokens are never read for another.
 type NameStore interface {
 	// PutNames records what Graph said, replacing what was cached for the
-	// same (tenant, space, ID). Every name must be of tenant. When any
-	// name's content (Found, Kind, DisplayName, UPN, Phone) changed, the
-	// tenant's names revision increases (once per call); a fetch that found
-	// the same only moves FetchedAt. A name of another tenant, or without a
-	// known space, ID or kind, is EINVALID, and nothing is written.
+	// same (tenant, space, ID). Every name must be of tenant. When any name
+	// changed, in its content (Found, Kind, DisplayName, UPN, Phone) or only
+	// in its FetchedAt (as stored: to the millisecond), the tenant's names
+	// revision increases, once per call, and every name the call changed
+	// carries the new revision (see NamesSince). A call that changes
+	// nothing (the same content fetched at the same time) writes nothing
+	// and leaves the revision. A name of another tenant, or without a known
+	// space, ID or kind, is EINVALID, and nothing is written.
 	PutNames(ctx context.Context, tenant GUID, names []DirectoryName) error
 	// Names returns the cached names of ids in space; an ID never fetched
 	// is absent from the map, which is never nil.
 	Names(ctx context.Context, tenant GUID, space NameSpace, ids []GUID) (map[GUID]DirectoryName, error)
 	// AllNames calls fn for every cached name of tenant in space, in ID
-	// order, from one snapshot (as AllItems: fn should be quick); an error
-	// from fn stops it and is returned as is.
+	// order, from one snapshot held until it returns (fn should be quick);
+	// an error from fn stops it and is returned as is.
 	AllNames(ctx context.Context, tenant GUID, space NameSpace, fn func(DirectoryName) error) error
 	// SearchNames returns up to limit names of tenant in space whose
 	// display name or UPN contains q, compared case-insensitively
@@ -112,7 +115,24 @@ type NameStore interface {
 	// case-folded display name, then ID. A negative limit means no limit.
 	SearchNames(ctx context.Context, tenant GUID, space NameSpace, q string, limit int) ([]DirectoryName, error)
 	// NamesRevision is the tenant's names revision: 0 before any name was
-	// put, larger after every PutNames that changed a name. Caches compare
-	// it to know whether names moved, across instances.
+	// put, larger after every PutNames that changed a name (content or
+	// FetchedAt). Caches compare it to know whether names moved, across
+	// instances.
 	NamesRevision(ctx context.Context, tenant GUID) (int64, error)
+	// NamesSince calls fn, in no particular order, for every cached name
+	// of tenant, in both spaces, that a PutNames raising the revision past
+	// after wrote, as it is now; and returns the revision those names are
+	// current at: the tenant's NamesRevision in the same snapshot (after
+	// itself when nothing moved past it). Names and revision are read from
+	// one snapshot: a copy that
+	// held every name as of revision after holds every name as of rev once
+	// it has applied them, and a name put later raises the revision past
+	// rev, so NamesSince(rev) returns it. Names last written before the
+	// store kept a revision per name are at revision 0: a copy loaded with
+	// AllNames continues from the NamesRevision it read before loading,
+	// and a negative after returns every name, with the revision to
+	// continue from. As AllNames, the snapshot is held until it returns
+	// (fn should be quick), and an error from fn stops it and is returned
+	// as is (rev 0).
+	NamesSince(ctx context.Context, tenant GUID, after int64, fn func(DirectoryName) error) (rev int64, err error)
 }

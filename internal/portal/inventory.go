@@ -109,8 +109,10 @@ var InventorySorts = []InventorySort{SortUpdated, SortObjectID, SortLabel, SortK
 // InventoryFilter selects a page of one tenant's inventory.
 type InventoryFilter struct {
 	TenantID GUID // required: every query is scoped to one tenant
-	// Query matches, case-insensitively, part of the object ID, the label or
-	// any client ID.
+	// Query matches, case-insensitively and literally, part of the object
+	// ID, the label or any client ID; the access service's list also
+	// matches the cached display name, UPN and phone number of the object
+	// and the names of its apps.
 	Query string
 	Kind  PrincipalKind // KindUnknown: any
 	State VerifyState   // "": any
@@ -142,6 +144,11 @@ type InventoryPage struct {
 	// NamesRev, when the list comes from the access service's cache, is
 	// the names revision its search matched names at (see NameStore).
 	NamesRev int64
+	// Names and Apps, when the list comes from the access service's cache,
+	// are the cached directory names of the page's objects and of its
+	// rows' apps, at NamesRev (an ID never named is absent), so that
+	// showing the page reads no names again.
+	Names, Apps map[GUID]DirectoryName
 }
 
 // InventoryOp is what a commit does to the inventory.
@@ -176,12 +183,24 @@ type Inventory interface {
 	// GetItem returns the row for (tenant, object), or an ENOTFOUND error;
 	// a row of another tenant is not found, exactly like a missing one.
 	GetItem(ctx context.Context, tenant, object GUID) (InventoryItem, error)
+	// GetItems returns the tenant's rows of the objects ids names, in one
+	// read from one snapshot, for a cache that learned which rows changed
+	// (InventoryChanges). An ID without a row (or whose row is another
+	// tenant's) is absent from the map, which is never nil; duplicates are
+	// read once. Any number of IDs may be asked for at once.
+	GetItems(ctx context.Context, tenant GUID, ids []GUID) (map[GUID]InventoryItem, error)
 	// AllItems calls fn for every row of tenant (the zero GUID: of every
 	// tenant) in (tenant, object) order, for exports and reconcile, without
 	// holding them all in memory; an error from fn stops it and is returned
-	// as is. The rows are read one at a time from one snapshot, held until
-	// AllItems returns: fn should be quick, and a caller with slow work per
-	// row (a call to ACS) should collect the rows first.
+	// as is. The rows are read a chunk at a time, each chunk a short read
+	// of its own, and fn runs while the store holds nothing of the
+	// database, so a slow fn (an export to a slow client) keeps no
+	// connection or snapshot from anyone. There is no one snapshot, then:
+	// each row comes at most once, in order, and every row that nobody
+	// changed during the walk comes; a row changed meanwhile may come as it
+	// was or as it is, and one added or removed meanwhile may or may not.
+	// Whoever needs an exact copy reads the audit head first and applies
+	// the changes after it (see InventoryChanges).
 	AllItems(ctx context.Context, tenant GUID, fn func(InventoryItem) error) error
 	// InventoryChanges returns the tenant's audit head (the Seq of its newest
 	// audit row, 0 for none) and, when that is past after, the distinct

@@ -13,8 +13,16 @@ const (
 	MaxJustification = 1000
 )
 
-// cleanText trims, refuses invalid UTF-8 and control characters other than
-// newlines and tabs, and caps the length in characters. Errors name field.
+// cleanText trims, refuses invalid UTF-8, control characters other than
+// newlines and tabs, and the bidirectional controls, and caps the length in
+// characters. Errors name field.
+//
+// Bidirectional controls (embeddings and overrides U+202A–U+202E,
+// isolates U+2066–U+2069) are refused rather than isolated where shown: a
+// label or justification is shown in pages, CSV files, logs and
+// spreadsheets, and one override can make the text around it read
+// backwards in all of them ("Trojan Source"); nobody needs one to name
+// an assignment.
 func cleanText(field, name, v string, max int, multiline bool) (string, error) {
 	v = strings.TrimSpace(v)
 	if !utf8.ValidString(v) {
@@ -27,9 +35,16 @@ func cleanText(field, name, v string, max int, multiline bool) (string, error) {
 		if r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t')) || r == 0x7f {
 			return "", Invalid(field, "The %s contains a control character.", name)
 		}
+		if IsBidiControl(r) {
+			return "", Invalid(field, "The %s contains a character that reverses the direction of text (U+%04X); remove it.", name, r)
+		}
 	}
 	return v, nil
 }
+
+// IsBidiControl reports whether r is a bidirectional embedding, override
+// or isolate control.
+func IsBidiControl(r rune) bool { return 0x202a <= r && r <= 0x202e || 0x2066 <= r && r <= 0x2069 }
 
 // CleanLabel validates a label as typed and returns it trimmed.
 func CleanLabel(v string) (string, error) { return cleanText(FieldLabel, "label", v, MaxLabel, false) }

@@ -138,6 +138,11 @@ type SessionStore interface {
 
 // SignIn is a sign-in under way: kept in the browser's pre-login session
 // (only State travels in the URL) and used once.
+// SignInLifetime bounds how long a sign-in may take between leaving the
+// portal and coming back: a pending sign-in older than this is refused
+// and forgotten.
+const SignInLifetime = 10 * time.Minute
+
 type SignIn struct {
 	State    string
 	Nonce    string
@@ -162,6 +167,9 @@ type Authenticator interface {
 	// u of that session; EUNAVAILABLE when names are off, EUNAUTHORIZED when
 	// the session holds no usable tokens.
 	GraphToken(ctx context.Context, sessionKeyHash []byte, u User) (string, error)
+	// ForgetTokens drops whatever the authenticator holds in memory for a
+	// session that ended (its stored tokens go with the session).
+	ForgetTokens(sessionKeyHash []byte)
 	// EndSessionURL is where to send the browser after the portal's own
 	// session has ended, or "" when unknown.
 	EndSessionURL(ctx context.Context, postLogout string) string

@@ -57,7 +57,7 @@ func appendAudit(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent) (portal.A
 	if err != nil {
 		return ev, err
 	}
-	_, err = tx.Exec(ctx, insertAudit, write.Event(sealed)...)
+	_, err = tx.Exec(ctx, insertAuditSQL, write.Event(sealed)...)
 	return sealed.AuditEvent, err
 }
 
@@ -71,8 +71,8 @@ func auditHead(ctx context.Context, tx pgx.Tx) (seq int64, hash string, err erro
 	return seq, hash, err
 }
 
-// insertAudit appends a sealed event (write.Event's values).
-const insertAudit = `INSERT INTO audit_log (` + auditColumns + `, actor_fold)
+// insertAuditSQL inserts a sealed row, bound to write.Event's values.
+const insertAuditSQL = `INSERT INTO audit_log (` + auditColumns + `, actor_fold)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 
 // ListAudit: see portal.AuditLog. Matched and Events are read from one
@@ -134,10 +134,19 @@ func auditWhere(f portal.AuditFilter) (string, params) {
 	return " WHERE " + strings.Join(where, " AND "), p
 }
 
-// WalkAudit: see portal.AuditLog. As AllItems, one statement's snapshot.
+// WalkAudit: see portal.AuditLog. As AllItems, it reads a chunk at a
+// time, by Seq, holding no connection while fn runs.
 func (db *DB) WalkAudit(ctx context.Context, tenant portal.GUID, fn func(portal.AuditEvent) error) error {
-	query, args := storekit.Scoped(tenant, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq`,
-		`SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = $1 ORDER BY seq`, uuidOf(tenant))
-	rows, err := db.pool.Query(ctx, query, args...)
-	return storekit.Each(rows, err, "read the audit log", read.Event, fn)
+	next := func(after int64, limit int) ([]portal.AuditEvent, error) {
+		var rows pgx.Rows
+		var err error
+		if tenant.IsZero() {
+			rows, err = db.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+		} else {
+			rows, err = db.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+				uuidOf(tenant), after, limit)
+		}
+		return storekit.CollectN(limit, rows, err, "read the audit log", read.Event)
+	}
+	return storekit.Walk(db.walkChunk, next, func(e portal.AuditEvent) int64 { return e.Seq }, fn)
 }

@@ -50,23 +50,23 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 // putItem inserts the row or replaces everything but its key, creation and
 // version, which it bumps, and returns the row as stored.
 func putItem(ctx context.Context, q querier, it portal.InventoryItem) (portal.InventoryItem, error) {
-	return read.Item(q.QueryRow(ctx, upsertItem, write.Item(it)...))
+	return read.Item(q.QueryRow(ctx, putItemSQL, write.Item(it)...))
 }
 
-// upsertItem is putItem's statement (write.Item's values).
-const upsertItem = `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
-			created_at, created_by_tid, created_by_oid, created_by_name,
-			updated_at, updated_by_tid, updated_by_oid, updated_by_name,
-			verified_at, observed, expires_at, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1)
-		ON CONFLICT (tenant_id, object_id) DO UPDATE SET
-			client_ids = excluded.client_ids, kind = excluded.kind,
-			state = excluded.state, label = excluded.label,
-			updated_at = excluded.updated_at, updated_by_tid = excluded.updated_by_tid,
-			updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
-			verified_at = excluded.verified_at, observed = excluded.observed,
-			expires_at = excluded.expires_at, version = inventory.version + 1
-		RETURNING ` + itemColumns
+// putItemSQL is putItem's statement, bound to write.Item's values.
+const putItemSQL = `INSERT INTO inventory (tenant_id, object_id, client_ids, kind, state, label,
+		created_at, created_by_tid, created_by_oid, created_by_name,
+		updated_at, updated_by_tid, updated_by_oid, updated_by_name,
+		verified_at, observed, expires_at, version)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1)
+	ON CONFLICT (tenant_id, object_id) DO UPDATE SET
+		client_ids = excluded.client_ids, kind = excluded.kind,
+		state = excluded.state, label = excluded.label,
+		updated_at = excluded.updated_at, updated_by_tid = excluded.updated_by_tid,
+		updated_by_oid = excluded.updated_by_oid, updated_by_name = excluded.updated_by_name,
+		verified_at = excluded.verified_at, observed = excluded.observed,
+		expires_at = excluded.expires_at, version = inventory.version + 1
+	RETURNING ` + itemColumns
 
 // markVerified records a verification and returns the row as stored;
 // ENOTFOUND if the row is gone, ECONFLICT if it is not at ifVersion (when

@@ -26,7 +26,9 @@
 // the app role. With one role (development, tests), pass the same URL twice.
 // Both URLs must resolve the same schema (search_path, default public), and
 // the schema must exist. The pool takes pgxpool's settings from the URL
-// (pool_max_conns and so on).
+// (pool_max_conns and so on), except that a URL naming no pool_max_conns
+// gets storekit.DefaultMaxConns (four per core, 4 to 32) rather than
+// pgxpool's own default (one per core, at least 4): see PoolConfig.
 //
 // # The audit log
 //
@@ -60,6 +62,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"time"
@@ -92,15 +95,38 @@ type DB struct {
 	pool *pgxpool.Pool
 	// now is the clock for lock leases (injected in tests).
 	now func() time.Time
+	// walkChunk is how many rows AllItems and WalkAudit read per query
+	// (storekit.WalkChunk; smaller in tests, to cross chunk edges).
+	walkChunk int
 }
 
-// Open connects a pool to url (postgres://… or key=value form) and checks
-// that the database answers. It does not migrate: see Migrate and
-// MigrateAndOpen. now is the clock for lock leases (nil: time.Now).
-func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
+// PoolConfig is the pool Open makes for url (postgres://… or key=value
+// form): pgxpool's settings from it, and, unless it names pool_max_conns,
+// storekit.DefaultMaxConns connections at most. A request finding them all
+// in use waits for one. Each portal instance holds its own pool: the
+// server's max_connections must allow instances × MaxConns, and more.
+func PoolConfig(url string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !namesPoolSize.MatchString(url) {
+		cfg.MaxConns = int32(storekit.DefaultMaxConns())
+	}
+	return cfg, nil
+}
+
+// namesPoolSize matches a connection string naming pool_max_conns, as a
+// URL's query parameter or a key=value setting.
+var namesPoolSize = regexp.MustCompile(`(^|[?&\s])pool_max_conns\s*=`)
+
+// Open connects a pool to url (see PoolConfig) and checks that the
+// database answers. It does not migrate: see Migrate and MigrateAndOpen.
+// now is the clock for lock leases (nil: time.Now).
+func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
+	cfg, err := PoolConfig(url)
+	if err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -115,7 +141,7 @@ func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &DB{pool: pool, now: now}, nil
+	return &DB{pool: pool, now: now, walkChunk: storekit.WalkChunk}, nil
 }
 
 // MigrateAndOpen migrates the database as migrationURL's role, grants
@@ -128,17 +154,17 @@ func MigrateAndOpen(ctx context.Context, migrationURL, appURL string, now func()
 	if err := Migrate(ctx, migrationURL); err != nil {
 		return nil, err
 	}
-	owner, err := pgx.ParseConfig(migrationURL)
+	owner, err := pgxpool.ParseConfig(migrationURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	app, err := pgx.ParseConfig(appURL)
+	app, err := pgxpool.ParseConfig(appURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if app.User != owner.User {
+	if app.ConnConfig.User != owner.ConnConfig.User {
 		// Every start, not once: a migration may have added a table.
-		if err := GrantAppRole(ctx, migrationURL, app.User); err != nil {
+		if err := GrantAppRole(ctx, migrationURL, app.ConnConfig.User); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +197,7 @@ func migrationNames() []string {
 // instances migrating at once apply each migration once; the others wait
 // and then find nothing to do.
 func Migrate(ctx context.Context, url string) error {
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := connect(ctx, url)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -252,7 +278,7 @@ func GrantAppRole(ctx context.Context, migrationURL, role string) error {
 	if role == "" {
 		return errors.New("postgres: grant: no role named")
 	}
-	conn, err := pgx.Connect(ctx, migrationURL)
+	conn, err := connect(ctx, migrationURL)
 	if err != nil {
 		return fmt.Errorf("postgres: grant: %w", err)
 	}
@@ -299,6 +325,17 @@ func GrantAppRole(ctx context.Context, migrationURL, role string) error {
 		return fmt.Errorf("postgres: grant: %w", err)
 	}
 	return nil
+}
+
+// connect opens one connection to url, which may hold the pool's settings
+// (pool_max_conns and so on): they are the pool's, and the server would
+// refuse them as unknown parameters.
+func connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
 
 // inTx runs fn in a transaction and commits it; what names the work in the

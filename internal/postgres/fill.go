@@ -32,8 +32,8 @@ func (db *DB) FillInventory(ctx context.Context, evs []portal.AuditEvent, items 
 				return err
 			}
 			seq, hash = sealed.Seq, sealed.Hash
-			batch.Queue(upsertItem, write.Item(it)...)
-			batch.Queue(insertAudit, write.Event(sealed)...)
+			batch.Queue(putItemSQL, write.Item(it)...)
+			batch.Queue(insertAuditSQL, write.Event(sealed)...)
 		}
 		return tx.SendBatch(ctx, &batch).Close()
 	})

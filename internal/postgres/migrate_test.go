@@ -68,3 +68,21 @@ func TestOpenFailsAtOnce(t *testing.T) {
 		t.Fatal("Open of an unreachable database succeeded")
 	}
 }
+
+// TestPoolSettingsInTheURL: the pool's settings may ride on the URL, as
+// pgxpool reads them, and migrating and granting, which take one
+// connection of their own, do not pass them to the server (which would
+// refuse them as unknown parameters).
+func TestPoolSettingsInTheURL(t *testing.T) {
+	ctx := context.Background()
+	owner := withParam(t, freshSchema(t), "pool_max_conns", "3")
+	app := asRole(t, owner, newRole(t, "portal_app_"))
+	db, err := postgres.MigrateAndOpen(ctx, owner, app, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if ok, err := db.MigrationsCurrent(ctx); err != nil || !ok {
+		t.Fatalf("current=%v err=%v", ok, err)
+	}
+}

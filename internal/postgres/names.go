@@ -1,10 +1,8 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,49 +16,63 @@ import (
 const nameColumns = `tenant_id, space, id, fetched_at, found, kind, display_name, upn, phone`
 
 // PutNames: see portal.NameStore. One transaction raises the revision once
-// if any name's content changed.
+// if any name changed, and stamps the names it changed.
 func (db *DB) PutNames(ctx context.Context, tenant portal.GUID, names []portal.DirectoryName) error {
+	const what = "keep directory names"
 	if err := storekit.CheckNames(tenant, names); err != nil || len(names) == 0 {
 		return err
 	}
-	return db.inTx(ctx, "keep directory names", pgx.TxOptions{}, func(tx pgx.Tx) error {
-		changed, err := putNames(ctx, tx, tenant, names)
-		if err != nil || !changed {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO directory_name_revisions (tenant_id, rev) VALUES ($1, 1)
-			ON CONFLICT (tenant_id) DO UPDATE SET rev = directory_name_revisions.rev + 1`, uuidOf(tenant))
-		return err
-	})
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return storekit.Unavailable(err, what)
+	}
+	defer tx.Rollback(ctx)
+	changed, err := putNames(ctx, tx, tenant, names)
+	if err != nil || !changed {
+		// Nothing changed: the rollback takes the revision back down.
+		return storekit.Failed(err, what)
+	}
+	return storekit.Unavailable(tx.Commit(ctx), what)
 }
 
-// putNames writes names in one round trip and reports whether any content
-// changed. A name whose content is as stored is not rewritten; only its
-// fetched_at moves. ON CONFLICT compares with the row as last committed
-// (waiting for a writer of it), not as this transaction's snapshot saw it,
-// so a change is never missed by two instances putting the same name; and
-// they lock names in one order, so they cannot deadlock.
+// putNames raises the tenant's revision, then writes the names that
+// differ from what is stored (content or fetched_at) with it, in one round
+// trip, and reports whether any did; the caller commits only then.
+//
+// Why a reader never misses a name: the revision comes first, and raising
+// it locks the tenant's revision row (ON CONFLICT DO UPDATE locks the row
+// it updates and adds one to its latest committed version, waiting for a
+// put that holds it; two first puts of a tenant queue on the key's
+// unique index the same way). So the puts of one tenant run one after
+// another, each from the revision its predecessor committed: no two
+// stamp the same revision, and each stamps every name it changes with its
+// own, committed in the same transaction as the revision. A reader
+// (NamesSince) reads the revision and the names from one snapshot: if it
+// sees revision N, it sees the put that wrote N, and every earlier put,
+// which committed before that one could take the lock; a put it does not
+// see has not committed, so it takes a revision above N. Serialised puts
+// cannot deadlock on the names either: every put locks the revision row
+// before any name.
 func putNames(ctx context.Context, tx pgx.Tx, tenant portal.GUID, names []portal.DirectoryName) (changed bool, err error) {
-	names = slices.Clone(names)
-	slices.SortStableFunc(names, func(a, b portal.DirectoryName) int {
-		return cmp.Or(cmp.Compare(a.Space, b.Space), a.ID.Compare(b.ID))
-	})
 	var b pgx.Batch
+	b.Queue(`INSERT INTO directory_name_revisions (tenant_id, rev) VALUES ($1, 1)
+		ON CONFLICT (tenant_id) DO UPDATE SET rev = directory_name_revisions.rev + 1`, uuidOf(tenant))
 	for _, n := range names {
-		args := write.Name(tenant, n)
-		b.Queue(`INSERT INTO directory_names AS d (`+nameColumns+`, name_fold, upn_fold)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		// Each name reads back the revision just raised (its statement
+		// sees this transaction's writes): the batch goes in one round
+		// trip, before the raise's answer comes back.
+		b.Queue(`INSERT INTO directory_names AS d (`+nameColumns+`, name_fold, upn_fold, rev)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, (SELECT rev FROM directory_name_revisions WHERE tenant_id = $1))
 			ON CONFLICT (tenant_id, space, id) DO UPDATE SET found = excluded.found, kind = excluded.kind,
 				display_name = excluded.display_name, upn = excluded.upn, phone = excluded.phone,
-				fetched_at = excluded.fetched_at, name_fold = excluded.name_fold, upn_fold = excluded.upn_fold
-			WHERE (d.found, d.kind, d.display_name, d.upn, d.phone)
-				IS DISTINCT FROM (excluded.found, excluded.kind, excluded.display_name, excluded.upn, excluded.phone)`, args...,
+				fetched_at = excluded.fetched_at, name_fold = excluded.name_fold, upn_fold = excluded.upn_fold, rev = excluded.rev
+			WHERE (d.found, d.kind, d.display_name, d.upn, d.phone, d.fetched_at)
+				IS DISTINCT FROM (excluded.found, excluded.kind, excluded.display_name, excluded.upn, excluded.phone, excluded.fetched_at)`,
+			write.Name(tenant, n)...,
 		).Exec(func(tag pgconn.CommandTag) error {
 			changed = changed || tag.RowsAffected() > 0
 			return nil
 		})
-		b.Queue(`UPDATE directory_names SET fetched_at = $4
-			WHERE tenant_id = $1 AND space = $2 AND id = $3 AND fetched_at <> $4`, args[:4]...)
 	}
 	err = tx.SendBatch(ctx, &b).Close()
 	return changed, err
@@ -84,7 +96,7 @@ func (db *DB) Names(ctx context.Context, tenant portal.GUID, space portal.NameSp
 	return out, nil
 }
 
-// AllNames: see portal.NameStore. As AllItems, one statement's snapshot.
+// AllNames: see portal.NameStore. One statement's snapshot.
 func (db *DB) AllNames(ctx context.Context, tenant portal.GUID, space portal.NameSpace, fn func(portal.DirectoryName) error) error {
 	rows, err := db.pool.Query(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = $1 AND space = $2 ORDER BY id`,
 		uuidOf(tenant), string(space))
@@ -112,4 +124,31 @@ func (db *DB) NamesRevision(ctx context.Context, tenant portal.GUID) (int64, err
 		return 0, nil
 	}
 	return rev, storekit.Unavailable(err, "read directory names")
+}
+
+// NamesSince: see portal.NameStore. The revision and the names are read
+// in one read-only REPEATABLE READ transaction, so from one snapshot (at
+// READ COMMITTED each statement would take its own, and a put committed
+// between the two would be seen in the names but not in the revision).
+// No name can be past the revision, so when that has not moved past
+// after this is one probe; otherwise directory_names_by_rev finds them.
+func (db *DB) NamesSince(ctx context.Context, tenant portal.GUID, after int64, fn func(portal.DirectoryName) error) (int64, error) {
+	const what = "read directory names"
+	tx, err := db.pool.BeginTx(ctx, snapshot)
+	if err != nil {
+		return 0, storekit.Unavailable(err, what)
+	}
+	defer tx.Rollback(ctx)
+	var rev int64
+	err = tx.QueryRow(ctx, `SELECT rev FROM directory_name_revisions WHERE tenant_id = $1`, uuidOf(tenant)).Scan(&rev)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, storekit.Unavailable(err, what)
+	}
+	if rev > after {
+		rows, err := tx.Query(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = $1 AND rev > $2`, uuidOf(tenant), after)
+		if err := storekit.Each(rows, err, what, read.Name, fn); err != nil {
+			return 0, err
+		}
+	}
+	return rev, storekit.Unavailable(tx.Commit(ctx), what)
 }

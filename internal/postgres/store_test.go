@@ -2,10 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +16,18 @@ import (
 func TestStoreContract(t *testing.T) {
 	serverURL(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store {
-		return openAt(t, freshSchema(t), now)
+		db := openAt(t, freshSchema(t), now)
+		db.SetWalkChunk(3) // walks cross chunk edges
+		return db
 	})
+}
+
+// TestOneConnection: with a pool of one connection, a walk's fn can still
+// use the store (see storetest.RunOneConnection).
+func TestOneConnection(t *testing.T) {
+	db := openAt(t, withParam(t, freshSchema(t), "pool_max_conns", "1"), nil)
+	db.SetWalkChunk(3)
+	storetest.RunOneConnection(t, db)
 }
 
 // TestStoreContractAsAppRole runs the contract again as a production
@@ -155,7 +162,8 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	err7 := db.PutSession(ctx, portal.SessionRecord{KeyHash: []byte("k"), CreatedAt: t0, SeenAt: t0})
 	_, err8 := db.NamesRevision(ctx, tenant)
 	err9 := db.PutNames(ctx, tenant, []portal.DirectoryName{{TenantID: tenant, Space: portal.SpaceObject, ID: admin.ObjectID, FetchedAt: t0}})
-	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7, err8, err9)
+	_, err10 := db.GetItems(ctx, tenant, []portal.GUID{admin.ObjectID})
+	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7, err8, err9, err10)
 }
 
 // TestAppendsFromTwoInstancesStayLinear: two portal instances (each its own
@@ -166,34 +174,9 @@ func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
 }
 
 // TestPutNamesFromTwoInstances: instances refreshing the same names at
-// once, each in its own order, neither deadlock nor fail.
+// once, each in its own order, neither deadlock nor fail, and a copy kept
+// with NamesSince meanwhile misses none of their puts.
 func TestPutNamesFromTwoInstances(t *testing.T) {
-	ctx := context.Background()
 	connURL := freshSchema(t)
-	dbs := [2]*postgres.DB{openAt(t, connURL, nil), openAt(t, connURL, nil)}
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := range 10 {
-				var names []portal.DirectoryName
-				for n := range 50 {
-					names = append(names, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: guid("person", n),
-						Found: true, DisplayName: fmt.Sprintf("Person %d, writer %d", n, w), FetchedAt: t0.Add(time.Duration(i) * time.Second)})
-				}
-				if w%2 == 1 {
-					slices.Reverse(names)
-				}
-				if err := dbs[w%2].PutNames(ctx, tenant, names); err != nil {
-					t.Errorf("writer %d: %v", w, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	// Each writer's first put changed names (none held its text before),
-	// and each put raised the revision once at most.
-	if rev, err := dbs[0].NamesRevision(ctx, tenant); err != nil || rev < 8 || rev > 80 {
-		t.Errorf("NamesRevision = %d, %v; want 8 to 80 (80 puts)", rev, err)
-	}
+	storetest.PutNamesFromInstances(t, openAt(t, connURL, nil), openAt(t, connURL, nil))
 }

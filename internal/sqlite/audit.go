@@ -118,11 +118,14 @@ func auditWhere(f portal.AuditFilter) (string, []any) {
 	return " WHERE " + strings.Join(where, " AND "), args
 }
 
-// WalkAudit: see portal.AuditLog. As AllItems, it holds its snapshot until
-// it returns.
+// WalkAudit: see portal.AuditLog. As AllItems, it reads a chunk at a
+// time, by Seq, holding nothing of the database while fn runs.
 func (db *DB) WalkAudit(ctx context.Context, tenant portal.GUID, fn func(portal.AuditEvent) error) error {
-	query, args := storekit.Scoped(tenant, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq`,
-		`SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = ? ORDER BY seq`, tenant.String())
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	return storekit.Each(rows, err, "read the audit log", read.Event, fn)
+	next := func(after int64, limit int) ([]portal.AuditEvent, error) {
+		query, args := storekit.Scoped(tenant, `SELECT `+auditColumns+` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+			`SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant.String())
+		rows, err := db.db.QueryContext(ctx, query, append(args, after, limit)...)
+		return storekit.CollectN(limit, rows, err, "read the audit log", read.Event)
+	}
+	return storekit.Walk(db.walkChunk, next, func(e portal.AuditEvent) int64 { return e.Seq }, fn)
 }

@@ -48,12 +48,15 @@ func (values) GUID(g portal.GUID) any {
 // GUIDs writes a JSON array of the canonical GUIDs.
 func (values) GUIDs(ids []portal.GUID) any {
 	var b strings.Builder
+	b.Grow(2 + len(ids)*39) // ["…",…]: 36 characters and 3 more each
 	b.WriteByte('[')
 	for i, id := range ids {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`"` + id.String() + `"`)
+		b.WriteByte('"')
+		b.WriteString(id.String())
+		b.WriteByte('"')
 	}
 	b.WriteByte(']')
 	return b.String()

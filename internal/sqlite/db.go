@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storekit"
 )
 
 //go:embed migrations/*.sql
@@ -38,6 +39,9 @@ type DB struct {
 	// admits one anyway; without this, the others would poll for its lock
 	// with sleeps of up to 100 ms (busy_timeout) instead of queueing.
 	writer chan struct{}
+	// walkChunk is how many rows AllItems and WalkAudit read per query
+	// (storekit.WalkChunk; smaller in tests, to cross chunk edges).
+	walkChunk int
 	// Prepared once: the queries every request runs. Parsing SQL costs more
 	// than running these index probes, and database/sql re-prepares a
 	// statement per connection only once.
@@ -46,18 +50,67 @@ type DB struct {
 	namesRevision *sql.Stmt
 }
 
-// Open opens (creating if needed) the database file at path and applies any
-// migration not yet recorded. It sets WAL mode, foreign keys and a busy
-// timeout, so concurrent requests wait for the writer instead of failing.
+// Options size the connection pool and SQLite's page cache. The zero value
+// takes the defaults.
+type Options struct {
+	// MaxConns caps the connections open at once (0:
+	// storekit.DefaultMaxConns, four per core up to 32). More than the
+	// cores buys little: the driver is pure Go and CPU-bound, and readers
+	// in WAL mode do not wait for one another. A request waits for a free
+	// connection rather than open one more.
+	MaxConns int
+	// CacheBytes is the page cache of all connections together, shared out
+	// evenly among MaxConns (0: DefaultCacheBytes; each connection keeps at
+	// least MinConnCacheBytes). Each connection has a cache of its own, and
+	// SQLite empties it whenever another connection has written, so a large
+	// one mostly holds memory: the list is answered from memory by the use
+	// cases (internal/access), and the file's pages stay in the operating
+	// system's cache anyway.
+	CacheBytes int64
+}
+
+// Page cache defaults: 32 MiB in all (4 MiB a connection with 8).
+const (
+	DefaultCacheBytes int64 = 32 << 20
+	MinConnCacheBytes int64 = 256 << 10
+)
+
+// WithDefaults returns o with every zero setting at its default.
+func (o Options) WithDefaults() Options {
+	if o.MaxConns <= 0 {
+		o.MaxConns = storekit.DefaultMaxConns()
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
+	return o
+}
+
+// ConnCacheBytes is each connection's page cache: CacheBytes shared out
+// among MaxConns, at least MinConnCacheBytes.
+func (o Options) ConnCacheBytes() int64 {
+	o = o.WithDefaults()
+	return max(o.CacheBytes/int64(o.MaxConns), MinConnCacheBytes)
+}
+
+// Open opens the database at path with the default Options (see OpenWith).
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens (creating if needed) the database file at path and applies
+// any migration not yet recorded. It sets WAL mode, foreign keys and a busy
+// timeout, so concurrent requests wait for the writer instead of failing,
+// and sizes the pool and page cache by opts: at most MaxConns connections,
+// ConnCacheBytes of cache each.
+func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
+	opts = opts.WithDefaults()
 	q := url.Values{}
-	// cache_size: 8 MiB of pages per connection (the default is 2 MiB), so
-	// a tenant's indexes stay in memory; the list page itself is answered
-	// from memory by the use cases (internal/access), not by a scan here.
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)", "cache_size(-8192)"} {
+	cache := fmt.Sprintf("cache_size(-%d)", opts.ConnCacheBytes()>>10) // negative: KiB, not pages
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)", cache} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -65,11 +118,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	// Keep connections open between requests: database/sql keeps only two
-	// idle by default, and a new SQLite connection re-runs the pragmas and
+	// Keep every connection open between requests (database/sql keeps only
+	// two idle by default): a new SQLite connection re-runs the pragmas and
 	// re-prepares every statement.
-	sqldb.SetMaxIdleConns(16)
-	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
+	sqldb.SetMaxOpenConns(opts.MaxConns)
+	sqldb.SetMaxIdleConns(opts.MaxConns)
+	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1), walkChunk: storekit.WalkChunk}
 	if err := db.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err

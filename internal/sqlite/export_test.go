@@ -8,3 +8,14 @@ func (db *DB) ExecBehindTheStore(ctx context.Context, query string, args ...any)
 	_, err := db.db.ExecContext(ctx, query, args...)
 	return err
 }
+
+// PoolForTest reports the pool's cap and one connection's page cache, as
+// PRAGMA cache_size answers it (negative: KiB).
+func (db *DB) PoolForTest(ctx context.Context) (maxOpen int, cacheSize int64, err error) {
+	err = db.db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize)
+	return db.db.Stats().MaxOpenConnections, cacheSize, err
+}
+
+// SetWalkChunk makes AllItems and WalkAudit read n rows per query, so that
+// tests with a few rows cross chunk edges.
+func (db *DB) SetWalkChunk(n int) { db.walkChunk = n }

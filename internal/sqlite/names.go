@@ -13,8 +13,8 @@ import (
 // the order storekit.Reader.Name scans them.
 const nameColumns = `tenant_id, space, id, fetched_at, found, kind, display_name, upn, phone`
 
-// PutNames: see portal.NameStore. One transaction raises the revision once
-// if any name's content changed.
+// PutNames: see portal.NameStore. One write transaction raises the
+// revision once if any name changed, and stamps the names it changed.
 func (db *DB) PutNames(ctx context.Context, tenant portal.GUID, names []portal.DirectoryName) error {
 	if err := storekit.CheckNames(tenant, names); err != nil || len(names) == 0 {
 		return err
@@ -22,41 +22,39 @@ func (db *DB) PutNames(ctx context.Context, tenant portal.GUID, names []portal.D
 	return db.write(ctx, "keep directory names", func(tx *sql.Tx) error { return putNames(ctx, tx, tenant, names) })
 }
 
-// putNames writes names, and raises the revision if any content changed.
-// A name whose content is as stored is not rewritten; only its fetched_at
-// moves.
+// putNames writes the names that differ from what is stored (content or
+// fetched_at) with the tenant's next revision, and raises the revision to
+// it if any did. The transaction holds SQLite's write lock from its start
+// (BEGIN IMMEDIATE), so no other put can take the same next revision, and
+// a reader sees the names and the revision they carry commit together.
 func putNames(ctx context.Context, tx *sql.Tx, tenant portal.GUID, names []portal.DirectoryName) error {
-	upsert, err := tx.PrepareContext(ctx, `INSERT INTO directory_names (`+nameColumns+`, name_fold, upn_fold)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+	var rev int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rev), 0) + 1 FROM directory_name_revisions WHERE tenant_id = ?`,
+		tenant.String()).Scan(&rev); err != nil {
+		return err
+	}
+	upsert, err := tx.PrepareContext(ctx, `INSERT INTO directory_names (`+nameColumns+`, name_fold, upn_fold, rev)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 		ON CONFLICT (tenant_id, space, id) DO UPDATE SET found = excluded.found, kind = excluded.kind,
 			display_name = excluded.display_name, upn = excluded.upn, phone = excluded.phone,
-			fetched_at = excluded.fetched_at, name_fold = excluded.name_fold, upn_fold = excluded.upn_fold
-		WHERE (found, kind, display_name, upn, phone) != (excluded.found, excluded.kind, excluded.display_name, excluded.upn, excluded.phone)`)
+			fetched_at = excluded.fetched_at, name_fold = excluded.name_fold, upn_fold = excluded.upn_fold, rev = excluded.rev
+		WHERE (found, kind, display_name, upn, phone, fetched_at)
+			!= (excluded.found, excluded.kind, excluded.display_name, excluded.upn, excluded.phone, excluded.fetched_at)`)
 	if err != nil {
 		return err
 	}
 	defer upsert.Close()
-	fetched, err := tx.PrepareContext(ctx, `UPDATE directory_names SET fetched_at = ?4
-		WHERE tenant_id = ?1 AND space = ?2 AND id = ?3 AND fetched_at != ?4`)
-	if err != nil {
-		return err
-	}
-	defer fetched.Close()
 	changed := false
 	for _, n := range names {
-		args := write.Name(tenant, n)
-		k, err := affected(upsert.ExecContext(ctx, args...))
-		if err == nil && k == 0 {
-			_, err = fetched.ExecContext(ctx, args[:4]...)
-		}
+		k, err := affected(upsert.ExecContext(ctx, append(write.Name(tenant, n), rev)...))
 		if err != nil {
 			return err
 		}
 		changed = changed || k > 0
 	}
 	if changed {
-		_, err = tx.ExecContext(ctx, `INSERT INTO directory_name_revisions (tenant_id, rev) VALUES (?, 1)
-			ON CONFLICT (tenant_id) DO UPDATE SET rev = rev + 1`, tenant.String())
+		_, err = tx.ExecContext(ctx, `INSERT INTO directory_name_revisions (tenant_id, rev) VALUES (?1, ?2)
+			ON CONFLICT (tenant_id) DO UPDATE SET rev = ?2`, tenant.String(), rev)
 	}
 	return err
 }
@@ -79,8 +77,7 @@ func (db *DB) Names(ctx context.Context, tenant portal.GUID, space portal.NameSp
 	return out, nil
 }
 
-// AllNames: see portal.NameStore. As AllItems, it holds its snapshot
-// until it returns.
+// AllNames: see portal.NameStore. It holds its snapshot until it returns.
 func (db *DB) AllNames(ctx context.Context, tenant portal.GUID, space portal.NameSpace, fn func(portal.DirectoryName) error) error {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = ? AND space = ? ORDER BY id`,
 		tenant.String(), string(space))
@@ -108,4 +105,30 @@ func (db *DB) NamesRevision(ctx context.Context, tenant portal.GUID) (int64, err
 		return 0, nil
 	}
 	return rev, storekit.Unavailable(err, "read directory names")
+}
+
+// NamesSince: see portal.NameStore. The revision and the names are read
+// in one read transaction, from one snapshot of the write-ahead log, held
+// until it returns. No name can be past the revision, so when that has
+// not moved past after this is one probe; otherwise directory_names_by_rev
+// finds the names.
+func (db *DB) NamesSince(ctx context.Context, tenant portal.GUID, after int64, fn func(portal.DirectoryName) error) (int64, error) {
+	const what = "read directory names"
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // BEGIN DEFERRED: takes no write lock
+	if err != nil {
+		return 0, storekit.Unavailable(err, what)
+	}
+	defer tx.Rollback()
+	var rev int64
+	err = tx.QueryRowContext(ctx, `SELECT rev FROM directory_name_revisions WHERE tenant_id = ?`, tenant.String()).Scan(&rev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, storekit.Unavailable(err, what)
+	}
+	if rev > after {
+		rows, err := tx.QueryContext(ctx, `SELECT `+nameColumns+` FROM directory_names WHERE tenant_id = ? AND rev > ?`, tenant.String(), after)
+		if err := storekit.Each(rows, err, what, read.Name, fn); err != nil {
+			return 0, err
+		}
+	}
+	return rev, storekit.Unavailable(tx.Commit(), what)
 }

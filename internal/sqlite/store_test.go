@@ -12,12 +12,27 @@ import (
 	"github.com/teamsphone/portal/internal/storetest"
 )
 
+// TestStoreContract runs the store contract with three rows to a chunk of
+// AllItems and WalkAudit, so that walks cross chunk edges.
 func TestStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store {
 		db := openDB(t)
 		db.Now = now
+		db.SetWalkChunk(3)
 		return db
 	})
+}
+
+// TestOneConnection: with a pool of one connection, a walk's fn can still
+// use the store (see storetest.RunOneConnection).
+func TestOneConnection(t *testing.T) {
+	db, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "portal.db"), sqlite.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetWalkChunk(3)
+	storetest.RunOneConnection(t, db)
 }
 
 func TestTokenCaches(t *testing.T) {
@@ -122,7 +137,8 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 	_, err5 := db.TryLock(ctx, "x", "y", t0)
 	_, err6 := db.NamesRevision(ctx, tenant)
 	_, err7 := db.SearchNames(ctx, tenant, portal.SpaceObject, "x", 10)
-	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7)
+	_, err8 := db.GetItems(ctx, tenant, []portal.GUID{storetest.Admin.ObjectID})
+	storetest.SafeErrors(t, err1, err2, err3, err4, err5, err6, err7, err8)
 }
 
 // TestAppendsFromTwoInstancesStayLinear: two portal instances on one
@@ -140,4 +156,20 @@ func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
 		dbs[i] = db
 	}
 	storetest.AppendFromInstances(t, dbs[:]...)
+}
+
+// TestPutNamesFromTwoInstances: two instances on one database file put
+// names at once while a copy kept with NamesSince follows them.
+func TestPutNamesFromTwoInstances(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portal.db")
+	var dbs [2]portal.NameStore
+	for i := range dbs {
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	storetest.PutNamesFromInstances(t, dbs[:]...)
 }

@@ -114,7 +114,7 @@ func (d *Decoder) observed(b []byte, tenant, object portal.GUID) *portal.Assignm
 	}
 	var o observedJSON
 	d.JSON(b, &o)
-	a := portal.Assignment{TenantID: tenant, ObjectID: object, Spelling: o.Spelling, ClientIDs: d.GUIDs(o.ClientIDs)}
+	a := portal.Assignment{TenantID: tenant, ObjectID: object, Spelling: o.Spelling, ClientIDs: d.GUIDs(o.ClientIDs), OddClientIDs: o.OddClientIDs}
 	if o.Kind != portal.KindUnknown.String() {
 		a.Kind = d.Kind(o.Kind)
 	}

@@ -73,7 +73,16 @@ func Each[T any](rows Rows, err error, what string, scan func(Scanner) (T, error
 // Collect returns every row of a query's result, read by scan (see Each).
 // No rows is nil.
 func Collect[T any](rows Rows, err error, what string, scan func(Scanner) (T, error)) ([]T, error) {
+	return CollectN(0, rows, err, what, scan)
+}
+
+// CollectN is Collect into room made for n rows, for a query with a
+// LIMIT of n (a chunk of a walk): the slice is not grown row by row.
+func CollectN[T any](n int, rows Rows, err error, what string, scan func(Scanner) (T, error)) ([]T, error) {
 	var out []T
+	if n > 0 && err == nil {
+		out = make([]T, 0, n)
+	}
 	err = Each(rows, err, what, scan, func(v T) error {
 		out = append(out, v)
 		return nil

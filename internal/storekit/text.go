@@ -118,6 +118,8 @@ type observedJSON struct {
 	Kind      string   `json:"kind"`
 	ClientIDs []string `json:"clientIds"`
 	Spelling  string   `json:"spelling,omitempty"`
+	// OddClientIDs: see portal.Assignment.
+	OddClientIDs []string `json:"oddClientIds,omitempty"`
 }
 
 // Observed is the JSON an inventory row keeps of what ACS held at its
@@ -129,6 +131,9 @@ func (t Text) Observed(a *portal.Assignment) []byte {
 	o := observedJSON{Kind: a.Kind.String(), ClientIDs: []string{}, Spelling: t(a.Spelling)}
 	for _, id := range portal.NormalizeClientIDs(a.ClientIDs) {
 		o.ClientIDs = append(o.ClientIDs, id.String())
+	}
+	for _, odd := range a.OddClientIDs {
+		o.OddClientIDs = append(o.OddClientIDs, t(odd))
 	}
 	b, err := json.Marshal(o)
 	if err != nil {

@@ -503,3 +503,53 @@ func testExpiringItems(t *testing.T, f *fixture) {
 		t.Errorf("after clearing: %d expiring", len(items))
 	}
 }
+
+func testGetItems(t *testing.T, f *fixture) {
+	_, a1 := f.commit(t, portal.InventoryPut, userItem(tenantA, "a1", "Ana", "desktop", "mobile"))
+	_, a2 := f.commit(t, portal.InventoryPut, resourceItem(tenantA, "a2", "London desk"))
+	_, b1 := f.commit(t, portal.InventoryPut, userItem(tenantB, "b1", "Other tenant", "desktop"))
+	getItems := func(tenant portal.GUID, ids []portal.GUID) map[portal.GUID]portal.InventoryItem {
+		t.Helper()
+		got, err := f.GetItems(f.ctx, tenant, ids)
+		if err != nil {
+			t.Fatalf("GetItems: %v", err)
+		}
+		if got == nil {
+			t.Fatalf("GetItems(%d IDs) returned a nil map", len(ids))
+		}
+		return got
+	}
+	same := func(what string, got map[portal.GUID]portal.InventoryItem, want ...portal.InventoryItem) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("%s: %d rows, want %d: %v", what, len(got), len(want), got)
+		}
+		for _, w := range want {
+			if g, ok := got[w.ObjectID]; !ok {
+				t.Errorf("%s: no row for %s", what, w.Label)
+			} else {
+				sameItem(t, what, g, w)
+			}
+		}
+	}
+
+	// Present, missing, another tenant's and a duplicate, in one call.
+	same("GetItems(A)", getItems(tenantA, []portal.GUID{a2.ObjectID, id("never granted"), b1.ObjectID, a1.ObjectID, a2.ObjectID}), a1, a2)
+	same("GetItems(B)", getItems(tenantB, []portal.GUID{a1.ObjectID, b1.ObjectID}), b1)
+	same("GetItems(no IDs)", getItems(tenantA, nil))
+	same("GetItems(an empty list)", getItems(tenantA, []portal.GUID{}))
+
+	// A revoked row is gone; a changed one comes back as it is now.
+	f.commit(t, portal.InventoryDelete, a2)
+	a1.Label = "Ana Lima"
+	_, a1 = f.commit(t, portal.InventoryPut, a1)
+	same("GetItems after a revoke and an edit", getItems(tenantA, []portal.GUID{a1.ObjectID, a2.ObjectID}), a1)
+
+	// A cache may ask for every row it holds at once.
+	many := []portal.GUID{a1.ObjectID}
+	for i := range 10_000 {
+		many = append(many, id(fmt.Sprint("missing ", i)))
+	}
+	many = append(many, b1.ObjectID)
+	same("GetItems(10,002 IDs)", getItems(tenantA, many), a1)
+}

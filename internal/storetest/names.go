@@ -1,9 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,13 +184,25 @@ func testNamesRevision(t *testing.T, f *fixture) {
 		t.Fatalf("revision after a new name: %d", rev)
 	}
 
-	// The same found again, later: only FetchedAt moves.
+	// The same found again, later: only FetchedAt moves, and that is a
+	// change too (a copy of the names decides by it when to renew one).
 	ana.FetchedAt = t0.Add(time.Hour)
 	f.putNames(t, tenantA, ana)
-	if got := f.revision(t, tenantA); got != rev {
-		t.Errorf("revision after the same content: %d, want %d", got, rev)
+	if got := f.revision(t, tenantA); got <= rev {
+		t.Errorf("revision after the same content fetched later: %d, want more than %d", got, rev)
 	}
+	rev = f.revision(t, tenantA)
 	sameName(t, "refetched", f.names(t, tenantA, portal.SpaceObject, ana.ID)[ana.ID], ana)
+
+	// The same fetched at the same time (as stored: to the millisecond)
+	// changes nothing.
+	same := ana
+	same.FetchedAt = same.FetchedAt.Add(999 * time.Microsecond)
+	f.putNames(t, tenantA, ana)
+	f.putNames(t, tenantA, same)
+	if got := f.revision(t, tenantA); got != rev {
+		t.Errorf("revision after putting the same again: %d, want %d", got, rev)
+	}
 
 	for _, tc := range []struct {
 		what   string
@@ -332,5 +347,204 @@ func testAllNames(t *testing.T, f *fixture) {
 	})
 	if !errors.Is(err, stop) || calls != 2 {
 		t.Errorf("AllNames with fn failing at the second name: %v after %d calls, want stop after 2", err, calls)
+	}
+}
+
+// namesSince returns what NamesSince(after) passed to fn, by space and ID,
+// failing the test if it passed a name twice.
+func (f *fixture) namesSince(t *testing.T, tenant portal.GUID, after int64) (map[portal.NameSpace]map[portal.GUID]portal.DirectoryName, int64) {
+	t.Helper()
+	got := map[portal.NameSpace]map[portal.GUID]portal.DirectoryName{}
+	rev, err := f.NamesSince(f.ctx, tenant, after, func(n portal.DirectoryName) error {
+		if got[n.Space] == nil {
+			got[n.Space] = map[portal.GUID]portal.DirectoryName{}
+		}
+		if _, twice := got[n.Space][n.ID]; twice {
+			t.Errorf("NamesSince(%d) passed %s %s twice", after, n.Space, n.ID)
+		}
+		got[n.Space][n.ID] = n
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("NamesSince(%d): %v", after, err)
+	}
+	return got, rev
+}
+
+// sameNames fails the test unless got holds exactly want, as put.
+func sameNames(t *testing.T, what string, got map[portal.NameSpace]map[portal.GUID]portal.DirectoryName, want ...portal.DirectoryName) {
+	t.Helper()
+	n := 0
+	for _, m := range got {
+		n += len(m)
+	}
+	if n != len(want) {
+		t.Errorf("%s: %d names, want %d: %v", what, n, len(want), got)
+	}
+	for _, w := range want {
+		if g, ok := got[w.Space][w.ID]; !ok {
+			t.Errorf("%s: no %s name %q", what, w.Space, w.DisplayName)
+		} else {
+			sameName(t, what, g, w)
+		}
+	}
+}
+
+func testNamesSince(t *testing.T, f *fixture) {
+	got, rev := f.namesSince(t, tenantA, 0)
+	sameNames(t, "NamesSince(0) before any put", got)
+	if rev != 0 {
+		t.Errorf("NamesSince(0) before any put: revision %d, want 0", rev)
+	}
+
+	ana := dirName(tenantA, "ana", "Ana Lima", "ana@contoso.com")
+	ben := dirName(tenantA, "ben", "Ben Ode", "ben@contoso.com")
+	app := portal.DirectoryName{TenantID: tenantA, Space: portal.SpaceApp, ID: id("app"), Found: true, DisplayName: "Contoso Softphone", FetchedAt: t0}
+	twin := portal.DirectoryName{TenantID: tenantA, Space: portal.SpaceApp, ID: ana.ID, FetchedAt: t0} // ana's ID, as an app
+	other := dirName(tenantB, "ana", "Ana Other-Tenant", "ana@fabrikam.com")
+	f.putNames(t, tenantA, ana, ben)
+	f.putNames(t, tenantB, other)
+	f.putNames(t, tenantA, app, twin)
+
+	// Everything, from both spaces, at the revision NamesRevision says.
+	got, rev = f.namesSince(t, tenantA, 0)
+	sameNames(t, "NamesSince(0)", got, ana, ben, app, twin)
+	if want := f.revision(t, tenantA); rev != want {
+		t.Errorf("NamesSince(0): revision %d, want NamesRevision's %d", rev, want)
+	}
+	all, allRev := f.namesSince(t, tenantA, -1)
+	sameNames(t, "NamesSince(-1)", all, ana, ben, app, twin)
+	if allRev != rev {
+		t.Errorf("NamesSince(-1): revision %d, want %d", allRev, rev)
+	}
+	if got, again := f.namesSince(t, tenantA, rev); len(got) != 0 || again != rev {
+		t.Errorf("NamesSince(%d) with nothing put since: %v at revision %d", rev, got, again)
+	}
+
+	// A content change, then a change of FetchedAt alone: each appears
+	// once, as it is now, and only what changed.
+	start := rev
+	ana.DisplayName, ana.FetchedAt = "Ana Lima-Souza", t0.Add(time.Minute)
+	f.putNames(t, tenantA, ana, ben) // ben as it was: unchanged
+	got, rev1 := f.namesSince(t, tenantA, rev)
+	sameNames(t, "after a name changed", got, ana)
+	if rev1 <= rev {
+		t.Errorf("after a name changed: revision %d, want more than %d", rev1, rev)
+	}
+	app.FetchedAt = t0.Add(time.Hour)
+	f.putNames(t, tenantA, app)
+	got, rev2 := f.namesSince(t, tenantA, rev1)
+	sameNames(t, "after an app was fetched again", got, app)
+	if rev2 <= rev1 {
+		t.Errorf("after an app was fetched again: revision %d, want more than %d", rev2, rev1)
+	}
+	f.putNames(t, tenantA, ana, ben, app) // all as they are
+	if got, again := f.namesSince(t, tenantA, rev2); len(got) != 0 || again != rev2 {
+		t.Errorf("NamesSince(%d) after putting the same again: %v at revision %d", rev2, got, again)
+	}
+	got, _ = f.namesSince(t, tenantA, start)
+	sameNames(t, "NamesSince(before both changes)", got, ana, app)
+
+	// Another tenant's names never; and its own revision.
+	got, revB := f.namesSince(t, tenantB, -1)
+	sameNames(t, "NamesSince for B", got, other)
+	if want := f.revision(t, tenantB); revB != want {
+		t.Errorf("NamesSince for B: revision %d, want %d", revB, want)
+	}
+
+	// An error from fn stops it and comes back as is.
+	stop := errors.New("stop")
+	calls := 0
+	_, err := f.NamesSince(f.ctx, tenantA, -1, func(portal.DirectoryName) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("NamesSince with fn failing: %v after %d calls, want stop after 1", err, calls)
+	}
+}
+
+// PutNamesFromInstances puts names at once through 8 writers spread over
+// the instances (stores on one database, each its own pool), 10 puts each
+// of 40 people and 10 apps that every writer names in its own words, half
+// of them in reverse order. After each put its writer catches a copy of
+// the names up with NamesSince, from the revision the copy is at, through
+// its instance: however the puts and reads interleave, the copy must end
+// equal to what AllNames reads, and every put, each of which changes
+// names, must have raised the revision once.
+func PutNamesFromInstances(t *testing.T, instances ...portal.NameStore) {
+	ctx := context.Background()
+	type key struct {
+		space portal.NameSpace
+		id    portal.GUID
+	}
+	var (
+		mu     sync.Mutex // the copy: one catch-up at a time
+		mirror = map[key]portal.DirectoryName{}
+		rev    int64
+	)
+	catchUp := func(db portal.NameStore) error {
+		mu.Lock()
+		defer mu.Unlock()
+		next, err := db.NamesSince(ctx, Tenant, rev, func(n portal.DirectoryName) error {
+			mirror[key{n.Space, n.ID}] = n
+			return nil
+		})
+		if err == nil && next < rev {
+			err = fmt.Errorf("NamesSince(%d) went back to revision %d", rev, next)
+		}
+		rev = max(rev, next)
+		return err
+	}
+	const writers, puts = 8, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		db := instances[w%len(instances)]
+		wg.Go(func() {
+			for i := range puts {
+				var names []portal.DirectoryName
+				for n := range 50 {
+					name := portal.DirectoryName{TenantID: Tenant, Space: portal.SpaceObject, ID: GUID("person", n), Found: true,
+						Kind: portal.KindUser, DisplayName: fmt.Sprintf("Person %d, writer %d", n, w), FetchedAt: t0.Add(time.Duration(i) * time.Second)}
+					if n >= 40 {
+						name.Space, name.Kind, name.DisplayName = portal.SpaceApp, portal.KindUnknown, fmt.Sprintf("App %d, writer %d", n, w)
+					}
+					names = append(names, name)
+				}
+				if w%2 == 1 {
+					slices.Reverse(names)
+				}
+				if err := db.PutNames(ctx, Tenant, names); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				if err := catchUp(db); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := catchUp(instances[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := instances[0].NamesRevision(ctx, Tenant); err != nil || got != writers*puts || rev != got {
+		t.Errorf("NamesRevision = %d, %v; copy at %d; want %d (one per put)", got, err, rev, writers*puts)
+	}
+	want := 0
+	for _, space := range []portal.NameSpace{portal.SpaceObject, portal.SpaceApp} {
+		if err := instances[0].AllNames(ctx, Tenant, space, func(n portal.DirectoryName) error {
+			want++
+			if c, ok := mirror[key{n.Space, n.ID}]; !ok || c.DisplayName != n.DisplayName || !c.FetchedAt.Equal(n.FetchedAt) {
+				t.Errorf("copy holds %+v (%v), store %+v", c, ok, n)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(mirror) != want || want != 50 {
+		t.Errorf("copy holds %d names, store %d, want 50", len(mirror), want)
 	}
 }

@@ -41,6 +41,9 @@ func Run(t *testing.T, open Opener) {
 		{"CommitRefusesInconsistentChange", testCommitRefuses},
 		{"TenantIsolation", testTenantIsolation},
 		{"AllItems", testAllItems},
+		{"GetItems", testGetItems},
+		{"AllItemsUnderChanges", testAllItemsUnderChanges},
+		{"WalkAuditUnderAppends", testWalkAuditUnderAppends},
 		{"InventoryChanges", testInventoryChanges},
 		{"AuditAppendAndVerify", testAuditAppend},
 		{"AuditHostileTextKeepsChain", testAuditHostileText},
@@ -60,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"SearchNames", testSearchNames},
 		{"PutNamesRefuses", testPutNamesRefuses},
 		{"AllNames", testAllNames},
+		{"NamesSince", testNamesSince},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &clock{t: t0}

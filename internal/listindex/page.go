@@ -1,0 +1,354 @@
+package listindex
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// sortedBelow is how many matches are sorted by comparison; more are
+// ordered by walking the sort's order. (A var: tests make it small.)
+var sortedBelow = 2048
+
+// Page answers f (its tenant is the index's): Query matches part of an
+// object ID, label, client ID, app name, display name, UPN or phone number,
+// case-insensitively and literally; Kind and State filter; each sort has a
+// natural order with the object ID breaking ties, Desc reverses it; Limit 0
+// or less is 50 and at most 200; a negative Offset is 0; Counts are before
+// any filter. The page carries the index's stamp, and the names it shows.
+func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
+	s, ok := sortIndex(cmpOr(f.Sort, portal.SortUpdated))
+	if !ok {
+		return portal.InventoryPage{}, portal.Errorf(portal.EINVALID, "Unknown sort order.")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 200)
+	offset := max(f.Offset, 0)
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	if g, err := portal.ParseGUID(q); err == nil {
+		q = g.String() // a GUID pasted in braces finds its row
+	}
+	mask, all := cellMask(0), true
+	for c := range uint8(numCells) {
+		k, st := c/numStates, c%numStates
+		if (f.Kind == portal.KindUnknown || kindIndex(f.Kind) == k) && (f.State == "" || stateCodeOf(f.State) == st) {
+			mask |= 1 << c
+		} else {
+			all = false
+		}
+	}
+
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := portal.InventoryPage{Counts: x.countsOf(), Items: []portal.InventoryItem{}, Stamp: x.head, NamesRev: x.namesRev}
+	o := &x.orders[s]
+	var ids []uint32
+	switch {
+	case q == "":
+		for c := range uint8(numCells) {
+			if mask.has(c) {
+				out.Matched += x.counts[c]
+			}
+		}
+		from, n := window(out.Matched, offset, limit, f.Desc)
+		ids = o.window(x.cells, mask, all, from, n)
+	default:
+		hits, set := x.search(q)
+		if set != nil {
+			// Many hits: walk the order, keeping those in the set.
+			set.each(func(id uint32) {
+				if mask.has(x.cells[id]) {
+					out.Matched++
+				}
+			})
+			ids = walk(o, x.cells, mask, set, offset, min(limit, out.Matched-min(offset, out.Matched)), f.Desc)
+		} else {
+			matched := make([]uint32, 0, len(hits))
+			for _, id := range hits {
+				if mask.has(x.cells[id]) {
+					matched = append(matched, id)
+				}
+			}
+			out.Matched = len(matched)
+			slices.SortFunc(matched, x.comparator(s))
+			from, n := window(out.Matched, offset, limit, f.Desc)
+			ids = matched[from : from+n]
+		}
+	}
+	if f.Desc {
+		slices.Reverse(ids)
+	}
+	out.Names, out.Apps = map[portal.GUID]portal.DirectoryName{}, map[portal.GUID]portal.DirectoryName{}
+	for _, id := range ids {
+		it := x.item(id)
+		out.Items = append(out.Items, it)
+		if rec, ok := x.names[it.ObjectID]; ok {
+			out.Names[it.ObjectID] = x.name(portal.SpaceObject, it.ObjectID, rec)
+		}
+		for _, app := range it.ClientIDs {
+			if rec, ok := x.apps[app]; ok {
+				out.Apps[app] = x.name(portal.SpaceApp, app, rec)
+			}
+		}
+	}
+	return out, nil
+}
+
+func cmpOr(s, def portal.InventorySort) portal.InventorySort {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// window is which positions of the natural order a page shows: [from,
+// from+n), counted from the end when desc (the caller reverses them).
+func window(matched, offset, limit int, desc bool) (from, n int) {
+	if offset >= matched {
+		return matched, 0
+	}
+	n = min(limit, matched-offset)
+	if desc {
+		return matched - offset - n, n
+	}
+	return offset, n
+}
+
+// walk returns the rows at positions [from, from+n) of those in mask and
+// set, in the order, counting from its end when desc (and then still in
+// the order: the caller reverses them).
+func walk(o *order, cells []uint8, mask cellMask, set bitset, from, n int, desc bool) []uint32 {
+	var out []uint32
+	seen := 0
+	for i := range o.ids {
+		if len(out) == n {
+			break
+		}
+		if desc {
+			i = len(o.ids) - 1 - i
+		}
+		if id := o.ids[i]; mask.has(cells[id]) && set.has(id) {
+			if seen >= from {
+				out = append(out, id)
+			}
+			seen++
+		}
+	}
+	if desc {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+func (x *Index) countsOf() portal.InventoryCounts {
+	c := portal.InventoryCounts{ByState: map[portal.VerifyState]int{}}
+	for cell, n := range x.counts {
+		k, st := cell/numStates, cell%numStates
+		c.All += n
+		switch k {
+		case 1:
+			c.Users += n
+		case 2:
+			c.ResourceAccounts += n
+		}
+		if n > 0 {
+			c.ByState[portal.VerifyStates[st]] += n
+		}
+	}
+	return c
+}
+
+// hits is a remembered answer to a costly search: a short query (most rows
+// hold most single characters, and people type the same first letters) or
+// one with many hits (a common surname, a domain), until the next change.
+type hits struct {
+	ids []uint32
+	set bitset
+}
+
+const maxRemembered = 64
+
+// search returns the live rows whose text holds q: as sorted ids when
+// there are few, else as a set. Both may be shared: read them only.
+func (x *Index) search(q string) ([]uint32, bitset) {
+	if strings.ContainsFunc(q, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, nil // no text holds a control character
+	}
+	x.rememberMu.Lock()
+	h, ok := x.remembered[q]
+	x.rememberMu.Unlock()
+	if ok {
+		return h.ids, h.set
+	}
+	var set bitset
+	var ids []uint32
+	if len(q) < 3 {
+		set = x.prefixUnion(q)
+	} else {
+		ids = x.trigramSearch(q)
+		if len(ids) > sortedBelow {
+			set = newBitset(len(x.rows))
+			for _, id := range ids {
+				set.set(id)
+			}
+			ids = nil
+		}
+	}
+	// Rows with a client ID whose text or app name holds q.
+	for app, l := range x.appRows {
+		if !x.appMatches(app, q) {
+			continue
+		}
+		if set == nil && len(ids)+int(l.n) > sortedBelow {
+			set = newBitset(len(x.rows))
+			for _, id := range ids {
+				set.set(id)
+			}
+			ids = nil
+		}
+		if set != nil {
+			l.each(func(id uint32) bool {
+				if x.cells[id] != deadCell {
+					set.set(id)
+				}
+				return true
+			})
+			continue
+		}
+		var more []uint32
+		l.each(func(id uint32) bool {
+			if x.cells[id] != deadCell {
+				more = append(more, id)
+			}
+			return true
+		})
+		ids = mergeUnique(ids, more)
+	}
+	if set != nil {
+		n := 0
+		set.each(func(uint32) { n++ })
+		if n <= sortedBelow {
+			ids = make([]uint32, 0, n)
+			set.each(func(id uint32) { ids = append(ids, id) })
+			set = nil
+		}
+	}
+	if len(q) < 3 || set != nil {
+		x.rememberMu.Lock()
+		if x.remembered == nil || len(x.remembered) >= maxRemembered {
+			x.remembered = map[string]hits{}
+		}
+		x.remembered[q] = hits{ids: ids, set: set}
+		x.rememberMu.Unlock()
+	}
+	return ids, set
+}
+
+// prefixUnion is the live rows holding a one- or two-byte q: those posted
+// under a trigram q begins.
+func (x *Index) prefixUnion(q string) bitset {
+	lo := uint32(q[0]) << 16
+	hi := lo + 1<<16
+	if len(q) == 2 {
+		lo |= uint32(q[1]) << 8
+		hi = lo + 1<<8
+	}
+	set := newBitset(len(x.rows))
+	keys := x.grams.keys
+	i, _ := slices.BinarySearch(keys, lo)
+	for ; i < len(keys) && keys[i] < hi; i++ {
+		x.grams.lists[keys[i]].each(func(id uint32) bool {
+			if x.cells[id] != deadCell {
+				set.set(id)
+			}
+			return true
+		})
+	}
+	return set
+}
+
+// trigramSearch is the live rows whose text holds q (3 bytes or more):
+// the rows of its rarest trigrams, then each checked.
+func (x *Index) trigramSearch(q string) []uint32 {
+	var lists []*plist
+	for i := 0; i+3 <= len(q); i++ {
+		l := x.grams.lists[gram(q[i], q[i+1], q[i+2])]
+		if l == nil {
+			return nil
+		}
+		if !slices.Contains(lists, l) {
+			lists = append(lists, l)
+		}
+	}
+	slices.SortFunc(lists, func(a, b *plist) int { return int(a.n - b.n) })
+	ids := lists[0].appendTo(nil)
+	for _, l := range lists[1:] {
+		if len(ids) <= 16 || int(l.n) > 64*len(ids) {
+			break // checking the few left is cheaper than reading l
+		}
+		ids = l.intersect(ids)
+	}
+	out := ids[:0]
+	exact, inID, qb := len(lists) == 1 && len(q) == 3, guidChars(q), []byte(q)
+	for _, id := range ids {
+		if x.cells[id] != deadCell && (exact || x.rowHolds(id, qb, inID)) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// rowHolds reports whether row id's own text (not its apps) holds q;
+// inID is whether q could be part of an object ID.
+func (x *Index) rowHolds(id uint32, q []byte, inID bool) bool {
+	r := &x.rows[id]
+	if bytes.Contains(x.text.bytes(r.label.fold), q) {
+		return true
+	}
+	for _, f := range r.names {
+		if bytes.Contains(x.text.bytes(f), q) {
+			return true
+		}
+	}
+	var buf [36]byte
+	return inID && bytes.Contains(guidText(&buf, r.object), q)
+}
+
+// guidChars reports whether q could be part of a GUID's text.
+func guidChars(q string) bool {
+	return !strings.ContainsFunc(q, func(r rune) bool { return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || r == '-') })
+}
+
+func (x *Index) appMatches(app portal.GUID, q string) bool {
+	var buf [36]byte
+	if bytes.Contains(guidText(&buf, app), []byte(q)) {
+		return true
+	}
+	n, ok := x.apps[app]
+	return ok && bytes.Contains(x.text.bytes(n.displayFold), []byte(q))
+}
+
+// mergeUnique merges two ascending lists without repeats.
+func mergeUnique(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}

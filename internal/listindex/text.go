@@ -1,0 +1,73 @@
+package listindex
+
+import (
+	"bytes"
+	"encoding/hex"
+	"unsafe"
+
+	"github.com/teamsphone/portal/internal/portal"
+)
+
+// arena holds the index's strings end to end in one byte slice, so that
+// 200,000 rows' labels and names are one allocation the garbage collector
+// never scans, instead of 600,000 strings it must.
+type arena struct{ b []byte }
+
+// sref is a string in the arena: its offset (high 40 bits) and length (low
+// 24 bits; longer strings are cut, which no label or name reaches).
+type sref uint64
+
+const maxStr = 1<<24 - 1
+
+func (a *arena) add(s string) sref {
+	if s == "" {
+		return 0
+	}
+	if len(s) > maxStr {
+		s = s[:maxStr]
+	}
+	off := len(a.b)
+	a.b = append(a.b, s...)
+	return sref(off)<<24 | sref(len(s))
+}
+
+// addFold adds f, the folded form of the string at r, unless it is the
+// same (a UPN is usually in lower case already).
+func (a *arena) addFold(r sref, f string) sref {
+	if a.equal(r, f) {
+		return r
+	}
+	return a.add(f)
+}
+
+func (a *arena) bytes(r sref) []byte {
+	off, n := int(r>>24), int(r&maxStr)
+	return a.b[off : off+n : off+n]
+}
+
+// str copies r out of the arena: callers keep strings past the next change.
+func (a *arena) str(r sref) string { return string(a.bytes(r)) }
+
+func (a *arena) equal(r sref, s string) bool { return string(a.bytes(r)) == s }
+
+func (a *arena) compare(r, s sref) int { return bytes.Compare(a.bytes(r), a.bytes(s)) }
+
+// guidText writes g's canonical text into buf.
+func guidText(buf *[36]byte, g portal.GUID) []byte {
+	hex.Encode(buf[0:8], g[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], g[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], g[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], g[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], g[10:])
+	return buf[:]
+}
+
+const (
+	rowSize   = int(unsafe.Sizeof(row{}))
+	nameSize  = int(unsafe.Sizeof(nameRec{}))
+	plistSize = int(unsafe.Sizeof(plist{}))
+)
