@@ -158,7 +158,9 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 	p := startPortalProc(t, dataDir, flags...)
 	pid := p.cmd.Process.Pid
 	readers := signInClients(t, p.base, "auditor@contoso.test", k.clients)
-	admins := signInClients(t, p.base, "admin@contoso.test", 4)
+	// A session may make 120 changes a minute (PORTAL_LIMIT_CHANGES_PER_MINUTE):
+	// enough admins that none makes more than 100.
+	admins := signInClients(t, p.base, "admin@contoso.test", max(4, (k.writes*int(min(k.phase, time.Minute)/time.Second)+99)/100))
 	exporter := signInClients(t, p.base, "auditor@contoso.test", 1)[0]
 	exporter.Timeout = 5 * time.Minute
 	for _, c := range admins {
