@@ -12,10 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,17 +78,7 @@ func TestLoad(t *testing.T) {
 	go io.Copy(io.Discard, stdout)
 
 	// Sign in 32 people, each with their own session.
-	sessions := make([]*http.Client, clients)
-	for i := range sessions {
-		jar, _ := cookiejar.New(nil)
-		sessions[i] = &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-		resp, err := sessions[i].Get(base + "/auth/login?login_hint=auditor@contoso.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	sessions := signInClients(t, base, "auditor@contoso.test", clients)
 	list := "/assignments?q=agent+42&size=50"
 	if p := mustGet(t, sessions[0], base+list); !strings.Contains(p, "Load agent 42") {
 		t.Fatalf("the list does not show the seeded rows:\n%.500s", p)
@@ -172,122 +160,6 @@ func readBase(t *testing.T, r io.Reader) string {
 	t.Fatal("the portal printed no address")
 	return ""
 }
-
-type loadResult struct {
-	n, errors int
-	rps       float64
-	p50, p99  time.Duration
-}
-
-func perRequest(cpu time.Duration, n int) float64 {
-	return float64(cpu.Microseconds()) / float64(max(n, 1))
-}
-
-// hammer sends requests from every client, back to back, for d.
-func hammer(t *testing.T, clients []*http.Client, url string, d time.Duration) loadResult {
-	return hammerURLs(t, clients, func() string { return url }, d)
-}
-
-// hammerURLs is hammer with a new URL for every request.
-func hammerURLs(t *testing.T, clients []*http.Client, next func() string, d time.Duration) loadResult {
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      atomic.Int64
-	)
-	stop := time.Now().Add(d)
-	began := time.Now()
-	for _, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for time.Now().Before(stop) {
-				t0 := time.Now()
-				resp, err := c.Get(next())
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					errs.Add(1)
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(began)
-	slices.Sort(latencies)
-	r := loadResult{n: len(latencies), errors: int(errs.Load()), rps: float64(len(latencies)) / elapsed.Seconds()}
-	if len(latencies) > 0 {
-		r.p50 = latencies[len(latencies)/2]
-		r.p99 = latencies[len(latencies)*99/100]
-	}
-	return r
-}
-
-// cpuTime reads the process's user+system CPU time from /proc.
-func cpuTime(t *testing.T, pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Logf("cpu: %v", err)
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) start at ") ".
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ = 100
-}
-
-// memory reads the process's resident set and its peak from /proc.
-func memory(t *testing.T, pid int) (rss, hwm int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Logf("memory: %v", err)
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm
-}
-
-func mustGet(t *testing.T, c *http.Client, url string) string {
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // TestBulkPlanMemory plans a 50,000-row CSV on the real binary and reports
 // the time and the portal's peak memory (target: under 150 MB):

@@ -49,10 +49,8 @@ func lockAudit(ctx context.Context, tx pgx.Tx) error {
 // appendAudit reads the head, seals ev after it and inserts it. tx must
 // hold the audit lock.
 func appendAudit(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent) (portal.AuditEvent, error) {
-	var headSeq int64
-	var headHash string
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&headSeq, &headHash)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	headSeq, headHash, err := auditHead(ctx, tx)
+	if err != nil {
 		return ev, err
 	}
 	sealed, err := text.Seal(ev, headSeq, headHash)
@@ -61,6 +59,16 @@ func appendAudit(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent) (portal.A
 	}
 	_, err = tx.Exec(ctx, insertAuditSQL, write.Event(sealed)...)
 	return sealed.AuditEvent, err
+}
+
+// auditHead reads the newest audit row's Seq and hash (0 and "" for none).
+// tx must hold the audit lock.
+func auditHead(ctx context.Context, tx pgx.Tx) (seq int64, hash string, err error) {
+	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	return seq, hash, err
 }
 
 // insertAuditSQL inserts a sealed row, bound to write.Event's values.

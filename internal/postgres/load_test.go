@@ -12,5 +12,5 @@ import (
 //	PORTAL_LOAD=1 PORTAL_TEST_POSTGRES_URL=… go test -run TestExportLoad -v -count=1 ./internal/postgres
 func TestExportLoad(t *testing.T) {
 	db := openDB(t)
-	storetest.MeasureExport(t, db, db.FillForTest, db.AnalyzeForTest)
+	storetest.MeasureExport(t, db, db.FillInventory, db.AnalyzeForTest)
 }

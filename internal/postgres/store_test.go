@@ -39,16 +39,22 @@ func TestTokenCaches(t *testing.T) {
 
 func TestStoreContractAsAppRole(t *testing.T) {
 	serverURL(t)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store {
-		owner := freshSchema(t)
-		app := asRole(t, owner, newRole(t, "portal_app_"))
-		db, err := postgres.MigrateAndOpen(context.Background(), owner, app, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) portal.Store { return openAsAppRole(t, now) })
+}
+
+// openAsAppRole opens a store on a fresh schema as a production portal
+// runs: migrated by the owner, used by an app role holding only what
+// GrantAppRole gives it.
+func openAsAppRole(t *testing.T, now func() time.Time) *postgres.DB {
+	t.Helper()
+	owner := freshSchema(t)
+	app := asRole(t, owner, newRole(t, "portal_app_"))
+	db, err := postgres.MigrateAndOpen(context.Background(), owner, app, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 var (

@@ -12,5 +12,5 @@ import (
 //	PORTAL_LOAD=1 go test -run TestExportLoad -v -count=1 ./internal/sqlite
 func TestExportLoad(t *testing.T) {
 	db := openDB(t)
-	storetest.MeasureExport(t, db, db.FillForTest, nil)
+	storetest.MeasureExport(t, db, db.FillInventory, nil)
 }

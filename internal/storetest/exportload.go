@@ -18,8 +18,9 @@ import (
 )
 
 // Fill writes many assignments at once, items[i] with its audit row
-// evs[i], each as Commit writes one: a store's own test helper, so that a
-// load test fills 200,000 rows in seconds rather than a transaction each.
+// evs[i], each as Commit writes one: a store's FillInventory (see
+// Filler), so that a load test fills 200,000 rows in seconds rather than
+// a transaction each.
 type Fill func(ctx context.Context, evs []portal.AuditEvent, items []portal.InventoryItem) error
 
 // MeasureExport is the exports' load test, run by each store under
