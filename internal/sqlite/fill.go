@@ -14,7 +14,7 @@ func (db *DB) FillInventory(ctx context.Context, evs []portal.AuditEvent, items 
 	if err := storekit.CheckFill(evs, items); err != nil {
 		return err
 	}
-	return db.write(ctx, "fill the inventory", func(tx *sql.Tx) error {
+	return db.writeAlone(ctx, "fill the inventory", func(tx *sql.Tx) error {
 		q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}}
 		defer q.close()
 		for i, it := range items {
