@@ -34,7 +34,8 @@ import (
 // (sqlite, postgres or both; both by default, PostgreSQL skipped without
 // PORTAL_TEST_POSTGRES_URL), PORTAL_SCALE_CLIENTS (32),
 // PORTAL_SCALE_SECONDS (10 per phase), PORTAL_SCALE_WRITES (35 changes a
-// second). Each size and store takes about two minutes (fill included),
+// second), PORTAL_SCALE_PROFILE (a folder for the portal's CPU profile of
+// each size and store). Each size and store takes about two minutes (fill included),
 // all six about a quarter of an hour.
 //
 // Each size and store gets a portal of its own: `portal dev` (what
@@ -149,6 +150,10 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 	dataDir := t.TempDir()
 	db := database{SQLitePath: filepath.Join(dataDir, "portal.db")}
 	flags := []string{"-acs-connection-string", acsFlag, "-reconcile-every", "0"}
+	if dir := os.Getenv("PORTAL_SCALE_PROFILE"); dir != "" {
+		// The portal's CPU profile over the whole run, one file per size and store.
+		flags = append(flags, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("%s-%d.cpu", store, rows)))
+	}
 	schema := ""
 	if store == "postgres" {
 		schema = pgtest.FreshSchema(t)

@@ -182,15 +182,15 @@ func (tc *tenantCache) current(ctx context.Context, store listStore, tenant port
 	if seen.reload {
 		// A reconcile moved verification times without naming its rows:
 		// read them all, and re-index those that differ.
-		var all []portal.InventoryItem
+		sync := base.StartSync()
 		err := store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
-			all = append(all, it)
+			sync.Item(it)
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		base.Sync(all, seen.head)
+		sync.Done(seen.head)
 	}
 	if base.Garbage() > compactAbove {
 		// Readers holding base carry on with it; new ones get the copy.
@@ -215,10 +215,12 @@ func load(ctx context.Context, store listStore, tenant portal.GUID) (*listindex.
 	if err != nil {
 		return nil, err
 	}
-	c := listindex.Changes{Head: head, NamesRev: rev}
+	// Streamed into the index, never collected first: at 200,000 rows the
+	// rows as read would take more memory than the index itself.
+	b := listindex.NewBuilder(tenant)
 	for _, space := range []portal.NameSpace{portal.SpaceObject, portal.SpaceApp} {
 		err := store.AllNames(ctx, tenant, space, func(n portal.DirectoryName) error {
-			c.Names = append(c.Names, n)
+			b.Name(n)
 			return nil
 		})
 		if err != nil {
@@ -226,13 +228,13 @@ func load(ctx context.Context, store listStore, tenant portal.GUID) (*listindex.
 		}
 	}
 	err = store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
-		c.Put = append(c.Put, it)
+		b.Item(it)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return listindex.Build(tenant, c), nil
+	return b.Index(head, rev), nil
 }
 
 // changeSet is one answer of InventoryChanges and NamesRevision, after an

@@ -436,37 +436,62 @@ func (x *Index) Garbage() float64 {
 func (x *Index) Compact() *Index {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	c := Changes{Head: x.head, NamesRev: x.namesRev}
-	for id, cell := range x.cells {
-		if cell != deadCell {
-			c.Put = append(c.Put, x.item(uint32(id)))
-		}
-	}
+	b := NewBuilder(x.tenant)
 	for id, rec := range x.names {
-		c.Names = append(c.Names, x.name(portal.SpaceObject, id, rec))
+		b.Name(x.name(portal.SpaceObject, id, rec))
 	}
 	for id, rec := range x.apps {
-		c.Names = append(c.Names, x.name(portal.SpaceApp, id, rec))
+		b.Name(x.name(portal.SpaceApp, id, rec))
 	}
-	return Build(x.tenant, c)
+	for id, cell := range x.cells {
+		if cell != deadCell {
+			b.Item(x.item(uint32(id)))
+		}
+	}
+	return b.Index(x.head, x.namesRev)
 }
 
 // Build returns an index of c's rows and names, sorting each order once.
 func Build(tenant portal.GUID, c Changes) *Index {
-	x := New(tenant)
-	x.head, x.namesRev = c.Head, c.NamesRev
-	x.rows, x.cells = make([]row, 0, len(c.Put)), make([]uint8, 0, len(c.Put))
-	x.byObject = make(map[portal.GUID]uint32, len(c.Put))
-	x.names = make(map[portal.GUID]nameRec, len(c.Names))
+	b := NewBuilder(tenant)
+	b.x.rows, b.x.cells = make([]row, 0, len(c.Put)), make([]uint8, 0, len(c.Put))
 	for _, n := range c.Names {
-		x.putName(n)
+		b.Name(n)
 	}
 	for _, it := range c.Put {
-		if it.TenantID == tenant {
-			x.kill(it.ObjectID) // a duplicate: the last one wins
-			x.add(it)
-		}
+		b.Item(it)
 	}
+	return b.Index(c.Head, c.NamesRev)
+}
+
+// Builder builds an index a row at a time, names first, so that a load
+// never holds the tenant's rows twice (read, and indexed).
+type Builder struct{ x *Index }
+
+// NewBuilder starts an index of tenant's rows.
+func NewBuilder(tenant portal.GUID) *Builder { return &Builder{x: New(tenant)} }
+
+// Name adds a cached name; every name must come before the first Item.
+func (b *Builder) Name(n portal.DirectoryName) {
+	if n.TenantID == b.x.tenant || n.TenantID.IsZero() {
+		b.x.putName(n)
+	}
+}
+
+// Item adds a row (another of the same object replaces it).
+func (b *Builder) Item(it portal.InventoryItem) {
+	if it.TenantID == b.x.tenant {
+		b.x.kill(it.ObjectID)
+		b.x.add(it)
+	}
+}
+
+// Index sorts the orders and returns the index, current at head and
+// namesRev. The Builder is spent.
+func (b *Builder) Index(head, namesRev int64) *Index {
+	x := b.x
+	b.x = nil
+	x.head, x.namesRev = head, namesRev
 	// The sorts only read the rows: they run side by side.
 	var wg sync.WaitGroup
 	for s := range x.orders {
@@ -513,29 +538,60 @@ func (x *Index) Stats() Stats {
 // where building afresh would re-index them all. The caller must not Apply
 // or Sync concurrently (the list cache's refresh lock sees to it).
 func (x *Index) Sync(items []portal.InventoryItem, head int64) {
-	c := Changes{Head: head}
-	x.mu.RLock()
-	seen := newBitset(len(x.rows))
-	for i := range items {
-		it := &items[i]
-		if it.TenantID != x.tenant {
-			continue
-		}
-		if id, ok := x.byObject[it.ObjectID]; ok {
-			seen.set(id)
-			if x.holds(id, it) {
-				continue
-			}
-		}
-		c.Put = append(c.Put, *it)
+	s := x.StartSync()
+	for _, it := range items {
+		s.Item(it)
 	}
+	s.Done(head)
+}
+
+// Syncer is a Sync fed a row at a time (as a store reads them), so that
+// the tenant's rows are never all held at once.
+type Syncer struct {
+	x    *Index
+	seen bitset
+	c    Changes
+}
+
+// StartSync starts a Sync; see Sync for what the caller must not do
+// meanwhile.
+func (x *Index) StartSync() *Syncer {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return &Syncer{x: x, seen: newBitset(len(x.rows))}
+}
+
+// Item is one row of the tenant's inventory as it is now.
+func (s *Syncer) Item(it portal.InventoryItem) {
+	x := s.x
+	if it.TenantID != x.tenant {
+		return
+	}
+	x.mu.RLock()
+	id, ok := x.byObject[it.ObjectID]
+	same := ok && x.holds(id, &it)
+	x.mu.RUnlock()
+	if ok {
+		s.seen.set(id)
+	}
+	if !same {
+		s.c.Put = append(s.c.Put, it)
+	}
+}
+
+// Done removes the rows no Item named and takes up the changes, current
+// at head.
+func (s *Syncer) Done(head int64) {
+	x := s.x
+	x.mu.RLock()
 	for object, id := range x.byObject {
-		if !seen.has(id) {
-			c.Removed = append(c.Removed, object)
+		if !s.seen.has(id) {
+			s.c.Removed = append(s.c.Removed, object)
 		}
 	}
 	x.mu.RUnlock()
-	x.Apply(c)
+	s.c.Head = head
+	x.Apply(s.c)
 }
 
 // holds reports whether row id is it.
