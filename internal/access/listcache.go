@@ -163,8 +163,15 @@ func (tc *tenantCache) current(ctx context.Context, store listStore, tenant port
 		tc.idx.Store(next)
 		return next, nil
 	}
-	if head, namesRev := base.Stamp(); seen == nil || head != seen.after || namesRev != seen.namesAfter {
-		// Another caller moved the index meanwhile: ask afresh.
+	head, namesRev := base.Stamp()
+	if seen != nil && head >= seen.head && namesRev >= seen.namesRev {
+		// Another caller took up, while this one waited, at least what
+		// this one saw: asking the database again, under the lock, would
+		// make every waiting reader a round trip in a queue.
+		return base, nil
+	}
+	if seen == nil || head != seen.after || namesRev != seen.namesAfter {
+		// Another caller moved the index, but not as far: ask afresh.
 		cs, err := readChanges(ctx, store, tenant, base, namesDue)
 		if err != nil {
 			return nil, err
