@@ -26,6 +26,7 @@ func TestDatabaseSettings(t *testing.T) {
 	for v, problem := range map[string]string{
 		"sqlite:/data/portal.db?max_conns=6":        `no setting is called "max_conns"`,
 		"sqlite:/data/portal.db?pool_max_conns=0":   "pool_max_conns must be a whole number above 0",
+		"sqlite:/data/portal.db?pool_max_conns=1":   "pool_max_conns must be at least 2",
 		"sqlite:/data/portal.db?cache_mib=lots":     "cache_mib must be a whole number above 0",
 		"sqlite:/data/portal.db?pool_max_conns=%zz": "name=value pairs",
 		"sqlite:?pool_max_conns=2":                  "needs a file path",

@@ -69,8 +69,9 @@ func parseDatabase(v string) (database, error) {
 
 // sqliteOptions reads a sqlite: URL's settings, named as pgxpool names
 // PostgreSQL's where they are alike: pool_max_conns, the connections open
-// at most, and cache_mib, the page cache of them all in MiB. Each is a
-// whole number above 0; one left out takes the store's default.
+// at most (at least sqlite.MinConns), and cache_mib, the page cache of
+// them all in MiB. Each is a whole number above 0; one left out takes the
+// store's default.
 func sqliteOptions(settings string) (sqlite.Options, error) {
 	var o sqlite.Options
 	q, err := url.ParseQuery(settings)
@@ -84,6 +85,8 @@ func sqliteOptions(settings string) (sqlite.Options, error) {
 			return o, fmt.Errorf("sqlite: no setting is called %q (there are pool_max_conns and cache_mib)", name)
 		case err != nil || n <= 0:
 			return o, fmt.Errorf("sqlite: %s must be a whole number above 0", name)
+		case name == "pool_max_conns" && n < sqlite.MinConns:
+			return o, fmt.Errorf("sqlite: pool_max_conns must be at least %d: one connection writes while another reads", sqlite.MinConns)
 		case name == "pool_max_conns":
 			o.MaxConns = n
 		default:

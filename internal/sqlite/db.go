@@ -57,10 +57,10 @@ type DB struct {
 // takes the defaults.
 type Options struct {
 	// MaxConns caps the connections open at once (0:
-	// storekit.DefaultMaxConns, four per core up to 32). More than the
-	// cores buys little: the driver is pure Go and CPU-bound, and readers
-	// in WAL mode do not wait for one another. A request waits for a free
-	// connection rather than open one more.
+	// storekit.DefaultMaxConns, four per core up to 32; at least
+	// MinConns). More than the cores buys little: the driver is pure Go
+	// and CPU-bound, and readers in WAL mode do not wait for one another.
+	// A request waits for a free connection rather than open one more.
 	MaxConns int
 	// CacheBytes is the page cache of all connections together, shared out
 	// evenly among MaxConns (0: DefaultCacheBytes; each connection keeps at
@@ -78,11 +78,18 @@ const (
 	MinConnCacheBytes int64 = 256 << 10
 )
 
-// WithDefaults returns o with every zero setting at its default.
+// MinConns is the fewest connections the pool may have: the group
+// writer keeps one while writes keep coming (writes.go), and reads and
+// the writes made alone need another.
+const MinConns = 2
+
+// WithDefaults returns o with every zero setting at its default, and
+// MaxConns at least MinConns.
 func (o Options) WithDefaults() Options {
 	if o.MaxConns <= 0 {
 		o.MaxConns = storekit.DefaultMaxConns()
 	}
+	o.MaxConns = max(o.MaxConns, MinConns)
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = DefaultCacheBytes
 	}

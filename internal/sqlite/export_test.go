@@ -19,3 +19,14 @@ func (db *DB) PoolForTest(ctx context.Context) (maxOpen int, cacheSize int64, er
 // SetWalkChunk makes AllItems and WalkAudit read n rows per query, so that
 // tests with a few rows cross chunk edges.
 func (db *DB) SetWalkChunk(n int) { db.walkChunk = n }
+
+// HoldConn takes a connection from the pool and keeps it until release is
+// called: a test that needs a pool with one connection free holds the
+// others.
+func (db *DB) HoldConn(ctx context.Context) (release func(), err error) {
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func() { conn.Close() }, nil
+}

@@ -21,6 +21,7 @@ func TestPoolIsSized(t *testing.T) {
 		{"defaults", sqlite.Options{}, storekit.DefaultMaxConns(), -(sqlite.DefaultCacheBytes >> 10) / int64(storekit.DefaultMaxConns())},
 		{"4 connections, 8 MiB", sqlite.Options{MaxConns: 4, CacheBytes: 8 << 20}, 4, -2048},
 		{"a share below the floor", sqlite.Options{MaxConns: 64, CacheBytes: 1 << 20}, 64, -(sqlite.MinConnCacheBytes >> 10)},
+		{"fewer connections than a writer and a reader need", sqlite.Options{MaxConns: 1, CacheBytes: 8 << 20}, sqlite.MinConns, -4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "portal.db"), tc.opts)

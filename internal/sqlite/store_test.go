@@ -23,15 +23,22 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
-// TestOneConnection: with a pool of one connection, a walk's fn can still
-// use the store (see storetest.RunOneConnection).
+// TestOneConnection: with one connection of the pool free, a walk's fn
+// can still use the store (see storetest.RunOneConnection). The pool has
+// two, the fewest a writer and a reader need; the test holds one.
 func TestOneConnection(t *testing.T) {
-	db, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "portal.db"), sqlite.Options{MaxConns: 1})
+	ctx := context.Background()
+	db, err := sqlite.OpenWith(ctx, filepath.Join(t.TempDir(), "portal.db"), sqlite.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	db.SetWalkChunk(3)
+	release, err := db.HoldConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
 	storetest.RunOneConnection(t, db)
 }
 

@@ -93,10 +93,10 @@ func sortedByObject(items []portal.InventoryItem) []portal.InventoryItem {
 	return out
 }
 
-// RunOneConnection checks what a store whose pool holds a single
-// connection must still do: serve reads and writes from inside AllItems'
-// and WalkAudit's fn, as a web request must while an export streams to a
-// slow client. A walk that held its connection while fn ran would leave
+// RunOneConnection checks what a store with one connection of its pool
+// free must still do: serve reads and writes from inside AllItems' and
+// WalkAudit's fn, as a web request must while an export streams to a slow
+// client. A walk that held that connection while fn ran would leave
 // nothing for them; each call here gives up after a minute rather than
 // hang, and the test fails. The store should read a few rows per chunk,
 // so that fn runs between chunks.
