@@ -44,6 +44,23 @@ var instanceStores = map[string]func(t *testing.T) func() (portal.Store, error){
 	},
 }
 
+// unlockAfter is one of two instances' lease-holding Locker: its Unlock
+// waits until the other instance's run has returned (or ctx ends). Whichever
+// takes the lease keeps it until the other has tried, however the two are
+// scheduled, instead of the test hoping that their runs overlap.
+type unlockAfter struct {
+	portal.Locker
+	other <-chan struct{}
+}
+
+func (u unlockAfter) Unlock(ctx context.Context, name, holder string) error {
+	select {
+	case <-u.other:
+	case <-ctx.Done():
+	}
+	return u.Locker.Unlock(ctx, name, holder)
+}
+
 // closing closes a store when t ends.
 func closing[S interface {
 	portal.Store
@@ -74,6 +91,7 @@ func testReconcileOnOneInstance(t *testing.T, open func() (portal.Store, error))
 	defer srv.Close()
 	tenant := portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
 	var runners []*jobs.Reconciler
+	returned := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	for i := range 2 {
 		db, err := open()
 		if err != nil {
@@ -82,7 +100,7 @@ func testReconcileOnOneInstance(t *testing.T, open func() (portal.Store, error))
 		client, _ := acs.New(acs.Options{Endpoint: srv.URL, AccessKey: key})
 		svc := access.New(access.Config{ACS: client, Store: db})
 		if i == 0 {
-			// Something to check, slowly, so the runs overlap.
+			// Something to check (the runs overlap by unlockAfter).
 			for j := range 20 {
 				obj := portal.MustParseGUID(fmt.Sprintf("00000000-0000-4000-8000-%012d", j+1))
 				emu.Seed(acsemu.Stored{Host: "127.0.0.1", TenantID: tenant, ObjectID: obj, PrincipalType: "user", ClientIDs: []string{"83ecbc78-e1ba-4e8f-a454-5483ef618061"}})
@@ -92,7 +110,7 @@ func testReconcileOnOneInstance(t *testing.T, open func() (portal.Store, error))
 				}
 			}
 		}
-		runners = append(runners, &jobs.Reconciler{Service: svc, Locks: db, LeaseTTL: 3 * time.Second})
+		runners = append(runners, &jobs.Reconciler{Service: svc, Locks: unlockAfter{db, returned[1-i]}, LeaseTTL: 30 * time.Second})
 	}
 	rates, _ := acsemu.ParseRates("latency=30ms")
 	emu.SetRates(rates)
@@ -101,11 +119,10 @@ func testReconcileOnOneInstance(t *testing.T, open func() (portal.Store, error))
 	ran := make([]bool, 2)
 	reports := make([]access.ReconcileReport, 2)
 	for i, r := range runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
+			defer close(returned[i])
 			reports[i], ran[i] = r.RunOnce(ctx, portal.GUID{})
-		}()
+		})
 	}
 	wg.Wait()
 	if ran[0] == ran[1] {
@@ -183,6 +200,7 @@ func TestExpiryRunsOnOneInstanceAtATime(t *testing.T) {
 			tenant := portal.MustParseGUID("1c361ff7-fb44-4685-bb78-1bad6ce5bef3")
 			now := time.Now()
 			var expirers []*jobs.Expirer
+			returned := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 			for i := range 2 {
 				db, err := open()
 				if err != nil {
@@ -204,7 +222,7 @@ func TestExpiryRunsOnOneInstanceAtATime(t *testing.T) {
 				// Both instances' clocks are past the end.
 				later := now.Add(2 * time.Hour)
 				svc = access.New(access.Config{ACS: client, Store: db, Now: func() time.Time { return later }})
-				expirers = append(expirers, &jobs.Expirer{Service: svc, Locks: db, Now: func() time.Time { return later }})
+				expirers = append(expirers, &jobs.Expirer{Service: svc, Locks: unlockAfter{db, returned[1-i]}, Now: func() time.Time { return later }})
 			}
 			rates, _ := acsemu.ParseRates("latency=20ms")
 			emu.SetRates(rates)
@@ -212,7 +230,10 @@ func TestExpiryRunsOnOneInstanceAtATime(t *testing.T) {
 			ran := make([]bool, 2)
 			reports := make([]access.ExpiryReport, 2)
 			for i, x := range expirers {
-				wg.Go(func() { reports[i], ran[i] = x.RunOnce(ctx) })
+				wg.Go(func() {
+					defer close(returned[i])
+					reports[i], ran[i] = x.RunOnce(ctx)
+				})
 			}
 			wg.Wait()
 			if ran[0] == ran[1] {
