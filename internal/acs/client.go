@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -426,9 +425,9 @@ func (c *Client) send(ctx context.Context, method string, tenant, object portal.
 func (c *Client) newRequest(ctx context.Context, method string, tenant, object portal.GUID, requestID string, payload []byte) (*policy.Request, error) {
 	var p [len(tenantsPath) + 36 + len(assignmentsPath) + 36]byte
 	path := append(p[:0], tenantsPath...)
-	path = appendGUID(path, tenant)
+	path = tenant.AppendString(path)
 	path = append(path, assignmentsPath...)
-	path = appendGUID(path, object)
+	path = object.AppendString(path)
 	// The request's own headers, canonical keys set directly, their values
 	// in one allocation. The URL has no query: eachTry adds api-version to
 	// each try's copy of it.
@@ -462,19 +461,6 @@ const (
 	tenantsPath     = "/access/teamsExtension/tenants/"
 	assignmentsPath = "/assignments/"
 )
-
-// appendGUID appends g's canonical form, the one portal.GUID.String returns.
-func appendGUID(dst []byte, g portal.GUID) []byte {
-	dst = hex.AppendEncode(dst, g[0:4])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, g[4:6])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, g[6:8])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, g[8:10])
-	dst = append(dst, '-')
-	return hex.AppendEncode(dst, g[10:16])
-}
 
 // Response bodies are read into pooled buffers; one that grew past
 // maxPooledBody (an oversized answer) is left to the garbage collector.
@@ -599,7 +585,7 @@ func decodeAssignment(body []byte, tenant, object portal.GUID) (portal.Assignmen
 			continue
 		}
 		var canonical [36]byte
-		if field.got == string(appendGUID(canonical[:0], field.want)) {
+		if field.got == string(field.want.AppendString(canonical[:0])) {
 			continue // what ACS sends; ParseGUID below takes any other spelling
 		}
 		if g, err := portal.ParseGUID(field.got); err != nil || g != field.want {

@@ -2,7 +2,6 @@ package listindex
 
 import (
 	"bytes"
-	"encoding/hex"
 	"unsafe"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -53,18 +52,7 @@ func (a *arena) equal(r sref, s string) bool { return string(a.bytes(r)) == s }
 func (a *arena) compare(r, s sref) int { return bytes.Compare(a.bytes(r), a.bytes(s)) }
 
 // guidText writes g's canonical text into buf.
-func guidText(buf *[36]byte, g portal.GUID) []byte {
-	hex.Encode(buf[0:8], g[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], g[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], g[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], g[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:], g[10:])
-	return buf[:]
-}
+func guidText(buf *[36]byte, g portal.GUID) []byte { return g.AppendString(buf[:0]) }
 
 const (
 	rowSize   = int(unsafe.Sizeof(row{}))

@@ -77,16 +77,21 @@ func (g GUID) Compare(h GUID) int { return bytes.Compare(g[:], h[:]) }
 // String returns the canonical lower-case 8-4-4-4-12 form.
 func (g GUID) String() string {
 	var b [36]byte
-	hex.Encode(b[0:8], g[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], g[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], g[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], g[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], g[10:])
-	return string(b[:])
+	return string(g.AppendString(b[:0]))
+}
+
+// AppendString appends the canonical form String returns to dst, for
+// callers that build text without allocating (request paths, indexes).
+func (g GUID) AppendString(dst []byte) []byte {
+	dst = hex.AppendEncode(dst, g[0:4])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, g[4:6])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, g[6:8])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, g[8:10])
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, g[10:16])
 }
 
 // MarshalText writes the canonical form, so GUIDs read naturally in JSON;
