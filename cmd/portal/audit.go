@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/teamsphone/portal/internal/access"
 )
@@ -55,6 +56,16 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return errChainBroken
 	}
 	fmt.Fprintf(stdout, "audit chain intact: %d rows, head row %d, hash %s\n", st.Rows, st.HeadSeq, st.HeadHash)
+	if seqs, n := st.OpenIntents(20); n > 0 {
+		// Not a broken chain: a change may be in flight right now. One left
+		// open for good is a change whose end was never recorded.
+		fmt.Fprintf(stdout, "%d intent row(s) without an outcome (a change in flight, or one an instance never finished): rows %s",
+			n, strings.Trim(fmt.Sprint(seqs), "[]"))
+		if n > len(seqs) {
+			fmt.Fprintf(stdout, " and %d more", n-len(seqs))
+		}
+		fmt.Fprintln(stdout)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,6 +47,30 @@ func TestAuditVerify(t *testing.T) {
 	}
 	if _, err := verify(); !errors.Is(err, errUsage) {
 		t.Errorf("no database named: %v", err)
+	}
+
+	// An intent no outcome cites is reported (issue 14: a change whose end
+	// was never recorded), without calling the chain broken.
+	db, err = sqlite.Open(ctx, filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var intents []int64
+	for range 2 {
+		seq, err := db.AppendAudit(ctx, portal.AuditEvent{Time: time.Now(), TenantID: tenant, Action: portal.ActionGrant, Phase: portal.PhaseIntent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		intents = append(intents, seq.Seq)
+	}
+	if _, err := db.AppendAudit(ctx, portal.AuditEvent{Time: time.Now(), TenantID: tenant, Action: portal.ActionGrant, Phase: portal.PhaseOutcome,
+		IntentSeq: intents[0], Outcome: portal.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	want := fmt.Sprintf("1 intent row(s) without an outcome (a change in flight, or one an instance never finished): rows %d\n", intents[1])
+	if out, err := verify("-data", dir); err != nil || !strings.Contains(out, "intact: 8 rows") || !strings.Contains(out, want) {
+		t.Fatalf("an open intent: %v\n%s", err, out)
 	}
 
 	// Behind the portal's back: drop the guard triggers and rewrite row 3.

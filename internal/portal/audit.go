@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -232,6 +233,20 @@ type ChainCheck struct {
 	// before (0: none), and Problem says why.
 	BrokenSeq int64
 	Problem   string
+	// open are the intent rows no outcome has cited yet, by Seq. A change
+	// in flight has one for a moment; one left open for good is a change
+	// whose end was never recorded (an instance killed mid-change).
+	open map[int64]struct{}
+}
+
+// OpenIntents returns the Seqs of the intent rows checked that no outcome
+// row has cited (up to limit of them, ascending) and how many there are.
+func (c ChainCheck) OpenIntents(limit int) (seqs []int64, n int) {
+	for seq := range c.open {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	return seqs[:min(limit, len(seqs))], len(seqs)
 }
 
 // Check takes the next row and reports whether the chain is still intact.
@@ -252,6 +267,15 @@ func (c *ChainCheck) Check(e AuditEvent) bool {
 		return false
 	}
 	c.HeadSeq, c.HeadHash = e.Seq, e.Hash
+	switch e.Phase {
+	case PhaseIntent:
+		if c.open == nil {
+			c.open = map[int64]struct{}{}
+		}
+		c.open[e.Seq] = struct{}{}
+	case PhaseOutcome:
+		delete(c.open, e.IntentSeq)
+	}
 	return true
 }
 
