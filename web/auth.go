@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/gorilla/sessions"
@@ -61,7 +60,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	// A client past its failed sign-ins for the minute is not heard: no
 	// row each, one summary row when the minute ends (RunSummaries).
-	if wait, limited := s.signInsLimited(r); limited {
+	if wait, limited := s.signInFailures.full(s.clientIP(r), access.Who{ClientIP: s.clientIP(r)}, s.deps.Now()); limited {
 		s.tooMany(w, r, wait, "Too many sign-ins failed from your address in the last minute.")
 		return
 	}
@@ -120,22 +119,6 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		target = "/"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
-}
-
-// signInsLimited reports whether r's client is past its failed sign-ins
-// for the minute (counting this request as one more refused), and how
-// long until it may try again.
-func (s *Server) signInsLimited(r *http.Request) (time.Duration, bool) {
-	ip := s.clientIP(r)
-	s.signInFailures.mu.Lock()
-	w := s.signInFailures.windows[ip]
-	past := w != nil && s.deps.Now().Sub(w.start) < time.Minute && w.n >= s.signInFailures.limit
-	s.signInFailures.mu.Unlock()
-	if !past {
-		return 0, false
-	}
-	_, wait := s.signInFailures.admit(ip, access.Who{ClientIP: ip}, s.deps.Now())
-	return wait, true
 }
 
 // handleLogout ends the session on the server, then at Entra. POST /auth/logout

@@ -89,11 +89,29 @@ func (f *flood) admit(key string, who access.Who, now time.Time) (ok bool, wait 
 		w.n++
 		return true, 0
 	}
+	return false, w.refuse(who, now)
+}
+
+// full reports whether key is past the limit in its current window,
+// counting this event as one more refused if it is; an event below the
+// limit is not counted (admit counts it when it happens).
+func (f *flood) full(key string, who access.Who, now time.Time) (wait time.Duration, refused bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.windows[key]
+	if w == nil || now.Sub(w.start) >= time.Minute || w.n < f.limit {
+		return 0, false
+	}
+	return w.refuse(who, now), true
+}
+
+// refuse counts a refused event and returns how long until the window ends.
+func (w *floodWindow) refuse(who access.Who, now time.Time) time.Duration {
 	if w.refused == 0 {
 		w.who = who
 	}
 	w.refused++
-	return false, max(time.Second, w.start.Add(time.Minute).Sub(now))
+	return max(time.Second, w.start.Add(time.Minute).Sub(now))
 }
 
 // closeLocked forgets key's window, keeping its refusals for ended.

@@ -532,29 +532,19 @@ func (x *Index) Stats() Stats {
 	return s
 }
 
-// Sync makes the index hold exactly items, the tenant's whole inventory as
-// read at head: rows that differ are put, rows absent removed. It costs a
-// comparison per row and the index's work only for the rows that moved,
-// where building afresh would re-index them all. The caller must not Apply
-// or Sync concurrently (the list cache's refresh lock sees to it).
-func (x *Index) Sync(items []portal.InventoryItem, head int64) {
-	s := x.StartSync()
-	for _, it := range items {
-		s.Item(it)
-	}
-	s.Done(head)
-}
-
-// Syncer is a Sync fed a row at a time (as a store reads them), so that
-// the tenant's rows are never all held at once.
+// Syncer makes the index hold exactly the tenant's whole inventory as read
+// now, fed a row at a time (as the store reads them, so that the rows are
+// never all held at once): rows that differ are put, rows not fed removed.
+// It costs a comparison per row and the index's work only for the rows
+// that moved, where building afresh would re-index them all.
 type Syncer struct {
 	x    *Index
 	seen bitset
 	c    Changes
 }
 
-// StartSync starts a Sync; see Sync for what the caller must not do
-// meanwhile.
+// StartSync starts a Syncer. The caller must not Apply or sync
+// concurrently (the list cache's refresh lock sees to it).
 func (x *Index) StartSync() *Syncer {
 	x.mu.RLock()
 	defer x.mu.RUnlock()

@@ -263,11 +263,11 @@ func testIndexMatchesModel(t *testing.T) {
 		if round%5 == 4 {
 			// As after a reconcile: names, then the whole inventory.
 			x.Apply(Changes{Names: c.Names})
-			var all []portal.InventoryItem
+			sync := x.StartSync()
 			for _, it := range m.items {
-				all = append(all, it)
+				sync.Item(it)
 			}
-			x.Sync(all, c.Head)
+			sync.Done(c.Head)
 		} else {
 			x.Apply(c)
 		}

@@ -187,17 +187,17 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 	}
 	var set bitset
 	var ids []uint32
+	toSet := func() {
+		set = newBitset(len(x.rows))
+		for _, id := range ids {
+			set.set(id)
+		}
+		ids = nil
+	}
 	if len(q) < 3 {
 		set = x.prefixUnion(q)
 	} else {
 		ids = x.trigramSearch(q)
-		if len(ids) > sortedBelow {
-			set = newBitset(len(x.rows))
-			for _, id := range ids {
-				set.set(id)
-			}
-			ids = nil
-		}
 	}
 	// Rows with a client ID whose text or app name holds q.
 	for app, l := range x.appRows {
@@ -205,31 +205,28 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 			continue
 		}
 		if set == nil && len(ids)+int(l.n) > sortedBelow {
-			set = newBitset(len(x.rows))
-			for _, id := range ids {
-				set.set(id)
-			}
-			ids = nil
-		}
-		if set != nil {
-			l.each(func(id uint32) bool {
-				if x.cells[id] != deadCell {
-					set.set(id)
-				}
-				return true
-			})
-			continue
+			toSet()
 		}
 		var more []uint32
 		l.each(func(id uint32) bool {
-			if x.cells[id] != deadCell {
+			switch {
+			case x.cells[id] == deadCell:
+			case set != nil:
+				set.set(id)
+			default:
 				more = append(more, id)
 			}
 			return true
 		})
-		ids = mergeUnique(ids, more)
+		if set == nil {
+			ids = mergeUnique(ids, more)
+		}
 	}
-	if set != nil {
+	// Few hits are a sorted list, many a set (see Page).
+	switch {
+	case set == nil && len(ids) > sortedBelow:
+		toSet()
+	case set != nil:
 		n := 0
 		set.each(func(uint32) { n++ })
 		if n <= sortedBelow {
