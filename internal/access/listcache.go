@@ -223,25 +223,52 @@ func load(ctx context.Context, store listStore, tenant portal.GUID) (*listindex.
 		return nil, err
 	}
 	// Streamed into the index, never collected first: at 200,000 rows the
-	// rows as read would take more memory than the index itself.
+	// rows as read would take more memory than the index itself. The
+	// builder takes them up on a goroutine of its own while the store
+	// decodes the next: the first list of a large tenant waits for the
+	// slower of the two, not for both.
 	b := listindex.NewBuilder(tenant)
 	for _, space := range []portal.NameSpace{portal.SpaceObject, portal.SpaceApp} {
-		err := store.AllNames(ctx, tenant, space, func(n portal.DirectoryName) error {
-			b.Name(n)
-			return nil
-		})
+		err := pipe(func(yield func(portal.DirectoryName) error) error { return store.AllNames(ctx, tenant, space, yield) }, b.Name)
 		if err != nil {
 			return nil, err
 		}
 	}
-	err = store.AllItems(ctx, tenant, func(it portal.InventoryItem) error {
-		b.Item(it)
-		return nil
-	})
+	err = pipe(func(yield func(portal.InventoryItem) error) error { return store.AllItems(ctx, tenant, yield) }, b.Item)
 	if err != nil {
 		return nil, err
 	}
 	return b.Index(head, rev), nil
+}
+
+// pipe runs read, handing what it yields to take on another goroutine in
+// batches, in order, and returns read's error once take has had the rest.
+func pipe[T any](read func(yield func(T) error) error, take func(T)) error {
+	const batch = 512
+	batches := make(chan []T, 4)
+	taken := make(chan struct{})
+	go func() {
+		defer close(taken)
+		for b := range batches {
+			for _, v := range b {
+				take(v)
+			}
+		}
+	}()
+	next := make([]T, 0, batch)
+	err := read(func(v T) error {
+		if next = append(next, v); len(next) == batch {
+			batches <- next
+			next = make([]T, 0, batch)
+		}
+		return nil
+	})
+	if len(next) > 0 {
+		batches <- next
+	}
+	close(batches)
+	<-taken
+	return err
 }
 
 // changeSet is one answer of InventoryChanges and NamesRevision, after an
