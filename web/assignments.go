@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"slices"
@@ -205,12 +204,12 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		nb := s.names(r, req)
 		note = nb.note()
 		v := s.listView(lq, key, res, nb)
-		var buf bytes.Buffer
-		if err := templates.AssignmentResults(v).Render(r.Context(), &buf); err != nil {
+		html, err := renderBytes(r.Context(), templates.AssignmentResults(v))
+		if err != nil {
 			s.renderError(w, r, err)
 			return
 		}
-		cached = &renderedResults{view: v, html: buf.Bytes()}
+		cached = &renderedResults{view: v, html: html}
 		if note == "" {
 			// A rendering that lacks names for a reason is not reused: the
 			// next view says the reason again, or shows the names once

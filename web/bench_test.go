@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -66,26 +68,7 @@ func BenchmarkExports(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("PORTAL_BENCH_ROWS")); err == nil {
 		rows = n
 	}
-	ctx := context.Background()
-	now := time.Now()
-	actor := portal.Actor{TenantID: devidp.ContosoTenant, Name: "bench"}
-	var names []portal.DirectoryName
-	for i := range rows {
-		obj := portal.MustParseGUID(fmt.Sprintf("%08x-0000-4000-8000-%012x", i+1, i+1))
-		a := portal.Assignment{TenantID: devidp.ContosoTenant, ObjectID: obj, Kind: portal.KindUser, ClientIDs: []portal.GUID{appDesktop}}
-		label := "Load agent " + strconv.Itoa(i)
-		ev := portal.AuditEvent{Time: now, Actor: actor, TenantID: a.TenantID, ObjectID: obj, Kind: a.Kind, Action: portal.ActionAdopt,
-			Phase: portal.PhaseEvent, Outcome: portal.OutcomeSuccess, After: portal.StateOf(a, label)}
-		item := portal.InventoryItem{Assignment: a, Label: label, CreatedAt: now, UpdatedAt: now, CreatedBy: actor, UpdatedBy: actor, State: portal.StateInSync}
-		if _, _, err := e.db.Commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: item}); err != nil {
-			b.Fatal(err)
-		}
-		names = append(names, portal.DirectoryName{TenantID: devidp.ContosoTenant, Space: portal.SpaceObject, ID: obj, Found: true,
-			Kind: portal.KindUser, DisplayName: "Load person " + strconv.Itoa(i), UPN: "load" + strconv.Itoa(i) + "@contoso.test", FetchedAt: now})
-	}
-	if err := e.db.PutNames(ctx, devidp.ContosoTenant, names); err != nil {
-		b.Fatal(err)
-	}
+	fillBench(b, e, rows)
 	c := e.browser()
 	e.signIn(c, "auditor@contoso.test")
 	for _, path := range []string{"/assignments.csv", "/audit.csv"} {
@@ -104,6 +87,80 @@ func BenchmarkExports(b *testing.B) {
 			}
 			b.SetBytes(n)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
+		})
+	}
+}
+
+// fillBench fills e's inventory with rows assignments of Contoso, each with
+// an audit row and a cached name, a few thousand a transaction.
+func fillBench(b testing.TB, e *portalEnv, rows int) {
+	ctx := context.Background()
+	now := time.Now()
+	actor := portal.Actor{TenantID: devidp.ContosoTenant, Name: "bench"}
+	const batch = 5000
+	for from := 0; from < rows; from += batch {
+		var evs []portal.AuditEvent
+		var items []portal.InventoryItem
+		var names []portal.DirectoryName
+		for i := from; i < min(rows, from+batch); i++ {
+			obj := portal.MustParseGUID(fmt.Sprintf("%08x-0000-4000-8000-%012x", i+1, i+1))
+			a := portal.Assignment{TenantID: devidp.ContosoTenant, ObjectID: obj, Kind: portal.KindUser, ClientIDs: []portal.GUID{appDesktop}}
+			label := "Load agent " + strconv.Itoa(i)
+			evs = append(evs, portal.AuditEvent{Time: now, Actor: actor, TenantID: a.TenantID, ObjectID: obj, Kind: a.Kind, Action: portal.ActionAdopt,
+				Phase: portal.PhaseEvent, Outcome: portal.OutcomeSuccess, After: portal.StateOf(a, label)})
+			items = append(items, portal.InventoryItem{Assignment: a, Label: label, CreatedAt: now, UpdatedAt: now, CreatedBy: actor, UpdatedBy: actor, State: portal.StateInSync})
+			names = append(names, portal.DirectoryName{TenantID: devidp.ContosoTenant, Space: portal.SpaceObject, ID: obj, Found: true,
+				Kind: portal.KindUser, DisplayName: "Load person " + strconv.Itoa(i), UPN: "load" + strconv.Itoa(i) + "@contoso.test", FetchedAt: now})
+		}
+		if err := e.db.FillInventory(ctx, evs, items); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.db.PutNames(ctx, devidp.ContosoTenant, names); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkListPages is the list at random deep pages and with a different
+// search each request, PORTAL_BENCH_ROWS (10,000) rows each with a name,
+// through the real router and session: what a request costs as the
+// inventory grows (compare 10,000 with 200,000):
+//
+//	PORTAL_BENCH_ROWS=200000 go test -run '^$' -bench ListPages -cpuprofile cpu.out ./web
+func BenchmarkListPages(b *testing.B) {
+	e := newPortal(b, SessionOptions{})
+	rows := 10000
+	if n, err := strconv.Atoi(os.Getenv("PORTAL_BENCH_ROWS")); err == nil {
+		rows = n
+	}
+	fillBench(b, e, rows)
+	c := e.browser()
+	e.signIn(c, "auditor@contoso.test")
+	get := func(b *testing.B, path string) {
+		resp, err := c.Get(e.srv.URL + path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatal(resp.Status)
+		}
+	}
+	start := time.Now()
+	get(b, "/assignments") // the first list reads the whole inventory
+	b.Logf("%d rows: the first list took %v", rows, time.Since(start).Round(time.Millisecond))
+	pages := (rows + 49) / 50
+	for name, path := range map[string]func() string{
+		"deep": func() string { return "/assignments?page=" + strconv.Itoa(1+rand.IntN(pages)) },
+		"search": func() string {
+			return "/assignments?q=" + url.QueryEscape(fmt.Sprintf("person %d", rand.IntN(rows)))
+		},
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				get(b, path())
+			}
 		})
 	}
 }

@@ -80,6 +80,23 @@ func sessionFrom(ctx context.Context) *sessions.Session {
 // render can still become an error page, and a big table does not go out
 // as dozens of small chunks.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	err := renderPooled(r.Context(), c, func(page []byte) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		w.WriteHeader(status)
+		w.Write(page)
+	})
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "render failed", "err", err, "request_id", requestIDFrom(r.Context()))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte("Something went wrong on our side (request " + requestIDFrom(r.Context()) + ").\n"))
+	}
+}
+
+// renderPooled renders c into a pooled buffer and hands use the bytes,
+// which are the buffer's: use must not keep them.
+func renderPooled(ctx context.Context, c templ.Component, use func([]byte)) error {
 	buf := renderBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -87,20 +104,23 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 			renderBuffers.Put(buf)
 		}
 	}()
-	if err := c.Render(r.Context(), buf); err != nil {
-		s.log.ErrorContext(r.Context(), "render failed", "err", err, "request_id", requestIDFrom(r.Context()))
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		w.Write([]byte("Something went wrong on our side (request " + requestIDFrom(r.Context()) + ").\n"))
-		return
+	if err := c.Render(ctx, buf); err != nil {
+		return err
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	use(buf.Bytes())
+	return nil
 }
 
 var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// renderBytes renders c and returns a copy of exactly its size, to keep: a
+// page of results is tens of kilobytes, which a fresh buffer would reach
+// by copying itself a dozen times as it grew.
+func renderBytes(ctx context.Context, c templ.Component) ([]byte, error) {
+	var out []byte
+	err := renderPooled(ctx, c, func(b []byte) { out = bytes.Clone(b) })
+	return out, err
+}
 
 // statusFor maps an error code to an HTTP status: the one place that does.
 func statusFor(code string) int {

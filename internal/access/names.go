@@ -53,6 +53,8 @@ type NameRequest struct {
 	// Cached, when set, are the cache's names of Objects and Apps as the
 	// caller already read them (the inventory list carries the names of
 	// its page): they are not read again. An ID absent was never named.
+	// NamesFor takes the maps over (it adds what it reads to them): pass
+	// maps of the caller's own, as a page's are.
 	Cached *PageNames
 }
 
@@ -191,7 +193,7 @@ func (s *Names) fromCached(ctx context.Context, who Who, req NameRequest, pn *Pa
 	if err := mayRead(who.User); err != nil {
 		return err
 	}
-	pn.Objects, pn.Apps = maps.Clone(req.Cached.Objects), maps.Clone(req.Cached.Apps)
+	pn.Objects, pn.Apps = req.Cached.Objects, req.Cached.Apps
 	if pn.Objects == nil {
 		pn.Objects = map[portal.GUID]portal.DirectoryName{}
 	}

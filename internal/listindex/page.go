@@ -83,7 +83,10 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 	if f.Desc {
 		slices.Reverse(ids)
 	}
-	out.Names, out.Apps = map[portal.GUID]portal.DirectoryName{}, map[portal.GUID]portal.DirectoryName{}
+	// Sized up front: a deep page's rows lie all over memory, and growing
+	// the slice of 50 items as it fills copied them five times.
+	out.Items = make([]portal.InventoryItem, 0, len(ids))
+	out.Names, out.Apps = make(map[portal.GUID]portal.DirectoryName, len(ids)), map[portal.GUID]portal.DirectoryName{}
 	for _, id := range ids {
 		it := x.item(id)
 		out.Items = append(out.Items, it)
