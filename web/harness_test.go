@@ -169,6 +169,7 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		Logger:        slog.New(slog.NewJSONHandler(e.logs, nil)),
 		BaseURL:       base,
 		TenantNames:   names,
+		ProbeTenant:   devidp.ContosoTenant,
 		Session:       opts,
 		DevMode:       true,
 		Now:           e.clock.Now,

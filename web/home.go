@@ -2,6 +2,9 @@ package web
 
 import (
 	"net/http"
+	"time"
+
+	"github.com/teamsphone/portal/internal/access"
 
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
@@ -22,8 +25,25 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 			MayGrant: u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
 			MayAudit: u.Has(portal.RoleAuditor),
 		}
+		if access.MayReadAudit(*u) {
+			// At most homeProbeAge old: an admin learns soon that the
+			// portal cannot call ACS, without each visit calling it.
+			if c, err := s.deps.Access.ACSAccess(r.Context(), s.who(r), homeProbeAge); err == nil && c.State != portal.CheckPass {
+				h.Failing = append(h.Failing, checkView(c))
+			}
+		}
 		s.render(w, r, http.StatusOK, templates.Home(s.page(w, r, "Home"), h))
 	}
+}
+
+// homeProbeAge is how old a probe of the portal's access to ACS the home
+// page shows.
+const homeProbeAge = 5 * time.Minute
+
+// checkView is a readiness check as pages show it.
+func checkView(c portal.Check) templates.CheckView {
+	return templates.CheckView{Title: c.Title, State: string(c.State), StateLabel: c.State.Label(), Reason: c.Reason, Fix: c.Fix,
+		CheckedAt: c.CheckedAt.UTC().Format("2006-01-02 15:04:05 UTC")}
 }
 
 // handleNoAccess explains that the person holds no portal role. GET /no-access
@@ -41,7 +61,14 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// handleReadyz says whether the portal can serve requests. GET /readyz
+// handleReadyz says whether the portal can serve requests, and whether it
+// may call ACS. GET /readyz
+//
+// ACS refusing the portal does not make it unready: every instance would
+// leave the load balancer at once, and nobody could read the inventory,
+// the audit log, or the home page that says what to fix. The probe's state
+// is the second line ("acs: fail"), for monitoring; its reason is in the
+// log and on admins' pages, not here, where anyone may ask.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if s.deps.Ready != nil {
@@ -53,4 +80,12 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Write([]byte("ready\n"))
+	if !s.deps.ProbeTenant.IsZero() {
+		c := s.deps.Access.ProbeACS(r.Context(), s.deps.ProbeTenant, readyzProbeAge)
+		w.Write([]byte("acs: " + string(c.State) + "\n"))
+	}
 }
+
+// readyzProbeAge is how old a probe /readyz reports: probes every few
+// seconds from each load balancer would otherwise each call ACS.
+const readyzProbeAge = time.Minute

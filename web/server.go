@@ -60,7 +60,10 @@ type Deps struct {
 	// Ready reports whether the portal can serve (database, ACS credential,
 	// migrations); nil means always ready.
 	Ready func(ctx context.Context) error
-	Now   func() time.Time
+	// ProbeTenant is the tenant /readyz probes the portal's access to ACS
+	// in (the first allowed one); zero: no probe.
+	ProbeTenant portal.GUID
+	Now         func() time.Time
 	// Limits bound floods from one client (defaults when zero).
 	Limits Limits
 }

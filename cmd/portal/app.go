@@ -39,8 +39,11 @@ type adapters struct {
 	Limits                                web.Limits
 	KnownApps                             []portal.KnownApp
 	TenantNames                           map[portal.GUID]string
-	ReconcileEvery, ExpiryGrace           time.Duration
-	RequireJustification, DevMode         bool
+	// ProbeTenant is the tenant in which the portal's access to ACS is
+	// probed at start and by /readyz (the first allowed one).
+	ProbeTenant                   portal.GUID
+	ReconcileEvery, ExpiryGrace   time.Duration
+	RequireJustification, DevMode bool
 }
 
 // app is the assembled portal, not yet running.
@@ -64,6 +67,12 @@ func assemble(a adapters) (*app, error) {
 		ListIndex: func() (tenants, rows, bytes int64) {
 			lm := service.ListMemory()
 			return int64(lm.Tenants), int64(lm.Rows), int64(lm.Bytes)
+		},
+		ACSAccess: func(ctx context.Context) string {
+			if a.ProbeTenant.IsZero() {
+				return ""
+			}
+			return string(service.ProbeACS(ctx, a.ProbeTenant, time.Minute).State)
 		}})
 	a.ACS.Observer = m
 	acsClient, err := acs.New(a.ACS)
@@ -96,6 +105,7 @@ func assemble(a adapters) (*app, error) {
 		DevMode:        a.DevMode,
 		Metrics:        m,
 		Ready:          readiness(db, a.ACS.Credential),
+		ProbeTenant:    a.ProbeTenant,
 	})
 	p := &app{Access: service, listener: a.Listener, server: web.HTTPServer(site), background: []func(context.Context){
 		reconciler.Run,
@@ -103,11 +113,23 @@ func assemble(a adapters) (*app, error) {
 		bulkRunner.Run,
 		func(ctx context.Context) { pruneSessions(ctx, site, 10*time.Minute, logger) },
 		site.RunSummaries,
+		func(ctx context.Context) { probeAtStart(ctx, service, a.ProbeTenant, logger) },
 	}}
 	if mln := a.MetricsListener; mln != nil {
 		p.background = append(p.background, func(ctx context.Context) { serveUntilDone(ctx, metricsServer(m), mln) })
 	}
 	return p, nil
+}
+
+// probeAtStart says in the log, once the portal runs, whether it may call
+// ACS (ProbeACS itself warns, with ACS's answer and the fix, when not).
+func probeAtStart(ctx context.Context, service *access.Service, tenant portal.GUID, logger *slog.Logger) {
+	if tenant.IsZero() {
+		return
+	}
+	if c := service.ProbeACS(ctx, tenant, 0); c.State == portal.CheckPass {
+		logger.InfoContext(ctx, "the portal may call ACS", "event", "readiness.acs", "tenant", tenant.String())
+	}
 }
 
 // Run serves until ctx ends or serving fails. The background work (jobs,

@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/portal"
 )
 
 // runConfig is `portal config check`: it reads the settings exactly as
@@ -22,12 +24,16 @@ func runConfig(ctx context.Context, args []string, getenv func(string) string, s
 		return errUsage
 	}
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	probe := fs.Bool("probe", true, "also ask ACS whether the portal may call it (a read of a random object ID, at most 5 s)")
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
 	}
 	cfg, problems := loadServeConfig(getenv)
 	for _, l := range cfg.describe(getenv) {
 		fmt.Fprintf(stdout, "%-38s %s\n", l[0], l[1])
+	}
+	if *probe && len(problems) == 0 {
+		problems = append(problems, probeACS(ctx, cfg, stdout)...)
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(stdout, "\nno problems found")
@@ -38,6 +44,27 @@ func runConfig(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stdout, "  -", p)
 	}
 	return errors.New("the configuration has problems; see above")
+}
+
+// probeACS asks ACS, with the configured endpoint and credential, whether
+// the portal may call it, prints the answer, and returns it as a problem
+// when ACS refused. ACS not answering is printed, not a problem: the check
+// may run where ACS cannot be reached.
+func probeACS(ctx context.Context, cfg serveConfig, stdout io.Writer) []string {
+	opts, err := acsOptions(cfg)
+	if err != nil {
+		return []string{"ACS credential: " + err.Error()}
+	}
+	client, err := acs.New(opts)
+	if err != nil {
+		return []string{"ACS client: " + err.Error()}
+	}
+	c := access.NewReadiness(access.Config{ACS: client}).ProbeACS(ctx, cfg.Tenants[0], 0)
+	fmt.Fprintf(stdout, "\n%-38s %s: %s\n", "ACS access (probe)", c.State, c.Reason)
+	if c.State != portal.CheckFail {
+		return nil
+	}
+	return []string{"ACS refused the portal. Fix: " + c.Fix}
 }
 
 // describe lists the effective settings for people, secrets masked: a

@@ -98,7 +98,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		Listener: ln, MetricsListener: mln, Store: db, ACS: acs.Options{Endpoint: acsEmu.url, AccessKey: acsEmu.key},
 		Auth: auth, Directory: graph.New(graphURL, nil), Logger: logger,
 		BaseURL: base, SignOutOrigin: idp.BrowserBase(), ACSResourceID: devACSResourceID,
-		KnownApps: devKnownApps, TenantNames: devTenantNames(),
+		KnownApps: devKnownApps, TenantNames: devTenantNames(), ProbeTenant: devidp.ContosoTenant,
 		ReconcileEvery: f.reconcileEvery, ExpiryGrace: f.expiryGrace, RequireJustification: f.requireWhy, DevMode: true,
 	})
 	if err != nil {

@@ -49,6 +49,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`portal_sessions_active `,
 		`portal_list_index_rows `, // the list was viewed above
 		`portal_list_index_bytes `,
+		`portal_acs_access{state="pass"} 1`, // the dev emulator lets the portal in
+		`portal_acs_access{state="fail"} 0`,
 		`portal_http_request_duration_seconds_bucket{route="/lookup"`,
 	} {
 		if !strings.Contains(text, want) {

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -21,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/pgtest"
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -314,7 +316,7 @@ func TestConfigCheck(t *testing.T) {
 		"PORTAL_ROLE_ADMIN":               "Admin",
 	}
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"config", "check", "-probe=false"}, envOf(env), &out, &errOut); err != nil {
 		t.Fatalf("good settings: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"no problems found", "client secret, set, from the file " + secretFile, "10.0.0.0/8", "admin=Admin", "with an access key",
@@ -326,13 +328,13 @@ func TestConfigCheck(t *testing.T) {
 	}
 	env["PORTAL_ACS_API_VERSION"], env["PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING"] = "2026-09-23", "resourceAccount"
 	out.Reset()
-	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err != nil ||
+	if err := run(context.Background(), []string{"config", "check", "-probe=false"}, envOf(env), &out, &errOut); err != nil ||
 		!strings.Contains(out.String(), "2026-09-23 (published") || !strings.Contains(out.String(), "resourceAccount (the principalType") {
 		t.Errorf("API version and spelling set: %v\n%s", err, out.String())
 	}
 	env["PORTAL_ACS_API_VERSION"], env["PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING"] = "latest", "room"
 	out.Reset()
-	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err == nil ||
+	if err := run(context.Background(), []string{"config", "check", "-probe=false"}, envOf(env), &out, &errOut); err == nil ||
 		!strings.Contains(out.String(), "PORTAL_ACS_API_VERSION: ") || !strings.Contains(out.String(), "PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING must be") {
 		t.Errorf("bad API version and spelling: %v\n%s", err, out.String())
 	}
@@ -342,7 +344,7 @@ func TestConfigCheck(t *testing.T) {
 	env["PORTAL_SESSION_IDLE_TIMEOUT"] = "soon"
 	env["PORTAL_LIMIT_CHANGES_PER_MINUTE"] = "0"
 	out.Reset()
-	err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut)
+	err := run(context.Background(), []string{"config", "check", "-probe=false"}, envOf(env), &out, &errOut)
 	if err == nil || exitCode(err) == 0 || !strings.Contains(out.String(), "PORTAL_SESSION_IDLE_TIMEOUT") || !strings.Contains(out.String(), "PORTAL_LIMIT_CHANGES_PER_MINUTE must be") {
 		t.Errorf("bad settings: %v\n%s", err, out.String())
 	}
@@ -350,5 +352,46 @@ func TestConfigCheck(t *testing.T) {
 		if strings.Contains(out.String(), secret) {
 			t.Errorf("config check printed a secret (%s):\n%s", secret, out.String())
 		}
+	}
+}
+
+// portal config check asks ACS whether the portal may call it: it passes
+// against an emulator that lets it in, and fails, naming ACS's code and
+// the fix, against one that answers 403 SubscriptionNotAllowed.
+func TestConfigCheckProbesACS(t *testing.T) {
+	key := "c2VjcmV0LWtleS1mb3ItdGhlLWVtdWxhdG9y"
+	raw, _ := base64.StdEncoding.DecodeString(key)
+	emu, err := acsemu.New(acsemu.Config{AccessKey: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	t.Cleanup(emu.Close)
+	dir := t.TempDir()
+	env := map[string]string{
+		"PORTAL_BASE_URL":              "https://portal.example.com",
+		"PORTAL_ENTRA_TENANT_ID":       "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
+		"PORTAL_ENTRA_CLIENT_ID":       "b40eb512-a78a-485a-a591-76f8fcfa070a",
+		"PORTAL_ENTRA_CLIENT_SECRET":   "s3cret",
+		"PORTAL_ACS_CONNECTION_STRING": "endpoint=" + srv.URL + "/;accesskey=" + key,
+		"PORTAL_DATABASE_URL":          "sqlite:" + dir + "/portal.db",
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), "ACS access (probe)                     pass: ") {
+		t.Fatalf("emulator lets the portal in: %v\n%s", err, out.String())
+	}
+	emu.Script(acsemu.Fault{Status: 403, Code: "SubscriptionNotAllowed", Message: "The subscription is not allowed."})
+	out.Reset()
+	err = run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut)
+	for _, want := range []string{"fail: ACS refused the portal (HTTP 403 SubscriptionNotAllowed): The subscription is not allowed.",
+		"1 problem(s)", "ACS refused the portal. Fix: The Azure subscription of this ACS resource is not enabled"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err == nil || exitCode(err) == 0 {
+		t.Errorf("a refused probe passed the check: %v", err)
 	}
 }

@@ -63,10 +63,11 @@ type Config struct {
 // Service is every use case of the portal, by concern. Handlers use it
 // whole; each concern depends only on the stores and adapters it uses.
 type Service struct {
-	*Changes // grant, edit, revoke, adopt, verify, repair, bulk rows, expiry, reconcile
-	*Reads   // the inventory, lookups, history, the audit log, drift and expiries
-	*Names   // names from Microsoft Graph, the people finder, resource accounts
-	*Jobs    // bulk plans and jobs
+	*Changes   // grant, edit, revoke, adopt, verify, repair, bulk rows, expiry, reconcile
+	*Reads     // the inventory, lookups, history, the audit log, drift and expiries
+	*Names     // names from Microsoft Graph, the people finder, resource accounts
+	*Jobs      // bulk plans and jobs
+	*Readiness // whether access will work: the portal's own access to ACS
 }
 
 // core is what every use case shares: the clock, the log, whether changes
@@ -115,13 +116,7 @@ func New(cfg Config) *Service {
 	if cfg.LockTTL <= 0 {
 		cfg.LockTTL = 15 * time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	c := core{now: cfg.Now, log: cfg.Logger, requireWhy: cfg.RequireJustification, audit: cfg.Store}
+	c := cfg.core()
 	lists := newListCache(cfg.Store, cfg.Now)
 	return &Service{
 		Changes: &Changes{core: c, acs: cfg.ACS, store: cfg.Store, lockWait: cfg.LockWait, lockTTL: cfg.LockTTL,
@@ -129,8 +124,20 @@ func New(cfg Config) *Service {
 		Reads: &Reads{core: c, acs: cfg.ACS, store: cfg.Store, lists: lists, chain: &chainCache{}},
 		Names: &Names{core: c, dir: cfg.Directory, store: cfg.Store, lists: lists, acsResourceID: cfg.ACSResourceID,
 			graphPause: &graphPause{}, appsRefused: &graphPause{}, renewing: &sync.Map{}},
-		Jobs: &Jobs{core: c, store: cfg.Store},
+		Jobs:      &Jobs{core: c, store: cfg.Store},
+		Readiness: newReadiness(c, cfg.ACS),
 	}
+}
+
+// core is what every use case shares, from cfg with its defaults.
+func (cfg *Config) core() core {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return core{now: cfg.Now, log: cfg.Logger, requireWhy: cfg.RequireJustification, audit: cfg.Store}
 }
 
 // RequireJustification reports whether changes need a typed reason (forms

@@ -23,6 +23,12 @@ type ResponseError struct {
 	CorrelationVector string
 }
 
+// Refused reports whether ACS refused the portal itself (401 or 403):
+// see portal.ACSRefused.
+func (e *ResponseError) Refused() bool {
+	return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+}
+
 func (e *ResponseError) Error() string {
 	return fmt.Sprintf("acs: HTTP %d %s: %s (x-ms-client-request-id %s, MS-CV %s)",
 		e.StatusCode, e.Code, e.Message, e.RequestID, e.CorrelationVector)
@@ -79,13 +85,21 @@ func refusedMessage(re *ResponseError) string {
 	} else {
 		said += "."
 	}
+	return said + " " + re.Remedy()
+}
+
+// Remedy is what an administrator must do about a refusal (401 or 403);
+// "" for any other answer.
+func (e *ResponseError) Remedy() string {
 	switch {
-	case strings.EqualFold(re.Code, "SubscriptionNotAllowed"):
-		return said + " The Azure subscription of this ACS resource is not enabled for Teams Phone extensibility; ask Microsoft to enable it for the subscription, then try again."
-	case re.StatusCode == http.StatusUnauthorized:
-		return said + " An administrator must check the portal's credentials: the access key in PORTAL_ACS_CONNECTION_STRING, or that the managed identity can get a token for https://communication.azure.com."
+	case !e.Refused():
+		return ""
+	case strings.EqualFold(e.Code, "SubscriptionNotAllowed"):
+		return "The Azure subscription of this ACS resource is not enabled for Teams Phone extensibility; ask Microsoft to enable it for the subscription, then try again."
+	case e.StatusCode == http.StatusUnauthorized:
+		return "An administrator must check the portal's credentials: the access key in PORTAL_ACS_CONNECTION_STRING, or that the managed identity can get a token for https://communication.azure.com."
 	}
-	return said + " An administrator must give the portal's managed identity a role on the ACS resource that allows Microsoft.Communication/communicationServices/teamsExtension/* (Contributor does)."
+	return "An administrator must give the portal's managed identity a role on the ACS resource that allows Microsoft.Communication/communicationServices/teamsExtension/* (Contributor does)."
 }
 
 // throttledMessage says how long ACS asked the portal to wait, and until

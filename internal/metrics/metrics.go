@@ -29,6 +29,9 @@ type Sources struct {
 	// ListIndex is what this instance holds in memory for inventory lists:
 	// tenants, rows and estimated bytes.
 	ListIndex func() (tenants, rows, bytes int64)
+	// ACSAccess is the state of the last probe of the portal's access to
+	// ACS (pass, fail, unknown), at most a minute old.
+	ACSAccess func(ctx context.Context) string
 }
 
 // Metrics holds the portal's collectors in a registry of its own.
@@ -116,7 +119,11 @@ var (
 	listTenants   = prometheus.NewDesc("portal_list_index_tenants", "Tenants whose inventory list this instance holds in memory.", nil, nil)
 	listRows      = prometheus.NewDesc("portal_list_index_rows", "Inventory rows this instance holds in memory for lists.", nil, nil)
 	listBytes     = prometheus.NewDesc("portal_list_index_bytes", "Estimated bytes this instance holds in memory for inventory lists.", nil, nil)
+	acsAccessDesc = prometheus.NewDesc("portal_acs_access", "1 for the state of the last probe of whether the portal may call ACS (pass, fail, unknown), 0 for the others.", []string{"state"}, nil)
 )
+
+// acsAccessStates are the states portal_acs_access reports, each always.
+var acsAccessStates = []string{"pass", "fail", "unknown"}
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- auditRowsDesc
@@ -125,6 +132,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- listTenants
 	ch <- listRows
 	ch <- listBytes
+	ch <- acsAccessDesc
 }
 
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
@@ -148,6 +156,16 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(listTenants, prometheus.GaugeValue, float64(tenants))
 		ch <- prometheus.MustNewConstMetric(listRows, prometheus.GaugeValue, float64(rows))
 		ch <- prometheus.MustNewConstMetric(listBytes, prometheus.GaugeValue, float64(bytes))
+	}
+	if c.src.ACSAccess != nil {
+		now := c.src.ACSAccess(ctx)
+		for _, st := range acsAccessStates {
+			v := 0.0
+			if st == now {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(acsAccessDesc, prometheus.GaugeValue, v, st)
+		}
 	}
 	if c.src.JobRows != nil {
 		rows, err := c.src.JobRows(ctx)
