@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -61,4 +62,87 @@ func ACSRefused(err error) (refused bool, remedy string) {
 		return true, r.Remedy()
 	}
 	return false, ""
+}
+
+// ACSFirstPartyAppID is the application ID of Azure Communication Services'
+// first-party app, to which calling-client apps are granted
+// TeamsExtension.ManageCalls: without its service principal in a tenant,
+// no consent to it can be given there.
+var ACSFirstPartyAppID = MustParseGUID("1fd5118e-2576-4263-8130-9503064c837a")
+
+// ManageCallsScope is the delegated permission a calling-client app needs
+// on the ACS first-party app.
+const ManageCallsScope = "TeamsExtension.ManageCalls"
+
+// Microsoft's own apps a resource account may use: calls to such an
+// account go to Teams (an auto attendant, a call queue), never to ACS.
+var (
+	AutoAttendantAppID = MustParseGUID("ce933385-9390-45d1-9512-c8d228074e07")
+	CallQueueAppID     = MustParseGUID("11cd3e2e-fccb-42ad-ad00-878b93575e07")
+)
+
+// ReadinessDirectory reads the links around assignments from Microsoft
+// Graph, on the signed-in person's delegated token for their own tenant.
+// A read the token may not make is an EFORBIDDEN error whose message
+// names the permission (and, for resource accounts, the Teams
+// administrator role) that would allow it; Graph throttling is
+// ETHROTTLED, Graph failing EUNAVAILABLE. The checks then say unknown.
+type ReadinessDirectory interface {
+	// ServicePrincipal returns the tenant's service principal of the app
+	// appID; found is false when the tenant has none.
+	// GET /servicePrincipals(appId='{appID}'); Application.Read.All.
+	ServicePrincipal(ctx context.Context, token string, appID GUID) (sp ServicePrincipal, found bool, err error)
+	// PermissionGrants returns the delegated permission grants that the
+	// service principal client holds on the service principal resource
+	// (object IDs). GET /oauth2PermissionGrants?$filter=clientId eq … and
+	// resourceId eq …; DelegatedPermissionGrant.Read.All (or
+	// Directory.Read.All).
+	PermissionGrants(ctx context.Context, token string, client, resource GUID) ([]PermissionGrant, error)
+	// Users returns what the directory says of each of ids that it holds:
+	// an ID absent from the map is not in the directory (deleted, or never
+	// there). GET /users?$filter=id in (…)&$select=id,accountEnabled,
+	// assignedPlans (batched); User.Read.All.
+	Users(ctx context.Context, token string, ids []GUID) (map[GUID]UserState, error)
+	// TeamsResourceAccounts lists every Teams resource account of the
+	// tenant, bound to any ACS resource or none (beta GET
+	// /admin/teams/resourceAccounts, paged); TeamsResourceAccount.Read.All,
+	// and the person must be a Teams administrator.
+	TeamsResourceAccounts(ctx context.Context, token string) ([]TeamsResourceAccount, error)
+}
+
+// ServicePrincipal is an app's presence in a tenant.
+type ServicePrincipal struct {
+	ObjectID, AppID GUID
+	DisplayName     string
+	Enabled         bool // accountEnabled: a disabled one issues no tokens
+}
+
+// PermissionGrant is one delegated permission grant
+// (oauth2PermissionGrant).
+type PermissionGrant struct {
+	// AllPrincipals is admin consent for every user of the tenant; else
+	// the grant is one user's own (Principal), PrincipalID.
+	AllPrincipals bool
+	PrincipalID   GUID
+	Scopes        []string // the scope string split at spaces
+}
+
+// UserState is what readiness needs to know of a person in the directory.
+type UserState struct {
+	ObjectID GUID
+	Enabled  bool // accountEnabled
+	// TeamsPhone is whether an enabled Teams Phone service plan (MCOEV) is
+	// among the person's assigned plans.
+	TeamsPhone bool
+}
+
+// TeamsResourceAccount is a Teams resource account as Teams sees it.
+type TeamsResourceAccount struct {
+	ObjectID      GUID
+	UPN           string
+	DisplayName   string
+	AppID         GUID   // the app the account is for (Microsoft's for AA/CQ)
+	ACSResourceID string // the immutable ID of the ACS resource it is bound to; "" when none
+	PhoneNumber   string // E.164; "" when none
+	Enabled       bool   // the account's accountEnabled
 }
