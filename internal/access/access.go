@@ -54,6 +54,12 @@ type Config struct {
 	// Directory, when set, names people, resource accounts and apps
 	// through Microsoft Graph (see names.go).
 	Directory portal.Directory
+	// ReadinessDirectory, when set, reads the chain around assignments
+	// from Microsoft Graph for the readiness checks (see readiness.go).
+	ReadinessDirectory portal.ReadinessDirectory
+	// KnownApps are the calling-client apps configured by name: the
+	// readiness checks cover them as well as those in use.
+	KnownApps []portal.KnownApp
 	// ACSResourceID is the immutable resource ID of the ACS resource,
 	// which resource accounts are bound to; "" lists every resource
 	// account of the tenant.
@@ -125,7 +131,7 @@ func New(cfg Config) *Service {
 		Names: &Names{core: c, dir: cfg.Directory, store: cfg.Store, lists: lists, acsResourceID: cfg.ACSResourceID,
 			graphPause: &graphPause{}, appsRefused: &graphPause{}, renewing: &sync.Map{}},
 		Jobs:      &Jobs{core: c, store: cfg.Store},
-		Readiness: newReadiness(c, cfg.ACS),
+		Readiness: newReadiness(c, cfg, lists),
 	}
 }
 

@@ -1,9 +1,11 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,19 +18,27 @@ import (
 // call the ACS API at all?
 type Readiness struct {
 	core
-	acs portal.ACS
+	acs           portal.ACS
+	dir           portal.ReadinessDirectory // nil: Graph is off
+	store         portal.Store
+	lists         *listCache
+	knownApps     []portal.KnownApp
+	acsResourceID string
 
-	mu     sync.Mutex
-	probes map[portal.GUID]*probe // by tenant
+	mu      sync.Mutex
+	probes  map[portal.GUID]*probe        // by tenant
+	tenants map[portal.GUID]*tenantChecks // by tenant
 }
 
-func newReadiness(c core, acs portal.ACS) *Readiness {
-	return &Readiness{core: c, acs: acs, probes: map[portal.GUID]*probe{}}
+func newReadiness(c core, cfg Config, lists *listCache) *Readiness {
+	return &Readiness{core: c, acs: cfg.ACS, dir: cfg.ReadinessDirectory, store: cfg.Store, lists: lists, knownApps: cfg.KnownApps,
+		acsResourceID: cfg.ACSResourceID, probes: map[portal.GUID]*probe{}, tenants: map[portal.GUID]*tenantChecks{}}
 }
 
-// NewReadiness is the readiness checks alone, for a command that has no
-// database (portal config check): cfg.ACS, Now and Logger are used.
-func NewReadiness(cfg Config) *Readiness { return newReadiness(cfg.core(), cfg.ACS) }
+// NewReadiness is the probe of the portal's access to ACS alone, for a
+// command that has no database (portal config check): cfg.ACS, Now and
+// Logger are used.
+func NewReadiness(cfg Config) *Readiness { return newReadiness(cfg.core(), cfg, nil) }
 
 // probe is one tenant's last ACS access check; mu is held while one runs,
 // so that many asking at once (every instance's /readyz, a page) cause one
@@ -117,4 +127,401 @@ func (s *Readiness) probeACS(ctx context.Context, tenant portal.GUID) portal.Che
 func refusal(err error) string {
 	_, remedy := portal.ACSRefused(err)
 	return strings.TrimSpace(strings.TrimSuffix(portal.ErrorMessage(err), remedy))
+}
+
+// TenantReadiness is every check of one tenant, as last run.
+type TenantReadiness struct {
+	Checks []portal.Check // in the order pages show them
+	// CheckedAt is when they were run; zero when never.
+	CheckedAt time.Time
+}
+
+// Failing are the checks that do not pass.
+func (t TenantReadiness) Failing() []portal.Check {
+	var out []portal.Check
+	for _, c := range t.Checks {
+		if c.State != portal.CheckPass {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ReadinessMaxAge is how old a tenant's checks may be before a page runs
+// them again by itself; "Check again" runs them at once.
+const ReadinessMaxAge = 15 * time.Minute
+
+// maxPeopleChecked bounds the people one run looks up in Graph (15 to a
+// request): a tenant with more is checked a slice at a time, oldest
+// first, and the check says how many it covered.
+const maxPeopleChecked = 1500
+
+// readinessTimeout bounds one run of a tenant's checks.
+const readinessTimeout = 30 * time.Second
+
+// TenantChecks are the person's tenant's checks, at most ReadinessMaxAge
+// old unless again, run with the person's Graph token (nothing here is
+// ever asked on another tenant's behalf). Admins and auditors may read it.
+func (s *Readiness) TenantChecks(ctx context.Context, who Who, token GraphToken, again bool) (TenantReadiness, error) {
+	if !MayReadAudit(who.User) {
+		return TenantReadiness{}, portal.Errorf(portal.EFORBIDDEN, "Your role does not allow this.")
+	}
+	tenant := who.User.TenantID
+	s.mu.Lock()
+	t := s.tenants[tenant]
+	if t == nil {
+		t = &tenantChecks{}
+		s.tenants[tenant] = t
+	}
+	s.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !again && !t.last.CheckedAt.IsZero() && s.now().Sub(t.last.CheckedAt) <= ReadinessMaxAge {
+		return t.last, nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readinessTimeout)
+	defer cancel()
+	maxAge := ReadinessMaxAge
+	if again {
+		maxAge = 0
+	}
+	r := TenantReadiness{Checks: []portal.Check{s.ProbeACS(rctx, tenant, maxAge)}}
+	r.Checks = append(r.Checks, s.chainChecks(rctx, who, token, t)...)
+	r.CheckedAt = s.now()
+	t.last = r
+	return r, nil
+}
+
+// tenantChecks is one tenant's last run; mu is held while one runs.
+type tenantChecks struct {
+	mu   sync.Mutex
+	last TenantReadiness
+	// peopleFrom is where the next run's slice of people starts, when a
+	// tenant has more than maxPeopleChecked.
+	peopleFrom int
+}
+
+// chainChecks are the checks that read Graph: the ACS first-party app,
+// each calling-client app, resource accounts, people with access.
+func (s *Readiness) chainChecks(ctx context.Context, who Who, token GraphToken, t *tenantChecks) []portal.Check {
+	now := s.now()
+	unknownAll := func(why string) []portal.Check {
+		var out []portal.Check
+		for _, c := range []portal.Check{firstPartyCheck(), {Name: "apps", Title: "Calling-client apps may act for their users in ACS"},
+			{Name: "resource-accounts", Title: "Resource accounts send their calls to this ACS resource"},
+			{Name: "people", Title: "People with access can use it"}} {
+			c.State, c.Reason, c.CheckedAt = portal.CheckUnknown, why, now
+			out = append(out, c)
+		}
+		return out
+	}
+	if s.dir == nil {
+		return unknownAll("The portal does not read Microsoft Graph (PORTAL_GRAPH is off), so it cannot look.")
+	}
+	tok, err := token(ctx)
+	if err != nil {
+		return unknownAll("No Microsoft Graph token for you: " + portal.ErrorMessage(err) + " Sign out and in again.")
+	}
+	inv, err := s.inventory(ctx, who.User.TenantID)
+	if err != nil {
+		return unknownAll("The inventory could not be read: " + portal.ErrorMessage(err))
+	}
+	first, acsSP := s.firstParty(ctx, tok, who.User.TenantID)
+	out := []portal.Check{first}
+	out = append(out, s.appChecks(ctx, tok, who.User.TenantID, inv, acsSP)...)
+	out = append(out, s.resourceAccountCheck(ctx, tok, inv))
+	out = append(out, s.peopleCheck(ctx, tok, inv, t))
+	s.nameItems(ctx, who.User.TenantID, out)
+	for i := range out {
+		out[i].CheckedAt = s.now()
+	}
+	return out
+}
+
+// nameItems names the items that Graph did not, from the names cache.
+func (s *Readiness) nameItems(ctx context.Context, tenant portal.GUID, checks []portal.Check) {
+	var ids []portal.GUID
+	for _, c := range checks {
+		for _, it := range c.Items {
+			if it.Label == "" {
+				ids = append(ids, it.ObjectID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	names, err := s.store.Names(ctx, tenant, portal.SpaceObject, ids)
+	if err != nil {
+		return // shown by ID
+	}
+	for i := range checks {
+		for j, it := range checks[i].Items {
+			if n, ok := names[it.ObjectID]; ok && it.Label == "" {
+				checks[i].Items[j].Label = cmpOr(n.DisplayName, n.UPN)
+			}
+		}
+	}
+}
+
+// chainInventory is what the checks need of the tenant's inventory.
+type chainInventory struct {
+	apps             []portal.GUID // in use, and configured
+	appNames         map[portal.GUID]string
+	people           []portal.GUID // users with access, by object ID
+	resourceAccounts map[portal.GUID]bool
+}
+
+func (s *Readiness) inventory(ctx context.Context, tenant portal.GUID) (chainInventory, error) {
+	idx, err := s.lists.current(ctx, tenant)
+	if err != nil {
+		return chainInventory{}, err
+	}
+	inv := chainInventory{appNames: map[portal.GUID]string{}, resourceAccounts: map[portal.GUID]bool{}}
+	seen := map[portal.GUID]bool{}
+	for _, a := range s.knownApps {
+		seen[a.ID], inv.appNames[a.ID] = true, a.Name
+		inv.apps = append(inv.apps, a.ID)
+	}
+	idx.Each(func(it portal.InventoryItem) {
+		if it.Kind == portal.KindResourceAccount {
+			inv.resourceAccounts[it.ObjectID] = true
+			return
+		}
+		inv.people = append(inv.people, it.ObjectID)
+		for _, app := range it.ClientIDs {
+			if !seen[app] {
+				seen[app] = true
+				inv.apps = append(inv.apps, app)
+			}
+		}
+	})
+	slices.SortFunc(inv.people, func(a, b portal.GUID) int { return bytes.Compare(a[:], b[:]) })
+	return inv, nil
+}
+
+func firstPartyCheck() portal.Check {
+	return portal.Check{Name: "acs-first-party", Title: "The tenant has the service principal of Azure Communication Services' first-party app"}
+}
+
+// firstParty checks the ACS first-party app's service principal, and
+// returns its object ID when there is one.
+func (s *Readiness) firstParty(ctx context.Context, tok string, tenant portal.GUID) (portal.Check, portal.GUID) {
+	c := firstPartyCheck()
+	sp, found, err := s.dir.ServicePrincipal(ctx, tok, portal.ACSFirstPartyAppID)
+	switch {
+	case err != nil:
+		c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
+		return c, portal.GUID{}
+	case !found:
+		c.State = portal.CheckFail
+		c.Reason = "The tenant has no service principal for app " + portal.ACSFirstPartyAppID.String() +
+			", so no calling-client app can be consented to TeamsExtension.ManageCalls: consent is blocked."
+		c.Fix = "As a Global or Application Administrator, in Microsoft Graph PowerShell:\n" +
+			"Connect-MgGraph -TenantId " + tenant.String() + " -Scopes Application.ReadWrite.All\n" +
+			"New-MgServicePrincipal -AppId " + portal.ACSFirstPartyAppID.String()
+		return c, portal.GUID{}
+	case !sp.Enabled:
+		c.State = portal.CheckFail
+		c.Reason = "The service principal of app " + portal.ACSFirstPartyAppID.String() + " is disabled: no token for ACS is issued."
+		c.Fix = "Enable it: Update-MgServicePrincipal -ServicePrincipalId " + sp.ObjectID.String() + " -AccountEnabled:$true"
+		return c, sp.ObjectID
+	}
+	c.State, c.Reason = portal.CheckPass, "Present ("+sp.ObjectID.String()+")."
+	return c, sp.ObjectID
+}
+
+// appChecks checks each calling-client app in use or configured: it has a
+// service principal in the tenant, and admin consent to
+// TeamsExtension.ManageCalls on the ACS first-party app.
+func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUID, inv chainInventory, acsSP portal.GUID) []portal.Check {
+	var out []portal.Check
+	for _, app := range inv.apps {
+		name := inv.appNames[app]
+		if name == "" {
+			name = app.String()
+		}
+		c := portal.Check{Name: "app:" + app.String(), Title: "Calling-client app " + name + " may act for its users in ACS"}
+		consent := fmt.Sprintf("Open, as an administrator, https://login.microsoftonline.com/%s/adminconsent?client_id=%s and accept.", tenant, app)
+		sp, found, err := s.dir.ServicePrincipal(ctx, tok, app)
+		switch {
+		case err != nil:
+			c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
+		case !found:
+			c.State, c.Reason, c.Fix = portal.CheckFail, "The app has no service principal in this tenant: its users cannot sign in to it, so they cannot get a token for ACS.", consent
+		case !sp.Enabled:
+			c.State, c.Reason = portal.CheckFail, "The app's service principal is disabled: its users cannot sign in to it."
+			c.Fix = "Enable it: Update-MgServicePrincipal -ServicePrincipalId " + sp.ObjectID.String() + " -AccountEnabled:$true"
+		case acsSP.IsZero():
+			c.State, c.Reason = portal.CheckUnknown, "Whether it is consented to TeamsExtension.ManageCalls cannot be known until the tenant has the ACS first-party service principal (see above)."
+		default:
+			grants, err := s.dir.PermissionGrants(ctx, tok, sp.ObjectID, acsSP)
+			if err != nil {
+				c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
+				break
+			}
+			admin, people := false, 0
+			for _, g := range grants {
+				if !slices.ContainsFunc(g.Scopes, func(sc string) bool { return strings.EqualFold(sc, portal.ManageCallsScope) }) {
+					continue
+				}
+				if g.AllPrincipals {
+					admin = true
+				} else {
+					people++
+				}
+			}
+			switch {
+			case admin:
+				c.State, c.Reason = portal.CheckPass, "Admin consent to TeamsExtension.ManageCalls for every user of the tenant."
+			case people > 0:
+				c.State, c.Fix = portal.CheckFail, consent
+				c.Reason = fmt.Sprintf("No admin consent to TeamsExtension.ManageCalls: only %d %s consented for themselves; everyone else's token exchange fails.", people, plural(people, "person has", "people have"))
+			default:
+				c.State, c.Fix = portal.CheckFail, consent
+				c.Reason = "The app is not consented to TeamsExtension.ManageCalls on Azure Communication Services: its users' token exchange fails."
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// resourceAccountCheck compares Teams' resource accounts with the
+// inventory: accounts bound here without server consent, and consented
+// accounts that are not bound here, have no number, are disabled, or use
+// Microsoft's own app (calls go to Teams, never to ACS).
+func (s *Readiness) resourceAccountCheck(ctx context.Context, tok string, inv chainInventory) portal.Check {
+	c := portal.Check{Name: "resource-accounts", Title: "Resource accounts send their calls to this ACS resource"}
+	accounts, err := s.dir.TeamsResourceAccounts(ctx, tok)
+	if err != nil {
+		c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
+		return c
+	}
+	here := s.acsResourceID
+	byID := map[portal.GUID]portal.TeamsResourceAccount{}
+	for _, a := range accounts {
+		byID[a.ObjectID] = a
+	}
+	label := func(a portal.TeamsResourceAccount) string { return cmpOr(a.DisplayName, a.UPN) }
+	bindFix := func(a portal.TeamsResourceAccount) string {
+		return "In Teams PowerShell:\nSet-CsOnlineApplicationInstance -Identity " + a.UPN + " -AcsResourceId " + cmpOr(here, "<ACS immutable resource ID>") +
+			"\nSync-CsOnlineApplicationInstance -ObjectId " + a.ObjectID.String() + " -AcsResourceId " + cmpOr(here, "<ACS immutable resource ID>")
+	}
+	for _, a := range accounts {
+		if here != "" && strings.EqualFold(a.ACSResourceID, here) && !inv.resourceAccounts[a.ObjectID] {
+			c.Items = append(c.Items, portal.CheckItem{ObjectID: a.ObjectID, Kind: portal.KindResourceAccount, Label: label(a), Consent: true,
+				Problem: "Bound to this ACS resource without server consent: calls to " + cmpOr(a.PhoneNumber, "its number") + " go nowhere.",
+				Fix:     "Give consent: grant access to this resource account in the portal."})
+		}
+	}
+	for id := range inv.resourceAccounts {
+		a, ok := byID[id]
+		item := portal.CheckItem{ObjectID: id, Kind: portal.KindResourceAccount}
+		switch {
+		case !ok:
+			item.Problem = "Consented here, but Teams lists no resource account with this object ID: deleted, not a resource account, or created moments ago (it may take 15–60 s to appear; check again)."
+		case here == "":
+			continue // where it is bound cannot be compared: said once below
+		case !strings.EqualFold(a.ACSResourceID, here):
+			item.Label = label(a)
+			if a.ACSResourceID == "" {
+				item.Problem = "Consented here, but not bound to any ACS resource: calls to it never reach ACS."
+			} else {
+				item.Problem = "Consented here, but bound to another ACS resource (" + a.ACSResourceID + "): its calls go there."
+			}
+			item.Fix = bindFix(a)
+		case a.AppID == portal.AutoAttendantAppID || a.AppID == portal.CallQueueAppID:
+			item.Label = label(a)
+			item.Problem = "Uses Microsoft's own " + map[bool]string{true: "auto attendant", false: "call queue"}[a.AppID == portal.AutoAttendantAppID] +
+				" app ID: calls go to Teams, never to ACS."
+			item.Fix = "Create the resource account for your own app instead:\nNew-CsOnlineApplicationInstance -UserPrincipalName " + a.UPN +
+				" -ApplicationId <your app's ID> -DisplayName \"" + label(a) + "\""
+		case !a.Enabled:
+			item.Label, item.Problem = label(a), "Disabled in the directory: it takes no calls."
+			item.Fix = "Enable it: Update-MgUser -UserId " + a.ObjectID.String() + " -AccountEnabled:$true"
+		case a.PhoneNumber == "":
+			item.Label, item.Problem = label(a), "Has no phone number: nobody can call it."
+			item.Fix = "In Teams PowerShell:\nSet-CsPhoneNumberAssignment -Identity " + a.UPN + " -PhoneNumber <+number> -PhoneNumberType <DirectRouting|CallingPlan|OperatorConnect>"
+		default:
+			continue
+		}
+		c.Items = append(c.Items, item)
+	}
+	slices.SortFunc(c.Items, func(a, b portal.CheckItem) int { return strings.Compare(a.Label+a.ObjectID.String(), b.Label+b.ObjectID.String()) })
+	switch {
+	case len(c.Items) > 0:
+		c.State = portal.CheckFail
+		c.Reason = fmt.Sprintf("%d resource %s cannot take calls through this ACS resource.", len(c.Items), plural(len(c.Items), "account", "accounts"))
+	case here == "":
+		c.State = portal.CheckUnknown
+		c.Reason = "The ACS resource's immutable ID is not configured (PORTAL_ACS_RESOURCE_ID), so which accounts are bound here cannot be told."
+	default:
+		c.State = portal.CheckPass
+		c.Reason = fmt.Sprintf("Every consented resource account (%d) is bound here, enabled, numbered and on a third-party app; none bound here lacks consent.", len(inv.resourceAccounts))
+	}
+	return c
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// peopleCheck looks up the people with access: those gone from the
+// directory, disabled, or without an enabled Teams Phone plan cannot use
+// it. A tenant with more than maxPeopleChecked is covered a slice per run.
+func (s *Readiness) peopleCheck(ctx context.Context, tok string, inv chainInventory, t *tenantChecks) portal.Check {
+	c := portal.Check{Name: "people", Title: "People with access can use it"}
+	ids := inv.people
+	from := 0
+	if len(ids) > maxPeopleChecked {
+		from = t.peopleFrom % len(ids)
+		ids = append(slices.Clone(ids[from:min(len(ids), from+maxPeopleChecked)]), ids[:max(0, from+maxPeopleChecked-len(inv.people))]...)
+	}
+	states, err := s.dir.Users(ctx, tok, ids)
+	if err != nil {
+		c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
+		return c
+	}
+	if len(inv.people) > maxPeopleChecked {
+		t.peopleFrom = from + len(ids)
+	}
+	for _, id := range ids {
+		st, ok := states[id]
+		item := portal.CheckItem{ObjectID: id, Kind: portal.KindUser, Revoke: true}
+		switch {
+		case !ok:
+			item.Problem = "Gone from the directory (deleted, or never there): the access is for nobody."
+		case !st.Enabled:
+			item.Problem = "Disabled in the directory: cannot sign in."
+			item.Fix = "Enable the account, or revoke the access."
+		case !st.TeamsPhone:
+			item.Problem = "No enabled Teams Phone service plan (MCOEV): ACS refuses the token exchange (UserLicenseNotPresentForbidden)."
+			item.Fix = "Assign a licence that includes Teams Phone, or revoke the access."
+		default:
+			continue
+		}
+		c.Items = append(c.Items, item)
+	}
+	covered := fmt.Sprintf("%d people with access", len(ids))
+	if len(ids) < len(inv.people) {
+		covered = fmt.Sprintf("%d of %d people with access (the rest on the next runs)", len(ids), len(inv.people))
+	}
+	if len(c.Items) > 0 {
+		c.State = portal.CheckFail
+		c.Reason = fmt.Sprintf("Of %s, %d cannot use it.", covered, len(c.Items))
+	} else {
+		c.State, c.Reason = portal.CheckPass, "Every one of "+covered+" is in the directory, enabled and licensed for Teams Phone."
+	}
+	return c
 }

@@ -2,11 +2,13 @@ package access_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -91,5 +93,240 @@ func TestACSAccessRoles(t *testing.T) {
 	}
 	if _, err := e.svc.ACSAccess(ctx, helpdesk, time.Minute); portal.ErrorCode(err) != portal.EFORBIDDEN {
 		t.Errorf("helpdesk: %v, want EFORBIDDEN", err)
+	}
+}
+
+// fakeChain is a directory for the readiness checks: what Graph would say
+// of one tenant, and errors to answer with instead.
+type fakeChain struct {
+	sps      map[portal.GUID]portal.ServicePrincipal  // by app ID
+	grants   map[portal.GUID][]portal.PermissionGrant // by client SP
+	users    map[portal.GUID]portal.UserState
+	accounts []portal.TeamsResourceAccount
+	fail     map[string]error // by method
+	asked    []portal.GUID    // Users' ids, every call
+}
+
+func (f *fakeChain) ServicePrincipal(_ context.Context, _ string, appID portal.GUID) (portal.ServicePrincipal, bool, error) {
+	if err := f.fail["ServicePrincipal"]; err != nil {
+		return portal.ServicePrincipal{}, false, err
+	}
+	sp, ok := f.sps[appID]
+	return sp, ok, nil
+}
+
+func (f *fakeChain) PermissionGrants(_ context.Context, _ string, client, resource portal.GUID) ([]portal.PermissionGrant, error) {
+	if err := f.fail["PermissionGrants"]; err != nil {
+		return nil, err
+	}
+	if resource != acsSP {
+		return nil, nil
+	}
+	return f.grants[client], nil
+}
+
+func (f *fakeChain) Users(_ context.Context, _ string, ids []portal.GUID) (map[portal.GUID]portal.UserState, error) {
+	if err := f.fail["Users"]; err != nil {
+		return nil, err
+	}
+	f.asked = append(f.asked, ids...)
+	out := map[portal.GUID]portal.UserState{}
+	for _, id := range ids {
+		if u, ok := f.users[id]; ok {
+			out[id] = u
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeChain) TeamsResourceAccounts(context.Context, string) ([]portal.TeamsResourceAccount, error) {
+	if err := f.fail["TeamsResourceAccounts"]; err != nil {
+		return nil, err
+	}
+	return f.accounts, nil
+}
+
+var (
+	acsSP     = portal.MustParseGUID("aaaaaaaa-0000-4000-8000-000000000001")
+	appASP    = portal.MustParseGUID("aaaaaaaa-0000-4000-8000-000000000002")
+	appBSP    = portal.MustParseGUID("aaaaaaaa-0000-4000-8000-000000000003")
+	bob       = portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe232222")
+	carol     = portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe233333")
+	dave      = portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe234444")
+	lobby     = portal.MustParseGUID("2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c04")
+	elsewhere = portal.MustParseGUID("2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c05")
+)
+
+const hereID = "11111111-2222-4333-8444-555555555555"
+
+// healthyChain is a tenant where every link holds for alice (appA), room.
+func healthyChain() *fakeChain {
+	manage := []string{"openid", portal.ManageCallsScope}
+	return &fakeChain{
+		sps: map[portal.GUID]portal.ServicePrincipal{
+			portal.ACSFirstPartyAppID: {ObjectID: acsSP, AppID: portal.ACSFirstPartyAppID, Enabled: true},
+			appA:                      {ObjectID: appASP, AppID: appA, Enabled: true},
+			appB:                      {ObjectID: appBSP, AppID: appB, Enabled: true},
+		},
+		grants: map[portal.GUID][]portal.PermissionGrant{appASP: {{AllPrincipals: true, Scopes: manage}}, appBSP: {{AllPrincipals: true, Scopes: manage}}},
+		users:  map[portal.GUID]portal.UserState{alice: {ObjectID: alice, Enabled: true, TeamsPhone: true}},
+		accounts: []portal.TeamsResourceAccount{{ObjectID: room, UPN: "room@contoso.test", DisplayName: "Front desk", AppID: appB,
+			ACSResourceID: hereID, PhoneNumber: "+14255550100", Enabled: true}},
+	}
+}
+
+func newChainEnv(t *testing.T, dir portal.ReadinessDirectory) *env {
+	e := newEnv(t)
+	client, err := acs.New(acs.Options{Endpoint: e.url, AccessKey: key, RetryDelay: time.Millisecond, TryTimeout: time.Second, MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = access.New(access.Config{ACS: client, Store: e.store, LockWait: 2 * time.Second, ReadinessDirectory: dir, ACSResourceID: hereID})
+	return e
+}
+
+func token(context.Context) (string, error) { return "token", nil }
+
+func checkNamed(t *testing.T, r access.TenantReadiness, name string) portal.Check {
+	t.Helper()
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %s in %+v", name, r.Checks)
+	return portal.Check{}
+}
+
+// Every check passes when every link holds; each broken link fails its
+// own check, with its reason and fix, and nothing else.
+func TestTenantChecks(t *testing.T) {
+	ctx := context.Background()
+	chain := healthyChain()
+	e := newChainEnv(t, chain)
+	e.grant(admin, alice, portal.KindUser, appA)
+	e.grant(admin, room, portal.KindResourceAccount)
+	r, err := e.svc.TenantChecks(ctx, admin, token, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Failing(); len(f) != 0 {
+		t.Fatalf("a healthy tenant fails: %+v", f)
+	}
+	if len(r.Checks) != 5 { // ACS, first party, appA, resource accounts, people
+		t.Errorf("%d checks: %+v", len(r.Checks), r.Checks)
+	}
+
+	// Break every link at once.
+	delete(chain.sps, appA)                                                                                        // appA: no service principal
+	chain.grants[appBSP] = []portal.PermissionGrant{{PrincipalID: bob, Scopes: []string{portal.ManageCallsScope}}} // appB: per-user only
+	chain.users[bob] = portal.UserState{ObjectID: bob, Enabled: false, TeamsPhone: true}
+	chain.users[carol] = portal.UserState{ObjectID: carol, Enabled: true}
+	chain.accounts = append(chain.accounts,
+		portal.TeamsResourceAccount{ObjectID: lobby, UPN: "lobby@contoso.test", AppID: appB, ACSResourceID: hereID, PhoneNumber: "+14255550101", Enabled: true},
+		portal.TeamsResourceAccount{ObjectID: elsewhere, UPN: "else@contoso.test", DisplayName: "Elsewhere", AppID: appB, ACSResourceID: "other", Enabled: true})
+	e.grant(admin, bob, portal.KindUser, appB)
+	e.grant(admin, carol, portal.KindUser, appB)
+	e.grant(admin, dave, portal.KindUser, appB) // gone from the directory
+	e.grant(admin, elsewhere, portal.KindResourceAccount)
+
+	cached, _ := e.svc.TenantChecks(ctx, admin, token, false)
+	if len(cached.Failing()) != 0 {
+		t.Fatal("checks younger than ReadinessMaxAge were run again without asking")
+	}
+	r, err = e.svc.TenantChecks(ctx, auditor, token, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, r, "app:"+appA.String()); c.State != portal.CheckFail || !strings.Contains(c.Reason, "no service principal") ||
+		!strings.Contains(c.Fix, "/adminconsent?client_id="+appA.String()) {
+		t.Errorf("appA: %+v", c)
+	}
+	if c := checkNamed(t, r, "app:"+appB.String()); c.State != portal.CheckFail || !strings.Contains(c.Reason, "only 1 person has consented for themselves") {
+		t.Errorf("appB: %+v", c)
+	}
+	ra := checkNamed(t, r, "resource-accounts")
+	if ra.State != portal.CheckFail || len(ra.Items) != 2 {
+		t.Fatalf("resource accounts: %+v", ra)
+	}
+	for _, it := range ra.Items {
+		switch it.ObjectID {
+		case lobby:
+			if !it.Consent || !strings.Contains(it.Problem, "without server consent") {
+				t.Errorf("lobby: %+v", it)
+			}
+		case elsewhere:
+			if !strings.Contains(it.Problem, "bound to another ACS resource (other)") ||
+				!strings.Contains(it.Fix, "Set-CsOnlineApplicationInstance -Identity else@contoso.test -AcsResourceId "+hereID) {
+				t.Errorf("elsewhere: %+v", it)
+			}
+		default:
+			t.Errorf("unexpected item %+v", it)
+		}
+	}
+	people := checkNamed(t, r, "people")
+	problems := map[portal.GUID]string{}
+	for _, it := range people.Items {
+		problems[it.ObjectID] = it.Problem
+		if !it.Revoke {
+			t.Errorf("%s: revoke not offered", it.ObjectID)
+		}
+	}
+	if people.State != portal.CheckFail || len(problems) != 3 || !strings.Contains(problems[bob], "Disabled") ||
+		!strings.Contains(problems[carol], "MCOEV") || !strings.Contains(problems[dave], "Gone from the directory") {
+		t.Errorf("people: %+v", people)
+	}
+	if c := checkNamed(t, r, "acs-first-party"); c.State != portal.CheckPass {
+		t.Errorf("first party: %+v", c)
+	}
+
+	// The ACS first-party app's service principal gone: consent is
+	// blocked, and the apps' consent cannot be known.
+	delete(chain.sps, portal.ACSFirstPartyAppID)
+	r, _ = e.svc.TenantChecks(ctx, admin, token, true)
+	if c := checkNamed(t, r, "acs-first-party"); c.State != portal.CheckFail || !strings.Contains(c.Fix, "New-MgServicePrincipal -AppId 1fd5118e-2576-4263-8130-9503064c837a") {
+		t.Errorf("first party gone: %+v", c)
+	}
+	if c := checkNamed(t, r, "app:"+appB.String()); c.State != portal.CheckUnknown {
+		t.Errorf("appB without the first party: %+v", c)
+	}
+}
+
+// A check the portal cannot run is unknown, with why — never fail, never
+// pass — and the others still run.
+func TestTenantChecksUnknown(t *testing.T) {
+	ctx := context.Background()
+	chain := healthyChain()
+	e := newChainEnv(t, chain)
+	e.grant(admin, alice, portal.KindUser, appA)
+	chain.fail = map[string]error{
+		"TeamsResourceAccounts": portal.Errorf(portal.EFORBIDDEN, "Reading resource accounts needs TeamsResourceAccount.Read.All and the Teams administrator role."),
+		"Users":                 portal.Errorf(portal.ETHROTTLED, "Microsoft Graph asked the portal to slow down."),
+	}
+	r, err := e.svc.TenantChecks(ctx, admin, token, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, r, "resource-accounts"); c.State != portal.CheckUnknown || !strings.Contains(c.Reason, "TeamsResourceAccount.Read.All") {
+		t.Errorf("resource accounts: %+v", c)
+	}
+	if c := checkNamed(t, r, "people"); c.State != portal.CheckUnknown || len(c.Items) != 0 || !strings.Contains(c.Reason, "slow down") {
+		t.Errorf("people: %+v", c)
+	}
+	if c := checkNamed(t, r, "app:"+appA.String()); c.State != portal.CheckPass {
+		t.Errorf("appA: %+v", c)
+	}
+	// Without Graph at all, or without a token: unknown, with why.
+	e2 := newChainEnv(t, nil)
+	r, _ = e2.svc.TenantChecks(ctx, admin, token, true)
+	if c := checkNamed(t, r, "people"); c.State != portal.CheckUnknown || !strings.Contains(c.Reason, "PORTAL_GRAPH") {
+		t.Errorf("no Graph: %+v", c)
+	}
+	r, _ = e.svc.TenantChecks(ctx, admin, func(context.Context) (string, error) { return "", errors.New("expired") }, true)
+	if c := checkNamed(t, r, "acs-first-party"); c.State != portal.CheckUnknown || !strings.Contains(c.Reason, "Sign out and in again") {
+		t.Errorf("no token: %+v", c)
+	}
+	if _, err := e.svc.TenantChecks(ctx, helpdesk, token, false); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("helpdesk: %v", err)
 	}
 }

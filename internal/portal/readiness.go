@@ -44,8 +44,26 @@ type Check struct {
 	Reason string
 	// Fix is what to do when it fails, for people: a role to assign, a
 	// command to run, a link to open; "" when it passes.
-	Fix       string
+	Fix string
+	// Items are the objects a check found wanting (people, accounts),
+	// each with its own problem and fix, when there are any.
+	Items     []CheckItem
 	CheckedAt time.Time
+}
+
+// CheckItem is one object a check found wanting.
+type CheckItem struct {
+	ObjectID GUID
+	Kind     PrincipalKind
+	Label    string // its name, else its UPN, else ""
+	Problem  string
+	// Fix is what to do for this object: commands filled in with its
+	// values, one per line.
+	Fix string
+	// Consent says the portal can fix it itself by granting access (a
+	// resource account bound here without server consent); Revoke that
+	// access it holds cannot work and may be revoked.
+	Consent, Revoke bool
 }
 
 // ACSRefused reports whether err says that ACS refused the portal itself
