@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -40,7 +41,10 @@ type adapters struct {
 	KnownApps                             []portal.KnownApp
 	TenantNames                           map[portal.GUID]string
 	ReconcileEvery, ExpiryGrace           time.Duration
-	RequireJustification, DevMode         bool
+	// FreshSignIn is how recent a sign-in the most destructive acts ask
+	// for (access.Config.FreshSignIn); 0 is defaultFreshSignIn, never none.
+	FreshSignIn                   time.Duration
+	RequireJustification, DevMode bool
 }
 
 // app is the assembled portal, not yet running.
@@ -71,6 +75,7 @@ func assemble(a adapters) (*app, error) {
 		return nil, err
 	}
 	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
+		FreshSignIn:             cmp.Or(a.FreshSignIn, defaultFreshSignIn),
 		ResourceAccountSpelling: a.ACS.ResourceAccountSpelling,
 		Directory:               a.Directory, ACSResourceID: a.ACSResourceID})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}

@@ -54,6 +54,10 @@ type Config struct {
 	// Directory, when set, names people, resource accounts and apps
 	// through Microsoft Graph (see names.go).
 	Directory portal.Directory
+	// FreshSignIn is how recent a person's sign-in must be to revoke a
+	// resource account or apply a bulk plan that revokes (see fresh.go);
+	// 0 asks for none (the portal's configuration never leaves it 0).
+	FreshSignIn time.Duration
 	// ACSResourceID is the immutable resource ID of the ACS resource,
 	// which resource accounts are bound to; "" lists every resource
 	// account of the tenant.
@@ -80,6 +84,8 @@ type core struct {
 	// recorded, when set, counts the audit rows written (see
 	// Changes.recording).
 	recorded *atomic.Int32
+	// freshWindow is Config.FreshSignIn.
+	freshWindow time.Duration
 }
 
 // The stores each concern uses: a narrow view of portal.Store.
@@ -121,7 +127,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := core{now: cfg.Now, log: cfg.Logger, requireWhy: cfg.RequireJustification, audit: cfg.Store}
+	c := core{now: cfg.Now, log: cfg.Logger, requireWhy: cfg.RequireJustification, audit: cfg.Store, freshWindow: cfg.FreshSignIn}
 	lists := newListCache(cfg.Store, cfg.Now)
 	return &Service{
 		Changes: &Changes{core: c, acs: cfg.ACS, store: cfg.Store, lockWait: cfg.LockWait, lockTTL: cfg.LockTTL,
@@ -136,6 +142,10 @@ func New(cfg Config) *Service {
 // RequireJustification reports whether changes need a typed reason (forms
 // mark the field required).
 func (s *Service) RequireJustification() bool { return s.Changes.RequireJustification() }
+
+// FreshSignInWindow is how recent a sign-in the most destructive acts ask
+// for (0: none).
+func (s *Service) FreshSignInWindow() time.Duration { return s.Changes.FreshSignInWindow() }
 
 // CleanJustification is core.CleanJustification, for handlers that check
 // a justification before a use case that stores it (a bulk repair).
