@@ -24,6 +24,12 @@ type PlanView struct {
 	Actionable, Creates  int
 	CanApply, RequireWhy bool
 	JobHref              string
+	// Justification is what the person typed (kept across a fresh
+	// sign-in), Problem why applying was refused.
+	Justification, Problem string
+	// Fresh, when set, asks for a fresh sign-in before applying: the
+	// form goes to /auth/fresh instead.
+	Fresh *FreshSignInView
 }
 
 // PlanRowView is one row of a plan.

@@ -8,4 +8,7 @@ type RevokeView struct {
 	Required      bool
 	Errors        FieldErrors
 	Problem       string
+	// Fresh, when set, asks for a fresh sign-in first: the form goes to
+	// /auth/fresh instead of revoking.
+	Fresh *FreshSignInView
 }

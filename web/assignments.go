@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -581,8 +582,23 @@ func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	nb := s.names(r, itemNames(item))
 	v := templates.RevokeView{Row: s.rowView(nb, item), Seen: access.Seen(item), Required: s.deps.Access.RequireJustification()}
+	// Back from a fresh sign-in: what the person entered before it, the
+	// version and fingerprint included, so a change made meanwhile is
+	// still caught.
+	if held := s.held(r, revokeConfirmPath(id)); held != nil {
+		v.Justification, v.Seen = held.Get("justification"), held.Get("seen")
+		if version, err := strconv.ParseInt(held.Get("version"), 10, 64); err == nil {
+			v.Row.Version = version
+		}
+	}
+	if err := s.deps.Access.RevokeNeedsFreshSignIn(s.who(r), item); err != nil {
+		v.Fresh = freshView(revokeConfirmPath(id), err)
+	}
 	s.render(w, r, http.StatusOK, templates.RevokePage(withNamesNote(s.page(w, r, "Revoke access", "assignments"), nb.note()), v))
 }
+
+// revokeConfirmPath is the address of an assignment's revoke confirmation.
+func revokeConfirmPath(id portal.GUID) string { return "/assignments/" + id.String() + "/delete" }
 
 // handleRevoke revokes access. POST /assignments/{objectId}/delete, and
 // DELETE /assignments/{objectId} from htmx (which sends the fields in the
@@ -607,6 +623,13 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.deps.Access.Revoke(r.Context(), who, access.RevokeRequest{ObjectID: id, Version: in.version, Seen: in.Seen, Justification: in.Justification})
+	if errors.Is(err, portal.ErrSignInNotFresh) {
+		// Refused, nothing changed: the same confirmation, asking for the
+		// fresh sign-in, with what was entered (403, htmx or not).
+		v.Fresh = freshView(revokeConfirmPath(id), err)
+		s.renderRevokeForm(w, r, http.StatusForbidden, v, nb.note())
+		return
+	}
 	if portal.ErrorCode(err) == portal.EFORBIDDEN {
 		s.renderError(w, r, err)
 		return
@@ -621,6 +644,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if res.Detail != "" {
 		msg += " " + res.Detail
 	}
+	dropHeld(r)
 	s.addFlash(w, r, "success", msg)
 	redirectAfterPost(w, r, "/assignments")
 }

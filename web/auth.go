@@ -36,14 +36,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if len(hint) > 256 || strings.ContainsFunc(hint, unicode.IsControl) {
 		hint = ""
 	}
-	redirect, signIn, err := s.deps.Auth.BeginSignIn(r.Context(), hint, safeReturnTo(q.Get("return_to")))
+	redirect, signIn, err := s.deps.Auth.BeginSignIn(r.Context(), hint, safeReturnTo(q.Get("return_to")), 0)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	sess := sessionFrom(r.Context())
-	pending := append(s.pendingSignIns(sess), signIn)
-	sess.Values[keySignIn] = pending[max(0, len(pending)-maxPendingSignIns):]
+	s.keepPending(sess, signIn)
 	if err := sess.Save(r, w); err != nil {
 		s.renderError(w, r, err)
 		return
@@ -94,6 +93,28 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
+	// A fresh sign-in, asked for by a confirmation (see fresh.go), gives
+	// that confirmation back only to the person who asked, and only when
+	// Entra really made them sign in again.
+	target := signIn.ReturnTo
+	var held any
+	var flash *Flash
+	if signIn.MaxAge > 0 {
+		switch {
+		case !signIn.For.SameIdentity(user):
+			target = "/"
+			flash = &Flash{Kind: "info", Message: "You signed in as " + user.Name + ", not as the person who asked to confirm a change: what they entered was dropped, and nothing was changed."}
+			s.log.WarnContext(r.Context(), "fresh sign-in answered by another person; the held confirmation was dropped", "event", "auth.fresh_other", "request_id", requestIDFrom(r.Context()))
+		case !user.SignedInWithin(s.deps.Now(), signIn.MaxAge):
+			s.refuseStaleSignIn(w, r, user, signIn)
+			return
+		default:
+			if h, ok := sess.Values[keyHeld].(heldForm); ok && h.Tenant == user.TenantID && h.Object == user.ObjectID {
+				held = h
+			}
+			flash = &Flash{Kind: "success", Message: "You signed in again at " + displayTime(user.AuthTime) + ". Check the details and confirm."}
+		}
+	}
 	// A new session key at sign-in: a key planted before it (fixation) or
 	// seen by anyone before it is worth nothing after. The browser's other
 	// sign-ins under way stay, so another tab can still finish its own.
@@ -101,6 +122,12 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	sess.Values = map[any]any{keyUser: user}
 	if len(pending) > 0 {
 		sess.Values[keySignIn] = pending
+	}
+	if held != nil {
+		sess.Values[keyHeld] = held
+	}
+	if flash != nil {
+		sess.Values[keyFlash] = []Flash{*flash}
 	}
 	if err := sess.Save(r, w); err != nil {
 		s.renderError(w, r, err)
@@ -114,7 +141,6 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.note(r, access.Who{User: user, ClientIP: s.clientIP(r)}, portal.ActionSignIn, portal.OutcomeSuccess, "")
 	s.log.InfoContext(r.Context(), "signed in", "event", "auth.success", "tid", user.TenantID.String(), "oid", user.ObjectID.String(), "request_id", requestIDFrom(r.Context()))
-	target := signIn.ReturnTo
 	if target == "" {
 		target = "/"
 	}

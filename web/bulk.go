@@ -160,8 +160,6 @@ const planRowsShown = 100
 
 // handlePlan shows a plan. GET /bulk/{planId}?class=&page=
 func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
-	who := s.who(r)
-	id := chi.URLParam(r, "planId")
 	q := r.URL.Query()
 	class := portal.PlanClass(q.Get("class"))
 	if class != "" && !slices.Contains(portal.PlanClasses, class) {
@@ -169,7 +167,28 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 1)
+	var apply applyForm
+	// Back from a fresh sign-in: the justification typed before it.
+	if held := s.held(r, planPath(chi.URLParam(r, "planId"))); held != nil {
+		apply.justification = held.Get("justification")
+	}
+	s.renderPlan(w, r, http.StatusOK, class, max(page, 1), apply)
+}
+
+// planPath is a plan's address.
+func planPath(id string) string { return "/bulk/" + url.PathEscape(id) }
+
+// applyForm is what the plan page's apply form shows besides the plan:
+// what the person typed, and why applying was refused.
+type applyForm struct {
+	justification, problem string
+}
+
+// renderPlan shows the plan {planId}, its rows of class on page, and its
+// apply form, which asks for a fresh sign-in first when applying needs one.
+func (s *Server) renderPlan(w http.ResponseWriter, r *http.Request, status int, class portal.PlanClass, page int, apply applyForm) {
+	who := s.who(r)
+	id := chi.URLParam(r, "planId")
 	plan, err := s.deps.Access.Plan(r.Context(), who, id)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -182,7 +201,10 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 	}
 	v := templates.PlanView{ID: plan.ID, FileName: plan.FileName, CreatedAt: displayTime(plan.CreatedAt), CreatedBy: actorName(plan.CreatedBy),
 		Actionable: plan.Actionable(), Creates: plan.Totals[portal.PlanCreate], CanApply: access.MayManageJob(who.User, plan.CreatedBy),
-		RequireWhy: s.deps.Access.RequireJustification()}
+		RequireWhy: s.deps.Access.RequireJustification(), Justification: apply.justification, Problem: apply.problem}
+	if err := s.deps.Access.ApplyNeedsFreshSignIn(who, plan); err != nil {
+		v.Fresh = freshView(planPath(plan.ID), err)
+	}
 	if job, err := s.deps.Access.JobForPlan(r.Context(), who, plan.ID); err == nil {
 		v.JobHref = "/bulk/jobs/" + job.ID
 	} else if portal.ErrorCode(err) != portal.ENOTFOUND {
@@ -219,7 +241,7 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		v.Rows = append(v.Rows, rv)
 	}
 	v.PrevHref, v.NextHref = pageLinks("/bulk/"+plan.ID, "class", string(class), page, planRowsShown, matched)
-	s.render(w, r, http.StatusOK, templates.PlanPage(s.page(w, r, "Plan", "bulk"), v))
+	s.render(w, r, status, templates.PlanPage(s.page(w, r, "Plan", "bulk"), v))
 }
 
 // planProblem is why a plan row is invalid, with its column when it has one.

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,9 @@ import (
 )
 
 const testSecret = "web-test-client-secret"
+
+// testFreshSignIn is the tests' fresh sign-in window, the default's.
+const testFreshSignIn = 10 * time.Minute
 
 var testACSKey = []byte("web-test-acs-access-key")
 
@@ -113,6 +117,9 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		ClientSecret:           testSecret,
 		RedirectURIs:           []string{base + "/auth/callback"},
 		PostLogoutRedirectURIs: []string{base + "/"},
+		// The portal's clock: auth_time, iat and exp agree with it when a
+		// test moves time on.
+		Now: e.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +159,7 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.accessCfg = access.Config{ACS: client, Store: e.db, Now: e.clock.Now, LockWait: 2 * time.Second,
+	e.accessCfg = access.Config{ACS: client, Store: e.db, Now: e.clock.Now, LockWait: 2 * time.Second, FreshSignIn: testFreshSignIn,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}
 	e.access = access.New(e.accessCfg)
 	names := map[portal.GUID]string{}
@@ -230,25 +237,9 @@ func readPage(t testing.TB, resp *http.Response) page {
 // testid returns the text of the first element with data-testid=id, and
 // whether there is one.
 func (p page) testid(id string) (string, bool) {
-	var found *html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if found != nil {
-			return
-		}
-		if n.Type == html.ElementNode {
-			for _, a := range n.Attr {
-				if a.Key == "data-testid" && a.Val == id {
-					found = n
-					return
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(p.doc)
+	found := findElement(p.doc, func(n *html.Node) bool {
+		return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == "data-testid" && a.Val == id })
+	})
 	if found == nil {
 		return "", false
 	}
@@ -264,6 +255,20 @@ func (p page) testid(id string) (string, bool) {
 	}
 	text(found)
 	return strings.TrimSpace(sb.String()), true
+}
+
+// findElement returns the first element under n (in document order) that
+// match accepts, or nil.
+func findElement(n *html.Node, match func(*html.Node) bool) *html.Node {
+	if n.Type == html.ElementNode && match(n) {
+		return n
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if found := findElement(c, match); found != nil {
+			return found
+		}
+	}
+	return nil
 }
 
 // signIn signs a persona in through MSAL and the dev IdP and returns the

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -38,6 +39,11 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 	}
 	job, err := s.deps.Access.StartJob(r.Context(), s.who(r), chi.URLParam(r, "planId"), why)
 	switch {
+	case errors.Is(err, portal.ErrSignInNotFresh):
+		// Refused, nothing queued: the plan again, asking for the fresh
+		// sign-in, with the justification typed.
+		s.renderPlan(w, r, http.StatusForbidden, "", 1, applyForm{justification: why})
+		return
 	case portal.ErrorCode(err) == portal.ECONFLICT && job.ID != "":
 		s.addFlash(w, r, "info", "This plan was applied already; here is its job.")
 	case err != nil:
@@ -48,6 +54,7 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 		if s.deps.Jobs != nil {
 			s.deps.Jobs.Wake()
 		}
+		dropHeld(r)
 		s.addFlash(w, r, "success", "Applying "+strconv.Itoa(job.Total)+" row(s) in the background. You may leave this page: the job goes on.")
 	}
 	redirectAfterPost(w, r, "/bulk/jobs/"+job.ID)

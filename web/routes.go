@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	// Signed in, with or without a role (the home page explains "no access").
 	s.handle(r, "GET", "/", public, s.handleHome)
 	s.handle(r, "POST", "/auth/logout", signedIn, s.handleLogout)
+	s.handle(r, "POST", "/auth/fresh", signedIn, s.handleFreshSignIn)
 
 	// The no-access page, reachable directly too.
 	s.handle(r, "GET", "/no-access", signedIn, s.handleNoAccess)

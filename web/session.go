@@ -23,12 +23,14 @@ const (
 	keyUser   = "user"
 	keySignIn = "signin"
 	keyFlash  = "flash"
+	keyHeld   = "held" // a confirmation left for a fresh sign-in (fresh.go)
 )
 
 func init() {
 	gob.Register(portal.User{})
 	gob.Register([]portal.SignIn{})
 	gob.Register([]Flash{})
+	gob.Register(heldForm{})
 }
 
 // Flash is a one-time message shown on the next page.

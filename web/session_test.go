@@ -299,17 +299,23 @@ func TestUnreadFlashesAreBounded(t *testing.T) {
 // sessionBytes is the size of c's stored session record.
 func (e *portalEnv) sessionBytes(c *http.Client) int {
 	e.t.Helper()
+	return len(e.sessionRecord(c).Data)
+}
+
+// sessionRecord is c's stored session.
+func (e *portalEnv) sessionRecord(c *http.Client) portal.SessionRecord {
+	e.t.Helper()
 	for _, ck := range c.Jar.Cookies(e.srvURL()) {
 		if ck.Name == "portal" {
 			rec, err := e.db.GetSession(context.Background(), hashKey(ck.Value))
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			return len(rec.Data)
+			return rec
 		}
 	}
 	e.t.Fatal("no session cookie")
-	return 0
+	return portal.SessionRecord{}
 }
 
 // X-Forwarded-For is believed only from a trusted proxy, and only as far

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -41,8 +42,11 @@ type adapters struct {
 	TenantNames                           map[portal.GUID]string
 	// ProbeTenant is the tenant in which the portal's access to ACS is
 	// probed at start and by /readyz (the first allowed one).
-	ProbeTenant                   portal.GUID
-	ReconcileEvery, ExpiryGrace   time.Duration
+	ProbeTenant                 portal.GUID
+	ReconcileEvery, ExpiryGrace time.Duration
+	// FreshSignIn is how recent a sign-in the most destructive acts ask
+	// for (access.Config.FreshSignIn); 0 is defaultFreshSignIn, never none.
+	FreshSignIn                   time.Duration
 	RequireJustification, DevMode bool
 }
 
@@ -80,6 +84,7 @@ func assemble(a adapters) (*app, error) {
 		return nil, err
 	}
 	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
+		FreshSignIn:             cmp.Or(a.FreshSignIn, defaultFreshSignIn),
 		ResourceAccountSpelling: a.ACS.ResourceAccountSpelling,
 		Directory:               a.Directory, ACSResourceID: a.ACSResourceID})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}

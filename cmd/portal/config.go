@@ -61,6 +61,10 @@ type serveConfig struct {
 	// PORTAL_EXPIRY_GRACE: how long ended time-boxed access stays before
 	// it is revoked (default 0).
 	ExpiryGrace time.Duration
+	// PORTAL_FRESH_SIGNIN_MAX_AGE: how recent a sign-in revoking a
+	// resource account or applying a bulk plan that revokes asks for
+	// (default 10m; 1s to 24h, never off).
+	FreshSignIn time.Duration
 	// PORTAL_TRUSTED_PROXIES: comma-separated CIDR ranges of the proxies
 	// in front of the portal, whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
@@ -205,6 +209,17 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 	if v := getenv("PORTAL_EXPIRY_GRACE"); v != "" && v != "0" {
 		c.ExpiryGrace = duration(getenv, "PORTAL_EXPIRY_GRACE", 0, bad)
 	}
+	c.FreshSignIn = defaultFreshSignIn
+	if v := strings.TrimSpace(getenv("PORTAL_FRESH_SIGNIN_MAX_AGE")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err == nil {
+			err = checkFreshSignIn(d)
+		}
+		if err != nil {
+			bad("PORTAL_FRESH_SIGNIN_MAX_AGE must be a duration from 1s to 24h, like 10m (a fresh sign-in cannot be turned off)")
+		}
+		c.FreshSignIn = d
+	}
 	switch v := getenv("PORTAL_RECONCILE_INTERVAL"); v {
 	case "":
 		c.ReconcileEvery = 24 * time.Hour
@@ -344,6 +359,20 @@ func duration(getenv func(string) string, name string, def time.Duration, bad fu
 		return def
 	}
 	return d
+}
+
+// defaultFreshSignIn is how recent a sign-in the most destructive acts ask
+// for unless configured.
+const defaultFreshSignIn = 10 * time.Minute
+
+// checkFreshSignIn refuses a fresh sign-in window that is off or absurd:
+// under a second (Entra's max_age counts seconds) or over a day (longer
+// than a session lives, so no protection at all).
+func checkFreshSignIn(d time.Duration) error {
+	if d < time.Second || d > 24*time.Hour {
+		return fmt.Errorf("%s is not between 1s and 24h", d)
+	}
+	return nil
 }
 
 // fileOrEnv is the setting name, read from the file NAME_FILE names when

@@ -164,6 +164,7 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	}
 	add("PORTAL_RECONCILE_INTERVAL", reconcile)
 	add("PORTAL_EXPIRY_GRACE", c.ExpiryGrace.String())
+	add("PORTAL_FRESH_SIGNIN_MAX_AGE", c.FreshSignIn.String())
 	return out
 }
 

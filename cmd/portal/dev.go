@@ -99,7 +99,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		Auth: auth, Directory: graph.New(graphURL, nil), Logger: logger,
 		BaseURL: base, SignOutOrigin: idp.BrowserBase(), ACSResourceID: devACSResourceID,
 		KnownApps: devKnownApps, TenantNames: devTenantNames(), ProbeTenant: devidp.ContosoTenant,
-		ReconcileEvery: f.reconcileEvery, ExpiryGrace: f.expiryGrace, RequireJustification: f.requireWhy, DevMode: true,
+		ReconcileEvery: f.reconcileEvery, ExpiryGrace: f.expiryGrace, FreshSignIn: f.freshSignIn, RequireJustification: f.requireWhy, DevMode: true,
 	})
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 type devFlags struct {
 	addr, metricsAddr, dataDir, cpuProfile, memProfile string
 	allowRemote, requireWhy                            bool
-	reconcileEvery, expiryGrace                        time.Duration
+	reconcileEvery, expiryGrace, freshSignIn           time.Duration
 	database                                           database              // SQLite in dataDir unless -database
 	acsConnection                                      *acs.ConnectionString // nil: the in-process emulator
 	acsFaults, graphFaults                             acsemu.Rates
@@ -139,6 +139,7 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file when the portal stops (for load tests)")
 	fs.DurationVar(&f.reconcileEvery, "reconcile-every", time.Hour, "how often to compare the whole inventory with ACS (0: only on demand)")
 	fs.DurationVar(&f.expiryGrace, "expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
+	fs.DurationVar(&f.freshSignIn, "fresh-signin-max-age", defaultFreshSignIn, "how recent a sign-in revoking a resource account or applying a bulk plan that revokes asks for")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address too, e.g. 127.0.0.1:9090")
 	databaseURL := fs.String("database", "", "a database instead of SQLite in -data: postgres://… (several dev instances may share it)")
 	acsConnection := fs.String("acs-connection-string", "", "an ACS (emulator) to use instead of the in-process one: endpoint=…;accesskey=… (no demo data then)")
@@ -155,6 +156,9 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 			return f, fmt.Errorf("-database: %w", err)
 		}
 		f.database.MigrationURL = f.database.PostgresURL // one role in dev: it migrates too
+	}
+	if err := checkFreshSignIn(f.freshSignIn); err != nil {
+		return f, fmt.Errorf("-fresh-signin-max-age: %w", err)
 	}
 	if *acsConnection != "" {
 		cs, err := acs.ParseConnectionString(*acsConnection)

@@ -73,7 +73,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		BaseURL: cfg.BaseURL, SignOutOrigin: cfg.EntraHost, ACSResourceID: cfg.ACSResourceID,
 		Session: web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, TrustedProxies: cfg.TrustedProxies,
 		Limits:    cfg.Limits,
-		KnownApps: cfg.KnownApps, ProbeTenant: cfg.Tenants[0], ReconcileEvery: cfg.ReconcileEvery, ExpiryGrace: cfg.ExpiryGrace, RequireJustification: cfg.RequireJustification,
+		KnownApps: cfg.KnownApps, ProbeTenant: cfg.Tenants[0], ReconcileEvery: cfg.ReconcileEvery, ExpiryGrace: cfg.ExpiryGrace, FreshSignIn: cfg.FreshSignIn, RequireJustification: cfg.RequireJustification,
 	})
 	if err != nil {
 		return err

@@ -50,8 +50,9 @@ func TestServeRefusesIncompleteSettings(t *testing.T) {
 			"PORTAL_GRAPH":                 "true",
 			"PORTAL_TOKEN_CACHE_KEY":       "c2hvcnQ=",
 			"PORTAL_ACS_RESOURCE_ID":       "/subscriptions/x/resourceGroups/y",
+			"PORTAL_FRESH_SIGNIN_MAX_AGE":  "0",
 		}, []string{"PORTAL_BASE_URL", "tenant ID \"contoso\"", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ACS_CONNECTION_STRING", "PORTAL_DATABASE_URL", "PORTAL_SESSION_IDLE_TIMEOUT",
-			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK", "PORTAL_TOKEN_CACHE_KEY", "PORTAL_ACS_RESOURCE_ID"}},
+			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK", "PORTAL_TOKEN_CACHE_KEY", "PORTAL_ACS_RESOURCE_ID", "PORTAL_FRESH_SIGNIN_MAX_AGE"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -321,7 +322,7 @@ func TestConfigCheck(t *testing.T) {
 	}
 	for _, want := range []string{"no problems found", "client secret, set, from the file " + secretFile, "10.0.0.0/8", "admin=Admin", "with an access key",
 		"PORTAL_ACS_API_VERSION                 2025-06-30", "PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING   teamsResourceAccount (the",
-		"10 failed sign-ins a minute per client, 120 changes a minute per session"} {
+		"10 failed sign-ins a minute per client, 120 changes a minute per session", "PORTAL_FRESH_SIGNIN_MAX_AGE            10m0s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

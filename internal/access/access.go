@@ -60,6 +60,10 @@ type Config struct {
 	// KnownApps are the calling-client apps configured by name: the
 	// readiness checks cover them as well as those in use.
 	KnownApps []portal.KnownApp
+	// FreshSignIn is how recent a person's sign-in must be to revoke a
+	// resource account or apply a bulk plan that revokes (see fresh.go);
+	// 0 asks for none (the portal's configuration never leaves it 0).
+	FreshSignIn time.Duration
 	// ACSResourceID is the immutable resource ID of the ACS resource,
 	// which resource accounts are bound to; "" lists every resource
 	// account of the tenant.
@@ -87,6 +91,8 @@ type core struct {
 	// recorded, when set, counts the audit rows written (see
 	// Changes.recording).
 	recorded *atomic.Int32
+	// freshWindow is Config.FreshSignIn.
+	freshWindow time.Duration
 }
 
 // The stores each concern uses: a narrow view of portal.Store.
@@ -143,12 +149,16 @@ func (cfg *Config) core() core {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return core{now: cfg.Now, log: cfg.Logger, requireWhy: cfg.RequireJustification, audit: cfg.Store}
+	return core{now: cfg.Now, log: cfg.Logger, requireWhy: cfg.RequireJustification, audit: cfg.Store, freshWindow: cfg.FreshSignIn}
 }
 
 // RequireJustification reports whether changes need a typed reason (forms
 // mark the field required).
 func (s *Service) RequireJustification() bool { return s.Changes.RequireJustification() }
+
+// FreshSignInWindow is how recent a sign-in the most destructive acts ask
+// for (0: none).
+func (s *Service) FreshSignInWindow() time.Duration { return s.Changes.FreshSignInWindow() }
 
 // CleanJustification is core.CleanJustification, for handlers that check
 // a justification before a use case that stores it (a bulk repair).

@@ -46,6 +46,9 @@ type env struct {
 	store portal.Store
 	emu   *acsemu.Emulator
 	host  string
+	// cfg is what svc was made with: a test changes it and calls
+	// access.New(cfg) again.
+	cfg access.Config
 }
 
 func newEnv(t *testing.T, wrap ...func(portal.Store) portal.Store) *env {
@@ -71,7 +74,8 @@ func newEnv(t *testing.T, wrap ...func(portal.Store) portal.Store) *env {
 		store = w(store)
 	}
 	e := &env{t: t, db: db, store: store, emu: emu, host: "127.0.0.1", url: srv.URL}
-	e.svc = access.New(access.Config{ACS: client, Store: store, LockWait: 2 * time.Second})
+	e.cfg = access.Config{ACS: client, Store: store, LockWait: 2 * time.Second}
+	e.svc = access.New(e.cfg)
 	return e
 }
 

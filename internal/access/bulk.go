@@ -57,7 +57,7 @@ func (s *Changes) ApplyRow(ctx context.Context, who Who, why string, row portal.
 		r, err = c.Edit(ctx, who, EditRequest{ObjectID: row.ObjectID, ClientIDs: row.ClientIDs, Label: row.Label, ExpiresAt: row.ExpiresAt,
 			Version: before.Version, Seen: Seen(before), Justification: why})
 	case portal.PlanRevoke:
-		r, err = c.Revoke(ctx, who, RevokeRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
+		r, err = c.revokeRow(ctx, who, RevokeRequest{ObjectID: row.ObjectID, Version: before.Version, Seen: Seen(before), Justification: why})
 	case portal.PlanAdopt:
 		r, err = c.Adopt(ctx, who, AdoptRequest{ObjectID: row.ObjectID, Label: row.Label, Justification: why})
 	case portal.PlanReapply:

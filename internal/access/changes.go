@@ -303,17 +303,33 @@ func (s *Changes) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 // Revoke deletes an assignment from ACS, which revokes a user's tokens at
 // once or ends a resource account's server consent, and removes it from the
 // inventory. ACS answering that it had none already is a success.
+//
+// A person revoking a resource account must have signed in within the
+// fresh sign-in window (see fresh.go): otherwise EFORBIDDEN wrapping
+// portal.ErrSignInNotFresh, recorded as a denial, nothing changed. The
+// audit rows of a revoke that asked for it say when that sign-in was.
 func (s *Changes) Revoke(ctx context.Context, who Who, req RevokeRequest) (Result, error) {
 	why, err := s.CleanJustification(req.Justification)
 	if err != nil {
 		return Result{}, err
 	}
-	return s.revoke(ctx, who, req, why)
+	return s.revoke(ctx, who, req, why, true)
+}
+
+// revokeRow is Revoke for a row of a bulk job, whose application asked for
+// the fresh sign-in already (StartJob).
+func (s *Changes) revokeRow(ctx context.Context, who Who, req RevokeRequest) (Result, error) {
+	why, err := s.CleanJustification(req.Justification)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.revoke(ctx, who, req, why, false)
 }
 
 // revoke is Revoke with a justification already checked (the expiry job
-// supplies the original grant's).
-func (s *Changes) revoke(ctx context.Context, who Who, req RevokeRequest, why string) (Result, error) {
+// supplies the original grant's); askFresh says whether the act is a
+// person's own, which asks for a fresh sign-in where Revoke says.
+func (s *Changes) revoke(ctx context.Context, who Who, req RevokeRequest, why string, askFresh bool) (Result, error) {
 	tenant := who.User.TenantID
 	var res Result
 	err := s.withLock(ctx, tenant, req.ObjectID, func() error {
@@ -322,6 +338,13 @@ func (s *Changes) revoke(ctx context.Context, who Who, req RevokeRequest, why st
 			return err
 		}
 		ev := s.event(who, portal.ActionRevoke, item.ObjectID, item.Kind)
+		if askFresh && who.System == "" && revokeAsksFreshSignIn(item) && s.freshWindow > 0 {
+			if err := s.RevokeNeedsFreshSignIn(who, item); err != nil {
+				s.denied(ctx, who, portal.ActionRevoke, item.ObjectID, item.Kind, err)
+				return err
+			}
+			ev.Detail = withVia(freshNote(who), ev.Detail)
+		}
 		ev.Before, ev.Justification = portal.StateOfItem(item), why
 		intent, err := s.intent(ctx, ev)
 		if err != nil {

@@ -77,7 +77,7 @@ func (s *Changes) Expire(ctx context.Context, who Who, grace time.Duration) (Exp
 		w := who
 		w.User.TenantID = it.TenantID
 		why := s.grantJustification(ctx, it)
-		_, err := s.revoke(ctx, w, RevokeRequest{ObjectID: it.ObjectID, Version: it.Version}, why)
+		_, err := s.revoke(ctx, w, RevokeRequest{ObjectID: it.ObjectID, Version: it.Version}, why, false)
 		switch {
 		case err == nil:
 			rep.Revoked++

@@ -40,7 +40,10 @@ func MayManageJob(u portal.User, author portal.Actor) bool { return mayManageJob
 
 // StartJob queues the application of a stored plan, as who, with why in
 // every row's audit record. A plan is applied once: a second start is
-// ECONFLICT and returns the job already applying it.
+// ECONFLICT and returns the job already applying it. A plan with revoke
+// rows asks for a fresh sign-in (see fresh.go): without one, EFORBIDDEN
+// wrapping portal.ErrSignInNotFresh, recorded as a denial, no job made;
+// with one, the job's "queued" audit row says when it was.
 func (s *Jobs) StartJob(ctx context.Context, who Who, planID, why string) (portal.Job, error) {
 	why, err := s.CleanJustification(why)
 	if err != nil {
@@ -58,12 +61,20 @@ func (s *Jobs) StartJob(ctx context.Context, who Who, planID, why string) (porta
 	if n == 0 {
 		return portal.Job{}, portal.Errorf(portal.EINVALID, "This plan has nothing to apply: every row is unchanged or invalid.")
 	}
+	fresh := ""
+	if s.freshWindow > 0 && plan.Totals[portal.PlanRevoke] > 0 {
+		if err := s.ApplyNeedsFreshSignIn(who, plan); err != nil {
+			s.denied(ctx, who, portal.ActionBulk, portal.GUID{}, portal.KindUnknown, err)
+			return portal.Job{}, err
+		}
+		fresh = "; " + freshNote(who)
+	}
 	job, err := s.store.CreateJob(ctx, portal.Job{ID: newHolder(), PlanID: plan.ID, TenantID: who.User.TenantID, CreatedBy: who.actor(),
 		Roles: who.User.Roles, ClientIP: who.ClientIP, Justification: why, CreatedAt: s.now()})
 	if err != nil {
 		return job, err
 	}
-	s.NoteJob(ctx, who, job, fmt.Sprintf("queued: %d rows of %s (plan %s)", n, plan.FileName, ShortID(plan.ID)))
+	s.NoteJob(ctx, who, job, fmt.Sprintf("queued: %d rows of %s (plan %s)%s", n, plan.FileName, ShortID(plan.ID), fresh))
 	return job, nil
 }
 

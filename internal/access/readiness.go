@@ -376,7 +376,7 @@ func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUI
 				c.State, c.Reason = portal.CheckPass, "Admin consent to TeamsExtension.ManageCalls for every user of the tenant."
 			case people > 0:
 				c.State, c.Fix = portal.CheckFail, consent
-				c.Reason = fmt.Sprintf("No admin consent to TeamsExtension.ManageCalls: only %d %s consented for themselves; everyone else's token exchange fails.", people, plural(people, "person has", "people have"))
+				c.Reason = fmt.Sprintf("No admin consent to TeamsExtension.ManageCalls: only %d %s consented for themselves; everyone else's token exchange fails.", people, oneOrMany(people, "person has", "people have"))
 			default:
 				c.State, c.Fix = portal.CheckFail, consent
 				c.Reason = "The app is not consented to TeamsExtension.ManageCalls on Azure Communication Services: its users' token exchange fails."
@@ -387,7 +387,8 @@ func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUI
 	return out
 }
 
-func plural(n int, one, many string) string {
+// oneOrMany is one when n is 1, else many.
+func oneOrMany(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}
@@ -455,11 +456,13 @@ func (s *Readiness) resourceAccountCheck(ctx context.Context, tok string, inv ch
 		}
 		c.Items = append(c.Items, item)
 	}
-	slices.SortFunc(c.Items, func(a, b portal.CheckItem) int { return strings.Compare(a.Label+a.ObjectID.String(), b.Label+b.ObjectID.String()) })
+	slices.SortFunc(c.Items, func(a, b portal.CheckItem) int {
+		return strings.Compare(a.Label+a.ObjectID.String(), b.Label+b.ObjectID.String())
+	})
 	switch {
 	case len(c.Items) > 0:
 		c.State = portal.CheckFail
-		c.Reason = fmt.Sprintf("%d resource %s cannot take calls through this ACS resource.", len(c.Items), plural(len(c.Items), "account", "accounts"))
+		c.Reason = fmt.Sprintf("%d resource %s cannot take calls through this ACS resource.", len(c.Items), oneOrMany(len(c.Items), "account", "accounts"))
 	case here == "":
 		c.State = portal.CheckUnknown
 		c.Reason = "The ACS resource's immutable ID is not configured (PORTAL_ACS_RESOURCE_ID), so which accounts are bound here cannot be told."

@@ -6,7 +6,9 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // codeChallengeLen is the length of an S256 code_challenge: base64url without
@@ -20,7 +22,9 @@ const codeChallengeLen = 43
 // errors go back to the redirect URI as error, error_description and state, as
 // Entra sends them. A login_hint naming a persona of this tenant signs that
 // persona in at once (302 with code and state); otherwise, or with
-// prompt=select_account, it shows the persona picker.
+// prompt=select_account, it shows the persona picker. The ID token's
+// auth_time is that of the persona's single sign-on session, unless
+// prompt=login or max_age asks for a newer one (authenticate).
 func (p *IdP) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	t, ok := parseTenant(r.PathValue("tenant"))
@@ -78,6 +82,11 @@ func (p *IdP) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_request", "AADSTS90023: Invalid prompt value '"+truncate(prompt, 40)+"'.")
 		return
 	}
+	maxAge, hasMaxAge, ok := parseMaxAge(q.Get("max_age"))
+	if !ok {
+		fail("invalid_request", "AADSTS90023: max_age must be a whole number of seconds, 0 or more.")
+		return
+	}
 
 	hint := q.Get("login_hint")
 	if prompt == "select_account" {
@@ -105,9 +114,8 @@ func (p *IdP) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.renderPicker(w, r, t, msg)
 		return
 	}
-	// prompt=login asks for a fresh authentication: there is no session to
-	// reuse anyway, and the tokens' iat is the moment of redemption.
 	code := p.issueCode(authCode{
+		authTime:    p.authenticate(persona, prompt == "login", maxAge, hasMaxAge),
 		clientID:    p.clientID,
 		redirectURI: redirectURI,
 		nonce:       q.Get("nonce"),
@@ -119,15 +127,51 @@ func (p *IdP) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	redirectTo(w, r, target, url.Values{"code": {code}}, state)
 }
 
+// authenticate returns when persona authenticated for this sign-in, as
+// the ID token's auth_time: the time of the persona's single sign-on
+// session when there is one and it may be reused, now otherwise (the
+// persona "typed their password"). forceLogin (prompt=login) and a max_age
+// the session is older than both ask for a new authentication, as OpenID
+// Connect Core 3.1.2.1 says.
+func (p *IdP) authenticate(persona Persona, forceLogin bool, maxAge time.Duration, hasMaxAge bool) time.Time {
+	now := p.now()
+	key := strings.ToLower(persona.LoginHint)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, known := p.authenticated[key]
+	if !known || forceLogin || hasMaxAge && now.Sub(at) > maxAge {
+		at = now
+		p.authenticated[key] = at
+	}
+	return at
+}
+
+// parseMaxAge reads max_age: false for anything but a non-negative whole
+// number of seconds; has is false when it is absent.
+func parseMaxAge(s string) (d time.Duration, has, ok bool) {
+	if s == "" {
+		return 0, false, true
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return 0, false, false
+	}
+	return time.Duration(n) * time.Second, true, true
+}
+
 // handleLogout serves GET /{tenant}/oauth2/v2.0/logout. A registered
 // post_logout_redirect_uri gets a 302 back (with state, when sent); anything
-// else gets the signed-out page. The IdP keeps no browser session, so there is
-// nothing else to end.
+// else gets the signed-out page. The single sign-on sessions end: the next
+// sign-in of any persona authenticates anew (the IdP knows no browsers, so
+// it cannot tell whose session this was).
 func (p *IdP) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if _, ok := parseTenant(r.PathValue("tenant")); !ok {
 		p.renderError(w, "AADSTS90002: Tenant '"+truncate(r.PathValue("tenant"), 80)+"' not found.")
 		return
 	}
+	p.mu.Lock()
+	clear(p.authenticated)
+	p.mu.Unlock()
 	q := r.URL.Query()
 	back := q.Get("post_logout_redirect_uri")
 	if back != "" && p.postLogoutURIRegistered(back) {

@@ -99,6 +99,10 @@ type IdP struct {
 	refreshGrants  map[string]refreshGrant
 	accessTokens   map[string]AccessGrant
 	faults         []Fault
+	// authenticated is when each persona (by lower-case login hint) last
+	// authenticated: Entra's single sign-on session, which a sign-in
+	// reuses unless prompt=login or max_age asks for a new one.
+	authenticated map[string]time.Time
 }
 
 // Start makes the signing key and the TLS certificate, binds both listeners
@@ -158,6 +162,7 @@ func Start(cfg Config) (*IdP, error) {
 		codes:          map[string]*authCode{},
 		refreshGrants:  map[string]refreshGrant{},
 		accessTokens:   map[string]AccessGrant{},
+		authenticated:  map[string]time.Time{},
 	}
 
 	tlsLn, err := listenLoopback(cfg.TLSAddr)

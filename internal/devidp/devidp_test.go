@@ -721,6 +721,7 @@ func TestTokenExchange(t *testing.T) {
 			"exp":                float64(now + 3600),
 			"iat":                float64(now),
 			"nbf":                float64(now),
+			"auth_time":          float64(now),
 			"tid":                persona.TenantID.String(),
 			"oid":                persona.ObjectID.String(),
 			"sub":                base64.RawURLEncoding.EncodeToString(sum[:]),
@@ -1025,6 +1026,16 @@ func TestFaults(t *testing.T) {
 		{RolesWrongCase, roles("portal.admin")},
 		{RolesPadded, roles(" Portal.Admin")},
 		{RolesUnknown, roles("Portal.Superuser")},
+		{StaleAuthTime, func(t *testing.T, tok token) {
+			if at, _ := tok.claims["auth_time"].(float64); at > now-60*60 || tok.verifyErr != nil {
+				t.Errorf("auth_time %v (now %v) verify %v", tok.claims["auth_time"], now, tok.verifyErr)
+			}
+		}},
+		{MissingAuthTime, func(t *testing.T, tok token) {
+			if _, has := tok.claims["auth_time"]; has || tok.verifyErr != nil {
+				t.Errorf("auth_time %v verify %v", tok.claims["auth_time"], tok.verifyErr)
+			}
+		}},
 	} {
 		t.Run(string(tc.fault), func(t *testing.T) {
 			idp.NextTokenFaults(tc.fault)
@@ -1075,6 +1086,73 @@ func TestFaults(t *testing.T) {
 		}()
 		idp.NextTokenFaults("wrong-audiance")
 	})
+}
+
+// TestAuthTimeFollowsTheSingleSignOnSession: a sign-in reuses the persona's
+// last authentication (auth_time) as Entra's session does, unless
+// prompt=login or an elapsed max_age asks for a new one; a sign-out ends
+// the sessions. The portal's fresh sign-in (SECURITY.md, P2 fresh sign-in)
+// relies on both.
+func TestAuthTimeFollowsTheSingleSignOnSession(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	idp := startIdP(t, Config{Now: clock.Now})
+	const hint = "admin@contoso.test"
+	authTime := func(extra url.Values) int64 {
+		t.Helper()
+		verifier, challenge := newPKCE()
+		params := authorizeParams(hint, challenge)
+		for k, v := range extra {
+			params[k] = v
+		}
+		q := redirectQuery(t, func() *http.Response { r, _ := authorize(t, idp, "organizations", params); return r }())
+		status, body := postToken(t, idp, "organizations", codeForm(q.Get("code"), verifier))
+		if status != http.StatusOK {
+			t.Fatalf("token status %d: %v", status, body)
+		}
+		_, claims, _ := decodeJWT(t, body["id_token"].(string))
+		at, _ := claims["auth_time"].(float64)
+		return int64(at)
+	}
+	first := clock.Now().Unix()
+	if got := authTime(nil); got != first {
+		t.Fatalf("first sign-in: auth_time %d, want now %d", got, first)
+	}
+	clock.Advance(20 * time.Minute)
+	if got := authTime(nil); got != first {
+		t.Errorf("second sign-in reuses the session: auth_time %d, want %d", got, first)
+	}
+	if got := authTime(url.Values{"max_age": {"3600"}}); got != first {
+		t.Errorf("max_age longer than the session's age: auth_time %d, want %d", got, first)
+	}
+	if got := authTime(url.Values{"max_age": {"600"}}); got != clock.Now().Unix() {
+		t.Errorf("max_age=600 after 20 minutes: auth_time %d, want now %d", got, clock.Now().Unix())
+	}
+	clock.Advance(time.Minute)
+	renewed := clock.Now().Add(-time.Minute).Unix()
+	if got := authTime(nil); got != renewed {
+		t.Errorf("after max_age the session is the new one: auth_time %d, want %d", got, renewed)
+	}
+	if got := authTime(url.Values{"prompt": {"login"}}); got != clock.Now().Unix() {
+		t.Errorf("prompt=login: auth_time %d, want now %d", got, clock.Now().Unix())
+	}
+	clock.Advance(time.Minute)
+	if got := authTime(url.Values{"max_age": {"0"}}); got != clock.Now().Unix() {
+		t.Errorf("max_age=0: auth_time %d, want now %d", got, clock.Now().Unix())
+	}
+	clock.Advance(time.Minute)
+	getPage(t, idp.BrowserBase()+"/organizations/oauth2/v2.0/logout")
+	if got := authTime(nil); got != clock.Now().Unix() {
+		t.Errorf("after sign-out: auth_time %d, want now %d", got, clock.Now().Unix())
+	}
+	for _, bad := range []string{"-1", "ten", "1.5"} {
+		_, challenge := newPKCE()
+		params := authorizeParams(hint, challenge)
+		params.Set("max_age", bad)
+		resp, _ := authorize(t, idp, "organizations", params)
+		if q := redirectQuery(t, resp); q.Get("error") != "invalid_request" {
+			t.Errorf("max_age=%s: %v", bad, q)
+		}
+	}
 }
 
 func TestLogout(t *testing.T) {

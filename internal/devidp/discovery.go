@@ -51,7 +51,7 @@ func (p *IdP) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		ResponseModesSupported:            []string{"query"},
 		ScopesSupported:                   []string{"openid", "profile", "email", "offline_access"},
 		SubjectTypesSupported:             []string{"pairwise"},
-		ClaimsSupported:                   []string{"sub", "iss", "aud", "exp", "iat", "nbf", "nonce", "tid", "oid", "name", "preferred_username", "roles", "ver"},
+		ClaimsSupported:                   []string{"sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "tid", "oid", "name", "preferred_username", "roles", "ver"},
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "private_key_jwt"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		RequestURIParameterSupported:      false,

@@ -47,6 +47,8 @@ const (
 	RolesWrongCase       Fault = "roles-wrong-case"       // "roles": ["portal.admin"]
 	RolesPadded          Fault = "roles-padded"           // "roles": [" Portal.Admin"]
 	RolesUnknown         Fault = "roles-unknown"          // "roles": ["Portal.Superuser"]
+	StaleAuthTime        Fault = "stale-auth-time"        // auth_time two hours ago, as from an IdP that ignored max_age and prompt=login
+	MissingAuthTime      Fault = "missing-auth-time"      // no auth_time claim (Entra sends it only as an optional claim)
 )
 
 // ForeignTenantID is the tenant of the ForeignTenant fault's tokens.
@@ -59,6 +61,7 @@ var knownFaults = []Fault{
 	FaultNone, WrongIssuer, WrongAudience, ForeignTenant, IssuerTenantMismatch, Expired, NotYetValid,
 	WrongNonce, MissingNonce, AlgNone, HS256WithPublicKey, UnknownKid, ForeignKey, Truncated, HugePayload,
 	MissingOID, NoIDToken, RolesMissing, RolesEmpty, RolesWrongCase, RolesPadded, RolesUnknown,
+	StaleAuthTime, MissingAuthTime,
 }
 
 // NextTokenFaults queues faults for the next token responses, one consumed by
@@ -87,8 +90,9 @@ func (p *IdP) nextFault() Fault {
 	return f
 }
 
-// idToken returns the persona's signed ID token, with fault built in.
-func (p *IdP) idToken(now time.Time, persona Persona, nonce string, fault Fault) string {
+// idToken returns the persona's signed ID token, with fault built in;
+// authTime is when the persona last authenticated (auth_time).
+func (p *IdP) idToken(now time.Time, persona Persona, authTime time.Time, nonce string, fault Fault) string {
 	tid := persona.TenantID
 	oid := persona.ObjectID.String()
 	sum := sha256.Sum256([]byte(oid + ":" + p.clientID))
@@ -97,6 +101,7 @@ func (p *IdP) idToken(now time.Time, persona Persona, nonce string, fault Fault)
 		"aud":                p.clientID,
 		"iat":                now.Unix(),
 		"nbf":                now.Unix(),
+		"auth_time":          authTime.Unix(),
 		"exp":                now.Add(tokenLifetime).Unix(),
 		"tid":                tid.String(),
 		"oid":                oid,
@@ -158,6 +163,10 @@ func (p *IdP) idToken(now time.Time, persona Persona, nonce string, fault Fault)
 		claims["roles"] = []string{" Portal.Admin"}
 	case RolesUnknown:
 		claims["roles"] = []string{"Portal.Superuser"}
+	case StaleAuthTime:
+		claims["auth_time"] = now.Add(-2 * time.Hour).Unix()
+	case MissingAuthTime:
+		delete(claims, "auth_time")
 	}
 
 	signingInput := encodeSegment(header) + "." + encodeSegment(claims)

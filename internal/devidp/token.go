@@ -34,6 +34,7 @@ type authCode struct {
 	persona                                 Persona
 	scope                                   string // from authorize, normalized
 	issued                                  time.Time
+	authTime                                time.Time // when the persona last authenticated (auth_time)
 	redeemed                                bool
 	refreshToken                            string // issued on redemption; revoked when the code is replayed
 }
@@ -44,6 +45,7 @@ type refreshGrant struct {
 	tenant   tenantPath
 	persona  Persona
 	scope    string
+	authTime time.Time // a refreshed ID token keeps the sign-in's auth_time
 }
 
 // tokenResponse is the token endpoint's success answer, with Entra's names.
@@ -171,7 +173,7 @@ func (p *IdP) redeemCode(w http.ResponseWriter, t tenantPath, code, redirectURI,
 	if scope == "" {
 		scope = c.scope
 	}
-	p.respondWithTokens(w, now, c.persona, c.nonce, scope, refresh)
+	p.respondWithTokens(w, now, c.persona, c.authTime, c.nonce, scope, refresh)
 }
 
 // spendCode marks the code redeemed, whatever the outcome of the checks after
@@ -203,7 +205,7 @@ func (p *IdP) spendCode(now time.Time, t tenantPath, code, redirectURI, verifier
 		return authCode{}, "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request."
 	}
 	c.refreshToken = refresh
-	p.refreshGrants[refresh] = refreshGrant{clientID: c.clientID, tenant: c.tenant, persona: c.persona, scope: c.scope}
+	p.refreshGrants[refresh] = refreshGrant{clientID: c.clientID, tenant: c.tenant, persona: c.persona, scope: c.scope, authTime: c.authTime}
 	return *c, ""
 }
 
@@ -235,12 +237,12 @@ func (p *IdP) redeemRefreshToken(w http.ResponseWriter, t tenantPath, token, sco
 	if scope == "" {
 		scope = g.scope
 	}
-	p.respondWithTokens(w, now, g.persona, "", scope, refresh)
+	p.respondWithTokens(w, now, g.persona, g.authTime, "", scope, refresh)
 }
 
 // respondWithTokens answers 200 with fresh tokens for the persona, applying
 // the next queued fault to the ID token.
-func (p *IdP) respondWithTokens(w http.ResponseWriter, now time.Time, persona Persona, nonce, scope, refresh string) {
+func (p *IdP) respondWithTokens(w http.ResponseWriter, now time.Time, persona Persona, authTime time.Time, nonce, scope, refresh string) {
 	fault := p.nextFault()
 	info, _ := json.Marshal(struct {
 		UID  string `json:"uid"`
@@ -257,7 +259,7 @@ func (p *IdP) respondWithTokens(w http.ResponseWriter, now time.Time, persona Pe
 	}
 	p.remember(now, resp.AccessToken, AccessGrant{Tenant: persona.TenantID, ObjectID: persona.ObjectID, Scopes: strings.Fields(scope), Expires: now.Add(tokenLifetime)})
 	if fault != NoIDToken {
-		resp.IDToken = p.idToken(now, persona, nonce, fault)
+		resp.IDToken = p.idToken(now, persona, authTime, nonce, fault)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

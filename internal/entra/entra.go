@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,9 +163,12 @@ func (a *Authenticator) client(c cache.ExportReplace) (confidential.Client, erro
 }
 
 // BeginSignIn starts a sign-in: it returns the URL to send the browser to
-// and the SignIn to keep in the session until the callback.
-func (a *Authenticator) BeginSignIn(ctx context.Context, loginHint, returnTo string) (string, portal.SignIn, error) {
-	l := portal.SignIn{State: randomToken(), Nonce: randomToken(), Verifier: randomToken(), ReturnTo: returnTo, Started: a.cfg.Now()}
+// and the SignIn to keep in the session until the callback. A maxAge > 0
+// asks Entra to make the person authenticate again (max_age and
+// prompt=login; OpenID Connect Core 3.1.2.1): Entra then sends an
+// auth_time no older than maxAge, which the caller still checks.
+func (a *Authenticator) BeginSignIn(ctx context.Context, loginHint, returnTo string, maxAge time.Duration) (string, portal.SignIn, error) {
+	l := portal.SignIn{State: randomToken(), Nonce: randomToken(), Verifier: randomToken(), ReturnTo: returnTo, Started: a.cfg.Now(), MaxAge: maxAge}
 	var opts []confidential.AuthCodeURLOption
 	if loginHint != "" {
 		opts = append(opts, confidential.WithLoginHint(loginHint))
@@ -186,6 +190,12 @@ func (a *Authenticator) BeginSignIn(ctx context.Context, loginHint, returnTo str
 	// A GET callback: a form_post would be a cross-site POST, which
 	// SameSite=Lax cookies and cross-origin protection both (rightly) stop.
 	q.Set("response_mode", "query")
+	if maxAge > 0 {
+		// Both: max_age is the standard's, and Entra's own documentation
+		// promises a new authentication for prompt=login.
+		q.Set("max_age", strconv.FormatInt(int64(max(maxAge/time.Second, 1)), 10))
+		q.Set("prompt", "login")
+	}
 	parsed.RawQuery = q.Encode()
 	return parsed.String(), l, nil
 }
@@ -257,7 +267,9 @@ type claims struct {
 	Name              string   `json:"name"`
 	PreferredUsername string   `json:"preferred_username"`
 	Roles             []string `json:"roles"`
-	IssuedAt          int64    `json:"iat"`
+	// AuthTime is when the person last authenticated to Entra (seconds
+	// since 1970), 0 when the token has no auth_time.
+	AuthTime int64 `json:"auth_time"`
 }
 
 // verify checks the raw ID token: signature against the tenant's JWKS
@@ -298,7 +310,14 @@ func (a *Authenticator) verify(ctx context.Context, p *provider, raw, nonce stri
 		Name:     c.Name,
 		UPN:      c.PreferredUsername,
 		Roles:    a.cfg.RoleNames.FromClaim(c.Roles),
-		AuthTime: time.Unix(c.IssuedAt, 0).UTC(),
+	}
+	// auth_time, not iat: iat is when this token was issued, which a
+	// silent single sign-on makes "now" however long ago the person last
+	// proved who they are. Entra sends auth_time only as an optional claim
+	// (or when max_age is asked for): without it AuthTime stays zero, which
+	// is never a fresh sign-in (portal.User.SignedInWithin).
+	if c.AuthTime > 0 {
+		u.AuthTime = time.Unix(c.AuthTime, 0).UTC()
 	}
 	if u.Name == "" {
 		u.Name = u.UPN

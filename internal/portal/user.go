@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"slices"
 	"time"
@@ -68,8 +69,34 @@ type User struct {
 	Name     string
 	UPN      string // preferred_username: for display only
 	Roles    []Role
-	// AuthTime is when the person last proved who they are to Entra.
+	// AuthTime is when the person last proved who they are to Entra: the
+	// verified ID token's auth_time, zero when the token had none.
 	AuthTime time.Time
+}
+
+// ErrSignInNotFresh is inside the EFORBIDDEN error of an act that asks for
+// a recent sign-in (revoking a resource account, applying a bulk plan that
+// revokes) when the person's last one is older than the window, or unknown.
+var ErrSignInNotFresh = errors.New("a fresh sign-in is needed")
+
+// signInClockSkew is how far in the future an auth_time may lie and still
+// count: Entra's clock and the portal's differ by a little.
+const signInClockSkew = 5 * time.Minute
+
+// SignedInWithin reports whether u proved who they are to Entra at most
+// window before now. An unknown AuthTime (the token had no auth_time) is
+// never recent, nor is one further in the future than clocks drift.
+func (u User) SignedInWithin(now time.Time, window time.Duration) bool {
+	if u.AuthTime.IsZero() || u.AuthTime.After(now.Add(signInClockSkew)) {
+		return false
+	}
+	return now.Sub(u.AuthTime) <= window
+}
+
+// SameIdentity reports whether u and v are the same person: the same
+// tenant and object ID, whatever their names or roles.
+func (u User) SameIdentity(v User) bool {
+	return u.TenantID == v.TenantID && u.ObjectID == v.ObjectID && !u.ObjectID.IsZero()
 }
 
 // Has reports whether u holds role r.
@@ -149,13 +176,21 @@ type SignIn struct {
 	Verifier string // PKCE code verifier
 	ReturnTo string // a same-origin path, already checked
 	Started  time.Time
+	// MaxAge, when set, asked the provider for an authentication no older
+	// than this (a fresh sign-in before a destructive act).
+	MaxAge time.Duration
+	// For is who asked for that fresh sign-in: the confirmation they
+	// left is given back only to the same person.
+	For User
 }
 
 // Authenticator signs people in with an OpenID Connect provider (Entra ID).
 type Authenticator interface {
 	// BeginSignIn returns the provider URL to send the browser to and the
-	// SignIn to keep in the session until the callback.
-	BeginSignIn(ctx context.Context, loginHint, returnTo string) (redirect string, s SignIn, err error)
+	// SignIn to keep in the session until the callback. maxAge > 0 asks
+	// the provider for an authentication at most that old (the person
+	// signs in again); 0 for an ordinary sign-in.
+	BeginSignIn(ctx context.Context, loginHint, returnTo string, maxAge time.Duration) (redirect string, s SignIn, err error)
 	// CompleteSignIn checks the callback's query against s, redeems the code
 	// and verifies the ID token. Failures are EUNAUTHORIZED (or EUNAVAILABLE
 	// when the provider cannot be reached). The tokens, if any (Graph on),
