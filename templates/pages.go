@@ -8,11 +8,17 @@ type HomeView struct {
 	// Failing are the readiness checks that do not pass, for admins and
 	// auditors: what stops access from working, and the fix.
 	Failing []CheckView
+	// Readiness is the tenant's checks as last run, for admins and
+	// auditors: the titles of those that do not pass, and when.
+	MayReadiness       bool
+	ReadinessFailing   []string
+	ReadinessCheckedAt string // "" when they never ran on this instance
 }
 
 // CheckView is one readiness check as shown.
 type CheckView struct {
-	Title, State, StateLabel, Reason, Fix, CheckedAt string
+	Name, Title, State, StateLabel, Reason, Fix, CheckedAt string
+	Items                                                  []CheckItemView
 }
 
 // ErrorView is an error page: a sentence people can act on and the request

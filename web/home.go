@@ -29,7 +29,14 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 			// At most homeProbeAge old: an admin learns soon that the
 			// portal cannot call ACS, without each visit calling it.
 			if c, err := s.deps.Access.ACSAccess(r.Context(), s.who(r), homeProbeAge); err == nil && c.State != portal.CheckPass {
-				h.Failing = append(h.Failing, checkView(c))
+				h.Failing = append(h.Failing, s.checkView(s.who(r), c))
+			}
+			h.MayReadiness = true
+			if last, ok := s.deps.Access.LastTenantChecks(s.who(r)); ok {
+				h.ReadinessCheckedAt = displayTime(last.CheckedAt)
+				for _, c := range last.Failing() {
+					h.ReadinessFailing = append(h.ReadinessFailing, c.Title+" — "+c.State.Label())
+				}
 			}
 		}
 		s.render(w, r, http.StatusOK, templates.Home(s.page(w, r, "Home"), h))
@@ -39,12 +46,6 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 // homeProbeAge is how old a probe of the portal's access to ACS the home
 // page shows.
 const homeProbeAge = 5 * time.Minute
-
-// checkView is a readiness check as pages show it.
-func checkView(c portal.Check) templates.CheckView {
-	return templates.CheckView{Title: c.Title, State: string(c.State), StateLabel: c.State.Label(), Reason: c.Reason, Fix: c.Fix,
-		CheckedAt: c.CheckedAt.UTC().Format("2006-01-02 15:04:05 UTC")}
-}
 
 // handleNoAccess explains that the person holds no portal role. GET /no-access
 func (s *Server) handleNoAccess(w http.ResponseWriter, r *http.Request) {

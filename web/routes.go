@@ -79,6 +79,8 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/audit", auditors, s.handleAudit)
 	s.handle(r, "GET", "/audit.csv", auditors, s.handleAuditCSV)
 	s.handle(r, "GET", "/assignments.csv", auditors, s.handleAssignmentsCSV)
+	s.handle(r, "GET", "/readiness", auditors, s.handleReadiness)
+	s.handle(r, "POST", "/readiness", auditors, s.handleCheckAgain)
 
 	return r
 }

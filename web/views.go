@@ -222,7 +222,8 @@ func navigation(u *portal.User) []templates.NavItem {
 		templates.NavItem{Key: "drift", Label: "Drift report", Href: "/drift"},
 		templates.NavItem{Key: "expiries", Label: "Expiring", Href: "/expiries"})
 	if u.HasAny(portal.RoleAdmin, portal.RoleAuditor) {
-		nav = append(nav, templates.NavItem{Key: "audit", Label: "Audit log", Href: "/audit"})
+		nav = append(nav, templates.NavItem{Key: "readiness", Label: "Will it work?", Href: "/readiness"},
+			templates.NavItem{Key: "audit", Label: "Audit log", Href: "/audit"})
 	}
 	return nav
 }

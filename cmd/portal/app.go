@@ -86,7 +86,8 @@ func assemble(a adapters) (*app, error) {
 	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
 		FreshSignIn:             cmp.Or(a.FreshSignIn, defaultFreshSignIn),
 		ResourceAccountSpelling: a.ACS.ResourceAccountSpelling,
-		Directory:               a.Directory, ACSResourceID: a.ACSResourceID})
+		Directory:               a.Directory, ACSResourceID: a.ACSResourceID, KnownApps: a.KnownApps,
+		ReadinessDirectory: readinessDirectory(a.Directory)})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}
 	expirer := &jobs.Expirer{Service: service, Locks: db, Grace: a.ExpiryGrace, Logger: logger}
 	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
@@ -124,6 +125,13 @@ func assemble(a adapters) (*app, error) {
 		p.background = append(p.background, func(ctx context.Context) { serveUntilDone(ctx, metricsServer(m), mln) })
 	}
 	return p, nil
+}
+
+// readinessDirectory is the Graph adapter's reads for the readiness
+// checks, when it makes them (nil: those checks say unknown).
+func readinessDirectory(d portal.Directory) portal.ReadinessDirectory {
+	rd, _ := d.(portal.ReadinessDirectory)
+	return rd
 }
 
 // probeAtStart says in the log, once the portal runs, whether it may call

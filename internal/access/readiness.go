@@ -192,6 +192,22 @@ func (s *Readiness) TenantChecks(ctx context.Context, who Who, token GraphToken,
 	return r, nil
 }
 
+// LastTenantChecks are the person's tenant's checks as last run, without
+// running them (for the home page); false when they never ran here.
+func (s *Readiness) LastTenantChecks(who Who) (TenantReadiness, bool) {
+	if !MayReadAudit(who.User) {
+		return TenantReadiness{}, false
+	}
+	s.mu.Lock()
+	t := s.tenants[who.User.TenantID]
+	s.mu.Unlock()
+	if t == nil || !t.mu.TryLock() { // never, or running now
+		return TenantReadiness{}, false
+	}
+	defer t.mu.Unlock()
+	return t.last, !t.last.CheckedAt.IsZero()
+}
+
 // tenantChecks is one tenant's last run; mu is held while one runs.
 type tenantChecks struct {
 	mu   sync.Mutex

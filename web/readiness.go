@@ -1,0 +1,63 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/templates"
+)
+
+// handleReadiness shows whether access will work in the person's tenant:
+// every check, with what was found and the fix. Checks older than
+// access.ReadinessMaxAge are run again first. GET /readiness
+func (s *Server) handleReadiness(w http.ResponseWriter, r *http.Request) {
+	s.showReadiness(w, r, false)
+}
+
+// handleCheckAgain runs the checks now and shows them. It changes nothing
+// but what the portal knows, so auditors may ask too. POST /readiness
+func (s *Server) handleCheckAgain(w http.ResponseWriter, r *http.Request) {
+	s.showReadiness(w, r, true)
+}
+
+func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again bool) {
+	who := s.who(r)
+	t, err := s.deps.Access.TenantChecks(r.Context(), who, s.graphToken(r), again)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := templates.ReadinessView{CheckedAt: displayTime(t.CheckedAt)}
+	for _, c := range t.Checks {
+		if c.State == portal.CheckPass {
+			v.Passing++
+		}
+		v.Checks = append(v.Checks, s.checkView(who, c))
+	}
+	s.render(w, r, http.StatusOK, templates.ReadinessPage(s.page(w, r, "Will it work?", "readiness"), v))
+}
+
+// checkView is a readiness check as pages show it, with the fixes the
+// person may make from here.
+func (s *Server) checkView(who access.Who, c portal.Check) templates.CheckView {
+	v := templates.CheckView{Name: c.Name, Title: c.Title, State: string(c.State), StateLabel: c.State.Label(), Reason: c.Reason, Fix: c.Fix,
+		CheckedAt: c.CheckedAt.UTC().Format("2006-01-02 15:04:05 UTC")}
+	for _, it := range c.Items {
+		iv := templates.CheckItemView{ObjectID: it.ObjectID.String(), Label: it.Label, Problem: it.Problem, Fix: it.Fix}
+		if it.Consent && access.MayChange(who.User, portal.KindResourceAccount) == nil {
+			label := it.Label
+			if label == "" {
+				label = "Resource account " + access.ShortID(it.ObjectID.String())
+			}
+			iv.ConsentHref = "/assignments/new?" + url.Values{"objectId": {it.ObjectID.String()}, "kind": {portal.KindResourceAccount.String()},
+				"label": {label}}.Encode()
+		}
+		if it.Revoke && access.MayChange(who.User, it.Kind) == nil {
+			iv.RevokeHref = "/assignments/" + it.ObjectID.String() + "/delete"
+		}
+		v.Items = append(v.Items, iv)
+	}
+	return v
+}
