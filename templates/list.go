@@ -2,9 +2,12 @@ package templates
 
 // ListView is the assignments list page (and its results fragment).
 type ListView struct {
-	Query     string
-	Kinds     []Option
-	States    []Option
+	Query  string
+	Kinds  []Option
+	States []Option
+	// Readiness is the "not ready" filter, when the readiness checks have
+	// run (admins and auditors).
+	Readiness []Option
 	Sort      string
 	Desc      bool
 	Sorts     []SortLink

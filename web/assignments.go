@@ -80,11 +80,14 @@ type listQuery struct {
 	filter portal.InventoryFilter
 	page   int
 	size   int
+	// notReady keeps the assignments the readiness checks' last run found
+	// unable to work (ready=no).
+	notReady bool
 }
 
 func parseListQuery(q url.Values) (listQuery, error) {
 	lq := listQuery{page: 1, size: defaultPageSize}
-	s, err := singles(q, "q", "kind", "state", "sort", "desc", "page", "size")
+	s, err := singles(q, "q", "kind", "state", "ready", "sort", "desc", "page", "size")
 	if err != nil {
 		return lq, err
 	}
@@ -103,6 +106,13 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		if lq.filter.State, err = portal.ParseVerifyState(s["state"]); err != nil {
 			return lq, err
 		}
+	}
+	switch s["ready"] {
+	case "":
+	case "no":
+		lq.notReady = true
+	default:
+		return lq, portal.Errorf(portal.EINVALID, "The readiness filter is ready=no, or none.")
 	}
 	if v := portal.InventorySort(s["sort"]); v != "" {
 		if !slices.Contains(portal.InventorySorts, v) {
@@ -136,6 +146,9 @@ func (lq listQuery) url(page int, sort portal.InventorySort, desc bool) string {
 	}
 	if lq.filter.State != "" {
 		v.Set("state", string(lq.filter.State))
+	}
+	if lq.notReady {
+		v.Set("ready", "no")
 	}
 	if sort != "" && sort != portal.SortUpdated {
 		v.Set("sort", string(sort))
@@ -185,6 +198,17 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		mayGrant:  who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
 		mayExport: access.MayReadAudit(who.User),
 	}
+	// The readiness checks' last run, for admins and auditors: the "not
+	// ready" filter and its count. A new run is a new rendering.
+	readiness, checked := s.deps.Access.LastTenantChecks(who)
+	key.readiness = readiness.CheckedAt.UnixNano()
+	if lq.notReady {
+		if !checked {
+			s.renderError(w, r, portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first."))
+			return
+		}
+		lq.filter.Objects = append([]portal.GUID{}, readiness.NotReady()...) // none is an empty set, not no filter
+	}
 	list, err := s.deps.Access.InventoryList(r.Context(), who)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -205,6 +229,13 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		nb := s.names(r, req)
 		note = nb.note()
 		v := s.listView(lq, key, res, nb)
+		if checked {
+			// Counted among the rows, as the other filters are: a check
+			// also names objects that have no assignment (yet).
+			notReady, _ := list.Page(portal.InventoryFilter{Objects: append([]portal.GUID{}, readiness.NotReady()...), Limit: 1})
+			v.Readiness = []templates.Option{{Value: "", Label: "Any", Count: -1},
+				{Value: "no", Label: "Not ready", Count: notReady.Matched, Selected: lq.notReady}}
+		}
 		html, err := renderBytes(r.Context(), templates.AssignmentResults(v))
 		if err != nil {
 			s.renderError(w, r, err)
@@ -236,7 +267,7 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 		Total:     res.Counts.All,
 		Page:      lq.page,
 		Pages:     max(1, (res.Matched+lq.size-1)/lq.size),
-		Filtered:  lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "",
+		Filtered:  lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "" || lq.notReady,
 		MayGrant:  key.mayGrant,
 		MayExport: key.mayExport,
 		ExportURL: "/assignments.csv",

@@ -112,7 +112,11 @@ func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := s.newCSVExport(w, r, "assignments", "objectId", "kind", "clientIds", "label", "state", "verifiedAt", "createdAt", "createdBy",
-		"updatedAt", "updatedBy", "version", "displayName", "userPrincipalName", "phoneNumber", "inDirectory", "namesFetchedAt", "clientNames")
+		"updatedAt", "updatedBy", "version", "displayName", "userPrincipalName", "phoneNumber", "inDirectory", "namesFetchedAt", "clientNames",
+		"ready", "readinessReasons")
+	// As of the readiness checks' last run (never run: unknown); the
+	// columns come last, so the others keep their places.
+	readiness, _ := s.deps.Access.LastTenantChecks(who)
 	err := s.deps.Access.ExportItems(r.Context(), who, func(items []portal.InventoryItem) error {
 		objects := make([]portal.GUID, len(items))
 		var appIDs []portal.GUID
@@ -135,10 +139,12 @@ func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 				for _, id := range it.ClientIDs {
 					clientNames = append(clientNames, exportAppName(s.appName(id), apps[id]))
 				}
+				ready, reasons := readiness.Ready(it)
 				err := csvRow(cw, it.ObjectID.String(), it.Kind.String(), strings.Join(guidStrings(it.ClientIDs), ";"), it.Label,
 					string(it.State), csvTime(it.VerifiedAt), csvTime(it.CreatedAt), actorName(it.CreatedBy),
 					csvTime(it.UpdatedAt), actorName(it.UpdatedBy), strconv.FormatInt(it.Version, 10),
-					n.DisplayName, n.UPN, n.Phone, inDirectory(n), csvTime(n.FetchedAt), strings.Join(clientNames, ";"))
+					n.DisplayName, n.UPN, n.Phone, inDirectory(n), csvTime(n.FetchedAt), strings.Join(clientNames, ";"),
+					ready, strings.Join(reasons, "; "))
 				if err != nil {
 					return err
 				}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 
@@ -60,4 +61,36 @@ func (s *Server) checkView(who access.Who, c portal.Check) templates.CheckView {
 		v.Items = append(v.Items, iv)
 	}
 	return v
+}
+
+// handleAssignmentReadiness shows one assignment's chain: a fragment for
+// htmx (the assignment page loads it after itself), a page without.
+// GET /assignments/{objectId}/readiness
+func (s *Server) handleAssignmentReadiness(w http.ResponseWriter, r *http.Request) {
+	id, err := objectIDParam(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	who := s.who(r)
+	item, err := s.deps.Access.Item(r.Context(), who, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	checks, err := s.deps.Access.AssignmentChecks(r.Context(), who, s.graphToken(r), item)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	var views []templates.CheckView
+	for _, c := range checks {
+		views = append(views, s.checkView(who, c))
+	}
+	if wantsFragment(r) {
+		s.render(w, r, http.StatusOK, templates.AssignmentReadiness(id.String(), views, true))
+		return
+	}
+	title := "Will it work? " + cmp.Or(item.Label, id.String())
+	s.render(w, r, http.StatusOK, templates.AssignmentReadinessPage(s.page(w, r, title, "assignments"), title, id.String(), views))
 }

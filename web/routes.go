@@ -41,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	// tenant, and refuse again what a role may not do to a kind.
 	s.handle(r, "GET", "/assignments", readers, s.handleAssignmentList)
 	s.handle(r, "GET", "/assignments/{objectId}", readers, s.handleAssignmentDetail)
+	s.handle(r, "GET", "/assignments/{objectId}/readiness", readers, s.handleAssignmentReadiness)
 	s.handle(r, "GET", "/lookup", readers, s.handleLookup)
 	s.handle(r, "GET", "/drift", readers, s.handleDrift)
 	s.handle(r, "POST", "/names/refresh", readers, s.handleRefreshNames)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -81,7 +82,7 @@ func (s *Readiness) ProbeACS(ctx context.Context, tenant portal.GUID, maxAge tim
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.last.CheckedAt.IsZero() && s.now().Sub(p.last.CheckedAt) <= maxAge {
+	if maxAge > 0 && !p.last.CheckedAt.IsZero() && s.now().Sub(p.last.CheckedAt) <= maxAge { // 0: now, whatever the clock says
 		return p.last
 	}
 	// Not cut short by the request that asked: its answer serves the next.
@@ -134,6 +135,100 @@ type TenantReadiness struct {
 	Checks []portal.Check // in the order pages show them
 	// CheckedAt is when they were run; zero when never.
 	CheckedAt time.Time
+	verdicts  verdicts
+}
+
+// Ready says, as of the last run, whether item's access can work: "yes",
+// "no" (with why) or "unknown" (a check it depends on could not run, or
+// it was granted since). For the assignments export.
+func (t TenantReadiness) Ready(item portal.InventoryItem) (ready string, reasons []string) {
+	v := t.verdicts
+	switch {
+	case t.CheckedAt.IsZero():
+		return "unknown", []string{"Not checked yet."}
+	case len(v.everyone) > 0:
+		return "no", v.everyone
+	case len(v.notReady[item.ObjectID]) > 0:
+		return "no", v.notReady[item.ObjectID]
+	case !v.known[item.ObjectID]:
+		return "unknown", []string{cmpOr(v.unknown[item.Kind], "Granted since the last check.")}
+	}
+	return "yes", nil
+}
+
+// NotReady are the objects whose access cannot work, as of the last run:
+// every assignment when the whole tenant fails (everyone), else those a
+// check found wanting, with people whose every app cannot act for them.
+func (t TenantReadiness) NotReady() []portal.GUID {
+	if len(t.verdicts.everyone) > 0 {
+		return t.verdicts.all
+	}
+	return slices.Collect(maps.Keys(t.verdicts.notReady))
+}
+
+// verdicts are a run's answers per object.
+type verdicts struct {
+	everyone []string                        // tenant-wide reasons: no access can work
+	notReady map[portal.GUID][]string        // objects that cannot, with why
+	known    map[portal.GUID]bool            // objects the run had an answer for
+	all      []portal.GUID                   // every assignment the run saw
+	unknown  map[portal.PrincipalKind]string // why a kind's check said unknown
+}
+
+// verdictsOf reads the checks as answers per object of inv.
+func verdictsOf(checks []portal.Check, inv chainInventory) verdicts {
+	v := verdicts{notReady: map[portal.GUID][]string{}, known: map[portal.GUID]bool{}, unknown: map[portal.PrincipalKind]string{}}
+	appFails := map[portal.GUID]string{}
+	appUnknown := map[portal.GUID]bool{}
+	for _, c := range checks {
+		switch {
+		case c.Name == CheckACSAccess || c.Name == "acs-first-party":
+			if c.State == portal.CheckFail {
+				v.everyone = append(v.everyone, c.Title+": no. "+c.Reason)
+			}
+		case strings.HasPrefix(c.Name, "app:"):
+			app, _ := portal.ParseGUID(strings.TrimPrefix(c.Name, "app:"))
+			switch c.State {
+			case portal.CheckFail:
+				appFails[app] = c.Title + ": no. " + c.Reason
+			case portal.CheckUnknown:
+				appUnknown[app] = true
+			}
+		case c.Name == "people" || c.Name == "resource-accounts":
+			kind := map[string]portal.PrincipalKind{"people": portal.KindUser, "resource-accounts": portal.KindResourceAccount}[c.Name]
+			if c.State == portal.CheckUnknown {
+				v.unknown[kind] = c.Reason
+				continue
+			}
+			for _, it := range c.Items {
+				v.notReady[it.ObjectID] = append(v.notReady[it.ObjectID], it.Problem)
+			}
+		}
+	}
+	v.all = append(slices.Collect(maps.Keys(inv.resourceAccounts)), inv.people...)
+	if _, ok := v.unknown[portal.KindResourceAccount]; !ok {
+		for id := range inv.resourceAccounts {
+			v.known[id] = true
+		}
+	}
+	for _, id := range inv.people {
+		apps := inv.userApps[id]
+		var why []string
+		unknownApp := false
+		for _, app := range apps {
+			if r, ok := appFails[app]; ok {
+				why = append(why, r)
+			}
+			unknownApp = unknownApp || appUnknown[app]
+		}
+		if len(apps) > 0 && len(why) == len(apps) {
+			v.notReady[id] = append(v.notReady[id], why...)
+		}
+		if _, ok := v.unknown[portal.KindUser]; (!ok && !unknownApp) || len(v.notReady[id]) > 0 {
+			v.known[id] = true
+		}
+	}
+	return v
 }
 
 // Failing are the checks that do not pass.
@@ -186,8 +281,10 @@ func (s *Readiness) TenantChecks(ctx context.Context, who Who, token GraphToken,
 		maxAge = 0
 	}
 	r := TenantReadiness{Checks: []portal.Check{s.ProbeACS(rctx, tenant, maxAge)}}
-	r.Checks = append(r.Checks, s.chainChecks(rctx, who, token, t)...)
+	chain, inv := s.chainChecks(rctx, who, token, t)
+	r.Checks = append(r.Checks, chain...)
 	r.CheckedAt = s.now()
+	r.verdicts = verdictsOf(r.Checks, inv)
 	t.last = r
 	return r, nil
 }
@@ -219,7 +316,7 @@ type tenantChecks struct {
 
 // chainChecks are the checks that read Graph: the ACS first-party app,
 // each calling-client app, resource accounts, people with access.
-func (s *Readiness) chainChecks(ctx context.Context, who Who, token GraphToken, t *tenantChecks) []portal.Check {
+func (s *Readiness) chainChecks(ctx context.Context, who Who, token GraphToken, t *tenantChecks) ([]portal.Check, chainInventory) {
 	now := s.now()
 	unknownAll := func(why string) []portal.Check {
 		var out []portal.Check
@@ -231,27 +328,29 @@ func (s *Readiness) chainChecks(ctx context.Context, who Who, token GraphToken, 
 		}
 		return out
 	}
+	// The inventory first: the verdicts per assignment need it even when
+	// Graph cannot be asked (the ACS probe may still fail them all).
+	inv, err := s.inventory(ctx, who.User.TenantID)
+	if err != nil {
+		return unknownAll("The inventory could not be read: " + portal.ErrorMessage(err)), chainInventory{}
+	}
 	if s.dir == nil {
-		return unknownAll("The portal does not read Microsoft Graph (PORTAL_GRAPH is off), so it cannot look.")
+		return unknownAll("The portal does not read Microsoft Graph (PORTAL_GRAPH is off), so it cannot look."), inv
 	}
 	tok, err := token(ctx)
 	if err != nil {
-		return unknownAll("No Microsoft Graph token for you: " + portal.ErrorMessage(err) + " Sign out and in again.")
-	}
-	inv, err := s.inventory(ctx, who.User.TenantID)
-	if err != nil {
-		return unknownAll("The inventory could not be read: " + portal.ErrorMessage(err))
+		return unknownAll("No Microsoft Graph token for you: " + portal.ErrorMessage(err) + " Sign out and in again."), inv
 	}
 	first, acsSP := s.firstParty(ctx, tok, who.User.TenantID)
 	out := []portal.Check{first}
-	out = append(out, s.appChecks(ctx, tok, who.User.TenantID, inv, acsSP)...)
+	out = append(out, s.appChecks(ctx, tok, who.User.TenantID, inv, acsSP, portal.GUID{})...)
 	out = append(out, s.resourceAccountCheck(ctx, tok, inv))
 	out = append(out, s.peopleCheck(ctx, tok, inv, t))
 	s.nameItems(ctx, who.User.TenantID, out)
 	for i := range out {
 		out[i].CheckedAt = s.now()
 	}
-	return out
+	return out, inv
 }
 
 // nameItems names the items that Graph did not, from the names cache.
@@ -280,11 +379,77 @@ func (s *Readiness) nameItems(ctx context.Context, tenant portal.GUID, checks []
 	}
 }
 
+// AssignmentChecks are the links around one assignment, run now with the
+// person's Graph token: the portal's access to ACS and the first-party
+// app's service principal (the tenant's, from its checks at most
+// ReadinessMaxAge old), then for a user: in the directory, enabled,
+// licensed, each of its apps able to act for them; for a resource
+// account: bound here, numbered, on a third-party app, enabled.
+func (s *Readiness) AssignmentChecks(ctx context.Context, who Who, token GraphToken, item portal.InventoryItem) ([]portal.Check, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	if item.TenantID != who.User.TenantID {
+		return nil, portal.Errorf(portal.ENOTFOUND, "No such assignment.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
+	defer cancel()
+	now := s.now()
+	out := []portal.Check{s.ProbeACS(ctx, who.User.TenantID, ReadinessMaxAge)}
+	unknown := func(why string) ([]portal.Check, error) {
+		for _, c := range []portal.Check{firstPartyCheck(), {Name: "object", Title: "The " + item.Kind.Label() + " can use it"}} {
+			c.State, c.Reason, c.CheckedAt = portal.CheckUnknown, why, now
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	if s.dir == nil {
+		return unknown("The portal does not read Microsoft Graph (PORTAL_GRAPH is off), so it cannot look.")
+	}
+	tok, err := token(ctx)
+	if err != nil {
+		return unknown("No Microsoft Graph token for you: " + portal.ErrorMessage(err) + " Sign out and in again.")
+	}
+	first, acsSP := s.firstParty(ctx, tok, who.User.TenantID)
+	out = append(out, first)
+	var own []portal.Check
+	if item.Kind == portal.KindResourceAccount {
+		c := s.resourceAccountCheck(ctx, tok, chainInventory{resourceAccounts: map[portal.GUID]bool{item.ObjectID: true}})
+		c.Name, c.Title = "object", "The resource account sends its calls to this ACS resource"
+		c.Items = slices.DeleteFunc(c.Items, func(it portal.CheckItem) bool { return it.ObjectID != item.ObjectID })
+		if c.State == portal.CheckFail && len(c.Items) == 0 {
+			c.State, c.Reason = portal.CheckPass, "Bound here, numbered, enabled and on a third-party app."
+		}
+		own = append(own, c)
+	} else {
+		c := s.peopleCheck(ctx, tok, chainInventory{people: []portal.GUID{item.ObjectID}}, &tenantChecks{})
+		c.Name, c.Title = "object", "The person is in the directory, enabled and licensed for Teams Phone"
+		if c.State == portal.CheckPass {
+			c.Reason = "In the directory, enabled, with an enabled Teams Phone service plan (MCOEV)."
+		} else if len(c.Items) == 1 {
+			c.Reason, c.Fix, c.Items = c.Items[0].Problem, c.Items[0].Fix, nil
+		}
+		own = append(own, c)
+		names := map[portal.GUID]string{}
+		for _, k := range s.knownApps {
+			names[k.ID] = k.Name
+		}
+		s.nameApps(ctx, who.User.TenantID, item.ClientIDs, names)
+		own = append(own, s.appChecks(ctx, tok, who.User.TenantID, chainInventory{apps: item.ClientIDs, appNames: names}, acsSP, item.ObjectID)...)
+	}
+	out = append(out, own...)
+	for i := range out[1:] {
+		out[i+1].CheckedAt = s.now()
+	}
+	return out, nil
+}
+
 // chainInventory is what the checks need of the tenant's inventory.
 type chainInventory struct {
 	apps             []portal.GUID // in use, and configured
 	appNames         map[portal.GUID]string
 	people           []portal.GUID // users with access, by object ID
+	userApps         map[portal.GUID][]portal.GUID
 	resourceAccounts map[portal.GUID]bool
 }
 
@@ -293,7 +458,7 @@ func (s *Readiness) inventory(ctx context.Context, tenant portal.GUID) (chainInv
 	if err != nil {
 		return chainInventory{}, err
 	}
-	inv := chainInventory{appNames: map[portal.GUID]string{}, resourceAccounts: map[portal.GUID]bool{}}
+	inv := chainInventory{appNames: map[portal.GUID]string{}, resourceAccounts: map[portal.GUID]bool{}, userApps: map[portal.GUID][]portal.GUID{}}
 	seen := map[portal.GUID]bool{}
 	for _, a := range s.knownApps {
 		seen[a.ID], inv.appNames[a.ID] = true, a.Name
@@ -305,6 +470,7 @@ func (s *Readiness) inventory(ctx context.Context, tenant portal.GUID) (chainInv
 			return
 		}
 		inv.people = append(inv.people, it.ObjectID)
+		inv.userApps[it.ObjectID] = it.ClientIDs
 		for _, app := range it.ClientIDs {
 			if !seen[app] {
 				seen[app] = true
@@ -313,7 +479,30 @@ func (s *Readiness) inventory(ctx context.Context, tenant portal.GUID) (chainInv
 		}
 	})
 	slices.SortFunc(inv.people, func(a, b portal.GUID) int { return bytes.Compare(a[:], b[:]) })
+	s.nameApps(ctx, tenant, inv.apps, inv.appNames)
 	return inv, nil
+}
+
+// nameApps adds to names the cached names of the apps it lacks.
+func (s *Readiness) nameApps(ctx context.Context, tenant portal.GUID, apps []portal.GUID, names map[portal.GUID]string) {
+	var missing []portal.GUID
+	for _, a := range apps {
+		if names[a] == "" {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) == 0 || s.store == nil {
+		return
+	}
+	found, err := s.store.Names(ctx, tenant, portal.SpaceApp, missing)
+	if err != nil {
+		return // shown by ID
+	}
+	for id, n := range found {
+		if n.Found && n.DisplayName != "" {
+			names[id] = n.DisplayName
+		}
+	}
 }
 
 func firstPartyCheck() portal.Check {
@@ -350,7 +539,8 @@ func (s *Readiness) firstParty(ctx context.Context, tok string, tenant portal.GU
 // appChecks checks each calling-client app in use or configured: it has a
 // service principal in the tenant, and admin consent to
 // TeamsExtension.ManageCalls on the ACS first-party app.
-func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUID, inv chainInventory, acsSP portal.GUID) []portal.Check {
+// For one person (person not zero), that person's own consent is enough.
+func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUID, inv chainInventory, acsSP, person portal.GUID) []portal.Check {
 	var out []portal.Check
 	for _, app := range inv.apps {
 		name := inv.appNames[app]
@@ -376,20 +566,25 @@ func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUI
 				c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
 				break
 			}
-			admin, people := false, 0
+			admin, own, people := false, false, 0
 			for _, g := range grants {
 				if !slices.ContainsFunc(g.Scopes, func(sc string) bool { return strings.EqualFold(sc, portal.ManageCallsScope) }) {
 					continue
 				}
-				if g.AllPrincipals {
+				switch {
+				case g.AllPrincipals:
 					admin = true
-				} else {
+				case !person.IsZero() && g.PrincipalID == person:
+					own = true
+				default:
 					people++
 				}
 			}
 			switch {
 			case admin:
 				c.State, c.Reason = portal.CheckPass, "Admin consent to TeamsExtension.ManageCalls for every user of the tenant."
+			case own:
+				c.State, c.Reason = portal.CheckPass, "This person consented to TeamsExtension.ManageCalls for themselves (there is no admin consent for everyone)."
 			case people > 0:
 				c.State, c.Fix = portal.CheckFail, consent
 				c.Reason = fmt.Sprintf("No admin consent to TeamsExtension.ManageCalls: only %d %s consented for themselves; everyone else's token exchange fails.", people, oneOrMany(people, "person has", "people have"))

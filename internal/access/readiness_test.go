@@ -279,6 +279,26 @@ func TestTenantChecks(t *testing.T) {
 	if c := checkNamed(t, r, "acs-first-party"); c.State != portal.CheckPass {
 		t.Errorf("first party: %+v", c)
 	}
+	// Per assignment, for the export and the list's "not ready" filter:
+	// alice's only app cannot act for her; bob, carol and dave fail on
+	// their own; room holds.
+	notReady := map[portal.GUID]bool{}
+	for _, id := range r.NotReady() {
+		notReady[id] = true
+	}
+	for id, want := range map[portal.GUID]string{alice: "no", bob: "no", carol: "no", dave: "no", room: "yes"} {
+		it, err := e.svc.Item(ctx, admin, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready, reasons := r.Ready(it)
+		if ready != want || notReady[id] != (want == "no") || (want == "no") != (len(reasons) > 0) {
+			t.Errorf("%s: ready %s %q (in NotReady %v), want %s", id, ready, reasons, notReady[id], want)
+		}
+		if id == alice && !strings.Contains(strings.Join(reasons, " "), "no service principal") {
+			t.Errorf("alice's reasons: %q", reasons)
+		}
+	}
 
 	// The ACS first-party app's service principal gone: consent is
 	// blocked, and the apps' consent cannot be known.
@@ -328,5 +348,70 @@ func TestTenantChecksUnknown(t *testing.T) {
 	}
 	if _, err := e.svc.TenantChecks(ctx, helpdesk, token, false); portal.ErrorCode(err) != portal.EFORBIDDEN {
 		t.Errorf("helpdesk: %v", err)
+	}
+}
+
+// One assignment's own chain: for a person, the directory, the licence
+// and each of their apps (their own consent is enough for them); for a
+// resource account, its binding, number, app and state.
+func TestAssignmentChecks(t *testing.T) {
+	ctx := context.Background()
+	chain := healthyChain()
+	e := newChainEnv(t, chain)
+	e.grant(admin, alice, portal.KindUser, appA, appB)
+	e.grant(admin, room, portal.KindResourceAccount)
+	item := func(id portal.GUID) portal.InventoryItem {
+		it, err := e.svc.Item(ctx, admin, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	checks, err := e.svc.AssignmentChecks(ctx, helpdesk, token, item(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 5 { // ACS, first party, the person, appA, appB
+		t.Fatalf("%d checks: %+v", len(checks), checks)
+	}
+	for _, c := range checks {
+		if c.State != portal.CheckPass {
+			t.Errorf("healthy: %+v", c)
+		}
+	}
+	// Only per-person consent to appB, alice's own among it; alice loses
+	// her licence.
+	chain.grants[appBSP] = []portal.PermissionGrant{{PrincipalID: alice, Scopes: []string{portal.ManageCallsScope}}}
+	chain.users[alice] = portal.UserState{ObjectID: alice, Enabled: true}
+	checks, _ = e.svc.AssignmentChecks(ctx, admin, token, item(alice))
+	for _, c := range checks {
+		switch c.Name {
+		case "object":
+			if c.State != portal.CheckFail || !strings.Contains(c.Reason, "MCOEV") || len(c.Items) != 0 {
+				t.Errorf("person: %+v", c)
+			}
+		case "app:" + appB.String():
+			if c.State != portal.CheckPass || !strings.Contains(c.Reason, "for themselves") {
+				t.Errorf("appB with her own consent: %+v", c)
+			}
+		}
+	}
+	// The resource account bound elsewhere, with no number.
+	chain.accounts[0].ACSResourceID = "other"
+	checks, _ = e.svc.AssignmentChecks(ctx, admin, token, item(room))
+	own := checks[len(checks)-1]
+	if own.Name != "object" || own.State != portal.CheckFail || len(own.Items) != 1 || !strings.Contains(own.Items[0].Problem, "bound to another ACS resource") {
+		t.Errorf("room: %+v", own)
+	}
+	chain.accounts[0].ACSResourceID = hereID
+	checks, _ = e.svc.AssignmentChecks(ctx, admin, token, item(room))
+	if own := checks[len(checks)-1]; own.State != portal.CheckPass {
+		t.Errorf("room bound here again: %+v", own)
+	}
+	// Another tenant's assignment is not theirs to check.
+	other := item(room)
+	other.TenantID = fabrikam
+	if _, err := e.svc.AssignmentChecks(ctx, admin, token, other); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("another tenant's: %v", err)
 	}
 }

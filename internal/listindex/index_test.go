@@ -62,7 +62,8 @@ func (m *model) page(f portal.InventoryFilter) portal.InventoryPage {
 		case portal.KindResourceAccount:
 			page.Counts.ResourceAccounts++
 		}
-		if (f.Kind == portal.KindUnknown || it.Kind == f.Kind) && (f.State == "" || st == f.State) && (q == "" || m.holds(it, q)) {
+		if (f.Kind == portal.KindUnknown || it.Kind == f.Kind) && (f.State == "" || st == f.State) && (q == "" || m.holds(it, q)) &&
+			(f.Objects == nil || slices.Contains(f.Objects, it.ObjectID)) {
 			matched = append(matched, it)
 		}
 	}
@@ -203,6 +204,17 @@ func testIndexMatchesModel(t *testing.T) {
 				f.State = portal.VerifyStates[g.rnd.IntN(4)]
 			case 2:
 				f.Kind, f.State = portal.KindUser, portal.VerifyStates[g.rnd.IntN(4)]
+			}
+			if g.rnd.IntN(3) == 0 { // the readiness filter: some objects, one unknown
+				f.Objects = []portal.GUID{{0xfe}}
+				for obj := range m.items {
+					if g.rnd.IntN(3) == 0 {
+						f.Objects = append(f.Objects, obj)
+					}
+				}
+				if g.rnd.IntN(2) == 0 {
+					f.Query = ""
+				}
 			}
 			want := m.page(f)
 			got, err := x.Page(f)

@@ -48,7 +48,28 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 	out := portal.InventoryPage{Counts: x.countsOf(), Items: []portal.InventoryItem{}, Stamp: x.head, NamesRev: x.namesRev}
 	o := &x.orders[s]
 	var ids []uint32
+	var only bitset // f.Objects' live rows; nil: no such restriction
+	if f.Objects != nil {
+		only = newBitset(len(x.rows))
+		for _, obj := range f.Objects {
+			if id, ok := x.byObject[obj]; ok {
+				only.set(id)
+			}
+		}
+	}
 	switch {
+	case q == "" && only != nil:
+		// Few rows, as a rule (those a check found wanting): sorted here.
+		var matched []uint32
+		only.each(func(id uint32) {
+			if mask.has(x.cells[id]) {
+				matched = append(matched, id)
+			}
+		})
+		out.Matched = len(matched)
+		slices.SortFunc(matched, x.comparator(s))
+		from, n := window(out.Matched, offset, limit, f.Desc)
+		ids = matched[from : from+n]
 	case q == "":
 		for c := range uint8(numCells) {
 			if mask.has(c) {
@@ -59,6 +80,17 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 		ids = o.window(x.cells, mask, all, from, n)
 	default:
 		hits, set := x.search(q)
+		if only != nil {
+			// Searches' answers may be shared: restricted in copies.
+			if set != nil {
+				set = slices.Clone(set)
+				for i := range set {
+					set[i] &= only[i]
+				}
+			} else {
+				hits = slices.DeleteFunc(slices.Clone(hits), func(id uint32) bool { return !only.has(id) })
+			}
+		}
 		if set != nil {
 			// Many hits: walk the order, keeping those in the set.
 			set.each(func(id uint32) {

@@ -118,6 +118,9 @@ type InventoryFilter struct {
 	State VerifyState   // "": any
 	Sort  InventorySort // "": SortUpdated
 	Desc  bool          // reverse the sort's natural order
+	// Objects, when not nil, keeps only these objects (the readiness
+	// checks' "not ready" set); an empty non-nil slice keeps none.
+	Objects []GUID
 	// Offset and Limit page the result; Limit 0 means the store's default (50).
 	Offset, Limit int
 }
