@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/teamsphone/portal/internal/portal"
 )
 
 // limiter bounds the calls in flight to ACS. ACS publishes no rate limit for
@@ -165,6 +167,9 @@ func (l *limiter) adapt(req *policy.Request) (*http.Response, error) {
 		slot.held = false
 		l.release()
 	}
+	// Said at every try, also one this call waits out itself: a bulk job
+	// then pauses all its rows and shows why, at once.
+	portal.AskedToWait(ctx, wait)
 	return resp, err
 }
 
