@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"JobRate", testJobRate},
 		{"JobReleaseWithOpenRows", testJobReleaseWithOpenRows},
 		{"JobCounts", testJobCounts},
+		{"JobPause", testJobPause},
 		{"NamesPutGet", testNamesPutGet},
 		{"NamesTenantIsolation", testNamesTenantIsolation},
 		{"NameSpaces", testNameSpaces},
