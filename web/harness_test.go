@@ -27,6 +27,7 @@ import (
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/internal/testclock"
 	"github.com/teamsphone/portal/internal/testwait"
 )
 
@@ -68,7 +69,7 @@ type portalEnv struct {
 	idp    *devidp.IdP
 	db     *sqlite.DB
 	logs   *logSink
-	clock  *fakeClock
+	clock  *testclock.Clock
 	emu    *acsemu.Emulator
 	emuURL string
 	access *access.Service
@@ -83,26 +84,9 @@ type portalEnv struct {
 // testGraphScopes are the delegated Graph permissions test sign-ins ask for.
 var testGraphScopes = []string{graph.ScopeUsers, graph.ScopeResourceAccounts, graph.ScopeApps}
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	t.Helper()
-	e := &portalEnv{t: t, logs: &logSink{}, clock: &fakeClock{t: time.Now()}}
+	e := &portalEnv{t: t, logs: &logSink{}, clock: testclock.New(time.Now())}
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
@@ -229,6 +213,39 @@ func readPage(t testing.TB, resp *http.Response) page {
 // testid returns the text of the first element with data-testid=id, and
 // whether there is one.
 func (p page) testid(id string) (string, bool) {
+	found := p.byTestID(id)
+	if found == nil {
+		return "", false
+	}
+	var sb strings.Builder
+	var text func(*html.Node)
+	text = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			sb.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			text(c)
+		}
+	}
+	text(found)
+	return strings.TrimSpace(sb.String()), true
+}
+
+// attr returns attribute key of the first element with data-testid=id
+// ("" when there is no such element or attribute).
+func (p page) attr(id, key string) string {
+	if n := p.byTestID(id); n != nil {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val
+			}
+		}
+	}
+	return ""
+}
+
+// byTestID is the first element with data-testid=id, or nil.
+func (p page) byTestID(id string) *html.Node {
 	var found *html.Node
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
@@ -248,21 +265,7 @@ func (p page) testid(id string) (string, bool) {
 		}
 	}
 	walk(p.doc)
-	if found == nil {
-		return "", false
-	}
-	var sb strings.Builder
-	var text func(*html.Node)
-	text = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			sb.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			text(c)
-		}
-	}
-	text(found)
-	return strings.TrimSpace(sb.String()), true
+	return found
 }
 
 // signIn signs a persona in through MSAL and the dev IdP and returns the

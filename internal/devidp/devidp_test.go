@@ -28,6 +28,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
 	"github.com/teamsphone/portal/internal/testwait"
 )
 
@@ -66,23 +67,6 @@ func startIdP(t *testing.T, cfg Config) *IdP {
 var browser = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	Timeout:       testwait.Patience,
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func newPKCE() (verifier, challenge string) {
@@ -661,7 +645,7 @@ func TestAuthorizeErrorsGoBackToTheApp(t *testing.T) {
 }
 
 func TestTokenExchange(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	idp := startIdP(t, Config{Now: clock.Now})
 	keys := keySet(t, idp, "organizations")
 	kid, _ := onlyKey(keys)
@@ -772,7 +756,7 @@ func TestTokenAcceptsAssertionWhenConfigured(t *testing.T) {
 }
 
 func TestTokenExchangeErrors(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	idp := startIdP(t, Config{Now: clock.Now})
 	contoso := ContosoTenant.String()
 
@@ -810,7 +794,7 @@ func TestTokenExchangeErrors(t *testing.T) {
 			return f, "organizations"
 		}, grant("AADSTS50148")},
 		{"expired code", func(t *testing.T, c, v string) (url.Values, string) {
-			clock.Advance(10*time.Minute + time.Second)
+			clock.Add(10*time.Minute + time.Second)
 			return codeForm(c, v), "organizations"
 		}, grant("AADSTS70008")},
 		{"unknown code", func(t *testing.T, c, v string) (url.Values, string) { return codeForm(c+"x", v), "organizations" }, grant("AADSTS70000")},
@@ -900,7 +884,7 @@ func TestRefreshToken(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	idp := startIdP(t, Config{Now: clock.Now})
 	keys := keySet(t, idp, "organizations")
 	kid, pub := onlyKey(keys)

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,29 +10,13 @@ import (
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
 	"github.com/teamsphone/portal/internal/testwait"
 )
 
-// testClock is the runner's clock, moved by the test: a pause of ACS's
-// ends when the test says, not after a real wait.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newTestClock is the runner's clock, moved by the test: a pause of
+// ACS's ends when the test says, not after a real wait.
+func newTestClock() *testclock.Clock { return testclock.New(time.Now()) }
 
 // newPauseEnv is a bulkEnv whose client holds a call for no Retry-After
 // longer than 20 ms: ACS's waits in these tests fail the call at once, as
