@@ -624,3 +624,20 @@ func TestClientSaysWhenACSAsksToWait(t *testing.T) {
 		t.Errorf("an answer without Retry-After: %v, heard %v", err, heard)
 	}
 }
+
+// A background call whose work stops waiting while it waits to be tried
+// again (its slot given up after a 429) is not tried again: it ends
+// unsent, at once, without the retry policy's further tries.
+func TestRetryOfStoppedWorkIsNotSent(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfterMs: "50"})
+	stop := make(chan struct{})
+	ctx := portal.WhenAskedToWait(portal.BackgroundUntil(context.Background(), stop), func(time.Duration) { close(stop) })
+	_, call, err := e.client.PutAssignment(ctx, userAssignment(desktop))
+	if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.Contains(portal.ErrorMessage(err), "Not sent to ACS") {
+		t.Errorf("err = %v, want not sent", err)
+	}
+	if n := len(e.emu.Requests()); n != 1 || call.Attempts != 2 {
+		t.Errorf("%d requests over %d attempts; want the throttled one, and a second attempt that sent nothing", n, call.Attempts)
+	}
+}

@@ -173,6 +173,7 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	// flight finish (work); rows waiting to be tried again do not wait.
 	jobCtx, stopJob := context.WithCancel(ctx)
 	defer stopJob()
+	context.AfterFunc(jobCtx, pause.endJob)
 	var cancelled, lost atomic.Bool
 	loseHold := func(err error) {
 		if !lost.Swap(true) {
@@ -318,7 +319,7 @@ func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job 
 	for try := 1; ; try++ {
 		final := time.Since(began) >= b.RetryFor
 		var retry bool
-		res, retry = b.Service.ApplyRow(work, who, job.Justification, row, again, final)
+		res, retry = b.Service.ApplyRow(pause.calls(work), who, job.Justification, row, again, final)
 		if !retry {
 			break
 		}

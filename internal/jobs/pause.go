@@ -33,10 +33,35 @@ type jobPause struct {
 	at, until time.Time // the last ask that extended it, and its end
 	recorded  time.Time // the end the job store holds
 	changed   chan struct{}
+	// stop closes when the job pauses or ends: the calls of its rows
+	// still waiting in the ACS client's queue then give up unsent
+	// (portal.BackgroundUntil), rather than go once the client's own,
+	// shorter pause is over. Tries after it take a new one.
+	stop    chan struct{}
+	stopped bool // the job ended: stop stays closed
 }
 
 func newJobPause(job portal.Job) *jobPause {
-	return &jobPause{at: job.PausedAt, until: job.PausedUntil, recorded: job.PausedUntil, changed: make(chan struct{}, 1)}
+	return &jobPause{at: job.PausedAt, until: job.PausedUntil, recorded: job.PausedUntil, changed: make(chan struct{}, 1),
+		stop: make(chan struct{})}
+}
+
+// calls returns work for the calls of one try of a row: given up unsent if
+// the job pauses or ends before their turn.
+func (p *jobPause) calls(work context.Context) context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return portal.BackgroundUntil(work, p.stop)
+}
+
+// endJob stops the calls of every row waiting for their turn, for good.
+func (p *jobPause) endJob() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.stop)
+	}
 }
 
 // hold pauses the job for wait from at (at most maxJobPause), unless it is
@@ -52,6 +77,10 @@ func (p *jobPause) hold(at time.Time, wait time.Duration) {
 		return
 	}
 	p.at, p.until = at, until
+	if !p.stopped {
+		close(p.stop)
+		p.stop = make(chan struct{})
+	}
 	select {
 	case p.changed <- struct{}{}:
 	default:

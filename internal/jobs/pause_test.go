@@ -134,6 +134,48 @@ func TestBulkPausesForRetryAfter(t *testing.T) {
 	}
 }
 
+// The calls the job had started that wait in the ACS client's queue when
+// ACS pauses the job are not sent once the client's own pause (its bound,
+// 2 s here) is over: they give up unsent, and their rows wait for the job.
+func TestBulkPauseHoldsCallsQueuedInTheClient(t *testing.T) {
+	ctx := context.Background()
+	e := newBulkEnvWith(t, acs.Options{RetryDelay: 5 * time.Millisecond, MaxRetryAfter: 2 * time.Second})
+	e.emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond}) // calls overlap: 16 rows, 8 calls allowed
+	_, job := e.plan(t, grants(40))
+	clock := newTestClock()
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "30"})
+	runner := e.runner(e.db)
+	runner.Now = clock.Now
+	done := make(chan struct{})
+	go func() { runner.RunOnce(ctx); close(done) }()
+	testwait.For(t, "the job to be paused by ACS", func() bool {
+		j, _ := e.db.GetJob(ctx, contoso, job.ID)
+		return !j.PausedUntil.IsZero()
+	})
+	testwait.For(t, "the attempts under way to end", func() bool {
+		began, ended := e.attempts(t)
+		return began > 1 && began == ended
+	})
+	reqs := e.emu.Requests()
+	throttled := reqs[0]
+	for _, r := range reqs {
+		if r.Status == 429 {
+			throttled = r
+		}
+		if r.Time.After(throttled.Time.Add(time.Second)) {
+			t.Errorf("a call sent %v after ACS paused the job", r.Time.Sub(throttled.Time))
+		}
+	}
+	if j, _ := e.db.GetJob(ctx, contoso, job.ID); failedRows(j) != 0 {
+		t.Errorf("rows failed: %v", j.Outcomes)
+	}
+	clock.Add(31 * time.Second)
+	testwait.For(t, "the job to finish", closed(done))
+	if j, _ := e.db.GetJob(ctx, contoso, job.ID); j.State != portal.JobDone || j.Outcomes[portal.OutcomeSuccess] != 40 {
+		t.Errorf("after the pause: %s %v", j.State, j.Outcomes)
+	}
+}
+
 // A row's give-up clock (RetryFor) does not run while ACS has paused the
 // job: a row that fails once more after a pause longer than RetryFor is
 // tried again, not given up.
@@ -239,10 +281,7 @@ func TestBulkResumeWaitsForACSPause(t *testing.T) {
 // call, and a paused background queue holds back nobody else.
 func TestHelpdeskGrantWhileBulkJobSaturatesOrIsPaused(t *testing.T) {
 	ctx := context.Background()
-	// A Retry-After past 10 s fails the call at once, and the client holds
-	// background calls back for 10 s at most (30 s in production: the
-	// calls the job had started finish after it, and the test with them).
-	e := newBulkEnvWith(t, acs.Options{RetryDelay: 50 * time.Millisecond, MaxRetryAfter: 10 * time.Second})
+	e := newBulkEnv(t) // the client's production bounds: a Retry-After past 30 s fails the call
 	e.emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond, Rate: 50})
 	_, job := e.plan(t, grants(2000))
 	helpdesk := access.Who{User: portal.User{TenantID: contoso, ObjectID: portal.MustParseGUID("dc5bfeeb-3feb-4969-9ae9-92f428410341"),
@@ -286,7 +325,7 @@ func TestHelpdeskGrantWhileBulkJobSaturatesOrIsPaused(t *testing.T) {
 	}
 
 	// Paused: ACS asks the job's next call to wait 10 minutes. The client
-	// holds back every background call (10 s, its bound), the job pauses.
+	// holds back every background call (30 s, its bound), the job pauses.
 	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "600"})
 	testwait.For(t, "the job to be paused by ACS", func() bool {
 		j, _ = e.db.GetJob(ctx, contoso, job.ID)
@@ -303,7 +342,7 @@ func TestHelpdeskGrantWhileBulkJobSaturatesOrIsPaused(t *testing.T) {
 			t.Errorf("a helpdesk grant took %v while the job was paused by ACS", d)
 		}
 	}
-	if time.Since(start) >= 10*time.Second {
+	if time.Since(start) >= 30*time.Second {
 		t.Fatalf("the grants took %v: the client's pause of background calls is over, nothing shown", time.Since(start))
 	}
 	j, _ = e.db.GetJob(ctx, contoso, job.ID)
