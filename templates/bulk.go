@@ -49,7 +49,7 @@ type PlanRowView struct {
 type JobView struct {
 	ID, PlanID, FileName string
 	CreatedBy, CreatedAt string
-	State                string // portal.JobState, or "stalled"
+	State                string // portal.JobState, or "stalled", or "paused" (by ACS)
 	StateLabel, Status   string // "Applying", "Done"…; one sentence on where it stands
 	Running              bool   // poll for progress
 	Total, Done, Percent int
@@ -74,5 +74,6 @@ type JobRowView struct {
 // JobSummary is one line of the recent jobs list.
 type JobSummary struct {
 	ID, FileName, CreatedBy, CreatedAt, State string
+	Paused                                    string // "Paused by ACS until …" while ACS's pause of it lasts
 	Done, Total                               int
 }

@@ -35,8 +35,12 @@ func (s *Server) bulkView(r *http.Request, msg string) templates.BulkUploadView 
 		if p, err := s.deps.Access.Plan(r.Context(), who, j.PlanID); err == nil {
 			name = p.FileName
 		}
-		v.Jobs = append(v.Jobs, templates.JobSummary{ID: j.ID, FileName: name, CreatedBy: actorName(j.CreatedBy), CreatedAt: displayTime(j.CreatedAt),
-			State: string(j.State), Done: j.Done(), Total: j.Total})
+		sum := templates.JobSummary{ID: j.ID, FileName: name, CreatedBy: actorName(j.CreatedBy), CreatedAt: displayTime(j.CreatedAt),
+			State: string(j.State), Done: j.Done(), Total: j.Total}
+		if j.PausedByACS(s.deps.Now()) {
+			sum.Paused = pausedText(j)
+		}
+		v.Jobs = append(v.Jobs, sum)
 	}
 	return v
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/internal/testclock"
 	"github.com/teamsphone/portal/internal/testwait"
 )
 
@@ -72,7 +73,7 @@ type portalEnv struct {
 	idp    *devidp.IdP
 	db     *sqlite.DB
 	logs   *logSink
-	clock  *fakeClock
+	clock  *testclock.Clock
 	emu    *acsemu.Emulator
 	emuURL string
 	access *access.Service
@@ -87,26 +88,9 @@ type portalEnv struct {
 // testGraphScopes are the delegated Graph permissions test sign-ins ask for.
 var testGraphScopes = []string{graph.ScopeUsers, graph.ScopeResourceAccounts, graph.ScopeApps}
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	t.Helper()
-	e := &portalEnv{t: t, logs: &logSink{}, clock: &fakeClock{t: time.Now()}}
+	e := &portalEnv{t: t, logs: &logSink{}, clock: testclock.New(time.Now())}
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
@@ -237,9 +221,7 @@ func readPage(t testing.TB, resp *http.Response) page {
 // testid returns the text of the first element with data-testid=id, and
 // whether there is one.
 func (p page) testid(id string) (string, bool) {
-	found := findElement(p.doc, func(n *html.Node) bool {
-		return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == "data-testid" && a.Val == id })
-	})
+	found := p.byTestID(id)
 	if found == nil {
 		return "", false
 	}
@@ -255,6 +237,26 @@ func (p page) testid(id string) (string, bool) {
 	}
 	text(found)
 	return strings.TrimSpace(sb.String()), true
+}
+
+// attr returns attribute key of the first element with data-testid=id
+// ("" when there is no such element or attribute).
+func (p page) attr(id, key string) string {
+	if n := p.byTestID(id); n != nil {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val
+			}
+		}
+	}
+	return ""
+}
+
+// byTestID is the first element with data-testid=id, or nil.
+func (p page) byTestID(id string) *html.Node {
+	return findElement(p.doc, func(n *html.Node) bool {
+		return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == "data-testid" && a.Val == id })
+	})
 }
 
 // findElement returns the first element under n (in document order) that

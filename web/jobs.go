@@ -223,14 +223,22 @@ func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who)
 	}
 	manage := access.MayManageJob(who.User, job.CreatedBy)
 	stalled := job.State == portal.JobRunning && now.Sub(job.Heartbeat) > portal.JobStaleAfter
+	paused := job.PausedByACS(now)
 	switch {
 	case stalled:
 		v.State, v.StateLabel = "stalled", "Interrupted"
 		v.Status = "The instance applying this job stopped answering at " + displayTime(job.Heartbeat) + ". Resume it: rows that were in flight are checked against ACS before anything is tried again."
 		v.CanResume, v.CanCancel = manage, manage
+	case job.State == portal.JobQueued && paused:
+		v.State, v.StateLabel, v.Running, v.CanCancel = "paused", "Paused by ACS", true, manage
+		v.Status = pausedText(job) + ". No row fails for it: an instance of the portal goes on with the job by itself then." + longPauseHint(job)
 	case job.State == portal.JobQueued:
 		v.StateLabel, v.Status, v.Running = "Waiting", "Waiting for an instance of the portal to take it; this takes a few seconds.", true
 		v.CanCancel = manage
+	case job.State == portal.JobRunning && paused && !job.CancelRequested:
+		v.State, v.StateLabel, v.Running, v.CanCancel = "paused", "Paused by ACS", true, manage
+		v.Status = fmt.Sprintf("%s. No row fails for it: the job goes on by itself then (%d row(s) in flight, %d waiting).",
+			pausedText(job), job.InFlight, job.Pending) + longPauseHint(job)
 	case job.State == portal.JobRunning:
 		v.StateLabel, v.Running, v.CanCancel = "Applying", true, manage && !job.CancelRequested
 		v.Status = fmt.Sprintf("Applying: %d row(s) in flight, %d waiting.", job.InFlight, job.Pending)
@@ -247,6 +255,9 @@ func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who)
 	case job.State == portal.JobInterrupted:
 		v.StateLabel = "Interrupted"
 		v.Status = "The instance applying this job stopped before it finished. Resume it: rows that were in flight are checked against ACS before anything is tried again."
+		if paused {
+			v.Status += " ACS had paused it " + job.ACSPauseText() + ": resumed, it waits for that first."
+		}
 		v.CanResume, v.CanCancel = manage, manage
 	case job.State == portal.JobCancelled:
 		v.StateLabel = "Cancelled"
@@ -259,6 +270,20 @@ func (s *Server) jobView(w http.ResponseWriter, r *http.Request, who access.Who)
 		}
 	}
 	return v, job, true
+}
+
+// pausedText is "Paused by ACS until 07:15:20 UTC (ACS asked to wait 10
+// min)", for a job whose pause lasts.
+func pausedText(job portal.Job) string { return "Paused by ACS " + job.ACSPauseText() }
+
+// longPauseHint offers a way out of a pause longer than an hour: ACS is
+// obeyed however long it asks (a day at most), but a person may have
+// other plans for the rows than waiting that long.
+func longPauseHint(job portal.Job) string {
+	if job.PausedUntil.Sub(job.PausedAt) <= time.Hour {
+		return ""
+	}
+	return " That is a long wait: you may cancel the job (rows not yet applied will not be) and apply them again later."
 }
 
 func (s *Server) jobRowView(jr portal.JobRow) templates.JobRowView {

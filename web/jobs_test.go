@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/jobs"
@@ -223,5 +224,87 @@ func TestPageLinks(t *testing.T) {
 		if prev != tc.wantPrev || next != tc.wantNext {
 			t.Errorf("pageLinks(%q, page %d of %d) = %q, %q; want %q, %q", tc.value, tc.page, tc.matched, prev, next, tc.wantPrev, tc.wantNext)
 		}
+	}
+}
+
+// A job ACS has paused says so, and until when, on its page (with and
+// without htmx) and in the /bulk list; it can still be cancelled; a long
+// pause offers the way out; once the time passes the pause is not shown.
+func TestJobPausedByACS(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	admin := noFollow(e.as("admin@contoso.test"))
+	job := e.planAndApply(admin, "objectId,kind,clientIds,label\n"+bob.String()+",user,"+appDesktop.String()+",Bob\n")
+	id := strings.TrimPrefix(job, "/bulk/jobs/")
+	ctx := context.Background()
+	now := e.clock.Now()
+	if _, ok, err := e.db.ClaimJob(ctx, "i1", now); !ok || err != nil {
+		t.Fatalf("ClaimJob: %v %v", ok, err)
+	}
+	if err := e.db.PauseJob(ctx, id, "i1", now, now.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	want := "Paused by ACS until " + now.Add(10*time.Minute).UTC().Format("15:04:05") + " UTC (ACS asked to wait 10 min)"
+	hx := http.Header{"HX-Request": {"true"}, "HX-Request-Type": {"partial"}}
+	check := func(what string, p page, wantState string) string {
+		t.Helper()
+		status, _ := p.testid("job-status")
+		if p.status != 200 || !strings.Contains(status, want) || !strings.Contains(status, "No row fails for it") {
+			t.Errorf("%s: %d, status %q; want %q", what, p.status, status, want)
+		}
+		if p.attr("job-progress", "data-state") != wantState || p.attr("job-progress", "hx-trigger") != "every 1s" {
+			t.Errorf("%s: progress state %q, polling %q", what, p.attr("job-progress", "data-state"), p.attr("job-progress", "hx-trigger"))
+		}
+		return status
+	}
+	page := e.get(admin, job)
+	status := check("job page", page, "paused")
+	if !strings.Contains(page.body, `<meta http-equiv="refresh"`) {
+		t.Error("without JavaScript, the paused job's page does not refresh")
+	}
+	if _, ok := page.testid("job-cancel"); !ok {
+		t.Error("a paused job offers no cancel")
+	}
+	if strings.Contains(status, "long wait") {
+		t.Errorf("a 10-minute pause is called long: %q", status)
+	}
+	frag := e.do(admin, "GET", job+"/progress", nil, hx)
+	check("progress fragment (htmx)", frag, "paused")
+	if strings.Contains(frag.body, "<html") {
+		t.Error("the progress fragment is a whole page")
+	}
+	if paused, _ := e.get(admin, "/bulk").testid("job-paused"); paused != want {
+		t.Errorf("/bulk list: %q, want %q", paused, want)
+	}
+
+	// Handed back to the queue while paused: whoever takes it waits.
+	if err := e.db.ReleaseJob(ctx, id, "i1", portal.JobQueued, now); err != nil {
+		t.Fatal(err)
+	}
+	if status := check("queued while paused", e.get(admin, job), "paused"); !strings.Contains(status, "goes on with the job by itself") {
+		t.Errorf("queued while paused: %q", status)
+	}
+	// Once the time has passed, the pause is not shown.
+	e.clock.Add(10*time.Minute + time.Second)
+	if status, _ := e.get(admin, job).testid("job-status"); strings.Contains(status, "Paused") || !strings.HasPrefix(status, "Waiting") {
+		t.Errorf("after the pause: %q", status)
+	}
+	if _, ok := e.get(admin, "/bulk").testid("job-paused"); ok {
+		t.Error("/bulk lists the job as paused after the pause")
+	}
+	// A long pause offers to cancel, and a cancel works while paused.
+	now = e.clock.Now()
+	e.db.ClaimJob(ctx, "i2", now)
+	if err := e.db.PauseJob(ctx, id, "i2", now, now.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want = "Paused by ACS until " + now.Add(3*time.Hour).UTC().Format("15:04:05") + " UTC (ACS asked to wait 3 h)"
+	if status := check("a 3-hour pause", e.get(admin, job), "paused"); !strings.Contains(status, "long wait: you may cancel") {
+		t.Errorf("a 3-hour pause: %q", status)
+	}
+	if p := e.post(admin, job+"/cancel", url.Values{}); p.status != http.StatusSeeOther {
+		t.Fatalf("cancel while paused: %d", p.status)
+	}
+	if status, _ := e.get(admin, job).testid("job-status"); !strings.HasPrefix(status, "Cancelling") {
+		t.Errorf("after the cancel: %q", status)
 	}
 }

@@ -22,7 +22,8 @@ import (
 // what is gone is a success.
 //
 // retry is true when ACS was throttled or unavailable, or another change
-// held the assignment: the row is worth trying again later. final says the
+// held the assignment: the row is worth trying again later (res.RetryAfter
+// is how long ACS asked the portal to wait, if it said). final says the
 // caller will not: a row refused before anything was written gets an audit
 // row of its own when it will not be tried again.
 func (s *Changes) ApplyRow(ctx context.Context, who Who, why string, row portal.JobRow, again, final bool) (res portal.RowResult, retry bool) {
@@ -85,6 +86,7 @@ func (s *Changes) ApplyRow(ctx context.Context, who Who, why string, row portal.
 		// ACS (or the database) failed or may have applied it: unknown
 		// until a later attempt settles it.
 		res.Outcome, retry = portal.OutcomeUnknown, true
+		res.RetryAfter = portal.RetryAfter(err)
 	default:
 		res.Outcome = portal.OutcomeFailed
 	}

@@ -366,6 +366,9 @@ func (c *Client) send(ctx context.Context, method string, tenant, object portal.
 	}
 	slot := &callSlot{background: portal.IsBackground(ctx)}
 	if err := c.limit.acquire(ctx, slot.background); err != nil {
+		if errors.Is(err, errNotSent) {
+			return 0, call, notSentError(err)
+		}
 		return 0, call, portal.Wrap(err, portal.EUNAVAILABLE, "The portal is busy talking to ACS; try again in a moment.")
 	}
 	slot.held = true
@@ -543,7 +546,15 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// notSentError is a call given up before it was sent (see errNotSent).
+func notSentError(err error) error {
+	return portal.Wrap(err, portal.EUNAVAILABLE, "Not sent to ACS: the work it belonged to was paused or stopped first; nothing was changed.")
+}
+
 func transportError(ctx context.Context, err error) error {
+	if errors.Is(err, errNotSent) {
+		return notSentError(err) // a retry's turn, given up (see limiter.adapt)
+	}
 	if errors.Is(err, errBodyTooLarge) {
 		return portal.Wrap(err, portal.EUNAVAILABLE, "ACS sent an answer too large to be an assignment.")
 	}

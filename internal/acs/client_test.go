@@ -589,3 +589,55 @@ func TestThrottledSaysTheRealWait(t *testing.T) {
 		}
 	}
 }
+
+// A 503 that says how long to wait says it too, not "try again shortly",
+// and the wait is found in the error for callers that schedule work.
+func TestUnavailableSaysTheRealWait(t *testing.T) {
+	now := time.Date(2026, 12, 7, 7, 15, 0, 0, time.UTC)
+	e := newEnv(t, func(o *acs.Options) { o.MaxRetryAfter = 10 * time.Second; o.Now = func() time.Time { return now } })
+	e.emu.Script(acsemu.Fault{Status: 503, RetryAfter: "3600"})
+	_, _, err := e.client.GetAssignment(context.Background(), contoso, alice)
+	if msg := portal.ErrorMessage(err); portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.Contains(msg, "wait 1 h; try again after 08:15:00 UTC") || strings.Contains(msg, "shortly") {
+		t.Errorf("503 with Retry-After: 3600: %v", err)
+	}
+	if got := portal.RetryAfter(err); got != time.Hour {
+		t.Errorf("portal.RetryAfter = %v, want 1h", got)
+	}
+}
+
+// The caller hears of every Retry-After ACS answers (portal.WhenAskedToWait),
+// also of one the client waits out itself and then succeeds: a bulk job
+// pauses on it at once.
+func TestClientSaysWhenACSAsksToWait(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfterMs: "50"}, acsemu.Fault{Status: 503, RetryAfter: "3600"})
+	var heard []time.Duration
+	ctx := portal.WhenAskedToWait(context.Background(), func(d time.Duration) { heard = append(heard, d) })
+	if _, _, err := e.client.PutAssignment(ctx, userAssignment(desktop)); err == nil || portal.RetryAfter(err) != time.Hour {
+		t.Fatalf("err = %v, want the 503's hour", err)
+	}
+	if len(heard) != 2 || heard[0] != 50*time.Millisecond || heard[1] != time.Hour {
+		t.Errorf("heard %v, want [50ms 1h]", heard)
+	}
+	heard = nil
+	if _, _, err := e.client.PutAssignment(ctx, userAssignment(desktop)); err != nil || len(heard) != 0 {
+		t.Errorf("an answer without Retry-After: %v, heard %v", err, heard)
+	}
+}
+
+// A background call whose work stops waiting while it waits to be tried
+// again (its slot given up after a 429) is not tried again: it ends
+// unsent, at once, without the retry policy's further tries.
+func TestRetryOfStoppedWorkIsNotSent(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfterMs: "50"})
+	stop := make(chan struct{})
+	ctx := portal.WhenAskedToWait(portal.BackgroundUntil(context.Background(), stop), func(time.Duration) { close(stop) })
+	_, call, err := e.client.PutAssignment(ctx, userAssignment(desktop))
+	if portal.ErrorCode(err) != portal.EUNAVAILABLE || !strings.Contains(portal.ErrorMessage(err), "Not sent to ACS") {
+		t.Errorf("err = %v, want not sent", err)
+	}
+	if n := len(e.emu.Requests()); n != 1 || call.Attempts != 2 {
+		t.Errorf("%d requests over %d attempts; want the throttled one, and a second attempt that sent nothing", n, call.Attempts)
+	}
+}

@@ -66,6 +66,9 @@ func responseError(resp *http.Response, body []byte, call portal.ACSCall, now ti
 		code, msg = portal.ECONFLICT, "ACS reported a conflicting change."+said
 	case s == http.StatusTooManyRequests:
 		code, msg = portal.ETHROTTLED, throttledMessage(re.RetryAfter, now)
+	case re.RetryAfter > 0:
+		// A 503 that says for how long: "shortly" would be wrong for an hour.
+		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS failed to answer (HTTP %d); nothing is lost. %s", s, throttledMessage(re.RetryAfter, now))
 	default:
 		code, msg = portal.EUNAVAILABLE, fmt.Sprintf("ACS failed to answer (HTTP %d); nothing is lost, try again shortly.", s)
 	}
@@ -109,34 +112,7 @@ func throttledMessage(wait time.Duration, now time.Time) string {
 	if wait <= 0 {
 		return "ACS is throttling the portal's requests without saying for how long; try again in a minute."
 	}
-	until := now.Add(wait).UTC()
-	return fmt.Sprintf("ACS asks the portal to wait %s; try again after %s UTC.", roundWait(wait), until.Format(untilFormat(wait)))
-}
-
-// roundWait writes a wait as people read it: "20 s", "2 min 5 s", "1 h 30 min".
-func roundWait(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(max(d/time.Second, 1)))
-	case d < time.Hour:
-		if s := int(d % time.Minute / time.Second); s != 0 {
-			return fmt.Sprintf("%d min %d s", int(d/time.Minute), s)
-		}
-		return fmt.Sprintf("%d min", int(d/time.Minute))
-	}
-	if m := int(d % time.Hour / time.Minute); m != 0 {
-		return fmt.Sprintf("%d h %d min", int(d/time.Hour), m)
-	}
-	return fmt.Sprintf("%d h", int(d/time.Hour))
-}
-
-// untilFormat shows the date too when the wait may cross midnight.
-func untilFormat(wait time.Duration) string {
-	if wait >= 12*time.Hour {
-		return "2006-01-02 15:04:05"
-	}
-	return "15:04:05"
+	return fmt.Sprintf("ACS asks the portal to wait %s; try again after %s.", portal.WaitText(wait), portal.UntilText(now.Add(wait), wait))
 }
 
 func unexpectedStatus(status int, call portal.ACSCall) error {
@@ -156,3 +132,7 @@ func capText(s string, n int) string {
 // the use cases can record it in the audit log without importing this
 // package.
 func (e *ResponseError) ACSErrorCode() string { return e.Code }
+
+// RetryAfterHint is how long ACS asked the portal to wait (see
+// portal.RetryAfter): a bulk job pauses for it rather than fail its rows.
+func (e *ResponseError) RetryAfterHint() time.Duration { return e.RetryAfter }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/teamsphone/portal/internal/portal"
 )
 
 // limiter bounds the calls in flight to ACS. ACS publishes no rate limit for
@@ -33,6 +35,9 @@ import (
 // not paused (it is one call, and the retry policy makes it wait out its
 // own Retry-After); it also goes before every queued background call, so a
 // running bulk job delays a person by one call at most, not by its backlog.
+// The pause is bounded (maxPause): the job itself honours a longer one,
+// told of every Retry-After (portal.AskedToWait), and the calls it has
+// queued here give up unsent when it pauses (portal.BackgroundUntil).
 type limiter struct {
 	fixed    bool // Options.FixedConcurrency: the limit is the ceiling, always
 	ceiling  float64
@@ -78,8 +83,15 @@ func (l *limiter) pausedLocked() bool {
 }
 
 // acquire waits for a slot; background calls wait behind every person's.
-// It returns ctx's error if ctx ends first, holding no slot.
+// It returns ctx's error if ctx ends first, or errNotSent if ctx's work
+// stops waiting first (portal.BackgroundUntil), holding no slot.
 func (l *limiter) acquire(ctx context.Context, background bool) error {
+	stop := portal.StopWaiting(ctx)
+	select {
+	case <-stop:
+		return errNotSent
+	default:
+	}
 	l.mu.Lock()
 	free := l.inFlight < l.allowedLocked() && len(l.people) == 0
 	if free && (!background || len(l.background) == 0 && !l.pausedLocked()) {
@@ -98,6 +110,7 @@ func (l *limiter) acquire(ctx context.Context, background bool) error {
 	case <-w.ready:
 		return nil
 	case <-ctx.Done():
+	case <-stop:
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -109,8 +122,20 @@ func (l *limiter) acquire(ctx context.Context, background bool) error {
 		l.people = slices.DeleteFunc(l.people, func(o *waiter) bool { return o == w })
 		l.background = slices.DeleteFunc(l.background, func(o *waiter) bool { return o == w })
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errNotSent
 }
+
+// errNotSent ends a call whose work stopped waiting for its turn: nothing
+// was sent, and the retry policy must not try again (NonRetriable).
+var errNotSent error = notSent{}
+
+type notSent struct{}
+
+func (notSent) Error() string { return "acs: not sent: the work it belonged to stopped waiting" }
+func (notSent) NonRetriable() {}
 
 // release frees a slot taken by acquire.
 func (l *limiter) release() {
@@ -165,6 +190,9 @@ func (l *limiter) adapt(req *policy.Request) (*http.Response, error) {
 		slot.held = false
 		l.release()
 	}
+	// Said at every try, also one this call waits out itself: a bulk job
+	// then pauses all its rows and shows why, at once.
+	portal.AskedToWait(ctx, wait)
 	return resp, err
 }
 

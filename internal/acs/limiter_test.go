@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/testwait"
 )
 
@@ -294,6 +295,33 @@ func TestLimiterWaitEndsWithContext(t *testing.T) {
 	l.release()
 	if err := l.acquire(context.Background(), true); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A background call whose work stops waiting (portal.BackgroundUntil) gives
+// up its place unsent, also during a pause, and holds no slot; one whose
+// work has already stopped is not sent at all, even with slots free.
+func TestLimiterStopWaiting(t *testing.T) {
+	l := newLimiter(1, time.Minute)
+	busy(t, l, 1)
+	stop := make(chan struct{})
+	ctx := portal.BackgroundUntil(context.Background(), stop)
+	done := make(chan error)
+	go func() { done <- l.acquire(ctx, true) }()
+	testwait.For(t, "the call to queue", func() bool { _, _, _, bg := l.state(); return bg == 1 })
+	close(stop)
+	if err := <-done; !errors.Is(err, errNotSent) {
+		t.Fatalf("acquire = %v, want errNotSent", err)
+	}
+	if _, inFlight, _, bg := l.state(); inFlight != 1 || bg != 0 {
+		t.Fatalf("after it stopped waiting: %d in flight, %d queued; want 1 and 0", inFlight, bg)
+	}
+	l.release()
+	if err := l.acquire(ctx, true); !errors.Is(err, errNotSent) {
+		t.Errorf("a call of stopped work, slots free: %v, want errNotSent", err)
+	}
+	if _, inFlight, _, _ := l.state(); inFlight != 0 {
+		t.Errorf("%d in flight after a call of stopped work", inFlight)
 	}
 }
 

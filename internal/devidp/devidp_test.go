@@ -28,6 +28,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
 	"github.com/teamsphone/portal/internal/testwait"
 )
 
@@ -66,23 +67,6 @@ func startIdP(t *testing.T, cfg Config) *IdP {
 var browser = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	Timeout:       testwait.Patience,
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func newPKCE() (verifier, challenge string) {
@@ -661,7 +645,7 @@ func TestAuthorizeErrorsGoBackToTheApp(t *testing.T) {
 }
 
 func TestTokenExchange(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	idp := startIdP(t, Config{Now: clock.Now})
 	keys := keySet(t, idp, "organizations")
 	kid, _ := onlyKey(keys)
@@ -773,7 +757,7 @@ func TestTokenAcceptsAssertionWhenConfigured(t *testing.T) {
 }
 
 func TestTokenExchangeErrors(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	idp := startIdP(t, Config{Now: clock.Now})
 	contoso := ContosoTenant.String()
 
@@ -811,7 +795,7 @@ func TestTokenExchangeErrors(t *testing.T) {
 			return f, "organizations"
 		}, grant("AADSTS50148")},
 		{"expired code", func(t *testing.T, c, v string) (url.Values, string) {
-			clock.Advance(10*time.Minute + time.Second)
+			clock.Add(10*time.Minute + time.Second)
 			return codeForm(c, v), "organizations"
 		}, grant("AADSTS70008")},
 		{"unknown code", func(t *testing.T, c, v string) (url.Values, string) { return codeForm(c+"x", v), "organizations" }, grant("AADSTS70000")},
@@ -901,7 +885,7 @@ func TestRefreshToken(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	idp := startIdP(t, Config{Now: clock.Now})
 	keys := keySet(t, idp, "organizations")
 	kid, pub := onlyKey(keys)
@@ -1094,7 +1078,7 @@ func TestFaults(t *testing.T) {
 // the sessions. The portal's fresh sign-in (SECURITY.md, P2 fresh sign-in)
 // relies on both.
 func TestAuthTimeFollowsTheSingleSignOnSession(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	idp := startIdP(t, Config{Now: clock.Now})
 	const hint = "admin@contoso.test"
 	authTime := func(extra url.Values) int64 {
@@ -1117,7 +1101,7 @@ func TestAuthTimeFollowsTheSingleSignOnSession(t *testing.T) {
 	if got := authTime(nil); got != first {
 		t.Fatalf("first sign-in: auth_time %d, want now %d", got, first)
 	}
-	clock.Advance(20 * time.Minute)
+	clock.Add(20 * time.Minute)
 	if got := authTime(nil); got != first {
 		t.Errorf("second sign-in reuses the session: auth_time %d, want %d", got, first)
 	}
@@ -1127,7 +1111,7 @@ func TestAuthTimeFollowsTheSingleSignOnSession(t *testing.T) {
 	if got := authTime(url.Values{"max_age": {"600"}}); got != clock.Now().Unix() {
 		t.Errorf("max_age=600 after 20 minutes: auth_time %d, want now %d", got, clock.Now().Unix())
 	}
-	clock.Advance(time.Minute)
+	clock.Add(time.Minute)
 	renewed := clock.Now().Add(-time.Minute).Unix()
 	if got := authTime(nil); got != renewed {
 		t.Errorf("after max_age the session is the new one: auth_time %d, want %d", got, renewed)
@@ -1135,11 +1119,11 @@ func TestAuthTimeFollowsTheSingleSignOnSession(t *testing.T) {
 	if got := authTime(url.Values{"prompt": {"login"}}); got != clock.Now().Unix() {
 		t.Errorf("prompt=login: auth_time %d, want now %d", got, clock.Now().Unix())
 	}
-	clock.Advance(time.Minute)
+	clock.Add(time.Minute)
 	if got := authTime(url.Values{"max_age": {"0"}}); got != clock.Now().Unix() {
 		t.Errorf("max_age=0: auth_time %d, want now %d", got, clock.Now().Unix())
 	}
-	clock.Advance(time.Minute)
+	clock.Add(time.Minute)
 	getPage(t, idp.BrowserBase()+"/organizations/oauth2/v2.0/logout")
 	if got := authTime(nil); got != clock.Now().Unix() {
 		t.Errorf("after sign-out: auth_time %d, want now %d", got, clock.Now().Unix())

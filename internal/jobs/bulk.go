@@ -41,7 +41,9 @@ type BulkRunner struct {
 	// (default 1 s, doubling up to 15 s); RetryFor is how long a row is
 	// tried before it is given up (default 2 min: the ACS client has
 	// already retried each call, and a crashed instance's locks lapse in
-	// 15 s).
+	// 15 s). A wait ACS asks for (Retry-After) is neither: the row waits
+	// it out, the whole job with it from minJobPause on, and its RetryFor
+	// starts again after it (ACS is answering, and says when).
 	RetryDelay time.Duration
 	RetryFor   time.Duration
 	// Observer, if set, hears of every row this instance finishes.
@@ -147,11 +149,23 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	// calls are background work: the ACS client serves a person's change
 	// before them.
 	work := portal.Background(context.WithoutCancel(ctx))
+	// A wait ACS asks of any of the job's calls pauses the whole job; one
+	// recorded before (by an instance that stopped) still holds.
+	pause := newJobPause(job)
+	work = portal.WhenAskedToWait(work, func(wait time.Duration) {
+		if wait >= minJobPause {
+			pause.hold(b.Now(), wait)
+		}
+	})
 	verb := "started"
 	if job.Done() > 0 || job.Pending < job.Total {
 		verb = "resumed"
 	}
-	b.Service.NoteJob(work, who, job, fmt.Sprintf("%s: %d of %d rows to apply", verb, job.Pending, job.Total))
+	after := ""
+	if job.PausedByACS(b.Now()) {
+		after = ", after ACS's pause " + job.ACSPauseText()
+	}
+	b.Service.NoteJob(work, who, job, fmt.Sprintf("%s: %d of %d rows to apply%s", verb, job.Pending, job.Total, after))
 	log.InfoContext(ctx, "bulk job "+verb, "pending", job.Pending, "total", job.Total)
 
 	// stop ends the job's work here: on shutdown (ctx), on a cancel seen
@@ -159,6 +173,7 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	// flight finish (work); rows waiting to be tried again do not wait.
 	jobCtx, stopJob := context.WithCancel(ctx)
 	defer stopJob()
+	context.AfterFunc(jobCtx, pause.endJob)
 	var cancelled, lost atomic.Bool
 	loseHold := func(err error) {
 		if !lost.Swap(true) {
@@ -175,6 +190,8 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 			select {
 			case <-jobCtx.Done():
 				return
+			case <-pause.changed:
+				b.recordPause(work, who, job, pause, log, loseHold)
 			case <-t.C:
 				cancel, err := b.Jobs.Heartbeat(work, job.ID, b.holder, b.Now())
 				switch {
@@ -201,6 +218,10 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 	go func() {
 		defer close(rows)
 		for jobCtx.Err() == nil {
+			// No rows are taken while ACS has paused the job.
+			if _, ok := b.waitOut(jobCtx, pause); !ok {
+				return
+			}
 			batch, err := b.Jobs.ClaimRows(work, job.ID, b.holder, inFlight())
 			switch {
 			case portal.ErrorCode(err) == portal.ECONFLICT:
@@ -232,6 +253,7 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 			case <-jobCtx.Done():
 			}
 		}
+		b.waitOut(jobCtx, pause) // none starts while ACS has paused the job
 		if jobCtx.Err() != nil {
 			continue // drain: the feeder stops at its next batch
 		}
@@ -244,7 +266,7 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 				default:
 				}
 			}()
-			b.applyRow(jobCtx, work, who, job, row, log, loseHold)
+			b.applyRow(jobCtx, work, who, job, row, pause, log, loseHold)
 		})
 	}
 	wg.Wait()
@@ -285,9 +307,11 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 }
 
 // applyRow applies one claimed row, trying again (with backoff) while ACS is
-// throttled or unavailable, and records its result. jobCtx ends the waits
-// between tries; work carries the calls, which finish once started.
-func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, log *slog.Logger, loseHold func(error)) {
+// throttled or unavailable, and records its result. A wait ACS asks for is
+// waited out, not counted against the row: from minJobPause on, it pauses
+// the whole job. jobCtx ends the waits between tries; work carries the
+// calls, which finish once started.
+func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, pause *jobPause, log *slog.Logger, loseHold func(error)) {
 	who.Via = fmt.Sprintf("bulk job %s, line %d", access.ShortID(job.ID), row.Line)
 	again := row.Attempts > 1
 	delay, began := b.RetryDelay, time.Now()
@@ -295,21 +319,39 @@ func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job 
 	for try := 1; ; try++ {
 		final := time.Since(began) >= b.RetryFor
 		var retry bool
-		res, retry = b.Service.ApplyRow(work, who, job.Justification, row, again, final)
+		res, retry = b.Service.ApplyRow(pause.calls(work), who, job.Justification, row, again, final)
 		if !retry {
 			break
 		}
 		again = true
-		if final {
+		asked := res.RetryAfter
+		if final && asked == 0 {
 			res.Detail = fmt.Sprintf("Gave up after %d tries over %v: %s", try, time.Since(began).Round(time.Second), res.Detail)
 			break
 		}
-		if !sleep(jobCtx, delay) {
+		wait := delay
+		switch {
+		case asked >= minJobPause:
+			pause.hold(b.Now(), asked)
+			wait = 0
+		case asked > 0:
+			wait = asked
+		}
+		paused, ok := time.Duration(0), sleep(jobCtx, wait)
+		if ok {
+			paused, ok = b.waitOut(jobCtx, pause)
+		}
+		if !ok {
 			// Stopping: back to pending, settled and tried again on resume.
 			res.Retry = true
 			break
 		}
-		delay = min(delay*2, 15*time.Second)
+		if asked > 0 {
+			began = time.Now() // ACS said when: its give-up clock starts again
+		} else {
+			began = began.Add(paused) // nor does a pause of the job count
+			delay = min(delay*2, 15*time.Second)
+		}
 	}
 	// A failed write of the outcome is tried again: a row left without it
 	// makes the job end interrupted, to be settled on resume.

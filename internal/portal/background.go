@@ -17,3 +17,21 @@ func IsBackground(ctx context.Context) bool {
 	b, _ := ctx.Value(backgroundKey{}).(bool)
 	return b
 }
+
+type stopWaitingKey struct{}
+
+// BackgroundUntil is Background, and more: a call of ctx still waiting for
+// its turn when stop closes gives up unsent, while one already sent
+// finishes. A bulk job that ACS pauses, or a person cancels, thus sends
+// nothing more, not even the calls an adapter was holding back in its
+// queue.
+func BackgroundUntil(ctx context.Context, stop <-chan struct{}) context.Context {
+	return context.WithValue(Background(ctx), stopWaitingKey{}, stop)
+}
+
+// StopWaiting is the stop channel ctx got from BackgroundUntil; nil, which
+// never closes, when it has none.
+func StopWaiting(ctx context.Context) <-chan struct{} {
+	stop, _ := ctx.Value(stopWaitingKey{}).(<-chan struct{})
+	return stop
+}

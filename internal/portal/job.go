@@ -65,6 +65,11 @@ type Job struct {
 	// is interrupted.
 	Holder    string
 	Heartbeat time.Time
+	// PausedAt and PausedUntil are the last pause ACS asked of the job's
+	// calls (a Retry-After): asked at PausedAt, for the job as a whole, to
+	// PausedUntil (zero: never). No row is tried before PausedUntil, by
+	// whichever instance runs the job, and no row fails for the wait.
+	PausedAt, PausedUntil time.Time
 
 	// Counts, read with the job: its rows by outcome (rows not finished
 	// are counted as Pending or InFlight).
@@ -79,6 +84,19 @@ type Job struct {
 	// the rate a running job goes at now, whatever pauses it had before.
 	Recent     int
 	RecentSpan time.Duration
+}
+
+// PausedByACS reports whether ACS's pause of the job lasts at now, for a
+// job that would otherwise go on (queued, running or interrupted).
+func (j Job) PausedByACS(now time.Time) bool {
+	return !j.State.Finished() && now.Before(j.PausedUntil)
+}
+
+// ACSPauseText says until when ACS paused the job and what it asked for:
+// "until 07:15:20 UTC (ACS asked to wait 10 min)".
+func (j Job) ACSPauseText() string {
+	wait := j.PausedUntil.Sub(j.PausedAt)
+	return "until " + UntilText(j.PausedUntil, wait) + " (ACS asked to wait " + WaitText(wait) + ")"
 }
 
 // JobRateWindow is how far back a job's current rate looks.
@@ -146,6 +164,10 @@ type RowResult struct {
 	RequestID string
 	Retry     bool
 	At        time.Time
+	// RetryAfter, with Retry, is how long ACS asked to be left alone (0:
+	// it did not say). The runner waits for it, and does not count the
+	// wait against the row: ACS is answering, and queues the row.
+	RetryAfter time.Duration
 }
 
 // JobRowFilter picks rows of a job's results: "" for all; a JobRowStatus
@@ -190,6 +212,10 @@ type JobStore interface {
 	// Heartbeat renews holder's hold on a running job and reports whether
 	// a cancel was asked for. It is ECONFLICT when holder holds it no more.
 	Heartbeat(ctx context.Context, id, holder string, now time.Time) (cancel bool, err error)
+	// PauseJob records that ACS asked holder's running job to wait, from
+	// at until until (see Job.PausedUntil); it is ECONFLICT when holder
+	// does not run the job.
+	PauseJob(ctx context.Context, id, holder string, at, until time.Time) error
 	// InterruptStale marks running jobs whose heartbeat is before stale as
 	// interrupted, and reports how many.
 	InterruptStale(ctx context.Context, stale time.Time) (int, error)

@@ -48,7 +48,7 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 }
 
 const jobColumns = `id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification,
-	state, cancel_requested, holder, heartbeat, started_at, finished_at`
+	state, cancel_requested, holder, heartbeat, started_at, finished_at, paused_at, paused_until`
 
 // GetJob: see portal.JobStore.
 func (db *DB) GetJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
@@ -117,6 +117,19 @@ func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (
 	err := db.pool.QueryRow(ctx, `UPDATE bulk_jobs SET heartbeat = $1 WHERE id = $2 AND holder = $3 AND state = $4 RETURNING cancel_requested`,
 		values{}.Time(now), text(id), text(holder), string(portal.JobRunning)).Scan(&cancel)
 	return cancel, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNotHeld), "renew the job's hold")
+}
+
+// PauseJob: see portal.JobStore.
+func (db *DB) PauseJob(ctx context.Context, id, holder string, at, until time.Time) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE bulk_jobs SET paused_at = $1, paused_until = $2 WHERE id = $3 AND holder = $4 AND state = $5`,
+		values{}.Time(at), values{}.Time(until), text(id), text(holder), string(portal.JobRunning))
+	if err != nil {
+		return storekit.Unavailable(err, "record ACS's pause of the job")
+	}
+	if tag.RowsAffected() == 0 {
+		return storekit.ErrNotHeld
+	}
+	return nil
 }
 
 // InterruptStale: see portal.JobStore.

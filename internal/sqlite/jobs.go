@@ -43,7 +43,7 @@ func (db *DB) CreateJob(ctx context.Context, j portal.Job) (portal.Job, error) {
 }
 
 const jobColumns = `id, plan_id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, created_by_roles, client_ip, justification,
-	state, cancel_requested, holder, heartbeat, started_at, finished_at`
+	state, cancel_requested, holder, heartbeat, started_at, finished_at, paused_at, paused_until`
 
 // GetJob: see portal.JobStore.
 func (db *DB) GetJob(ctx context.Context, tenant portal.GUID, id string) (portal.Job, error) {
@@ -108,6 +108,21 @@ func (db *DB) Heartbeat(ctx context.Context, id, holder string, now time.Time) (
 		return storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNotHeld)
 	})
 	return cancel, err
+}
+
+// PauseJob: see portal.JobStore.
+func (db *DB) PauseJob(ctx context.Context, id, holder string, at, until time.Time) error {
+	return db.write(ctx, "record ACS's pause of the job", func(tx querier) error {
+		res, err := tx.ExecContext(ctx, `UPDATE bulk_jobs SET paused_at = ?, paused_until = ? WHERE id = ? AND holder = ? AND state = ?`,
+			at.UnixMilli(), until.UnixMilli(), id, holder, string(portal.JobRunning))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return storekit.ErrNotHeld
+		}
+		return nil
+	})
 }
 
 // InterruptStale: see portal.JobStore.

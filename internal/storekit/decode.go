@@ -221,7 +221,7 @@ func (r Reader) Name(row Scanner) (portal.DirectoryName, error) {
 // Job reads one bulk job, without its counts: id, plan_id, tenant_id,
 // created_at, created_by_tid, created_by_oid, created_by_name,
 // created_by_roles, client_ip, justification, state, cancel_requested,
-// holder, heartbeat, started_at, finished_at.
+// holder, heartbeat, started_at, finished_at, paused_at, paused_until.
 func (r Reader) Job(row Scanner) (portal.Job, error) {
 	var (
 		d            Decoder
@@ -231,7 +231,8 @@ func (r Reader) Job(row Scanner) (portal.Job, error) {
 	)
 	if err := row.Scan(&j.ID, &j.PlanID, c.GUID(&d, &j.TenantID), c.Time(&d, &j.CreatedAt), c.GUID(&d, &j.CreatedBy.TenantID),
 		c.GUID(&d, &j.CreatedBy.ObjectID), &j.CreatedBy.Name, &roles, &j.ClientIP, &j.Justification, &state, &j.CancelRequested,
-		&j.Holder, c.Time(&d, &j.Heartbeat), c.Time(&d, &j.StartedAt), c.Time(&d, &j.FinishedAt)); err != nil {
+		&j.Holder, c.Time(&d, &j.Heartbeat), c.Time(&d, &j.StartedAt), c.Time(&d, &j.FinishedAt),
+		c.Time(&d, &j.PausedAt), c.Time(&d, &j.PausedUntil)); err != nil {
 		return j, err
 	}
 	j.State = portal.JobState(state)

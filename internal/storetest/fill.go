@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
 )
 
 // Filler is a store that also fills its inventory in bulk. Both stores
@@ -28,7 +29,7 @@ type Filler interface {
 // RunFill checks FillInventory against Commit, opening fresh stores.
 func RunFill(t *testing.T, open func(t *testing.T, now func() time.Time) Filler) {
 	fresh := func(t *testing.T) *fixture {
-		clock := &clock{t: t0}
+		clock := testclock.New(t0)
 		return &fixture{Store: open(t, clock.Now), clock: clock, ctx: context.Background()}
 	}
 	t.Run("SameAsCommit", func(t *testing.T) { testFillSameAsCommit(t, fresh(t), fresh(t)) })

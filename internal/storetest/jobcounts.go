@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
 )
 
 // recount is a job's counts and rate as its rows say, read one by one
@@ -261,7 +262,7 @@ func testJobCounts(t *testing.T, f *fixture) {
 func BenchJobProgress(b *testing.B, open func(b *testing.B) portal.Store) {
 	for _, n := range []int{50, 50_000} {
 		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			f := &fixture{Store: open(b), clock: &clock{t: t0}, ctx: context.Background()}
+			f := &fixture{Store: open(b), clock: testclock.New(t0), ctx: context.Background()}
 			classes := make([]portal.PlanClass, n)
 			for i := range classes {
 				classes[i] = portal.PlanCreate
@@ -306,7 +307,7 @@ func BenchJobProgress(b *testing.B, open func(b *testing.B) portal.Store) {
 // counts it back-fills must be what the rows say, and be kept from then
 // on. With remigrate nil it only makes the jobs, and checks their counts.
 func RunJobCountsMigration(t *testing.T, store portal.Store, remigrate func(t *testing.T) portal.Store) {
-	f := &fixture{Store: store, clock: &clock{t: t0}, ctx: context.Background()}
+	f := &fixture{Store: store, clock: testclock.New(t0), ctx: context.Background()}
 	classes := make([]portal.PlanClass, 30)
 	for i := range classes {
 		classes[i] = portal.PlanCreate

@@ -330,3 +330,74 @@ func testJobReleaseWithOpenRows(t *testing.T, f *fixture) {
 		t.Errorf("resumed = %+v, %v; want the old cancel dropped", j, err)
 	}
 }
+
+// A pause ACS asked of a running job is kept with it: every reader sees
+// it, it outlives the holder (handed back, interrupted, resumed), only the
+// holder may record one, and a paused job can still be cancelled.
+func testJobPause(t *testing.T, f *fixture) {
+	j := f.newJob(t, f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanCreate))
+	if !j.PausedAt.IsZero() || !j.PausedUntil.IsZero() {
+		t.Fatalf("a new job is paused: %+v", j)
+	}
+	at, until := t0.Add(time.Minute), t0.Add(11*time.Minute)
+	if err := f.PauseJob(f.ctx, j.ID, "i1", at, until); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("pausing a queued job: %v, want conflict", err)
+	}
+	f.ClaimJob(f.ctx, "i1", t0)
+	if err := f.PauseJob(f.ctx, j.ID, "i2", at, until); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("pausing another instance's job: %v, want conflict", err)
+	}
+	if err := f.PauseJob(f.ctx, j.ID, "i1", at, until); err != nil {
+		t.Fatal(err)
+	}
+	paused := func(what string, j portal.Job) {
+		t.Helper()
+		if !j.PausedAt.Equal(at) || !j.PausedUntil.Equal(until) {
+			t.Errorf("%s: paused %v to %v, want %v to %v", what, j.PausedAt, j.PausedUntil, at, until)
+		}
+	}
+	got, _ := f.GetJob(f.ctx, tenantA, j.ID)
+	paused("GetJob", got)
+	if list, err := f.ListJobs(f.ctx, tenantA, 10); err != nil || len(list) != 1 {
+		t.Fatalf("ListJobs = %+v, %v", list, err)
+	} else {
+		paused("ListJobs", list[0])
+	}
+	// Handed back, and taken by another instance: the pause goes with it.
+	if err := f.ReleaseJob(f.ctx, j.ID, "i1", portal.JobQueued, t0); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := f.ClaimJob(f.ctx, "i2", t0.Add(2*time.Minute))
+	if err != nil || !ok {
+		t.Fatalf("ClaimJob = %v, %v", ok, err)
+	}
+	paused("claimed again", got)
+	// Interrupted and resumed: still there.
+	f.InterruptStale(f.ctx, t0.Add(time.Hour))
+	got, err = f.ResumeJob(f.ctx, tenantA, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused("resumed", got)
+	// Cancelled while paused (queued): at once.
+	if got, err := f.CancelJob(f.ctx, tenantA, j.ID, t0.Add(3*time.Minute)); err != nil || got.State != portal.JobCancelled {
+		t.Errorf("cancelling a paused job = %+v, %v; want cancelled", got, err)
+	}
+	// A later pause replaces the earlier one, and a running job asked to
+	// cancel while paused hears it at its next heartbeat.
+	k := f.newJob(t, f.savePlan(t, tenantA, "p2", portal.PlanCreate))
+	f.ClaimJob(f.ctx, "i3", t0)
+	f.PauseJob(f.ctx, k.ID, "i3", at, until)
+	if err := f.PauseJob(f.ctx, k.ID, "i3", until, until.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.GetJob(f.ctx, tenantA, k.ID); !got.PausedAt.Equal(until) || !got.PausedUntil.Equal(until.Add(time.Hour)) {
+		t.Errorf("after a second pause: %v to %v", got.PausedAt, got.PausedUntil)
+	}
+	if _, err := f.CancelJob(f.ctx, tenantA, k.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if cancel, err := f.Heartbeat(f.ctx, k.ID, "i3", t0); err != nil || !cancel {
+		t.Errorf("heartbeat of a paused job asked to cancel = %v, %v", cancel, err)
+	}
+}

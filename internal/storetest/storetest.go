@@ -13,11 +13,11 @@ import (
 	"crypto/sha256"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
 )
 
 // Opener returns a new, empty store, closed when t ends. The store must
@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"JobRate", testJobRate},
 		{"JobReleaseWithOpenRows", testJobReleaseWithOpenRows},
 		{"JobCounts", testJobCounts},
+		{"JobPause", testJobPause},
 		{"NamesPutGet", testNamesPutGet},
 		{"NamesTenantIsolation", testNamesTenantIsolation},
 		{"NameSpaces", testNameSpaces},
@@ -67,7 +68,7 @@ func Run(t *testing.T, open Opener) {
 		{"NamesSince", testNamesSince},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := &clock{t: t0}
+			clock := testclock.New(t0)
 			tc.test(t, &fixture{Store: open(t, clock.Now), clock: clock, ctx: context.Background()})
 		})
 	}
@@ -76,26 +77,8 @@ func Run(t *testing.T, open Opener) {
 // fixture is one subtest's store, clock and helpers.
 type fixture struct {
 	portal.Store
-	clock *clock
+	clock *testclock.Clock
 	ctx   context.Context
-}
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 // t0 is an arbitrary fixed time on a millisecond.

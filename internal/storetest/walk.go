@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
 )
 
 // testAllItemsUnderChanges changes the inventory from inside AllItems' fn,
@@ -101,7 +102,7 @@ func sortedByObject(items []portal.InventoryItem) []portal.InventoryItem {
 // hang, and the test fails. The store should read a few rows per chunk,
 // so that fn runs between chunks.
 func RunOneConnection(t *testing.T, st portal.Store) {
-	f := &fixture{Store: st, clock: &clock{t: t0}, ctx: context.Background()}
+	f := &fixture{Store: st, clock: testclock.New(t0), ctx: context.Background()}
 	for i := range 7 {
 		f.put(t, userItem(tenantA, fmt.Sprint("one", i), fmt.Sprint("O", i)))
 	}

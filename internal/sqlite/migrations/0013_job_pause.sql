@@ -1,0 +1,5 @@
+-- A pause ACS asked of a bulk job (a Retry-After), kept with the job so
+-- that every instance shows it and whichever runs the job, after a restart
+-- or a resume too, waits for it: when it was asked and until when (0: never).
+ALTER TABLE bulk_jobs ADD COLUMN paused_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bulk_jobs ADD COLUMN paused_until INTEGER NOT NULL DEFAULT 0;
