@@ -243,6 +243,7 @@ type Locker interface {
 type Store interface {
 	Inventory
 	AuditLog
+	AuditCheckpoints
 	Locker
 	PlanStore
 	JobStore
