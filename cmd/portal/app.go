@@ -41,6 +41,9 @@ type adapters struct {
 	TenantNames                           map[portal.GUID]string
 	ReconcileEvery, ExpiryGrace           time.Duration
 	RequireJustification, DevMode         bool
+	// Checkpoints sign the audit log's head and verify it on the audit
+	// page; both modes have a key.
+	Checkpoints checkpointSettings
 }
 
 // app is the assembled portal, not yet running.
@@ -61,6 +64,10 @@ func assemble(a adapters) (*app, error) {
 	db, logger := a.Store, a.Logger
 	var service *access.Service // made below; scrapes come after
 	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows,
+		AuditCheckpoint: func(ctx context.Context) (int64, int64, time.Time, error) {
+			a, err := db.AuditAnchor(ctx)
+			return a.Newest.Number, a.Newest.Seq, a.Newest.Time, err
+		},
 		ListIndex: func() (tenants, rows, bytes int64) {
 			lm := service.ListMemory()
 			return int64(lm.Tenants), int64(lm.Rows), int64(lm.Bytes)
@@ -72,10 +79,11 @@ func assemble(a adapters) (*app, error) {
 	}
 	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
 		ResourceAccountSpelling: a.ACS.ResourceAccountSpelling,
-		Directory:               a.Directory, ACSResourceID: a.ACSResourceID})
+		Directory:               a.Directory, ACSResourceID: a.ACSResourceID, CheckpointKeys: a.Checkpoints.Keys})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}
 	expirer := &jobs.Expirer{Service: service, Locks: db, Grace: a.ExpiryGrace, Logger: logger}
 	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
+	checkpointer := &jobs.Checkpointer{Service: service, Signer: a.Checkpoints.Signer, Policy: a.Checkpoints.Policy, Logger: logger}
 	site := web.New(web.Deps{
 		ExpiryGrace:    a.ExpiryGrace,
 		Auth:           a.Auth,
@@ -101,6 +109,7 @@ func assemble(a adapters) (*app, error) {
 		reconciler.Run,
 		expirer.Run,
 		bulkRunner.Run,
+		checkpointer.Run,
 		func(ctx context.Context) { pruneSessions(ctx, site, 10*time.Minute, logger) },
 		site.RunSummaries,
 	}}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/portal"
 )
 
 // runConfig is `portal config check`: it reads the settings exactly as
@@ -137,6 +138,12 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	}
 	add("PORTAL_RECONCILE_INTERVAL", reconcile)
 	add("PORTAL_EXPIRY_GRACE", c.ExpiryGrace.String())
+	if key := getenv("PORTAL_AUDIT_SIGNING_KEY_FILE"); key != "" && c.Checkpoints.Keys != nil {
+		add("PORTAL_AUDIT_SIGNING_KEY_FILE", fmt.Sprintf("%s: signs with key %s; verifies %s", key, c.Checkpoints.Signer.KeyID(), c.Checkpoints.Keys.IDs()))
+	} else {
+		add("PORTAL_AUDIT_SIGNING_KEY_FILE", orNone(key))
+	}
+	add("audit checkpoints", fmt.Sprintf("every %s rows, and every %s with rows appended", portal.Count(c.Checkpoints.Policy.Rows), c.Checkpoints.Policy.Every))
 	return out
 }
 
