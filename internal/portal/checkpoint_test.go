@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storetest"
 )
 
 var hashA = strings.Repeat("ab", 32)
@@ -25,23 +26,10 @@ func TestParseAuditHead(t *testing.T) {
 	}
 }
 
-func newSigner(t *testing.T) (portal.CheckpointSigner, []byte) {
-	t.Helper()
-	key, err := portal.NewCheckpointKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := portal.ParseCheckpointSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, key
-}
-
 // A checkpoint verifies with the signer's public key, given as the public
 // PEM or the private key file; any field changed, or another key, does not.
 func TestCheckpointSignatures(t *testing.T) {
-	s, private := newSigner(t)
+	s, private := storetest.NewKey(t)
 	c := s.Sign(portal.AuditCheckpoint{Number: 12, Seq: 4812, Hash: hashA, Time: time.Date(2026, 12, 7, 14, 0, 0, 123456789, time.UTC)})
 	if c.KeyID != s.KeyID() || len(c.KeyID) != 16 || !c.Time.Equal(time.Date(2026, 12, 7, 14, 0, 0, 123e6, time.UTC)) {
 		t.Errorf("signed: %+v", c)
@@ -66,7 +54,7 @@ func TestCheckpointSignatures(t *testing.T) {
 			t.Errorf("%s changed: %q", name, why)
 		}
 	}
-	other, _ := newSigner(t)
+	other := storetest.NewSigner(t)
 	if why := other.Public().Verify(c); !strings.Contains(why, "signed by key "+c.KeyID) {
 		t.Errorf("another key: %q", why)
 	}

@@ -20,6 +20,13 @@ type AnchoredLog interface {
 
 // NewSigner returns a checkpoint signer with a fresh key.
 func NewSigner(t testing.TB) portal.CheckpointSigner {
+	s, _ := NewKey(t)
+	return s
+}
+
+// NewKey returns a fresh checkpoint key as a signer and as its PEM file
+// holds it.
+func NewKey(t testing.TB) (portal.CheckpointSigner, []byte) {
 	t.Helper()
 	key, err := portal.NewCheckpointKey()
 	if err != nil {
@@ -29,7 +36,7 @@ func NewSigner(t testing.TB) portal.CheckpointSigner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, key
 }
 
 // Sign signs the head as the checkpoint job does when one is due by
