@@ -27,6 +27,7 @@ import (
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/internal/storetest"
 	"github.com/teamsphone/portal/internal/testwait"
 )
 
@@ -74,6 +75,10 @@ type portalEnv struct {
 	access *access.Service
 	// accessCfg is what access was made with (withGraph adds Graph).
 	accessCfg access.Config
+	dbPath    string // the SQLite file of db
+	// signer signs the audit log's checkpoints; the audit page checks
+	// them with its public key.
+	signer portal.CheckpointSigner
 	// authCfg is what auth was made with: another instance's sign-in
 	// is entra.New(authCfg) again.
 	authCfg entra.Config
@@ -118,7 +123,8 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.idp.Close() })
-	e.db, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	e.dbPath = filepath.Join(t.TempDir(), "portal.db")
+	e.db, err = sqlite.Open(context.Background(), e.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +158,9 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.signer = storetest.NewSigner(t)
 	e.accessCfg = access.Config{ACS: client, Store: e.db, Now: e.clock.Now, LockWait: 2 * time.Second,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), CheckpointKeys: e.signer.Public()}
 	e.access = access.New(e.accessCfg)
 	names := map[portal.GUID]string{}
 	for _, p := range devidp.Personas() {
@@ -229,16 +236,34 @@ func readPage(t testing.TB, resp *http.Response) page {
 // testid returns the text of the first element with data-testid=id, and
 // whether there is one.
 func (p page) testid(id string) (string, bool) {
-	var found *html.Node
+	all := p.testids(id)
+	if len(all) == 0 {
+		return "", false
+	}
+	return all[0], true
+}
+
+// testids returns the text of every element with data-testid=id, in
+// document order.
+func (p page) testids(id string) []string {
+	var out []string
+	var text func(*html.Node, *strings.Builder)
+	text = func(n *html.Node, sb *strings.Builder) {
+		if n.Type == html.TextNode {
+			sb.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			text(c, sb)
+		}
+	}
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
-		if found != nil {
-			return
-		}
 		if n.Type == html.ElementNode {
 			for _, a := range n.Attr {
 				if a.Key == "data-testid" && a.Val == id {
-					found = n
+					var sb strings.Builder
+					text(n, &sb)
+					out = append(out, strings.TrimSpace(sb.String()))
 					return
 				}
 			}
@@ -248,21 +273,7 @@ func (p page) testid(id string) (string, bool) {
 		}
 	}
 	walk(p.doc)
-	if found == nil {
-		return "", false
-	}
-	var sb strings.Builder
-	var text func(*html.Node)
-	text = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			sb.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			text(c)
-		}
-	}
-	text(found)
-	return strings.TrimSpace(sb.String()), true
+	return out
 }
 
 // signIn signs a persona in through MSAL and the dev IdP and returns the
