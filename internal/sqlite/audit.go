@@ -52,7 +52,7 @@ func appendAudit(ctx context.Context, tx querier, ev portal.AuditEvent) (portal.
 	args := write.Event(sealed)
 	err = tx.QueryRowContext(ctx, `INSERT INTO audit_log (`+sealedColumns+`, actor_fold, tenant_seq)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			(SELECT coalesce(max(tenant_seq), 0) + 1 FROM audit_log WHERE tenant_id = ?))
+			coalesce((SELECT tenant_seq FROM audit_log WHERE tenant_id = ? ORDER BY tenant_seq DESC LIMIT 1), 0) + 1)
 		RETURNING tenant_seq`, append(args, args[6])...).Scan(&sealed.TenantSeq)
 	return sealed.AuditEvent, err
 }
