@@ -109,10 +109,12 @@ func assemble(a adapters) (*app, error) {
 		reconciler.Run,
 		expirer.Run,
 		bulkRunner.Run,
-		checkpointer.Run,
 		func(ctx context.Context) { pruneSessions(ctx, site, 10*time.Minute, logger) },
 		site.RunSummaries,
 	}}
+	if a.Checkpoints.Keys != nil { // both modes have a key; a zero signer cannot sign
+		p.background = append(p.background, checkpointer.Run)
+	}
 	if mln := a.MetricsListener; mln != nil {
 		p.background = append(p.background, func(ctx context.Context) { serveUntilDone(ctx, metricsServer(m), mln) })
 	}
