@@ -21,11 +21,24 @@ type AuditView struct {
 	CSVHref    string
 }
 
-// ChainView is the audit chain's state.
+// ChainView is the audit log's state: its chain, checked against its
+// signed checkpoints. Row numbers here are places in the portal's one
+// chain (the CSV's seq), not a tenant's row numbers.
 type ChainView struct {
-	Intact    bool
+	Intact    bool // the chain follows and nothing else was found
 	BrokenSeq int64
 	Problem   string
-	CheckedAt string
-	Failed    bool // the check itself could not run
+	// Tampered lists what the checkpoints show besides a broken chain:
+	// rows removed from the end, a re-hashed log, bad or missing
+	// checkpoints.
+	Tampered []string
+	// Anchor is the newest checkpoint that matched ("" for none): its
+	// number and when it was signed; AnchorSeq the row it fixes, and
+	// Unanchored how many rows follow it.
+	Anchor     string
+	AnchorSeq  string
+	Unanchored string
+	Unsigned   bool // signatures not checked: no key
+	CheckedAt  string
+	Failed     bool // the check itself could not run
 }

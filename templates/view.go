@@ -67,7 +67,10 @@ type ACSView struct {
 
 // HistoryRow is an audit row on the detail page and the audit page.
 type HistoryRow struct {
-	Seq           int64
+	// Number is the row's number among its tenant's rows (1, 2, 3 …
+	// without gaps), not its place in the portal's one chain, which
+	// skips every other tenant's rows.
+	Number        int64
 	Time          string
 	Actor         string
 	ActorID       string

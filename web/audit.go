@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -154,8 +155,15 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := s.deps.Access.Chain(r.Context(), false)
-	v.Chain = templates.ChainView{Intact: st.Intact(), BrokenSeq: st.BrokenSeq, Problem: st.Problem,
-		CheckedAt: displayTime(st.CheckedAt), Failed: st.Err != nil}
+	v.Chain = templates.ChainView{Intact: st.Intact(), BrokenSeq: st.BrokenSeq, Problem: st.Problem, Tampered: st.Problems,
+		Unsigned: st.Keys == nil, CheckedAt: displayTime(st.CheckedAt), Failed: st.Err != nil}
+	if st.Anchor.Number > 0 {
+		v.Chain.Anchor = fmt.Sprintf("%d, signed %s", st.Anchor.Number, displayTime(st.Anchor.Time))
+		v.Chain.AnchorSeq = portal.Count(st.Anchor.Seq)
+		if st.Unanchored > 0 {
+			v.Chain.Unanchored = "The newest " + portal.Rows(st.Unanchored)
+		}
+	}
 	if st.Err != nil {
 		s.log.ErrorContext(r.Context(), "audit chain check failed", "err", st.Err)
 	}

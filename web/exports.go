@@ -162,12 +162,14 @@ func (s *Server) handleAuditCSV(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export."))
 		return
 	}
-	// Names come last, so the columns before keep their places for
-	// whoever reads exports; they are today's names, not part of the
-	// sealed row.
+	// Names come after the sealed row's columns, so those keep their
+	// places for whoever reads exports; they are today's names, not part
+	// of the sealed row. tenantSeq, added last, is the row's number among
+	// the tenant's rows (1, 2, 3 … without gaps); seq is its place in the
+	// portal's one chain, which skips other tenants' rows.
 	ex := s.newCSVExport(w, r, "audit", "seq", "time", "actorTenant", "actorObject", "actorName", "clientIp", "object", "kind", "action", "phase",
 		"intentSeq", "outcome", "before", "after", "justification", "acsStatus", "acsCode", "requestId", "msCv", "detail", "prevHash", "hash",
-		"objectDisplayName", "objectUserPrincipalName")
+		"objectDisplayName", "objectUserPrincipalName", "tenantSeq")
 	err := s.deps.Access.ExportAudit(r.Context(), who, func(events []portal.AuditEvent) error {
 		var objects []portal.GUID
 		for _, e := range events {
@@ -197,7 +199,7 @@ func (s *Server) handleAuditCSV(w http.ResponseWriter, r *http.Request) {
 					actorObject, e.Actor.Name, e.ClientIP, object, kind, string(e.Action), string(e.Phase),
 					strconv.FormatInt(e.IntentSeq, 10), string(e.Outcome), auditStateText(e.Before), auditStateText(e.After),
 					e.Justification, strconv.Itoa(e.ACSStatus), e.ACSCode, e.RequestID, e.CorrelationVector, e.Detail, e.PrevHash, e.Hash,
-					n.DisplayName, n.UPN)
+					n.DisplayName, n.UPN, strconv.FormatInt(e.TenantSeq, 10))
 				if err != nil {
 					return err
 				}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"fmt"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storetest"
 )
 
 // TestExportsAcrossBatches: exports are written a batch of rows at a time,
@@ -103,4 +105,98 @@ func objectRow(t *testing.T, id string) int {
 		t.Fatal(err)
 	}
 	return int(i) - 1
+}
+
+// TestAuditRowNumbersAreTheTenants: rows shown to a tenant, on the audit
+// page and in its CSV, are numbered 1 to n among that tenant's rows,
+// without the gaps other tenants' rows leave in seq, which the CSV keeps
+// (issue 14: gaps looked like deletion under a "nothing removed" badge).
+func TestAuditRowNumbersAreTheTenants(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	ctx := context.Background()
+	auditor := e.as("auditor@contoso.test") // a sign-in row of Contoso's
+	for i := range 12 {
+		tenant := devidp.ContosoTenant
+		if i%3 != 0 {
+			tenant = devidp.FabrikamTenant
+		}
+		if _, err := e.db.AppendAudit(ctx, portal.AuditEvent{Time: e.clock.Now(), Actor: portal.Actor{TenantID: tenant, Name: "Numbers test"},
+			TenantID: tenant, Action: portal.ActionVerify, Phase: portal.PhaseEvent, Outcome: portal.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := e.get(auditor, "/audit")
+	numbers := p.testids("history-number")
+	if p.status != 200 || len(numbers) < 5 {
+		t.Fatalf("audit page: %d, numbers %v", p.status, numbers)
+	}
+	for i, n := range numbers { // newest first: n, n-1, … 1
+		if n != strconv.Itoa(len(numbers)-i) {
+			t.Fatalf("audit page numbers %v, want %d down to 1", numbers, len(numbers))
+		}
+	}
+	recs, err := csv.NewReader(strings.NewReader(e.get(auditor, "/audit.csv").body)).ReadAll()
+	if err != nil || len(recs) != len(numbers)+1 || recs[0][24] != "tenantSeq" {
+		t.Fatalf("audit.csv: %d rows, %v", len(recs), err)
+	}
+	gaps := false
+	for i, r := range recs[1:] {
+		if r[24] != strconv.Itoa(i+1) {
+			t.Errorf("audit.csv row %d: tenantSeq %s", i+1, r[24])
+		}
+		if i > 0 && r[0] != strconv.Itoa(mustAtoi(t, recs[i][0])+1) {
+			gaps = true
+		}
+	}
+	if !gaps {
+		t.Error("seq has no gaps: the test wrote no other tenant's rows between Contoso's")
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestAuditPageShowsTheCheckpoints: the chain's panel says how far the
+// signed checkpoints vouch for the log and how many rows follow the
+// newest, and says the log was tampered with once rows below a
+// checkpoint are removed behind the portal's back, though the chain that
+// is left follows row to row.
+func TestAuditPageShowsTheCheckpoints(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	auditor := e.as("auditor@contoso.test")
+	cp, ok := storetest.Sign(t, e.db, e.signer, portal.CheckpointPolicy{Rows: 1, Every: time.Hour}, e.clock.Now())
+	if !ok {
+		t.Fatal("nothing to sign")
+	}
+	e.as("admin@contoso.test") // a row after the checkpoint
+	p := e.get(auditor, "/audit")
+	intact, _ := p.testid("chain-intact")
+	unanchored, _ := p.testid("chain-unanchored")
+	if want := fmt.Sprintf("It matches signed checkpoint 1, signed %s, so nothing up to row %d of the portal's whole log", displayTime(cp.Time), cp.Seq); !strings.Contains(intact, want) ||
+		unanchored != "The newest 1 row of the whole log follow it and are signed at the next checkpoint." {
+		t.Errorf("panel of an anchored log: %q / %q", intact, unanchored)
+	}
+	// As someone with the database file: the portal's own SQL is not used.
+	raw, err := sql.Open("sqlite", e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(fmt.Sprintf(`DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= %d`, cp.Seq)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Minute) // past the chain check's cache
+	p = e.get(auditor, "/audit")
+	if tampered, ok := p.testid("chain-tampered"); !ok || !strings.Contains(tampered, fmt.Sprintf("checkpoint 1 signed head row %d hash %s; the log ends at row %d: 1 row missing", cp.Seq, cp.Hash, cp.Seq-1)) {
+		t.Errorf("panel of a truncated log: %q", tampered)
+	}
+	if _, ok := p.testid("chain-intact"); ok {
+		t.Error("a truncated log is called intact")
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/teamsphone/portal/internal/graph"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/internal/storetest"
 	"github.com/teamsphone/portal/internal/testclock"
 	"github.com/teamsphone/portal/internal/testwait"
 )
@@ -79,6 +80,10 @@ type portalEnv struct {
 	access *access.Service
 	// accessCfg is what access was made with (withGraph adds Graph).
 	accessCfg access.Config
+	dbPath    string // the SQLite file of db
+	// signer signs the audit log's checkpoints; the audit page checks
+	// them with its public key.
+	signer portal.CheckpointSigner
 	// authCfg is what auth was made with: another instance's sign-in
 	// is entra.New(authCfg) again.
 	authCfg entra.Config
@@ -109,7 +114,8 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.idp.Close() })
-	e.db, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	e.dbPath = filepath.Join(t.TempDir(), "portal.db")
+	e.db, err = sqlite.Open(context.Background(), e.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +149,9 @@ func newPortal(t testing.TB, opts SessionOptions) *portalEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.signer = storetest.NewSigner(t)
 	e.accessCfg = access.Config{ACS: client, Store: e.db, Now: e.clock.Now, LockWait: 2 * time.Second, FreshSignIn: testFreshSignIn,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), CheckpointKeys: e.signer.Public()}
 	e.access = access.New(e.accessCfg)
 	names := map[portal.GUID]string{}
 	for _, p := range devidp.Personas() {
@@ -221,22 +228,44 @@ func readPage(t testing.TB, resp *http.Response) page {
 // testid returns the text of the first element with data-testid=id, and
 // whether there is one.
 func (p page) testid(id string) (string, bool) {
-	found := p.byTestID(id)
-	if found == nil {
+	all := p.testids(id)
+	if len(all) == 0 {
 		return "", false
 	}
-	var sb strings.Builder
-	var text func(*html.Node)
-	text = func(n *html.Node) {
+	return all[0], true
+}
+
+// testids returns the text of every element with data-testid=id, in
+// document order.
+func (p page) testids(id string) []string {
+	var out []string
+	var text func(*html.Node, *strings.Builder)
+	text = func(n *html.Node, sb *strings.Builder) {
 		if n.Type == html.TextNode {
 			sb.WriteString(n.Data)
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			text(c)
+			text(c, sb)
 		}
 	}
-	text(found)
-	return strings.TrimSpace(sb.String()), true
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			for _, a := range n.Attr {
+				if a.Key == "data-testid" && a.Val == id {
+					var sb strings.Builder
+					text(n, &sb)
+					out = append(out, strings.TrimSpace(sb.String()))
+					return
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(p.doc)
+	return out
 }
 
 // attr returns attribute key of the first element with data-testid=id

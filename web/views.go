@@ -186,7 +186,7 @@ func historyRows(nb *nameBook, events []portal.AuditEvent) []templates.HistoryRo
 	out := make([]templates.HistoryRow, 0, len(events))
 	for _, e := range events {
 		h := templates.HistoryRow{
-			Seq: e.Seq, Time: e.Time.UTC().Format("2006-01-02 15:04:05"),
+			Number: e.TenantSeq, Time: e.Time.UTC().Format("2006-01-02 15:04:05"),
 			Actor: actorName(e.Actor), Action: string(e.Action), Phase: string(e.Phase),
 			Outcome: string(e.Outcome), OutcomeBadge: outcomeBadge(e.Outcome),
 			Before: auditStateText(e.Before), After: auditStateText(e.After),

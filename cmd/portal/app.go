@@ -48,6 +48,9 @@ type adapters struct {
 	// for (access.Config.FreshSignIn); 0 is defaultFreshSignIn, never none.
 	FreshSignIn                   time.Duration
 	RequireJustification, DevMode bool
+	// Checkpoints sign the audit log's head and verify it on the audit
+	// page; both modes have a key.
+	Checkpoints checkpointSettings
 }
 
 // app is the assembled portal, not yet running.
@@ -68,6 +71,10 @@ func assemble(a adapters) (*app, error) {
 	db, logger := a.Store, a.Logger
 	var service *access.Service // made below; scrapes come after
 	m := metrics.New(metrics.Sources{AuditRows: db.AuditRows, ActiveSessions: db.SessionCount, JobRows: db.ActiveJobRows,
+		AuditCheckpoint: func(ctx context.Context) (int64, int64, time.Time, error) {
+			a, err := db.AuditAnchor(ctx)
+			return a.Newest.Number, a.Newest.Seq, a.Newest.Time, err
+		},
 		ListIndex: func() (tenants, rows, bytes int64) {
 			lm := service.ListMemory()
 			return int64(lm.Tenants), int64(lm.Rows), int64(lm.Bytes)
@@ -86,11 +93,12 @@ func assemble(a adapters) (*app, error) {
 	service = access.New(access.Config{ACS: acsClient, Store: db, RequireJustification: a.RequireJustification, Logger: logger,
 		FreshSignIn:             cmp.Or(a.FreshSignIn, defaultFreshSignIn),
 		ResourceAccountSpelling: a.ACS.ResourceAccountSpelling,
-		Directory:               a.Directory, ACSResourceID: a.ACSResourceID, KnownApps: a.KnownApps,
+		Directory:               a.Directory, ACSResourceID: a.ACSResourceID, KnownApps: a.KnownApps, CheckpointKeys: a.Checkpoints.Keys,
 		ReadinessDirectory: readinessDirectory(a.Directory)})
 	reconciler := &jobs.Reconciler{Service: service, Locks: db, Every: a.ReconcileEvery, Logger: logger}
 	expirer := &jobs.Expirer{Service: service, Locks: db, Grace: a.ExpiryGrace, Logger: logger}
 	bulkRunner := &jobs.BulkRunner{Service: service, Jobs: db, Logger: logger, Observer: m}
+	checkpointer := &jobs.Checkpointer{Service: service, Signer: a.Checkpoints.Signer, Policy: a.Checkpoints.Policy, Logger: logger}
 	site := web.New(web.Deps{
 		ExpiryGrace:    a.ExpiryGrace,
 		Auth:           a.Auth,
@@ -121,6 +129,9 @@ func assemble(a adapters) (*app, error) {
 		site.RunSummaries,
 		func(ctx context.Context) { probeAtStart(ctx, service, a.ProbeTenant, logger) },
 	}}
+	if a.Checkpoints.Keys != nil { // both modes have a key; a zero signer cannot sign
+		p.background = append(p.background, checkpointer.Run)
+	}
 	if mln := a.MetricsListener; mln != nil {
 		p.background = append(p.background, func(ctx context.Context) { serveUntilDone(ctx, metricsServer(m), mln) })
 	}

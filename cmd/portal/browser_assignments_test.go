@@ -417,7 +417,7 @@ func TestBrowserAssignments(t *testing.T) {
 			t.Errorf("assignments.csv lists %v", found)
 		}
 		rows = fetchCSV(t, auditURL, session)
-		if len(rows[0]) != 24 || rows[0][0] != "seq" || rows[0][1] != "time" || rows[0][21] != "hash" || rows[0][23] != "objectUserPrincipalName" {
+		if len(rows[0]) != 25 || rows[0][0] != "seq" || rows[0][1] != "time" || rows[0][21] != "hash" || rows[0][23] != "objectUserPrincipalName" || rows[0][24] != "tenantSeq" {
 			t.Errorf("audit.csv starts with %q, want seq,time,…,hash,objectDisplayName,objectUserPrincipalName", rows[0])
 		}
 		granted := false

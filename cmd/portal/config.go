@@ -15,6 +15,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/teamsphone/portal/internal/acs"
+	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/web"
 )
@@ -84,6 +85,59 @@ type serveConfig struct {
 	// role values of the Entra app registration, when not the defaults
 	// (Portal.Admin, Portal.Helpdesk, Portal.Auditor).
 	RoleNames portal.RoleNames
+	// PORTAL_AUDIT_SIGNING_KEY_FILE: a PEM file whose Ed25519 private key
+	// signs the audit log's checkpoints (required: without it, rows removed
+	// from the end of the log go unseen); public keys beside it (earlier
+	// keys) are accepted when checkpoints are verified.
+	Checkpoints checkpointSettings
+}
+
+// checkpointSettings say how the audit log's head is signed.
+type checkpointSettings struct {
+	Signer portal.CheckpointSigner
+	Keys   portal.CheckpointKeys // the signer's public key and any earlier ones
+	// PORTAL_AUDIT_CHECKPOINT_ROWS (default 1,000) and
+	// PORTAL_AUDIT_CHECKPOINT_INTERVAL (default 5m): a checkpoint is
+	// signed after that many rows, and that long after the last one if
+	// any row was appended since.
+	Policy portal.CheckpointPolicy
+}
+
+// readCheckpointKey reads the signing key file: its first Ed25519 private
+// key signs; every key in it verifies.
+func readCheckpointKey(path string) (checkpointSettings, error) {
+	var c checkpointSettings
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("cannot read %s", path)
+	}
+	if c.Signer, err = portal.ParseCheckpointSigner(b); err != nil {
+		return c, fmt.Errorf("%s: %s", path, portal.ErrorMessage(err))
+	}
+	if c.Keys, err = portal.ParseCheckpointKeys(b); err != nil {
+		return c, fmt.Errorf("%s: %s", path, portal.ErrorMessage(err))
+	}
+	return c, nil
+}
+
+// checkpointPolicy reads PORTAL_AUDIT_CHECKPOINT_ROWS and _INTERVAL.
+func checkpointPolicy(getenv func(string) string, bad func(string, ...any)) portal.CheckpointPolicy {
+	p := portal.CheckpointPolicy{Rows: jobs.DefaultCheckpointRows, Every: jobs.DefaultCheckpointEvery}
+	if v := strings.TrimSpace(getenv("PORTAL_AUDIT_CHECKPOINT_ROWS")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			bad("PORTAL_AUDIT_CHECKPOINT_ROWS must be a whole number of 1 or more, not %q", v)
+		}
+		p.Rows = n
+	}
+	if v := strings.TrimSpace(getenv("PORTAL_AUDIT_CHECKPOINT_INTERVAL")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Second {
+			bad("PORTAL_AUDIT_CHECKPOINT_INTERVAL must be a duration of at least 10s, like 5m, not %q", v)
+		}
+		p.Every = d
+	}
+	return p
 }
 
 // loadServeConfig reads and checks the settings. It returns every problem,
@@ -296,6 +350,14 @@ func loadServeConfig(getenv func(string) string) (serveConfig, []string) {
 		}
 		c.ACSResourceID = id.String()
 	}
+	if f := getenv("PORTAL_AUDIT_SIGNING_KEY_FILE"); f == "" {
+		bad("PORTAL_AUDIT_SIGNING_KEY_FILE is missing: a PEM file with an Ed25519 private key that signs the audit log's checkpoints, kept outside the database (make one with: openssl genpkey -algorithm ed25519 -out audit-signing-key.pem)")
+	} else if cp, err := readCheckpointKey(f); err != nil {
+		bad("PORTAL_AUDIT_SIGNING_KEY_FILE: %v", err)
+	} else {
+		c.Checkpoints = cp
+	}
+	c.Checkpoints.Policy = checkpointPolicy(getenv, bad)
 	switch v := strings.ToLower(getenv("PORTAL_REQUIRE_JUSTIFICATION")); v {
 	case "", "false", "0", "no":
 	case "true", "1", "yes":

@@ -165,6 +165,12 @@ func (c serveConfig) describe(getenv func(string) string) [][2]string {
 	add("PORTAL_RECONCILE_INTERVAL", reconcile)
 	add("PORTAL_EXPIRY_GRACE", c.ExpiryGrace.String())
 	add("PORTAL_FRESH_SIGNIN_MAX_AGE", c.FreshSignIn.String())
+	if key := getenv("PORTAL_AUDIT_SIGNING_KEY_FILE"); key != "" && c.Checkpoints.Keys != nil {
+		add("PORTAL_AUDIT_SIGNING_KEY_FILE", fmt.Sprintf("%s: signs with key %s; verifies %s", key, c.Checkpoints.Signer.KeyID(), c.Checkpoints.Keys.IDs()))
+	} else {
+		add("PORTAL_AUDIT_SIGNING_KEY_FILE", orNone(key))
+	}
+	add("audit checkpoints", fmt.Sprintf("every %s rows, and every %s with rows appended", portal.Count(c.Checkpoints.Policy.Rows), c.Checkpoints.Policy.Every))
 	return out
 }
 

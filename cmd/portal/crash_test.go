@@ -122,7 +122,7 @@ func TestBulkJobSurvivesSIGKILL(t *testing.T) {
 			t.Errorf("%s granted %d times", obj, n)
 		}
 	}
-	if st := access.VerifyChain(ctx, db); st.Err != nil || !st.Intact() {
+	if st := access.VerifyChain(ctx, db, nil, nil); st.Err != nil || !st.Intact() {
 		t.Errorf("audit chain after the crash: %+v", st)
 	}
 	n := 0

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +25,7 @@ import (
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/entra"
 	"github.com/teamsphone/portal/internal/graph"
+	"github.com/teamsphone/portal/internal/jobs"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -64,6 +67,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
+	checkpoints, err := devCheckpointKey(f.auditKey)
+	if err != nil {
+		return err
+	}
 	db, err := f.database.open(ctx)
 	if err != nil {
 		return err
@@ -100,6 +107,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		BaseURL: base, SignOutOrigin: idp.BrowserBase(), ACSResourceID: devACSResourceID,
 		KnownApps: devKnownApps, TenantNames: devTenantNames(), ProbeTenant: devidp.ContosoTenant,
 		ReconcileEvery: f.reconcileEvery, ExpiryGrace: f.expiryGrace, FreshSignIn: f.freshSignIn, RequireJustification: f.requireWhy, DevMode: true,
+		Checkpoints: checkpoints,
 	})
 	if err != nil {
 		return err
@@ -114,9 +122,47 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	return p.Run(ctx)
 }
 
+// devAuditKeyFile is where dev mode keeps its checkpoint signing key, in
+// its data folder; `portal audit verify -data` looks for it there.
+const devAuditKeyFile = "audit-signing-key.pem"
+
+// devCheckpointKey reads the checkpoint signing key at path, making one
+// (readable by its owner only) if there is none: dev mode signs its
+// audit log as production does, with nothing to set up.
+func devCheckpointKey(path string) (checkpointSettings, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		key, err := portal.NewCheckpointKey()
+		if err != nil {
+			return checkpointSettings{}, err
+		}
+		// Written whole beside it, then linked into place: another dev
+		// instance sharing the key, starting at once, reads a whole key,
+		// its own or this one.
+		f, err := os.CreateTemp(filepath.Dir(path), ".audit-key-*")
+		if err != nil {
+			return checkpointSettings{}, fmt.Errorf("-audit-key: %w", err)
+		}
+		defer os.Remove(f.Name())
+		_, err = f.Write(key)
+		if err = errors.Join(err, f.Chmod(0o600), f.Close()); err == nil {
+			err = os.Link(f.Name(), path)
+		}
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return checkpointSettings{}, fmt.Errorf("-audit-key: %w", err)
+		}
+	}
+	c, err := readCheckpointKey(path)
+	if err != nil {
+		return c, fmt.Errorf("-audit-key: %w", err)
+	}
+	c.Policy = portal.CheckpointPolicy{Rows: jobs.DefaultCheckpointRows, Every: jobs.DefaultCheckpointEvery}
+	return c, nil
+}
+
 // devFlags are portal dev's settings, each checked as it is read.
 type devFlags struct {
 	addr, metricsAddr, dataDir, cpuProfile, memProfile string
+	auditKey                                           string // the checkpoint signing key's file; made if missing
 	allowRemote, requireWhy                            bool
 	reconcileEvery, expiryGrace, freshSignIn           time.Duration
 	database                                           database              // SQLite in dataDir unless -database
@@ -141,6 +187,7 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	fs.DurationVar(&f.expiryGrace, "expiry-grace", 0, "how long ended time-boxed access stays before it is revoked")
 	fs.DurationVar(&f.freshSignIn, "fresh-signin-max-age", defaultFreshSignIn, "how recent a sign-in revoking a resource account or applying a bulk plan that revokes asks for")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address too, e.g. 127.0.0.1:9090")
+	fs.StringVar(&f.auditKey, "audit-key", "", "the Ed25519 key (PEM) that signs the audit log's checkpoints; made if missing (default: audit-signing-key.pem in -data; dev instances sharing a -database share it)")
 	databaseURL := fs.String("database", "", "a database instead of SQLite in -data: postgres://… (several dev instances may share it)")
 	acsConnection := fs.String("acs-connection-string", "", "an ACS (emulator) to use instead of the in-process one: endpoint=…;accesskey=… (no demo data then)")
 	graphFaults := fs.String("graph-faults", "", `faults the Graph emulator injects, in -acs-faults' syntax (change them while it runs: PUT to <graph emulator>/_emulator/faults)`)
@@ -151,6 +198,9 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	}
 	var err error
 	f.database = database{SQLitePath: filepath.Join(f.dataDir, "portal.db")}
+	if f.auditKey == "" {
+		f.auditKey = filepath.Join(f.dataDir, devAuditKeyFile)
+	}
 	if *databaseURL != "" {
 		if f.database, err = parseDatabase(*databaseURL); err != nil {
 			return f, fmt.Errorf("-database: %w", err)

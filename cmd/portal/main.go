@@ -56,7 +56,7 @@ Commands:
   dev        run the portal with a local identity provider and ACS emulator (no Azure needed)
   serve      run the portal for real, configured from PORTAL_* environment variables
   emulator   run the ACS access-assignment emulator alone
-  audit      audit verify [-data DIR | -database URL]: check the audit log's hash chain
+  audit      audit verify [-data DIR | -database URL] [-public-key FILE] [-expect-head SEQ:HASH]: check the audit log against its signed checkpoints
   migrate    apply the database migrations (PostgreSQL: as PORTAL_DATABASE_MIGRATION_URL's role) before a new version starts
   config     config check: print the effective settings of portal serve, secrets masked, and every problem
   healthcheck  ask a running portal for /healthz (the container's health probe; exit 0 when up)

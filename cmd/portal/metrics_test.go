@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -62,6 +63,60 @@ func TestMetricsEndpoint(t *testing.T) {
 		if resp.StatusCode == 200 {
 			t.Error("the portal's public address serves /metrics")
 		}
+	}
+}
+
+// Dev mode signs its audit log's head with a key it made in its data
+// folder: the checkpoint goes to the metrics and the JSON log, and when
+// the portal stops it signs the rows the last checkpoint left, so verify
+// then finds every row anchored (issue 14).
+func TestDevSignsTheAuditHead(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	data := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "-addr", "127.0.0.1:0", "-data", data, "-metrics-addr", "127.0.0.1:0"}, noEnv, &out, &errOut)
+	}()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
+	banner := regexp.MustCompile(`\(dev\) at (http://[0-9.:]+)\n(?s:.*)metrics: (http://[0-9.:]+/metrics)\n`)
+	var m []string
+	waitFor(t, "portal dev to print its addresses", func() bool { m = banner.FindStringSubmatch(out.String()); return m != nil },
+		func() string { return out.String() + "\n" + errOut.String() })
+	checkpoint := regexp.MustCompile(`(?m)^portal_audit_checkpoint_seq ([0-9]+)$`)
+	waitFor(t, "a checkpoint in the metrics", func() bool {
+		resp, err := http.Get(m[2])
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return checkpoint.Match(b)
+	}, func() string { return errOut.String() })
+	if !strings.Contains(errOut.String(), `"event":"audit.checkpoint"`) {
+		t.Errorf("no checkpoint in the log:\n%s", errOut.String())
+	}
+	// A row after the checkpoint: a sign-in.
+	jar, _ := cookiejar.New(nil)
+	if resp, err := (&http.Client{Jar: jar}).Get(m[1] + "/auth/login?login_hint=auditor@contoso.test"); err == nil {
+		resp.Body.Close()
+	}
+	cancel()
+	stopped = true
+	if err := <-done; err != nil {
+		t.Fatalf("portal dev: %v", err)
+	}
+	var verified bytes.Buffer
+	if err := run(context.Background(), []string{"audit", "verify", "-data", data}, noEnv, &verified, &verified); err != nil ||
+		!strings.Contains(verified.String(), "audit chain intact") || !strings.Contains(verified.String(), "checkpoint signatures checked with key") ||
+		strings.Contains(verified.String(), "unanchored") {
+		t.Errorf("verify after a clean stop: %v\n%s", err, verified.String())
 	}
 }
 

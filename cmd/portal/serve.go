@@ -74,6 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Session: web.SessionOptions{Secure: true, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, TrustedProxies: cfg.TrustedProxies,
 		Limits:    cfg.Limits,
 		KnownApps: cfg.KnownApps, ProbeTenant: cfg.Tenants[0], ReconcileEvery: cfg.ReconcileEvery, ExpiryGrace: cfg.ExpiryGrace, FreshSignIn: cfg.FreshSignIn, RequireJustification: cfg.RequireJustification,
+		Checkpoints: cfg.Checkpoints,
 	})
 	if err != nil {
 		return err

@@ -36,22 +36,25 @@ func TestServeRefusesIncompleteSettings(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		"nothing set": {map[string]string{}, []string{"PORTAL_BASE_URL", "PORTAL_ENTRA_TENANT_ID", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ENTRA_CLIENT_SECRET", "PORTAL_ACS_ENDPOINT", "PORTAL_DATABASE_URL"}},
+		"nothing set": {map[string]string{}, []string{"PORTAL_BASE_URL", "PORTAL_ENTRA_TENANT_ID", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ENTRA_CLIENT_SECRET", "PORTAL_ACS_ENDPOINT", "PORTAL_DATABASE_URL", "PORTAL_AUDIT_SIGNING_KEY_FILE is missing"}},
 		"malformed": {map[string]string{
-			"PORTAL_BASE_URL":              "http://portal.example.com",
-			"PORTAL_ENTRA_TENANT_ID":       "contoso",
-			"PORTAL_ENTRA_CLIENT_ID":       "b40eb512",
-			"PORTAL_ENTRA_CLIENT_SECRET":   "s3cret-value",
-			"PORTAL_ACS_CONNECTION_STRING": "endpoint=http://x.communication.azure.com/;accesskey=c2VjcmV0",
-			"PORTAL_DATABASE_URL":          "mysql://x",
-			"PORTAL_SESSION_IDLE_TIMEOUT":  "forever",
-			"PORTAL_TRUSTED_PROXIES":       "10.0.0.0/8, not-an-ip",
-			"PORTAL_ROLE_HELPDESK":         "Portal.Admin",
-			"PORTAL_GRAPH":                 "true",
-			"PORTAL_TOKEN_CACHE_KEY":       "c2hvcnQ=",
-			"PORTAL_ACS_RESOURCE_ID":       "/subscriptions/x/resourceGroups/y",
-			"PORTAL_FRESH_SIGNIN_MAX_AGE":  "0",
-		}, []string{"PORTAL_BASE_URL", "tenant ID \"contoso\"", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ACS_CONNECTION_STRING", "PORTAL_DATABASE_URL", "PORTAL_SESSION_IDLE_TIMEOUT",
+			"PORTAL_BASE_URL":                  "http://portal.example.com",
+			"PORTAL_ENTRA_TENANT_ID":           "contoso",
+			"PORTAL_ENTRA_CLIENT_ID":           "b40eb512",
+			"PORTAL_ENTRA_CLIENT_SECRET":       "s3cret-value",
+			"PORTAL_ACS_CONNECTION_STRING":     "endpoint=http://x.communication.azure.com/;accesskey=c2VjcmV0",
+			"PORTAL_DATABASE_URL":              "mysql://x",
+			"PORTAL_SESSION_IDLE_TIMEOUT":      "forever",
+			"PORTAL_TRUSTED_PROXIES":           "10.0.0.0/8, not-an-ip",
+			"PORTAL_ROLE_HELPDESK":             "Portal.Admin",
+			"PORTAL_GRAPH":                     "true",
+			"PORTAL_TOKEN_CACHE_KEY":           "c2hvcnQ=",
+			"PORTAL_ACS_RESOURCE_ID":           "/subscriptions/x/resourceGroups/y",
+			"PORTAL_AUDIT_SIGNING_KEY_FILE":    "/nonexistent/audit-signing-key.pem",
+			"PORTAL_AUDIT_CHECKPOINT_ROWS":     "0",
+			"PORTAL_AUDIT_CHECKPOINT_INTERVAL": "1s",
+			"PORTAL_FRESH_SIGNIN_MAX_AGE":      "0",
+		}, []string{"PORTAL_AUDIT_SIGNING_KEY_FILE: cannot read", "PORTAL_AUDIT_CHECKPOINT_ROWS", "PORTAL_AUDIT_CHECKPOINT_INTERVAL", "PORTAL_BASE_URL", "tenant ID \"contoso\"", "PORTAL_ENTRA_CLIENT_ID", "PORTAL_ACS_CONNECTION_STRING", "PORTAL_DATABASE_URL", "PORTAL_SESSION_IDLE_TIMEOUT",
 			"PORTAL_TRUSTED_PROXIES", "PORTAL_ROLE_HELPDESK", "PORTAL_TOKEN_CACHE_KEY", "PORTAL_ACS_RESOURCE_ID", "PORTAL_FRESH_SIGNIN_MAX_AGE"}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -117,13 +120,14 @@ func TestServeStartsWithCompleteSettings(t *testing.T) {
 	// Serve briefly, then stop: what matters is that the settings pass and
 	// the server starts and shuts down cleanly.
 	env := map[string]string{
-		"PORTAL_ADDR":                  "127.0.0.1:0",
-		"PORTAL_BASE_URL":              "https://portal.example.com",
-		"PORTAL_ENTRA_TENANT_ID":       "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
-		"PORTAL_ENTRA_CLIENT_ID":       "b40eb512-a78a-485a-a591-76f8fcfa070a",
-		"PORTAL_ENTRA_CLIENT_SECRET":   "s3cret-value",
-		"PORTAL_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
-		"PORTAL_DATABASE_URL":          "sqlite:" + t.TempDir() + "/portal.db",
+		"PORTAL_ADDR":                   "127.0.0.1:0",
+		"PORTAL_BASE_URL":               "https://portal.example.com",
+		"PORTAL_ENTRA_TENANT_ID":        "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
+		"PORTAL_ENTRA_CLIENT_ID":        "b40eb512-a78a-485a-a591-76f8fcfa070a",
+		"PORTAL_ENTRA_CLIENT_SECRET":    "s3cret-value",
+		"PORTAL_ACS_CONNECTION_STRING":  "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
+		"PORTAL_DATABASE_URL":           "sqlite:" + t.TempDir() + "/portal.db",
+		"PORTAL_AUDIT_SIGNING_KEY_FILE": auditKeyFile(t),
 	}
 	serveBriefly(t, env)
 }
@@ -144,6 +148,7 @@ func TestServeOnPostgres(t *testing.T) {
 		"PORTAL_METRICS_ADDR":           "127.0.0.1:0",
 		"PORTAL_GRAPH":                  "true",
 		"PORTAL_TOKEN_CACHE_KEY":        "dGVhbXMtcGhvbmUtcG9ydGFsLXRlc3QtY2FjaGVrZXk=",
+		"PORTAL_AUDIT_SIGNING_KEY_FILE": auditKeyFile(t),
 	}
 	if out := serveBriefly(t, env); !strings.Contains(out, "metrics serving") {
 		t.Errorf("no metrics listener:\n%s", out)
@@ -175,6 +180,17 @@ func selfSignedPEM(t *testing.T) string {
 	return path
 }
 
+// auditKeyFile writes a checkpoint signing key, as an operator makes one
+// with openssl, and returns its path.
+func auditKeyFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit-signing-key.pem")
+	if _, err := devCheckpointKey(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -182,14 +198,39 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// The checkpoint signing key must be an Ed25519 private key: a certificate's
+// RSA key, or text that is no key, stops serve with a line saying how to
+// make one.
+func TestAuditKeySettings(t *testing.T) {
+	garbage := filepath.Join(t.TempDir(), "garbage.pem")
+	os.WriteFile(garbage, []byte("not a key"), 0o600)
+	for file, want := range map[string]string{
+		selfSignedPEM(t): "its private key is not an Ed25519 key (make one with: openssl genpkey -algorithm ed25519)",
+		garbage:          "holds no Ed25519 private key in PEM",
+		auditKeyFile(t):  "",
+	} {
+		_, problems := loadServeConfig(envOf(map[string]string{"PORTAL_AUDIT_SIGNING_KEY_FILE": file}))
+		got := ""
+		for _, p := range problems {
+			if strings.Contains(p, "PORTAL_AUDIT_SIGNING_KEY_FILE") {
+				got = p
+			}
+		}
+		if want == "" && got != "" || want != "" && !strings.Contains(strings.ToLower(got), strings.ToLower(want)) {
+			t.Errorf("%s: %q, want %q", file, got, want)
+		}
+	}
+}
+
 // Sign-in by client secret, certificate or federated credential: exactly one.
 func TestEntraCredentialSettings(t *testing.T) {
 	base := map[string]string{
-		"PORTAL_BASE_URL":              "https://portal.example.com",
-		"PORTAL_ENTRA_TENANT_ID":       "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
-		"PORTAL_ENTRA_CLIENT_ID":       "b40eb512-a78a-485a-a591-76f8fcfa070a",
-		"PORTAL_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
-		"PORTAL_DATABASE_URL":          "sqlite:/tmp/x.db",
+		"PORTAL_BASE_URL":               "https://portal.example.com",
+		"PORTAL_ENTRA_TENANT_ID":        "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
+		"PORTAL_ENTRA_CLIENT_ID":        "b40eb512-a78a-485a-a591-76f8fcfa070a",
+		"PORTAL_ACS_CONNECTION_STRING":  "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
+		"PORTAL_DATABASE_URL":           "sqlite:/tmp/x.db",
+		"PORTAL_AUDIT_SIGNING_KEY_FILE": auditKeyFile(t),
 	}
 	cert := selfSignedPEM(t)
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")
@@ -315,6 +356,7 @@ func TestConfigCheck(t *testing.T) {
 		"PORTAL_DATABASE_URL":             "sqlite:" + dir + "/portal.db",
 		"PORTAL_TRUSTED_PROXIES":          "10.0.0.0/8",
 		"PORTAL_ROLE_ADMIN":               "Admin",
+		"PORTAL_AUDIT_SIGNING_KEY_FILE":   auditKeyFile(t),
 	}
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"config", "check", "-probe=false"}, envOf(env), &out, &errOut); err != nil {
@@ -322,7 +364,8 @@ func TestConfigCheck(t *testing.T) {
 	}
 	for _, want := range []string{"no problems found", "client secret, set, from the file " + secretFile, "10.0.0.0/8", "admin=Admin", "with an access key",
 		"PORTAL_ACS_API_VERSION                 2025-06-30", "PORTAL_ACS_RESOURCE_ACCOUNT_SPELLING   teamsResourceAccount (the",
-		"10 failed sign-ins a minute per client, 120 changes a minute per session", "PORTAL_FRESH_SIGNIN_MAX_AGE            10m0s"} {
+		"10 failed sign-ins a minute per client, 120 changes a minute per session", "PORTAL_FRESH_SIGNIN_MAX_AGE            10m0s",
+		"audit checkpoints                      every 1,000 rows, and every 5m0s with rows appended"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -371,12 +414,13 @@ func TestConfigCheckProbesACS(t *testing.T) {
 	t.Cleanup(emu.Close)
 	dir := t.TempDir()
 	env := map[string]string{
-		"PORTAL_BASE_URL":              "https://portal.example.com",
-		"PORTAL_ENTRA_TENANT_ID":       "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
-		"PORTAL_ENTRA_CLIENT_ID":       "b40eb512-a78a-485a-a591-76f8fcfa070a",
-		"PORTAL_ENTRA_CLIENT_SECRET":   "s3cret",
-		"PORTAL_ACS_CONNECTION_STRING": "endpoint=" + srv.URL + "/;accesskey=" + key,
-		"PORTAL_DATABASE_URL":          "sqlite:" + dir + "/portal.db",
+		"PORTAL_BASE_URL":               "https://portal.example.com",
+		"PORTAL_ENTRA_TENANT_ID":        "1c361ff7-fb44-4685-bb78-1bad6ce5bef3",
+		"PORTAL_ENTRA_CLIENT_ID":        "b40eb512-a78a-485a-a591-76f8fcfa070a",
+		"PORTAL_ENTRA_CLIENT_SECRET":    "s3cret",
+		"PORTAL_ACS_CONNECTION_STRING":  "endpoint=" + srv.URL + "/;accesskey=" + key,
+		"PORTAL_AUDIT_SIGNING_KEY_FILE": auditKeyFile(t),
+		"PORTAL_DATABASE_URL":           "sqlite:" + dir + "/portal.db",
 	}
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"config", "check"}, envOf(env), &out, &errOut); err != nil ||

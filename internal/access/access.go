@@ -68,6 +68,9 @@ type Config struct {
 	// which resource accounts are bound to; "" lists every resource
 	// account of the tenant.
 	ACSResourceID string
+	// CheckpointKeys verify the audit log's checkpoints on the audit page
+	// (nil: signatures are not checked, and the page says so).
+	CheckpointKeys portal.CheckpointKeys
 }
 
 // Service is every use case of the portal, by concern. Handlers use it
@@ -106,6 +109,7 @@ type (
 	readStore interface {
 		portal.Inventory
 		portal.AuditLog
+		portal.AuditCheckpoints
 	}
 	jobStore interface {
 		portal.Inventory
@@ -133,7 +137,7 @@ func New(cfg Config) *Service {
 	return &Service{
 		Changes: &Changes{core: c, acs: cfg.ACS, store: cfg.Store, lockWait: cfg.LockWait, lockTTL: cfg.LockTTL,
 			spelling: cfg.ResourceAccountSpelling, expiry: &expiryBackoff{}},
-		Reads: &Reads{core: c, acs: cfg.ACS, store: cfg.Store, lists: lists, chain: &chainCache{}},
+		Reads: &Reads{core: c, acs: cfg.ACS, store: cfg.Store, lists: lists, chain: &chainCache{keys: cfg.CheckpointKeys}},
 		Names: &Names{core: c, dir: cfg.Directory, store: cfg.Store, lists: lists, acsResourceID: cfg.ACSResourceID,
 			graphPause: &graphPause{}, appsRefused: &graphPause{}, renewing: &sync.Map{}},
 		Jobs:      &Jobs{core: c, store: cfg.Store},

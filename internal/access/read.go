@@ -2,8 +2,6 @@ package access
 
 import (
 	"context"
-	"sync"
-	"time"
 
 	"github.com/teamsphone/portal/internal/listindex"
 	"github.com/teamsphone/portal/internal/portal"
@@ -258,46 +256,6 @@ func (s *core) note(ctx context.Context, who Who, action portal.AuditAction, res
 	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, result, detail
 	_, err := s.appendAudit(ctx, ev)
 	return err
-}
-
-// ChainStatus is the audit chain's state as pages show it.
-type ChainStatus struct {
-	portal.ChainCheck
-	CheckedAt time.Time
-	Err       error // the check itself failed (database)
-}
-
-// chainCache avoids re-hashing the whole chain on every audit page view.
-type chainCache struct {
-	mu     sync.Mutex
-	status ChainStatus
-}
-
-const chainCacheFor = 5 * time.Second
-
-// Chain verifies the whole audit chain (every tenant's rows: they are one
-// chain), at most every 5 seconds (the audit page is not hot, and a broken chain must show soon); fresh forces a new check.
-func (s *Reads) Chain(ctx context.Context, fresh bool) ChainStatus {
-	c := s.chain
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := s.now()
-	if !fresh && !c.status.CheckedAt.IsZero() && now.Sub(c.status.CheckedAt) < chainCacheFor {
-		return c.status
-	}
-	c.status = VerifyChain(ctx, s.store)
-	c.status.CheckedAt = now
-	return c.status
-}
-
-// VerifyChain walks every audit row in order and checks the chain.
-func VerifyChain(ctx context.Context, log portal.AuditLog) ChainStatus {
-	var st ChainStatus
-	st.Err = log.WalkAudit(ctx, portal.GUID{}, func(e portal.AuditEvent) error {
-		st.Check(e)
-		return nil
-	})
-	return st
 }
 
 // ItemToChange returns the row for object when who may make a change

@@ -23,9 +23,13 @@ import (
 // Each may be nil. A failing source is left out of that scrape and
 // counted in portal_metrics_source_errors_total.
 type Sources struct {
-	AuditRows      func(ctx context.Context) (int64, error) // the audit chain's length
-	ActiveSessions func(ctx context.Context) (int64, error) // sessions not yet expired
-	JobRows        func(ctx context.Context) (map[string]int64, error)
+	AuditRows func(ctx context.Context) (int64, error) // the audit chain's length
+	// AuditCheckpoint is the newest signed checkpoint of the chain: its
+	// number, the head row it anchors and when it was signed (number 0:
+	// none yet, and no gauges).
+	AuditCheckpoint func(ctx context.Context) (number, seq int64, signed time.Time, err error)
+	ActiveSessions  func(ctx context.Context) (int64, error) // sessions not yet expired
+	JobRows         func(ctx context.Context) (map[string]int64, error)
 	// ListIndex is what this instance holds in memory for inventory lists:
 	// tenants, rows and estimated bytes.
 	ListIndex func() (tenants, rows, bytes int64)
@@ -120,6 +124,11 @@ var (
 	listRows      = prometheus.NewDesc("portal_list_index_rows", "Inventory rows this instance holds in memory for lists.", nil, nil)
 	listBytes     = prometheus.NewDesc("portal_list_index_bytes", "Estimated bytes this instance holds in memory for inventory lists.", nil, nil)
 	acsAccessDesc = prometheus.NewDesc("portal_acs_access", "1 for the state of the last probe of whether the portal may call ACS (pass, fail, unknown), 0 for the others.", []string{"state"}, nil)
+	// The newest checkpoint, so that the monitoring system holds the head
+	// too: a value that goes down means checkpoints were deleted.
+	checkpointSeq    = prometheus.NewDesc("portal_audit_checkpoint_seq", "The audit row the newest signed checkpoint anchors (the chain's head when it was signed).", nil, nil)
+	checkpointNumber = prometheus.NewDesc("portal_audit_checkpoint_number", "The number of the newest signed audit checkpoint.", nil, nil)
+	checkpointTime   = prometheus.NewDesc("portal_audit_checkpoint_timestamp_seconds", "When the newest audit checkpoint was signed, in Unix seconds.", nil, nil)
 )
 
 // acsAccessStates are the states portal_acs_access reports, each always.
@@ -133,6 +142,9 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- listRows
 	ch <- listBytes
 	ch <- acsAccessDesc
+	ch <- checkpointSeq
+	ch <- checkpointNumber
+	ch <- checkpointTime
 }
 
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
@@ -151,6 +163,16 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge("audit_rows", auditRowsDesc, c.src.AuditRows)
 	gauge("sessions", sessionsDesc, c.src.ActiveSessions)
+	if c.src.AuditCheckpoint != nil {
+		switch number, seq, signed, err := c.src.AuditCheckpoint(ctx); {
+		case err != nil:
+			c.errs.WithLabelValues("audit_checkpoint").Inc()
+		case number > 0:
+			ch <- prometheus.MustNewConstMetric(checkpointSeq, prometheus.GaugeValue, float64(seq))
+			ch <- prometheus.MustNewConstMetric(checkpointNumber, prometheus.GaugeValue, float64(number))
+			ch <- prometheus.MustNewConstMetric(checkpointTime, prometheus.GaugeValue, float64(signed.UnixMilli())/1000)
+		}
+	}
 	if c.src.ListIndex != nil {
 		tenants, rows, bytes := c.src.ListIndex()
 		ch <- prometheus.MustNewConstMetric(listTenants, prometheus.GaugeValue, float64(tenants))

@@ -15,6 +15,9 @@ func TestMetrics(t *testing.T) {
 		AuditRows:      func(context.Context) (int64, error) { return 41, nil },
 		ActiveSessions: func(context.Context) (int64, error) { return 0, errors.New("database down") },
 		JobRows:        func(context.Context) (map[string]int64, error) { return map[string]int64{"pending": 7, "done": 3}, nil },
+		AuditCheckpoint: func(context.Context) (int64, int64, time.Time, error) {
+			return 12, 4812, time.Date(2026, 12, 7, 14, 0, 0, 500e6, time.UTC), nil
+		},
 	})
 	m.ObserveRequest("/assignments/{objectId}", "GET", 200, 12*time.Millisecond)
 	m.ObserveRequest("", "GET", 404, time.Millisecond)
@@ -42,6 +45,9 @@ func TestMetrics(t *testing.T) {
 		`portal_acs_retries_total{method="PUT"} 2`,
 		`portal_bulk_rows_total{outcome="success"} 1`,
 		`portal_audit_rows 41`,
+		`portal_audit_checkpoint_seq 4812`,
+		`portal_audit_checkpoint_number 12`,
+		`portal_audit_checkpoint_timestamp_seconds 1.7966520005e+09`,
 		`portal_bulk_job_rows{status="pending"} 7`,
 		`portal_metrics_source_errors_total{source="sessions"} `,
 		`go_goroutines`,

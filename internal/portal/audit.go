@@ -106,7 +106,13 @@ func StateOfItem(it InventoryItem) *AuditState {
 // hash-chained: Hash = SHA-256(canonical encoding ‖ PrevHash), so changing,
 // removing or reordering any row breaks the chain from there on.
 type AuditEvent struct {
-	Seq       int64 // 1, 2, 3 … in append order; set by the store
+	Seq int64 // 1, 2, 3 … in append order across every tenant (one chain); set by the store
+	// TenantSeq is the row's number among its tenant's rows (those of no
+	// tenant are numbered among themselves): 1, 2, 3 … without gaps, set by
+	// the store under the same lock as Seq. It is what a tenant is shown,
+	// since Seq skips other tenants' rows. Not hashed: it follows from the
+	// rows before it, and ChainCheck checks that it does.
+	TenantSeq int64
 	Time      time.Time
 	Actor     Actor
 	ClientIP  string
@@ -233,6 +239,8 @@ type ChainCheck struct {
 	// before (0: none), and Problem says why.
 	BrokenSeq int64
 	Problem   string
+	// tenantSeqs are the last TenantSeq checked per tenant.
+	tenantSeqs map[GUID]int64
 	// open are the intent rows no outcome has cited yet, by Seq. A change
 	// in flight has one for a moment; one left open for good is a change
 	// whose end was never recorded (an instance killed mid-change).
@@ -262,11 +270,18 @@ func (c *ChainCheck) Check(e AuditEvent) bool {
 		c.BrokenSeq, c.Problem = e.Seq, fmt.Sprintf("row %d does not cite the hash of row %d", e.Seq, c.HeadSeq)
 	case e.ComputeHash(e.PrevHash) != e.Hash:
 		c.BrokenSeq, c.Problem = e.Seq, fmt.Sprintf("row %d was changed after it was written: its hash does not match its contents", e.Seq)
+	case e.TenantSeq != c.tenantSeqs[e.TenantID]+1:
+		c.BrokenSeq, c.Problem = e.Seq, fmt.Sprintf("row %d is numbered %d among its tenant's rows, not %d: the number was changed outside the portal",
+			e.Seq, e.TenantSeq, c.tenantSeqs[e.TenantID]+1)
 	}
 	if c.BrokenSeq != 0 {
 		return false
 	}
 	c.HeadSeq, c.HeadHash = e.Seq, e.Hash
+	if c.tenantSeqs == nil {
+		c.tenantSeqs = map[GUID]int64{}
+	}
+	c.tenantSeqs[e.TenantID] = e.TenantSeq
 	switch e.Phase {
 	case PhaseIntent:
 		if c.open == nil {
@@ -306,7 +321,7 @@ type AuditPage struct {
 type AuditLog interface {
 	// AppendAudit seals ev after the current head and appends it; concurrent
 	// appends (from any instance) are serialised, so the chain stays linear.
-	// It returns ev as stored: Seq, PrevHash and Hash set, Time in UTC
+	// It returns ev as stored: Seq, TenantSeq, PrevHash and Hash set, Time in UTC
 	// truncated to the millisecond, and text the database cannot hold
 	// replaced by U+FFFD before hashing (invalid UTF-8 in every store, NUL
 	// too in PostgreSQL), so that the row verifies as read back. An event

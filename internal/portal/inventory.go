@@ -246,6 +246,7 @@ type Locker interface {
 type Store interface {
 	Inventory
 	AuditLog
+	AuditCheckpoints
 	Locker
 	PlanStore
 	JobStore

@@ -11,11 +11,15 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// auditColumns is the column list every audit read selects, in the order
-// storekit.Reader.Event scans them.
-const auditColumns = `seq, at, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind,
+// sealedColumns are the columns of a sealed row, in the order
+// storekit.Writer.Event gives them (before actor_fold).
+const sealedColumns = `seq, at, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind,
 	action, phase, intent_seq, before_state, after_state, justification, outcome,
 	acs_status, acs_code, request_id, correlation_vector, detail, prev_hash, hash`
+
+// auditColumns is the column list every audit read selects, in the order
+// storekit.Reader.Event scans them.
+const auditColumns = sealedColumns + `, tenant_seq`
 
 // AppendAudit: see portal.AuditLog. The transaction takes the audit lock
 // (see lockAudit), so appends from any goroutine or instance are
@@ -46,8 +50,9 @@ func lockAudit(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// appendAudit reads the head, seals ev after it and inserts it. tx must
-// hold the audit lock.
+// appendAudit reads the head, seals ev after it and inserts it; the
+// database numbers it among its tenant's rows (a trigger: see migration
+// 0010). tx must hold the audit lock.
 func appendAudit(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent) (portal.AuditEvent, error) {
 	headSeq, headHash, err := auditHead(ctx, tx)
 	if err != nil {
@@ -57,7 +62,7 @@ func appendAudit(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent) (portal.A
 	if err != nil {
 		return ev, err
 	}
-	_, err = tx.Exec(ctx, insertAuditSQL, write.Event(sealed)...)
+	err = tx.QueryRow(ctx, insertAuditSQL+` RETURNING tenant_seq`, write.Event(sealed)...).Scan(&sealed.TenantSeq)
 	return sealed.AuditEvent, err
 }
 
@@ -72,7 +77,7 @@ func auditHead(ctx context.Context, tx pgx.Tx) (seq int64, hash string, err erro
 }
 
 // insertAuditSQL inserts a sealed row, bound to write.Event's values.
-const insertAuditSQL = `INSERT INTO audit_log (` + auditColumns + `, actor_fold)
+const insertAuditSQL = `INSERT INTO audit_log (` + sealedColumns + `, actor_fold)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 
 // ListAudit: see portal.AuditLog. Matched and Events are read from one

@@ -267,9 +267,10 @@ func (db *DB) MigrationsCurrent(ctx context.Context) (bool, error) {
 
 // GrantAppRole connects as migrationURL's role (the tables' owner) and, in
 // one transaction, grants role what the portal needs on the schema that URL
-// resolves: USAGE on the schema; SELECT and INSERT on audit_log and nothing
-// else there (any other privilege it held is revoked), so it can append to
-// the log but never change, delete or truncate it; SELECT on
+// resolves: USAGE on the schema; SELECT and INSERT on audit_log and
+// audit_checkpoints and nothing else there (any other privilege it held is
+// revoked), so it can append to them but never change, delete or truncate
+// them; SELECT on
 // schema_migrations (readiness reads it); and SELECT, INSERT, UPDATE,
 // DELETE on every other table. It is idempotent; run it after migrating, as
 // MigrateAndOpen does, so tables added by a migration are granted too. The
@@ -308,7 +309,7 @@ func GrantAppRole(ctx context.Context, migrationURL, role string) error {
 	for _, table := range tables {
 		t := pgx.Identifier{*schema, table}.Sanitize()
 		switch table {
-		case "audit_log":
+		case "audit_log", "audit_checkpoints":
 			stmts = append(stmts, `REVOKE ALL ON `+t+` FROM `+who, `GRANT SELECT, INSERT ON `+t+` TO `+who)
 		case "schema_migrations":
 			stmts = append(stmts, `REVOKE ALL ON `+t+` FROM `+who, `GRANT SELECT ON `+t+` TO `+who)

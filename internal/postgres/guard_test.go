@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/postgres"
 	"github.com/teamsphone/portal/internal/storetest"
 )
@@ -21,6 +23,18 @@ var auditWrites = []string{
 	`DELETE FROM audit_log WHERE seq = 2`,
 	`DELETE FROM audit_log`,
 	`TRUNCATE audit_log`,
+	// and the checkpoints of its head
+	`UPDATE audit_checkpoints SET seq = 2`,
+	`DELETE FROM audit_checkpoints`,
+	`TRUNCATE audit_checkpoints`,
+}
+
+// signHead appends a checkpoint of the head, as the portal's job does.
+func signHead(t *testing.T, db *postgres.DB) {
+	t.Helper()
+	if _, ok := storetest.Sign(t, db, storetest.NewSigner(t), portal.CheckpointPolicy{Rows: 1, Every: time.Hour}, t0); !ok {
+		t.Fatal("no checkpoint signed")
+	}
 }
 
 // TestAppRoleCannotChangeTheAuditLog: a role set up by GrantAppRole (as
@@ -37,6 +51,7 @@ func TestAppRoleCannotChangeTheAuditLog(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	storetest.AppendRows(t, db, 3) // as the app role
+	signHead(t, db)
 	head := storetest.VerifyChain(t, db)
 	if ok, err := db.MigrationsCurrent(context.Background()); err != nil || !ok {
 		t.Errorf("MigrationsCurrent as the app role: %v, %v", ok, err)
@@ -52,19 +67,21 @@ func TestAppRoleCannotChangeTheAuditLog(t *testing.T) {
 		}
 	}
 	// Privileges, not only the triggers, stop it: what it was granted on
-	// audit_log is reading and appending.
-	var privs string
-	for _, p := range []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
-		var has bool
-		if err := queryRow(t, owner, `SELECT has_table_privilege($1, 'audit_log', $2)`, []any{role, p}, &has); err != nil {
-			t.Fatal(err)
+	// audit_log and its checkpoints is reading and appending.
+	for _, table := range []string{"audit_log", "audit_checkpoints"} {
+		var privs string
+		for _, p := range []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
+			var has bool
+			if err := queryRow(t, owner, `SELECT has_table_privilege($1, $2, $3)`, []any{role, table, p}, &has); err != nil {
+				t.Fatal(err)
+			}
+			if has {
+				privs += p + " "
+			}
 		}
-		if has {
-			privs += p + " "
+		if privs != "SELECT INSERT " {
+			t.Errorf("app role's privileges on %s: %q, want SELECT and INSERT", table, privs)
 		}
-	}
-	if privs != "SELECT INSERT " {
-		t.Errorf("app role's privileges on audit_log: %q, want SELECT and INSERT", privs)
 	}
 	if c := storetest.VerifyChain(t, db); !c.Intact() || c.Rows != 3 || c.HeadHash != head.HeadHash {
 		t.Errorf("after refused writes: %+v", c)
@@ -78,6 +95,7 @@ func TestTriggersRefuseEvenTheOwner(t *testing.T) {
 	owner := freshSchema(t)
 	db := openAt(t, owner, nil)
 	storetest.AppendRows(t, db, 3)
+	signHead(t, db)
 	head := storetest.VerifyChain(t, db)
 	const cols = `at, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind, action, phase, intent_seq,
 		before_state, after_state, justification, outcome, acs_status, acs_code, request_id, correlation_vector, detail`
@@ -91,7 +109,11 @@ func TestTriggersRefuseEvenTheOwner(t *testing.T) {
 			ON CONFLICT (seq) DO UPDATE SET detail = 'x'`,
 	}) {
 		err := execSQL(t, owner, stmt)
-		if err == nil || !strings.Contains(err.Error(), "audit_log is append-only") {
+		table := "audit_log"
+		if strings.Contains(stmt, "audit_checkpoints") {
+			table = "audit_checkpoints"
+		}
+		if err == nil || !strings.Contains(err.Error(), table+" is append-only") {
 			t.Errorf("%s as the owner: %v, want the trigger's refusal", stmt, err)
 		}
 	}

@@ -77,11 +77,29 @@ func TestAuditTamperingIsFound(t *testing.T) {
 		{Name: "time changed", SQL: `UPDATE audit_log SET at = at + interval '1 millisecond' WHERE seq = 3`, Broken: 3, Problem: "changed after it was written"},
 		{Name: "middle row deleted", SQL: `DELETE FROM audit_log WHERE seq = 5`, Broken: 6, Problem: "rows are missing or reordered"},
 		{Name: "last row deleted", SQL: `DELETE FROM audit_log WHERE seq = 8`}, // only a checkpoint of the head can show this
+		{Name: "a tenant's row renumbered", SQL: `UPDATE audit_log SET tenant_seq = 70 WHERE seq = 3`, Broken: 3, Problem: "is numbered 70 among its tenant's rows, not 3"},
 		{Name: "two rows swapped", SQL: `UPDATE audit_log SET seq = 100 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 100`, Broken: 4, Problem: "does not cite the hash"},
 		{Name: "row renumbered to close a gap", SQL: `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6`, Broken: 5, Problem: "does not cite the hash"},
 	}, func(t *testing.T) (portal.AuditLog, func(string) error) {
 		owner := freshSchema(t)
 		return openAt(t, owner, nil), func(sql string) error { return execSQL(t, owner, disableGuard+`; `+sql) }
+	})
+}
+
+// TestAuditAnchorTampering: what the chain alone cannot show — rows
+// removed from the end, rows appended by hand in their place, a log
+// re-hashed from a middle row — and tampering with the checkpoints
+// themselves, each found by verify against the signed checkpoints or a
+// head held outside (SECURITY.md, P1 Audit chain). The owner (a superuser
+// here) switches the triggers off for the change and on again, so rows
+// appended afterwards are numbered as usual.
+func TestAuditAnchorTampering(t *testing.T) {
+	storetest.RunAnchorTampering(t, storetest.AnchorTamperings(), func(t *testing.T) (storetest.AnchoredLog, func(string) error) {
+		owner := freshSchema(t)
+		return openAt(t, owner, nil), func(sql string) error {
+			return execSQL(t, owner, disableGuard+`; ALTER TABLE audit_checkpoints DISABLE TRIGGER USER; `+sql+
+				`; ALTER TABLE audit_log ENABLE TRIGGER USER; ALTER TABLE audit_checkpoints ENABLE TRIGGER USER`)
+		}
 	})
 }
 
@@ -199,6 +217,20 @@ func TestJobCountsMigration(t *testing.T) {
 			DROP TRIGGER bulk_job_rows_count_update ON bulk_job_rows; DROP TRIGGER bulk_job_rows_count_delete ON bulk_job_rows;
 			DROP FUNCTION bulk_job_rows_done_is_final(), bulk_job_rows_count();
 			DELETE FROM schema_migrations WHERE name = '0008_job_counts.sql'`); err != nil {
+			t.Fatal(err)
+		}
+		return openAt(t, connURL, nil)
+	})
+}
+
+// TestTenantSeqMigration: rows already in the log are numbered per tenant
+// by the migration that adds the numbers.
+func TestTenantSeqMigration(t *testing.T) {
+	connURL := freshSchema(t)
+	storetest.RunTenantSeqMigration(t, openAt(t, connURL, nil), func(t *testing.T) storetest.AnchoredLog {
+		if err := execSQL(t, connURL, `DROP TRIGGER audit_log_number_in_tenant ON audit_log; DROP FUNCTION audit_log_number_in_tenant();
+			ALTER TABLE audit_log DROP COLUMN tenant_seq; DROP TABLE audit_checkpoints;
+			DELETE FROM schema_migrations WHERE name = '0010_audit_anchors.sql'`); err != nil {
 			t.Fatal(err)
 		}
 		return openAt(t, connURL, nil)

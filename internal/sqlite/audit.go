@@ -10,11 +10,15 @@ import (
 	"github.com/teamsphone/portal/internal/storekit"
 )
 
-// auditColumns is the column list every audit read selects, in the order
-// storekit.Reader.Event scans them.
-const auditColumns = `seq, time, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind,
+// sealedColumns are the columns of a sealed row, in the order
+// storekit.Writer.Event gives them (before actor_fold).
+const sealedColumns = `seq, time, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind,
 	action, phase, intent_seq, before_state, after_state, justification, outcome,
 	acs_status, acs_code, request_id, correlation_vector, detail, prev_hash, hash`
+
+// auditColumns is the column list every audit read selects, in the order
+// storekit.Reader.Event scans them.
+const auditColumns = sealedColumns + `, tenant_seq`
 
 // AppendAudit: see portal.AuditLog. The transaction holds SQLite's write
 // lock from its start, so appends from any goroutine or process are
@@ -31,8 +35,9 @@ func (db *DB) AppendAudit(ctx context.Context, ev portal.AuditEvent) (portal.Aud
 	return stored, nil
 }
 
-// appendAudit reads the head, seals ev after it and inserts it. tx must hold
-// the write lock (BEGIN IMMEDIATE) so that no other append reads the same head.
+// appendAudit reads the head, seals ev after it and inserts it, numbered
+// after its tenant's newest row. tx must hold the write lock (BEGIN
+// IMMEDIATE) so that no other append reads the same head or number.
 func appendAudit(ctx context.Context, tx querier, ev portal.AuditEvent) (portal.AuditEvent, error) {
 	var headSeq int64
 	var headHash string
@@ -44,8 +49,11 @@ func appendAudit(ctx context.Context, tx querier, ev portal.AuditEvent) (portal.
 	if err != nil {
 		return ev, err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`, actor_fold)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, write.Event(sealed)...)
+	args := write.Event(sealed)
+	err = tx.QueryRowContext(ctx, `INSERT INTO audit_log (`+sealedColumns+`, actor_fold, tenant_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+			coalesce((SELECT tenant_seq FROM audit_log WHERE tenant_id = ? ORDER BY tenant_seq DESC LIMIT 1), 0) + 1)
+		RETURNING tenant_seq`, append(args, args[6])...).Scan(&sealed.TenantSeq)
 	return sealed.AuditEvent, err
 }
 

@@ -63,11 +63,26 @@ func TestAuditTamperingIsFound(t *testing.T) {
 		{Name: "time changed", SQL: `UPDATE audit_log SET time = time + 1 WHERE seq = 3`, Broken: 3, Problem: "changed after it was written"},
 		{Name: "middle row deleted", SQL: `DELETE FROM audit_log WHERE seq = 5`, Broken: 6, Problem: "rows are missing or reordered"},
 		{Name: "last row deleted", SQL: `DELETE FROM audit_log WHERE seq = 8`, Broken: 0, Problem: ""}, // only a checkpoint of the head can show this
+		{Name: "a tenant's row renumbered", SQL: `UPDATE audit_log SET tenant_seq = 70 WHERE seq = 3`, Broken: 3, Problem: "is numbered 70 among its tenant's rows, not 3"},
 		{Name: "two rows swapped", SQL: `UPDATE audit_log SET seq = 100 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 100`, Broken: 4, Problem: "does not cite the hash"},
 		{Name: "row renumbered to close a gap", SQL: `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6`, Broken: 5, Problem: "does not cite the hash"},
 	}, func(t *testing.T) (portal.AuditLog, func(string) error) {
 		db := openDB(t)
 		return db, func(sql string) error { return db.ExecBehindTheStore(context.Background(), dropTriggers+`; `+sql) }
+	})
+}
+
+// TestAuditAnchorTampering: what the chain alone cannot show — rows
+// removed from the end, rows appended by hand in their place, a log
+// re-hashed from a middle row — and tampering with the checkpoints
+// themselves, each found by verify against the signed checkpoints or a
+// head held outside (SECURITY.md, P1 Audit chain).
+func TestAuditAnchorTampering(t *testing.T) {
+	storetest.RunAnchorTampering(t, storetest.AnchorTamperings(), func(t *testing.T) (storetest.AnchoredLog, func(string) error) {
+		db := openDB(t)
+		return db, func(sql string) error {
+			return db.ExecBehindTheStore(context.Background(), dropTriggers+`; DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete; DROP TRIGGER audit_checkpoints_follow_newest; `+sql)
+		}
 	})
 }
 
@@ -77,8 +92,14 @@ func TestAuditTriggersRefuseChanges(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	storetest.AppendRows(t, db, 3)
+	if _, ok := storetest.Sign(t, db, storetest.NewSigner(t), portal.CheckpointPolicy{Rows: 1, Every: time.Hour}, t0); !ok {
+		t.Fatal("no checkpoint signed")
+	}
 	head := storetest.VerifyChain(t, db)
 	for _, stmt := range []string{
+		`UPDATE audit_checkpoints SET seq = 2`,
+		`DELETE FROM audit_checkpoints`,
+		`INSERT OR REPLACE INTO audit_checkpoints SELECT * FROM audit_checkpoints`,
 		`UPDATE audit_log SET justification = 'nothing to see' WHERE seq = 2`,
 		`UPDATE audit_log SET actor_fold = 'x'`,
 		`DELETE FROM audit_log WHERE seq = 2`,
@@ -86,14 +107,14 @@ func TestAuditTriggersRefuseChanges(t *testing.T) {
 		// REPLACE deletes the old row without firing a DELETE trigger.
 		`INSERT OR REPLACE INTO audit_log SELECT * FROM audit_log WHERE seq = 2`,
 		`INSERT INTO audit_log SELECT seq + 10, time, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind, action, phase, intent_seq,
-			before_state, after_state, justification, outcome, acs_status, acs_code, request_id, correlation_vector, detail, prev_hash, hash, actor_fold
+			before_state, after_state, justification, outcome, acs_status, acs_code, request_id, correlation_vector, detail, prev_hash, hash, actor_fold, tenant_seq + 10
 			FROM audit_log WHERE seq = 3`,
 		`INSERT INTO audit_log SELECT seq + 1, time, actor_tid, actor_oid, actor_name, client_ip, tenant_id, object_id, kind, action, phase, intent_seq,
-			before_state, after_state, justification, outcome, acs_status, acs_code, request_id, correlation_vector, detail, prev_hash, hash, actor_fold
+			before_state, after_state, justification, outcome, acs_status, acs_code, request_id, correlation_vector, detail, prev_hash, hash, actor_fold, tenant_seq + 1
 			FROM audit_log WHERE seq = 3`, // at the head, but not citing its hash
 	} {
 		err := db.ExecBehindTheStore(ctx, stmt)
-		if err == nil || !strings.Contains(err.Error(), "audit_log is append-only") {
+		if err == nil || !strings.Contains(err.Error(), " is append-only") {
 			t.Errorf("%s: %v, want the trigger's refusal", stmt, err)
 		}
 	}
@@ -153,7 +174,7 @@ func TestStoreErrorsAreSafe(t *testing.T) {
 // once; SQLite's write lock, taken at BEGIN IMMEDIATE, keeps one chain.
 func TestAppendsFromTwoInstancesStayLinear(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "portal.db")
-	var dbs [2]portal.AuditLog
+	var dbs [2]storetest.AnchoredLog
 	for i := range dbs {
 		db, err := sqlite.Open(context.Background(), path)
 		if err != nil {
@@ -193,19 +214,39 @@ func BenchmarkJobProgress(b *testing.B) {
 // them for the jobs a database already has.
 func TestJobCountsMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "portal.db")
-	open := func(t *testing.T) *sqlite.DB {
-		db, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
+	open := func(t *testing.T) *sqlite.DB { return openAtPath(t, path) }
 	db := open(t)
 	storetest.RunJobCountsMigration(t, db, func(t *testing.T) portal.Store {
 		if err := db.ExecBehindTheStore(context.Background(), `DROP TRIGGER bulk_job_rows_done_is_final; DROP TRIGGER bulk_job_rows_count_insert;
 			DROP TRIGGER bulk_job_rows_count_update; DROP TRIGGER bulk_job_rows_count_delete; DROP TABLE bulk_job_counts; DROP TABLE bulk_job_finishes;
 			DELETE FROM schema_migrations WHERE name = 'migrations/0009_job_counts.sql'`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		return open(t)
+	})
+}
+
+// openAtPath opens the store on the file at path, closed when t ends.
+func openAtPath(t *testing.T, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestTenantSeqMigration: rows already in the log are numbered per tenant
+// by the migration that adds the numbers.
+func TestTenantSeqMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portal.db")
+	open := func(t *testing.T) *sqlite.DB { return openAtPath(t, path) }
+	db := open(t)
+	storetest.RunTenantSeqMigration(t, db, func(t *testing.T) storetest.AnchoredLog {
+		if err := db.ExecBehindTheStore(context.Background(), `DROP INDEX audit_log_by_tenant_seq; ALTER TABLE audit_log DROP COLUMN tenant_seq;
+			DROP TABLE audit_checkpoints; DELETE FROM schema_migrations WHERE name = 'migrations/0011_audit_anchors.sql'`); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()

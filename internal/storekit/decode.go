@@ -169,7 +169,7 @@ func (r Reader) Item(row Scanner) (portal.InventoryItem, error) {
 // actor_name, client_ip, tenant_id, object_id, kind, action, phase,
 // intent_seq, before_state, after_state, justification, outcome,
 // acs_status, acs_code, request_id, correlation_vector, detail,
-// prev_hash, hash; into the event it was written from (same values, so the
+// prev_hash, hash, tenant_seq; into the event it was written from (same values, so the
 // same canonical encoding and hash). A value the portal never writes is an
 // EINTERNAL error naming the row.
 func (r Reader) Event(row Scanner) (portal.AuditEvent, error) {
@@ -182,7 +182,7 @@ func (r Reader) Event(row Scanner) (portal.AuditEvent, error) {
 	)
 	if err := row.Scan(&ev.Seq, c.Time(&d, &ev.Time), c.GUID(&d, &ev.Actor.TenantID), c.GUID(&d, &ev.Actor.ObjectID), &ev.Actor.Name,
 		&ev.ClientIP, c.GUID(&d, &ev.TenantID), c.GUID(&d, &ev.ObjectID), &kind, &action, &phase, &ev.IntentSeq, &before, &after,
-		&ev.Justification, &outcome, &ev.ACSStatus, &ev.ACSCode, &ev.RequestID, &ev.CorrelationVector, &ev.Detail, &ev.PrevHash, &ev.Hash); err != nil {
+		&ev.Justification, &outcome, &ev.ACSStatus, &ev.ACSCode, &ev.RequestID, &ev.CorrelationVector, &ev.Detail, &ev.PrevHash, &ev.Hash, &ev.TenantSeq); err != nil {
 		return ev, err
 	}
 	d.done()
@@ -397,4 +397,18 @@ func (r Reader) Session(row Scanner, keyHash []byte) (portal.SessionRecord, erro
 	err := row.Scan(&s.Data, r.Columns.Time(&d, &s.CreatedAt), r.Columns.Time(&d, &s.SeenAt))
 	d.done()
 	return s, err
+}
+
+// Checkpoint reads one audit checkpoint: number, seq, hash, signed_at,
+// key_id, signature.
+func (r Reader) Checkpoint(row Scanner) (portal.AuditCheckpoint, error) {
+	var d Decoder
+	var c portal.AuditCheckpoint
+	if err := row.Scan(&c.Number, &c.Seq, &c.Hash, r.Columns.Time(&d, &c.Time), &c.KeyID, &c.Signature); err != nil {
+		return c, err
+	}
+	if err := d.done(); err != nil {
+		return c, portal.Wrap(err, portal.EINTERNAL, fmt.Sprintf("Audit checkpoint %d holds a value the portal never writes.", c.Number))
+	}
+	return c, nil
 }

@@ -46,7 +46,8 @@ func (w Writer) Verified(it portal.InventoryItem) []any {
 }
 
 // Event returns the arguments that insert a sealed audit row, in Reader.Event's
-// column order followed by actor_fold.
+// column order up to hash, followed by actor_fold (tenant_seq is the
+// store's to number).
 func (w Writer) Event(ev SealedEvent) []any {
 	v := w.Values
 	return []any{ev.Seq, v.Time(ev.Time), v.GUID(ev.Actor.TenantID), v.GUID(ev.Actor.ObjectID), ev.Actor.Name,
@@ -90,4 +91,10 @@ func (w Writer) Plan(p portal.Plan) []any {
 func (w Writer) PlanRow(id string, r portal.PlanRow) ([]any, error) {
 	data, err := json.Marshal(r)
 	return []any{w.Text(id), r.Line, w.Text(string(r.Class)), string(data)}, err
+}
+
+// Checkpoint returns the arguments that insert c, in Reader.Checkpoint's
+// column order.
+func (w Writer) Checkpoint(c portal.AuditCheckpoint) []any {
+	return []any{c.Number, c.Seq, c.Hash, w.Values.Time(c.Time), c.KeyID, c.Signature}
 }

@@ -221,3 +221,18 @@ func TryLock(name, holder string, take func() (int64, error)) (bool, error) {
 	n, err := take()
 	return n == 1 && err == nil, Unavailable(err, "take a lock")
 }
+
+// NextCheckpoint runs next on a (read under the audit lock) and checks
+// what it returns before a store appends it: numbered right after the
+// newest checkpoint, anchoring the head as a holds it, signed. False:
+// nothing to append.
+func NextCheckpoint(a portal.AuditAnchor, next func(portal.AuditAnchor) (portal.AuditCheckpoint, bool, error)) (portal.AuditCheckpoint, bool, error) {
+	c, ok, err := next(a)
+	switch {
+	case err != nil || !ok:
+		return portal.AuditCheckpoint{}, false, err
+	case c.Number != a.Newest.Number+1 || c.Head() != a.Head || len(c.Signature) == 0 || c.KeyID == "":
+		return portal.AuditCheckpoint{}, false, portal.Errorf(portal.EINVALID, "A checkpoint must be signed, follow the newest and anchor the head.")
+	}
+	return c, true, nil
+}

@@ -68,10 +68,14 @@ func testAuditAppend(t *testing.T, f *fixture) {
 	}
 	stored, events = append(stored, got), append(events, denied)
 
+	// Each row is numbered among its tenant's rows: tenant A's 1 to 4, and
+	// the sign-in of no tenant 1 among those of no tenant.
+	tenantSeqs := []int64{1, 2, 1, 3, 4}
 	prev := ""
 	for i, got := range stored {
 		want := events[i]
 		want.Seal(int64(i), prev)
+		want.TenantSeq = tenantSeqs[i]
 		if got.Seq != int64(i+1) || got.PrevHash != prev || got.Hash != want.Hash {
 			t.Errorf("row %d as appended: seq %d prev %q hash %q time %v; want seq %d prev %q hash %q", i, got.Seq, got.PrevHash, got.Hash, got.Time, i+1, prev, want.Hash)
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -86,30 +85,6 @@ func RunTampering(t *testing.T, cases []Tampering, open func(t *testing.T) (log 
 				t.Errorf("chain check: broken at %d (%s); want %d (%s)", c.BrokenSeq, c.Problem, tc.Broken, tc.Problem)
 			}
 		})
-	}
-}
-
-// AppendFromInstances appends 200 rows at once through 8 writers spread
-// over the instances (stores on one database, each its own pool), and
-// checks that they form one chain.
-func AppendFromInstances(t *testing.T, instances ...portal.AuditLog) {
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := range 25 {
-				ev := portal.AuditEvent{Time: T0, Actor: Admin, TenantID: Tenant, Action: portal.ActionVerify,
-					Detail: fmt.Sprintf("instance %d writer %d row %d", w%len(instances), w, i)}
-				if _, err := instances[w%len(instances)].AppendAudit(ctx, ev); err != nil {
-					t.Errorf("writer %d: %v", w, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if c := VerifyChain(t, instances[0]); !c.Intact() || c.Rows != 200 || c.HeadSeq != 200 {
-		t.Errorf("chain: %+v", c)
 	}
 }
 

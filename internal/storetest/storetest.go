@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"AuditAppendAndVerify", testAuditAppend},
 		{"AuditHostileTextKeepsChain", testAuditHostileText},
 		{"AuditConcurrentAppendsStayLinear", testAuditConcurrent},
+		{"AuditCheckpoints", testCheckpoints},
 		{"ListAuditFilters", testListAudit},
 		{"Locks", testLocks},
 		{"Plans", testPlans},
