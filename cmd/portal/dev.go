@@ -191,7 +191,7 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	databaseURL := fs.String("database", "", "a database instead of SQLite in -data: postgres://… (several dev instances may share it)")
 	acsConnection := fs.String("acs-connection-string", "", "an ACS (emulator) to use instead of the in-process one: endpoint=…;accesskey=… (no demo data then)")
 	graphFaults := fs.String("graph-faults", "", `faults the Graph emulator injects, in -acs-faults' syntax (change them while it runs: PUT to <graph emulator>/_emulator/faults)`)
-	graphWithhold := fs.String("graph-withhold", "", `delegated Graph permissions the dev tenants have not consented to, comma-separated: users, resourceAccounts, apps`)
+	graphWithhold := fs.String("graph-withhold", "", `delegated Graph permissions the dev tenants have not consented to, comma-separated: users, resourceAccounts, apps, profiles (User.Read.All), grants (DelegatedPermissionGrant.Read.All); change them while it runs: PUT to <graph emulator>/_emulator/tenants/{tenant}/withheldPermissions`)
 	acsFaults := fs.String("acs-faults", "", `faults the ACS emulator injects, e.g. "429=0.2,retry-after=1,503=0.05,latency=20ms" (change them while it runs: PUT the same text to <emulator>/_emulator/faults)`)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return f, err
@@ -336,6 +336,7 @@ func printDevBanner(w io.Writer, base string, a devACS, metrics net.Listener, gr
 	}
 	fmt.Fprintf(w, "  Graph emulator: %s (names, the people finder, resource accounts)\n", graphURL)
 	fmt.Fprintf(w, "  Graph emulator faults: curl -X PUT -d '429=1,retry-after=30' %s/_emulator/faults\n", graphURL)
+	fmt.Fprintf(w, "  Graph emulator state (fixes, README): curl %s/_emulator/tenants/%s\n", graphURL, devidp.ContosoTenant)
 	fmt.Fprintf(w, "  data: %s\n", dataDir)
 }
 

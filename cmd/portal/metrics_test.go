@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/teamsphone/portal/internal/devidp"
 )
 
 // The metrics address serves Prometheus's text with the portal's own
@@ -142,6 +144,16 @@ func TestDevGraph(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a made-up token: %d, want 401", resp.StatusCode)
+	}
+	// The state routes are served beside the fault switch.
+	resp, err = http.Get(m[2] + "/_emulator/tenants/" + devidp.ContosoTenant.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(state), `"gita.rao@contoso.test"`) {
+		t.Errorf("the Graph emulator's state: %d %.300s", resp.StatusCode, state)
 	}
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}

@@ -89,6 +89,10 @@ var routeScopes = map[route][]string{
 	// Teams admin API.
 	routeResourceAccounts: {"TeamsResourceAccount.Read.All"},
 	routeServicePrincipal: {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
+	// Microsoft's reference names Directory.Read.All as the least
+	// privileged; DelegatedPermissionGrant.Read.All is the narrower
+	// permission made for it.
+	routeGrants: {"DelegatedPermissionGrant.Read.All", "DelegatedPermissionGrant.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
 }
 
 // graphScopePrefix is how a scope is written when requested from Entra

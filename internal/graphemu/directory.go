@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -17,6 +18,23 @@ type User struct {
 	// Deleted users are in Entra's recycle bin: no call returns them (GET
 	// answers 404, getByIds leaves them out), as with real deleted users.
 	Deleted bool
+	// Disabled is accountEnabled false: the person cannot sign in. The zero
+	// value is an enabled account, as nearly every account is.
+	Disabled bool
+	// AssignedPlans are the service plans of the person's licences, as
+	// Graph's assignedPlans lists them (returned only on $select, and only
+	// to a token that may read full profiles).
+	AssignedPlans []AssignedPlan
+}
+
+// AssignedPlan is one service plan of a licence (Graph's assignedPlan).
+type AssignedPlan struct {
+	ServicePlanID portal.GUID
+	Service       string // e.g. "MCOEV"
+	// CapabilityStatus is "Enabled", "Warning", "Suspended", "Deleted" or
+	// "LockedOut"; only an enabled plan works.
+	CapabilityStatus string
+	AssignedDateTime time.Time // zero is written as 2024-01-01T00:00:00Z
 }
 
 // ResourceAccount is a Teams resource account. In Entra it is also a user
@@ -33,6 +51,9 @@ type ResourceAccount struct {
 	// ACSResourceID is the immutable ID (a GUID string) of the ACS resource
 	// the account is bound to; "" is answered as null.
 	ACSResourceID string
+	// Disabled is the account's accountEnabled false, read from the user
+	// calls (the resource account list does not carry it).
+	Disabled bool
 }
 
 // ServicePrincipal is an app's service principal in a tenant.
@@ -40,6 +61,20 @@ type ServicePrincipal struct {
 	ID          portal.GUID
 	AppID       portal.GUID
 	DisplayName string
+	Disabled    bool // accountEnabled false: it issues no tokens
+}
+
+// PermissionGrant is a delegated permission grant (oauth2PermissionGrant):
+// the client service principal may call the resource service principal's
+// API with Scope, for every user (ConsentType "AllPrincipals", admin
+// consent) or for one (ConsentType "Principal", PrincipalID).
+type PermissionGrant struct {
+	ID          portal.GUID // Graph's is an opaque string; a GUID here
+	ClientID    portal.GUID // the client's service principal (object ID)
+	ResourceID  portal.GUID // the API's service principal (object ID)
+	ConsentType string
+	PrincipalID portal.GUID // zero for AllPrincipals
+	Scope       string      // space-separated, e.g. "TeamsExtension.ManageCalls"
 }
 
 // directory is one tenant's data. An object ID is in at most one of the
@@ -48,6 +83,11 @@ type directory struct {
 	users    map[portal.GUID]User
 	accounts map[portal.GUID]ResourceAccount
 	sps      map[portal.GUID]ServicePrincipal
+	// grants are not directory objects: their IDs are their own.
+	grants map[portal.GUID]PermissionGrant
+	// withheld are permissions the tenant's admin has not consented to:
+	// taken out of every token of the tenant (see Withhold).
+	withheld []string
 }
 
 // directoryLocked returns tenant's directory, creating it if asked; nil if
@@ -59,6 +99,7 @@ func (e *Emulator) directoryLocked(tenant portal.GUID, create bool) *directory {
 			users:    map[portal.GUID]User{},
 			accounts: map[portal.GUID]ResourceAccount{},
 			sps:      map[portal.GUID]ServicePrincipal{},
+			grants:   map[portal.GUID]PermissionGrant{},
 		}
 		e.tenants[tenant] = d
 	}
@@ -151,15 +192,68 @@ func (e *Emulator) AddServicePrincipal(tenant portal.GUID, sp ServicePrincipal) 
 	d.sps[sp.ID] = sp
 }
 
+// AddPermissionGrant creates or replaces (by ID) a delegated permission
+// grant in tenant. A zero g.ID gets a new one; the ID is returned. It
+// panics if the tenant, ClientID or ResourceID is zero: Graph refuses such
+// a grant, and seeding one is a bug. That the service principals exist is
+// not checked here (the state route checks it).
+func (e *Emulator) AddPermissionGrant(tenant portal.GUID, g PermissionGrant) portal.GUID {
+	mustIDs("AddPermissionGrant", tenant, g.ClientID)
+	mustIDs("AddPermissionGrant", tenant, g.ResourceID)
+	if g.ID.IsZero() {
+		g.ID = portal.MustParseGUID(newGUID())
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.directoryLocked(tenant, true).grants[g.ID] = g
+	return g.ID
+}
+
 // RemoveObject removes any object (user, resource account, service
 // principal) from tenant's directory outright, as if it never existed (for
 // a user, unlike DeleteUser, which keeps it in the recycle bin). It reports
 // whether there was one.
+//
+// Removing a service principal removes its grants too, as Entra does.
 func (e *Emulator) RemoveObject(tenant, id portal.GUID) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d := e.directoryLocked(tenant, false)
-	return d != nil && d.forget(id)
+	return d != nil && d.remove(id)
+}
+
+// remove removes any object outright, and a service principal's grants.
+func (d *directory) remove(id portal.GUID) bool {
+	if _, ok := d.sps[id]; ok {
+		for gid, g := range d.grants {
+			if g.ClientID == id || g.ResourceID == id {
+				delete(d.grants, gid)
+			}
+		}
+	}
+	return d.forget(id)
+}
+
+// Withhold makes every token of tenant lack perms (short names, such as
+// "User.Read.All"), as if the tenant's admin had never consented to them
+// or had revoked consent: a call needing one answers 403
+// Authorization_RequestDenied, unless the token holds another permission
+// that allows it too (Directory.Read.All allows most reads). It replaces
+// what was withheld before; no perms restores them all.
+func (e *Emulator) Withhold(tenant portal.GUID, perms ...string) {
+	mustIDs("Withhold", tenant, tenant)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.directoryLocked(tenant, true).withheld = slices.Clone(perms)
+}
+
+// withoutWithheldLocked returns scopes less what tenant withholds.
+func (e *Emulator) withoutWithheldLocked(tenant portal.GUID, scopes []string) []string {
+	d := e.directoryLocked(tenant, false)
+	if d == nil || len(d.withheld) == 0 {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return hasAnyScope([]string{s}, d.withheld) })
 }
 
 // Seed adds users, resource accounts and service principals to tenant's
@@ -183,6 +277,8 @@ type person struct {
 	displayName       string
 	userPrincipalName string
 	mail              string
+	enabled           bool
+	plans             []AssignedPlan
 }
 
 // personLocked looks up a live user object by ID.
@@ -191,10 +287,10 @@ func (d *directory) personLocked(id portal.GUID) (person, bool) {
 		return person{}, false
 	}
 	if u, ok := d.users[id]; ok && !u.Deleted {
-		return person{u.ID, u.DisplayName, u.UserPrincipalName, u.Mail}, true
+		return person{u.ID, u.DisplayName, u.UserPrincipalName, u.Mail, !u.Disabled, slices.Clone(u.AssignedPlans)}, true
 	}
 	if a, ok := d.accounts[id]; ok {
-		return person{id: a.ID, displayName: a.DisplayName, userPrincipalName: a.UserPrincipalName}, true
+		return person{id: a.ID, displayName: a.DisplayName, userPrincipalName: a.UserPrincipalName, enabled: !a.Disabled}, true
 	}
 	return person{}, false
 }

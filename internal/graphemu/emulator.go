@@ -1,6 +1,9 @@
 // Package graphemu emulates the few Microsoft Graph calls the portal makes to
-// show people, resource accounts and apps by name, as an http.Handler, so
-// that dev mode and tests can run without a Microsoft Entra tenant.
+// show people, resource accounts and apps by name, and to check whether
+// access can work (service principals, delegated permission grants,
+// people's accountEnabled and assignedPlans, resource accounts' app ID,
+// binding and number), as an http.Handler, so that dev mode and tests can
+// run without a Microsoft Entra tenant.
 //
 // It is the sibling of acsemu and behaves the same way where it can: the
 // same fault injection (acsemu.Fault, acsemu.Rates, acsemu.ParseRates), the
@@ -11,8 +14,33 @@
 // $top is capped at 999, getByIds silently leaves out what it cannot find).
 //
 // The tenant of every call comes only from the verified bearer token (see
-// Config.Verify): there is no tenant in any URL, so one tenant's directory
-// can never be read with another tenant's token.
+// Config.Verify): there is no tenant in any Graph URL, so one tenant's
+// directory can never be read with another tenant's token.
+//
+// Graph calls it serves: GET /v1.0/users ($search, $filter with startswith
+// or id in (…) of at most 15 IDs, $select including accountEnabled and
+// assignedPlans for a token that may read full profiles), GET
+// /v1.0/users/{id}, POST /v1.0/directoryObjects/getByIds, GET
+// /v1.0/servicePrincipals(appId='…'), GET /v1.0/oauth2PermissionGrants
+// ($filter on clientId, resourceId, consentType, principalId) and GET
+// /beta/admin/teams/resourceAccounts. Each needs one of the permissions
+// Microsoft documents for it (routeScopes), or answers 403.
+//
+// Beside faults (Script, SetRates) a tenant's admin can be made to
+// withhold consent to permissions (Withhold): the calls needing them
+// answer 403 Authorization_RequestDenied. And the directory can be changed
+// while the emulator runs, by the Add methods or, for people with curl, by
+// the state routes under /_emulator/tenants/{tenant} (see serveControl for
+// the list): create a service principal (POST …/servicePrincipals
+// {"appId":…}), add or delete a permission grant (POST
+// …/oauth2PermissionGrants {"clientAppId":…,"resourceAppId":…,
+// "consentType":"AllPrincipals","scope":…}), enable a person or give them
+// Teams Phone (PATCH …/users/{id} {"accountEnabled":true,
+// "assignedPlans":[…]}), bind a resource account or set its number or app
+// ID (PATCH …/resourceAccounts/{id} {"acsResourceId":…,"phoneNumber":…,
+// "appId":…}), withhold permissions (PUT …/withheldPermissions [...]) and
+// read the tenant's whole state (GET /_emulator/tenants/{tenant}). They
+// take no token and no fault: serve the emulator on loopback only.
 package graphemu
 
 import (
@@ -58,6 +86,10 @@ type Config struct {
 	// Rand drives the random fault rates (see SetRates). Default: randomly
 	// seeded. It is only used under the emulator's lock.
 	Rand *mathrand.Rand
+	// MaxPageSize caps every page of a list, whatever $top asks: Graph
+	// may return fewer objects than $top, and a client must follow
+	// @odata.nextLink regardless. 0: no cap below $top.
+	MaxPageSize int
 }
 
 // Emulator is an emulated Microsoft Graph holding one directory per tenant.
@@ -67,9 +99,15 @@ type Emulator struct {
 	verify func(r *http.Request, token string) (portal.GUID, []string, error)
 	logger *slog.Logger
 	now    func() time.Time
+	// maxPage is Config.MaxPageSize.
+	maxPage int
 
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// control serves the state routes (control.go), built once.
+	control     http.Handler
+	controlOnce sync.Once
 
 	// mu guards everything below. It is never held while waiting on a
 	// client or a timer.
@@ -90,6 +128,7 @@ func New(cfg Config) *Emulator {
 		closed:  make(chan struct{}),
 		tenants: make(map[portal.GUID]*directory),
 		rng:     cfg.Rand,
+		maxPage: cfg.MaxPageSize,
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -106,6 +145,14 @@ func New(cfg Config) *Emulator {
 // called more than once.
 func (e *Emulator) Close() {
 	e.closeOnce.Do(func() { close(e.closed) })
+}
+
+// pageSize is how many objects a page holds when the client asked for top.
+func (e *Emulator) pageSize(top int) int {
+	if e.maxPage > 0 {
+		return min(top, e.maxPage)
+	}
+	return top
 }
 
 // reply is one HTTP answer, built before anything is written so that faults
@@ -132,11 +179,17 @@ type call struct {
 	authDeny                   string // message of the 401; "" when authenticated
 }
 
-// ServeHTTP answers one request: it logs it, applies the next fault
-// (scripted first, then random rates), and otherwise checks, in this order,
-// authentication (401), route (404), method (405), permission (403) and
-// query or body (400) before reading the directory.
+// ServeHTTP answers one request: a state route (under /_emulator/) at
+// once; a Graph call after logging it and applying the next fault
+// (scripted first, then random rates), and otherwise checking, in this
+// order, authentication (401), route (404), method (405), permission (403,
+// less what the tenant withholds) and query or body (400) before reading
+// the directory.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, controlPrefix) {
+		e.serveControl(w, r)
+		return
+	}
 	entry, fault := e.arrive(r)
 	c := e.inspect(r)
 	e.mu.Lock()
@@ -195,6 +248,11 @@ func (e *Emulator) inspect(r *http.Request) *call {
 		}
 	}
 	c.tenant, c.scopes, c.authKind, c.authDeny = e.authenticate(r)
+	if !c.tenant.IsZero() {
+		e.mu.Lock()
+		c.scopes = e.withoutWithheldLocked(c.tenant, c.scopes)
+		e.mu.Unlock()
+	}
 	return c
 }
 
@@ -208,6 +266,7 @@ const (
 	routeGetByIDs
 	routeResourceAccounts
 	routeServicePrincipal
+	routeGrants
 )
 
 // matchRoute maps a request path to an operation and its key (the user ID
@@ -231,6 +290,8 @@ func matchRoute(escapedPath string) (rt route, key string) {
 	case len(segs) == 3 && segs[0] == "v1.0" && segs[1] == "directoryObjects" &&
 		(segs[2] == "getByIds" || segs[2] == "microsoft.graph.getByIds"):
 		return routeGetByIDs, ""
+	case len(segs) == 2 && segs[0] == "v1.0" && segs[1] == "oauth2PermissionGrants":
+		return routeGrants, ""
 	case len(segs) == 4 && segs[0] == "beta" && segs[1] == "admin" && segs[2] == "teams" && segs[3] == "resourceAccounts":
 		return routeResourceAccounts, ""
 	case len(segs) == 2 && segs[0] == "v1.0":
@@ -283,6 +344,8 @@ func (e *Emulator) handle(c *call) reply {
 		return e.handleGetByIDs(c)
 	case routeResourceAccounts:
 		return e.handleResourceAccountList(c)
+	case routeGrants:
+		return e.handleGrantList(c)
 	default:
 		return e.handleServicePrincipalGet(c, key)
 	}

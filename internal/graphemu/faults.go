@@ -15,6 +15,8 @@ import (
 // acsemu.ParseRates). What a fault does is the same here: Latency first,
 // then at most one of Hang, Reset, Status; ResetAfterApply and TruncateBody
 // act on the normal answer. Only the error body differs: it is Graph's.
+// A permission the tenant's admin has not consented to is not a fault but
+// the tenant's state: see Withhold (and the state routes in control.go).
 
 // defaultRetryAfter is the Retry-After of a 429 drawn from the rates when
 // Rates.RetryAfter is empty: Graph's throttling answers nearly always carry

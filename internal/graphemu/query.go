@@ -72,6 +72,30 @@ func queryOptions(r *http.Request, allowed ...string) (map[string]string, *query
 	return out, nil
 }
 
+// listQuery is what a list call's $filter, $top and $skiptoken ask for.
+type listQuery struct {
+	filter [][]condition // nil: no $filter
+	top    int
+	after  portal.GUID // zero: from the start
+}
+
+// parseListQuery reads a list call's $filter (checked by parseFilter, for
+// the properties and operators the call takes), $top and $skiptoken.
+func parseListQuery(opts map[string]string, parseFilter func(string) ([][]condition, *queryError)) (listQuery, *queryError) {
+	var q listQuery
+	var qe *queryError
+	if v, ok := opts["$filter"]; ok {
+		if q.filter, qe = parseFilter(v); qe != nil {
+			return q, qe
+		}
+	}
+	if q.top, qe = parseTop(opts["$top"], has(opts, "$top")); qe != nil {
+		return q, qe
+	}
+	q.after, qe = decodeSkipToken(opts["$skiptoken"], has(opts, "$skiptoken"))
+	return q, qe
+}
+
 // parseTop reads $top: 1 to 999, defaultTop when absent.
 func parseTop(v string, present bool) (int, *queryError) {
 	if !present {
@@ -108,6 +132,17 @@ func parseSelect(v string, present bool, typeName string, known []string) ([]str
 		}
 	}
 	return out, nil
+}
+
+// canonical returns the spelling in known of name, compared without
+// case as Graph compares property names; "" when it is not there.
+func canonical(name string, known []string) string {
+	for _, k := range known {
+		if strings.EqualFold(strings.TrimSpace(name), k) {
+			return k
+		}
+	}
+	return ""
 }
 
 func containsString(list []string, s string) bool {
@@ -176,6 +211,22 @@ func page[T any](items []T, id func(T) portal.GUID, after portal.GUID, top int) 
 	return items, false
 }
 
+// pageReply answers with one page of matches (ordered by ID): the
+// @odata.context, the extra members (such as @odata.count), an
+// @odata.nextLink when more follow, and the page's values.
+func pageReply[T any](e *Emulator, c *call, context string, extra jsonObject, matches []T, q listQuery, id func(T) portal.GUID, render func(T) jsonObject) reply {
+	pg, more := page(matches, id, q.after, e.pageSize(q.top))
+	out := append(jsonObject{{"@odata.context", baseURL(c.r) + context}}, extra...)
+	if more {
+		out = append(out, jsonMember{"@odata.nextLink", nextLink(c.r, id(pg[len(pg)-1]))})
+	}
+	value := make([]jsonObject, 0, len(pg))
+	for _, x := range pg {
+		value = append(value, render(x))
+	}
+	return okReply(append(out, jsonMember{"value", value}))
+}
+
 // baseURL is the scheme and host the client called, so that links in
 // answers (@odata.context, @odata.nextLink) lead back to the emulator.
 func baseURL(r *http.Request) string {
@@ -202,17 +253,19 @@ func nextLink(r *http.Request, after portal.GUID) string {
 	return baseURL(r) + r.URL.EscapedPath() + "?" + strings.Join(kept, "&")
 }
 
-// condition is one comparison of a $filter: startswith(prop,'value') or
-// prop eq 'value'. prop is as written.
+// condition is one comparison of a $filter: startswith(prop,'value'),
+// prop eq 'value' or prop in ('value', …). prop is as written.
 type condition struct {
-	op    string // "startswith" or "eq"
-	prop  string
-	value string
+	op     string // "startswith", "eq" or "in"
+	prop   string
+	value  string   // startswith and eq
+	values []string // in
 }
 
 // parseFilter reads the subset of OData $filter the emulator serves: a
 // disjunction (or) of conjunctions (and) of conditions, each
-// startswith(property,'literal') or property eq 'literal'; keywords without
+// startswith(property,'literal'), property eq 'literal' or property in
+// ('literal', …); keywords without
 // regard to case, string literals in single quotes, a single quote inside
 // one written twice. Which properties and operators a call accepts is for the
 // call to check.
@@ -347,9 +400,29 @@ func (p *filterParser) condition() (condition, *queryError) {
 		}
 		return condition{op: "startswith", prop: prop, value: value}, nil
 	}
+	if p.keyword("in") {
+		if _, ok := p.next('('); !ok {
+			return condition{}, p.syntaxError()
+		}
+		cond := condition{op: "in", prop: first}
+		for {
+			value, ok := p.next('s')
+			if !ok {
+				return condition{}, p.syntaxError()
+			}
+			cond.values = append(cond.values, value)
+			if _, more := p.next(','); !more {
+				break
+			}
+		}
+		if _, ok := p.next(')'); !ok {
+			return condition{}, p.syntaxError()
+		}
+		return cond, nil
+	}
 	if !p.keyword("eq") {
 		if p.pos < len(p.toks) && p.toks[p.pos].kind == 'i' {
-			// ne, gt, in, …: valid OData the emulator does not serve.
+			// ne, gt, …: valid OData the emulator does not serve.
 			return condition{}, unsupportedQuery("Unsupported Query.")
 		}
 		return condition{}, p.syntaxError()

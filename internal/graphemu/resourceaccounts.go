@@ -15,17 +15,7 @@ func (e *Emulator) handleResourceAccountList(c *call) reply {
 	if qe != nil {
 		return qe.reply(c)
 	}
-	var filter [][]condition
-	if v, ok := opts["$filter"]; ok {
-		if filter, qe = parseAccountFilter(v); qe != nil {
-			return qe.reply(c)
-		}
-	}
-	top, qe := parseTop(opts["$top"], has(opts, "$top"))
-	if qe != nil {
-		return qe.reply(c)
-	}
-	after, qe := decodeSkipToken(opts["$skiptoken"], has(opts, "$skiptoken"))
+	q, qe := parseListQuery(opts, parseAccountFilter)
 	if qe != nil {
 		return qe.reply(c)
 	}
@@ -35,28 +25,24 @@ func (e *Emulator) handleResourceAccountList(c *call) reply {
 	e.mu.Unlock()
 	var matches []ResourceAccount
 	for _, a := range accounts {
-		if filter == nil || matchAccountFilter(a, filter) {
+		if q.filter == nil || matchAccountFilter(a, q.filter) {
 			matches = append(matches, a)
 		}
 	}
-	pg, more := page(matches, func(a ResourceAccount) portal.GUID { return a.ID }, after, top)
+	return pageReply(e, c, "/beta/$metadata#admin/teams/resourceAccounts", nil, matches, q, func(a ResourceAccount) portal.GUID { return a.ID }, renderAccount)
+}
 
-	out := jsonObject{{"@odata.context", baseURL(c.r) + "/beta/$metadata#admin/teams/resourceAccounts"}}
-	if more {
-		out = append(out, jsonMember{"@odata.nextLink", nextLink(c.r, pg[len(pg)-1].ID)})
+// renderAccount writes a resource account as the beta list does. Its
+// accountEnabled is not among them: it is read from the user calls.
+func renderAccount(a ResourceAccount) jsonObject {
+	return jsonObject{
+		{"id", a.ID.String()},
+		{"userPrincipalName", a.UserPrincipalName},
+		{"displayName", a.DisplayName},
+		{"appId", guidOrNull(a.AppID)},
+		{"phoneNumber", nullIfEmpty(a.PhoneNumber)},
+		{"acsResourceId", nullIfEmpty(a.ACSResourceID)},
 	}
-	value := make([]jsonObject, 0, len(pg))
-	for _, a := range pg {
-		value = append(value, jsonObject{
-			{"id", a.ID.String()},
-			{"userPrincipalName", a.UserPrincipalName},
-			{"displayName", a.DisplayName},
-			{"appId", guidOrNull(a.AppID)},
-			{"phoneNumber", nullIfEmpty(a.PhoneNumber)},
-			{"acsResourceId", nullIfEmpty(a.ACSResourceID)},
-		})
-	}
-	return okReply(append(out, jsonMember{"value", value}))
 }
 
 func guidOrNull(g portal.GUID) any {

@@ -6,7 +6,7 @@ import (
 
 // servicePrincipalProperties are the service principal properties the
 // emulator holds, in the order it writes them.
-var servicePrincipalProperties = []string{"id", "appId", "displayName"}
+var servicePrincipalProperties = []string{"id", "appId", "displayName", "accountEnabled"}
 
 // handleServicePrincipalGet serves GET /v1.0/servicePrincipals(appId='…'):
 // the token's tenant's service principal of that app, or 404 when the
@@ -54,6 +54,8 @@ func renderServicePrincipal(sp ServicePrincipal, sel []string) jsonObject {
 			v = sp.AppID.String()
 		case "displayName":
 			v = sp.DisplayName
+		case "accountEnabled":
+			v = !sp.Disabled
 		}
 		obj = append(obj, jsonMember{prop, v})
 	}

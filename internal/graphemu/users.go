@@ -3,14 +3,46 @@ package graphemu
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// userProperties are the user properties the emulator holds, in the order
-// it writes them.
-var userProperties = []string{"id", "displayName", "userPrincipalName", "mail"}
+// userProperties are the user properties the emulator writes by default,
+// in that order; userSelectable adds those Graph returns only on $select.
+var (
+	userProperties = []string{"id", "displayName", "userPrincipalName", "mail"}
+	userSelectable = append(slices.Clone(userProperties), "accountEnabled", "assignedPlans")
+)
+
+// fullProfileProperties are the user properties beyond the basic profile:
+// a token with User.ReadBasic.All alone gets a user without them (they
+// are left out of the answer, not refused), so a client must notice
+// their absence rather than read it as false or none.
+var fullProfileProperties = []string{"accountEnabled", "assignedPlans"}
+
+// fullProfileScopes are the permissions that read full profiles.
+var fullProfileScopes = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+
+// maxInValues is how many values Graph takes in one $filter on directory
+// objects ("in" counts each value as an "or" clause).
+const maxInValues = 15
+
+// userSelect reads a user call's $select and drops the properties the
+// token may not read.
+func userSelect(c *call, opts map[string]string) ([]string, *queryError) {
+	known := userProperties
+	if has(opts, "$select") {
+		known = userSelectable
+	}
+	sel, qe := parseSelect(opts["$select"], has(opts, "$select"), "user", known)
+	if qe != nil || hasAnyScope(c.scopes, fullProfileScopes) {
+		return sel, qe
+	}
+	return slices.DeleteFunc(slices.Clone(sel), func(p string) bool { return slices.Contains(fullProfileProperties, p) }), nil
+}
 
 // msgSearchNeedsEventual is Graph's answer to $search without
 // "ConsistencyLevel: eventual", word for word.
@@ -33,25 +65,15 @@ func (e *Emulator) handleUserList(c *call) reply {
 			return qe.reply(c)
 		}
 	}
-	var filter [][]condition
-	if v, ok := opts["$filter"]; ok {
-		if filter, qe = parseUserFilter(v); qe != nil {
-			return qe.reply(c)
-		}
-	}
-	sel, qe := parseSelect(opts["$select"], has(opts, "$select"), "user", userProperties)
+	q, qe := parseListQuery(opts, parseUserFilter)
 	if qe != nil {
 		return qe.reply(c)
 	}
-	top, qe := parseTop(opts["$top"], has(opts, "$top"))
+	sel, qe := userSelect(c, opts)
 	if qe != nil {
 		return qe.reply(c)
 	}
 	count, qe := parseCount(opts["$count"], has(opts, "$count"))
-	if qe != nil {
-		return qe.reply(c)
-	}
-	after, qe := decodeSkipToken(opts["$skiptoken"], has(opts, "$skiptoken"))
 	if qe != nil {
 		return qe.reply(c)
 	}
@@ -61,26 +83,18 @@ func (e *Emulator) handleUserList(c *call) reply {
 	e.mu.Unlock()
 	var matches []person
 	for _, p := range people {
-		if (search == nil || matchSearch(p, search)) && (filter == nil || matchUserFilter(p, filter)) {
+		if (search == nil || matchSearch(p, search)) && (q.filter == nil || matchUserFilter(p, q.filter)) {
 			matches = append(matches, p)
 		}
 	}
-	pg, more := page(matches, func(p person) portal.GUID { return p.id }, after, top)
-
-	out := jsonObject{{"@odata.context", baseURL(c.r) + "/v1.0/$metadata#users" + selectSuffix(opts)}}
+	var extra jsonObject
 	// Microsoft documents that $count=true without ConsistencyLevel is
 	// silently ignored on directory objects: no error, and no count.
 	if count && eventual {
-		out = append(out, jsonMember{"@odata.count", len(matches)})
+		extra = jsonObject{{"@odata.count", len(matches)}}
 	}
-	if more {
-		out = append(out, jsonMember{"@odata.nextLink", nextLink(c.r, pg[len(pg)-1].id)})
-	}
-	value := make([]jsonObject, 0, len(pg))
-	for _, p := range pg {
-		value = append(value, renderPerson(p, sel))
-	}
-	return okReply(append(out, jsonMember{"value", value}))
+	return pageReply(e, c, "/v1.0/$metadata#users"+selectSuffix(opts), extra, matches, q,
+		func(p person) portal.GUID { return p.id }, func(p person) jsonObject { return renderPerson(p, sel) })
 }
 
 // handleUserGet serves GET /v1.0/users/{id | userPrincipalName}.
@@ -89,7 +103,7 @@ func (e *Emulator) handleUserGet(c *call, key string) reply {
 	if qe != nil {
 		return qe.reply(c)
 	}
-	sel, qe := parseSelect(opts["$select"], has(opts, "$select"), "user", userProperties)
+	sel, qe := userSelect(c, opts)
 	if qe != nil {
 		return qe.reply(c)
 	}
@@ -132,6 +146,23 @@ func renderPerson(p person, sel []string) jsonObject {
 			v = p.userPrincipalName
 		case "mail":
 			v = nullIfEmpty(p.mail)
+		case "accountEnabled":
+			v = p.enabled
+		case "assignedPlans":
+			plans := make([]jsonObject, 0, len(p.plans))
+			for _, pl := range p.plans {
+				at := pl.AssignedDateTime
+				if at.IsZero() {
+					at = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+				}
+				plans = append(plans, jsonObject{
+					{"assignedDateTime", at.UTC().Format(time.RFC3339)},
+					{"capabilityStatus", pl.CapabilityStatus},
+					{"service", pl.Service},
+					{"servicePlanId", pl.ServicePlanID.String()},
+				})
+			}
+			v = plans
 		}
 		obj = append(obj, jsonMember{prop, v})
 	}
@@ -160,26 +191,31 @@ func selectSuffix(opts map[string]string) string {
 }
 
 // parseUserFilter reads $filter for users: startswith on displayName,
-// userPrincipalName or mail, combined with and/or. Other properties and
-// operators are valid OData that this emulator does not serve.
+// userPrincipalName or mail, or id eq '…' or id in ('…', …) (at most 15
+// values in all, as Graph allows), combined with and/or. Other properties
+// and operators are valid OData that this emulator does not serve.
 func parseUserFilter(v string) ([][]condition, *queryError) {
 	groups, qe := parseFilter(v)
 	if qe != nil {
 		return nil, qe
 	}
+	values := 0
 	for _, g := range groups {
 		for i, cond := range g {
-			canonical := ""
-			for _, k := range searchProperties {
-				if strings.EqualFold(cond.prop, k) {
-					canonical = k
-				}
+			if strings.EqualFold(cond.prop, "id") && (cond.op == "eq" || cond.op == "in") {
+				g[i].prop = "id"
+				values += len(cond.values)
+				continue
 			}
-			if cond.op != "startswith" || canonical == "" {
+			name := canonical(cond.prop, searchProperties)
+			if cond.op != "startswith" || name == "" {
 				return nil, unsupportedQuery("Unsupported or invalid query filter clause specified for property '%s' of resource 'User'.", truncate(cond.prop, 40))
 			}
-			g[i].prop = canonical
+			g[i].prop = name
 		}
+	}
+	if values > maxInValues {
+		return nil, unsupportedQuery("Too many child clauses specified in search filter expression containing 'OR' operators: %d. Max allowed: %d.", values, maxInValues)
 	}
 	return groups, nil
 }
@@ -200,6 +236,12 @@ func personProperty(p person, prop string) string {
 // regard to case, as Graph compares directory strings.
 func matchUserFilter(p person, groups [][]condition) bool {
 	return anyGroup(groups, func(cond condition) bool {
+		switch {
+		case cond.prop == "id" && cond.op == "eq":
+			return strings.EqualFold(strings.TrimSpace(cond.value), p.id.String())
+		case cond.prop == "id":
+			return slices.ContainsFunc(cond.values, func(v string) bool { return strings.EqualFold(strings.TrimSpace(v), p.id.String()) })
+		}
 		return hasPrefixFold(personProperty(p, cond.prop), cond.value)
 	})
 }

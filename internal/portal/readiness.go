@@ -124,7 +124,9 @@ type ReadinessDirectory interface {
 	// TeamsResourceAccounts lists every Teams resource account of the
 	// tenant, bound to any ACS resource or none (beta GET
 	// /admin/teams/resourceAccounts, paged); TeamsResourceAccount.Read.All,
-	// and the person must be a Teams administrator.
+	// and the person must be a Teams administrator. Enabled comes from the
+	// users (as Users reads it, so User.Read.All too): an account Entra no
+	// longer holds is not enabled.
 	TeamsResourceAccounts(ctx context.Context, token string) ([]TeamsResourceAccount, error)
 }
 
