@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
@@ -17,10 +18,15 @@ func (s *Server) handleReadiness(w http.ResponseWriter, r *http.Request) {
 	s.showReadiness(w, r, false)
 }
 
-// handleCheckAgain runs the checks now and shows them. It changes nothing
-// but what the portal knows, so auditors may ask too. POST /readiness
+// handleCheckAgain runs the checks now, then shows them (a redirect, so a
+// reload does not run them again). It changes nothing but what the portal
+// knows, so auditors may ask too. POST /readiness
 func (s *Server) handleCheckAgain(w http.ResponseWriter, r *http.Request) {
-	s.showReadiness(w, r, true)
+	if _, err := s.deps.Access.TenantChecks(r.Context(), s.who(r), s.graphToken(r), true); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirectAfterPost(w, r, "/readiness")
 }
 
 func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again bool) {
@@ -31,9 +37,26 @@ func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again boo
 		return
 	}
 	v := templates.ReadinessView{CheckedAt: displayTime(t.CheckedAt)}
+	// Objects the checks could not name are named as everywhere else (the
+	// cache, then Graph, at most a moment).
+	var unnamed access.NameRequest
+	for _, c := range t.Checks {
+		for _, it := range c.Items {
+			if it.Label == "" {
+				unnamed.Objects = append(unnamed.Objects, it.ObjectID)
+			}
+		}
+	}
+	nb := s.names(r, unnamed)
 	for _, c := range t.Checks {
 		if c.State == portal.CheckPass {
 			v.Passing++
+		}
+		c.Items = slices.Clone(c.Items) // the last run's, shared with every reader
+		for i, it := range c.Items {
+			if n := nb.name(it.ObjectID); it.Label == "" && n.Name != "" {
+				c.Items[i].Label = n.Name
+			}
 		}
 		v.Checks = append(v.Checks, s.checkView(who, c))
 	}
