@@ -48,7 +48,10 @@ func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again boo
 		}
 	}
 	nb := s.names(r, unnamed)
-	for _, c := range t.Checks {
+	// What needs doing first; otherwise the chain's order.
+	checks := slices.Clone(t.Checks)
+	slices.SortStableFunc(checks, func(a, b portal.Check) int { return stateRank[a.State] - stateRank[b.State] })
+	for _, c := range checks {
 		if c.State == portal.CheckPass {
 			v.Passing++
 		}
@@ -62,6 +65,9 @@ func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again boo
 	}
 	s.render(w, r, http.StatusOK, templates.ReadinessPage(s.page(w, r, "Will it work?", "readiness"), v))
 }
+
+// stateRank orders checks on the page: failing, unknown, passing.
+var stateRank = map[portal.CheckState]int{portal.CheckFail: 0, portal.CheckUnknown: 1, portal.CheckPass: 2}
 
 // checkView is a readiness check as pages show it, with the fixes the
 // person may make from here.
