@@ -17,7 +17,7 @@ type HomeView struct {
 
 // CheckView is one readiness check as shown.
 type CheckView struct {
-	Name, Title, State, StateLabel, Reason, Fix, CheckedAt string
+	Name, Title, State, StateLabel, Reason, Fix, Link, CheckedAt string
 	Items                                                  []CheckItemView
 }
 

@@ -72,7 +72,7 @@ var stateRank = map[portal.CheckState]int{portal.CheckFail: 0, portal.CheckUnkno
 // checkView is a readiness check as pages show it, with the fixes the
 // person may make from here.
 func (s *Server) checkView(who access.Who, c portal.Check) templates.CheckView {
-	v := templates.CheckView{Name: c.Name, Title: c.Title, State: string(c.State), StateLabel: c.State.Label(), Reason: c.Reason, Fix: c.Fix,
+	v := templates.CheckView{Name: c.Name, Title: c.Title, State: string(c.State), StateLabel: c.State.Label(), Reason: c.Reason, Fix: c.Fix, Link: c.Link,
 		CheckedAt: c.CheckedAt.UTC().Format("2006-01-02 15:04:05 UTC")}
 	for _, it := range c.Items {
 		iv := templates.CheckItemView{ObjectID: it.ObjectID.String(), Label: it.Label, Problem: it.Problem, Fix: it.Fix}

@@ -548,13 +548,14 @@ func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUI
 			name = app.String()
 		}
 		c := portal.Check{Name: "app:" + app.String(), Title: "Calling-client app " + name + " may act for its users in ACS"}
-		consent := fmt.Sprintf("Open, as an administrator, https://login.microsoftonline.com/%s/adminconsent?client_id=%s and accept.", tenant, app)
+		consentURL := fmt.Sprintf("https://login.microsoftonline.com/%s/adminconsent?client_id=%s", tenant, app)
+		consent := "Open, as an administrator, " + consentURL + " and accept."
 		sp, found, err := s.dir.ServicePrincipal(ctx, tok, app)
 		switch {
 		case err != nil:
 			c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
 		case !found:
-			c.State, c.Reason, c.Fix = portal.CheckFail, "The app has no service principal in this tenant: its users cannot sign in to it, so they cannot get a token for ACS.", consent
+			c.State, c.Reason, c.Fix, c.Link = portal.CheckFail, "The app has no service principal in this tenant: its users cannot sign in to it, so they cannot get a token for ACS.", consent, consentURL
 		case !sp.Enabled:
 			c.State, c.Reason = portal.CheckFail, "The app's service principal is disabled: its users cannot sign in to it."
 			c.Fix = "Enable it: Update-MgServicePrincipal -ServicePrincipalId " + sp.ObjectID.String() + " -AccountEnabled:$true"
@@ -586,10 +587,10 @@ func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUI
 			case own:
 				c.State, c.Reason = portal.CheckPass, "This person consented to TeamsExtension.ManageCalls for themselves (there is no admin consent for everyone)."
 			case people > 0:
-				c.State, c.Fix = portal.CheckFail, consent
+				c.State, c.Fix, c.Link = portal.CheckFail, consent, consentURL
 				c.Reason = fmt.Sprintf("No admin consent to TeamsExtension.ManageCalls: only %d %s consented for themselves; everyone else's token exchange fails.", people, oneOrMany(people, "person has", "people have"))
 			default:
-				c.State, c.Fix = portal.CheckFail, consent
+				c.State, c.Fix, c.Link = portal.CheckFail, consent, consentURL
 				c.Reason = "The app is not consented to TeamsExtension.ManageCalls on Azure Communication Services: its users' token exchange fails."
 			}
 		}

@@ -45,6 +45,9 @@ type Check struct {
 	// Fix is what to do when it fails, for people: a role to assign, a
 	// command to run, a link to open; "" when it passes.
 	Fix string
+	// Link, when set, is a page that applies the fix (an admin-consent
+	// URL): pages offer it to open.
+	Link string
 	// Items are the objects a check found wanting (people, accounts),
 	// each with its own problem and fix, when there are any.
 	Items     []CheckItem
