@@ -18,7 +18,7 @@ type HomeView struct {
 // CheckView is one readiness check as shown.
 type CheckView struct {
 	Name, Title, State, StateLabel, Reason, Fix, Link, CheckedAt string
-	Items                                                  []CheckItemView
+	Items                                                        []CheckItemView
 }
 
 // ErrorView is an error page: a sentence people can act on and the request
