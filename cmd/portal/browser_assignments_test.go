@@ -394,7 +394,7 @@ func TestBrowserAssignments(t *testing.T) {
 		session := sessionCookie(t, tab, base)
 		rows := fetchCSV(t, csvURL, session)
 		if want := []string{"objectId", "kind", "clientIds", "label", "state", "verifiedAt", "createdAt", "createdBy", "updatedAt", "updatedBy", "version",
-			"displayName", "userPrincipalName", "phoneNumber", "inDirectory", "namesFetchedAt", "clientNames"}; !slices.Equal(rows[0], want) {
+			"displayName", "userPrincipalName", "phoneNumber", "inDirectory", "namesFetchedAt", "clientNames", "ready", "readinessReasons"}; !slices.Equal(rows[0], want) {
 			t.Errorf("assignments.csv starts with %q, want %q", rows[0], want)
 		}
 		var found []string
