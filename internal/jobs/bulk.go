@@ -209,6 +209,15 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 		}
 	}()
 
+	// Lines an instance left with an intent open (killed, or paused past
+	// its hold) are settled before any is tried again, the hold beating:
+	// a line ACS turns out to hold is done with that one outcome.
+	if n, err := b.Service.SettleJob(work, job, b.holder); err != nil {
+		log.WarnContext(ctx, "bulk: some lines left open were not settled; they are applied again", "found_applied", n, "err", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "bulk: lines left open found applied", "lines", n)
+	}
+
 	// One feeder claims rows a batch at a time (one write for many); the
 	// loop below starts each row when fewer than inFlight() are running.
 	// Rows claimed but not reached when the job stops go back to pending
@@ -313,6 +322,7 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 // calls, which finish once started.
 func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, pause *jobPause, log *slog.Logger, loseHold func(error)) {
 	who.Via = fmt.Sprintf("bulk job %s, line %d", access.ShortID(job.ID), row.Line)
+	who.Step = &portal.JobStep{Job: job.ID, Holder: b.holder, Line: row.Line}
 	again := row.Attempts > 1
 	delay, began := b.RetryDelay, time.Now()
 	var res portal.RowResult
