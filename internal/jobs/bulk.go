@@ -327,9 +327,22 @@ func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job 
 	delay, began := b.RetryDelay, time.Now()
 	var res portal.RowResult
 	for try := 1; ; try++ {
+		calls, ok := pause.calls(work, b.Now())
+		if !ok {
+			// Paused since this row last looked: no try begins (no
+			// intent, no call) until the pause is over.
+			paused, ok := b.waitOut(jobCtx, pause)
+			if !ok {
+				res.Retry = true // stopping: back to pending, as below
+				break
+			}
+			began = began.Add(paused)
+			try--
+			continue
+		}
 		final := time.Since(began) >= b.RetryFor
 		var retry bool
-		res, retry = b.Service.ApplyRow(pause.calls(work), who, job.Justification, row, again, final)
+		res, retry = b.Service.ApplyRow(calls, who, job.Justification, row, again, final)
 		if !retry {
 			break
 		}

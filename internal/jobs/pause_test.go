@@ -143,7 +143,10 @@ func TestBulkPauseHoldsCallsQueuedInTheClient(t *testing.T) {
 	e.emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond}) // calls overlap: 16 rows, 8 calls allowed
 	_, job := e.plan(t, grants(40))
 	clock := newTestClock()
-	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "30"})
+	// The 429 comes late (200 ms), so that other rows' calls are out and
+	// queued in the client when it does, however fast this machine starts
+	// rows: no try begins once the job is paused.
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "30", Latency: 200 * time.Millisecond})
 	runner := e.runner(e.db)
 	runner.Now = clock.Now
 	done := make(chan struct{})
