@@ -493,7 +493,9 @@ func verified(item portal.InventoryItem, state portal.VerifyState, observed *por
 // outcome (failed or unknown) against intent and returns the error to give.
 func (s *Changes) settle(ctx context.Context, intent portal.AuditEvent, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (string, portal.ACSCall, error) {
 	result, detail := portal.OutcomeUnknown, "ACS did not answer, and a GET could not tell whether the change was applied."
-	if definiteFailure(call) || call.Status == 0 && portal.ErrorCode(writeErr) == portal.EINVALID {
+	// A write given up unsent (its bulk job paused or stopped) changed
+	// nothing: no GET is needed, nor could one be sent.
+	if definiteFailure(call) || call.Status == 0 && (portal.ErrorCode(writeErr) == portal.EINVALID || errors.Is(writeErr, portal.ErrNotSent)) {
 		result, detail = portal.OutcomeFailed, portal.ErrorMessage(writeErr)
 	} else {
 		cur, getCall, err := s.acs.GetAssignment(ctx, tenant, object)
@@ -549,7 +551,15 @@ func withVia(detail, via string) string {
 
 // intent writes the row that must exist before ACS is called, fenced by
 // the change's lease and recorded on its bulk job line (see commit).
+//
+// A try of a bulk job's line whose work stopped waiting (the job paused or
+// ended since the try began: portal.BackgroundUntil) writes none: its calls
+// would give up unsent, and an attempt begun while the job is paused would
+// only be settled as not applied. The line is tried again after the pause.
 func (s *Changes) intent(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
+	if portal.StoppedWaiting(ctx) {
+		return ev, portal.NotSent(nil)
+	}
 	ev.Phase = portal.PhaseIntent
 	stored, _, err := s.commit(ctx, ev, portal.InventoryChange{})
 	if err != nil {
