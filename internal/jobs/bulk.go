@@ -342,6 +342,7 @@ func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job 
 		}
 		final := time.Since(began) >= b.RetryFor
 		var retry bool
+		tried := b.Now()
 		res, retry = b.Service.ApplyRow(calls, who, job.Justification, row, again, final)
 		if !retry {
 			break
@@ -355,7 +356,12 @@ func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job 
 		wait := delay
 		switch {
 		case asked >= minJobPause:
-			pause.hold(b.Now(), asked)
+			// From the try's start, not from now: ACS answered during
+			// the try, and the client has told the pause already
+			// (WhenAskedToWait). This goroutine may run again only
+			// after the pause is over; a hold from then would pause the
+			// job a second time for the same ask.
+			pause.hold(tried, asked)
 			wait = 0
 		case asked > 0:
 			wait = asked
