@@ -493,11 +493,16 @@ func verified(item portal.InventoryItem, state portal.VerifyState, observed *por
 // outcome (failed or unknown) against intent and returns the error to give.
 func (s *Changes) settle(ctx context.Context, intent portal.AuditEvent, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (string, portal.ACSCall, error) {
 	result, detail := portal.OutcomeUnknown, "ACS did not answer, and a GET could not tell whether the change was applied."
-	// A write given up unsent (its bulk job paused or stopped) changed
-	// nothing: no GET is needed, nor could one be sent.
-	if definiteFailure(call) || call.Status == 0 && (portal.ErrorCode(writeErr) == portal.EINVALID || errors.Is(writeErr, portal.ErrNotSent)) {
+	switch {
+	case call.Status == 0 && errors.Is(writeErr, portal.ErrNotSent):
+		// Given up unsent (its bulk job paused or stopped): nothing
+		// changed, no GET is needed (nor could one be sent). The line is
+		// tried again; "Not applied:" says this outcome ends the intent,
+		// not the line, as when a resume settles one (settleIntent).
+		result, detail = portal.OutcomeFailed, "Not applied: the call was not sent to ACS (its bulk job paused or stopped first), so nothing was changed."
+	case definiteFailure(call) || call.Status == 0 && portal.ErrorCode(writeErr) == portal.EINVALID:
 		result, detail = portal.OutcomeFailed, portal.ErrorMessage(writeErr)
-	} else {
+	default:
 		cur, getCall, err := s.acs.GetAssignment(ctx, tenant, object)
 		found, missing := err == nil, portal.ErrorCode(err) == portal.ENOTFOUND
 		switch {
