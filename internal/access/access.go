@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,7 @@ type (
 		portal.AuditLog
 		portal.Locker
 		Commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error)
+		OpenIntents(ctx context.Context, job string, before time.Time, limit int) ([]portal.OpenIntent, error)
 	}
 	readStore interface {
 		portal.Inventory
@@ -184,6 +186,10 @@ type Who struct {
 	// Via says where a change came from when not from a form, e.g. "bulk
 	// job 3f2a…, line 12"; the audit rows of the change carry it.
 	Via string
+	// Step, for a bulk job's line, is that line (job, holder, line): each
+	// of the change's commits is fenced by the job's hold and recorded on
+	// the line's row (see Changes.ApplyRow).
+	Step *portal.JobStep
 }
 
 func (w Who) actor() portal.Actor {
@@ -315,8 +321,11 @@ var ErrBusy = errors.New("access: the assignment is being changed")
 
 // withLock runs fn holding the assignment's lock, waiting up to LockWait for
 // another change to finish. The lock is released with a context of its own,
-// so a cancelled request still frees it.
-func (s *Changes) withLock(ctx context.Context, tenant, object portal.GUID, fn func() error) error {
+// so a cancelled request still frees it. fn's context carries the lease:
+// every commit made with it is fenced by it (see commit), so a change that
+// outlived its lease — its instance paused past LockTTL, and another change
+// took the lock — records nothing.
+func (s *Changes) withLock(ctx context.Context, tenant, object portal.GUID, fn func(ctx context.Context) error) error {
 	name, holder := lockName(tenant, object), newHolder()
 	deadline := time.Now().Add(s.lockWait)
 	wait := 20 * time.Millisecond
@@ -352,7 +361,10 @@ func (s *Changes) withLock(ctx context.Context, tenant, object portal.GUID, fn f
 				return
 			case <-t.C:
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				ok, err := s.store.TryLock(rctx, name, holder, s.now().Add(s.lockTTL))
+				// Renew, not TryLock: a lock taken over (this instance
+				// was paused) and released since must not come back to
+				// this change, whose commits it fences.
+				ok, err := s.store.Renew(rctx, name, holder, s.now().Add(s.lockTTL))
 				cancel()
 				if err != nil || !ok {
 					s.log.ErrorContext(ctx, "assignment lock not renewed", "lock", name, "err", err)
@@ -369,7 +381,21 @@ func (s *Changes) withLock(ctx context.Context, tenant, object portal.GUID, fn f
 			s.log.WarnContext(ctx, "unlock failed; the lease will lapse", "lock", name, "err", err)
 		}
 	}()
-	return fn()
+	return fn(context.WithValue(ctx, leaseKey{}, portal.Lease{Name: name, Holder: holder}))
+}
+
+// leaseKey and stepKey carry, in a change's context, the lease it holds
+// (withLock) and the bulk job line it applies (ApplyRow), for commit.
+type (
+	leaseKey struct{}
+	stepKey  struct{}
+)
+
+// lineStep is the bulk job line a change applies, and the words (Who.Via)
+// its audit rows' details end with.
+type lineStep struct {
+	step portal.JobStep
+	via  string
 }
 
 // acsCode returns the ACS error code inside err, if any.
@@ -423,7 +449,37 @@ func (s *core) appendAudit(ctx context.Context, ev portal.AuditEvent) (portal.Au
 	return stored, err
 }
 
+// commit fences the commit with the lease and the job line ctx carries
+// (withLock, ApplyRow), and records it on the line's job row: an intent's
+// Seq, or, for an outcome or event that ends the line, the line's result —
+// in the same transaction as the audit row and the inventory change. That
+// is why a bulk line has exactly one outcome even when its instance is
+// killed right after it: there is no moment when ACS and the inventory
+// show the line applied but its job row does not, so a resumed job never
+// tries it again, and never records it a second time as "no change". (The
+// other way, a resume that looks for the line's outcome in the audit log,
+// would have to tell which of a line's audit rows decided it, and it could
+// not fence a stale runner out.)
 func (s *Changes) commit(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange) (portal.AuditEvent, portal.InventoryItem, error) {
+	return s.commitLine(ctx, ev, change, true)
+}
+
+// commitLine is commit; ends says whether an outcome or event ends its
+// bulk line (false: the line is tried again).
+func (s *Changes) commitLine(ctx context.Context, ev portal.AuditEvent, change portal.InventoryChange, ends bool) (portal.AuditEvent, portal.InventoryItem, error) {
+	change.Lease, _ = ctx.Value(leaseKey{}).(portal.Lease)
+	if l, ok := ctx.Value(stepKey{}).(lineStep); ok {
+		step := l.step
+		if ends && ev.Phase != portal.PhaseIntent {
+			detail := ev.Detail
+			if detail == l.via {
+				detail = ""
+			}
+			detail = lineDetail(strings.TrimSuffix(detail, " ("+l.via+")"), ev.ACSStatus == 201) // 201: ACS created it
+			step.Result = &portal.RowResult{Outcome: ev.Outcome, Detail: detail, RequestID: ev.RequestID, At: ev.Time}
+		}
+		change.Step = &step
+	}
 	stored, item, err := s.store.Commit(ctx, ev, change)
 	if err == nil && s.recorded != nil {
 		s.recorded.Add(1)

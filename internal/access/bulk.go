@@ -14,8 +14,10 @@ import (
 // and says what it did.
 //
 // A row tried before — retried after ACS failed, or left running by an
-// instance that died — is first settled against the inventory: if an
-// earlier attempt completed, the row is done and nothing is written again.
+// instance that died — is first settled against the inventory: if it shows
+// the row applied (by someone else meanwhile: an attempt of this job that
+// completed finished its row with it), the row is done as no_change and
+// nothing is written again.
 // Otherwise the use cases settle with ACS themselves: a grant GETs before
 // writing (so an earlier PUT that did land is recorded, not repeated),
 // an edit or repair compares the version the plan saw, and a DELETE of
@@ -26,15 +28,24 @@ import (
 // is how long ACS asked the portal to wait, if it said). final says the
 // caller will not: a row refused before anything was written gets an audit
 // row of its own when it will not be tried again.
+//
+// With who.Step set, the row's job row is done in the same transaction as
+// the audit row that ends it (see commit): an instance killed at any
+// moment leaves the line either done with its one outcome, or not done,
+// with at most an intent open, which the resumed job settles first
+// (SettleJob).
 func (s *Changes) ApplyRow(ctx context.Context, who Who, why string, row portal.JobRow, again, final bool) (res portal.RowResult, retry bool) {
 	res.At = s.now()
+	if who.Step != nil {
+		ctx = context.WithValue(ctx, stepKey{}, lineStep{step: *who.Step, via: who.Via})
+	}
 	if again {
 		if detail, done := s.alreadyApplied(ctx, who, row); done {
 			// Settled without a call: the row still gets its record.
 			res.Outcome, res.Detail = portal.OutcomeNoChange, detail
 			ev := s.event(who, rowActions[row.Class], row.ObjectID, row.Kind)
 			ev.Phase, ev.Outcome, ev.Justification, ev.Detail = portal.PhaseEvent, res.Outcome, why, withVia(detail, who.Via)
-			if _, err := s.appendAudit(ctx, ev); err != nil {
+			if _, _, err := s.commit(ctx, ev, portal.InventoryChange{}); err != nil {
 				// Unrecorded, the row is not settled: try it again later.
 				res.Outcome, res.Detail = portal.OutcomeUnknown, portal.ErrorMessage(auditFailed(err))
 				return res, true
@@ -70,19 +81,16 @@ func (s *Changes) ApplyRow(ctx context.Context, who Who, why string, row portal.
 	}
 	res.At, res.RequestID = s.now(), r.Call.RequestID
 	if err == nil {
-		res.Outcome, res.Detail = r.Outcome, r.Detail
-		if res.Detail == "" && r.Created {
-			res.Detail = "Created."
-		}
+		res.Outcome, res.Detail = r.Outcome, lineDetail(r.Detail, r.Created)
 		return res, false
 	}
 	res.Detail = portal.ErrorMessage(err)
-	switch portal.ErrorCode(err) {
-	case portal.ECONFLICT:
+	switch code := portal.ErrorCode(err); {
+	case code == portal.ECONFLICT:
 		res.Outcome, retry = portal.OutcomeConflict, errors.Is(err, ErrBusy)
-	case portal.EFORBIDDEN:
+	case code == portal.EFORBIDDEN:
 		res.Outcome = portal.OutcomeDenied
-	case portal.ETHROTTLED, portal.EUNAVAILABLE:
+	case worthRetrying(err):
 		// ACS (or the database) failed or may have applied it: unknown
 		// until a later attempt settles it.
 		res.Outcome, retry = portal.OutcomeUnknown, true
@@ -95,11 +103,21 @@ func (s *Changes) ApplyRow(ctx context.Context, who Who, why string, row portal.
 		// the inventory no longer has, …): the row still gets its record.
 		ev := s.event(who, rowActions[row.Class], row.ObjectID, row.Kind)
 		ev.Phase, ev.Outcome, ev.Justification, ev.Detail = portal.PhaseEvent, res.Outcome, why, withVia(res.Detail, who.Via)
-		if _, err := s.appendAudit(ctx, ev); err != nil {
+		if _, _, err := s.commit(ctx, ev, portal.InventoryChange{}); err != nil {
 			s.log.ErrorContext(ctx, "audit write failed", "event", "bulk.row", "err", err)
 		}
 	}
 	return res, retry
+}
+
+// lineDetail is what a bulk line's result says of a change that ended
+// with detail: "Created." for an assignment ACS created, when nothing more
+// is to be said.
+func lineDetail(detail string, created bool) string {
+	if detail == "" && created {
+		return "Created."
+	}
+	return detail
 }
 
 // rowActions is the audit action of each class of bulk row.

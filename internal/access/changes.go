@@ -93,7 +93,7 @@ func (s *Changes) Grant(ctx context.Context, who Who, req GrantRequest) (Result,
 		return Result{}, err
 	}
 	var res Result
-	err = s.withLock(ctx, a.TenantID, a.ObjectID, func() error {
+	err = s.withLock(ctx, a.TenantID, a.ObjectID, func(ctx context.Context) error {
 		item, err := s.store.GetItem(ctx, a.TenantID, a.ObjectID)
 		if err == nil {
 			return conflict("The inventory already has an assignment for this object: edit it instead.", &Conflict{Item: &item, Proposed: a})
@@ -208,7 +208,7 @@ func (s *Changes) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 	}
 	tenant := who.User.TenantID
 	var res Result
-	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+	err = s.withLock(ctx, tenant, req.ObjectID, func(ctx context.Context) error {
 		proposal := portal.Assignment{TenantID: tenant, ObjectID: req.ObjectID, Kind: portal.KindUser, ClientIDs: ids}
 		item, err := s.rowToChange(ctx, who, portal.ActionEdit, req.ObjectID, req.Version, req.Seen, &proposal)
 		if err != nil {
@@ -332,7 +332,7 @@ func (s *Changes) revokeRow(ctx context.Context, who Who, req RevokeRequest) (Re
 func (s *Changes) revoke(ctx context.Context, who Who, req RevokeRequest, why string, askFresh bool) (Result, error) {
 	tenant := who.User.TenantID
 	var res Result
-	err := s.withLock(ctx, tenant, req.ObjectID, func() error {
+	err := s.withLock(ctx, tenant, req.ObjectID, func(ctx context.Context) error {
 		item, err := s.rowToChange(ctx, who, portal.ActionRevoke, req.ObjectID, req.Version, req.Seen, nil)
 		if err != nil {
 			return err
@@ -390,7 +390,7 @@ func (s *Changes) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result,
 	}
 	tenant := who.User.TenantID
 	var res Result
-	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+	err = s.withLock(ctx, tenant, req.ObjectID, func(ctx context.Context) error {
 		if item, err := s.store.GetItem(ctx, tenant, req.ObjectID); err == nil {
 			return conflict("The inventory already knows this assignment.", &Conflict{Item: &item})
 		} else if portal.ErrorCode(err) != portal.ENOTFOUND {
@@ -430,7 +430,7 @@ func (s *Changes) Adopt(ctx context.Context, who Who, req AdoptRequest) (Result,
 func (s *Changes) Verify(ctx context.Context, who Who, object portal.GUID) (Result, error) {
 	tenant := who.User.TenantID
 	var res Result
-	err := s.withLock(ctx, tenant, object, func() error {
+	err := s.withLock(ctx, tenant, object, func(ctx context.Context) error {
 		item, err := s.store.GetItem(ctx, tenant, object)
 		if err != nil {
 			return notInInventory(err)
@@ -493,9 +493,16 @@ func verified(item portal.InventoryItem, state portal.VerifyState, observed *por
 // outcome (failed or unknown) against intent and returns the error to give.
 func (s *Changes) settle(ctx context.Context, intent portal.AuditEvent, tenant, object portal.GUID, want, before *portal.Assignment, call portal.ACSCall, writeErr error) (string, portal.ACSCall, error) {
 	result, detail := portal.OutcomeUnknown, "ACS did not answer, and a GET could not tell whether the change was applied."
-	if definiteFailure(call) || call.Status == 0 && portal.ErrorCode(writeErr) == portal.EINVALID {
+	switch {
+	case call.Status == 0 && errors.Is(writeErr, portal.ErrNotSent):
+		// Given up unsent (its bulk job paused or stopped): nothing
+		// changed, no GET is needed (nor could one be sent). The line is
+		// tried again; "Not applied:" says this outcome ends the intent,
+		// not the line, as when a resume settles one (settleIntent).
+		result, detail = portal.OutcomeFailed, "Not applied: the call was not sent to ACS (its bulk job paused or stopped first), so nothing was changed."
+	case definiteFailure(call) || call.Status == 0 && portal.ErrorCode(writeErr) == portal.EINVALID:
 		result, detail = portal.OutcomeFailed, portal.ErrorMessage(writeErr)
-	} else {
+	default:
 		cur, getCall, err := s.acs.GetAssignment(ctx, tenant, object)
 		found, missing := err == nil, portal.ErrorCode(err) == portal.ENOTFOUND
 		switch {
@@ -522,6 +529,9 @@ func notInInventory(err error) error {
 }
 
 func auditFailed(err error) error {
+	if portal.ErrorCode(err) == portal.ECONFLICT {
+		return err // fenced out (see commit): the message says why
+	}
 	return portal.Wrap(err, portal.EUNAVAILABLE, "The audit log could not be written, so nothing was changed. Try again shortly.")
 }
 
@@ -544,10 +554,19 @@ func withVia(detail, via string) string {
 	return detail + " (" + via + ")"
 }
 
-// intent writes the row that must exist before ACS is called.
+// intent writes the row that must exist before ACS is called, fenced by
+// the change's lease and recorded on its bulk job line (see commit).
+//
+// A try of a bulk job's line whose work stopped waiting (the job paused or
+// ended since the try began: portal.BackgroundUntil) writes none: its calls
+// would give up unsent, and an attempt begun while the job is paused would
+// only be settled as not applied. The line is tried again after the pause.
 func (s *Changes) intent(ctx context.Context, ev portal.AuditEvent) (portal.AuditEvent, error) {
+	if portal.StoppedWaiting(ctx) {
+		return ev, portal.NotSent(nil)
+	}
 	ev.Phase = portal.PhaseIntent
-	stored, err := s.appendAudit(ctx, ev)
+	stored, _, err := s.commit(ctx, ev, portal.InventoryChange{})
 	if err != nil {
 		return stored, auditFailed(err)
 	}
@@ -560,12 +579,40 @@ type outcome struct {
 	err    error
 	detail string
 	change portal.InventoryChange
+	// again, in a bulk job, leaves the line to be tried again after this
+	// outcome (as an outcome whose error is worth retrying does).
+	again bool
+}
+
+// worthRetrying reports whether a change that failed with err is worth
+// trying again later: ACS was throttled or unavailable, or ACS's answer
+// could not be recorded. A bulk line that failed so is tried again.
+func worthRetrying(err error) bool {
+	c := portal.ErrorCode(err)
+	return c == portal.ETHROTTLED || c == portal.EUNAVAILABLE
 }
 
 // outcome writes the outcome row citing intent, with the inventory change, in
 // one transaction. It runs even if the person's request was cancelled: ACS
 // may have changed, and that must be recorded.
 func (s *Changes) outcome(ctx context.Context, intent portal.AuditEvent, o outcome) (portal.InventoryItem, error) {
+	item, err := s.recordOutcome(ctx, intent, o)
+	switch {
+	case portal.ErrorCode(err) == portal.ECONFLICT:
+		// Fenced out: the lease lapsed and another change (or the sweep
+		// settling this intent) took the assignment over, or the bulk job
+		// is held elsewhere now. What ACS holds is settled by whoever
+		// holds it; this change records nothing.
+		return item, err
+	case err != nil && o.result == portal.OutcomeSuccess:
+		return item, portal.Wrap(err, portal.EUNAVAILABLE, fmt.Sprintf("ACS applied the change, but the portal could not record it (audit row %d holds the intent). Verify the assignment shortly.", intent.Seq))
+	}
+	return item, nil
+}
+
+// recordOutcome is outcome, failing with the store's error when the row
+// could not be written (logged here).
+func (s *Changes) recordOutcome(ctx context.Context, intent portal.AuditEvent, o outcome) (portal.InventoryItem, error) {
 	ev := intent
 	ev.Seq, ev.Hash, ev.PrevHash = 0, "", ""
 	ev.Phase, ev.IntentSeq, ev.Time, ev.Outcome = portal.PhaseOutcome, intent.Seq, s.now(), o.result
@@ -580,23 +627,34 @@ func (s *Changes) outcome(ctx context.Context, intent portal.AuditEvent, o outco
 	ev.Detail = withVia(ev.Detail, intent.Detail)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, item, err := s.commit(wctx, ev, o.change)
+	ends := !o.again && o.result != portal.OutcomeUnknown && !worthRetrying(o.err)
+	_, item, err := s.commitLine(wctx, ev, o.change, ends)
 	if err != nil {
 		s.log.ErrorContext(ctx, "audit outcome not recorded", "event", "audit.outcome_lost", "intent_seq", intent.Seq,
 			"outcome", string(o.result), "request_id", o.call.RequestID, "err", err)
-		if o.result == portal.OutcomeSuccess {
-			return item, portal.Wrap(err, portal.EUNAVAILABLE, fmt.Sprintf("ACS applied the change, but the portal could not record it (audit row %d holds the intent). Verify the assignment shortly.", intent.Seq))
-		}
 	}
-	return item, nil
+	return item, err
 }
 
 // denied records a refusal. A failure to record it is logged: the refusal
 // stands either way.
 func (s *core) denied(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind, reason error) {
-	ev := s.event(who, portal.ActionDenied, object, kind)
-	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, portal.OutcomeDenied, withVia(string(action)+": "+portal.ErrorMessage(reason), who.Via)
-	if _, err := s.appendAudit(ctx, ev); err != nil {
+	if _, err := s.appendAudit(ctx, s.denial(who, action, object, kind, reason)); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed", "event", "access.denied", "err", err)
 	}
+}
+
+// denied is core.denied for a change, through commit: a refusal of a bulk
+// job's line ends the line in the same transaction (see commit).
+func (s *Changes) denied(ctx context.Context, who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind, reason error) {
+	if _, _, err := s.commit(ctx, s.denial(who, action, object, kind, reason), portal.InventoryChange{}); err != nil {
+		s.log.ErrorContext(ctx, "audit write failed", "event", "access.denied", "err", err)
+	}
+}
+
+// denial is the audit row of a refusal.
+func (s *core) denial(who Who, action portal.AuditAction, object portal.GUID, kind portal.PrincipalKind, reason error) portal.AuditEvent {
+	ev := s.event(who, portal.ActionDenied, object, kind)
+	ev.Phase, ev.Outcome, ev.Detail = portal.PhaseEvent, portal.OutcomeDenied, withVia(string(action)+": "+portal.ErrorMessage(reason), who.Via)
+	return ev
 }

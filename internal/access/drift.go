@@ -84,7 +84,7 @@ func (s *Changes) Reapply(ctx context.Context, who Who, req RepairRequest) (Resu
 	}
 	tenant := who.User.TenantID
 	var res Result
-	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+	err = s.withLock(ctx, tenant, req.ObjectID, func(ctx context.Context) error {
 		item, err := s.rowToChange(ctx, who, portal.ActionReapply, req.ObjectID, req.Version, req.Seen, nil)
 		if err != nil {
 			return err
@@ -152,7 +152,7 @@ func (s *Changes) Accept(ctx context.Context, who Who, req RepairRequest) (Resul
 	}
 	tenant := who.User.TenantID
 	var res Result
-	err = s.withLock(ctx, tenant, req.ObjectID, func() error {
+	err = s.withLock(ctx, tenant, req.ObjectID, func(ctx context.Context) error {
 		item, err := s.rowToChange(ctx, who, portal.ActionAccept, req.ObjectID, req.Version, req.Seen, nil)
 		if err != nil {
 			return err

@@ -548,7 +548,7 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 
 // notSentError is a call given up before it was sent (see errNotSent).
 func notSentError(err error) error {
-	return portal.Wrap(err, portal.EUNAVAILABLE, "Not sent to ACS: the work it belonged to was paused or stopped first; nothing was changed.")
+	return portal.NotSent(err)
 }
 
 func transportError(ctx context.Context, err error) error {

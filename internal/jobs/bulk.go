@@ -209,6 +209,15 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 		}
 	}()
 
+	// Lines an instance left with an intent open (killed, or paused past
+	// its hold) are settled before any is tried again, the hold beating:
+	// a line ACS turns out to hold is done with that one outcome.
+	if n, err := b.Service.SettleJob(work, job, b.holder); err != nil {
+		log.WarnContext(ctx, "bulk: some lines left open were not settled; they are applied again", "found_applied", n, "err", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "bulk: lines left open found applied", "lines", n)
+	}
+
 	// One feeder claims rows a batch at a time (one write for many); the
 	// loop below starts each row when fewer than inFlight() are running.
 	// Rows claimed but not reached when the job stops go back to pending
@@ -313,13 +322,28 @@ func (b *BulkRunner) apply(ctx context.Context, job portal.Job) {
 // calls, which finish once started.
 func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job portal.Job, row portal.JobRow, pause *jobPause, log *slog.Logger, loseHold func(error)) {
 	who.Via = fmt.Sprintf("bulk job %s, line %d", access.ShortID(job.ID), row.Line)
+	who.Step = &portal.JobStep{Job: job.ID, Holder: b.holder, Line: row.Line}
 	again := row.Attempts > 1
 	delay, began := b.RetryDelay, time.Now()
 	var res portal.RowResult
 	for try := 1; ; try++ {
+		calls, ok := pause.calls(work, b.Now())
+		if !ok {
+			// Paused since this row last looked: no try begins (no
+			// intent, no call) until the pause is over.
+			paused, ok := b.waitOut(jobCtx, pause)
+			if !ok {
+				res.Retry = true // stopping: back to pending, as below
+				break
+			}
+			began = began.Add(paused)
+			try--
+			continue
+		}
 		final := time.Since(began) >= b.RetryFor
 		var retry bool
-		res, retry = b.Service.ApplyRow(pause.calls(work), who, job.Justification, row, again, final)
+		tried := b.Now()
+		res, retry = b.Service.ApplyRow(calls, who, job.Justification, row, again, final)
 		if !retry {
 			break
 		}
@@ -332,7 +356,12 @@ func (b *BulkRunner) applyRow(jobCtx, work context.Context, who access.Who, job 
 		wait := delay
 		switch {
 		case asked >= minJobPause:
-			pause.hold(b.Now(), asked)
+			// From the try's start, not from now: ACS answered during
+			// the try, and the client has told the pause already
+			// (WhenAskedToWait). This goroutine may run again only
+			// after the pause is over; a hold from then would pause the
+			// job a second time for the same ask.
+			pause.hold(tried, asked)
 			wait = 0
 		case asked > 0:
 			wait = asked

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -122,46 +121,6 @@ func TestBulkLostHoldStops(t *testing.T) {
 	final, _ := e.db.GetJob(ctx, contoso, job.ID)
 	if final.State != portal.JobDone || final.Outcomes[portal.OutcomeSuccess]+final.Outcomes[portal.OutcomeNoChange] != 200 {
 		t.Errorf("resumed job: %s %v", final.State, final.Outcomes)
-	}
-}
-
-// flakyFinish fails recording line 3's outcome.
-type flakyFinish struct {
-	portal.JobStore
-	mu    sync.Mutex
-	fails int
-}
-
-func (f *flakyFinish) FinishRow(ctx context.Context, id, holder string, line int, r portal.RowResult) error {
-	if line == 3 {
-		f.mu.Lock()
-		f.fails++
-		f.mu.Unlock()
-		return portal.Errorf(portal.EUNAVAILABLE, "database down")
-	}
-	return f.JobStore.FinishRow(ctx, id, holder, line, r)
-}
-
-// A row whose outcome cannot be recorded leaves the job interrupted, not
-// done; resumed, the row is settled from the inventory, not written again.
-func TestBulkUnrecordedRowLeavesJobInterrupted(t *testing.T) {
-	ctx := context.Background()
-	e := newBulkEnv(t)
-	_, job := e.plan(t, grants(5))
-	flaky := &flakyFinish{JobStore: e.db}
-	e.runner(flaky).RunOnce(ctx)
-	j, _ := e.db.GetJob(ctx, contoso, job.ID)
-	if j.State != portal.JobInterrupted || flaky.fails != 3 || j.Pending != 1 {
-		t.Fatalf("job = %s with %d pending after %d failed writes; want interrupted, 1 pending, 3 tries", j.State, j.Pending, flaky.fails)
-	}
-	writes := e.puts()
-	if _, err := e.svc.ResumeJob(ctx, admin, job.ID); err != nil {
-		t.Fatal(err)
-	}
-	e.runner(e.db).RunOnce(ctx)
-	j, _ = e.db.GetJob(ctx, contoso, job.ID)
-	if j.State != portal.JobDone || e.puts() != writes || j.Outcomes[portal.OutcomeNoChange] != 1 {
-		t.Errorf("resumed: %s %v, %d PUTs more; want done, the row settled without a write", j.State, j.Outcomes, e.puts()-writes)
 	}
 }
 

@@ -31,7 +31,7 @@ var (
 // bulkEnv is one instance's view: a database, an ACS client and the use
 // cases, against one emulator.
 type bulkEnv struct {
-	db     *sqlite.DB
+	db     portal.Store
 	emu    *acsemu.Emulator
 	client *acs.Client
 	svc    *access.Service
@@ -54,6 +54,12 @@ func newBulkEnvWith(t *testing.T, opts acs.Options) *bulkEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newBulkEnvOn(t, db, opts)
+}
+
+// newBulkEnvOn is newBulkEnvWith on the store given.
+func newBulkEnvOn(t *testing.T, db portal.Store, opts acs.Options) *bulkEnv {
+	t.Helper()
 	emu, err := acsemu.New(acsemu.Config{AccessKey: key})
 	if err != nil {
 		t.Fatal(err)

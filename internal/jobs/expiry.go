@@ -12,7 +12,8 @@ import (
 
 const expiryLease = "job:expiry"
 
-// Expirer revokes time-boxed access when its time is up.
+// Expirer revokes time-boxed access when its time is up, and settles the
+// changes whose instance stopped mid-change (access.Changes.SettleIntents).
 type Expirer struct {
 	Service *access.Service
 	Locks   portal.Locker
@@ -66,6 +67,13 @@ func (x *Expirer) RunOnce(ctx context.Context) (access.ExpiryReport, bool) {
 	ran := leased(ctx, x.Locks, expiryLease, x.holder, x.LeaseTTL, x.Now, x.Logger, func(ctx context.Context) {
 		ctx = portal.Background(ctx) // nobody waits on its calls: people's go first
 		who := access.Who{User: portal.User{Roles: []portal.Role{portal.RoleAdmin}}, System: "expiry"}
+		// Changes whose instance died mid-change are settled here too:
+		// this job runs on one instance at a time, every minute.
+		if n, err := x.Service.SettleIntents(ctx); err != nil {
+			x.Logger.WarnContext(ctx, "some open intents not settled; the next run tries again", "event", "job.settle", "settled", n, "err", err)
+		} else if n > 0 {
+			x.Logger.InfoContext(ctx, "open intents settled", "event", "job.settle", "settled", n)
+		}
 		var err error
 		if rep, err = x.Service.Expire(ctx, who, x.Grace); err != nil {
 			x.Logger.ErrorContext(ctx, "expiry failed", "event", "job.expiry", "err", err)

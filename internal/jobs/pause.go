@@ -47,11 +47,20 @@ func newJobPause(job portal.Job) *jobPause {
 }
 
 // calls returns work for the calls of one try of a row: given up unsent if
-// the job pauses or ends before their turn.
-func (p *jobPause) calls(work context.Context) context.Context {
+// the job pauses or ends before their turn. It is false, and no try may
+// begin, when the job is paused at now: the check and the stop taken are
+// one step under the lock, so a pause that comes after a row last waited
+// it out (the runner starts rows a few at a time, and their first calls
+// wait behind an intent's commit) cannot slip in between and leave the
+// try with a stop that no pause will close — a call the client would send
+// as soon as its own, shorter pause is over.
+func (p *jobPause) calls(work context.Context, now time.Time) (context.Context, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return portal.BackgroundUntil(work, p.stop)
+	if p.until.After(now) {
+		return nil, false
+	}
+	return portal.BackgroundUntil(work, p.stop), true
 }
 
 // endJob stops the calls of every row waiting for their turn, for good.

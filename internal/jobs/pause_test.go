@@ -10,6 +10,7 @@ import (
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/storetest"
 	"github.com/teamsphone/portal/internal/testclock"
 	"github.com/teamsphone/portal/internal/testwait"
 )
@@ -85,8 +86,11 @@ func TestBulkPausesForRetryAfter(t *testing.T) {
 	e := newPauseEnv(t)
 	_, job := e.plan(t, grants(40))
 	clock := newTestClock()
-	throttled := acsemu.Fault{Status: 429, RetryAfter: "30"}
-	e.emu.Script(throttled, throttled, throttled)
+	// ACS throttles every call until the test has seen the job paused
+	// (not a script of the first few answers: how many calls are out
+	// before the first 429 comes back is the machine's timing, and a
+	// scripted 429 left over would pause the job again after the pause).
+	e.emu.SetRates(acsemu.Rates{Throttle: 1, RetryAfter: "30"})
 	runner := e.runner(e.db)
 	runner.Now = clock.Now
 	done := make(chan struct{})
@@ -109,8 +113,9 @@ func TestBulkPausesForRetryAfter(t *testing.T) {
 	// go on within a heartbeat of 20 ms).
 	testwait.For(t, "the attempts under way to end", func() bool {
 		began, ended := e.attempts(t)
-		return began >= 3 && began == ended
+		return began >= 1 && began == ended
 	})
+	e.emu.SetRates(acsemu.Rates{})
 	clock.Add(29 * time.Second)
 	sent := len(e.emu.Requests())
 	began, _ := e.attempts(t)
@@ -139,11 +144,15 @@ func TestBulkPausesForRetryAfter(t *testing.T) {
 // 2 s here) is over: they give up unsent, and their rows wait for the job.
 func TestBulkPauseHoldsCallsQueuedInTheClient(t *testing.T) {
 	ctx := context.Background()
-	e := newBulkEnvWith(t, acs.Options{RetryDelay: 5 * time.Millisecond, MaxRetryAfter: 2 * time.Second})
-	e.emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond}) // calls overlap: 16 rows, 8 calls allowed
+	// Two calls at a time, four rows: rows' calls wait in the client.
+	e := newBulkEnvWith(t, acs.Options{RetryDelay: 5 * time.Millisecond, MaxRetryAfter: 2 * time.Second, MaxConcurrency: 2, FixedConcurrency: true})
+	e.emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond})
 	_, job := e.plan(t, grants(40))
 	clock := newTestClock()
-	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "30"})
+	// The 429 comes late (200 ms), so that other rows' calls are out and
+	// queued in the client when it does, however fast this machine starts
+	// rows: no try begins once the job is paused.
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "30", Latency: 200 * time.Millisecond})
 	runner := e.runner(e.db)
 	runner.Now = clock.Now
 	done := make(chan struct{})
@@ -174,6 +183,30 @@ func TestBulkPauseHoldsCallsQueuedInTheClient(t *testing.T) {
 	if j, _ := e.db.GetJob(ctx, contoso, job.ID); j.State != portal.JobDone || j.Outcomes[portal.OutcomeSuccess] != 40 {
 		t.Errorf("after the pause: %s %v", j.State, j.Outcomes)
 	}
+	// Each call dropped unsent settled its attempt's intent at once as
+	// not applied (no GET could be sent, none was needed), not as
+	// "unknown"; and every intent has its one outcome.
+	notSent := 0
+	e.db.WalkAudit(ctx, contoso, func(ev portal.AuditEvent) error {
+		switch {
+		case ev.Phase != portal.PhaseOutcome:
+		case ev.Outcome == portal.OutcomeUnknown:
+			t.Errorf("outcome unknown: %s", ev.Detail)
+		case strings.HasPrefix(ev.Detail, "Not applied: the call was not sent"):
+			notSent++
+			if ev.Outcome != portal.OutcomeFailed {
+				t.Errorf("a call not sent settled as %s: %s", ev.Outcome, ev.Detail)
+			}
+		}
+		return nil
+	})
+	if notSent == 0 {
+		t.Error("no call was dropped unsent: the test proved nothing")
+	}
+	// Every intent has its one outcome. (Lines are not checked by the
+	// audit rows: the throttled line's 429 has an outcome of its own
+	// before the line's, as any line tried again does.)
+	storetest.CheckJobAudit(t, e.db, portal.Job{}, "")
 }
 
 // A row's give-up clock (RetryFor) does not run while ACS has paused the

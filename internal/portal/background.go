@@ -1,6 +1,9 @@
 package portal
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 type backgroundKey struct{}
 
@@ -34,4 +37,26 @@ func BackgroundUntil(ctx context.Context, stop <-chan struct{}) context.Context 
 func StopWaiting(ctx context.Context) <-chan struct{} {
 	stop, _ := ctx.Value(stopWaitingKey{}).(<-chan struct{})
 	return stop
+}
+
+// StoppedWaiting reports whether ctx's work has stopped waiting (its stop
+// channel from BackgroundUntil is closed): a change made with it begins
+// nothing more, since none of its calls would be sent.
+func StoppedWaiting(ctx context.Context) bool {
+	select {
+	case <-StopWaiting(ctx):
+		return true
+	default:
+		return false
+	}
+}
+
+// ErrNotSent is in the chain of every NotSent error: nothing was sent, so
+// nothing changed, and no GET is needed to say so.
+var ErrNotSent = errors.New("not sent: the work it belonged to stopped waiting")
+
+// NotSent is the error of a call, or of a change's try, given up before
+// anything was sent because its work stopped waiting (BackgroundUntil).
+func NotSent(err error) error {
+	return Wrap(errors.Join(ErrNotSent, err), EUNAVAILABLE, "Not sent to ACS: the work it belonged to was paused or stopped first; nothing was changed.")
 }

@@ -179,6 +179,46 @@ type InventoryChange struct {
 	// written): a background check must not record what it saw over a
 	// change made meanwhile.
 	IfVersion int64
+	// Lease, when set, fences the commit with the assignment's lock: it is
+	// written only while Holder still holds Name (ECONFLICT, ErrLeaseLost,
+	// and nothing written otherwise). A change paused past its lease (a
+	// stalled instance) whose lock another change took over must not
+	// overwrite what that one recorded. A lease that lapsed but that nobody
+	// took stays good: every writer takes the lock first, so nothing else
+	// changed the assignment meanwhile — and no clock, the instances' or
+	// the database's, needs to agree for the fence to hold.
+	Lease Lease
+	// Step, when set, is the bulk job line the commit belongs to. It is
+	// fenced by the job's hold (ECONFLICT, nothing written, when Holder no
+	// longer runs the job), and it records on the job's row, in the same
+	// transaction: an intent's Seq (so a resume finds the intent the line
+	// left open), or, with Step.Result set, the line's result (so the row
+	// is done exactly when its outcome is recorded).
+	Step *JobStep
+}
+
+// Lease names a lock (Locker) and the holder a commit must still be.
+type Lease struct {
+	Name, Holder string
+}
+
+// Errors of a fenced commit (see InventoryChange.Lease and Step, and
+// Store.Commit). Both are ECONFLICT: someone else now owns the change.
+var (
+	ErrLeaseLost = Errorf(ECONFLICT, "This change took too long: its hold on the assignment lapsed and another change took it over. Nothing was recorded; the assignment is checked with ACS shortly.")
+	ErrSettled   = Errorf(ECONFLICT, "This change was already recorded as settled (its instance had stopped answering). Nothing more was recorded.")
+)
+
+// JobStep is one line of a bulk job, applied by the instance holding the
+// job (Holder, as ClaimJob was given it).
+type JobStep struct {
+	Job    string
+	Holder string
+	Line   int
+	// Result, when set, finishes the line with the commit: its row is done
+	// with this result. Nil for an intent, and for an outcome after which
+	// the line is tried again (ACS throttled or unavailable).
+	Result *RowResult
 }
 
 // Inventory reads the portal's list of assignments.
@@ -236,6 +276,13 @@ type Locker interface {
 	// time. until is rounded up to the millisecond, so a lease never lapses
 	// before the time asked for. An empty name or holder is EINVALID.
 	TryLock(ctx context.Context, name, holder string, until time.Time) (bool, error)
+	// Renew extends holder's lease to until, rounded up as TryLock does,
+	// and reports whether holder still held the lock (its lease lapsed or
+	// not: one nobody took is still its). Unlike TryLock it never takes a
+	// lock that is free: a change whose lock was taken over and released
+	// meanwhile must not get it back, or its fenced commits (see
+	// InventoryChange.Lease) would pass.
+	Renew(ctx context.Context, name, holder string, until time.Time) (bool, error)
 	// Unlock releases the lock if holder still holds it; otherwise (never
 	// taken, lapsed and taken over, already released) it does nothing and
 	// is not an error.
@@ -274,11 +321,31 @@ type Store interface {
 	//     resurrect or misreport a revoked assignment.
 	//   - InventoryKeep writes the audit row alone.
 	//
+	// An outcome row (PhaseOutcome) must cite an intent that no outcome has
+	// cited yet (ECONFLICT, nothing written, otherwise): every intent ends
+	// with exactly one outcome, also when a paused change and the sweep
+	// that settled its intent both try. change.Lease and change.Step fence
+	// the commit and record the step on its job row (see InventoryChange).
+	//
 	// Except for InventoryKeep, the change must name a tenant and object,
 	// and ev must name the same ones (EINVALID otherwise), so an audit row
 	// can never describe one assignment while another changes. A Put must
 	// have a known Kind and a known or empty State.
 	Commit(ctx context.Context, ev AuditEvent, change InventoryChange) (AuditEvent, InventoryItem, error)
+	// OpenIntents returns intent rows that no outcome cites yet (changes
+	// whose end was never recorded: an instance killed or paused mid-change,
+	// or one in flight right now), oldest first, up to limit: with job "",
+	// those written before the given time, of every tenant; with a job, the
+	// intents its lines that are not done left open, whenever written.
+	OpenIntents(ctx context.Context, job string, before time.Time, limit int) ([]OpenIntent, error)
+}
+
+// OpenIntent is an intent row no outcome cites, and the bulk job line that
+// wrote it (Line 0: none).
+type OpenIntent struct {
+	AuditEvent
+	Job  string
+	Line int
 }
 
 // expiryLayouts are the ways people and spreadsheets write when access

@@ -236,7 +236,9 @@ type JobStore interface {
 	// are taken. ECONFLICT when holder does not run the job.
 	ClaimRows(ctx context.Context, id, holder string, n int) ([]JobRow, error)
 	// FinishRow records a row's result if holder still runs the job and
-	// holds the row; ECONFLICT when it does not run the job.
+	// holds the row; ECONFLICT when it does not run the job. A row the
+	// commit of its outcome finished already (Store.Commit with a JobStep)
+	// keeps its outcome and request ID; only its detail is replaced.
 	FinishRow(ctx context.Context, id, holder string, line int, r RowResult) error
 	// JobRows returns a page of a job's results in line order — its plan's
 	// rows with what applying each did — and how many match. A negative

@@ -23,6 +23,9 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 		if err := lockAudit(ctx, tx); err != nil {
 			return err
 		}
+		if err := fence(ctx, tx, ev, change); err != nil {
+			return err
+		}
 		it := change.Item
 		var err error
 		switch change.Op {
@@ -39,7 +42,7 @@ func (db *DB) Commit(ctx context.Context, ev portal.AuditEvent, change portal.In
 		if stored, err = appendAudit(ctx, tx, ev); err != nil {
 			return storekit.Failed(err, "write the audit log")
 		}
-		return nil
+		return recordStep(ctx, tx, change.Step, stored)
 	})
 	if err != nil {
 		return ev, portal.InventoryItem{}, err
@@ -80,4 +83,61 @@ func markVerified(ctx context.Context, q querier, it portal.InventoryItem, ifVer
 	}
 	return portal.InventoryItem{}, storekit.NotVerified(q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM inventory WHERE tenant_id = $1 AND object_id = $2)`,
 		uuidOf(it.TenantID), uuidOf(it.ObjectID)), ifVersion)
+}
+
+// fence refuses a commit whose lease was taken over (or released), whose job
+// this instance no longer runs, or whose outcome cites an intent already
+// settled (see portal.Store.Commit). The lock's row and the job's are
+// locked FOR SHARE until the commit ends, so a TryLock taking the lease
+// over, or an InterruptStale or ReleaseJob taking the job, waits for it and
+// then sees it; outcomes are serialised by the audit lock, held already.
+func fence(ctx context.Context, tx pgx.Tx, ev portal.AuditEvent, change portal.InventoryChange) error {
+	if l := change.Lease; l.Name != "" {
+		var held bool
+		err := tx.QueryRow(ctx, `SELECT true FROM locks WHERE name = $1 AND holder = $2 FOR SHARE`, text(l.Name), text(l.Holder)).Scan(&held)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return portal.ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if s := change.Step; s != nil {
+		if err := holds(ctx, tx, s.Job, s.Holder); err != nil {
+			return err
+		}
+	}
+	if ev.Phase == portal.PhaseOutcome && ev.IntentSeq != 0 {
+		var open bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_open_intents WHERE seq = $1)`, ev.IntentSeq).Scan(&open); err != nil {
+			return err
+		}
+		if !open {
+			return portal.ErrSettled
+		}
+	}
+	return nil
+}
+
+// recordStep records a commit of a bulk job's line on its row: an intent's
+// Seq, or the line's result, which makes the row done with its outcome.
+func recordStep(ctx context.Context, tx pgx.Tx, s *portal.JobStep, ev portal.AuditEvent) error {
+	switch {
+	case s == nil:
+		return nil
+	case s.Result == nil && ev.Phase == portal.PhaseIntent:
+		_, err := tx.Exec(ctx, `UPDATE bulk_job_rows SET intent_seq = $1 WHERE job_id = $2 AND line = $3 AND status <> $4`,
+			ev.Seq, s.Job, s.Line, string(portal.RowDone))
+		return err
+	case s.Result == nil:
+		return nil
+	}
+	r := s.Result
+	tag, err := tx.Exec(ctx, `UPDATE bulk_job_rows SET status = $1, holder = $2, outcome = $3, detail = $4, request_id = $5, finished_at = $6
+		WHERE job_id = $7 AND line = $8 AND status <> $1`,
+		string(portal.RowDone), text(s.Holder), text(string(r.Outcome)), text(r.Detail), text(r.RequestID), values{}.OptTime(r.At), s.Job, s.Line)
+	if err == nil && tag.RowsAffected() == 0 {
+		return storekit.ErrRowDone
+	}
+	return err
 }

@@ -260,11 +260,44 @@ func (db *DB) FinishRow(ctx context.Context, id, holder string, line int, r port
 		if err := holds(ctx, tx, id, holder); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE bulk_job_rows SET status = $1, outcome = $2, detail = $3, request_id = $4, finished_at = $5
+		tag, err := tx.Exec(ctx, `UPDATE bulk_job_rows SET status = $1, outcome = $2, detail = $3, request_id = $4, finished_at = $5
 			WHERE job_id = $6 AND line = $7 AND holder = $8 AND status = $9`,
 			string(status), outcome, text(r.Detail), text(r.RequestID), finished, id, line, holder, string(portal.RowRunning))
+		if err != nil || tag.RowsAffected() > 0 || r.Retry {
+			return err
+		}
+		// Done already, by the commit of its outcome (portal.JobStep): the
+		// outcome and its request ID stand; the sentence for people may
+		// say more.
+		_, err = tx.Exec(ctx, `UPDATE bulk_job_rows SET detail = $1 WHERE job_id = $2 AND line = $3 AND holder = $4 AND status = $5`,
+			text(r.Detail), id, line, holder, string(portal.RowDone))
 		return err
 	})
+}
+
+// OpenIntents: see portal.Store. The open intents are few (the table
+// audit_open_intents keeps them), so the sweep reads them all.
+func (db *DB) OpenIntents(ctx context.Context, job string, before time.Time, limit int) ([]portal.OpenIntent, error) {
+	const line = `coalesce((SELECT r.job_id FROM bulk_job_rows r WHERE r.intent_seq = audit_log.seq), ''),
+		coalesce((SELECT r.line FROM bulk_job_rows r WHERE r.intent_seq = audit_log.seq), 0)`
+	var rows pgx.Rows
+	var err error
+	if job != "" {
+		if !text.Storable(job) {
+			return nil, nil
+		}
+		rows, err = db.pool.Query(ctx, `SELECT `+auditColumns+`, `+line+` FROM audit_log WHERE seq IN (
+				SELECT r.intent_seq FROM bulk_job_rows r JOIN audit_open_intents o ON o.seq = r.intent_seq WHERE r.job_id = $1 AND r.status <> $2)
+			ORDER BY seq LIMIT $3`, job, string(portal.RowDone), sqlLimit(limit))
+	} else {
+		// A line of a job that may still go on is left to the job: it
+		// settles its lines itself when it resumes.
+		rows, err = db.pool.Query(ctx, `SELECT `+auditColumns+`, `+line+` FROM audit_log WHERE seq IN (SELECT seq FROM audit_open_intents)
+				AND at < $1 AND NOT EXISTS (SELECT 1 FROM bulk_job_rows r JOIN bulk_jobs j ON j.id = r.job_id
+					WHERE r.intent_seq = audit_log.seq AND r.status <> $2 AND j.state NOT IN ($3, $4))
+			ORDER BY seq LIMIT $5`, values{}.Time(before), string(portal.RowDone), string(portal.JobDone), string(portal.JobCancelled), sqlLimit(limit))
+	}
+	return storekit.Collect(rows, err, "read the open intents", read.OpenIntent)
 }
 
 // holds is ECONFLICT unless holder runs the job: an instance that lost its

@@ -20,6 +20,13 @@ func (db *DB) TryLock(ctx context.Context, name, holder string, until time.Time)
 	})
 }
 
+// Renew: see portal.Locker.
+func (db *DB) Renew(ctx context.Context, name, holder string, until time.Time) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE locks SET expires_at = $1 WHERE name = $2 AND holder = $3`,
+		storekit.CeilMillis(until), text(name), text(holder))
+	return tag.RowsAffected() == 1, storekit.Unavailable(err, "renew a lock")
+}
+
 // Unlock: see portal.Locker.
 func (db *DB) Unlock(ctx context.Context, name, holder string) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM locks WHERE name = $1 AND holder = $2`, text(name), text(holder))

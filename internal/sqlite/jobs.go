@@ -240,11 +240,41 @@ func (db *DB) FinishRow(ctx context.Context, id, holder string, line int, r port
 		if err := holds(ctx, tx, id, holder); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE bulk_job_rows SET status = ?, outcome = ?, detail = ?, request_id = ?, finished_at = ?
+		n, err := affected(tx.ExecContext(ctx, `UPDATE bulk_job_rows SET status = ?, outcome = ?, detail = ?, request_id = ?, finished_at = ?
 			WHERE job_id = ? AND line = ? AND holder = ? AND status = ?`,
-			string(status), outcome, text(r.Detail), text(r.RequestID), finished, id, line, holder, string(portal.RowRunning))
+			string(status), outcome, text(r.Detail), text(r.RequestID), finished, id, line, holder, string(portal.RowRunning)))
+		if err != nil || n > 0 || r.Retry {
+			return err
+		}
+		// Done already, by the commit of its outcome (portal.JobStep): the
+		// outcome and its request ID stand; the sentence for people may
+		// say more.
+		_, err = tx.ExecContext(ctx, `UPDATE bulk_job_rows SET detail = ? WHERE job_id = ? AND line = ? AND holder = ? AND status = ?`,
+			text(r.Detail), id, line, holder, string(portal.RowDone))
 		return err
 	})
+}
+
+// OpenIntents: see portal.Store. The open intents are few (the table
+// audit_open_intents keeps them), so the sweep reads them all.
+func (db *DB) OpenIntents(ctx context.Context, job string, before time.Time, limit int) ([]portal.OpenIntent, error) {
+	const line = `coalesce((SELECT r.job_id FROM bulk_job_rows r WHERE r.intent_seq = audit_log.seq), ''),
+		coalesce((SELECT r.line FROM bulk_job_rows r WHERE r.intent_seq = audit_log.seq), 0)`
+	var rows *sql.Rows
+	var err error
+	if job != "" {
+		rows, err = db.db.QueryContext(ctx, `SELECT `+auditColumns+`, `+line+` FROM audit_log WHERE seq IN (
+				SELECT r.intent_seq FROM bulk_job_rows r JOIN audit_open_intents o ON o.seq = r.intent_seq WHERE r.job_id = ? AND r.status != ?)
+			ORDER BY seq LIMIT ?`, job, string(portal.RowDone), limit)
+	} else {
+		// A line of a job that may still go on is left to the job: it
+		// settles its lines itself when it resumes.
+		rows, err = db.db.QueryContext(ctx, `SELECT `+auditColumns+`, `+line+` FROM audit_log WHERE seq IN (SELECT seq FROM audit_open_intents)
+				AND time < ? AND NOT EXISTS (SELECT 1 FROM bulk_job_rows r JOIN bulk_jobs j ON j.id = r.job_id
+					WHERE r.intent_seq = audit_log.seq AND r.status != ? AND j.state NOT IN (?, ?))
+			ORDER BY seq LIMIT ?`, before.UnixMilli(), string(portal.RowDone), string(portal.JobDone), string(portal.JobCancelled), limit)
+	}
+	return storekit.Collect(rows, err, "read the open intents", read.OpenIntent)
 }
 
 // holds is ECONFLICT unless holder runs the job: an instance that lost its

@@ -22,6 +22,17 @@ func (db *DB) TryLock(ctx context.Context, name, holder string, until time.Time)
 	})
 }
 
+// Renew: see portal.Locker.
+func (db *DB) Renew(ctx context.Context, name, holder string, until time.Time) (bool, error) {
+	var n int64
+	err := db.write(ctx, "renew a lock", func(tx querier) (err error) {
+		n, err = affected(tx.ExecContext(ctx, `UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ?`,
+			storekit.CeilMillis(until).UnixMilli(), name, holder))
+		return err
+	})
+	return n == 1, err
+}
+
 // Unlock: see portal.Locker.
 func (db *DB) Unlock(ctx context.Context, name, holder string) error {
 	return db.write(ctx, "release a lock", func(tx querier) error {

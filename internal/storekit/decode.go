@@ -412,3 +412,21 @@ func (r Reader) Checkpoint(row Scanner) (portal.AuditCheckpoint, error) {
 	}
 	return c, nil
 }
+
+// OpenIntent reads an intent row as Event does, followed by the job and
+// line that wrote it (” and 0: none).
+func (r Reader) OpenIntent(row Scanner) (portal.OpenIntent, error) {
+	var o portal.OpenIntent
+	ev, err := r.Event(trailing{row, []any{&o.Job, &o.Line}})
+	o.AuditEvent = ev
+	return o, err
+}
+
+// trailing scans a row into the destinations given, then into more: a
+// reader of a row's leading columns reads a longer row.
+type trailing struct {
+	Scanner
+	more []any
+}
+
+func (t trailing) Scan(dest ...any) error { return t.Scanner.Scan(append(dest, t.more...)...) }

@@ -138,6 +138,7 @@ var (
 	ErrNoJob     = portal.Errorf(portal.ENOTFOUND, "There is no such job.")
 	ErrNoPlan    = portal.Errorf(portal.ENOTFOUND, "There is no such plan.")
 	ErrNotHeld   = portal.Errorf(portal.ECONFLICT, "This instance no longer holds the job.")
+	ErrRowDone   = portal.Errorf(portal.ECONFLICT, "This line of the job already has its outcome.")
 	ErrApplied   = portal.Errorf(portal.ECONFLICT, "This plan has already been applied.")
 	ErrUnapplied = portal.Errorf(portal.ENOTFOUND, "This plan has not been applied.")
 	ErrNoSession = portal.Errorf(portal.ENOTFOUND, "No such session.")
