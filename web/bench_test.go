@@ -23,10 +23,7 @@ import (
 //	go test -run '^$' -bench AssignmentList -cpuprofile cpu.out ./web
 func BenchmarkAssignmentList(b *testing.B) {
 	e := newPortal(b, SessionOptions{})
-	rows := 3000
-	if n, err := strconv.Atoi(os.Getenv("PORTAL_BENCH_ROWS")); err == nil {
-		rows = n
-	}
+	rows := benchRows(3000)
 	now := time.Now()
 	actor := portal.Actor{TenantID: devidp.ContosoTenant, Name: "bench"}
 	for i := range rows {
@@ -64,10 +61,7 @@ func BenchmarkAssignmentList(b *testing.B) {
 //	go test -run '^$' -bench Exports -benchmem -cpuprofile cpu.out -memprofile mem.out ./web
 func BenchmarkExports(b *testing.B) {
 	e := newPortal(b, SessionOptions{})
-	rows := 5000
-	if n, err := strconv.Atoi(os.Getenv("PORTAL_BENCH_ROWS")); err == nil {
-		rows = n
-	}
+	rows := benchRows(5000)
 	fillBench(b, e, rows)
 	c := e.browser()
 	e.signIn(c, "auditor@contoso.test")
@@ -129,10 +123,7 @@ func fillBench(b testing.TB, e *portalEnv, rows int) {
 //	PORTAL_BENCH_ROWS=200000 go test -run '^$' -bench ListPages -cpuprofile cpu.out ./web
 func BenchmarkListPages(b *testing.B) {
 	e := newPortal(b, SessionOptions{})
-	rows := 10000
-	if n, err := strconv.Atoi(os.Getenv("PORTAL_BENCH_ROWS")); err == nil {
-		rows = n
-	}
+	rows := benchRows(10000)
 	fillBench(b, e, rows)
 	c := e.browser()
 	e.signIn(c, "auditor@contoso.test")
@@ -163,4 +154,12 @@ func BenchmarkListPages(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchRows is PORTAL_BENCH_ROWS, or def when it is not a number.
+func benchRows(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("PORTAL_BENCH_ROWS")); err == nil {
+		return n
+	}
+	return def
 }
