@@ -2,6 +2,7 @@ package access
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -151,7 +152,7 @@ func (t TenantReadiness) Ready(item portal.InventoryItem) (ready string, reasons
 	case len(v.notReady[item.ObjectID]) > 0:
 		return "no", v.notReady[item.ObjectID]
 	case !v.known[item.ObjectID]:
-		return "unknown", []string{cmpOr(v.unknown[item.Kind], "Granted since the last check.")}
+		return "unknown", []string{cmp.Or(v.unknown[item.Kind], "Granted since the last check.")}
 	}
 	return "yes", nil
 }
@@ -346,37 +347,10 @@ func (s *Readiness) chainChecks(ctx context.Context, who Who, token GraphToken, 
 	out = append(out, s.appChecks(ctx, tok, who.User.TenantID, inv, acsSP, portal.GUID{})...)
 	out = append(out, s.resourceAccountCheck(ctx, tok, inv))
 	out = append(out, s.peopleCheck(ctx, tok, inv, t))
-	s.nameItems(ctx, who.User.TenantID, out)
 	for i := range out {
 		out[i].CheckedAt = s.now()
 	}
 	return out, inv
-}
-
-// nameItems names the items that Graph did not, from the names cache.
-func (s *Readiness) nameItems(ctx context.Context, tenant portal.GUID, checks []portal.Check) {
-	var ids []portal.GUID
-	for _, c := range checks {
-		for _, it := range c.Items {
-			if it.Label == "" {
-				ids = append(ids, it.ObjectID)
-			}
-		}
-	}
-	if len(ids) == 0 {
-		return
-	}
-	names, err := s.store.Names(ctx, tenant, portal.SpaceObject, ids)
-	if err != nil {
-		return // shown by ID
-	}
-	for i := range checks {
-		for j, it := range checks[i].Items {
-			if n, ok := names[it.ObjectID]; ok && it.Label == "" {
-				checks[i].Items[j].Label = cmpOr(n.DisplayName, n.UPN)
-			}
-		}
-	}
 }
 
 // AssignmentChecks are the links around one assignment, run now with the
@@ -623,15 +597,15 @@ func (s *Readiness) resourceAccountCheck(ctx context.Context, tok string, inv ch
 	for _, a := range accounts {
 		byID[a.ObjectID] = a
 	}
-	label := func(a portal.TeamsResourceAccount) string { return cmpOr(a.DisplayName, a.UPN) }
+	label := func(a portal.TeamsResourceAccount) string { return cmp.Or(a.DisplayName, a.UPN) }
 	bindFix := func(a portal.TeamsResourceAccount) string {
-		return "In Teams PowerShell:\nSet-CsOnlineApplicationInstance -Identity " + a.UPN + " -AcsResourceId " + cmpOr(here, "<ACS immutable resource ID>") +
-			"\nSync-CsOnlineApplicationInstance -ObjectId " + a.ObjectID.String() + " -AcsResourceId " + cmpOr(here, "<ACS immutable resource ID>")
+		return "In Teams PowerShell:\nSet-CsOnlineApplicationInstance -Identity " + a.UPN + " -AcsResourceId " + cmp.Or(here, "<ACS immutable resource ID>") +
+			"\nSync-CsOnlineApplicationInstance -ObjectId " + a.ObjectID.String() + " -AcsResourceId " + cmp.Or(here, "<ACS immutable resource ID>")
 	}
 	for _, a := range accounts {
 		if here != "" && strings.EqualFold(a.ACSResourceID, here) && !inv.resourceAccounts[a.ObjectID] {
 			c.Items = append(c.Items, portal.CheckItem{ObjectID: a.ObjectID, Kind: portal.KindResourceAccount, Label: label(a), Consent: true,
-				Problem: "Bound to this ACS resource without server consent: calls to " + cmpOr(a.PhoneNumber, "its number") + " go nowhere.",
+				Problem: "Bound to this ACS resource without server consent: calls to " + cmp.Or(a.PhoneNumber, "its number") + " go nowhere.",
 				Fix:     "Give consent: grant access to this resource account in the portal."})
 		}
 	}
@@ -683,13 +657,6 @@ func (s *Readiness) resourceAccountCheck(ctx context.Context, tok string, inv ch
 		c.Reason = fmt.Sprintf("Every consented resource account (%d) is bound here, enabled, numbered and on a third-party app; none bound here lacks consent.", len(inv.resourceAccounts))
 	}
 	return c
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // peopleCheck looks up the people with access: those gone from the
