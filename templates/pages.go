@@ -13,6 +13,7 @@ type HomeView struct {
 	MayReadiness       bool
 	ReadinessFailing   []string
 	ReadinessCheckedAt string // "" when they never ran on this instance
+	ReadinessChecking  bool   // a run is under way
 }
 
 // CheckView is one readiness check as shown.

@@ -201,7 +201,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	// The readiness checks' last run, for admins and auditors: the "not
 	// ready" filter and its count. A new run is a new rendering.
 	readiness, checked := s.deps.Access.LastTenantChecks(who)
-	key.readiness = readiness.CheckedAt.UnixNano()
+	key.readiness = readiness.Run
 	if lq.notReady {
 		if !checked {
 			s.renderError(w, r, portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first."))

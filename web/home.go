@@ -32,6 +32,10 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 				h.Failing = append(h.Failing, s.checkView(s.who(r), c))
 			}
 			h.MayReadiness = true
+			// Stale or never run: run them now, off this request, on this
+			// person's token (the next visit shows the results).
+			s.deps.Access.RecheckIfStale(r.Context(), s.who(r), s.graphToken(r))
+			h.ReadinessChecking = s.deps.Access.Rechecking(s.who(r))
 			if last, ok := s.deps.Access.LastTenantChecks(s.who(r)); ok {
 				h.ReadinessCheckedAt = displayTime(last.CheckedAt)
 				for _, c := range last.Failing() {

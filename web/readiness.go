@@ -36,7 +36,7 @@ func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again boo
 		s.renderError(w, r, err)
 		return
 	}
-	v := templates.ReadinessView{CheckedAt: displayTime(t.CheckedAt)}
+	v := templates.ReadinessView{CheckedAt: displayTime(t.CheckedAt), Note: t.Note}
 	// Objects the checks could not name are named as everywhere else (the
 	// cache, then Graph, at most a moment).
 	var unnamed access.NameRequest

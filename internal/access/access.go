@@ -136,14 +136,15 @@ func New(cfg Config) *Service {
 	}
 	c := cfg.core()
 	lists := newListCache(cfg.Store, cfg.Now)
+	pause := &graphPause{}
 	return &Service{
 		Changes: &Changes{core: c, acs: cfg.ACS, store: cfg.Store, lockWait: cfg.LockWait, lockTTL: cfg.LockTTL,
 			spelling: cfg.ResourceAccountSpelling, expiry: &expiryBackoff{}},
 		Reads: &Reads{core: c, acs: cfg.ACS, store: cfg.Store, lists: lists, chain: &chainCache{keys: cfg.CheckpointKeys}},
 		Names: &Names{core: c, dir: cfg.Directory, store: cfg.Store, lists: lists, acsResourceID: cfg.ACSResourceID,
-			graphPause: &graphPause{}, appsRefused: &graphPause{}, renewing: &sync.Map{}},
+			graphPause: pause, appsRefused: &graphPause{}, renewing: &sync.Map{}},
 		Jobs:      &Jobs{core: c, store: cfg.Store},
-		Readiness: newReadiness(c, cfg, lists),
+		Readiness: newReadiness(c, cfg, lists, pause),
 	}
 }
 

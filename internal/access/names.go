@@ -286,7 +286,7 @@ func (s *Names) refreshApps(ctx context.Context, dir portal.Directory, tenant po
 	if len(apps) > maxAppLookups {
 		apps = apps[:maxAppLookups]
 	}
-	if s.appsRefused.check(tenant, s.now()) != nil {
+	if s.appsRefused.check(tenant, s.now(), "names are back") != nil {
 		return nil // said once already: app names need a permission not consented
 	}
 	var found []portal.DirectoryName
@@ -328,7 +328,7 @@ func (s *Names) directory() (portal.Directory, error) {
 // tenant to slow down, and holds the tenant off when call is throttled.
 func (s *Names) askGraph(ctx context.Context, tenant portal.GUID, token GraphToken, call func(token string) error) error {
 	now := s.now()
-	if err := s.graphPause.check(tenant, now); err != nil {
+	if err := s.graphPause.check(tenant, now, "names are back"); err != nil {
 		return err
 	}
 	tok, err := token(ctx)
@@ -467,7 +467,9 @@ type pauseEntry struct {
 // pauseDefault is the pause when Graph named none.
 const pauseDefault = 30 * time.Second
 
-func (p *graphPause) check(tenant portal.GUID, now time.Time) error {
+// check returns the error Graph throttled tenant with, while it lasts;
+// back says what comes back when it is over ("names are back").
+func (p *graphPause) check(tenant portal.GUID, now time.Time, back string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e, ok := p.until[tenant]; ok {
@@ -475,7 +477,7 @@ func (p *graphPause) check(tenant portal.GUID, now time.Time) error {
 			if portal.ErrorCode(e.err) == portal.ETHROTTLED {
 				// Said afresh: the wait Graph named when it throttled is
 				// shorter by now.
-				return portal.Wrap(e.err, portal.ETHROTTLED, "Microsoft Graph asked the portal to slow down; names are back in "+e.until.Sub(now).Round(time.Second).String()+".")
+				return portal.Wrap(e.err, portal.ETHROTTLED, "Microsoft Graph asked the portal to slow down; "+back+" in "+e.until.Sub(now).Round(time.Second).String()+".")
 			}
 			return e.err
 		}
