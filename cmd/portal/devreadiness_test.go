@@ -155,3 +155,61 @@ func post(t *testing.T, c *http.Client, u string, form url.Values) {
 		t.Fatalf("POST %s: %d\n%.2000s", u, resp.StatusCode, b)
 	}
 }
+
+// TestDevReadinessUnknown: what the portal may not read, or what Graph
+// will not say now, is unknown with why — never fail, never pass — as
+// injected from outside through the dev emulators' routes.
+func TestDevReadinessUnknown(t *testing.T) {
+	base, graphURL := startDevPortalWithGraph(t)
+	admin := signInClients(t, base, "admin@contoso.test", 1)[0]
+	contoso := devidp.ContosoTenant.String()
+	put := func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("PUT", graphURL+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("PUT %s: %d", path, resp.StatusCode)
+		}
+	}
+	states := func() (map[string]string, string) {
+		t.Helper()
+		post(t, admin, base+"/readiness", nil)
+		page := mustGet(t, admin, base+"/readiness")
+		out := map[string]string{}
+		for _, m := range regexp.MustCompile(`data-testid="check" data-check="([^"]+)" data-state="([a-z]+)"`).FindAllStringSubmatch(page, -1) {
+			out[m[1]] = m[2]
+		}
+		return out, reasons(page)
+	}
+
+	// Not consented (or, for resource accounts, not a Teams administrator).
+	put("/_emulator/tenants/"+contoso+"/withheldPermissions", `["User.Read.All","DelegatedPermissionGrant.Read.All","TeamsResourceAccount.Read.All"]`)
+	got, why := states()
+	for _, name := range []string{"app:" + appKiosk.String(), "resource-accounts", "people"} {
+		if got[name] != "unknown" {
+			t.Errorf("%s with its permission withheld: %s\n%s", name, got[name], why)
+		}
+	}
+	for _, permission := range []string{"DelegatedPermissionGrant.Read.All", "TeamsResourceAccount.Read.All", "Teams administrator", "User.Read.All"} {
+		if !strings.Contains(why, permission) {
+			t.Errorf("the unknown checks do not name %s:\n%s", permission, why)
+		}
+	}
+	put("/_emulator/tenants/"+contoso+"/withheldPermissions", `[]`)
+
+	// Throttled: nothing flagged failed, nothing passed that was not read.
+	put("/_emulator/faults", "429=1,retry-after=1")
+	got, why = states()
+	for name, state := range got {
+		if name != "acs-access" && state != "unknown" {
+			t.Errorf("%s while Graph throttles every call: %s\n%s", name, state, why)
+		}
+	}
+	if !strings.Contains(why, "slow down") {
+		t.Errorf("the throttled checks do not say why:\n%s", why)
+	}
+}
