@@ -20,6 +20,8 @@ type HomeView struct {
 type CheckView struct {
 	Name, Title, State, StateLabel, Reason, Fix, Link, CheckedAt string
 	Items                                                        []CheckItemView
+	// RevokeAll, when above one, offers a plan revoking the items.
+	RevokeAll int
 }
 
 // ErrorView is an error page: a sentence people can act on and the request

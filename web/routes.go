@@ -82,6 +82,7 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments.csv", auditors, s.handleAssignmentsCSV)
 	s.handle(r, "GET", "/readiness", auditors, s.handleReadiness)
 	s.handle(r, "POST", "/readiness", auditors, s.handleCheckAgain)
+	s.handle(r, "POST", "/readiness/revoke", changers, s.handleRevokeNotReady)
 
 	return r
 }

@@ -54,6 +54,29 @@ func TestDevReadinessFixes(t *testing.T) {
 		}
 	}
 
+	// The people whose access cannot work, revoked as one plan: made for
+	// review, nothing revoked yet.
+	resp, err := admin.PostForm(base+"/readiness/revoke", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Request.URL.Path, "/bulk/") {
+		t.Fatalf("revoke them all: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	for id, name := range map[string]string{devGita: "Gita Rao", devHana: "Hana Sato", seedChen: "Chen Wei"} {
+		if !strings.Contains(string(plan), id) && !strings.Contains(string(plan), name) {
+			t.Errorf("the plan does not revoke %s", name)
+		}
+	}
+	auditor := signInClients(t, base, "auditor@contoso.test", 1)[0]
+	if resp, err := auditor.PostForm(base+"/readiness/revoke", nil); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an auditor making the revoke plan: %v %v", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// The fixes, as the README lists them.
 	g := graphURL + "/_emulator/tenants/"
 	emu := func(method, path, body string) {

@@ -251,6 +251,20 @@ func verdictsOf(checks []portal.Check, inv chainInventory, people map[portal.GUI
 	return v
 }
 
+// Revocable are the objects the last run offers to revoke (people whose
+// access cannot work), for a plan that revokes them all.
+func (t TenantReadiness) Revocable() []portal.GUID {
+	var out []portal.GUID
+	for _, c := range t.Checks {
+		for _, it := range c.Items {
+			if it.Revoke {
+				out = append(out, it.ObjectID)
+			}
+		}
+	}
+	return out
+}
+
 // Failing are the checks that do not pass.
 func (t TenantReadiness) Failing() []portal.Check {
 	var out []portal.Check
