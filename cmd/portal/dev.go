@@ -130,7 +130,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		acsEmu.emu.SetRates(f.acsFaults) // after the seed, which must not fail
 	}
 	printDevBanner(stdout, devBanner{Base: base, ACS: acsEmu, Metrics: mln, GraphURL: graphURL,
-		DataDir: f.dataDir, Database: f.database, LogPath: logPath, Verbose: f.verbose})
+		DataDir: f.dataDir, Database: f.database, AuditKey: f.auditKey, LogPath: logPath, Verbose: f.verbose})
 	console.Release()
 	return p.Run(ctx)
 }
@@ -346,6 +346,7 @@ type devBanner struct {
 	GraphURL string
 	DataDir  string
 	Database database
+	AuditKey string // the checkpoint signing key's file
 	LogPath  string
 	Verbose  bool
 }
@@ -390,7 +391,11 @@ func printDevBanner(w io.Writer, b devBanner) {
 	if b.ACS.emu != nil {
 		s.WriteString("    acs-emulator.json*: what the ACS emulator holds\n")
 	}
-	fmt.Fprintf(&s, "    %s: signs the audit log's checkpoints\n", devAuditKeyFile)
+	key := b.AuditKey // elsewhere with -audit-key
+	if filepath.Clean(key) == filepath.Join(b.DataDir, devAuditKeyFile) {
+		key = devAuditKeyFile
+	}
+	fmt.Fprintf(&s, "    %s: signs the audit log's checkpoints\n", key)
 	if b.Verbose {
 		fmt.Fprintf(&s, "    %s: every log line, as JSON; all of them show here too (-v)\n", filepath.Base(b.LogPath))
 	} else {
@@ -408,11 +413,12 @@ func printDevBanner(w io.Writer, b devBanner) {
 	io.WriteString(w, s.String())
 }
 
-// roleCan says in a word, then a few, what each role may do in the portal.
+// roleCan says in a word, then a few more, what each role may do in the
+// portal.
 var roleCan = map[portal.Role][2]string{
-	portal.RoleAdmin:    {"everything", "users, resource accounts, bulk plans, the audit log"},
-	portal.RoleHelpdesk: {"user assignments", "resource accounts read-only, no audit log"},
-	portal.RoleAuditor:  {"reads everything", "exports it, changes nothing"},
+	portal.RoleAdmin:    {"everything", ": users, resource accounts, bulk plans, the audit log"},
+	portal.RoleHelpdesk: {"user assignments", "; resource accounts read-only, no audit log"},
+	portal.RoleAuditor:  {"reads everything", " and exports it; changes nothing"},
 }
 
 // personaCan is a persona's role and what it may do, for the banner; one
@@ -426,7 +432,7 @@ func personaCan(p devidp.Persona) (role, can string) {
 	for _, r := range roles {
 		labels = append(labels, r.Label())
 		if p.TenantID == devidp.ContosoTenant {
-			cans = append(cans, roleCan[r][0]+": "+roleCan[r][1])
+			cans = append(cans, roleCan[r][0]+roleCan[r][1])
 		} else {
 			cans = append(cans, roleCan[r][0]+", in "+p.TenantName+" only (tenants never see each other's data)")
 		}
