@@ -59,7 +59,7 @@ func TestLoad(t *testing.T) {
 	}
 	cmd := exec.Command(bin, args...)
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = nil // the access log: not measured
+	cmd.Stderr = nil // warnings only: the access log goes to portal.log in the data folder, as serve's to stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
