@@ -17,6 +17,7 @@ type AuditAction string
 const (
 	ActionGrant         AuditAction = "grant"           // a new assignment written to ACS
 	ActionEdit          AuditAction = "edit"            // an assignment's client IDs replaced
+	ActionEditInventory AuditAction = "edit_inventory"  // only an assignment's end date or label changed: the portal's own fields, ACS not called
 	ActionRevoke        AuditAction = "revoke"          // an assignment deleted from ACS
 	ActionAdopt         AuditAction = "adopt"           // an assignment found in ACS taken into the inventory
 	ActionVerify        AuditAction = "verify"          // an assignment compared with ACS
@@ -31,7 +32,7 @@ const (
 )
 
 // AuditActions lists the actions in the order filters offer them.
-var AuditActions = []AuditAction{ActionGrant, ActionEdit, ActionRevoke, ActionAdopt, ActionVerify,
+var AuditActions = []AuditAction{ActionGrant, ActionEdit, ActionEditInventory, ActionRevoke, ActionAdopt, ActionVerify,
 	ActionReconcile, ActionReapply, ActionAccept, ActionBulk, ActionSignIn, ActionSignInFailure, ActionSignOut, ActionDenied}
 
 // Changes reports whether the action can change access in ACS.
@@ -43,7 +44,7 @@ func (a AuditAction) Changes() bool {
 // rows (see Inventory.InventoryChanges): every change of a row is
 // committed with one of these, and a reconcile's summary stands for the
 // verification times it moved.
-var InventoryActions = []AuditAction{ActionGrant, ActionEdit, ActionRevoke, ActionAdopt, ActionVerify,
+var InventoryActions = []AuditAction{ActionGrant, ActionEdit, ActionEditInventory, ActionRevoke, ActionAdopt, ActionVerify,
 	ActionReapply, ActionAccept, ActionReconcile}
 
 // AuditPhase places a row in the flow of one change.
