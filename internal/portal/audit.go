@@ -310,12 +310,27 @@ type AuditFilter struct {
 	From, To time.Time // To is exclusive; zero: open
 	// Offset and Limit page the result, newest first; Limit 0: 50.
 	Offset, Limit int
+	// OnePerChange leaves out the intent rows an outcome cites: a change
+	// is then one row, its outcome (which carries the intent's before,
+	// after and justification, and cites it by IntentSeq), and an intent
+	// no outcome cites yet (in flight, or never finished) stays. Display
+	// only: the log, its chain and its exports keep every row.
+	OnePerChange bool
 }
 
 // AuditPage is one page of audit rows, newest first.
 type AuditPage struct {
-	Events  []AuditEvent
+	Events []AuditEvent
+	// Matched counts the rows the filter matches, which the page is a
+	// window of.
 	Matched int
+	// Rows counts the rows the filter matches with OnePerChange ignored:
+	// what an export of the filter (WalkAuditMatching) holds. It equals
+	// Matched when OnePerChange is off.
+	Rows int
+	// Intents are the intent rows that Events' outcomes cite, by Seq, when
+	// OnePerChange is on (nil otherwise).
+	Intents map[int64]AuditEvent
 }
 
 // AuditLog is the append-only, hash-chained audit log.
@@ -337,7 +352,8 @@ type AuditLog interface {
 	// object ID exactly, or text, which matches case-insensitively and
 	// literally part of the actor's name or object ID. From is inclusive,
 	// To exclusive. Limit 0 means 50; Limit is capped at 200; a negative
-	// Offset is 0.
+	// Offset is 0. With OnePerChange, the intents the page's outcomes cite
+	// are read from the same snapshot.
 	ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
 	// WalkAudit calls fn for every row of tenant (zero: all tenants) in Seq
 	// order, a chunk at a time, holding nothing of the database while fn
@@ -348,4 +364,8 @@ type AuditLog interface {
 	// portal never writes (changed behind its back) stops it with an
 	// EINTERNAL error naming that row.
 	WalkAudit(ctx context.Context, tenant GUID, fn func(AuditEvent) error) error
+	// WalkAuditMatching is WalkAudit for the rows f matches, as ListAudit
+	// matches them, every one of them (Offset, Limit and OnePerChange are
+	// ignored): an export of what a page shows.
+	WalkAuditMatching(ctx context.Context, f AuditFilter, fn func(AuditEvent) error) error
 }
