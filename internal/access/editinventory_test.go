@@ -139,3 +139,33 @@ func TestEditOfEndDateFailsClosed(t *testing.T) {
 		t.Errorf("the row changed: %+v", item)
 	}
 }
+
+// A person's user name is cached at sign-in, once, and finds them for the
+// audit log's Who filter, whatever its case.
+func TestSignedInNameFindsThePerson(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	u := admin.User
+	u.UPN = "Adele@Contoso.test"
+	if err := e.svc.KeepSignedInName(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	rev, _ := e.db.NamesRevision(ctx, contoso)
+	if err := e.svc.KeepSignedInName(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := e.db.NamesRevision(ctx, contoso); again != rev {
+		t.Errorf("signing in again with the same name rewrote it: revision %d → %d", rev, again)
+	}
+	n, err := e.svc.PersonByUPN(ctx, auditor, "adele@contoso.TEST")
+	if err != nil || n.ID != u.ObjectID || n.DisplayName != "Adele Admin" {
+		t.Errorf("by user name: %+v, %v", n, err)
+	}
+	if _, err := e.svc.PersonByUPN(ctx, auditor, "adele@contoso"); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("part of a user name: %v", err)
+	}
+	other := person(fabrikam, portal.RoleAuditor)
+	if _, err := e.svc.PersonByUPN(ctx, other, u.UPN); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("another tenant's auditor found Contoso's admin: %v", err)
+	}
+}
