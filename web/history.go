@@ -46,7 +46,7 @@ func (s *Server) historyRows(nb *nameBook, page portal.AuditPage) []templates.Hi
 			if intent, ok := page.Intents[e.IntentSeq]; ok {
 				h.Steps = append(h.Steps, step(intent, "Intent", "Written before ACS was called."))
 			}
-			h.Steps = append(h.Steps, step(e, "Outcome", "Written after, citing the intent."))
+			h.Steps = append(h.Steps, step(e, "Outcome", ""))
 		default:
 			h.Steps = []templates.HistoryStep{step(e, "Event", "")}
 		}
