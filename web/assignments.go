@@ -135,13 +135,10 @@ func parseListQuery(q url.Values) (listQuery, error) {
 	return lq, nil
 }
 
-// onlyNotReady narrows a "not ready" query to the assignments the
-// readiness checks' last run found unable to work (EINVALID when they
+// onlyNotReady narrows a "not ready" query (ready=no) to the assignments
+// the readiness checks' last run found unable to work (EINVALID when they
 // have not run).
 func (lq *listQuery) onlyNotReady(readiness access.TenantReadiness, checked bool) error {
-	if !lq.notReady {
-		return nil
-	}
 	if !checked {
 		return portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first.")
 	}
@@ -227,9 +224,11 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	// ready" filter and its count. A new run is a new rendering.
 	readiness, checked := s.deps.Access.LastTenantChecks(who)
 	key.readiness = readiness.CheckedAt.UnixNano()
-	if err := lq.onlyNotReady(readiness, checked); err != nil {
-		s.renderError(w, r, err)
-		return
+	if lq.notReady {
+		if err := lq.onlyNotReady(readiness, checked); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
 	}
 	list, err := s.deps.Access.InventoryList(r.Context(), who)
 	if err != nil {

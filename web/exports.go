@@ -120,7 +120,7 @@ func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 	// As of the readiness checks' last run (never run: unknown); the
 	// columns come last, so the others keep their places.
 	readiness, checked := s.deps.Access.LastTenantChecks(who)
-	if err == nil {
+	if err == nil && lq.notReady {
 		err = lq.onlyNotReady(readiness, checked)
 	}
 	if err != nil {
