@@ -135,6 +135,28 @@ func parseListQuery(q url.Values) (listQuery, error) {
 	return lq, nil
 }
 
+// onlyNotReady narrows a "not ready" query (ready=no) to the assignments
+// the readiness checks' last run found unable to work (EINVALID when they
+// have not run).
+func (lq *listQuery) onlyNotReady(readiness access.TenantReadiness, checked bool) error {
+	if !checked {
+		return portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first.")
+	}
+	lq.filter.Objects = append([]portal.GUID{}, readiness.NotReady()...) // none is an empty set, not no filter
+	return nil
+}
+
+// filtered reports whether lq narrows the list (a sort alone does not).
+func (lq listQuery) filtered() bool {
+	return lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "" || lq.notReady
+}
+
+// csvURL is the export of what lq shows: its search, filters and order.
+func (lq listQuery) csvURL() string {
+	lq.size = defaultPageSize
+	return "/assignments.csv" + strings.TrimPrefix(lq.url(1, lq.filter.Sort, lq.filter.Desc), "/assignments")
+}
+
 // url is the list's address with this query, on another page or sort.
 func (lq listQuery) url(page int, sort portal.InventorySort, desc bool) string {
 	v := url.Values{}
@@ -203,11 +225,10 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	readiness, checked := s.deps.Access.LastTenantChecks(who)
 	key.readiness = readiness.Run
 	if lq.notReady {
-		if !checked {
-			s.renderError(w, r, portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first."))
+		if err := lq.onlyNotReady(readiness, checked); err != nil {
+			s.renderError(w, r, err)
 			return
 		}
-		lq.filter.Objects = append([]portal.GUID{}, readiness.NotReady()...) // none is an empty set, not no filter
 	}
 	list, err := s.deps.Access.InventoryList(r.Context(), who)
 	if err != nil {
@@ -267,10 +288,14 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 		Total:     res.Counts.All,
 		Page:      lq.page,
 		Pages:     max(1, (res.Matched+lq.size-1)/lq.size),
-		Filtered:  lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "" || lq.notReady,
+		Filtered:  lq.filtered(),
 		MayGrant:  key.mayGrant,
 		MayExport: key.mayExport,
-		ExportURL: "/assignments.csv",
+		ExportURL: lq.csvURL(),
+
+		ExportAllURL: "/assignments.csv",
+		MatchedText:  portal.Rows(int64(res.Matched)),
+		TotalText:    portal.Rows(int64(res.Counts.All)),
 
 		MayRefreshNames: s.deps.Access.NamesOn(),
 	}
@@ -429,16 +454,17 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 	if item.Observed != nil {
 		req.Apps = append(req.Apps, item.Observed.ClientIDs...)
 	}
+	hist, err := s.deps.Access.History(r.Context(), who, item.ObjectID, historyRowsShown)
+	if err != nil {
+		return templates.DetailView{}, "", err
+	}
+	req.Apps = append(req.Apps, auditNames(hist.Events).Apps...) // apps the history added or removed
 	nb := s.names(r, req)
 	v := templates.DetailView{Row: s.rowView(nb, item), MayChange: access.MayChangeItem(who.User, item) == nil}
 	if item.Observed != nil {
 		v.Observed = s.acsView(nb, *item.Observed)
 	}
-	hist, err := s.deps.Access.History(r.Context(), who, item.ObjectID, historyRowsShown)
-	if err != nil {
-		return v, "", err
-	}
-	v.History, v.HistoryTotal = historyRows(nb, hist.Events), hist.Matched
+	v.History, v.HistoryTotal = s.historyRows(nb, hist), hist.Matched
 	if access.MayReadAudit(who.User) {
 		v.AuditHref = "/audit?target=" + item.ObjectID.String()
 	}
@@ -522,11 +548,9 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		s.renderEditForm(w, r, statusFor(portal.ErrorCode(err)), item, f, note)
 		return
 	}
-	msg := "Saved: " + describe(res.Item) + " may now use " + strconv.Itoa(len(res.Item.ClientIDs)) + " calling-client app(s)."
-	if res.Outcome == portal.OutcomeNoChange {
-		msg = "Nothing to change: " + res.Detail
-	}
-	s.addFlash(w, r, "success", msg)
+	names := itemNames(res.Item)
+	names.Apps = append(names.Apps, parseGUIDs(res.Change.AppsRemoved)...) // named in the message too
+	s.addFlash(w, r, "success", s.editMessage(s.names(r, names), res))
 	redirectAfterPost(w, r, "/assignments/"+id.String())
 }
 

@@ -150,7 +150,7 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.Click("#edit-form " + browsertest.TestID("app-"+appMobileID))
 		fillTextarea(t, tab, "#edit-form "+browsertest.TestID("justification"), "CHG-1002 mobile too")
 		tab.Submit(browsertest.TestID("edit-submit"))
-		waitForPage(t, tab, base+"/assignments/"+adminGrants, "Saved: user "+adminGrants+" (Dana Test, Porto desk) may now use 2 calling-client app(s).")
+		waitForPage(t, tab, base+"/assignments/"+adminGrants, "Calling-client apps for user "+adminGrants+" (Dana Test, Porto desk): added Contoso Agent Mobile.")
 		reqs.expect(t, "POST", "/assignments/"+adminGrants, true, http.StatusNoContent)
 		if got := tab.TextByTestID("detail-apps"); !strings.Contains(got, "Contoso Agent Desktop") || !strings.Contains(got, "Contoso Agent Mobile") {
 			t.Errorf("after the edit the apps read %q, want both Contoso apps", got)
@@ -478,7 +478,7 @@ func TestBrowserAssignments(t *testing.T) {
 		// Edit: POST, 303 back to the assignment.
 		tab.Click("#edit-form " + browsertest.TestID("app-"+appMobileID))
 		clickAndWait(t, tab, browsertest.TestID("edit-submit"))
-		assertPage(t, tab, base+"/assignments/"+noJSGrants, "Saved: user "+noJSGrants+" (Farid Haddad, no script) may now use 2 calling-client app(s).")
+		assertPage(t, tab, base+"/assignments/"+noJSGrants, "Calling-client apps for user "+noJSGrants+" (Farid Haddad, no script): added Contoso Agent Mobile.")
 		reqs.expect(t, "POST", "/assignments/"+noJSGrants, false, http.StatusSeeOther)
 		if got := tab.TextByTestID("detail-apps"); !strings.Contains(got, "Contoso Agent Desktop") || !strings.Contains(got, "Contoso Agent Mobile") {
 			t.Errorf("after the edit the apps read %q, want both Contoso apps", got)

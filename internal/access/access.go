@@ -303,6 +303,12 @@ type Result struct {
 	// Detail is a sentence for the person.
 	Detail string
 	Call   portal.ACSCall
+	// Action is the audit action the change was recorded as: an edit of
+	// the end date or label alone is ActionEditInventory, not ActionEdit.
+	Action portal.AuditAction
+	// Change is what the change did to the assignment (Edit), as its
+	// audit row records it: before → after.
+	Change portal.StateChange
 }
 
 // lockName is the lock for one assignment: tenant and object, canonical.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,44 @@ func (s *Names) SearchNames(ctx context.Context, who Who, q string, limit int) (
 		return nil, err
 	}
 	return s.store.SearchNames(ctx, who.User.TenantID, portal.SpaceObject, q, limit)
+}
+
+// KeepSignedInName caches the name and user name of the person who just
+// signed in, as their verified ID token gives them, so that the audit log
+// can be filtered by the user name (email) of whoever acted (PersonByUPN):
+// audit rows record a person's object ID and display name only. Nothing is
+// written when the cache already holds the same.
+func (s *Names) KeepSignedInName(ctx context.Context, u portal.User) error {
+	if u.TenantID.IsZero() || u.ObjectID.IsZero() || u.UPN == "" {
+		return nil
+	}
+	n := portal.DirectoryName{TenantID: u.TenantID, Space: portal.SpaceObject, ID: u.ObjectID, Found: true, Kind: portal.KindUser,
+		DisplayName: u.Name, UPN: u.UPN, FetchedAt: s.now()}
+	if n.DisplayName == u.UPN {
+		n.DisplayName = "" // no name claim: the UPN stood in for it
+	}
+	cached, err := s.store.Names(ctx, u.TenantID, portal.SpaceObject, []portal.GUID{u.ObjectID})
+	if c, ok := cached[u.ObjectID]; err == nil && ok && c.Found && c.Kind == portal.KindUser && c.DisplayName == n.DisplayName && c.UPN == n.UPN {
+		return nil
+	}
+	return s.store.PutNames(ctx, u.TenantID, []portal.DirectoryName{n})
+}
+
+// PersonByUPN finds the person of who's tenant whose user name (UPN,
+// usually their email) is upn, case-insensitively, among the cached names
+// (people named on a page, and everyone who signed in): ENOTFOUND when
+// none is.
+func (s *Names) PersonByUPN(ctx context.Context, who Who, upn string) (portal.DirectoryName, error) {
+	found, err := s.SearchNames(ctx, who, upn, 20)
+	if err != nil {
+		return portal.DirectoryName{}, err
+	}
+	for _, n := range found {
+		if n.Found && strings.EqualFold(n.UPN, upn) {
+			return n, nil
+		}
+	}
+	return portal.DirectoryName{}, portal.Errorf(portal.ENOTFOUND, "No one with the user name %s is known to the portal.", upn)
 }
 
 // namesDue splits ids into those never fetched and those fetched longer

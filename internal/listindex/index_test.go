@@ -216,6 +216,9 @@ func testIndexMatchesModel(t *testing.T) {
 					f.Query = ""
 				}
 			}
+			if g.rnd.IntN(8) == 0 {
+				checkWalk(t, round, x, m, f, []int{1, 7, 1000}[g.rnd.IntN(3)])
+			}
 			want := m.page(f)
 			got, err := x.Page(f)
 			if err != nil {
@@ -304,6 +307,38 @@ func testIndexMatchesModel(t *testing.T) {
 	})
 	if each != len(m.items) {
 		t.Fatalf("each saw %d rows, want %d", each, len(m.items))
+	}
+}
+
+// checkWalk compares Walk with the model: every row f matches, in its
+// order, in batches of batch, each with the names of its rows.
+func checkWalk(t *testing.T, round string, x *Index, m *model, f portal.InventoryFilter, batch int) {
+	t.Helper()
+	var want []portal.InventoryItem
+	for offset := 0; ; offset += 200 {
+		f := f
+		f.Offset, f.Limit = offset, 200
+		p := m.page(f)
+		want = append(want, p.Items...)
+		if len(p.Items) < 200 {
+			break
+		}
+	}
+	var got []portal.InventoryItem
+	err := x.Walk(f, batch, func(p portal.InventoryPage) error {
+		if len(p.Items) == 0 || len(p.Items) > batch || p.Matched != len(want) {
+			t.Fatalf("%s: walk of %+v gave a batch of %d rows (of %d), matched %d; want batches of up to %d of %d", round, f, len(p.Items), batch, p.Matched, batch, len(want))
+		}
+		for _, it := range p.Items {
+			if n, ok := m.names[it.ObjectID]; ok && p.Names[it.ObjectID] != n {
+				t.Fatalf("%s: walk: name of %s: got %+v, want %+v", round, it.ObjectID, p.Names[it.ObjectID], n)
+			}
+		}
+		got = append(got, p.Items...)
+		return nil
+	})
+	if err != nil || !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
+		t.Fatalf("%s: walk of %+v: %v\n got %v\nwant %v", round, f, err, short(got), short(want))
 	}
 }
 
