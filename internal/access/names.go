@@ -370,6 +370,11 @@ func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Wh
 			if k, ok := known[id]; ok && k.Found {
 				n.Kind, n.Phone = k.Kind, k.Phone
 			}
+		} else if k, ok := known[id]; ok {
+			// Gone from the directory: the last name Graph gave is kept,
+			// so that the portal can still say who it was (a grant to it
+			// again is "was there, now gone", not a typo).
+			n.DisplayName, n.UPN, n.Kind = k.DisplayName, k.UPN, k.Kind
 		}
 		out[id] = n
 	}

@@ -68,7 +68,8 @@ type DirectoryName struct {
 	ID       GUID
 	// Found is false when Graph had no such object at FetchedAt: a person
 	// deleted from the directory, or an app without a service principal in
-	// the tenant (its users cannot get a token for it).
+	// the tenant (its users cannot get a token for it). A person's
+	// DisplayName and UPN are then the last Graph gave, if it ever did.
 	Found       bool
 	Kind        PrincipalKind // SpaceObject: KindUser or KindResourceAccount when known
 	DisplayName string
@@ -77,8 +78,8 @@ type DirectoryName struct {
 	FetchedAt   time.Time
 }
 
-// Label is how pages name the ID: its display name, else its UPN; "" when
-// not found or never fetched.
+// Label is how pages name the ID: its display name, else its UPN; for an
+// object no longer found, the last name Graph gave; "" when never named.
 func (n DirectoryName) Label() string {
 	if n.DisplayName != "" {
 		return n.DisplayName
