@@ -368,6 +368,19 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
 		return
 	}
+	unchecked := "" // why the directory could not be asked
+	if in.confirmedAbsent() {
+		// Recorded with the grant: an auditor sees it was no typo missed.
+		who.Via = "granted although the directory does not have this object, confirmed"
+	} else {
+		var absent *templates.AbsentWarning
+		if absent, unchecked = s.checkDirectory(r, who, in.objectID); absent != nil {
+			// Nothing is changed until the person says "Grant anyway".
+			form.Absent = absent
+			s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
+			return
+		}
+	}
 	// The role is the use case's to check (and a refusal its to record).
 	res, err := s.deps.Access.Grant(r.Context(), who, in.request())
 	if err != nil {
@@ -391,8 +404,38 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 	if res.Detail != "" {
 		msg += " " + res.Detail
 	}
+	if unchecked != "" {
+		msg += " " + unchecked
+	}
 	s.addFlash(w, r, "success", msg)
 	redirectAfterPost(w, r, "/assignments/"+res.Item.ObjectID.String())
+}
+
+// checkDirectory asks the directory whether it has object before a grant.
+// absent is the warning to show when it does not; unchecked says why it
+// could not be asked ("" when it was, or names are off), for the person
+// to know the ID went unchecked — which never stops the grant.
+func (s *Server) checkDirectory(r *http.Request, who access.Who, object portal.GUID) (absent *templates.AbsentWarning, unchecked string) {
+	if !s.deps.Access.NamesOn() {
+		return nil, ""
+	}
+	ctx := r.Context()
+	found, err := s.deps.Access.ClassifyObjectIDs(ctx, who, s.graphToken(r), []portal.GUID{object})
+	if err != nil {
+		s.log.WarnContext(ctx, "directory check failed", "event", "graph.classify", "request_id", requestIDFrom(ctx), "err", err)
+		return nil, "Whether the directory has this object is unknown: " + portal.ErrorMessage(err)
+	}
+	p := found[object]
+	if !p.Absent() {
+		return nil, ""
+	}
+	a := &templates.AbsentWarning{ObjectID: object.String(), Gone: p == access.PresenceGone}
+	if a.Gone {
+		if was, err := s.deps.Access.CachedNames(ctx, who, portal.SpaceObject, []portal.GUID{object}); err == nil {
+			a.WasName, a.WasUPN = was[object].Label(), was[object].UPN
+		}
+	}
+	return a, ""
 }
 
 func (s *Server) renderGrantForm(w http.ResponseWriter, r *http.Request, status int, f templates.GrantForm) {

@@ -45,11 +45,12 @@ func TestNamesWhereIDsAppear(t *testing.T) {
 	for _, g := range []url.Values{
 		{"objectId": {alice.String()}, "kind": {"user"}, "clientId": {appDesktop.String(), appNamed.String() + "\n" + appOrphan.String()}},
 		{"objectId": {carolID.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}},
-		{"objectId": {chenGone.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}},
+		// Not in the directory: granted only when confirmed.
+		{"objectId": {chenGone.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "confirmAbsent": {chenGone.String()}},
 		{"objectId": {room.String()}, "kind": {"resourceAccount"}},
 		// Bob is a person of Fabrikam ("Alice Fabrikam"): in Contoso's
 		// directory he is nobody.
-		{"objectId": {bob.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}},
+		{"objectId": {bob.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "confirmAbsent": {bob.String()}},
 	} {
 		if p := e.post(admin, "/assignments", g); p.status != http.StatusSeeOther {
 			t.Fatalf("grant %s: %d %s", g.Get("objectId"), p.status, p.body)
