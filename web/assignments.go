@@ -331,19 +331,26 @@ func (s *Server) handleGrantForm(w http.ResponseWriter, r *http.Request) {
 	if q.Get("accounts") != "" {
 		f.Accounts = s.listAccounts(r)
 	}
+	var apps []string
 	if id, err := portal.ParseGUID(q.Get("objectId")); err == nil {
 		f.ObjectID = id.String()
 		// Chosen in the people finder (a person) or the resource-account
-		// picker, named.
-		if label, err := portal.CleanLabel(q.Get("label")); err == nil && label != "" {
-			kind := portal.KindUser
-			if q.Get("kind") == portal.KindResourceAccount.String() {
-				kind = portal.KindResourceAccount
+		// picker, named; or "Grant again" on a former assignment's page,
+		// with its kind and apps as they last were.
+		if label, err := portal.CleanLabel(q.Get("label")); err == nil {
+			f.Label = label
+		}
+		if k, err := portal.ParsePrincipalKind(q.Get("kind")); err == nil || f.Label != "" {
+			if err != nil {
+				k = portal.KindUser // a person found by name
 			}
-			f.Label, f.Kind, f.Kinds = label, kind.String(), grantKinds(*u, kind.String())
+			f.Kind, f.Kinds = k.String(), grantKinds(*u, k.String())
+		}
+		if ids, err := portal.ParseClientIDs(q["clientId"]); err == nil {
+			apps = guidStrings(ids)
 		}
 	}
-	f.Apps, _ = s.appOptions(nil)
+	f.Apps, f.OtherApps = s.appOptions(apps)
 	s.render(w, r, http.StatusOK, templates.GrantPage(s.page(w, r, "Grant access", "grant"), f))
 }
 
@@ -488,6 +495,10 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 	if v.MayChange && item.Kind == portal.KindUser {
 		v.Edit = s.editForm(item, nil, nil)
 	}
+	if v.MayChange && (item.State == portal.StateDrifted || item.State == portal.StateMissing) {
+		v.Repair = &templates.RepairView{Version: item.Version, Seen: access.Seen(item), Required: s.deps.Access.RequireJustification(),
+			Missing: item.State == portal.StateMissing, User: item.Kind == portal.KindUser}
+	}
 	return v, nb.note(), nil
 }
 
@@ -513,6 +524,9 @@ func (s *Server) handleAssignmentDetail(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	item, err := s.deps.Access.Item(r.Context(), s.who(r), id)
+	if portal.ErrorCode(err) == portal.ENOTFOUND && s.renderFormer(w, r, id) {
+		return
+	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -523,6 +537,77 @@ func (s *Server) handleAssignmentDetail(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.render(w, r, http.StatusOK, templates.AssignmentPage(withNamesNote(s.page(w, r, describe(item), "assignments"), note), v))
+}
+
+// renderFormer shows the page of an object the inventory does not hold
+// but whose history the audit log has (its access revoked, or removed):
+// since when it has no access, and "Grant again". It reports false, having
+// rendered nothing, for an object the portal never knew: that one is a
+// 404 suggesting to look it up and adopt it.
+func (s *Server) renderFormer(w http.ResponseWriter, r *http.Request, id portal.GUID) bool {
+	who := s.who(r)
+	hist, err := s.deps.Access.History(r.Context(), who, id, historyRowsShown)
+	if err != nil {
+		s.renderError(w, r, err)
+		return true
+	}
+	if hist.Matched == 0 {
+		return false
+	}
+	nb := s.names(r, access.NameRequest{Objects: []portal.GUID{id}})
+	v := templates.FormerView{ObjectID: id.String(), Name: nb.name(id), HistoryTotal: hist.Matched}
+	v.History = historyRows(nb, hist.Events)
+	if access.MayReadAudit(who.User) {
+		v.AuditHref = "/audit?target=" + id.String()
+	}
+	if end, ok := accessEnded(hist.Events); ok {
+		v.Since, v.By = displayTime(end.Time), actorName(end.Actor)
+		v.Ended = "revoked"
+		if end.Action == portal.ActionAccept {
+			v.Ended = "removed from the inventory, as ACS held none,"
+		}
+	}
+	if last := lastState(hist.Events); last != nil {
+		if k, err := portal.ParsePrincipalKind(last.Kind); err == nil && access.MayChange(who.User, k) == nil {
+			q := url.Values{"objectId": {id.String()}, "kind": {k.String()}, "clientId": last.ClientIDs}
+			if last.Label != "" {
+				q.Set("label", last.Label)
+			}
+			v.GrantAgainHref = "/assignments/new?" + q.Encode()
+		}
+	}
+	s.render(w, r, http.StatusOK, templates.FormerAssignmentPage(withNamesNote(s.page(w, r, "No access: "+id.String(), "assignments"), nb.note()), v))
+	return true
+}
+
+// accessEnded finds, among an object's audit rows (newest first), the
+// change that took it out of the inventory: a revoke that ACS confirmed
+// (or found done), or accepting that ACS held none.
+func accessEnded(events []portal.AuditEvent) (portal.AuditEvent, bool) {
+	for _, ev := range events {
+		done := ev.Phase != portal.PhaseIntent && (ev.Outcome == portal.OutcomeSuccess || ev.Outcome == portal.OutcomeNoChange)
+		switch {
+		case ev.Action == portal.ActionRevoke && done:
+			return ev, true
+		case ev.Action == portal.ActionAccept && done && ev.After == nil:
+			return ev, true
+		}
+	}
+	return portal.AuditEvent{}, false
+}
+
+// lastState is the assignment as an object's newest audit rows last
+// recorded it: what a revoke removed, or what a grant or edit wrote.
+func lastState(events []portal.AuditEvent) *portal.AuditState {
+	for _, ev := range events {
+		switch {
+		case (ev.Action == portal.ActionRevoke || ev.Action == portal.ActionAccept) && ev.Before != nil:
+			return ev.Before
+		case ev.After != nil && ev.Phase != portal.PhaseIntent && ev.Outcome == portal.OutcomeSuccess:
+			return ev.After
+		}
+	}
+	return nil
 }
 
 // handleEdit replaces a user's calling-client apps. POST /assignments/{objectId}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/devidp"
@@ -106,3 +109,184 @@ func TestGrantToObjectNotInDirectory(t *testing.T) {
 
 // contosoReader is how tests read what they did, as an admin of Contoso.
 var contosoReader = access.Who{User: portal.User{TenantID: devidp.ContosoTenant, Roles: []portal.Role{portal.RoleAdmin}}}
+
+// formField is the value of the field called name inside the element with
+// data-testid=form ("" when there is none).
+func formField(p page, form, name string) string {
+	root := p.byTestID(form)
+	if root == nil {
+		return ""
+	}
+	n := findElement(root, func(n *html.Node) bool {
+		return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == "name" && a.Val == name })
+	})
+	if n == nil {
+		return ""
+	}
+	for _, a := range n.Attr {
+		if a.Key == "value" {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// repairFrom posts the assignment page's Re-apply or Accept (action) as
+// the page p shows it.
+func (e *portalEnv) repairFrom(c *http.Client, p page, id portal.GUID, action, why string) page {
+	e.t.Helper()
+	form := "repair-" + action
+	if p.byTestID(form) == nil {
+		e.t.Fatalf("no %s form on the page of %s", action, id)
+	}
+	return e.post(c, "/assignments/"+id.String()+"/"+action, url.Values{"version": {formField(p, form, "version")},
+		"seen": {formField(p, form, "seen")}, "back": {formField(p, form, "back")}, "justification": {why}})
+}
+
+// An admin verifies a drifted assignment and resolves it from its page,
+// either way, each saying what it does; the page's fingerprint refuses a
+// resolution ACS moved under; auditors and helpdesk (for a resource
+// account) are offered neither.
+func TestRepairFromAssignmentPage(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	e.seedInventory(devidp.ContosoTenant, room, "teamsResourceAccount")
+	admin, helpdesk, auditor := noFollow(e.as("admin@contoso.test")), noFollow(e.as("helpdesk@contoso.test")), noFollow(e.as("auditor@contoso.test"))
+	page := "/assignments/" + alice.String()
+	if p := e.get(admin, page); p.byTestID("repair") != nil {
+		t.Error("an assignment in sync offers repairs")
+	}
+
+	// Behind the portal's back; Verify now finds it.
+	e.seedACS(devidp.ContosoTenant, alice, "user", appMobile)
+	if p := e.post(admin, page+"/verify", url.Values{}); p.status != http.StatusSeeOther {
+		t.Fatalf("verify: %d", p.status)
+	}
+	p := e.get(admin, page)
+	if re, _ := p.testid("reapply-effect"); !strings.Contains(re, "Re-apply: put the portal's apps back in ACS") {
+		t.Errorf("re-apply says %q", re)
+	}
+	if ac, _ := p.testid("accept-effect"); !strings.Contains(ac, "Accept: make the portal's record match ACS") {
+		t.Errorf("accept says %q", ac)
+	}
+	// With htmx, Verify now swaps the panel, with both choices in it.
+	frag := e.do(admin, "POST", page+"/verify", strings.NewReader(""), http.Header{
+		"Content-Type": {"application/x-www-form-urlencoded"}, "HX-Request": {"true"}, "HX-Request-Type": {"partial"}})
+	if frag.status != 200 || frag.byTestID("repair-reapply") == nil || frag.byTestID("repair-accept") == nil || strings.Contains(frag.body, "<html") {
+		t.Errorf("verify fragment: %d %q", frag.status, frag.body)
+	}
+	assertNoncedHX(t, "verify fragment", frag)
+	for who, c := range map[string]*http.Client{"auditor": auditor} {
+		if p := e.get(c, page); p.byTestID("repair") != nil {
+			t.Errorf("%s is offered repairs", who)
+		}
+	}
+
+	// ACS moves again after the page was made: refused, nothing written.
+	e.seedACS(devidp.ContosoTenant, alice, "user", appMobile, appDesktop)
+	e.post(admin, page+"/verify", url.Values{})
+	writes := e.writes()
+	if r := e.repairFrom(admin, p, alice, "reapply", "restore"); r.status != http.StatusConflict {
+		t.Errorf("re-apply from a stale page: %d", r.status)
+	}
+	if e.writes() != writes {
+		t.Error("a stale re-apply wrote to ACS")
+	}
+
+	// Re-apply: ACS holds the portal's apps again; back on its page.
+	p = e.get(admin, page)
+	r := e.repairFrom(admin, p, alice, "reapply", "restore")
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != page {
+		t.Fatalf("re-apply: %d → %s %s", r.status, r.header.Get("Location"), r.body)
+	}
+	if held, _ := e.emu.Lookup("127.0.0.1", devidp.ContosoTenant, alice); len(held.ClientIDs) != 1 || held.ClientIDs[0] != appDesktop.String() {
+		t.Errorf("ACS holds %v after re-apply", held.ClientIDs)
+	}
+	if p := e.get(admin, page); p.byTestID("repair") != nil {
+		t.Errorf("still offered repairs after re-applying: %q", p.attr("state", "class"))
+	}
+
+	// Accept: the portal's record becomes what ACS holds; nothing written.
+	e.seedACS(devidp.ContosoTenant, alice, "user", appMobile)
+	e.post(admin, page+"/verify", url.Values{})
+	writes = e.writes()
+	if r := e.repairFrom(admin, e.get(admin, page), alice, "accept", "their choice"); r.status != http.StatusSeeOther || r.header.Get("Location") != page {
+		t.Fatalf("accept: %d → %s", r.status, r.header.Get("Location"))
+	}
+	if it, _ := e.access.Item(context.Background(), contosoReader, alice); len(it.ClientIDs) != 1 || it.ClientIDs[0] != appMobile || it.State != portal.StateInSync {
+		t.Errorf("inventory after accept: %+v", it)
+	}
+	if e.writes() != writes {
+		t.Error("accept wrote to ACS")
+	}
+
+	// A resource account ACS lost: helpdesk may not resolve it; the admin
+	// accepts its removal and lands on its page, which now shows its end.
+	e.emu.Remove("127.0.0.1", devidp.ContosoTenant, room)
+	e.post(admin, "/assignments/"+room.String()+"/verify", url.Values{})
+	if p := e.get(helpdesk, "/assignments/"+room.String()); p.byTestID("repair") != nil || p.status != 200 {
+		t.Errorf("helpdesk is offered repairs of a resource account: %d", p.status)
+	}
+	p = e.get(admin, "/assignments/"+room.String())
+	if re, _ := p.testid("reapply-effect"); !strings.Contains(re, "grant it again in ACS") {
+		t.Errorf("re-apply of a missing one says %q", re)
+	}
+	if ac, _ := p.testid("accept-effect"); !strings.Contains(ac, "remove it from the inventory") {
+		t.Errorf("accept of a missing one says %q", ac)
+	}
+	if r := e.repairFrom(admin, p, room, "accept", "gone"); r.status != http.StatusSeeOther {
+		t.Fatalf("accept the removal: %d %s", r.status, r.body)
+	}
+	if s, _ := e.get(admin, "/assignments/"+room.String()).testid("no-access-since"); !strings.Contains(s, "removed from the inventory, as ACS held none, by Adele Admin") {
+		t.Errorf("after accepting its removal, the page says %q", s)
+	}
+}
+
+// A revoked assignment's page is its history and since when it has no
+// access, with "Grant again" (filled in as it was) for those who may; only
+// an object ID the portal never knew is a 404 that suggests adopting it,
+// and another tenant's looks exactly like that.
+func TestRevokedAssignmentPage(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	admin := noFollow(e.as("admin@contoso.test"))
+	grant := url.Values{"objectId": {bob.String()}, "kind": {"user"}, "clientId": {appDesktop.String(), appMobile.String()}, "label": {"Bob, Porto desk"}, "justification": {"new agent"}}
+	if p := e.post(admin, "/assignments", grant); p.status != http.StatusSeeOther {
+		t.Fatalf("grant: %d", p.status)
+	}
+	if p := e.post(admin, "/assignments/"+bob.String()+"/delete", url.Values{"version": {"1"}, "justification": {"left the team"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d %s", p.status, p.body)
+	}
+	page := "/assignments/" + bob.String()
+	for persona, mayGrant := range map[string]bool{"admin@contoso.test": true, "helpdesk@contoso.test": true, "auditor@contoso.test": false} {
+		p := e.get(noFollow(e.as(persona)), page)
+		if p.status != http.StatusOK {
+			t.Fatalf("%s: a revoked assignment's page is %d", persona, p.status)
+		}
+		if s, _ := p.testid("no-access-since"); !strings.Contains(s, "No access since") || !strings.Contains(s, "revoked by Adele Admin") {
+			t.Errorf("%s: %q", persona, s)
+		}
+		if rows := p.testids("history-row"); len(rows) != 4 {
+			t.Errorf("%s: %d history rows, want the grant's and the revoke's intent and outcome", persona, len(rows))
+		}
+		if href := p.attr("grant-again", "href"); (href != "") != mayGrant {
+			t.Errorf("%s: grant again %q", persona, href)
+		}
+	}
+	// Grant again: the form as it was.
+	href := e.get(admin, page).attr("grant-again", "href")
+	form := e.get(admin, href)
+	if form.attr("objectId", "value") != bob.String() || form.attr("label", "value") != "Bob, Porto desk" ||
+		!hasAttr(form.byTestID("app-"+appDesktop.String()), "checked") || !hasAttr(form.byTestID("app-"+appMobile.String()), "checked") ||
+		!hasAttr(form.byTestID("kind-user"), "checked") {
+		t.Errorf("grant again (%s) is not filled in as it was", href)
+	}
+	// Never known: the 404 that suggests adopting it.
+	never := portal.MustParseGUID("0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a")
+	if p := e.get(admin, "/assignments/"+never.String()); p.status != http.StatusNotFound || !strings.Contains(p.body, "Look it up in ACS to adopt it") {
+		t.Errorf("never known: %d", p.status)
+	}
+	// Another tenant: the same as never known.
+	if p := e.get(noFollow(e.as("admin@fabrikam.test")), page); p.status != http.StatusNotFound || strings.Contains(p.body, "Bob, Porto desk") {
+		t.Errorf("another tenant's revoked assignment: %d", p.status)
+	}
+}

@@ -80,7 +80,7 @@ func (s *Server) handleReconcileNow(w http.ResponseWriter, r *http.Request) {
 // into the inventory. POST /assignments/{objectId}/reapply and /accept
 func (s *Server) handleRepair(action portal.AuditAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, in, _, ok := changeForm(s, w, r, parseRevokeForm)
+		id, in, _, ok := changeForm(s, w, r, parseRepairForm)
 		if !ok {
 			return
 		}
@@ -103,7 +103,13 @@ func (s *Server) handleRepair(action portal.AuditAction) http.HandlerFunc {
 			msg = "Accepted what ACS holds for " + describe(res.Item) + ". " + res.Detail
 		}
 		s.addFlash(w, r, "success", msg)
-		redirectAfterPost(w, r, "/drift")
+		back := "/drift"
+		if in.backToAssignment {
+			// Its page: the assignment as it is now, or, when accepting
+			// that ACS holds none removed it, its history.
+			back = "/assignments/" + id.String()
+		}
+		redirectAfterPost(w, r, back)
 	}
 }
 

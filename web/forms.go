@@ -232,6 +232,23 @@ func parseRevokeForm(v url.Values) (revokeForm, templates.FieldErrors, error) {
 	return f, errs, nil
 }
 
+// repairForm is POST /assignments/{objectId}/reapply and /accept: the
+// revoke form's fields, and where the person came from (back=assignment:
+// its page; else the drift report).
+type repairForm struct {
+	revokeForm
+	backToAssignment bool
+}
+
+func parseRepairForm(v url.Values) (repairForm, templates.FieldErrors, error) {
+	back, err := one(v, "back")
+	if err != nil {
+		return repairForm{}, nil, err
+	}
+	f, errs, err := parseRevokeForm(v)
+	return repairForm{revokeForm: f, backToAssignment: back == "assignment"}, errs, err
+}
+
 // adoptForm is POST /assignments/{objectId}/adopt.
 type adoptForm struct {
 	Label, Justification string
