@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -288,5 +289,85 @@ func TestRevokedAssignmentPage(t *testing.T) {
 	// Another tenant: the same as never known.
 	if p := e.get(noFollow(e.as("admin@fabrikam.test")), page); p.status != http.StatusNotFound || strings.Contains(p.body, "Bob, Porto desk") {
 		t.Errorf("another tenant's revoked assignment: %d", p.status)
+	}
+}
+
+// laterReconciler takes a request for a run and runs nothing until the
+// test says so, as a run queued behind another.
+type laterReconciler struct{ asked chan portal.GUID }
+
+func (r laterReconciler) Trigger(tenant portal.GUID) bool { r.asked <- tenant; return true }
+func (laterReconciler) Running() bool                     { return false }
+
+// After "Reconcile now" the drift report waits for the run and refreshes
+// itself when it ends: htmx polls, getting 204 (nothing to swap) until a
+// newer run's summary is in the audit log, then the new report; without
+// JavaScript the page reloads itself. A run that never comes is waited
+// for only so long.
+func TestDriftReportRefreshesAfterReconcile(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	rec := laterReconciler{asked: make(chan portal.GUID, 4)}
+	e.server.deps.Reconciler = rec
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	e.seedACS(devidp.ContosoTenant, alice, "user", appMobile) // behind the portal's back
+	admin, auditor := noFollow(e.as("admin@contoso.test")), noFollow(e.as("auditor@contoso.test"))
+	reconcile := func() {
+		t.Helper()
+		system := access.Who{User: portal.User{TenantID: devidp.ContosoTenant, Roles: []portal.Role{portal.RoleAdmin}}, System: "reconcile"}
+		if _, err := e.access.Reconcile(context.Background(), system, <-rec.asked); err != nil {
+			t.Fatal(err)
+		}
+	}
+	partial := http.Header{"HX-Request": {"true"}, "HX-Request-Type": {"partial"}}
+
+	p := e.post(admin, "/reconcile", url.Values{})
+	waitURL := p.header.Get("Location")
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(waitURL, "/drift?after=0&since=") {
+		t.Fatalf("reconcile now: %d → %s", p.status, waitURL)
+	}
+	for who, c := range map[string]*http.Client{"admin": admin, "auditor": auditor} {
+		p = e.get(c, waitURL)
+		if p.attr("drift-report", "data-waiting") != "true" || p.attr("drift-report", "hx-get") != waitURL || p.attr("drift-report", "hx-trigger") != "every 2s" {
+			t.Errorf("%s, waiting: data-waiting=%q hx-get=%q", who, p.attr("drift-report", "data-waiting"), p.attr("drift-report", "hx-get"))
+		}
+		if _, ok := p.testid("reconcile-waiting"); !ok || !strings.Contains(p.body, `<noscript><meta http-equiv="refresh" content="5"></noscript>`) {
+			t.Errorf("%s, waiting: no message, or no reload without JavaScript", who)
+		}
+		assertNoncedHX(t, "drift report waiting", p)
+	}
+	if _, ok := p.testid("drifted-none"); !ok {
+		t.Error("the drift was shown before any run found it")
+	}
+	// Polled while it has not run: nothing to swap.
+	if poll := e.do(admin, "GET", waitURL, nil, partial); poll.status != http.StatusNoContent || poll.body != "" {
+		t.Errorf("polled before the run ended: %d %q", poll.status, poll.body)
+	}
+
+	reconcile()
+	poll := e.do(admin, "GET", waitURL, nil, partial)
+	if poll.status != http.StatusOK || strings.Contains(poll.body, "<html") || poll.attr("drift-report", "data-waiting") != "false" {
+		t.Fatalf("polled after the run: %d %q", poll.status, poll.body)
+	}
+	if drifted, _ := poll.testid("drifted"); !strings.Contains(drifted, alice.String()) {
+		t.Errorf("the refreshed report: %q", drifted)
+	}
+	if _, ok := poll.testid("reconcile-finished"); !ok {
+		t.Error("the refreshed report does not say the run ended")
+	}
+	assertNoncedHX(t, "refreshed drift report", poll)
+	// Without JavaScript: the reload shows it, and reloads no more.
+	if p := e.get(admin, waitURL); p.attr("drift-report", "data-waiting") != "false" || strings.Contains(p.body, "http-equiv") {
+		t.Error("after the run, the page still waits")
+	}
+
+	// A run that never comes: after half an hour the page stops waiting.
+	p = e.post(admin, "/reconcile", url.Values{})
+	stuck := p.header.Get("Location")
+	e.clock.Add(31 * time.Minute)
+	if p := e.get(admin, stuck); p.attr("drift-report", "data-waiting") != "false" {
+		t.Error("still waiting for a run after half an hour")
+	}
+	if p := e.get(admin, "/drift?after=x"); p.status != http.StatusBadRequest {
+		t.Errorf("a bad wait: %d", p.status)
 	}
 }
