@@ -406,12 +406,14 @@ func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.T
 		DisplayName: e.DisplayName, UPN: e.UPN, Phone: e.Phone, FetchedAt: now}
 }
 
-// SearchPeople finds people of the person's tenant by name or user name
-// for the grant form's people finder (admins and helpdesk), on their own
-// token; while Graph has asked the tenant to slow down, it is not asked.
+// SearchPeople finds people of the person's tenant by name or user name,
+// on their own token, for the grant form's people finder and for look-up
+// by name (any role that reads: Graph shows them only whom their token
+// may see); while Graph has asked the tenant to slow down, it is not
+// asked.
 func (s *Names) SearchPeople(ctx context.Context, who Who, token GraphToken, q string, limit int) ([]portal.DirectoryEntry, error) {
-	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
-		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
+	if err := mayRead(who.User); err != nil {
+		return nil, err
 	}
 	dir, err := s.directory()
 	if err != nil {
