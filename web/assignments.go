@@ -272,7 +272,7 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 		MayExport: key.mayExport,
 		ExportURL: "/assignments.csv",
 
-		MayRefreshNames: s.deps.Access.NamesOn(),
+		MayRefreshNames: s.deps.Access.NamesOn() && key.mayGrant,
 	}
 	v.Kinds = []templates.Option{
 		{Value: "", Label: "All kinds", Count: res.Counts.All},

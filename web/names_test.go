@@ -228,7 +228,18 @@ func TestRefreshNamesOnDemand(t *testing.T) {
 	if l := e.get(auditor, "/assignments"); !strings.Contains(l.body, "Alice Smith") {
 		t.Fatal("the cached name should still show until a refresh")
 	}
-	p := e.post(auditor, "/names/refresh", url.Values{})
+	// Auditors press nothing: no button, and the route refuses them.
+	if l := e.get(auditor, "/assignments"); l.byTestID("refresh-names") != nil {
+		t.Error("an auditor is offered Refresh names")
+	}
+	if p := e.post(noFollow(auditor), "/names/refresh", url.Values{}); p.status != http.StatusForbidden {
+		t.Errorf("an auditor's refresh: %d", p.status)
+	}
+	helpdesk := e.as("helpdesk@contoso.test")
+	if l := e.get(helpdesk, "/assignments"); l.byTestID("refresh-names") == nil {
+		t.Error("helpdesk is not offered Refresh names")
+	}
+	p := e.post(helpdesk, "/names/refresh", url.Values{})
 	if f, _ := p.testid("flash"); !strings.Contains(f, "No longer in the directory: 1") {
 		t.Errorf("refresh flash %q", f)
 	}

@@ -504,10 +504,14 @@ func (p *graphPause) hold(tenant portal.GUID, now time.Time, d time.Duration, er
 }
 
 // RefreshAllNames asks Graph again for the names of everything in the
-// person's tenant's inventory, on their token: the "Refresh names" button.
+// person's tenant's inventory, on their token: the "Refresh names" button,
+// for admins and helpdesk (EFORBIDDEN for others).
 // It reports how many objects were asked for and how many of them Graph
 // no longer has. It gives up after namesBackgroundTimeout.
 func (s *Names) RefreshAllNames(ctx context.Context, who Who, token GraphToken) (asked, gone int, err error) {
+	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		return 0, 0, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may refresh names; pages renew them by themselves within a day.")
+	}
 	ctx, cancel := context.WithTimeout(ctx, namesBackgroundTimeout)
 	defer cancel()
 	var req NameRequest
