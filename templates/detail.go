@@ -10,8 +10,10 @@ type DetailView struct {
 	HistoryTotal int
 	AuditHref    string
 	MayChange    bool // edit (users), verify, revoke
-	Edit         *EditForm
-	Verified     string // a message after "Verify now"
+	// ReadOnly says why the viewer may not change it ("" when they may).
+	ReadOnly string
+	Edit     *EditForm
+	Verified string // a message after "Verify now"
 	// Repair offers both ways back from drift (nil: in sync, or the
 	// viewer may not change it).
 	Repair *RepairView

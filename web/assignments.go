@@ -480,7 +480,12 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 		req.Apps = append(req.Apps, item.Observed.ClientIDs...)
 	}
 	nb := s.names(r, req)
-	v := templates.DetailView{Row: s.rowView(nb, item), MayChange: access.MayChangeItem(who.User, item) == nil}
+	v := templates.DetailView{Row: s.rowView(nb, item)}
+	if err := access.MayChangeItem(who.User, item); err != nil {
+		v.ReadOnly = portal.ErrorMessage(err) // the rule's own words: why not
+	} else {
+		v.MayChange = true
+	}
 	if item.Observed != nil {
 		v.Observed = s.acsView(nb, *item.Observed)
 	}

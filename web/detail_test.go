@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/teamsphone/portal/internal/access"
+	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -369,5 +371,206 @@ func TestDriftReportRefreshesAfterReconcile(t *testing.T) {
 	}
 	if p := e.get(admin, "/drift?after=x"); p.status != http.StatusBadRequest {
 		t.Errorf("a bad wait: %d", p.status)
+	}
+}
+
+// rowsOf are the object IDs of the list rows a page shows.
+func rowsOf(p page) []string {
+	var out []string
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == "data-testid" && a.Val == "assignment-row" }) {
+			for _, a := range n.Attr {
+				if a.Key == "data-object-id" {
+					out = append(out, a.Val)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(p.doc)
+	return out
+}
+
+// The list's search matches the calling-client apps by the names pages
+// show (the configured ones), also when Graph does not name them.
+func TestSearchMatchesAppNames(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.accessCfg.KnownApps = testKnownApps
+	e.access = access.New(e.accessCfg)
+	e.server.deps.Access = e.access
+	admin := noFollow(e.as("admin@contoso.test"))
+	for id, app := range map[portal.GUID]portal.GUID{alice: appMobile, bob: appDesktop} {
+		if p := e.post(admin, "/assignments", url.Values{"objectId": {id.String()}, "kind": {"user"}, "clientId": {app.String()}}); p.status != http.StatusSeeOther {
+			t.Fatalf("grant: %d", p.status)
+		}
+	}
+	auditor := noFollow(e.as("auditor@contoso.test"))
+	for q, want := range map[string][]string{
+		"mobile":               {alice.String()},
+		"Contoso Agent Desk":   {bob.String()},
+		"agent":                {bob.String(), alice.String()},
+		appMobile.String()[:8]: {alice.String()},
+		"pager":                nil,
+	} {
+		got := rowsOf(e.get(auditor, "/assignments?sort=object&q="+url.QueryEscape(q)))
+		if !slices.Equal(got, want) {
+			t.Errorf("search %q: %v, want %v", q, got, want)
+		}
+	}
+}
+
+// Look-up takes a name or user name too: one match is looked up (at the
+// look-up's own address), several are offered, none says so; without
+// names it takes object IDs only, as before.
+func TestLookupByName(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	if p := e.get(noFollow(e.as("auditor@contoso.test")), "/lookup?objectId=alice"); p.status != http.StatusBadRequest {
+		t.Errorf("names off, a name: %d", p.status)
+	}
+	e.withGraph()
+	auditor := noFollow(e.as("auditor@contoso.test"))
+	p := e.get(auditor, "/lookup?objectId="+url.QueryEscape("alice@contoso.test"))
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/lookup?objectId="+alice.String() {
+		t.Fatalf("one match: %d → %s", p.status, p.header.Get("Location"))
+	}
+	p = e.get(auditor, p.header.Get("Location"))
+	if f, _ := p.testid("flash"); !strings.Contains(f, "Found by name: Alice Smith (alice@contoso.test)") {
+		t.Errorf("after the redirect: %q", f)
+	}
+	if _, ok := p.testid("acs-none"); !ok {
+		t.Error("the one match was not looked up")
+	}
+	if l, _ := p.testid("lookup-form"); !strings.Contains(l, "Object ID, name or user name") {
+		t.Errorf("the field's label: %q", l)
+	}
+	// Several: pick one; each opens its look-up.
+	p = e.get(auditor, "/lookup?objectId=ali")
+	if p.status != http.StatusOK || len(p.testids("lookup-person")) != 2 {
+		t.Fatalf("several: %d %v", p.status, p.testids("lookup-person"))
+	}
+	if !strings.Contains(p.body, `href="/lookup?objectId=`+alice.String()+`"`) || !strings.Contains(p.body, `href="/lookup?objectId=`+carolID.String()+`"`) {
+		t.Error("the people found do not link to their look-ups")
+	}
+	if strings.Contains(p.body, "<script>alert(1)") {
+		t.Error("a display name's markup was not escaped")
+	}
+	// With htmx: the result alone, looked up at once.
+	frag := e.do(auditor, "GET", "/lookup?objectId="+url.QueryEscape("Alice Smith"), nil, http.Header{"HX-Request": {"true"}, "HX-Request-Type": {"partial"}})
+	if f, _ := frag.testid("lookup-found"); frag.status != 200 || !strings.Contains(f, "Alice Smith") || strings.Contains(frag.body, "<html") {
+		t.Errorf("htmx, one match: %d %q", frag.status, frag.body)
+	}
+	if _, ok := frag.testid("acs-none"); !ok {
+		t.Error("htmx: the one match was not looked up")
+	}
+	// Nobody.
+	if msg, _ := e.get(auditor, "/lookup?objectId=zed").testid("lookup-error"); !strings.Contains(msg, "Nobody in your directory") {
+		t.Errorf("nobody: %q", msg)
+	}
+	// Another tenant's people are not found.
+	if p := e.get(noFollow(e.as("admin@fabrikam.test")), "/lookup?objectId="+url.QueryEscape("alice@contoso.test")); p.status != 200 || p.header.Get("Location") != "" {
+		t.Errorf("Fabrikam finds Contoso's Alice: %d %s", p.status, p.header.Get("Location"))
+	}
+}
+
+// glanceOf is the home page's counts: key → (count, link).
+func glanceOf(p page) map[string][2]string {
+	out := map[string][2]string{}
+	for _, key := range []string{"drifted", "expiring", "jobs", "not-ready"} {
+		n := p.byTestID("glance-" + key)
+		if n == nil {
+			continue
+		}
+		var href string
+		if a := findElement(n, func(n *html.Node) bool { return n.Data == "a" }); a != nil {
+			for _, at := range a.Attr {
+				if at.Key == "href" {
+					href = at.Val
+				}
+			}
+		}
+		out[key] = [2]string{p.attr("glance-"+key, "data-count"), href}
+	}
+	return out
+}
+
+// The home page counts what needs a look — drifted (or missing), ending
+// soon, bulk jobs running, not ready — each linked to where they are
+// listed; and it says what each role may do.
+func TestHomeAtAGlance(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	e.seedInventory(devidp.ContosoTenant, alice, "user", appDesktop)
+	e.seedInventory(devidp.ContosoTenant, room, "teamsResourceAccount")
+	admin, helpdesk, auditor := noFollow(e.as("admin@contoso.test")), noFollow(e.as("helpdesk@contoso.test")), noFollow(e.as("auditor@contoso.test"))
+	want := map[string][2]string{"drifted": {"0", "/drift"}, "expiring": {"0", "/expiries"}, "jobs": {"0", "/bulk"}}
+	if got := glanceOf(e.get(admin, "/")); !maps.Equal(got, want) {
+		t.Errorf("nothing to look at: %v, want %v", got, want)
+	}
+
+	// Alice drifts, the room's assignment is lost in ACS.
+	e.seedACS(devidp.ContosoTenant, alice, "user", appMobile)
+	e.emu.Remove("127.0.0.1", devidp.ContosoTenant, room)
+	e.post(admin, "/assignments/"+alice.String()+"/verify", url.Values{})
+	e.post(admin, "/assignments/"+room.String()+"/verify", url.Values{})
+	// Bob's access ends in 3 days, Carol's in 30: one ends soon.
+	for id, days := range map[portal.GUID]int{bob: 3, carolID: 30} {
+		ends := e.clock.Now().Add(time.Duration(days) * 24 * time.Hour).UTC().Format("2006-01-02T15:04")
+		if p := e.post(admin, "/assignments", url.Values{"objectId": {id.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "expiresAt": {ends}}); p.status != http.StatusSeeOther {
+			t.Fatalf("grant: %d %s", p.status, p.body)
+		}
+	}
+	// A bulk job waits for an instance to take it.
+	job := e.planAndApply(admin, "objectId,kind,clientIds,label,action\n"+portal.MustParseGUID("0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a").String()+",user,"+appDesktop.String()+",,\n")
+
+	want = map[string][2]string{"drifted": {"2", "/drift"}, "expiring": {"1", "/expiries"}, "jobs": {"1", job}}
+	for who, c := range map[string]*http.Client{"admin": admin, "helpdesk": helpdesk, "auditor": auditor} {
+		p := e.get(c, "/")
+		if got := glanceOf(p); !maps.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", who, got, want)
+		}
+		if g, _ := p.testid("glance-drifted"); !strings.Contains(g, "1 missing") {
+			t.Errorf("%s: %q", who, g)
+		}
+	}
+	if s, _ := e.get(admin, "/expiries").testid("expiries-soon"); !strings.HasPrefix(s, "1 end within 7 days") {
+		t.Errorf("the expiries page's count: %q", s)
+	}
+
+	// With the readiness checks run (ACS refusing the portal): none of the
+	// four can work.
+	e.emu.Script(acsemu.Fault{Status: 403, Code: "AuthorizationFailed"})
+	if p := e.post(auditor, "/readiness", url.Values{}); p.status != http.StatusOK && p.status != http.StatusSeeOther { // check again
+		t.Fatalf("check again: %d", p.status)
+	}
+	want["not-ready"] = [2]string{"4", "/assignments?ready=no"}
+	if got := glanceOf(e.get(auditor, "/")); !maps.Equal(got, want) {
+		t.Errorf("after the checks: %v, want %v", got, want)
+	}
+	if _, ok := glanceOf(e.get(helpdesk, "/"))["not-ready"]; ok {
+		t.Error("helpdesk, who may not read the checks, is shown their count")
+	}
+
+	// What each may do; a resource account's page says why it is
+	// read-only to helpdesk.
+	for c, says := range map[*http.Client][2]string{
+		helpdesk: {"users", "Resource accounts (server consent for a phone number) are admin-only"},
+		admin:    {"users and resource accounts", ""},
+		auditor:  {"you cannot change anything", ""},
+	} {
+		may, _ := e.get(c, "/").testid("home-may")
+		if !strings.Contains(may, says[0]) || !strings.Contains(may, says[1]) || (c != helpdesk && strings.Contains(may, "admin-only")) {
+			t.Errorf("home says %q", may)
+		}
+	}
+	if ro, _ := e.get(helpdesk, "/assignments/"+room.String()).testid("read-only"); !strings.Contains(ro, "Helpdesk staff may change user assignments only; ask an admin to change a resource account.") {
+		t.Errorf("a resource account's page for helpdesk: %q", ro)
+	}
+	if _, ok := e.get(helpdesk, "/assignments/"+alice.String()).testid("read-only"); ok {
+		t.Error("a user's page says read-only to helpdesk")
+	}
+	if ro, _ := e.get(auditor, "/assignments/"+alice.String()).testid("read-only"); !strings.Contains(ro, "may read assignments but not change them") {
+		t.Errorf("for an auditor: %q", ro)
 	}
 }

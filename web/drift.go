@@ -211,10 +211,20 @@ func (s *Server) handleExpiries(w http.ResponseWriter, r *http.Request) {
 		v.Grace = s.deps.ExpiryGrace.String()
 	}
 	nb := s.names(r, itemNames(items...))
+	soon := s.deps.Now().Add(access.ExpiringSoon)
+	v.SoonWindow = expiringSoonWords()
 	for _, it := range items {
 		v.Rows = append(v.Rows, s.rowView(nb, it))
+		if !it.ExpiresAt.After(soon) {
+			v.Soon++
+		}
 	}
 	s.render(w, r, http.StatusOK, templates.ExpiriesPage(withNamesNote(s.page(w, r, "Expiring access", "expiries"), nb.note()), v))
+}
+
+// expiringSoonWords is access.ExpiringSoon as pages say it: "7 days".
+func expiringSoonWords() string {
+	return strconv.Itoa(int(access.ExpiringSoon/(24*time.Hour))) + " days"
 }
 
 // handleRepairMany re-applies or accepts the picked rows of the drift
