@@ -375,18 +375,16 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
 		return
 	}
-	unchecked := "" // why the directory could not be asked
-	if in.confirmedAbsent() {
+	absent, unchecked := s.checkDirectory(r, who, in.objectID)
+	switch {
+	case absent != nil && !in.confirmedAbsent():
+		// Nothing is changed until the person says "Grant anyway".
+		form.Absent = absent
+		s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
+		return
+	case absent != nil:
 		// Recorded with the grant: an auditor sees it was no typo missed.
-		who.Via = "granted although the directory does not have this object, confirmed"
-	} else {
-		var absent *templates.AbsentWarning
-		if absent, unchecked = s.checkDirectory(r, who, in.objectID); absent != nil {
-			// Nothing is changed until the person says "Grant anyway".
-			form.Absent = absent
-			s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
-			return
-		}
+		who.Via = "the directory does not have this object (" + absentWords(absent) + "); granted as the person confirmed"
 	}
 	// The role is the use case's to check (and a refusal its to record).
 	res, err := s.deps.Access.Grant(r.Context(), who, in.request())
@@ -416,6 +414,14 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	s.addFlash(w, r, "success", msg)
 	redirectAfterPost(w, r, "/assignments/"+res.Item.ObjectID.String())
+}
+
+// absentWords says how the directory lacks an object, for the audit log.
+func absentWords(a *templates.AbsentWarning) string {
+	if a.Gone {
+		return "it was there and is gone"
+	}
+	return "never found"
 }
 
 // checkDirectory asks the directory whether it has object before a grant.

@@ -71,13 +71,17 @@ func TestGrantToObjectNotInDirectory(t *testing.T) {
 		t.Fatalf("confirmed: %d %s", p.status, p.body)
 	}
 	hist, err := e.access.History(context.Background(), contosoReader, typo, 10)
-	if err != nil || len(hist.Events) == 0 || !strings.Contains(hist.Events[0].Detail, "directory does not have this object, confirmed") {
+	if err != nil || len(hist.Events) == 0 || !strings.Contains(hist.Events[0].Detail, "the directory does not have this object (never found); granted as the person confirmed") {
 		t.Errorf("the grant's audit rows do not say it was confirmed: %+v %v", hist.Events, err)
 	}
 
-	// Found: granted at once; her page names her.
-	if p := e.post(admin, "/assignments", grant(alice, "")); p.status != http.StatusSeeOther {
+	// Found: granted at once (a confirmation sent anyway is not recorded
+	// as if she were absent); her page names her.
+	if p := e.post(admin, "/assignments", grant(alice, alice.String())); p.status != http.StatusSeeOther {
 		t.Fatalf("a person of the directory: %d %s", p.status, p.body)
+	}
+	if hist, _ := e.access.History(context.Background(), contosoReader, alice, 10); len(hist.Events) == 0 || strings.Contains(hist.Events[0].Detail, "directory does not have") {
+		t.Errorf("a grant to someone the directory has: %+v", hist.Events)
 	}
 	if n, _ := e.get(admin, "/assignments/"+alice.String()).testid("detail-name"); !strings.Contains(n, "Alice Smith") {
 		t.Fatalf("her page: %q", n)

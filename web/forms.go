@@ -129,8 +129,9 @@ func parseGrantForm(v url.Values) (grantForm, templates.FieldErrors, error) {
 }
 
 // confirmedAbsent reports whether the person confirmed granting this very
-// object ID although the directory does not have it: a confirmation of
-// another ID (changed after the warning) confirms nothing.
+// object ID should the directory not have it: a confirmation of another ID
+// (changed after the warning) confirms nothing. The directory is asked
+// again all the same, so that the audit log says only what holds.
 func (f grantForm) confirmedAbsent() bool {
 	id, err := portal.ParseGUID(strings.TrimSpace(f.ConfirmAbsent))
 	return err == nil && id == f.objectID
