@@ -158,7 +158,7 @@ func (s *Server) handleReconcileNow(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, portal.Errorf(portal.ETHROTTLED, "Reconcile runs are already queued; try again when they have finished."))
 		return
 	}
-	s.addFlash(w, r, "info", "Reconcile started: every assignment is being compared with ACS. This report refreshes itself when it ends.")
+	s.addFlash(w, r, "info", "Reconcile started: every assignment is being compared with ACS.")
 	redirectAfterPost(w, r, wait.url())
 }
 
