@@ -27,9 +27,9 @@ type GrantForm struct {
 type AbsentWarning struct {
 	ObjectID string // canonical: what the confirmation is for
 	Gone     bool
-	// WasName and WasUPN are the last name the directory gave a gone
-	// object ("" when not known).
-	WasName, WasUPN string
+	// Flag says it as bulk plans do (access.ObjectPresence.Flag): a gone
+	// object's former name, or that the portal never saw it.
+	Flag string
 }
 
 // AccountsView is the grant form's resource-account picker (admins).

@@ -424,31 +424,24 @@ func absentWords(a *templates.AbsentWarning) string {
 	return "never found"
 }
 
-// checkDirectory asks the directory whether it has object before a grant.
-// absent is the warning to show when it does not; unchecked says why it
-// could not be asked ("" when it was, or names are off), for the person
-// to know the ID went unchecked — which never stops the grant.
+// checkDirectory asks the directory whether it has object before a grant
+// (access.Names.CheckDirectory, which bulk plans ask too). absent is the
+// warning to show when it does not; unchecked says why it could not be
+// asked ("" when it was, or names are off), for the person to know the ID
+// went unchecked — which never stops the grant.
 func (s *Server) checkDirectory(r *http.Request, who access.Who, object portal.GUID) (absent *templates.AbsentWarning, unchecked string) {
 	if !s.deps.Access.NamesOn() {
 		return nil, ""
 	}
-	ctx := r.Context()
-	found, err := s.deps.Access.ClassifyObjectIDs(ctx, who, s.graphToken(r), []portal.GUID{object})
-	if err != nil {
-		s.log.WarnContext(ctx, "directory check failed", "event", "graph.classify", "request_id", requestIDFrom(ctx), "err", err)
-		return nil, "Whether the directory has this object is unknown: " + portal.ErrorMessage(err)
+	check := s.deps.Access.CheckDirectory(r.Context(), who, s.graphToken(r), []portal.GUID{object})
+	if check.Why != "" {
+		unchecked = "Whether the directory has this object is unknown: " + check.Why
 	}
-	p := found[object]
-	if !p.Absent() {
-		return nil, ""
+	p := check.Of(object)
+	if !p.Presence.Flagged() {
+		return nil, unchecked
 	}
-	a := &templates.AbsentWarning{ObjectID: object.String(), Gone: p == access.PresenceGone}
-	if a.Gone {
-		if was, err := s.deps.Access.CachedNames(ctx, who, portal.SpaceObject, []portal.GUID{object}); err == nil {
-			a.WasName, a.WasUPN = was[object].Label(), was[object].UPN
-		}
-	}
-	return a, ""
+	return &templates.AbsentWarning{ObjectID: object.String(), Gone: p.Presence == portal.PresenceGone, Flag: p.Flag()}, ""
 }
 
 func (s *Server) renderGrantForm(w http.ResponseWriter, r *http.Request, status int, f templates.GrantForm) {

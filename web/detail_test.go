@@ -44,7 +44,7 @@ func TestGrantToObjectNotInDirectory(t *testing.T) {
 	if p.status != http.StatusUnprocessableEntity {
 		t.Fatalf("a typo: %d, want 422", p.status)
 	}
-	if w, _ := p.testid("absent-warning"); p.attr("absent-warning", "data-presence") != "neverFound" || !strings.Contains(w, "Nobody in your directory has this object ID") || !strings.Contains(w, "Grant anyway") {
+	if w, _ := p.testid("absent-warning"); p.attr("absent-warning", "data-presence") != "never_found" || !strings.Contains(w, "Nobody in your directory has this object ID") || !strings.Contains(w, "Grant anyway") {
 		t.Errorf("a typo's warning (%s): %q", p.attr("absent-warning", "data-presence"), w)
 	}
 	if p.attr("confirm-absent", "value") != typo.String() || !hasAttr(p.byTestID("confirm-absent"), "required") {

@@ -8,85 +8,142 @@ import (
 	"github.com/teamsphone/portal/internal/portal"
 )
 
-// ACS takes any GUID as an object ID: it never asks the directory. So a
-// mistyped object ID makes an assignment that works for nobody, and looks
-// like a grant. Before a grant (the form, a bulk plan), the object IDs are
-// checked against Microsoft Graph, and those it does not have must be
-// confirmed by the person.
+// Before access is granted to an object ID, the directory is asked whether
+// it has it: a typo, or a person who has left, would otherwise look like
+// any grant, and be flagged as deleted only later. This is the one place
+// that classifies an ID (portal.Presence); the grant form and bulk plans
+// both ask it, and both word it with ObjectPresence.Flag.
 
-// DirectoryPresence is what the directory says about an object ID about to
-// be granted access.
-type DirectoryPresence string
+// ObjectPresence is what the directory said of one object ID.
+type ObjectPresence struct {
+	Presence portal.Presence
+	// Name is the object as Graph has it now (found), or as the portal
+	// last knew it (gone); zero otherwise.
+	Name portal.DirectoryName
+}
 
-const (
-	// PresenceFound: Graph has the object (a person or a resource account).
-	PresenceFound DirectoryPresence = "found"
-	// PresenceGone: Graph does not have it, but the portal knew its name
-	// before: it was in the directory and has been deleted.
-	PresenceGone DirectoryPresence = "gone"
-	// PresenceNeverFound: Graph does not have it and the portal never knew
-	// a name for it: most likely a typo, or another tenant's object.
-	PresenceNeverFound DirectoryPresence = "neverFound"
-	// PresenceUnknown: the directory could not be asked (names are off,
-	// Graph is down, throttling, or not consented). Never a reason to
-	// refuse a grant.
-	PresenceUnknown DirectoryPresence = "unknown"
-)
+// DirectoryCheck is what the directory said of the object IDs asked about.
+type DirectoryCheck struct {
+	// Objects holds every ID asked about.
+	Objects map[portal.GUID]ObjectPresence
+	// Why says why the directory could not be asked, or could not answer
+	// for some IDs (those are PresenceUnknown); "" when it answered for all.
+	Why string
+}
 
-// Absent reports whether the directory says the object is not there
-// (gone or never found): a grant to it must be confirmed.
-func (p DirectoryPresence) Absent() bool { return p == PresenceGone || p == PresenceNeverFound }
-
-// directoryCheckWait bounds how long a grant waits for the directory: past
-// it the IDs are unknown, and the grant goes on.
-const directoryCheckWait = 5 * time.Second
-
-// ClassifyObjectIDs asks Microsoft Graph, on token (the person's own),
-// which of ids the person's tenant's directory holds, and returns each
-// ID's presence. When the directory cannot be asked, every ID is
-// PresenceUnknown and err says why (for the page to say; the caller must
-// not refuse the grant for it). "Gone" is told from "never found" by the
-// portal's name cache: an ID it once had a name for was there. Nothing is
-// written: a typo's check must not make it look known the next time.
-func (s *Names) ClassifyObjectIDs(ctx context.Context, who Who, token GraphToken, ids []portal.GUID) (map[portal.GUID]DirectoryPresence, error) {
-	out := make(map[portal.GUID]DirectoryPresence, len(ids))
-	for _, id := range ids {
-		out[id] = PresenceUnknown
+// Of is what the check said of id (PresenceUnknown for an ID not asked).
+func (c DirectoryCheck) Of(id portal.GUID) ObjectPresence {
+	if p, ok := c.Objects[id]; ok {
+		return p
 	}
-	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
-		return out, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
+	return ObjectPresence{Presence: portal.PresenceUnknown}
+}
+
+// Flagged returns the IDs never found or gone, in ID order: granting
+// access to them asks the person to confirm they checked them.
+func (c DirectoryCheck) Flagged() []portal.GUID {
+	var out []portal.GUID
+	for id, p := range c.Objects {
+		if p.Presence.Flagged() {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, portal.GUID.Compare)
+	return out
+}
+
+// directoryCheckTimeout bounds how long a check waits for Graph; the IDs
+// it has not answered for by then are unknown.
+const directoryCheckTimeout = 30 * time.Second
+
+// CheckDirectory asks Microsoft Graph, on token (the person's own), whether
+// the directory has each of ids now, for admins and helpdesk about to grant
+// access to them, and classifies each (see classifyPresence):
+//
+//   - found: Graph has it (its name is cached for the pages that show it);
+//   - gone: Graph has it no more, and the portal knew it by name before;
+//   - never found: Graph has it not, and the portal never knew a name for it;
+//   - unknown: Graph could not be asked (names off, down, throttling, a
+//     permission not consented, the person's token unavailable); Why says
+//     why. An unknown ID is never taken for missing.
+//
+// It never fails: what it cannot find out is unknown. A role that may not
+// grant gets every ID unknown, and Why says so.
+func (s *Names) CheckDirectory(ctx context.Context, who Who, token GraphToken, ids []portal.GUID) DirectoryCheck {
+	ids = slices.Compact(slices.SortedFunc(slices.Values(ids), portal.GUID.Compare))
+	check := DirectoryCheck{Objects: make(map[portal.GUID]ObjectPresence, len(ids))}
+	if len(ids) == 0 {
+		return check
 	}
 	dir, err := s.directory()
-	if err != nil || len(ids) == 0 {
-		return out, err
+	if err == nil && !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		err = portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
 	}
-	ids = slices.Compact(slices.SortedFunc(slices.Values(ids), portal.GUID.Compare))
-	ctx, cancel := context.WithTimeout(ctx, directoryCheckWait)
+	ctx, cancel := context.WithTimeout(ctx, directoryCheckTimeout)
 	defer cancel()
-	var found map[portal.GUID]portal.DirectoryEntry
-	err = s.askGraph(ctx, who.User.TenantID, token, func(token string) (err error) {
-		found, err = dir.Resolve(ctx, token, ids)
-		return err
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			err = portal.Wrap(err, portal.EUNAVAILABLE, "Microsoft Graph did not answer in time.")
+	// In chunks, so that a plan of 50,000 rows holds one chunk's lookups
+	// at a time; once Graph fails, the rest are unknown.
+	for chunk := range slices.Chunk(ids, directoryCheckChunk) {
+		var got, known map[portal.GUID]portal.DirectoryName
+		if err == nil {
+			err = s.askGraph(ctx, who.User.TenantID, token, func(token string) (err error) {
+				got, known, err = s.refreshObjects(ctx, dir, who, token, chunk, nil)
+				return err
+			})
 		}
-		return out, err
-	}
-	known, err := s.store.Names(ctx, who.User.TenantID, portal.SpaceObject, ids)
-	if err != nil {
-		return out, err
-	}
-	for _, id := range ids {
-		switch _, ok := found[id]; {
-		case ok:
-			out[id] = PresenceFound
-		case known[id].Label() != "":
-			out[id] = PresenceGone
-		default:
-			out[id] = PresenceNeverFound
+		for _, id := range chunk {
+			n, found := got[id]
+			if !found {
+				n = known[id]
+				n.Found = false // as the cache has it now, when Graph answered
+			}
+			p := classifyPresence(err == nil, found, n)
+			if p == portal.PresenceUnknown || p == portal.PresenceNeverFound {
+				n = portal.DirectoryName{}
+			}
+			check.Objects[id] = ObjectPresence{Presence: p, Name: n}
 		}
 	}
-	return out, nil
+	if err != nil {
+		s.log.WarnContext(ctx, "directory not asked", "event", "names.check", "ids", len(ids), "err", err)
+		check.Why = portal.ErrorMessage(err)
+	}
+	return check
+}
+
+// directoryCheckChunk is how many IDs CheckDirectory looks up at once:
+// five of Graph's getByIds calls.
+const directoryCheckChunk = 5000
+
+// classifyPresence is what the directory says of an object: asked reports
+// whether Graph answered, found whether it has the object, and cached is
+// what the portal knew of it before (the zero name if nothing).
+func classifyPresence(asked, found bool, cached portal.DirectoryName) portal.Presence {
+	switch {
+	case !asked:
+		return portal.PresenceUnknown
+	case found:
+		return portal.PresenceFound
+	case cached.Label() != "":
+		return portal.PresenceGone
+	}
+	return portal.PresenceNeverFound
+}
+
+// Flag is what pages say of an ID granted access with this presence: ""
+// for one found.
+func (p ObjectPresence) Flag() string {
+	switch p.Presence {
+	case portal.PresenceNeverFound:
+		return "Not in the directory, and never seen by the portal: check the object ID for a typo (or another tenant's ID)."
+	case portal.PresenceGone:
+		who := p.Name.Label()
+		if p.Name.UPN != "" && p.Name.UPN != who {
+			who += " (" + p.Name.UPN + ")"
+		}
+		return "Was in the directory as " + who + ", now gone: deleted or left. Access granted to it serves no one."
+	case portal.PresenceUnknown:
+		return "Not checked: the directory could not be asked."
+	}
+	return ""
 }
