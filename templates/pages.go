@@ -5,6 +5,10 @@ type HomeView struct {
 	ObjectID string
 	MayGrant bool
 	MayAudit bool
+	// UsersOnly: the person may change user assignments only (helpdesk).
+	UsersOnly bool
+	// Glance counts what needs a look, each linked to where to see it.
+	Glance []GlanceCount
 	// Failing are the readiness checks that do not pass, for admins and
 	// auditors: what stops access from working, and the fix.
 	Failing []CheckView
@@ -14,6 +18,15 @@ type HomeView struct {
 	ReadinessFailing   []string
 	ReadinessCheckedAt string // "" when they never ran on this instance
 	ReadinessChecking  bool   // a run is under way
+}
+
+// GlanceCount is one count on the home page: "3 drifted", linked to the
+// page that lists them (Href "" when the person may not open one).
+type GlanceCount struct {
+	Key   string // drifted, expiring, jobs, not-ready
+	Count int
+	Label string
+	Href  string
 }
 
 // CheckView is one readiness check as shown.

@@ -59,7 +59,8 @@ type Config struct {
 	// from Microsoft Graph for the readiness checks (see readiness.go).
 	ReadinessDirectory portal.ReadinessDirectory
 	// KnownApps are the calling-client apps configured by name: the
-	// readiness checks cover them as well as those in use.
+	// readiness checks cover them as well as those in use, and the list's
+	// search matches their names.
 	KnownApps []portal.KnownApp
 	// FreshSignIn is how recent a person's sign-in must be to revoke a
 	// resource account or apply a bulk plan that revokes (see fresh.go);
@@ -135,7 +136,7 @@ func New(cfg Config) *Service {
 		cfg.LockTTL = 15 * time.Second
 	}
 	c := cfg.core()
-	lists := newListCache(cfg.Store, cfg.Now)
+	lists := newListCache(cfg.Store, cfg.Now, cfg.KnownApps)
 	pause := &graphPause{}
 	return &Service{
 		Changes: &Changes{core: c, acs: cfg.ACS, store: cfg.Store, lockWait: cfg.LockWait, lockTTL: cfg.LockTTL,

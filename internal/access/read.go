@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"time"
 
 	"github.com/teamsphone/portal/internal/listindex"
 	"github.com/teamsphone/portal/internal/portal"
@@ -301,4 +302,50 @@ func (s *Reads) ItemToChange(ctx context.Context, who Who, action portal.AuditAc
 		return portal.InventoryItem{}, err
 	}
 	return item, nil
+}
+
+// ExpiringSoon is how far ahead "expiring soon" looks: the home page's
+// count, and the expiries page's first group.
+const ExpiringSoon = 7 * 24 * time.Hour
+
+// Glance is what the home page counts: what needs a look.
+type Glance struct {
+	// Drifted and Missing count the assignments the last verifications
+	// found different in ACS, or gone from it (the drift report's rows).
+	Drifted, Missing int
+	// ExpiringSoon counts the time-boxed access that ends within
+	// ExpiringSoon (or has ended, and waits for the expiry job).
+	ExpiringSoon int
+	// NotReady counts the assignments the readiness checks' last run
+	// found unable to work; -1 when who may not see the checks or they
+	// have not run.
+	NotReady int
+}
+
+// Glance counts the person's tenant's assignments that need a look, from
+// the list index: its counters, and one pass over the end times. notReady
+// are the objects the readiness checks' last run found wanting, when
+// checked (see Readiness.LastTenantChecks).
+func (s *Reads) Glance(ctx context.Context, who Who, notReady []portal.GUID, checked bool) (Glance, error) {
+	g := Glance{NotReady: -1}
+	l, err := s.InventoryList(ctx, who)
+	if err != nil {
+		return g, err
+	}
+	page, err := l.Page(portal.InventoryFilter{Limit: 1})
+	if err != nil {
+		return g, err
+	}
+	g.Drifted, g.Missing = page.Counts.ByState[portal.StateDrifted], page.Counts.ByState[portal.StateMissing]
+	if checked {
+		// Counted among the rows, as the list's filter counts them: a
+		// check also names objects that have no assignment.
+		np, err := l.Page(portal.InventoryFilter{Objects: append([]portal.GUID{}, notReady...), Limit: 1})
+		if err != nil {
+			return g, err
+		}
+		g.NotReady = np.Matched
+	}
+	g.ExpiringSoon = l.idx.CountExpiring(s.now().Add(ExpiringSoon))
+	return g, nil
 }

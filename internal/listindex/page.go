@@ -14,7 +14,8 @@ import (
 var sortedBelow = 2048
 
 // Page answers f (its tenant is the index's): Query matches part of an
-// object ID, label, client ID, app name, display name, UPN or phone number,
+// object ID, label, client ID, app name (configured or Graph's), display
+// name, UPN or phone number,
 // case-insensitively and literally; Kind and State filter; each sort has a
 // natural order with the object ID breaking ties, Desc reverses it; Limit 0
 // or less is 50 and at most 200; a negative Offset is 0; Counts are before
@@ -399,9 +400,14 @@ func guidChars(q string) bool {
 	return !strings.ContainsFunc(q, func(r rune) bool { return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || r == '-') })
 }
 
+// appMatches reports whether app's ID, its configured name or the name
+// Graph gives it holds q.
 func (x *Index) appMatches(app portal.GUID, q string) bool {
 	var buf [36]byte
 	if bytes.Contains(guidText(&buf, app), []byte(q)) {
+		return true
+	}
+	if k, ok := x.known[app]; ok && bytes.Contains(x.text.bytes(k), []byte(q)) {
 		return true
 	}
 	n, ok := x.apps[app]
