@@ -584,9 +584,11 @@ func (s *Server) renderFormer(w http.ResponseWriter, r *http.Request, id portal.
 	if hist.Matched == 0 {
 		return false
 	}
-	nb := s.names(r, access.NameRequest{Objects: []portal.GUID{id}})
+	req := auditNames(hist.Events)
+	req.Objects = append(req.Objects, id)
+	nb := s.names(r, req)
 	v := templates.FormerView{ObjectID: id.String(), Name: nb.name(id), HistoryTotal: hist.Matched}
-	v.History = historyRows(nb, hist.Events)
+	v.History = s.historyRows(nb, hist)
 	if access.MayReadAudit(who.User) {
 		v.AuditHref = "/audit?target=" + id.String()
 	}

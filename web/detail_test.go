@@ -272,8 +272,8 @@ func TestRevokedAssignmentPage(t *testing.T) {
 		if s, _ := p.testid("no-access-since"); !strings.Contains(s, "No access since") || !strings.Contains(s, "revoked by Adele Admin") {
 			t.Errorf("%s: %q", persona, s)
 		}
-		if rows := p.testids("history-row"); len(rows) != 4 {
-			t.Errorf("%s: %d history rows, want the grant's and the revoke's intent and outcome", persona, len(rows))
+		if rows := p.testids("history-row"); len(rows) != 2 {
+			t.Errorf("%s: %d history rows, want the grant and the revoke, one row each", persona, len(rows))
 		}
 		if href := p.attr("grant-again", "href"); (href != "") != mayGrant {
 			t.Errorf("%s: grant again %q", persona, href)
@@ -500,6 +500,16 @@ func glanceOf(p page) map[string][2]string {
 	return out
 }
 
+// beforeReadiness is a glance without the not-ready count while it is 0:
+// the first visit starts the readiness checks in the background, and
+// whether they ended by the time a page is drawn is a race.
+func beforeReadiness(g map[string][2]string) map[string][2]string {
+	if g["not-ready"][0] == "0" {
+		delete(g, "not-ready")
+	}
+	return g
+}
+
 // The home page counts what needs a look — drifted (or missing), ending
 // soon, bulk jobs running, not ready — each linked to where they are
 // listed; and it says what each role may do.
@@ -509,7 +519,7 @@ func TestHomeAtAGlance(t *testing.T) {
 	e.seedInventory(devidp.ContosoTenant, room, "teamsResourceAccount")
 	admin, helpdesk, auditor := noFollow(e.as("admin@contoso.test")), noFollow(e.as("helpdesk@contoso.test")), noFollow(e.as("auditor@contoso.test"))
 	want := map[string][2]string{"drifted": {"0", "/drift"}, "expiring": {"0", "/expiries"}, "jobs": {"0", "/bulk"}}
-	if got := glanceOf(e.get(admin, "/")); !maps.Equal(got, want) {
+	if got := beforeReadiness(glanceOf(e.get(admin, "/"))); !maps.Equal(got, want) {
 		t.Errorf("nothing to look at: %v, want %v", got, want)
 	}
 
@@ -531,7 +541,7 @@ func TestHomeAtAGlance(t *testing.T) {
 	want = map[string][2]string{"drifted": {"2", "/drift"}, "expiring": {"1", "/expiries"}, "jobs": {"1", job}}
 	for who, c := range map[string]*http.Client{"admin": admin, "helpdesk": helpdesk, "auditor": auditor} {
 		p := e.get(c, "/")
-		if got := glanceOf(p); !maps.Equal(got, want) {
+		if got := beforeReadiness(glanceOf(p)); !maps.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", who, got, want)
 		}
 		if g, _ := p.testid("glance-drifted"); !strings.Contains(g, "1 missing") {
