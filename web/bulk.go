@@ -54,7 +54,7 @@ func (s *Server) handleBulkForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleBulkTemplate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="bulk-template.csv"`)
-	w.Write([]byte(bulk.Template))
+	w.Write([]byte(bulk.Template(s.deps.Now())))
 }
 
 // handleBulkUpload makes a plan of an uploaded CSV, streaming it (never
