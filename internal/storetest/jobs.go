@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -71,6 +72,34 @@ func testPlans(t *testing.T, f *fixture) {
 	rows, n, err := f.PlanRows(f.ctx, tenantA, p.ID, portal.PlanInvalid, 0, 10)
 	if err != nil || n != 1 || len(rows) != 1 || rows[0].Line != 3 || rows[0].Reason != "not a GUID" {
 		t.Fatalf("PlanRows(invalid) = %+v, %d, %v", rows, n, err)
+	}
+	if got.Checks.Directory.Asked != 0 || got.FlaggedGrants() != 0 {
+		t.Errorf("a plan saved without checks reads %+v", got.Checks)
+	}
+
+	// What planning found out is kept with the plan, and each row's
+	// presence in the directory with the row.
+	checked := portal.Plan{ID: "p2", TenantID: tenantA, CreatedBy: alice, CreatedAt: t0, FileName: "checked.csv",
+		Totals: map[portal.PlanClass]int{portal.PlanCreate: 2, portal.PlanRevoke: 1},
+		Checks: portal.PlanChecks{RevokedUsers: 1, Directory: portal.PlanDirectory{Asked: 2, NeverFound: 1, Gone: 1, Why: "",
+			Flagged: []portal.FlaggedRow{
+				{Line: 2, ObjectID: id("typo"), Presence: portal.PresenceNeverFound, Label: `<b>"Agent"</b>`},
+				{Line: 3, ObjectID: id("left"), Presence: portal.PresenceGone, Name: "Chen Wei", UPN: "chen@contoso.test"},
+			}}}}
+	if err := f.SavePlan(f.ctx, checked, []portal.PlanRow{
+		{Line: 2, Class: portal.PlanCreate, ObjectID: id("typo"), Kind: portal.KindUser, Directory: portal.PresenceNeverFound},
+		{Line: 3, Class: portal.PlanCreate, ObjectID: id("left"), Kind: portal.KindUser, Directory: portal.PresenceGone},
+		{Line: 4, Class: portal.PlanRevoke, ObjectID: id("gone"), Kind: portal.KindUser},
+	}); err != nil {
+		t.Fatalf("SavePlan: %v", err)
+	}
+	got, err = f.GetPlan(f.ctx, tenantA, "p2")
+	if err != nil || !reflect.DeepEqual(got.Checks, checked.Checks) || got.FlaggedGrants() != 2 {
+		t.Fatalf("GetPlan = %+v, %v; want the checks %+v", got.Checks, err, checked.Checks)
+	}
+	rows, _, err = f.PlanRows(f.ctx, tenantA, "p2", "", 0, 10)
+	if err != nil || len(rows) != 3 || rows[0].Directory != portal.PresenceNeverFound || rows[1].Directory != portal.PresenceGone || rows[2].Directory != "" {
+		t.Fatalf("PlanRows = %+v, %v", rows, err)
 	}
 }
 
