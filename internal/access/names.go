@@ -272,7 +272,7 @@ func (s *Names) RefreshNames(ctx context.Context, who Who, token GraphToken, req
 			if who.User.Has(portal.RoleAdmin) {
 				accounts = req.ResourceAccounts
 			}
-			if err := s.refreshObjects(ctx, dir, who, token, objects, accounts); err != nil {
+			if _, _, err := s.refreshObjects(ctx, dir, who, token, objects, accounts); err != nil {
 				return err
 			}
 		}
@@ -348,28 +348,35 @@ const appsRefusedPause = time.Hour
 
 // refreshObjects resolves people and resource accounts and, when accounts
 // (the resource accounts among objects) are named, lists the tenant's
-// resource accounts for their numbers.
-func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Who, token string, objects, accounts []portal.GUID) error {
+// resource accounts for their numbers. It returns what Graph answered
+// (got: the objects it has) and what the cache held before (known). An
+// object Graph no longer has keeps the name the cache knew it by, marked
+// not found: the portal can then tell one that was there (gone) from one
+// it never saw (CheckDirectory).
+func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Who, token string, objects, accounts []portal.GUID) (got, known map[portal.GUID]portal.DirectoryName, err error) {
 	tenant := who.User.TenantID
-	got, err := dir.Resolve(ctx, token, objects)
+	entries, err := dir.Resolve(ctx, token, objects)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	known, err := s.store.Names(ctx, tenant, portal.SpaceObject, objects)
+	known, err = s.store.Names(ctx, tenant, portal.SpaceObject, objects)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	now := s.now()
 	out := map[portal.GUID]portal.DirectoryName{}
 	for _, id := range objects {
 		n := portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: id, FetchedAt: now}
-		if e, ok := got[id]; ok {
+		k, had := known[id]
+		if e, ok := entries[id]; ok {
 			n.Found, n.DisplayName, n.UPN = true, e.DisplayName, e.UPN
 			// getByIds cannot tell a resource account from a person, nor
 			// give its number: keep what the resource-account list said.
-			if k, ok := known[id]; ok && k.Found {
+			if had && k.Found {
 				n.Kind, n.Phone = k.Kind, k.Phone
 			}
+		} else if had {
+			n.Kind, n.DisplayName, n.UPN, n.Phone = k.Kind, k.DisplayName, k.UPN, k.Phone
 		}
 		out[id] = n
 	}
@@ -390,10 +397,14 @@ func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Wh
 			}
 		case portal.ErrorCode(err) != portal.EFORBIDDEN:
 			// Not a Teams admin: people's names are still worth keeping.
-			return err
+			return nil, nil, err
 		}
 	}
-	return s.store.PutNames(ctx, tenant, slices.Collect(maps.Values(out)))
+	got = make(map[portal.GUID]portal.DirectoryName, len(entries))
+	for id := range entries {
+		got[id] = out[id]
+	}
+	return got, known, s.store.PutNames(ctx, tenant, slices.Collect(maps.Values(out)))
 }
 
 func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.Time) portal.DirectoryName {
