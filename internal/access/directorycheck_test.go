@@ -67,12 +67,16 @@ func TestCheckDirectoryUnknownWhenGraphCannotBeAsked(t *testing.T) {
 		token access.GraphToken
 		why   string
 	}{
-		"Graph down": {setup: func(_ *env, dir *fakeDirectory) { dir.err = portal.Errorf(portal.EUNAVAILABLE, "Microsoft Graph is not answering.") },
+		"Graph down": {setup: func(_ *env, dir *fakeDirectory) {
+			dir.err = portal.Errorf(portal.EUNAVAILABLE, "Microsoft Graph is not answering.")
+		},
 			who: admin, token: testToken, why: "not answering"},
 		"not consented": {setup: func(_ *env, dir *fakeDirectory) {
 			dir.err = portal.Errorf(portal.EFORBIDDEN, "Microsoft Graph refused: User.Read.All is not consented.")
 		}, who: admin, token: testToken, why: "not consented"},
-		"throttled": {setup: func(_ *env, dir *fakeDirectory) { dir.err = portal.Wrap(throttled{}, portal.ETHROTTLED, "Microsoft Graph asked to slow down.") },
+		"throttled": {setup: func(_ *env, dir *fakeDirectory) {
+			dir.err = portal.Wrap(throttled{}, portal.ETHROTTLED, "Microsoft Graph asked to slow down.")
+		},
 			who: admin, token: testToken, why: "slow down"},
 		"no token": {who: admin, token: func(context.Context) (string, error) {
 			return "", portal.Errorf(portal.EUNAUTHORIZED, "Sign in to see names.")
