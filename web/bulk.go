@@ -117,7 +117,7 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 			part.Close()
 			continue
 		}
-		plan, err := plan(r.Context(), s.who(r), part.FileName(), part)
+		plan, err := plan(r.Context(), s.who(r), s.graphToken(r), part.FileName(), part)
 		part.Close()
 		if err == nil && moreParts(mr) {
 			// A second file (or mode) after the first: which one was
