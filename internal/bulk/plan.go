@@ -133,7 +133,9 @@ func (p *Planner) check(ctx context.Context, who access.Who, token access.GraphT
 
 // grants reports whether applying r gives access to its object: a create,
 // or an update.
-func grants(r portal.PlanRow) bool { return r.Class == portal.PlanCreate || r.Class == portal.PlanUpdate }
+func grants(r portal.PlanRow) bool {
+	return r.Class == portal.PlanCreate || r.Class == portal.PlanUpdate
+}
 
 // classify decides what applying one good row would do.
 func (p *Planner) classify(who access.Who, inventory map[portal.GUID]portal.InventoryItem, row Row) portal.PlanRow {
