@@ -2,9 +2,11 @@ package access_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
@@ -101,5 +103,68 @@ func TestCheckDirectoryUnknownWhenGraphCannotBeAsked(t *testing.T) {
 				t.Errorf("the cache learned %+v from a check that could not ask", got)
 			}
 		})
+	}
+}
+
+// A plan whose grants name object IDs the directory did not have is not
+// applied until the person says they checked them: refused with a clear
+// message, nothing queued; confirmed, the job's audit row says so. The
+// fresh sign-in a plan with revokes asks for still holds.
+func TestApplyPlanAsksToConfirmIDsNotInTheDirectory(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	now := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	e.cfg.Now = func() time.Time { return now }
+	e.cfg.FreshSignIn = 10 * time.Minute
+	e.svc = access.New(e.cfg)
+	e.grant(admin, alice, portal.KindUser, appA)
+	typo := portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231112")
+	item, _ := e.svc.Item(ctx, admin, alice)
+	plan := portal.Plan{ID: "plan-ids-1", TenantID: contoso, CreatedBy: portal.ActorOf(admin.User), CreatedAt: now, FileName: "f.csv",
+		Totals: map[portal.PlanClass]int{portal.PlanCreate: 2, portal.PlanRevoke: 1},
+		Checks: portal.PlanChecks{RevokedUsers: 1, Directory: portal.PlanDirectory{Asked: 2, NeverFound: 1, Gone: 1, Flagged: []portal.FlaggedRow{
+			{Line: 2, ObjectID: typo, Presence: portal.PresenceNeverFound}, {Line: 3, ObjectID: room, Presence: portal.PresenceGone, Name: "Main line"}}}}}
+	if err := e.db.SavePlan(ctx, plan, []portal.PlanRow{
+		{Line: 2, Class: portal.PlanCreate, ObjectID: typo, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}, Directory: portal.PresenceNeverFound},
+		{Line: 3, Class: portal.PlanCreate, ObjectID: room, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}, Directory: portal.PresenceGone},
+		{Line: 4, Class: portal.PlanRevoke, Revoke: true, ObjectID: alice, Kind: portal.KindUser, Before: &item},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fresh, stale := admin, admin
+	fresh.User.AuthTime, stale.User.AuthTime = now.Add(-time.Minute), now.Add(-time.Hour)
+
+	before, writes := len(e.audit()), e.writes()
+	for _, who := range []access.Who{fresh, stale} {
+		_, err := e.svc.ApplyPlan(ctx, who, access.ApplyRequest{PlanID: plan.ID, Justification: "wave 3"})
+		if !errors.Is(err, access.ErrIDsUnchecked) || portal.ErrorCode(err) != portal.EINVALID ||
+			!strings.Contains(portal.ErrorMessage(err), "2 object IDs the directory does not have (1 never found, 1 gone since the portal saw them)") ||
+			!strings.Contains(portal.ErrorMessage(err), "Nothing was changed") {
+			t.Fatalf("unconfirmed: %v", err)
+		}
+	}
+	if _, err := e.svc.JobForPlan(ctx, admin, plan.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("a job was made: %v", err)
+	}
+	// Confirmed, the fresh sign-in is still asked for.
+	if _, err := e.svc.ApplyPlan(ctx, stale, access.ApplyRequest{PlanID: plan.ID, IDsChecked: true}); !errors.Is(err, portal.ErrSignInNotFresh) {
+		t.Fatalf("confirmed, signed in an hour ago: %v", err)
+	}
+	if rows := e.audit()[before:]; len(rows) != 1 || rows[0].Outcome != portal.OutcomeDenied {
+		t.Errorf("audit rows %+v, want only the stale sign-in's denial", rows)
+	}
+	if e.writes() != writes {
+		t.Errorf("%d ACS writes", e.writes()-writes)
+	}
+	job, err := e.svc.ApplyPlan(ctx, fresh, access.ApplyRequest{PlanID: plan.ID, Justification: "wave 3", IDsChecked: true})
+	if err != nil || job.Total != 3 {
+		t.Fatalf("confirmed and fresh: %+v, %v", job, err)
+	}
+	if last := e.audit()[len(e.audit())-1]; !strings.Contains(last.Detail, "2 object IDs not in the directory confirmed as checked") {
+		t.Errorf("the job's audit row: %q", last.Detail)
+	}
+	// Sent again without the confirmation: the job applying it.
+	if again, err := e.svc.ApplyPlan(ctx, fresh, access.ApplyRequest{PlanID: plan.ID}); portal.ErrorCode(err) != portal.ECONFLICT || again.ID != job.ID {
+		t.Errorf("applied twice: %+v, %v", again, err)
 	}
 }
