@@ -72,8 +72,8 @@ func (values) OptTime(t time.Time) any {
 }
 
 // jsonText is a list bound as one argument, read with json_each.
-func jsonText(v []string) string {
-	b, _ := json.Marshal(v) // strings only: it cannot fail
+func jsonText[T string | int](v []T) string {
+	b, _ := json.Marshal(v) // strings or numbers only: it cannot fail
 	return string(b)
 }
 

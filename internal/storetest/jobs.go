@@ -430,3 +430,51 @@ func testJobPause(t *testing.T, f *fixture) {
 		t.Errorf("heartbeat of a paused job asked to cancel = %v, %v", cancel, err)
 	}
 }
+
+// JobRowsAt reads a job's results at the lines asked, as JobRows shows
+// them, and nothing of another tenant's job.
+func testJobRowsAt(t *testing.T, f *fixture) {
+	p := f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanInvalid, portal.PlanUpdate, portal.PlanCreate, portal.PlanUnchanged)
+	j := f.newJob(t, p)
+	if _, ok, err := f.ClaimJob(f.ctx, "i1", t0); !ok || err != nil {
+		t.Fatalf("ClaimJob: %v, %v", ok, err)
+	}
+	claimed, err := f.ClaimRows(f.ctx, j.ID, "i1", 2)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("ClaimRows: %+v, %v", claimed, err)
+	}
+	if err := f.FinishRow(f.ctx, j.ID, "i1", claimed[0].Line, portal.RowResult{Outcome: portal.OutcomeFailed, Detail: "ACS said no", RequestID: "req-1", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := f.JobRows(f.ctx, tenantA, j.ID, "", 0, -1)
+	if err != nil || len(all) != 5 {
+		t.Fatalf("JobRows: %+v, %v", all, err)
+	}
+	byLine := map[int]portal.JobRow{}
+	for _, r := range all {
+		byLine[r.Line] = r
+	}
+	// Lines 2 (failed), 3 (invalid: not part of the job), 4 (in flight),
+	// 6 (unchanged); 99 is not in the plan; asked out of order and twice.
+	got, err := f.JobRowsAt(f.ctx, tenantA, j.ID, []int{6, 2, 99, 4, 3, 2})
+	if err != nil || !sameInts(lines(got), []int{2, 3, 4, 6}) {
+		t.Fatalf("JobRowsAt = lines %v, %v; want 2, 3, 4, 6", lines(got), err)
+	}
+	for _, r := range got {
+		if !reflect.DeepEqual(r, byLine[r.Line]) {
+			t.Errorf("line %d: JobRowsAt %+v, JobRows %+v", r.Line, r, byLine[r.Line])
+		}
+	}
+	if got[0].Outcome != portal.OutcomeFailed || got[0].Detail != "ACS said no" || got[1].Status != "" || got[2].Status != portal.RowRunning {
+		t.Errorf("JobRowsAt = %+v", got)
+	}
+	if got, err := f.JobRowsAt(f.ctx, tenantB, j.ID, []int{2, 3}); err != nil || len(got) != 0 {
+		t.Errorf("another tenant's job: %+v, %v", got, err)
+	}
+	if got, err := f.JobRowsAt(f.ctx, tenantA, "no-such-job", []int{2}); err != nil || len(got) != 0 {
+		t.Errorf("no such job: %+v, %v", got, err)
+	}
+	if got, err := f.JobRowsAt(f.ctx, tenantA, j.ID, nil); err != nil || len(got) != 0 {
+		t.Errorf("no lines: %+v, %v", got, err)
+	}
+}
