@@ -164,6 +164,15 @@ func (s *Jobs) JobRows(ctx context.Context, who Who, id string, f portal.JobRowF
 	return s.store.JobRows(ctx, who.User.TenantID, id, f, offset, limit)
 }
 
+// JobRowsAt returns a job's results at the given lines (those its page
+// shows), reading no others: a job's page polls it every second.
+func (s *Jobs) JobRowsAt(ctx context.Context, who Who, id string, lines []int) ([]portal.JobRow, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	return s.store.JobRowsAt(ctx, who.User.TenantID, id, lines)
+}
+
 // Plan returns a stored plan of who's tenant.
 func (s *Jobs) Plan(ctx context.Context, who Who, id string) (portal.Plan, error) {
 	if err := mayRead(who.User); err != nil {
