@@ -48,7 +48,7 @@ func TestBulkPlanThroughTheBrowserForms(t *testing.T) {
 	planURL := p.header.Get("Location")
 	p = e.get(admin, planURL)
 	totals, _ := p.testid("plan-totals")
-	for _, want := range []string{"create: 1", "update: 1", "invalid: 1", "All rows: 3"} {
+	for _, want := range []string{"Grant: 1", "Change: 1", "Invalid: 1", "All rows: 3"} {
 		if !strings.Contains(totals, want) {
 			t.Errorf("totals %q lack %q", totals, want)
 		}

@@ -37,7 +37,7 @@ func TestBrowserBulkApply(t *testing.T) {
 	}
 	tab.Click(browsertest.TestID("bulk-submit"))
 	tab.WaitVisible(browsertest.TestID("apply-form"))
-	if totals := tab.TextByTestID("plan-totals"); !strings.Contains(totals, "create: 300") {
+	if totals := tab.TextByTestID("plan-totals"); !strings.Contains(totals, "Grant: 300") {
 		t.Errorf("plan totals: %q", totals)
 	}
 	tab.AssertAccessible(t)
