@@ -153,7 +153,7 @@ func (s *Server) jobRows(v *templates.JobView, job portal.Job, plan portal.Plan,
 	for _, o := range portal.RowOutcomes {
 		matched[portal.JobRowFilter(o)] = job.Outcomes[o]
 		if job.Outcomes[o] > 0 || show == portal.JobRowFilter(o) {
-			v.Filters = append(v.Filters, templates.Option{Value: string(o), Label: outcomeLabel(o), Count: job.Outcomes[o]})
+			v.Filters = append(v.Filters, templates.Option{Value: string(o), Label: jobOutcomeLabel(o, plan), Count: job.Outcomes[o]})
 		}
 	}
 	if job.Pending > 0 || show == portal.JobRowFilter(portal.RowPending) {
@@ -162,7 +162,9 @@ func (s *Server) jobRows(v *templates.JobView, job portal.Job, plan portal.Plan,
 	if job.InFlight > 0 || show == portal.JobRowFilter(portal.RowRunning) {
 		v.Filters = append(v.Filters, templates.Option{Value: string(portal.RowRunning), Label: "In flight", Count: job.InFlight})
 	}
-	v.Filters = append(v.Filters, templates.Option{Value: "skipped", Label: "Not part of the job", Count: all - job.Total})
+	if all > job.Total || show == "skipped" {
+		v.Filters = append(v.Filters, templates.Option{Value: "skipped", Label: "Not part of the job", Count: all - job.Total})
+	}
 	for i := range v.Filters {
 		v.Filters[i].Selected = v.Filters[i].Value == string(show)
 	}
@@ -378,7 +380,7 @@ func (s *Server) jobProgress(job portal.Job, plan portal.Plan, manage bool) temp
 	}
 	for _, o := range portal.RowOutcomes {
 		if n := job.Outcomes[o]; n > 0 {
-			v.Outcomes = append(v.Outcomes, templates.Option{Value: string(o), Label: outcomeLabel(o), Count: n})
+			v.Outcomes = append(v.Outcomes, templates.Option{Value: string(o), Label: jobOutcomeLabel(o, plan), Count: n})
 		}
 	}
 	stalled := job.State == portal.JobRunning && now.Sub(job.Heartbeat) > portal.JobStaleAfter
@@ -466,6 +468,22 @@ func outcomesText(job portal.Job, plan portal.Plan, more string) string {
 	return strings.Join(parts, ", ")
 }
 
+// jobOutcomeLabel names an outcome of plan's rows: a success as what it
+// did ("Granted" for a plan of grants), others as outcomeLabel does.
+func jobOutcomeLabel(o portal.AuditOutcome, plan portal.Plan) string {
+	if o == portal.OutcomeSuccess {
+		return capitalized(appliedVerb(plan))
+	}
+	return outcomeLabel(o)
+}
+
+func capitalized(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // appliedVerb is what a row of plan's that succeeded did: "granted" for a
 // plan of grants alone, "revoked" for one of revokes, "applied" for a mix.
 func appliedVerb(plan portal.Plan) string {
@@ -534,7 +552,7 @@ func (s *Server) jobRowView(nb *nameBook, jr portal.JobRow) templates.JobRowView
 	default:
 		v.Result, v.ResultLabel = string(jr.Outcome), outcomeLabel(jr.Outcome)
 		if verb := doneVerbs[jr.Class]; jr.Outcome == portal.OutcomeSuccess && verb != "" {
-			v.ResultLabel = strings.ToUpper(verb[:1]) + verb[1:]
+			v.ResultLabel = capitalized(verb)
 		}
 	}
 	return v

@@ -75,40 +75,45 @@ func (s *Names) CheckDirectory(ctx context.Context, who Who, token GraphToken, i
 	if len(ids) == 0 {
 		return check
 	}
-	var got, known map[portal.GUID]portal.DirectoryName
-	err := func() error {
-		if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
-			return portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
+	dir, err := s.directory()
+	if err == nil && !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		err = portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, directoryCheckTimeout)
+	defer cancel()
+	// In chunks, so that a plan of 50,000 rows holds one chunk's lookups
+	// at a time; once Graph fails, the rest are unknown.
+	for chunk := range slices.Chunk(ids, directoryCheckChunk) {
+		var got, known map[portal.GUID]portal.DirectoryName
+		if err == nil {
+			err = s.askGraph(ctx, who.User.TenantID, token, func(token string) (err error) {
+				got, known, err = s.refreshObjects(ctx, dir, who, token, chunk, nil)
+				return err
+			})
 		}
-		dir, err := s.directory()
-		if err != nil {
-			return err
+		for _, id := range chunk {
+			n, found := got[id]
+			if !found {
+				n = known[id]
+				n.Found = false // as the cache has it now, when Graph answered
+			}
+			p := classifyPresence(err == nil, found, n)
+			if p == portal.PresenceUnknown || p == portal.PresenceNeverFound {
+				n = portal.DirectoryName{}
+			}
+			check.Objects[id] = ObjectPresence{Presence: p, Name: n}
 		}
-		ctx, cancel := context.WithTimeout(ctx, directoryCheckTimeout)
-		defer cancel()
-		return s.askGraph(ctx, who.User.TenantID, token, func(token string) (err error) {
-			got, known, err = s.refreshObjects(ctx, dir, who, token, ids, nil)
-			return err
-		})
-	}()
+	}
 	if err != nil {
 		s.log.WarnContext(ctx, "directory not asked", "event", "names.check", "ids", len(ids), "err", err)
 		check.Why = portal.ErrorMessage(err)
 	}
-	for _, id := range ids {
-		n, found := got[id]
-		if !found {
-			n = known[id]
-			n.Found = false // as the cache has it now, when Graph answered
-		}
-		p := classifyPresence(err == nil, found, n)
-		if p == portal.PresenceUnknown || p == portal.PresenceNeverFound {
-			n = portal.DirectoryName{}
-		}
-		check.Objects[id] = ObjectPresence{Presence: p, Name: n}
-	}
 	return check
 }
+
+// directoryCheckChunk is how many IDs CheckDirectory looks up at once:
+// five of Graph's getByIds calls.
+const directoryCheckChunk = 5000
 
 // classifyPresence is what the directory says of an object: asked reports
 // whether Graph answered, found whether it has the object, and cached is
