@@ -72,24 +72,18 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 // handleJob shows a job's progress and a page of its rows.
 // GET /bulk/jobs/{jobId}?show=&page=
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
-	who := s.who(r)
-	show, page, err := jobQuery(r.URL.Query())
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	v, job, plan, ok := s.jobView(w, r, who)
+	jp, ok := s.openJob(w, r)
 	if !ok {
 		return
 	}
-	rows, _, err := s.deps.Access.JobRows(r.Context(), who, v.ID, show, (page-1)*jobRowsShown, jobRowsShown)
+	rows, _, err := s.deps.Access.JobRows(r.Context(), jp.who, jp.v.ID, jp.show, (jp.page-1)*jobRowsShown, jobRowsShown)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	nb := s.names(r, jobRowNames(rows))
-	s.jobRows(&v, job, plan, show, page, rows, nb)
-	s.render(w, r, http.StatusOK, templates.JobPage(withNamesNote(s.page(w, r, v.Title, "bulk"), nb.note()), v))
+	s.jobRows(&jp, rows, nb)
+	s.render(w, r, http.StatusOK, templates.JobPage(withNamesNote(s.page(w, r, jp.v.Title, "bulk"), nb.note()), jp.v))
 }
 
 // handleJobProgress is what a job's page asks for every second while the
@@ -100,30 +94,48 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 // Graph is not asked (the page did that when it loaded).
 // GET /bulk/jobs/{jobId}/progress?show=&page=&lines=
 func (s *Server) handleJobProgress(w http.ResponseWriter, r *http.Request) {
-	who := s.who(r)
-	q := r.URL.Query()
-	show, page, err := jobQuery(q)
+	lines, err := parseLines(r.URL.Query().Get("lines"))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	lines, err := parseLines(q.Get("lines"))
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	v, job, plan, ok := s.jobView(w, r, who)
+	jp, ok := s.openJob(w, r)
 	if !ok {
 		return
 	}
-	rows, err := s.deps.Access.JobRowsAt(r.Context(), who, v.ID, lines)
+	rows, err := s.deps.Access.JobRowsAt(r.Context(), jp.who, jp.v.ID, lines)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	s.jobRows(&v, job, plan, show, page, rows, s.cachedNames(r, jobRowNames(rows)))
+	s.jobRows(&jp, rows, s.cachedNames(r, jobRowNames(rows)))
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, templates.JobLiveUpdate(v))
+	s.render(w, r, http.StatusOK, templates.JobLiveUpdate(jp.v))
+}
+
+// jobPage is a job's page being made: who asks, for which rows (show, and
+// page from 1), and the job, its plan and its view so far.
+type jobPage struct {
+	who  access.Who
+	show portal.JobRowFilter
+	page int
+	v    templates.JobView
+	job  portal.Job
+	plan portal.Plan
+}
+
+// openJob reads the job {jobId} and its plan for r, and the rows r asks
+// for; false when it answered r with an error.
+func (s *Server) openJob(w http.ResponseWriter, r *http.Request) (jobPage, bool) {
+	jp := jobPage{who: s.who(r)}
+	var err error
+	if jp.show, jp.page, err = jobQuery(r.URL.Query()); err != nil {
+		s.renderError(w, r, err)
+		return jp, false
+	}
+	var ok bool
+	jp.v, jp.job, jp.plan, ok = s.jobView(w, r, jp.who)
+	return jp, ok
 }
 
 // jobQuery reads a job page's filter (show=) and page number (page=, from 1).
@@ -139,10 +151,11 @@ func jobQuery(q url.Values) (portal.JobRowFilter, int, error) {
 	return show, max(page, 1), nil
 }
 
-// jobRows fills v with a page of job's rows (page of show), named from nb,
+// jobRows fills jp's view with rows (of its page of show), named from nb,
 // its filters with their counts and its pager, all from the job's counts
 // and its plan's totals: nothing here counts rows.
-func (s *Server) jobRows(v *templates.JobView, job portal.Job, plan portal.Plan, show portal.JobRowFilter, page int, rows []portal.JobRow, nb *nameBook) {
+func (s *Server) jobRows(jp *jobPage, rows []portal.JobRow, nb *nameBook) {
+	v, job, plan, show, page := &jp.v, jp.job, jp.plan, jp.show, jp.page
 	all := 0
 	for _, n := range plan.Totals {
 		all += n

@@ -112,11 +112,8 @@ func TestCheckDirectoryUnknownWhenGraphCannotBeAsked(t *testing.T) {
 // fresh sign-in a plan with revokes asks for still holds.
 func TestApplyPlanAsksToConfirmIDsNotInTheDirectory(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
 	now := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
-	e.cfg.Now = func() time.Time { return now }
-	e.cfg.FreshSignIn = 10 * time.Minute
-	e.svc = access.New(e.cfg)
+	e := freshEnv(t, now)
 	e.grant(admin, alice, portal.KindUser, appA)
 	typo := portal.MustParseGUID("e5b7f628-ea94-4fdc-b3d9-1af1fe231112")
 	item, _ := e.svc.Item(ctx, admin, alice)

@@ -28,22 +28,8 @@ func who(tenant portal.GUID, role portal.Role) access.Who {
 
 func TestPlanClassifiesWithoutApplying(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	actor := portal.Actor{TenantID: contoso, Name: "seed"}
-	for _, a := range []portal.Assignment{
-		{TenantID: contoso, ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}},
-		{TenantID: contoso, ObjectID: room, Kind: portal.KindResourceAccount},
-	} {
-		ev := portal.AuditEvent{Time: now, Actor: actor, TenantID: contoso, ObjectID: a.ObjectID, Kind: a.Kind, Action: portal.ActionAdopt, Phase: portal.PhaseEvent}
-		if _, _, err := db.Commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: portal.InventoryItem{Assignment: a, Label: "seeded", UpdatedAt: now, UpdatedBy: actor}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := seededDB(t, now)
 	svc := access.New(access.Config{Store: db, Now: func() time.Time { return now }})
 	p := &bulk.Planner{Access: svc, Plans: db, Limits: bulk.Limits{Now: func() time.Time { return now }}}
 	file := "objectId,kind,clientIds,label,action\n" +
@@ -102,6 +88,29 @@ func TestPlanClassifiesWithoutApplying(t *testing.T) {
 	}
 }
 
+// seededDB is a database whose inventory holds Alice (a user) and the
+// room (a resource account), labelled "seeded", as of now.
+func seededDB(t *testing.T, now time.Time) *sqlite.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	actor := portal.Actor{TenantID: contoso, Name: "seed"}
+	for _, a := range []portal.Assignment{
+		{TenantID: contoso, ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}},
+		{TenantID: contoso, ObjectID: room, Kind: portal.KindResourceAccount},
+	} {
+		ev := portal.AuditEvent{Time: now, Actor: actor, TenantID: contoso, ObjectID: a.ObjectID, Kind: a.Kind, Action: portal.ActionAdopt, Phase: portal.PhaseEvent}
+		if _, _, err := db.Commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: portal.InventoryItem{Assignment: a, Label: "seeded", UpdatedAt: now, UpdatedBy: actor}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
 func auditHead(t *testing.T, db *sqlite.DB) int64 {
 	var head int64
 	db.WalkAudit(context.Background(), portal.GUID{}, func(e portal.AuditEvent) error { head = e.Seq; return nil })
@@ -147,25 +156,11 @@ func (d *directory) AppName(context.Context, string, portal.GUID) (string, bool,
 // counts whom its revokes take access from.
 func TestPlanChecksTheDirectory(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	db := seededDB(t, now)
 	bob := portal.MustParseGUID("4b7f3b1e-2f0c-4e6a-9d0c-5a1b2c3d4e01")
 	typo := portal.MustParseGUID("4b7f3b1e-2f0c-4e6a-9d0c-5a1b2c3d4e02")
 	chen := portal.MustParseGUID("6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e04")
-	actor := portal.Actor{TenantID: contoso, Name: "seed"}
-	for _, a := range []portal.Assignment{
-		{TenantID: contoso, ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}},
-		{TenantID: contoso, ObjectID: room, Kind: portal.KindResourceAccount},
-	} {
-		ev := portal.AuditEvent{Time: now, Actor: actor, TenantID: contoso, ObjectID: a.ObjectID, Kind: a.Kind, Action: portal.ActionAdopt, Phase: portal.PhaseEvent}
-		if _, _, err := db.Commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: portal.InventoryItem{Assignment: a, UpdatedAt: now, UpdatedBy: actor}}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// The portal knew Chen Wei by name; he has left since.
 	if err := db.PutNames(ctx, contoso, []portal.DirectoryName{{TenantID: contoso, Space: portal.SpaceObject, ID: chen, Found: true, Kind: portal.KindUser,
 		DisplayName: "Chen Wei", UPN: "chen@contoso.test", FetchedAt: now.Add(-time.Hour)}}); err != nil {
