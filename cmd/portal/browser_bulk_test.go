@@ -42,6 +42,24 @@ func agentsFile(first, n int) string {
 	return file.String()
 }
 
+// progressPolls counts the polls a job's page has sent.
+const progressPolls = `performance.getEntriesByType("resource").filter(e => e.name.includes("/progress?")).length`
+
+// assertPollingStopped checks that a finished job's page sends no poll in
+// the next three seconds (three polls' time, on the page's own clock).
+func assertPollingStopped(t *testing.T, tab *browsertest.Tab) {
+	t.Helper()
+	if n := tab.Count(browsertest.TestID("job-live") + "[hx-trigger]"); n != 0 {
+		t.Error("the finished job's page still asks to poll")
+	}
+	before := evalJS[int](t, tab, progressPolls)
+	since := evalJS[float64](t, tab, `performance.now()`)
+	waitUntil(t, tab, "three seconds to pass", fmt.Sprintf(`performance.now() > %f`, since+3000))
+	if after := evalJS[int](t, tab, progressPolls); after != before {
+		t.Errorf("the finished job's page polled %d times more", after-before)
+	}
+}
+
 // An admin uploads a file, reads the plan, applies it and watches the job
 // update in place (htmx polling) until it is done: its title, counts and
 // the rows shown, never reloading the page; /bulk then lists the job. The
@@ -98,9 +116,7 @@ func TestBrowserBulkApply(t *testing.T) {
 	if n := evalJS[int](t, tab, `[...document.querySelectorAll('[data-testid="job-row-result"]')].filter(r => r.innerText === "Granted").length`); n != 100 {
 		t.Errorf("%d of the 100 rows shown say Granted", n)
 	}
-	if n := tab.Count(browsertest.TestID("job-live") + "[hx-trigger]"); n != 0 {
-		t.Error("the finished job's page still polls")
-	}
+	assertPollingStopped(t, tab)
 	tab.AssertAccessible(t)
 	tab.AssertNoCSPViolations(t)
 
@@ -112,10 +128,39 @@ func TestBrowserBulkApply(t *testing.T) {
 	}
 	tab.AssertAccessible(t)
 
+	// Every ACS call takes half a second: a job is still running when its
+	// page first shows.
+	slow := startDevPortal(t, "-acs-faults", "latency=500ms")
+
+	t.Run("keyboard focus stays", func(t *testing.T) {
+		// The page's live part is morphed, not replaced: what has the
+		// keyboard focus keeps it while the job runs.
+		tab := b.NewTab(t)
+		signIn(t, tab, slow, "admin@contoso.test")
+		uploadPlan(t, tab, slow, "sixty-four.csv", agentsFile(400, 64))
+		tab.Click(browsertest.TestID("ids-checked"))
+		clickAndWait(t, tab, browsertest.TestID("apply-submit"))
+		tab.WaitVisible(browsertest.TestID("job-progress"))
+		if state := evalJS[string](t, tab, `document.querySelector('[data-testid="job-progress"]').dataset.state`); state == "done" {
+			t.Fatal("the job was done before its page showed: nothing here tests the focus")
+		}
+		before := evalJS[int](t, tab, progressPolls)
+		evalJS[bool](t, tab, `document.querySelector('[data-testid="job-result-csv"]').focus(), true`)
+		waitUntil(t, tab, "the page to poll twice", progressPolls+` >= `+fmt.Sprint(before+2))
+		if got := evalJS[string](t, tab, `document.activeElement?.dataset?.testid ?? ""`); got != "job-result-csv" {
+			t.Errorf("after two polls the focus is on %q", got)
+		}
+		waitUntil(t, tab, "the job to finish", `document.querySelector('[data-testid="job-progress"]').dataset.state === "done"`)
+		if got := evalJS[string](t, tab, `document.activeElement?.dataset?.testid ?? ""`); got != "job-result-csv" {
+			t.Errorf("once done the focus is on %q", got)
+		}
+		assertPollingStopped(t, tab)
+		tab.AssertAccessible(t)
+		tab.AssertNoCSPViolations(t)
+	})
+
 	t.Run("without JavaScript", func(t *testing.T) {
-		// Every ACS call takes 300 ms: the job is still running when its
-		// page first shows.
-		base := startDevPortal(t, "-acs-faults", "latency=300ms")
+		base := slow
 		tab := b.NewTab(t)
 		tab.DisableJavaScript()
 		signIn(t, tab, base, "admin@contoso.test")
