@@ -48,8 +48,7 @@ type PlanDirectoryView struct {
 	Flagged  int           // grant rows never found or gone: applying asks to confirm them
 	Shown    []FlaggedView // the first of them
 	More     int           // flagged rows not listed
-	Unknown  string        // why some IDs were not checked ("" when all were)
-	Unasked  int           // how many rows that leaves unchecked
+	Unknown  string        // why some IDs were not checked, and how many ("" when all were)
 	Heading  string        // "2 object IDs are not in the directory"
 	Checkbox string        // the confirmation's words
 }

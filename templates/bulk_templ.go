@@ -837,7 +837,7 @@ func planApply(v PlanView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if v.Creates > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 79, "<p class=\"hint\">Rows marked create are written to ACS without reading it first (one call each). If ACS already holds an assignment for one of them that was made outside the portal, it is replaced and that row's result says so; adopt such assignments first to keep them.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 79, "<p class=\"hint\">Rows marked Grant are written to ACS without reading it first (one call each). If ACS already holds an assignment for one of them that was made outside the portal, it is replaced and that row's result says so; adopt such assignments first to keep them.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

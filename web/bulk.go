@@ -307,7 +307,7 @@ func planName(nb *nameBook, id portal.GUID) templates.NameView {
 // grants name that the directory did not have, or could not be asked of.
 func planDirectoryView(plan portal.Plan) templates.PlanDirectoryView {
 	d := plan.Checks.Directory
-	v := templates.PlanDirectoryView{Flagged: plan.FlaggedGrants(), Unasked: d.Unknown}
+	v := templates.PlanDirectoryView{Flagged: plan.FlaggedGrants()}
 	if v.Flagged > 0 {
 		are := "are"
 		if v.Flagged == 1 {
