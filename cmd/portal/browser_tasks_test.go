@@ -20,10 +20,10 @@ import (
 //
 // The budgets are what the tasks took when they were written (issue #16).
 var taskBudgets = map[string]browsertest.Effort{
-	"helpdesk grants a person found by name":                      {Actions: 6, Loads: 3},
+	"helpdesk grants a person found by name":                     {Actions: 6, Loads: 3},
 	"admin consents a resource account from the picker, revokes": {Actions: 8, Loads: 5},
-	"auditor finds who changed an assignment last, exports":       {Actions: 4, Loads: 1},
-	"admin applies a 20-row plan with 2 bad rows":                 {Actions: 6, Loads: 3},
+	"auditor finds who changed an assignment last, exports":      {Actions: 4, Loads: 1},
+	"admin applies a 20-row plan with 2 bad rows":                {Actions: 6, Loads: 3},
 }
 
 func TestBrowserTasksStayShort(t *testing.T) {
