@@ -149,10 +149,11 @@ func TestBulkPauseHoldsCallsQueuedInTheClient(t *testing.T) {
 	e.emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond})
 	_, job := e.plan(t, grants(40))
 	clock := newTestClock()
-	// The 429 comes late (200 ms), so that other rows' calls are out and
-	// queued in the client when it does, however fast this machine starts
-	// rows: no try begins once the job is paused.
-	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "30", Latency: 200 * time.Millisecond})
+	// The 429 comes late (a second), so that other rows' calls are out and
+	// queued in the client when it does, however slowly a busy machine
+	// starts rows (at 200 ms, a loaded CI machine had none queued yet): no
+	// try begins once the job is paused.
+	e.emu.Script(acsemu.Fault{Status: 429, RetryAfter: "30", Latency: time.Second})
 	runner := e.runner(e.db)
 	runner.Now = clock.Now
 	done := make(chan struct{})
@@ -171,7 +172,9 @@ func TestBulkPauseHoldsCallsQueuedInTheClient(t *testing.T) {
 		if r.Status == 429 {
 			throttled = r
 		}
-		if r.Time.After(throttled.Time.Add(time.Second)) {
+		// (Time is when the emulator took the call: the 429 was answered
+		// a second later, and the pause began then.)
+		if r.Time.After(throttled.Time.Add(2 * time.Second)) {
 			t.Errorf("a call sent %v after ACS paused the job", r.Time.Sub(throttled.Time))
 		}
 	}
