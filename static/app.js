@@ -132,6 +132,8 @@
   // htmx 4 fires htmx:after:settle once the new content is in place; its
   // detail.newContent lists the inserted nodes.
   document.addEventListener("htmx:after:settle", function (event) {
+    // Swapped-in content (a drift report that refreshed itself) has its
+    // scripted controls hidden again: reveal them.
     revealScripted();
     var added = (event.detail && event.detail.newContent) || [];
     for (var i = 0; i < added.length; i++) {
