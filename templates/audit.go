@@ -1,5 +1,26 @@
 package templates
 
+import (
+	"strconv"
+	"strings"
+)
+
+// stepsSummary names the audit rows behind a history row: "Intent #41
+// and outcome #42", or "Row #43" for an event.
+func stepsSummary(steps []HistoryStep) string {
+	var parts []string
+	for i, st := range steps {
+		phase := st.Phase
+		if phase == "Event" {
+			phase = "Row"
+		} else if i > 0 {
+			phase = strings.ToLower(phase)
+		}
+		parts = append(parts, phase+" #"+strconv.FormatInt(st.Number, 10))
+	}
+	return strings.Join(parts, " and ")
+}
+
 // AuditView is the audit log page.
 type AuditView struct {
 	Actor    string
@@ -9,7 +30,7 @@ type AuditView struct {
 	Candidates []PersonView
 	Actions    []Option
 	Outcomes   []Option
-	From, To   string // yyyy-mm-dd
+	From, To   string // YYYY-MM-DD, as typed
 	Rows       []HistoryRow
 	Matched    int
 	From1      int
@@ -18,7 +39,15 @@ type AuditView struct {
 	NextHref   string
 	Chain      ChainView
 	Errors     FieldErrors
-	CSVHref    string
+	// CSVHref exports the rows the filters match (both rows of each
+	// change: CSVRows of them), AllCSVHref the whole log; Filtered says
+	// whether the two differ. CSVHref is "" when no rows were read (the
+	// filters have a problem).
+	CSVHref     string
+	CSVRows     int
+	CSVRowsText string // "37 rows"
+	AllCSVHref  string
+	Filtered    bool
 }
 
 // ChainView is the audit log's state: its chain, checked against its

@@ -11,9 +11,14 @@ type DriftView struct {
 	LastRun     string
 	LastRunTime string
 	Running     bool
-	MayRun      bool // admins start a reconcile
-	MayBulk     bool // admins resolve picked rows as a bulk job
-	Required    bool // justification required
+	// Waiting: a run was asked for (or runs here) and has not ended; the
+	// report asks PollURL every PollEvery (htmx) or reloads itself, and
+	// is replaced when it has. Finished: the run waited for has ended.
+	Waiting, Finished  bool
+	PollURL, PollEvery string
+	MayRun             bool // admins start a reconcile
+	MayBulk            bool // admins resolve picked rows as a bulk job
+	Required           bool // justification required
 }
 
 // DriftRow is one assignment of the drift report.

@@ -4,4 +4,8 @@ package templates
 type ExpiriesView struct {
 	Rows  []AssignmentRow
 	Grace string // "" when none
+	// Soon counts the first rows, which end within SoonWindow (or have
+	// ended): the home page's "ending within" count.
+	Soon       int
+	SoonWindow string
 }

@@ -18,6 +18,19 @@ type GrantForm struct {
 	ProblemLink   string
 	People        PeopleView
 	Accounts      AccountsView
+	// Absent, when set, says the directory does not have ObjectID: the
+	// form asks for "Grant anyway" before it grants.
+	Absent *AbsentWarning
+}
+
+// AbsentWarning says an object ID about to be granted is not in the
+// directory, and how: never found (a typo?) or gone (it was there).
+type AbsentWarning struct {
+	ObjectID string // canonical: what the confirmation is for
+	Gone     bool
+	// Flag says it as bulk plans do (access.ObjectPresence.Flag): a gone
+	// object's former name, or that the portal never saw it.
+	Flag string
 }
 
 // AccountsView is the grant form's resource-account picker (admins).

@@ -22,7 +22,12 @@ type ListView struct {
 	Filtered  bool // a query or filter is active
 	MayGrant  bool
 	MayExport bool
-	ExportURL string
+	// ExportURL exports the rows the query matches (MatchedText: "37
+	// rows"), ExportAllURL every row (TotalText).
+	ExportURL    string
+	ExportAllURL string
+	MatchedText  string
+	TotalText    string
 	// MayRefreshNames offers "Refresh names" (Graph is set up).
 	MayRefreshNames bool
 }

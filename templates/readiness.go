@@ -6,6 +6,8 @@ type ReadinessView struct {
 	Checks    []CheckView
 	Passing   int
 	CheckedAt string // "" when never
+	// Note says why the checks are older than asked (Graph asked to wait).
+	Note string
 	// MayConsent and MayRevoke offer the fixes the portal itself can make.
 	MayConsent, MayRevoke bool
 }

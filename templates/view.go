@@ -65,27 +65,63 @@ type ACSView struct {
 	Apps      []AppRef
 }
 
-// HistoryRow is an audit row on the detail page and the audit page.
+// HistoryRow is one change or event on the detail page and the audit
+// page: a change's intent and outcome rows are one HistoryRow, its
+// outcome's, with both rows in Steps.
 type HistoryRow struct {
 	// Number is the row's number among its tenant's rows (1, 2, 3 …
 	// without gaps), not its place in the portal's one chain, which
-	// skips every other tenant's rows.
-	Number        int64
-	Time          string
-	Actor         string
-	ActorID       string
-	ObjectID      string
-	Target        NameView // what the directory calls ObjectID
-	Action        string
-	Phase         string
-	Outcome       string
-	OutcomeBadge  string // ok, warn, error, muted
-	Before        string
-	After         string
+	// skips every other tenant's rows; a change's is its outcome's.
+	Number   int64
+	Time     string
+	Actor    string
+	ActorID  string
+	ObjectID string
+	Target   NameView // what the directory calls ObjectID
+	// Action and Outcome are the codes (exports and tests read them:
+	// data-action, data-outcome; "intent" for a change with no outcome
+	// yet); ActionLabel and OutcomeLabel the words people read.
+	Action       string
+	ActionLabel  string
+	Outcome      string
+	OutcomeLabel string
+	OutcomeBadge string // ok, warn, error, muted
+	// Change is what the change did, before → after (nil: nothing to show).
+	Change        *ChangeView
 	Justification string
 	Detail        string
-	ACSStatus     int
-	RequestID     string
-	CV            string
-	ClientIP      string
+	// Steps are the audit rows behind this one, oldest first: a change's
+	// intent and outcome, or an event's one row.
+	Steps    []HistoryStep
+	ClientIP string
+}
+
+// HistoryStep is one audit row behind a HistoryRow.
+type HistoryStep struct {
+	Number    int64
+	Phase     string // "Intent", "Outcome", "Event"
+	Time      string // to the millisecond
+	Note      string // what the row is for ("written before ACS was called")
+	ACSStatus int
+	RequestID string
+	CV        string
+}
+
+// ChangeView is what a change did to an assignment: apps added and
+// removed, named where known, and the portal's own fields before → after.
+type ChangeView struct {
+	// Lead says what the diff compares when it is not a change the
+	// portal made ("ACS holds, unlike the inventory:"); "" for a change.
+	Lead string
+	// New is a change from nothing (a grant, an adoption): its apps and
+	// fields are shown as they are, not as a diff.
+	New         bool
+	AppsAdded   []AppRef
+	AppsRemoved []AppRef
+	Fields      []FieldChangeView
+}
+
+// FieldChangeView is one field before → after ("" for none).
+type FieldChangeView struct {
+	Name, From, To string
 }

@@ -135,6 +135,28 @@ func parseListQuery(q url.Values) (listQuery, error) {
 	return lq, nil
 }
 
+// onlyNotReady narrows a "not ready" query (ready=no) to the assignments
+// the readiness checks' last run found unable to work (EINVALID when they
+// have not run).
+func (lq *listQuery) onlyNotReady(readiness access.TenantReadiness, checked bool) error {
+	if !checked {
+		return portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first.")
+	}
+	lq.filter.Objects = append([]portal.GUID{}, readiness.NotReady()...) // none is an empty set, not no filter
+	return nil
+}
+
+// filtered reports whether lq narrows the list (a sort alone does not).
+func (lq listQuery) filtered() bool {
+	return lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "" || lq.notReady
+}
+
+// csvURL is the export of what lq shows: its search, filters and order.
+func (lq listQuery) csvURL() string {
+	lq.size = defaultPageSize
+	return "/assignments.csv" + strings.TrimPrefix(lq.url(1, lq.filter.Sort, lq.filter.Desc), "/assignments")
+}
+
 // url is the list's address with this query, on another page or sort.
 func (lq listQuery) url(page int, sort portal.InventorySort, desc bool) string {
 	v := url.Values{}
@@ -201,13 +223,12 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 	// The readiness checks' last run, for admins and auditors: the "not
 	// ready" filter and its count. A new run is a new rendering.
 	readiness, checked := s.deps.Access.LastTenantChecks(who)
-	key.readiness = readiness.CheckedAt.UnixNano()
+	key.readiness = readiness.Run
 	if lq.notReady {
-		if !checked {
-			s.renderError(w, r, portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first."))
+		if err := lq.onlyNotReady(readiness, checked); err != nil {
+			s.renderError(w, r, err)
 			return
 		}
-		lq.filter.Objects = append([]portal.GUID{}, readiness.NotReady()...) // none is an empty set, not no filter
 	}
 	list, err := s.deps.Access.InventoryList(r.Context(), who)
 	if err != nil {
@@ -267,12 +288,16 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 		Total:     res.Counts.All,
 		Page:      lq.page,
 		Pages:     max(1, (res.Matched+lq.size-1)/lq.size),
-		Filtered:  lq.filter.Query != "" || lq.filter.Kind != portal.KindUnknown || lq.filter.State != "" || lq.notReady,
+		Filtered:  lq.filtered(),
 		MayGrant:  key.mayGrant,
 		MayExport: key.mayExport,
-		ExportURL: "/assignments.csv",
+		ExportURL: lq.csvURL(),
 
-		MayRefreshNames: s.deps.Access.NamesOn(),
+		ExportAllURL: "/assignments.csv",
+		MatchedText:  portal.Rows(int64(res.Matched)),
+		TotalText:    portal.Rows(int64(res.Counts.All)),
+
+		MayRefreshNames: s.deps.Access.NamesOn() && key.mayGrant,
 	}
 	v.Kinds = []templates.Option{
 		{Value: "", Label: "All kinds", Count: res.Counts.All},
@@ -331,19 +356,26 @@ func (s *Server) handleGrantForm(w http.ResponseWriter, r *http.Request) {
 	if q.Get("accounts") != "" {
 		f.Accounts = s.listAccounts(r)
 	}
+	var apps []string
 	if id, err := portal.ParseGUID(q.Get("objectId")); err == nil {
 		f.ObjectID = id.String()
 		// Chosen in the people finder (a person) or the resource-account
-		// picker, named.
-		if label, err := portal.CleanLabel(q.Get("label")); err == nil && label != "" {
-			kind := portal.KindUser
-			if q.Get("kind") == portal.KindResourceAccount.String() {
-				kind = portal.KindResourceAccount
+		// picker, named; or "Grant again" on a former assignment's page,
+		// with its kind and apps as they last were.
+		if label, err := portal.CleanLabel(q.Get("label")); err == nil {
+			f.Label = label
+		}
+		if k, err := portal.ParsePrincipalKind(q.Get("kind")); err == nil || f.Label != "" {
+			if err != nil {
+				k = portal.KindUser // a person found by name
 			}
-			f.Label, f.Kind, f.Kinds = label, kind.String(), grantKinds(*u, kind.String())
+			f.Kind, f.Kinds = k.String(), grantKinds(*u, k.String())
+		}
+		if ids, err := portal.ParseClientIDs(q["clientId"]); err == nil {
+			apps = guidStrings(ids)
 		}
 	}
-	f.Apps, _ = s.appOptions(nil)
+	f.Apps, f.OtherApps = s.appOptions(apps)
 	s.render(w, r, http.StatusOK, templates.GrantPage(s.page(w, r, "Grant access", "grant"), f))
 }
 
@@ -368,6 +400,17 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
 		return
 	}
+	absent, unchecked := s.checkDirectory(r, who, in.objectID)
+	switch {
+	case absent != nil && !in.confirmedAbsent():
+		// Nothing is changed until the person says "Grant anyway".
+		form.Absent = absent
+		s.renderGrantForm(w, r, http.StatusUnprocessableEntity, form)
+		return
+	case absent != nil:
+		// Recorded with the grant: an auditor sees it was no typo missed.
+		who.Via = "the directory does not have this object (" + absentWords(absent) + "); granted as the person confirmed"
+	}
 	// The role is the use case's to check (and a refusal its to record).
 	res, err := s.deps.Access.Grant(r.Context(), who, in.request())
 	if err != nil {
@@ -391,8 +434,39 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 	if res.Detail != "" {
 		msg += " " + res.Detail
 	}
+	if unchecked != "" {
+		msg += " " + unchecked
+	}
 	s.addFlash(w, r, "success", msg)
 	redirectAfterPost(w, r, "/assignments/"+res.Item.ObjectID.String())
+}
+
+// absentWords says how the directory lacks an object, for the audit log.
+func absentWords(a *templates.AbsentWarning) string {
+	if a.Gone {
+		return "it was there and is gone"
+	}
+	return "never found"
+}
+
+// checkDirectory asks the directory whether it has object before a grant
+// (access.Names.CheckDirectory, which bulk plans ask too). absent is the
+// warning to show when it does not; unchecked says why it could not be
+// asked ("" when it was, or names are off), for the person to know the ID
+// went unchecked — which never stops the grant.
+func (s *Server) checkDirectory(r *http.Request, who access.Who, object portal.GUID) (absent *templates.AbsentWarning, unchecked string) {
+	if !s.deps.Access.NamesOn() {
+		return nil, ""
+	}
+	check := s.deps.Access.CheckDirectory(r.Context(), who, s.graphToken(r), []portal.GUID{object})
+	if check.Why != "" {
+		unchecked = "Whether the directory has this object is unknown: " + check.Why
+	}
+	p := check.Of(object)
+	if !p.Presence.Flagged() {
+		return nil, unchecked
+	}
+	return &templates.AbsentWarning{ObjectID: object.String(), Gone: p.Presence == portal.PresenceGone, Flag: p.Flag()}, ""
 }
 
 func (s *Server) renderGrantForm(w http.ResponseWriter, r *http.Request, status int, f templates.GrantForm) {
@@ -429,21 +503,31 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 	if item.Observed != nil {
 		req.Apps = append(req.Apps, item.Observed.ClientIDs...)
 	}
+	hist, err := s.deps.Access.History(r.Context(), who, item.ObjectID, historyRowsShown)
+	if err != nil {
+		return templates.DetailView{}, "", err
+	}
+	req.Apps = append(req.Apps, auditNames(hist.Events).Apps...) // apps the history added or removed
 	nb := s.names(r, req)
-	v := templates.DetailView{Row: s.rowView(nb, item), MayChange: access.MayChangeItem(who.User, item) == nil}
+	v := templates.DetailView{Row: s.rowView(nb, item)}
+	if err := access.MayChangeItem(who.User, item); err != nil {
+		v.ReadOnly = portal.ErrorMessage(err) // the rule's own words: why not
+	} else {
+		v.MayChange = true
+	}
 	if item.Observed != nil {
 		v.Observed = s.acsView(nb, *item.Observed)
 	}
-	hist, err := s.deps.Access.History(r.Context(), who, item.ObjectID, historyRowsShown)
-	if err != nil {
-		return v, "", err
-	}
-	v.History, v.HistoryTotal = historyRows(nb, hist.Events), hist.Matched
+	v.History, v.HistoryTotal = s.historyRows(nb, hist), hist.Matched
 	if access.MayReadAudit(who.User) {
 		v.AuditHref = "/audit?target=" + item.ObjectID.String()
 	}
 	if v.MayChange && item.Kind == portal.KindUser {
 		v.Edit = s.editForm(item, nil, nil)
+	}
+	if v.MayChange && (item.State == portal.StateDrifted || item.State == portal.StateMissing) {
+		v.Repair = &templates.RepairView{Version: item.Version, Seen: access.Seen(item), Required: s.deps.Access.RequireJustification(),
+			Missing: item.State == portal.StateMissing, User: item.Kind == portal.KindUser}
 	}
 	return v, nb.note(), nil
 }
@@ -471,6 +555,9 @@ func (s *Server) handleAssignmentDetail(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	item, err := s.deps.Access.Item(r.Context(), s.who(r), id)
+	if portal.ErrorCode(err) == portal.ENOTFOUND && s.renderFormer(w, r, id) {
+		return
+	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -481,6 +568,79 @@ func (s *Server) handleAssignmentDetail(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.render(w, r, http.StatusOK, templates.AssignmentPage(withNamesNote(s.page(w, r, describe(item), "assignments"), note), v))
+}
+
+// renderFormer shows the page of an object the inventory does not hold
+// but whose history the audit log has (its access revoked, or removed):
+// since when it has no access, and "Grant again". It reports false, having
+// rendered nothing, for an object the portal never knew: that one is a
+// 404 suggesting to look it up and adopt it.
+func (s *Server) renderFormer(w http.ResponseWriter, r *http.Request, id portal.GUID) bool {
+	who := s.who(r)
+	hist, err := s.deps.Access.History(r.Context(), who, id, historyRowsShown)
+	if err != nil {
+		s.renderError(w, r, err)
+		return true
+	}
+	if hist.Matched == 0 {
+		return false
+	}
+	req := auditNames(hist.Events)
+	req.Objects = append(req.Objects, id)
+	nb := s.names(r, req)
+	v := templates.FormerView{ObjectID: id.String(), Name: nb.name(id), HistoryTotal: hist.Matched}
+	v.History = s.historyRows(nb, hist)
+	if access.MayReadAudit(who.User) {
+		v.AuditHref = "/audit?target=" + id.String()
+	}
+	if end, ok := accessEnded(hist.Events); ok {
+		v.Since, v.By = displayTime(end.Time), actorName(end.Actor)
+		v.Ended = "revoked"
+		if end.Action == portal.ActionAccept {
+			v.Ended = "removed from the inventory, as ACS held none,"
+		}
+	}
+	if last := lastState(hist.Events); last != nil {
+		if k, err := portal.ParsePrincipalKind(last.Kind); err == nil && access.MayChange(who.User, k) == nil {
+			q := url.Values{"objectId": {id.String()}, "kind": {k.String()}, "clientId": last.ClientIDs}
+			if last.Label != "" {
+				q.Set("label", last.Label)
+			}
+			v.GrantAgainHref = "/assignments/new?" + q.Encode()
+		}
+	}
+	s.render(w, r, http.StatusOK, templates.FormerAssignmentPage(withNamesNote(s.page(w, r, "No access: "+id.String(), "assignments"), nb.note()), v))
+	return true
+}
+
+// accessEnded finds, among an object's audit rows (newest first), the
+// change that took it out of the inventory: a revoke that ACS confirmed
+// (or found done), or accepting that ACS held none.
+func accessEnded(events []portal.AuditEvent) (portal.AuditEvent, bool) {
+	for _, ev := range events {
+		done := ev.Phase != portal.PhaseIntent && (ev.Outcome == portal.OutcomeSuccess || ev.Outcome == portal.OutcomeNoChange)
+		switch {
+		case ev.Action == portal.ActionRevoke && done:
+			return ev, true
+		case ev.Action == portal.ActionAccept && done && ev.After == nil:
+			return ev, true
+		}
+	}
+	return portal.AuditEvent{}, false
+}
+
+// lastState is the assignment as an object's newest audit rows last
+// recorded it: what a revoke removed, or what a grant or edit wrote.
+func lastState(events []portal.AuditEvent) *portal.AuditState {
+	for _, ev := range events {
+		switch {
+		case (ev.Action == portal.ActionRevoke || ev.Action == portal.ActionAccept) && ev.Before != nil:
+			return ev.Before
+		case ev.After != nil && ev.Phase != portal.PhaseIntent && ev.Outcome == portal.OutcomeSuccess:
+			return ev.After
+		}
+	}
+	return nil
 }
 
 // handleEdit replaces a user's calling-client apps. POST /assignments/{objectId}
@@ -523,11 +683,9 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		s.renderEditForm(w, r, statusFor(portal.ErrorCode(err)), item, f, note)
 		return
 	}
-	msg := "Saved: " + describe(res.Item) + " may now use " + strconv.Itoa(len(res.Item.ClientIDs)) + " calling-client app(s)."
-	if res.Outcome == portal.OutcomeNoChange {
-		msg = "Nothing to change: " + res.Detail
-	}
-	s.addFlash(w, r, "success", msg)
+	names := itemNames(res.Item)
+	names.Apps = append(names.Apps, parseGUIDs(res.Change.AppsRemoved)...) // named in the message too
+	s.addFlash(w, r, "success", s.editMessage(s.names(r, names), res))
 	redirectAfterPost(w, r, "/assignments/"+id.String())
 }
 

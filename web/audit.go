@@ -10,20 +10,27 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
 )
 
-// auditQuery is GET /audit's query string.
+// auditQuery is GET /audit's query string (and GET /audit.csv's: an
+// export of what the page shows).
 type auditQuery struct {
 	filter portal.AuditFilter
 	// targetName is a target typed as a name, not an object ID: the
 	// cached names it matches decide the object.
 	targetName string
-	page       int
-	raw        map[string]string
+	// actorUPN is a Who typed as a user name (an email): the person it
+	// names decides the actor.
+	actorUPN string
+	page     int
+	raw      map[string]string
 }
+
+// auditDate is how the audit page's date filters are typed: ISO dates,
+// whatever the browser's locale (a date picker would show mm/dd/yyyy).
+const auditDate = "2006-01-02"
 
 func parseAuditQuery(q url.Values) (auditQuery, templates.FieldErrors, error) {
 	aq, errs := auditQuery{page: 1}, templates.FieldErrors{}
@@ -33,10 +40,14 @@ func parseAuditQuery(q url.Values) (auditQuery, templates.FieldErrors, error) {
 	}
 	aq.raw = s
 	actor := strings.TrimSpace(s["actor"])
-	if !utf8.ValidString(actor) || utf8.RuneCountInString(actor) > maxQuery {
+	switch {
+	case !utf8.ValidString(actor) || utf8.RuneCountInString(actor) > maxQuery:
 		errs["actor"] = "Who: at most 200 characters of text."
+	case strings.Contains(actor, "@"):
+		aq.actorUPN = actor
+	default:
+		aq.filter.Actor = actor // a name, part of one, or an object ID
 	}
-	aq.filter.Actor = actor
 	if t := strings.TrimSpace(s["target"]); t != "" {
 		switch id, err := portal.ParseGUID(t); {
 		case err == nil:
@@ -60,18 +71,21 @@ func parseAuditQuery(q url.Values) (auditQuery, templates.FieldErrors, error) {
 		aq.filter.Outcome = o
 	}
 	for _, d := range []struct {
-		name string
-		dst  *time.Time
-		add  int
-	}{{"from", &aq.filter.From, 0}, {"to", &aq.filter.To, 1}} {
-		if v := s[d.name]; v != "" {
-			t, err := time.Parse("2006-01-02", v)
+		name, label string
+		dst         *time.Time
+		add         int
+	}{{"from", "From", &aq.filter.From, 0}, {"to", "To", &aq.filter.To, 1}} {
+		if v := strings.TrimSpace(s[d.name]); v != "" {
+			t, err := time.Parse(auditDate, v)
 			if err != nil {
-				errs[d.name] = "Dates look like 2026-11-27."
+				errs[d.name] = d.label + ": write the date as YYYY-MM-DD, for example 2026-11-27 (not " + strconv.Quote(clip(v, 20)) + ")."
 				continue
 			}
 			*d.dst = t.AddDate(0, 0, d.add) // "to" is inclusive: up to the next midnight
 		}
+	}
+	if !aq.filter.From.IsZero() && !aq.filter.To.IsZero() && !aq.filter.To.After(aq.filter.From) {
+		errs["to"] = "To: the last day must not be before the first (From)."
 	}
 	if v := s["page"]; v != "" {
 		if aq.page, err = strconv.Atoi(v); err != nil || aq.page < 1 || aq.page > 1_000_000 {
@@ -82,13 +96,27 @@ func parseAuditQuery(q url.Values) (auditQuery, templates.FieldErrors, error) {
 	return aq, errs, nil
 }
 
-func (aq auditQuery) url(page int) string {
+// clip cuts v to at most n runes, for quoting it back.
+func clip(v string, n int) string {
+	if utf8.RuneCountInString(v) <= n {
+		return v
+	}
+	return string([]rune(v)[:n]) + "…"
+}
+
+// query is the query string of aq's filters as typed (without the page).
+func (aq auditQuery) query() url.Values {
 	v := url.Values{}
 	for k, val := range aq.raw {
 		if val != "" && k != "page" {
 			v.Set(k, val)
 		}
 	}
+	return v
+}
+
+func (aq auditQuery) url(page int) string {
+	v := aq.query()
 	if page > 1 {
 		v.Set("page", strconv.Itoa(page))
 	}
@@ -98,7 +126,51 @@ func (aq auditQuery) url(page int) string {
 	return "/audit?" + v.Encode()
 }
 
-// handleAudit shows the tenant's audit log and the chain's state. GET /audit
+// csvURL is the export of the rows aq shows: its filters with a name or
+// a user name replaced by the object ID it was found to mean, so the file
+// holds the rows the page showed even if names change meanwhile.
+func (aq auditQuery) csvURL() string {
+	v := aq.query()
+	if aq.targetName != "" && !aq.filter.ObjectID.IsZero() {
+		v.Set("target", aq.filter.ObjectID.String())
+	}
+	if aq.actorUPN != "" && aq.filter.Actor != "" {
+		v.Set("actor", aq.filter.Actor)
+	}
+	if len(v) == 0 {
+		return "/audit.csv"
+	}
+	return "/audit.csv?" + v.Encode()
+}
+
+// filtered reports whether aq narrows the log.
+func (aq auditQuery) filtered() bool { return len(aq.query()) > 0 }
+
+// resolveAuditQuery turns a target typed as a name and a Who typed as a
+// user name into the object IDs they mean; problems go to errs, and
+// several people matching the target name come back as candidates.
+func (s *Server) resolveAuditQuery(r *http.Request, aq *auditQuery, errs templates.FieldErrors) []templates.PersonView {
+	if len(errs) > 0 {
+		return nil
+	}
+	if aq.actorUPN != "" {
+		switch n, err := s.deps.Access.PersonByUPN(r.Context(), s.who(r), aq.actorUPN); {
+		case portal.ErrorCode(err) == portal.ENOTFOUND:
+			errs["actor"] = "Who: no one with the user name " + aq.actorUPN + " has signed in to the portal or been named on its pages; type their name or object ID."
+		case err != nil:
+			errs["actor"] = "Who: user names cannot be looked up now (" + portal.ErrorMessage(err) + "); type the person's name or object ID."
+		default:
+			aq.filter.Actor = n.ID.String()
+		}
+	}
+	if aq.targetName != "" {
+		return s.auditTargetByName(r, aq, errs)
+	}
+	return nil
+}
+
+// handleAudit shows the tenant's audit log, one row per change, and the
+// chain's state. GET /audit
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	aq, errs, err := parseAuditQuery(r.URL.Query())
 	if err != nil {
@@ -107,39 +179,33 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	v := templates.AuditView{
 		Actor: aq.raw["actor"], ObjectID: aq.raw["target"], From: aq.raw["from"], To: aq.raw["to"],
-		Errors: errs, CSVHref: "/audit.csv",
+		Errors: errs, AllCSVHref: "/audit.csv", Filtered: aq.filtered(),
 	}
 	v.Actions = []templates.Option{{Value: "", Label: "Any action"}}
 	for _, a := range portal.AuditActions {
-		v.Actions = append(v.Actions, templates.Option{Value: string(a), Label: string(a), Selected: a == aq.filter.Action})
+		v.Actions = append(v.Actions, templates.Option{Value: string(a), Label: a.Label(), Selected: a == aq.filter.Action})
 	}
 	v.Outcomes = []templates.Option{{Value: "", Label: "Any outcome"}}
 	for _, o := range portal.AuditOutcomes {
-		v.Outcomes = append(v.Outcomes, templates.Option{Value: string(o), Label: string(o), Selected: o == aq.filter.Outcome})
+		v.Outcomes = append(v.Outcomes, templates.Option{Value: string(o), Label: o.Label(), Selected: o == aq.filter.Outcome})
 	}
 	status, note := http.StatusOK, ""
-	if len(errs) == 0 && aq.targetName != "" {
-		s.auditTargetByName(r, &aq, &v, errs)
-	}
+	v.Candidates = s.resolveAuditQuery(r, &aq, errs)
 	switch {
 	case len(errs) > 0:
 		status = http.StatusBadRequest
 	case len(v.Candidates) > 0:
 		// Several people match the name: the page lists them to pick from.
 	default:
+		aq.filter.OnePerChange = true
 		page, err := s.deps.Access.Audit(r.Context(), s.who(r), aq.filter)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
 		}
-		req := access.NameRequest{}
-		for _, e := range page.Events {
-			if !e.ObjectID.IsZero() {
-				req.Objects = append(req.Objects, e.ObjectID)
-			}
-		}
-		nb := s.names(r, req)
-		v.Rows, v.Matched, note = historyRows(nb, page.Events), page.Matched, nb.note()
+		nb := s.names(r, auditNames(page.Events))
+		v.Rows, v.Matched, note = s.historyRows(nb, page), page.Matched, nb.note()
+		v.CSVHref, v.CSVRows, v.CSVRowsText = aq.csvURL(), page.Rows, portal.Rows(int64(page.Rows))
 		if len(v.Rows) > 0 {
 			v.From1, v.To1 = aq.filter.Offset+1, aq.filter.Offset+len(v.Rows)
 		}
@@ -176,7 +242,7 @@ const auditCandidatesShown = 20
 // auditTargetByName turns a target typed as a name into the object it
 // names, from the cached names of the tenant; several matches become
 // candidates to pick from, none an error on the field.
-func (s *Server) auditTargetByName(r *http.Request, aq *auditQuery, v *templates.AuditView, errs templates.FieldErrors) {
+func (s *Server) auditTargetByName(r *http.Request, aq *auditQuery, errs templates.FieldErrors) (candidates []templates.PersonView) {
 	found, err := s.deps.Access.SearchNames(r.Context(), s.who(r), aq.targetName, auditCandidatesShown+1)
 	switch {
 	case err != nil:
@@ -193,7 +259,8 @@ func (s *Server) auditTargetByName(r *http.Request, aq *auditQuery, v *templates
 					q.Set(k, aq.raw[k])
 				}
 			}
-			v.Candidates = append(v.Candidates, templates.PersonView{ObjectID: n.ID.String(), Name: n.Label(), UPN: n.UPN, Href: "/audit?" + q.Encode()})
+			candidates = append(candidates, templates.PersonView{ObjectID: n.ID.String(), Name: n.Label(), UPN: n.UPN, Href: "/audit?" + q.Encode()})
 		}
 	}
+	return candidates
 }

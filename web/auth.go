@@ -140,6 +140,9 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		s.log.WarnContext(r.Context(), "sign-in tokens not kept; names will not be shown", "event", "auth.tokens", "request_id", requestIDFrom(r.Context()), "err", err)
 	}
 	s.note(r, access.Who{User: user, ClientIP: s.clientIP(r)}, portal.ActionSignIn, portal.OutcomeSuccess, "")
+	if err := s.deps.Access.KeepSignedInName(r.Context(), user); err != nil { // for the audit log's Who filter
+		s.log.WarnContext(r.Context(), "signed-in name not cached", "event", "names.signed_in", "request_id", requestIDFrom(r.Context()), "err", err)
+	}
 	s.log.InfoContext(r.Context(), "signed in", "event", "auth.success", "tid", user.TenantID.String(), "oid", user.ObjectID.String(), "request_id", requestIDFrom(r.Context()))
 	if target == "" {
 		target = "/"

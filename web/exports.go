@@ -3,7 +3,9 @@ package web
 import (
 	"bufio"
 	"encoding/csv"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,34 +106,31 @@ func (e *csvExport) end(err error) {
 	e.s.endCSV(e.r, e.cw, err)
 }
 
-// handleAssignmentsCSV exports the tenant's inventory. GET /assignments.csv
+// handleAssignmentsCSV exports the tenant's inventory: the rows the list
+// shows for the same query (search and filters, in the list's order), or
+// all of it without one, in object order, streamed from the store.
+// GET /assignments.csv
 func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 	who := s.who(r)
 	if !access.MayReadAudit(who.User) {
 		s.renderError(w, r, portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export."))
 		return
 	}
+	lq, err := parseListQuery(r.URL.Query())
+	// As of the readiness checks' last run (never run: unknown); the
+	// columns come last, so the others keep their places.
+	readiness, checked := s.deps.Access.LastTenantChecks(who)
+	if err == nil && lq.notReady {
+		err = lq.onlyNotReady(readiness, checked)
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	ex := s.newCSVExport(w, r, "assignments", "objectId", "kind", "clientIds", "label", "state", "verifiedAt", "createdAt", "createdBy",
 		"updatedAt", "updatedBy", "version", "displayName", "userPrincipalName", "phoneNumber", "inDirectory", "namesFetchedAt", "clientNames",
 		"ready", "readinessReasons")
-	// As of the readiness checks' last run (never run: unknown); the
-	// columns come last, so the others keep their places.
-	readiness, _ := s.deps.Access.LastTenantChecks(who)
-	err := s.deps.Access.ExportItems(r.Context(), who, func(items []portal.InventoryItem) error {
-		objects := make([]portal.GUID, len(items))
-		var appIDs []portal.GUID
-		for i, it := range items {
-			objects[i] = it.ObjectID
-			appIDs = append(appIDs, it.ClientIDs...)
-		}
-		names, err := s.deps.Access.CachedNames(r.Context(), who, portal.SpaceObject, objects)
-		if err != nil {
-			return err
-		}
-		apps, err := s.deps.Access.CachedNames(r.Context(), who, portal.SpaceApp, distinct(appIDs))
-		if err != nil {
-			return err
-		}
+	write := func(items []portal.InventoryItem, names, apps map[portal.GUID]portal.DirectoryName) error {
 		return ex.batch(func(cw *csv.Writer) error {
 			for _, it := range items {
 				n := names[it.ObjectID]
@@ -151,15 +150,54 @@ func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil
 		})
+	}
+	if lq.filtered() {
+		err = s.deps.Access.ExportList(r.Context(), who, lq.filter, func(p portal.InventoryPage) error {
+			return write(p.Items, p.Names, p.Apps)
+		})
+		ex.end(err)
+		return
+	}
+	err = s.deps.Access.ExportItems(r.Context(), who, func(items []portal.InventoryItem) error {
+		objects := make([]portal.GUID, len(items))
+		var appIDs []portal.GUID
+		for i, it := range items {
+			objects[i] = it.ObjectID
+			appIDs = append(appIDs, it.ClientIDs...)
+		}
+		names, err := s.deps.Access.CachedNames(r.Context(), who, portal.SpaceObject, objects)
+		if err != nil {
+			return err
+		}
+		apps, err := s.deps.Access.CachedNames(r.Context(), who, portal.SpaceApp, distinct(appIDs))
+		if err != nil {
+			return err
+		}
+		return write(items, names, apps)
 	})
 	ex.end(err)
 }
 
-// handleAuditCSV exports the tenant's audit log. GET /audit.csv
+// handleAuditCSV exports the tenant's audit log: the rows the audit page
+// shows for the same query (every row of each change: its intent and its
+// outcome), or all of it without one. GET /audit.csv
 func (s *Server) handleAuditCSV(w http.ResponseWriter, r *http.Request) {
 	who := s.who(r)
 	if !access.MayReadAudit(who.User) {
 		s.renderError(w, r, portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export."))
+		return
+	}
+	aq, errs, err := parseAuditQuery(r.URL.Query())
+	if err == nil {
+		if len(s.resolveAuditQuery(r, &aq, errs)) > 0 {
+			errs["target"] = "Object: several people match that name; pick one on the audit page."
+		}
+		if keys := slices.Sorted(maps.Keys(errs)); len(keys) > 0 {
+			err = portal.Errorf(portal.EINVALID, "%s", errs[keys[0]])
+		}
+	}
+	if err != nil {
+		s.renderError(w, r, err)
 		return
 	}
 	// Names come after the sealed row's columns, so those keep their
@@ -170,7 +208,7 @@ func (s *Server) handleAuditCSV(w http.ResponseWriter, r *http.Request) {
 	ex := s.newCSVExport(w, r, "audit", "seq", "time", "actorTenant", "actorObject", "actorName", "clientIp", "object", "kind", "action", "phase",
 		"intentSeq", "outcome", "before", "after", "justification", "acsStatus", "acsCode", "requestId", "msCv", "detail", "prevHash", "hash",
 		"objectDisplayName", "objectUserPrincipalName", "tenantSeq")
-	err := s.deps.Access.ExportAudit(r.Context(), who, func(events []portal.AuditEvent) error {
+	err = s.deps.Access.ExportAudit(r.Context(), who, aq.filter, func(events []portal.AuditEvent) error {
 		var objects []portal.GUID
 		for _, e := range events {
 			if !e.ObjectID.IsZero() {

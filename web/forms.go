@@ -94,6 +94,9 @@ type grantForm struct {
 	ObjectID, Kind, Label, Justification string
 	ExpiresAt, ExpiresTime               string // the end date and time, as typed
 	ClientIDs                            []string
+	// ConfirmAbsent is the object ID the person confirmed granting
+	// although the directory does not have it ("Grant anyway").
+	ConfirmAbsent string
 	// parsed
 	objectID  portal.GUID
 	kind      portal.PrincipalKind
@@ -103,12 +106,13 @@ type grantForm struct {
 
 func parseGrantForm(v url.Values) (grantForm, templates.FieldErrors, error) {
 	f, errs := grantForm{}, templates.FieldErrors{}
-	s, err := singles(v, "objectId", "kind", "label", "justification", "expiresAt", "expiresTime")
+	s, err := singles(v, "objectId", "kind", "label", "justification", "expiresAt", "expiresTime", "confirmAbsent")
 	if err != nil {
 		return f, nil, err
 	}
 	f.ObjectID, f.Kind, f.Label, f.Justification, f.ExpiresAt = s["objectId"], s["kind"], s["label"], s["justification"], s["expiresAt"]
 	f.ExpiresTime = s["expiresTime"]
+	f.ConfirmAbsent = s["confirmAbsent"]
 	f.expiresAt = parseExpiry(f.ExpiresAt, f.ExpiresTime, errs)
 	f.ClientIDs = splitClientIDs(v["clientId"])
 	if f.objectID, err = portal.ParseGUID(strings.TrimSpace(f.ObjectID)); err != nil {
@@ -123,6 +127,15 @@ func parseGrantForm(v url.Values) (grantForm, templates.FieldErrors, error) {
 		errs["clientId"] = portal.ErrorMessage(err)
 	}
 	return f, errs, nil
+}
+
+// confirmedAbsent reports whether the person confirmed granting this very
+// object ID should the directory not have it: a confirmation of another ID
+// (changed after the warning) confirms nothing. The directory is asked
+// again all the same, so that the audit log says only what holds.
+func (f grantForm) confirmedAbsent() bool {
+	id, err := portal.ParseGUID(strings.TrimSpace(f.ConfirmAbsent))
+	return err == nil && id == f.objectID
 }
 
 // request is the grant the form asks for.
@@ -221,6 +234,23 @@ func parseRevokeForm(v url.Values) (revokeForm, templates.FieldErrors, error) {
 		return f, nil, err
 	}
 	return f, errs, nil
+}
+
+// repairForm is POST /assignments/{objectId}/reapply and /accept: the
+// revoke form's fields, and where the person came from (back=assignment:
+// its page; else the drift report).
+type repairForm struct {
+	revokeForm
+	backToAssignment bool
+}
+
+func parseRepairForm(v url.Values) (repairForm, templates.FieldErrors, error) {
+	back, err := one(v, "back")
+	if err != nil {
+		return repairForm{}, nil, err
+	}
+	f, errs, err := parseRevokeForm(v)
+	return repairForm{revokeForm: f, backToAssignment: back == "assignment"}, errs, err
 }
 
 // adoptForm is POST /assignments/{objectId}/adopt.

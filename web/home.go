@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/teamsphone/portal/internal/access"
@@ -24,7 +25,10 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 			ObjectID: u.ObjectID.String(),
 			MayGrant: u.HasAny(portal.RoleAdmin, portal.RoleHelpdesk),
 			MayAudit: u.Has(portal.RoleAuditor),
+			// The one rule of who changes what says it.
+			UsersOnly: access.MayChange(*u, portal.KindUser) == nil && access.MayChange(*u, portal.KindResourceAccount) != nil,
 		}
+		h.Glance = s.glance(r)
 		if access.MayReadAudit(*u) {
 			// At most homeProbeAge old: an admin learns soon that the
 			// portal cannot call ACS, without each visit calling it.
@@ -32,6 +36,10 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 				h.Failing = append(h.Failing, s.checkView(s.who(r), c))
 			}
 			h.MayReadiness = true
+			// Stale or never run: run them now, off this request, on this
+			// person's token (the next visit shows the results).
+			s.deps.Access.RecheckIfStale(r.Context(), s.who(r), s.graphToken(r))
+			h.ReadinessChecking = s.deps.Access.Rechecking(s.who(r))
 			if last, ok := s.deps.Access.LastTenantChecks(s.who(r)); ok {
 				h.ReadinessCheckedAt = displayTime(last.CheckedAt)
 				for _, c := range last.Failing() {
@@ -41,6 +49,57 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 		s.render(w, r, http.StatusOK, templates.Home(s.page(w, r, "Home"), h))
 	}
+}
+
+// glance counts what needs a look, each linked to where it is listed: a
+// count that cannot be had is left out (and logged), never the page.
+func (s *Server) glance(r *http.Request) []templates.GlanceCount {
+	ctx, who := r.Context(), s.who(r)
+	readiness, checked := s.deps.Access.LastTenantChecks(who)
+	g, err := s.deps.Access.Glance(ctx, who, readiness.NotReady(), checked)
+	if err != nil {
+		s.log.WarnContext(ctx, "home counts failed", "request_id", requestIDFrom(ctx), "err", err)
+		return nil
+	}
+	out := []templates.GlanceCount{
+		{Key: "drifted", Count: g.Drifted + g.Missing, Label: driftedLabel(g), Href: "/drift"},
+		{Key: "expiring", Count: g.ExpiringSoon, Label: "ending within " + expiringSoonWords(), Href: "/expiries"},
+	}
+	if jobs, err := s.deps.Access.RecentJobs(ctx, who, homeJobsRead); err != nil {
+		s.log.WarnContext(ctx, "home counts failed", "request_id", requestIDFrom(ctx), "err", err)
+	} else {
+		c := templates.GlanceCount{Key: "jobs", Label: "bulk jobs running"}
+		for _, j := range jobs {
+			if j.State == portal.JobQueued || j.State == portal.JobRunning {
+				c.Count++
+				if c.Count == 1 {
+					c.Href = "/bulk/jobs/" + j.ID
+				}
+			}
+		}
+		if who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) && c.Count != 1 {
+			c.Href = "/bulk" // lists the recent and running jobs
+		} else if c.Count != 1 {
+			c.Href = ""
+		}
+		out = append(out, c)
+	}
+	if g.NotReady >= 0 {
+		out = append(out, templates.GlanceCount{Key: "not-ready", Count: g.NotReady, Label: "not ready to work", Href: "/assignments?ready=no"})
+	}
+	return out
+}
+
+// homeJobsRead is how many of the newest bulk jobs the home page looks at
+// for running ones: a job runs minutes, and few are started meanwhile.
+const homeJobsRead = 50
+
+// driftedLabel words the drift report's count.
+func driftedLabel(g access.Glance) string {
+	if g.Missing == 0 {
+		return "drifted from ACS"
+	}
+	return "drifted from ACS or missing in it (" + strconv.Itoa(g.Missing) + " missing)"
 }
 
 // homeProbeAge is how old a probe of the portal's access to ACS the home

@@ -3,13 +3,19 @@ package web
 import (
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
 )
 
-// handleLookup asks ACS live what it holds for an object ID.
+// lookupHref is the look-up of one object ID.
+func lookupHref(id portal.GUID) string { return "/lookup?objectId=" + id.String() }
+
+// handleLookup asks ACS live what it holds for an object ID; when names
+// are on, a name or user name finds the object ID first (the people
+// finder's search): one match is looked up, several are offered.
 // GET /lookup?objectId=
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	raw, err := one(r.URL.Query(), "objectId")
@@ -17,14 +23,28 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	v := templates.LookupView{ObjectID: strings.TrimSpace(raw)}
+	v := templates.LookupView{ObjectID: strings.TrimSpace(raw), ByName: s.deps.Access.NamesOn()}
 	status, note := http.StatusOK, ""
 	if v.ObjectID != "" {
 		v.Asked = true
-		if len(v.ObjectID) > 64 {
-			v.ObjectID = v.ObjectID[:64]
+		if utf8.RuneCountInString(v.ObjectID) > 100 {
+			v.ObjectID = string([]rune(v.ObjectID)[:100])
 		}
 		id, err := portal.ParseGUID(v.ObjectID)
+		if err != nil && v.ByName && utf8.ValidString(v.ObjectID) {
+			var ok bool
+			if id, ok = s.lookupByName(r, &v); !ok {
+				s.renderLookup(w, r, status, v, note)
+				return
+			}
+			if !wantsFragment(r) {
+				// The look-up's own address, as if the ID had been typed.
+				s.addFlash(w, r, "info", "Found by name: "+v.Found+".")
+				http.Redirect(w, r, lookupHref(id), http.StatusSeeOther)
+				return
+			}
+			err = nil
+		}
 		if err != nil {
 			v.Error, status = "Object ID: "+portal.ErrorMessage(err), http.StatusBadRequest
 		} else {
@@ -35,6 +55,35 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	s.renderLookup(w, r, status, v, note)
+}
+
+// lookupByName finds the person v.ObjectID names. ok is true when exactly
+// one matched (v.Found names them); otherwise v says who matched, or
+// nobody, or why Graph could not say.
+func (s *Server) lookupByName(r *http.Request, v *templates.LookupView) (id portal.GUID, ok bool) {
+	found := s.searchPeople(r.Context(), r, v.ObjectID, func(e portal.DirectoryEntry) string { return lookupHref(e.ObjectID) })
+	switch {
+	case found.Message != "":
+		v.Error = found.Message
+	case len(found.People) == 0:
+		v.Error = "Nobody in your directory has a name or user name starting with “" + v.ObjectID + "”. Type the object ID instead."
+	case len(found.People) == 1:
+		id, _ = portal.ParseGUID(found.People[0].ObjectID)
+		v.Found = found.People[0].Name
+		if found.People[0].UPN != "" && found.People[0].UPN != v.Found {
+			v.Found += " (" + found.People[0].UPN + ")"
+		}
+		return id, true
+	default:
+		v.People = found.People
+	}
+	return id, false
+}
+
+// renderLookup shows v: the page, or the result alone for htmx; note is
+// why names are missing from it.
+func (s *Server) renderLookup(w http.ResponseWriter, r *http.Request, status int, v templates.LookupView, note string) {
 	if wantsFragment(r) {
 		s.render(w, r, status, templates.LookupResult(v))
 		return

@@ -45,11 +45,12 @@ func TestNamesWhereIDsAppear(t *testing.T) {
 	for _, g := range []url.Values{
 		{"objectId": {alice.String()}, "kind": {"user"}, "clientId": {appDesktop.String(), appNamed.String() + "\n" + appOrphan.String()}},
 		{"objectId": {carolID.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}},
-		{"objectId": {chenGone.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}},
+		// Not in the directory: granted only when confirmed.
+		{"objectId": {chenGone.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "confirmAbsent": {chenGone.String()}},
 		{"objectId": {room.String()}, "kind": {"resourceAccount"}},
 		// Bob is a person of Fabrikam ("Alice Fabrikam"): in Contoso's
 		// directory he is nobody.
-		{"objectId": {bob.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}},
+		{"objectId": {bob.String()}, "kind": {"user"}, "clientId": {appDesktop.String()}, "confirmAbsent": {bob.String()}},
 	} {
 		if p := e.post(admin, "/assignments", g); p.status != http.StatusSeeOther {
 			t.Fatalf("grant %s: %d %s", g.Get("objectId"), p.status, p.body)
@@ -227,7 +228,18 @@ func TestRefreshNamesOnDemand(t *testing.T) {
 	if l := e.get(auditor, "/assignments"); !strings.Contains(l.body, "Alice Smith") {
 		t.Fatal("the cached name should still show until a refresh")
 	}
-	p := e.post(auditor, "/names/refresh", url.Values{})
+	// Auditors press nothing: no button, and the route refuses them.
+	if l := e.get(auditor, "/assignments"); l.byTestID("refresh-names") != nil {
+		t.Error("an auditor is offered Refresh names")
+	}
+	if p := e.post(noFollow(auditor), "/names/refresh", url.Values{}); p.status != http.StatusForbidden {
+		t.Errorf("an auditor's refresh: %d", p.status)
+	}
+	helpdesk := e.as("helpdesk@contoso.test")
+	if l := e.get(helpdesk, "/assignments"); l.byTestID("refresh-names") == nil {
+		t.Error("helpdesk is not offered Refresh names")
+	}
+	p := e.post(helpdesk, "/names/refresh", url.Values{})
 	if f, _ := p.testid("flash"); !strings.Contains(f, "No longer in the directory: 1") {
 		t.Errorf("refresh flash %q", f)
 	}

@@ -18,6 +18,15 @@ const peopleShown = 10
 // form's people finder. Graph failing never blocks a grant: the view then
 // says why names are missing, and the object ID field still works.
 func (s *Server) findPeople(ctx context.Context, r *http.Request, q string) templates.PeopleView {
+	return s.searchPeople(ctx, r, q, func(e portal.DirectoryEntry) string {
+		return "/assignments/new?" + url.Values{"objectId": {e.ObjectID.String()}, "label": {e.Label()}}.Encode()
+	})
+}
+
+// searchPeople finds people of the person's tenant by name or user name,
+// each linked to href(person): the grant form's finder, and look-up by
+// name.
+func (s *Server) searchPeople(ctx context.Context, r *http.Request, q string, href func(portal.DirectoryEntry) string) templates.PeopleView {
 	q = strings.TrimSpace(q)
 	v := templates.PeopleView{Query: q, Enabled: s.deps.Access.NamesOn()}
 	if q == "" || !v.Enabled {
@@ -35,8 +44,7 @@ func (s *Server) findPeople(ctx context.Context, r *http.Request, q string) temp
 		return v
 	}
 	for _, e := range found {
-		q := url.Values{"objectId": {e.ObjectID.String()}, "label": {e.Label()}}
-		v.People = append(v.People, templates.PersonView{ObjectID: e.ObjectID.String(), Name: e.Label(), UPN: e.UPN, Href: "/assignments/new?" + q.Encode()})
+		v.People = append(v.People, templates.PersonView{ObjectID: e.ObjectID.String(), Name: e.Label(), UPN: e.UPN, Href: href(e)})
 	}
 	return v
 }

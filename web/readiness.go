@@ -36,7 +36,7 @@ func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again boo
 		s.renderError(w, r, err)
 		return
 	}
-	v := templates.ReadinessView{CheckedAt: displayTime(t.CheckedAt)}
+	v := templates.ReadinessView{CheckedAt: displayTime(t.CheckedAt), Note: t.Note}
 	// Objects the checks could not name are named as everywhere else (the
 	// cache, then Graph, at most a moment).
 	var unnamed access.NameRequest
@@ -66,6 +66,24 @@ func (s *Server) showReadiness(w http.ResponseWriter, r *http.Request, again boo
 	s.render(w, r, http.StatusOK, templates.ReadinessPage(s.page(w, r, "Will it work?", "readiness"), v))
 }
 
+// handleRevokeNotReady makes a bulk plan revoking everyone the last run
+// of the checks offers to revoke, and shows it for review (nothing is
+// revoked until it is applied there). POST /readiness/revoke
+func (s *Server) handleRevokeNotReady(w http.ResponseWriter, r *http.Request) {
+	who := s.who(r)
+	last, ok := s.deps.Access.LastTenantChecks(who)
+	if !ok || s.deps.Bulk == nil {
+		s.renderError(w, r, portal.Errorf(portal.EINVALID, "Run the checks first: open Will it work?"))
+		return
+	}
+	plan, err := s.deps.Bulk.PlanRevoke(r.Context(), who, "Will it work? "+displayTime(last.CheckedAt)+".csv", last.Revocable())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirectAfterPost(w, r, "/bulk/"+plan.ID)
+}
+
 // stateRank orders checks on the page: failing, unknown, passing.
 var stateRank = map[portal.CheckState]int{portal.CheckFail: 0, portal.CheckUnknown: 1, portal.CheckPass: 2}
 
@@ -86,6 +104,7 @@ func (s *Server) checkView(who access.Who, c portal.Check) templates.CheckView {
 		}
 		if it.Revoke && access.MayChange(who.User, it.Kind) == nil {
 			iv.RevokeHref = "/assignments/" + it.ObjectID.String() + "/delete"
+			v.RevokeAll++
 		}
 		v.Items = append(v.Items, iv)
 	}

@@ -27,7 +27,7 @@ type resultsKey struct {
 	minute              int64
 	query               string
 	mayGrant, mayExport bool
-	readiness           int64 // when the readiness checks last ran (the "not ready" filter and count)
+	readiness           uint64 // which run of the readiness checks (the "not ready" filter and count)
 }
 
 // renderedResults is a list view and its results' HTML. It implements

@@ -44,7 +44,6 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments/{objectId}/readiness", readers, s.handleAssignmentReadiness)
 	s.handle(r, "GET", "/lookup", readers, s.handleLookup)
 	s.handle(r, "GET", "/drift", readers, s.handleDrift)
-	s.handle(r, "POST", "/names/refresh", readers, s.handleRefreshNames)
 	s.handle(r, "GET", "/expiries", readers, s.handleExpiries)
 	s.handle(r, "GET", "/bulk/jobs/{jobId}", readers, s.handleJob)
 	s.handle(r, "GET", "/bulk/jobs/{jobId}/progress", readers, s.handleJobProgress)
@@ -54,6 +53,9 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments/new", changers, s.handleGrantForm)
 	s.handle(r, "POST", "/assignments", changers, s.handleGrant)
 	s.handle(r, "GET", "/people", changers, s.handlePeople)
+	// Asks Graph again for the whole inventory, on the person's token: a
+	// change to what every page shows, not a read (auditors press nothing).
+	s.handle(r, "POST", "/names/refresh", changers, s.handleRefreshNames)
 	s.handle(r, "POST", "/assignments/{objectId}", changers, s.handleEdit)
 	s.handle(r, "POST", "/assignments/{objectId}/verify", changers, s.handleVerify)
 	s.handle(r, "POST", "/assignments/{objectId}/adopt", changers, s.handleAdopt)
@@ -82,6 +84,7 @@ func (s *Server) routes() http.Handler {
 	s.handle(r, "GET", "/assignments.csv", auditors, s.handleAssignmentsCSV)
 	s.handle(r, "GET", "/readiness", auditors, s.handleReadiness)
 	s.handle(r, "POST", "/readiness", auditors, s.handleCheckAgain)
+	s.handle(r, "POST", "/readiness/revoke", changers, s.handleRevokeNotReady)
 
 	return r
 }

@@ -169,45 +169,6 @@ func auditStateText(st *portal.AuditState) string {
 	return text
 }
 
-func outcomeBadge(o portal.AuditOutcome) string {
-	switch o {
-	case portal.OutcomeSuccess:
-		return "ok"
-	case portal.OutcomeNoChange:
-		return "muted"
-	case portal.OutcomeConflict, portal.OutcomeUnknown:
-		return "warn"
-	}
-	return "error"
-}
-
-// historyRows shows audit rows, their targets named from nb (may be nil).
-func historyRows(nb *nameBook, events []portal.AuditEvent) []templates.HistoryRow {
-	out := make([]templates.HistoryRow, 0, len(events))
-	for _, e := range events {
-		h := templates.HistoryRow{
-			Number: e.TenantSeq, Time: e.Time.UTC().Format("2006-01-02 15:04:05"),
-			Actor: actorName(e.Actor), Action: string(e.Action), Phase: string(e.Phase),
-			Outcome: string(e.Outcome), OutcomeBadge: outcomeBadge(e.Outcome),
-			Before: auditStateText(e.Before), After: auditStateText(e.After),
-			Justification: e.Justification, Detail: e.Detail, ACSStatus: e.ACSStatus,
-			RequestID: e.RequestID, CV: e.CorrelationVector, ClientIP: e.ClientIP,
-		}
-		if !e.Actor.ObjectID.IsZero() {
-			h.ActorID = e.Actor.ObjectID.String()
-		}
-		if !e.ObjectID.IsZero() {
-			h.ObjectID, h.Target = e.ObjectID.String(), nb.name(e.ObjectID)
-		}
-		if e.Phase == portal.PhaseIntent {
-			h.Outcome = "intent"
-			h.OutcomeBadge = "muted"
-		}
-		out = append(out, h)
-	}
-	return out
-}
-
 // navigation lists the sections u may open.
 func navigation(u *portal.User) []templates.NavItem {
 	if u == nil || u.PrimaryRole() == "" {

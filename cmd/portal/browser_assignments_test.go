@@ -136,8 +136,12 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.AssertAccessible(t)
 		tab.AssertNoCSPViolations(t)
 
-		// Corrected, the grant lands on the new assignment's page.
+		// Corrected, it is a well-formed ID nobody in the directory has
+		// (a typo looks just like that): the form comes back in place,
+		// saying so, and asks for "Grant anyway" before it grants.
 		fillInput(t, tab, browsertest.TestID("objectId"), adminGrants)
+		tab.Submit(browsertest.TestID("grant-submit"))
+		confirmAbsent(t, tab, reqs, mark, adminGrants)
 		tab.Submit(browsertest.TestID("grant-submit"))
 		waitForPage(t, tab, base+"/assignments/"+adminGrants, "Access granted to user "+adminGrants+" (Dana Test, Porto desk).")
 		reqs.expect(t, "POST", "/assignments", true, http.StatusNoContent) // HX-Redirect
@@ -150,7 +154,7 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.Click("#edit-form " + browsertest.TestID("app-"+appMobileID))
 		fillTextarea(t, tab, "#edit-form "+browsertest.TestID("justification"), "CHG-1002 mobile too")
 		tab.Submit(browsertest.TestID("edit-submit"))
-		waitForPage(t, tab, base+"/assignments/"+adminGrants, "Saved: user "+adminGrants+" (Dana Test, Porto desk) may now use 2 calling-client app(s).")
+		waitForPage(t, tab, base+"/assignments/"+adminGrants, "Calling-client apps for user "+adminGrants+" (Dana Test, Porto desk): added Contoso Agent Mobile.")
 		reqs.expect(t, "POST", "/assignments/"+adminGrants, true, http.StatusNoContent)
 		if got := tab.TextByTestID("detail-apps"); !strings.Contains(got, "Contoso Agent Desktop") || !strings.Contains(got, "Contoso Agent Mobile") {
 			t.Errorf("after the edit the apps read %q, want both Contoso apps", got)
@@ -185,8 +189,29 @@ func TestBrowserAssignments(t *testing.T) {
 		if got := tab.URL(); got != base+"/assignments/"+seedChen {
 			t.Errorf("after Verify now the address is %s", got)
 		}
+		// Both ways back are on the page, each saying what it does.
+		if got := tab.TextByTestID("reapply-effect"); !strings.HasPrefix(got, "Re-apply: put the portal's apps back in ACS") {
+			t.Errorf("Re-apply says %q", got)
+		}
+		if got := tab.TextByTestID("accept-effect"); !strings.HasPrefix(got, "Accept: make the portal's record match ACS") {
+			t.Errorf("Accept says %q", got)
+		}
 		tab.AssertAccessible(t)
 		tourShot(t, tab, "admin-detail-drifted")
+		tab.AssertNoCSPViolations(t)
+
+		// Re-apply, from the page: ACS gets the portal's apps back, and the
+		// page says so, in sync.
+		tab.Fill(browsertest.TestID("why-reapply"), "CHG-1004 put Chen back")
+		tab.Submit(browsertest.TestID("reapply"))
+		waitForPage(t, tab, base+"/assignments/"+seedChen, "Re-applied to ACS: user "+seedChen+" (Chen Wei, field agent).")
+		reqs.expect(t, "POST", "/assignments/"+seedChen+"/reapply", false, http.StatusSeeOther)
+		if got := tab.Text("#verification " + browsertest.TestID("state")); got != "In sync" {
+			t.Errorf("after re-applying, the verification badge says %q, want In sync", got)
+		}
+		if n := tab.Count(browsertest.TestID("repair")); n != 0 {
+			t.Error("still offered Re-apply and Accept after re-applying")
+		}
 		tab.AssertNoCSPViolations(t)
 
 		// The user only ACS holds: look it up, adopt it.
@@ -292,6 +317,9 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.Click(browsertest.TestID("app-" + appMobileID))
 		tab.Fill(browsertest.TestID("label"), "Eva Novak, night shift")
 		tourShot(t, tab, "helpdesk-grant")
+		mark := markDocument(t, tab)
+		tab.Submit(browsertest.TestID("grant-submit"))
+		confirmAbsent(t, tab, nil, mark, helpdeskGrants)
 		tab.Submit(browsertest.TestID("grant-submit"))
 		waitForPage(t, tab, base+"/assignments/"+helpdeskGrants, "Access granted to user "+helpdeskGrants+" (Eva Novak, night shift).")
 		if n := tab.Count(browsertest.TestID("edit-form")); n != 1 {
@@ -309,6 +337,9 @@ func TestBrowserAssignments(t *testing.T) {
 			if n := tab.Count(browsertest.TestID(id)); n != 0 {
 				t.Errorf("helpdesk sees %s on a resource account", id)
 			}
+		}
+		if got := tab.TextByTestID("read-only"); !strings.Contains(got, "ask an admin to change a resource account") {
+			t.Errorf("the resource account's page says %q to helpdesk: want why it is read-only to them", got)
 		}
 		tab.AssertNoCSPViolations(t)
 
@@ -471,6 +502,16 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.Click(browsertest.TestID("app-" + appDesktopID))
 		tab.Fill(browsertest.TestID("label"), "Farid Haddad, no script")
 		clickAndWait(t, tab, browsertest.TestID("grant-submit"))
+		// Nobody in the directory has it: the same form again (422), asking.
+		reqs.expect(t, "POST", "/assignments", false, http.StatusUnprocessableEntity)
+		if got := tab.TextByTestID("absent-warning"); !strings.Contains(got, "Nobody in your directory has this object ID") {
+			t.Errorf("the warning reads %q", got)
+		}
+		if got := fieldValue(t, tab, browsertest.TestID("label")); got != "Farid Haddad, no script" {
+			t.Errorf("the form came back without what was typed: label %q", got)
+		}
+		tab.Click(browsertest.TestID("confirm-absent"))
+		clickAndWait(t, tab, browsertest.TestID("grant-submit"))
 		assertPage(t, tab, base+"/assignments/"+noJSGrants, "Access granted to user "+noJSGrants+" (Farid Haddad, no script).")
 		reqs.expect(t, "POST", "/assignments", false, http.StatusSeeOther)
 		tab.AssertNoCSPViolations(t)
@@ -478,7 +519,7 @@ func TestBrowserAssignments(t *testing.T) {
 		// Edit: POST, 303 back to the assignment.
 		tab.Click("#edit-form " + browsertest.TestID("app-"+appMobileID))
 		clickAndWait(t, tab, browsertest.TestID("edit-submit"))
-		assertPage(t, tab, base+"/assignments/"+noJSGrants, "Saved: user "+noJSGrants+" (Farid Haddad, no script) may now use 2 calling-client app(s).")
+		assertPage(t, tab, base+"/assignments/"+noJSGrants, "Calling-client apps for user "+noJSGrants+" (Farid Haddad, no script): added Contoso Agent Mobile.")
 		reqs.expect(t, "POST", "/assignments/"+noJSGrants, false, http.StatusSeeOther)
 		if got := tab.TextByTestID("detail-apps"); !strings.Contains(got, "Contoso Agent Desktop") || !strings.Contains(got, "Contoso Agent Mobile") {
 			t.Errorf("after the edit the apps read %q, want both Contoso apps", got)
@@ -495,9 +536,46 @@ func TestBrowserAssignments(t *testing.T) {
 		if got := rowIDs(t, tab); slices.Contains(got, noJSGrants) {
 			t.Errorf("after the revoke the list still shows %s", noJSGrants)
 		}
+
+		// Its page is its history now, and since when it has no access.
+		tab.Navigate(base + "/assignments/" + noJSGrants)
+		tab.WaitVisible(browsertest.TestID("no-access-since"))
+		if got := tab.TextByTestID("no-access-since"); !strings.Contains(got, "No access since ") || !strings.Contains(got, "revoked by Adele Admin") {
+			t.Errorf("the revoked assignment's page says %q", got)
+		}
+		if n := tab.Count(browsertest.TestID("history-row")); n != 6 {
+			t.Errorf("the revoked assignment's history has %d rows, want the grant's, edit's and revoke's intents and outcomes", n)
+		}
+		clickAndWait(t, tab, browsertest.TestID("grant-again"))
+		if fieldValue(t, tab, browsertest.TestID("objectId")) != noJSGrants || fieldValue(t, tab, browsertest.TestID("label")) != "Farid Haddad, no script" ||
+			!isChecked(t, tab, browsertest.TestID("app-"+appDesktopID)) || !isChecked(t, tab, browsertest.TestID("app-"+appMobileID)) {
+			t.Error("Grant again does not fill the form in as it last was")
+		}
 		reqs.none(t, "htmx must not run with JavaScript off", func(r seenRequest) bool { return r.htmx })
 		tab.AssertNoCSPViolations(t)
 	})
+}
+
+// confirmAbsent checks, after a grant of id was submitted with htmx
+// (mark on the page before), that the form came back in place saying the
+// directory does not have id, that the browser will not send it again
+// until "Grant anyway" is ticked, and ticks it. reqs may be nil.
+func confirmAbsent(t *testing.T, tab *browsertest.Tab, reqs *requestLog, mark, id string) {
+	t.Helper()
+	tab.WaitVisible(browsertest.TestID("absent-warning"))
+	if got := tab.TextByTestID("absent-warning"); !strings.Contains(got, "Nobody in your directory has this object ID") || !strings.Contains(got, id) {
+		t.Errorf("the warning reads %q", got)
+	}
+	assertSameDocument(t, tab, mark, "a grant the directory cannot confirm")
+	if reqs != nil {
+		reqs.expect(t, "POST", "/assignments", true, http.StatusUnprocessableEntity)
+	}
+	if !evalJS[bool](t, tab, `document.querySelector('[data-testid="confirm-absent"]').validity.valueMissing && !document.querySelector('#grant-form').checkValidity()`) {
+		t.Error("the form may be sent again without ticking Grant anyway")
+	}
+	tab.AssertAccessible(t)
+	tab.AssertNoCSPViolations(t)
+	tab.Click(browsertest.TestID("confirm-absent"))
 }
 
 // requestLog records the requests a tab sends to the portal: method, URL,

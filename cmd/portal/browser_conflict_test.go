@@ -21,8 +21,9 @@ func TestBrowserConflictTwoTabs(t *testing.T) {
 	alice := base + "/assignments/" + seedAlice
 	desktop := "#edit-form " + browsertest.TestID("app-"+appDesktopID)
 	mobile := "#edit-form " + browsertest.TestID("app-"+appMobileID)
-	saved := func(n string) string {
-		return "Saved: user " + seedAlice + " (Alice Smith, London desk) may now use " + n + " calling-client app(s)."
+	// The message after saving says what changed, Alice's name first.
+	saved := func(change string) string {
+		return "Calling-client apps for Alice Smith: " + change + " Contoso Agent Mobile."
 	}
 
 	tab1 := openTab(t, b) // Adele Admin
@@ -106,7 +107,7 @@ func TestBrowserConflictTwoTabs(t *testing.T) {
 	// Admin adds Mobile and saves.
 	tab1.Click(mobile)
 	tab1.Submit(browsertest.TestID("edit-submit"))
-	waitForPage(t, tab1, alice, saved("2"))
+	waitForPage(t, tab1, alice, saved("added"))
 	detailApps(tab1, "admin after saving", true, true)
 	tab1.AssertNoCSPViolations(t)
 
@@ -143,7 +144,7 @@ func TestBrowserConflictTwoTabs(t *testing.T) {
 	// Admin (tab 1 still shows Alice's page) removes Mobile and saves.
 	tab1.Click(mobile)
 	tab1.Submit(browsertest.TestID("edit-submit"))
-	waitForPage(t, tab1, alice, saved("1"))
+	waitForPage(t, tab1, alice, saved("removed"))
 	detailApps(tab1, "admin after saving again", true, false)
 	tab1.AssertNoCSPViolations(t)
 

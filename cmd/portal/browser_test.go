@@ -24,6 +24,18 @@ func startDevPortal(t *testing.T, flags ...string) string {
 // of the dev Graph emulator, from the same banner.
 func startDevPortalWithGraph(t *testing.T, flags ...string) (base, graphURL string) {
 	t.Helper()
+	p := startDev(t, flags...)
+	return p.base, p.graph
+}
+
+// devAddresses are where a "portal dev" started by a test serves: the
+// portal, its Graph emulator, and its ACS emulator (to change ACS behind
+// the portal's back, signed with devAccessKey).
+type devAddresses struct{ base, graph, acs string }
+
+// startDev is startDevPortal returning every address its banner prints.
+func startDev(t *testing.T, flags ...string) devAddresses {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	args := append([]string{"dev", "-addr", "127.0.0.1:0", "-data", t.TempDir()}, flags...)
@@ -60,7 +72,11 @@ func startDevPortalWithGraph(t *testing.T, flags ...string) (base, graphURL stri
 	if stopped {
 		t.Fatalf("portal dev stopped before serving: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
-	return m[1], m[2]
+	a := devAddresses{base: m[1], graph: m[2]}
+	if acs := regexp.MustCompile(`ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=(http://127\.0\.0\.1:\d+)/;`).FindStringSubmatch(out.String()); acs != nil {
+		a.acs = acs[1]
+	}
+	return a
 }
 
 // signIn goes through the sign-in a person would: the portal's start page,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -43,7 +44,6 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	stopProfiling, err := startProfiling(f.cpuProfile, f.memProfile)
 	if err != nil {
 		return err
@@ -67,6 +67,17 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
+	// Opened first, closed last: everything below logs to it until it stops.
+	logFile, logPath, err := openDevLog(f.dataDir)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	defer logFile.Close()
+	// The console shows the banner first: what is logged while the portal
+	// starts is held until the banner is out (or until dev mode gives up).
+	console := &heldWriter{w: stderr}
+	defer console.Release()
+	logger := devLogger(logFile, console, f.verbose)
 	checkpoints, err := devCheckpointKey(f.auditKey)
 	if err != nil {
 		return err
@@ -118,7 +129,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		acsEmu.emu.SetRates(f.acsFaults) // after the seed, which must not fail
 	}
-	printDevBanner(stdout, base, acsEmu, mln, graphURL, f.dataDir)
+	printDevBanner(stdout, devBanner{Base: base, ACS: acsEmu, Metrics: mln, GraphURL: graphURL,
+		DataDir: f.dataDir, Database: f.database, AuditKey: f.auditKey, LogPath: logPath, Verbose: f.verbose})
+	console.Release()
 	return p.Run(ctx)
 }
 
@@ -164,6 +177,7 @@ type devFlags struct {
 	addr, metricsAddr, dataDir, cpuProfile, memProfile string
 	auditKey                                           string // the checkpoint signing key's file; made if missing
 	allowRemote, requireWhy                            bool
+	verbose                                            bool // every log line on the console, not only what needs a look
 	reconcileEvery, expiryGrace, freshSignIn           time.Duration
 	database                                           database              // SQLite in dataDir unless -database
 	acsConnection                                      *acs.ConnectionString // nil: the in-process emulator
@@ -180,6 +194,7 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address (loopback unless -allow-remote)")
 	fs.StringVar(&f.dataDir, "data", "data", "folder for the SQLite database and the emulator's state")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback listen address (the dev IdP signs anyone in!)")
+	fs.BoolVar(&f.verbose, "v", false, "show every log line on the console (each request, the emulators' calls), not only warnings and failed or slow requests; all go to portal.log in -data anyway")
 	fs.BoolVar(&f.requireWhy, "require-justification", false, "refuse changes without a justification")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the portal stops (for load tests)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to this file when the portal stops (for load tests)")
@@ -322,22 +337,107 @@ func devTenantNames() map[portal.GUID]string {
 	return names
 }
 
-// printDevBanner tells where everything is. Tests read it, and it comes
-// only once the portal is ready to answer.
-func printDevBanner(w io.Writer, base string, a devACS, metrics net.Listener, graphURL, dataDir string) {
-	fmt.Fprintf(w, "Teams Phone Access Portal (dev) at %s\n", base)
-	fmt.Fprintf(w, "  sign in as: admin@contoso.test, helpdesk@contoso.test, auditor@contoso.test, norole@contoso.test, admin@fabrikam.test\n")
-	fmt.Fprintf(w, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", a.url, base64.StdEncoding.EncodeToString(a.key))
-	if a.emu != nil {
-		fmt.Fprintf(w, "  ACS emulator faults: curl -X PUT -d '429=0.2,retry-after=1,503=0.05,latency=20ms' %s/_emulator/faults\n", a.url)
+// devBanner is what dev mode's banner tells: where the portal, its
+// emulators and its data are.
+type devBanner struct {
+	Base     string
+	ACS      devACS
+	Metrics  net.Listener // nil: no /metrics
+	GraphURL string
+	DataDir  string
+	Database database
+	AuditKey string // the checkpoint signing key's file
+	LogPath  string
+	Verbose  bool
+}
+
+// printDevBanner tells where everything is and who to sign in as. Tests
+// read it, and it comes only once the portal is ready to answer, before
+// any log line. Scripts and tests match its first line and its "ACS
+// emulator:", "Graph emulator:" and "metrics:" lines: keep their shape.
+func printDevBanner(w io.Writer, b devBanner) {
+	var s strings.Builder
+	fmt.Fprintf(&s, "Teams Phone Access Portal (dev) at %s\n\n", b.Base)
+	fmt.Fprintf(&s, "  Sign in as (no password: pick one on the sign-in page, or open %s/auth/login?login_hint=admin@contoso.test):\n", b.Base)
+	personas := devidp.Personas()
+	var widths [3]int
+	rows := make([][4]string, len(personas))
+	for i, p := range personas {
+		role, can := personaCan(p)
+		rows[i] = [4]string{p.LoginHint, p.TenantName, role, can}
+		for c := range widths {
+			widths[c] = max(widths[c], len(rows[i][c]))
+		}
 	}
-	if metrics != nil {
-		fmt.Fprintf(w, "  metrics: http://%s/metrics\n", metrics.Addr())
+	for _, r := range rows {
+		fmt.Fprintf(&s, "    %-*s  %-*s  %-*s  %s\n", widths[0], r[0], widths[1], r[1], widths[2], r[2], r[3])
 	}
-	fmt.Fprintf(w, "  Graph emulator: %s (names, the people finder, resource accounts)\n", graphURL)
-	fmt.Fprintf(w, "  Graph emulator faults: curl -X PUT -d '429=1,retry-after=30' %s/_emulator/faults\n", graphURL)
-	fmt.Fprintf(w, "  Graph emulator state (fixes, README): curl %s/_emulator/tenants/%s\n", graphURL, devidp.ContosoTenant)
-	fmt.Fprintf(w, "  data: %s\n", dataDir)
+
+	dataDir := b.DataDir
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	own := b.Database.SQLitePath != "" && filepath.Clean(b.Database.SQLitePath) == filepath.Join(b.DataDir, "portal.db")
+	fmt.Fprintf(&s, "\n  data: %s", dataDir)
+	if own && b.ACS.emu != nil {
+		s.WriteString(" (delete it to start again from the demo data)")
+	}
+	s.WriteString("\n")
+	if own {
+		s.WriteString("    portal.db: the inventory, the audit log, sessions (SQLite)\n")
+	} else {
+		fmt.Fprintf(&s, "    database: %s\n", maskURL(cmp.Or(b.Database.PostgresURL, "sqlite:"+b.Database.SQLitePath)))
+	}
+	if b.ACS.emu != nil {
+		s.WriteString("    acs-emulator.json*: what the ACS emulator holds\n")
+	}
+	key := b.AuditKey // elsewhere with -audit-key
+	if filepath.Clean(key) == filepath.Join(b.DataDir, devAuditKeyFile) {
+		key = devAuditKeyFile
+	}
+	fmt.Fprintf(&s, "    %s: signs the audit log's checkpoints\n", key)
+	if b.Verbose {
+		fmt.Fprintf(&s, "    %s: every log line, as JSON; all of them show here too (-v)\n", filepath.Base(b.LogPath))
+	} else {
+		fmt.Fprintf(&s, "    %s: every log line, as JSON; here only warnings and failed or slow requests (-v: all)\n", filepath.Base(b.LogPath))
+	}
+
+	s.WriteString("\n")
+	fmt.Fprintf(&s, "  ACS emulator: PORTAL_ACS_CONNECTION_STRING=endpoint=%s/;accesskey=%s\n", b.ACS.url, base64.StdEncoding.EncodeToString(b.ACS.key))
+	fmt.Fprintf(&s, "  Graph emulator: %s (names, the people finder, resource accounts)\n", b.GraphURL)
+	if b.Metrics != nil {
+		fmt.Fprintf(&s, "  metrics: http://%s/metrics\n", b.Metrics.Addr())
+	}
+	s.WriteString("  Their faults (PUT <emulator>/_emulator/faults) and the Graph emulator's state routes:\n")
+	s.WriteString("  README, \"The ACS emulator\" and \"The Graph emulator\".\n\n")
+	io.WriteString(w, s.String())
+}
+
+// roleCan says in a word, then a few more, what each role may do in the
+// portal.
+var roleCan = map[portal.Role][2]string{
+	portal.RoleAdmin:    {"everything", ": users, resource accounts, bulk plans, the audit log"},
+	portal.RoleHelpdesk: {"user assignments", "; resource accounts read-only, no audit log"},
+	portal.RoleAuditor:  {"reads everything", " and exports it; changes nothing"},
+}
+
+// personaCan is a persona's role and what it may do, for the banner; one
+// outside Contoso says that tenants never see each other's data.
+func personaCan(p devidp.Persona) (role, can string) {
+	roles := portal.RolesFromClaim(p.Roles)
+	if len(roles) == 0 {
+		return "no role", "sees the no-access page"
+	}
+	var labels, cans []string
+	for _, r := range roles {
+		labels = append(labels, r.Label())
+		if p.TenantID == devidp.ContosoTenant {
+			cans = append(cans, roleCan[r][0]+roleCan[r][1])
+		} else {
+			cans = append(cans, roleCan[r][0]+", in "+p.TenantName+" only (tenants never see each other's data)")
+		}
+	}
+	return strings.Join(labels, "+"), strings.Join(cans, "; ")
 }
 
 // withFaultSwitch serves an emulator, and PUT /_emulator/faults beside it

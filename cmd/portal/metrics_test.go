@@ -100,9 +100,9 @@ func TestDevSignsTheAuditHead(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return checkpoint.Match(b)
-	}, func() string { return errOut.String() })
-	if !strings.Contains(errOut.String(), `"event":"audit.checkpoint"`) {
-		t.Errorf("no checkpoint in the log:\n%s", errOut.String())
+	}, func() string { return readDevLog(data) })
+	if !strings.Contains(readDevLog(data), `"event":"audit.checkpoint"`) {
+		t.Errorf("no checkpoint in the log:\n%s", readDevLog(data))
 	}
 	// A row after the checkpoint: a sign-in.
 	jar, _ := cookiejar.New(nil)
@@ -163,7 +163,7 @@ func TestDevGraph(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(errOut.String(), `"auth.success"`) || strings.Contains(errOut.String(), `"auth.tokens"`) {
-		t.Errorf("sign-in with Graph scopes: %d; log:\n%.2000s", resp.StatusCode, errOut.String())
+	if log := readDevLog(data); resp.StatusCode != 200 || !strings.Contains(log, `"auth.success"`) || strings.Contains(log, `"auth.tokens"`) {
+		t.Errorf("sign-in with Graph scopes: %d; log:\n%.2000s", resp.StatusCode, log)
 	}
 }

@@ -57,7 +57,8 @@ func writeSteadily(base string, admins []*http.Client, rate int, d time.Duration
 				granted <- obj
 			}
 			obj = fmt.Sprintf("%08x-5ca1-4e00-8000-%012x", rand.Uint32(), n)
-			form := url.Values{"objectId": {obj}, "kind": {"user"}, "clientId": {appDesktop.String()}, "label": {fmt.Sprintf("Scale writer %d", n)}}
+			// Made up: confirmed as not in the directory.
+			form := url.Values{"objectId": {obj}, "kind": {"user"}, "clientId": {appDesktop.String()}, "label": {fmt.Sprintf("Scale writer %d", n)}, "confirmAbsent": {obj}}
 			status, took, err = postForm(c, base+"/assignments", form)
 			if status == http.StatusSeeOther {
 				granted <- obj

@@ -107,7 +107,8 @@ func TestSoak(t *testing.T) {
 				case writer && r < 10:
 					obj := fmt.Sprintf("%08x-0000-4000-8000-%012x", i+1, n+1)
 					kind, method, path = "grant", "POST", "/assignments"
-					body = url.Values{"objectId": {obj}, "kind": {"user"}, "clientId": {appDesktop.String()}, "label": {"Soak " + obj}}.Encode()
+					// Made up: confirmed as not in the directory.
+					body = url.Values{"objectId": {obj}, "kind": {"user"}, "clientId": {appDesktop.String()}, "label": {"Soak " + obj}, "confirmAbsent": {obj}}.Encode()
 					mine = append(mine, obj)
 				case writer && r < 18 && len(mine) > 0:
 					obj := mine[rng.IntN(len(mine))]

@@ -59,7 +59,8 @@ type Config struct {
 	// from Microsoft Graph for the readiness checks (see readiness.go).
 	ReadinessDirectory portal.ReadinessDirectory
 	// KnownApps are the calling-client apps configured by name: the
-	// readiness checks cover them as well as those in use.
+	// readiness checks cover them as well as those in use, and the list's
+	// search matches their names.
 	KnownApps []portal.KnownApp
 	// FreshSignIn is how recent a person's sign-in must be to revoke a
 	// resource account or apply a bulk plan that revokes (see fresh.go);
@@ -135,15 +136,16 @@ func New(cfg Config) *Service {
 		cfg.LockTTL = 15 * time.Second
 	}
 	c := cfg.core()
-	lists := newListCache(cfg.Store, cfg.Now)
+	lists := newListCache(cfg.Store, cfg.Now, cfg.KnownApps)
+	pause := &graphPause{}
 	return &Service{
 		Changes: &Changes{core: c, acs: cfg.ACS, store: cfg.Store, lockWait: cfg.LockWait, lockTTL: cfg.LockTTL,
 			spelling: cfg.ResourceAccountSpelling, expiry: &expiryBackoff{}},
 		Reads: &Reads{core: c, acs: cfg.ACS, store: cfg.Store, lists: lists, chain: &chainCache{keys: cfg.CheckpointKeys}},
 		Names: &Names{core: c, dir: cfg.Directory, store: cfg.Store, lists: lists, acsResourceID: cfg.ACSResourceID,
-			graphPause: &graphPause{}, appsRefused: &graphPause{}, renewing: &sync.Map{}},
+			graphPause: pause, appsRefused: &graphPause{}, renewing: &sync.Map{}},
 		Jobs:      &Jobs{core: c, store: cfg.Store},
-		Readiness: newReadiness(c, cfg, lists),
+		Readiness: newReadiness(c, cfg, lists, pause),
 	}
 }
 
@@ -302,6 +304,12 @@ type Result struct {
 	// Detail is a sentence for the person.
 	Detail string
 	Call   portal.ACSCall
+	// Action is the audit action the change was recorded as: an edit of
+	// the end date or label alone is ActionEditInventory, not ActionEdit.
+	Action portal.AuditAction
+	// Change is what the change did to the assignment (Edit), as its
+	// audit row records it: before → after.
+	Change portal.StateChange
 }
 
 // lockName is the lock for one assignment: tenant and object, canonical.

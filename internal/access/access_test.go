@@ -15,6 +15,7 @@ import (
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/internal/sqlite"
+	"github.com/teamsphone/portal/internal/testclock"
 )
 
 var (
@@ -49,6 +50,8 @@ type env struct {
 	// cfg is what svc was made with: a test changes it and calls
 	// access.New(cfg) again.
 	cfg access.Config
+	// clock, when set, is svc's (newChainEnv).
+	clock *testclock.Clock
 }
 
 func newEnv(t *testing.T, wrap ...func(portal.Store) portal.Store) *env {

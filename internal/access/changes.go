@@ -201,6 +201,12 @@ func (s *Changes) adoptInput(req AdoptRequest) (label, why string, err error) {
 // (ECONFLICT, nothing changed) if the inventory moved past req.Version or ACS
 // no longer matches the inventory, and otherwise PUTs the whole assignment.
 // The same list again is a no-op, audited as no_change.
+//
+// A change of the end date or the label alone (the same apps, on a row
+// whose last verification found ACS as the inventory records it) is the
+// portal's own: it is recorded as one edit_inventory event with its before
+// and after, and ACS is not called. (On a drifted or missing row, saving
+// writes the inventory's apps to ACS, as an edit of the apps does.)
 func (s *Changes) Edit(ctx context.Context, who Who, req EditRequest) (Result, error) {
 	ids, label, why, err := s.editInput(req)
 	if err != nil {
@@ -227,8 +233,14 @@ func (s *Changes) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 		proposed.ClientIDs = proposal.ClientIDs
 		next := item
 		next.Assignment, next.Label, next.ExpiresAt = proposed, label, req.ExpiresAt
+		before, after := portal.StateOfItem(item), portal.StateOfItem(next)
+		change := portal.CompareStates(before, after)
+		if change.InventoryOnly() && item.State != portal.StateDrifted && item.State != portal.StateMissing {
+			res, err = s.editInventory(ctx, who, item, next, change, why)
+			return err
+		}
 		ev := s.event(who, portal.ActionEdit, item.ObjectID, item.Kind)
-		ev.Before, ev.After, ev.Justification = portal.StateOfItem(item), portal.StateOfItem(next), why
+		ev.Before, ev.After, ev.Justification = before, after, why
 		intent, err := s.intent(ctx, ev)
 		if err != nil {
 			return err
@@ -271,15 +283,15 @@ func (s *Changes) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			// Nothing to write to ACS. The inventory still changes when the
 			// label did, or when it had drifted and the person chose what
 			// ACS holds.
-			change, detail := verified(item, portal.StateInSync, nil, now), "ACS already held exactly these calling-client apps."
+			inv, detail := verified(item, portal.StateInSync, nil, now), "ACS already held exactly these calling-client apps."
 			switch {
 			case !item.Equal(proposed):
-				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "ACS already held exactly these calling-client apps; the inventory now records them."
+				inv, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "ACS already held exactly these calling-client apps; the inventory now records them."
 			case label != item.Label || !next.ExpiresAt.Equal(item.ExpiresAt):
-				change, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "Only the label or the expiry changed; ACS already held exactly these calling-client apps."
+				inv, detail = portal.InventoryChange{Op: portal.InventoryPut, Item: next}, "Only the label or the expiry changed; ACS already held exactly these calling-client apps."
 			}
-			stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail, change: change})
-			res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call}
+			stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeNoChange, call: call, detail: detail, change: inv})
+			res = Result{Item: stored, Outcome: portal.OutcomeNoChange, Detail: detail, Call: call, Action: portal.ActionEdit, Change: change}
 			return err
 		}
 		_, call, err = s.acs.PutAssignment(ctx, proposed)
@@ -294,10 +306,39 @@ func (s *Changes) Edit(ctx context.Context, who Who, req EditRequest) (Result, e
 			}
 		}
 		stored, err := s.outcome(ctx, intent, outcome{result: portal.OutcomeSuccess, call: call, detail: detail, change: portal.InventoryChange{Op: portal.InventoryPut, Item: next}})
-		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: detail, Call: call}
+		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: detail, Call: call, Action: portal.ActionEdit, Change: change}
 		return err
 	})
 	return res, err
+}
+
+// editInventory records an edit of the fields the portal alone keeps (see
+// Edit) as one event, in the transaction that changes the row: nothing is
+// written to ACS, so there is no call whose outcome must wait for it, and
+// if the audit row cannot be written the row does not change either.
+func (s *Changes) editInventory(ctx context.Context, who Who, item, next portal.InventoryItem, change portal.StateChange, why string) (Result, error) {
+	next.UpdatedAt, next.UpdatedBy = s.now(), who.actor()
+	ev := s.event(who, portal.ActionEditInventory, item.ObjectID, item.Kind)
+	ev.Phase, ev.Outcome, ev.Justification = portal.PhaseEvent, portal.OutcomeSuccess, why
+	ev.Before, ev.After = portal.StateOfItem(item), portal.StateOfItem(next)
+	detail := inventoryOnlyDetail(change)
+	ev.Detail = withVia(detail, who.Via)
+	_, stored, err := s.commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: next})
+	if err != nil {
+		return Result{}, auditFailed(err)
+	}
+	return Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: detail, Action: portal.ActionEditInventory, Change: change}, nil
+}
+
+// inventoryOnlyDetail says why ACS was not called for change.
+func inventoryOnlyDetail(c portal.StateChange) string {
+	switch {
+	case c.ExpiresAt.Changed() && c.Label.Changed():
+		return "ACS was not called: the end date and the label live in the portal."
+	case c.Label.Changed():
+		return "ACS was not called: the label lives in the portal."
+	}
+	return "ACS was not called: the end date lives in the portal."
 }
 
 // Revoke deletes an assignment from ACS, which revokes a user's tokens at

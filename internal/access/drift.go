@@ -64,14 +64,23 @@ func (s *Reads) Drift(ctx context.Context, who Who) (DriftReport, error) {
 			*l = (*l)[:maxDriftShown]
 		}
 	}
-	last, err := s.store.ListAudit(ctx, portal.AuditFilter{TenantID: tenant, Action: portal.ActionReconcile, Limit: 1})
-	if err != nil {
-		return rep, err
+	rep.LastRun, err = s.LastReconcile(ctx, who)
+	return rep, err
+}
+
+// LastReconcile returns the summary row of the newest reconcile run over
+// the person's tenant (nil: none yet). A page waiting for a run it started
+// compares its TenantSeq with the one before: one query, however large
+// the inventory.
+func (s *Reads) LastReconcile(ctx context.Context, who Who) (*portal.AuditEvent, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
 	}
-	if len(last.Events) > 0 {
-		rep.LastRun = &last.Events[0]
+	last, err := s.store.ListAudit(ctx, portal.AuditFilter{TenantID: who.User.TenantID, Action: portal.ActionReconcile, Limit: 1})
+	if err != nil || len(last.Events) == 0 {
+		return nil, err
 	}
-	return rep, nil
+	return &last.Events[0], nil
 }
 
 // Reapply writes the inventory's assignment back to ACS over drift (or

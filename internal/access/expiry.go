@@ -99,7 +99,7 @@ func (s *Changes) grantJustification(ctx context.Context, it portal.InventoryIte
 	page, err := s.store.ListAudit(ctx, portal.AuditFilter{TenantID: it.TenantID, ObjectID: it.ObjectID, Limit: 50})
 	if err == nil {
 		for _, ev := range page.Events {
-			if (ev.Action == portal.ActionGrant || ev.Action == portal.ActionEdit || ev.Action == portal.ActionAdopt) && ev.Justification != "" {
+			if (ev.Action == portal.ActionGrant || ev.Action == portal.ActionEdit || ev.Action == portal.ActionEditInventory || ev.Action == portal.ActionAdopt) && ev.Justification != "" {
 				return ev.Justification
 			}
 		}

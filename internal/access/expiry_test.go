@@ -72,14 +72,15 @@ func TestTimeBoxedAccessEnds(t *testing.T) {
 		!last.Actor.IsSystem() || last.Justification != "INC-42 cover for the holidays" || last.Before == nil || last.Before.ExpiresAt == "" {
 		t.Errorf("the expiry's audit row: %+v", last)
 	}
-	// Changing only the expiry: no ACS write, a new version.
+	// Changing only the expiry: no ACS call, a new version, audited as
+	// the portal's own change.
 	res, err = svc.Grant(ctx, admin, access.GrantRequest{ObjectID: alice, Kind: portal.KindUser, ClientIDs: []portal.GUID{appA}, ExpiresAt: clk.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	writes := e.writes()
 	ed, err := svc.Edit(ctx, admin, access.EditRequest{ObjectID: alice, ClientIDs: []portal.GUID{appA}, Version: res.Item.Version, ExpiresAt: clk.Now().Add(48 * time.Hour)})
-	if err != nil || ed.Outcome != portal.OutcomeNoChange || ed.Item.Version != 2 || !ed.Item.ExpiresAt.Equal(clk.Now().Add(48*time.Hour)) {
+	if err != nil || ed.Outcome != portal.OutcomeSuccess || ed.Action != portal.ActionEditInventory || ed.Item.Version != 2 || !ed.Item.ExpiresAt.Equal(clk.Now().Add(48*time.Hour)) {
 		t.Fatalf("extending: %+v, %v", ed, err)
 	}
 	if e.writes() != writes {

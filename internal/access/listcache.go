@@ -25,6 +25,9 @@ import (
 type listCache struct {
 	store listStore
 	now   func() time.Time
+	// knownApps are the configured calling-client apps: searches match
+	// their names as pages show them.
+	knownApps []portal.KnownApp
 
 	mu      sync.Mutex
 	tenants map[portal.GUID]*tenantCache
@@ -61,8 +64,8 @@ type tenantCache struct {
 // never delayed.
 const namesEvery = time.Second
 
-func newListCache(store listStore, now func() time.Time) *listCache {
-	return &listCache{store: store, now: now, tenants: map[portal.GUID]*tenantCache{}}
+func newListCache(store listStore, now func() time.Time, knownApps []portal.KnownApp) *listCache {
+	return &listCache{store: store, now: now, knownApps: knownApps, tenants: map[portal.GUID]*tenantCache{}}
 }
 
 // ListStamp identifies the state of a tenant's list: its audit head and
@@ -96,7 +99,7 @@ func (c *listCache) memory() ListMemory {
 
 // current returns a current index of the tenant's rows.
 func (c *listCache) current(ctx context.Context, tenant portal.GUID) (*listindex.Index, error) {
-	return c.tenant(tenant).current(ctx, c.store, tenant, c.now())
+	return c.tenant(tenant).current(ctx, c.store, tenant, c.now(), c.knownApps)
 }
 
 func (c *listCache) tenant(id portal.GUID) *tenantCache {
@@ -134,7 +137,7 @@ func (c *listCache) tenant(id portal.GUID) *tenantCache {
 // the call, and names at most namesEvery old. The store is read outside
 // the index's lock: searches go on while changes are fetched, and wait
 // only while the index takes them up.
-func (tc *tenantCache) current(ctx context.Context, store listStore, tenant portal.GUID, now time.Time) (*listindex.Index, error) {
+func (tc *tenantCache) current(ctx context.Context, store listStore, tenant portal.GUID, now time.Time, knownApps []portal.KnownApp) (*listindex.Index, error) {
 	old := tc.idx.Load()
 	var seen *changeSet
 	namesDue := tc.namesDue.Swap(false) || now.UnixNano()-tc.namesAsked.Load() >= int64(namesEvery)
@@ -160,6 +163,7 @@ func (tc *tenantCache) current(ctx context.Context, store listStore, tenant port
 		if err != nil {
 			return nil, err
 		}
+		next.SetKnownApps(knownApps) // kept by Compact
 		tc.idx.Store(next)
 		return next, nil
 	}

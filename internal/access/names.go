@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,44 @@ func (s *Names) SearchNames(ctx context.Context, who Who, q string, limit int) (
 		return nil, err
 	}
 	return s.store.SearchNames(ctx, who.User.TenantID, portal.SpaceObject, q, limit)
+}
+
+// KeepSignedInName caches the name and user name of the person who just
+// signed in, as their verified ID token gives them, so that the audit log
+// can be filtered by the user name (email) of whoever acted (PersonByUPN):
+// audit rows record a person's object ID and display name only. Nothing is
+// written when the cache already holds the same.
+func (s *Names) KeepSignedInName(ctx context.Context, u portal.User) error {
+	if u.TenantID.IsZero() || u.ObjectID.IsZero() || u.UPN == "" {
+		return nil
+	}
+	n := portal.DirectoryName{TenantID: u.TenantID, Space: portal.SpaceObject, ID: u.ObjectID, Found: true, Kind: portal.KindUser,
+		DisplayName: u.Name, UPN: u.UPN, FetchedAt: s.now()}
+	if n.DisplayName == u.UPN {
+		n.DisplayName = "" // no name claim: the UPN stood in for it
+	}
+	cached, err := s.store.Names(ctx, u.TenantID, portal.SpaceObject, []portal.GUID{u.ObjectID})
+	if c, ok := cached[u.ObjectID]; err == nil && ok && c.Found && c.Kind == portal.KindUser && c.DisplayName == n.DisplayName && c.UPN == n.UPN {
+		return nil
+	}
+	return s.store.PutNames(ctx, u.TenantID, []portal.DirectoryName{n})
+}
+
+// PersonByUPN finds the person of who's tenant whose user name (UPN,
+// usually their email) is upn, case-insensitively, among the cached names
+// (people named on a page, and everyone who signed in): ENOTFOUND when
+// none is.
+func (s *Names) PersonByUPN(ctx context.Context, who Who, upn string) (portal.DirectoryName, error) {
+	found, err := s.SearchNames(ctx, who, upn, 20)
+	if err != nil {
+		return portal.DirectoryName{}, err
+	}
+	for _, n := range found {
+		if n.Found && strings.EqualFold(n.UPN, upn) {
+			return n, nil
+		}
+	}
+	return portal.DirectoryName{}, portal.Errorf(portal.ENOTFOUND, "No one with the user name %s is known to the portal.", upn)
 }
 
 // namesDue splits ids into those never fetched and those fetched longer
@@ -272,7 +311,7 @@ func (s *Names) RefreshNames(ctx context.Context, who Who, token GraphToken, req
 			if who.User.Has(portal.RoleAdmin) {
 				accounts = req.ResourceAccounts
 			}
-			if err := s.refreshObjects(ctx, dir, who, token, objects, accounts); err != nil {
+			if _, _, err := s.refreshObjects(ctx, dir, who, token, objects, accounts); err != nil {
 				return err
 			}
 		}
@@ -286,7 +325,7 @@ func (s *Names) refreshApps(ctx context.Context, dir portal.Directory, tenant po
 	if len(apps) > maxAppLookups {
 		apps = apps[:maxAppLookups]
 	}
-	if s.appsRefused.check(tenant, s.now()) != nil {
+	if s.appsRefused.check(tenant, s.now(), "names are back") != nil {
 		return nil // said once already: app names need a permission not consented
 	}
 	var found []portal.DirectoryName
@@ -328,7 +367,7 @@ func (s *Names) directory() (portal.Directory, error) {
 // tenant to slow down, and holds the tenant off when call is throttled.
 func (s *Names) askGraph(ctx context.Context, tenant portal.GUID, token GraphToken, call func(token string) error) error {
 	now := s.now()
-	if err := s.graphPause.check(tenant, now); err != nil {
+	if err := s.graphPause.check(tenant, now, "names are back"); err != nil {
 		return err
 	}
 	tok, err := token(ctx)
@@ -348,28 +387,35 @@ const appsRefusedPause = time.Hour
 
 // refreshObjects resolves people and resource accounts and, when accounts
 // (the resource accounts among objects) are named, lists the tenant's
-// resource accounts for their numbers.
-func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Who, token string, objects, accounts []portal.GUID) error {
+// resource accounts for their numbers. It returns what Graph answered
+// (got: the objects it has) and what the cache held before (known). An
+// object Graph no longer has keeps the name the cache knew it by, marked
+// not found: the portal can then tell one that was there (gone) from one
+// it never saw (CheckDirectory).
+func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Who, token string, objects, accounts []portal.GUID) (got, known map[portal.GUID]portal.DirectoryName, err error) {
 	tenant := who.User.TenantID
-	got, err := dir.Resolve(ctx, token, objects)
+	entries, err := dir.Resolve(ctx, token, objects)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	known, err := s.store.Names(ctx, tenant, portal.SpaceObject, objects)
+	known, err = s.store.Names(ctx, tenant, portal.SpaceObject, objects)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	now := s.now()
 	out := map[portal.GUID]portal.DirectoryName{}
 	for _, id := range objects {
 		n := portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: id, FetchedAt: now}
-		if e, ok := got[id]; ok {
+		k, had := known[id]
+		if e, ok := entries[id]; ok {
 			n.Found, n.DisplayName, n.UPN = true, e.DisplayName, e.UPN
 			// getByIds cannot tell a resource account from a person, nor
 			// give its number: keep what the resource-account list said.
-			if k, ok := known[id]; ok && k.Found {
+			if had && k.Found {
 				n.Kind, n.Phone = k.Kind, k.Phone
 			}
+		} else if had {
+			n.Kind, n.DisplayName, n.UPN, n.Phone = k.Kind, k.DisplayName, k.UPN, k.Phone
 		}
 		out[id] = n
 	}
@@ -390,10 +436,14 @@ func (s *Names) refreshObjects(ctx context.Context, dir portal.Directory, who Wh
 			}
 		case portal.ErrorCode(err) != portal.EFORBIDDEN:
 			// Not a Teams admin: people's names are still worth keeping.
-			return err
+			return nil, nil, err
 		}
 	}
-	return s.store.PutNames(ctx, tenant, slices.Collect(maps.Values(out)))
+	got = make(map[portal.GUID]portal.DirectoryName, len(entries))
+	for id := range entries {
+		got[id] = out[id]
+	}
+	return got, known, s.store.PutNames(ctx, tenant, slices.Collect(maps.Values(out)))
 }
 
 func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.Time) portal.DirectoryName {
@@ -401,12 +451,14 @@ func resourceAccountName(tenant portal.GUID, e portal.DirectoryEntry, now time.T
 		DisplayName: e.DisplayName, UPN: e.UPN, Phone: e.Phone, FetchedAt: now}
 }
 
-// SearchPeople finds people of the person's tenant by name or user name
-// for the grant form's people finder (admins and helpdesk), on their own
-// token; while Graph has asked the tenant to slow down, it is not asked.
+// SearchPeople finds people of the person's tenant by name or user name,
+// on their own token, for the grant form's people finder and for look-up
+// by name (any role that reads: Graph shows them only whom their token
+// may see); while Graph has asked the tenant to slow down, it is not
+// asked.
 func (s *Names) SearchPeople(ctx context.Context, who Who, token GraphToken, q string, limit int) ([]portal.DirectoryEntry, error) {
-	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
-		return nil, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may grant access.")
+	if err := mayRead(who.User); err != nil {
+		return nil, err
 	}
 	dir, err := s.directory()
 	if err != nil {
@@ -467,7 +519,9 @@ type pauseEntry struct {
 // pauseDefault is the pause when Graph named none.
 const pauseDefault = 30 * time.Second
 
-func (p *graphPause) check(tenant portal.GUID, now time.Time) error {
+// check returns the error Graph throttled tenant with, while it lasts;
+// back says what comes back when it is over ("names are back").
+func (p *graphPause) check(tenant portal.GUID, now time.Time, back string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e, ok := p.until[tenant]; ok {
@@ -475,7 +529,7 @@ func (p *graphPause) check(tenant portal.GUID, now time.Time) error {
 			if portal.ErrorCode(e.err) == portal.ETHROTTLED {
 				// Said afresh: the wait Graph named when it throttled is
 				// shorter by now.
-				return portal.Wrap(e.err, portal.ETHROTTLED, "Microsoft Graph asked the portal to slow down; names are back in "+e.until.Sub(now).Round(time.Second).String()+".")
+				return portal.Wrap(e.err, portal.ETHROTTLED, "Microsoft Graph asked the portal to slow down; "+back+" in "+e.until.Sub(now).Round(time.Second).String()+".")
 			}
 			return e.err
 		}
@@ -497,10 +551,14 @@ func (p *graphPause) hold(tenant portal.GUID, now time.Time, d time.Duration, er
 }
 
 // RefreshAllNames asks Graph again for the names of everything in the
-// person's tenant's inventory, on their token: the "Refresh names" button.
+// person's tenant's inventory, on their token: the "Refresh names" button,
+// for admins and helpdesk (EFORBIDDEN for others).
 // It reports how many objects were asked for and how many of them Graph
 // no longer has. It gives up after namesBackgroundTimeout.
 func (s *Names) RefreshAllNames(ctx context.Context, who Who, token GraphToken) (asked, gone int, err error) {
+	if !who.User.HasAny(portal.RoleAdmin, portal.RoleHelpdesk) {
+		return 0, 0, portal.Errorf(portal.EFORBIDDEN, "Only admins and helpdesk may refresh names; pages renew them by themselves within a day.")
+	}
 	ctx, cancel := context.WithTimeout(ctx, namesBackgroundTimeout)
 	defer cancel()
 	var req NameRequest

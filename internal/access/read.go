@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"time"
 
 	"github.com/teamsphone/portal/internal/listindex"
 	"github.com/teamsphone/portal/internal/portal"
@@ -131,6 +132,31 @@ func (s *Reads) ExportItems(ctx context.Context, who Who, fn func([]portal.Inven
 	}, fn)
 }
 
+// ExportList streams the rows of the person's tenant's list that f
+// matches (whatever tenant, Offset and Limit f names are ignored), in the
+// list's order for f, ExportBatch at a time, each batch with the cached
+// names its rows show: an export of what a filtered list shows. The rows
+// are those f matched when the export began, as they stood then (see
+// listindex.Index.Walk): memory is four bytes a matched row beside the
+// index, which the list holds anyway. fn runs on the caller's goroutine;
+// an error from it stops the export and is returned as is.
+func (s *Reads) ExportList(ctx context.Context, who Who, f portal.InventoryFilter, fn func(portal.InventoryPage) error) error {
+	if !MayReadAudit(who.User) {
+		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
+	}
+	l, err := s.InventoryList(ctx, who)
+	if err != nil {
+		return err
+	}
+	f.TenantID = l.tenant
+	return l.idx.Walk(f, ExportBatch, func(p portal.InventoryPage) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(p)
+	})
+}
+
 // readAhead gathers what walk gives into batches of up to size, the last
 // one short, and hands each to fn. The walk runs on a goroutine of its own,
 // one batch ahead of fn, so reading the next batch overlaps writing this
@@ -179,13 +205,13 @@ func readAhead[T any](ctx context.Context, size int, walk func(context.Context, 
 	return <-walked
 }
 
-// History returns the newest audit rows about one object of the person's
-// tenant.
+// History returns the newest changes and events about one object of the
+// person's tenant, one row per change (portal.AuditFilter.OnePerChange).
 func (s *Reads) History(ctx context.Context, who Who, object portal.GUID, limit int) (portal.AuditPage, error) {
 	if err := mayRead(who.User); err != nil {
 		return portal.AuditPage{}, err
 	}
-	return s.store.ListAudit(ctx, portal.AuditFilter{TenantID: who.User.TenantID, ObjectID: object, Limit: limit})
+	return s.store.ListAudit(ctx, portal.AuditFilter{TenantID: who.User.TenantID, ObjectID: object, Limit: limit, OnePerChange: true})
 }
 
 // Audit returns a page of the person's tenant's audit log.
@@ -197,14 +223,18 @@ func (s *Reads) Audit(ctx context.Context, who Who, f portal.AuditFilter) (porta
 	return s.store.ListAudit(ctx, f)
 }
 
-// ExportAudit streams the person's tenant's audit rows in Seq order,
-// ExportBatch at a time, for the audit export; as ExportItems.
-func (s *Reads) ExportAudit(ctx context.Context, who Who, fn func([]portal.AuditEvent) error) error {
+// ExportAudit streams the person's tenant's audit rows that f matches, as
+// Audit matches them but every row (the zero filter: the whole log; its
+// tenant is replaced by theirs; paging and OnePerChange are ignored, so
+// both rows of a change are there), in Seq order, ExportBatch at a time,
+// for the audit export; as ExportItems.
+func (s *Reads) ExportAudit(ctx context.Context, who Who, f portal.AuditFilter, fn func([]portal.AuditEvent) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")
 	}
+	f.TenantID = who.User.TenantID
 	return readAhead(ctx, ExportBatch, func(ctx context.Context, each func(portal.AuditEvent) error) error {
-		return s.store.WalkAudit(ctx, who.User.TenantID, each)
+		return s.store.WalkAuditMatching(ctx, f, each)
 	}, fn)
 }
 
@@ -272,4 +302,50 @@ func (s *Reads) ItemToChange(ctx context.Context, who Who, action portal.AuditAc
 		return portal.InventoryItem{}, err
 	}
 	return item, nil
+}
+
+// ExpiringSoon is how far ahead "expiring soon" looks: the home page's
+// count, and the expiries page's first group.
+const ExpiringSoon = 7 * 24 * time.Hour
+
+// Glance is what the home page counts: what needs a look.
+type Glance struct {
+	// Drifted and Missing count the assignments the last verifications
+	// found different in ACS, or gone from it (the drift report's rows).
+	Drifted, Missing int
+	// ExpiringSoon counts the time-boxed access that ends within
+	// ExpiringSoon (or has ended, and waits for the expiry job).
+	ExpiringSoon int
+	// NotReady counts the assignments the readiness checks' last run
+	// found unable to work; -1 when who may not see the checks or they
+	// have not run.
+	NotReady int
+}
+
+// Glance counts the person's tenant's assignments that need a look, from
+// the list index: its counters, and one pass over the end times. notReady
+// are the objects the readiness checks' last run found wanting, when
+// checked (see Readiness.LastTenantChecks).
+func (s *Reads) Glance(ctx context.Context, who Who, notReady []portal.GUID, checked bool) (Glance, error) {
+	g := Glance{NotReady: -1}
+	l, err := s.InventoryList(ctx, who)
+	if err != nil {
+		return g, err
+	}
+	page, err := l.Page(portal.InventoryFilter{Limit: 1})
+	if err != nil {
+		return g, err
+	}
+	g.Drifted, g.Missing = page.Counts.ByState[portal.StateDrifted], page.Counts.ByState[portal.StateMissing]
+	if checked {
+		// Counted among the rows, as the list's filter counts them: a
+		// check also names objects that have no assignment.
+		np, err := l.Page(portal.InventoryFilter{Objects: append([]portal.GUID{}, notReady...), Limit: 1})
+		if err != nil {
+			return g, err
+		}
+		g.NotReady = np.Matched
+	}
+	g.ExpiringSoon = l.idx.CountExpiring(s.now().Add(ExpiringSoon))
+	return g, nil
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -26,21 +27,24 @@ type Readiness struct {
 	lists         *listCache
 	knownApps     []portal.KnownApp
 	acsResourceID string
+	// pause is Names' too: Graph throttles a tenant's calls, whichever
+	// concern makes them, so one holds off the other.
+	pause *graphPause
 
 	mu      sync.Mutex
 	probes  map[portal.GUID]*probe        // by tenant
 	tenants map[portal.GUID]*tenantChecks // by tenant
 }
 
-func newReadiness(c core, cfg Config, lists *listCache) *Readiness {
+func newReadiness(c core, cfg Config, lists *listCache, pause *graphPause) *Readiness {
 	return &Readiness{core: c, acs: cfg.ACS, dir: cfg.ReadinessDirectory, store: cfg.Store, lists: lists, knownApps: cfg.KnownApps,
-		acsResourceID: cfg.ACSResourceID, probes: map[portal.GUID]*probe{}, tenants: map[portal.GUID]*tenantChecks{}}
+		acsResourceID: cfg.ACSResourceID, pause: pause, probes: map[portal.GUID]*probe{}, tenants: map[portal.GUID]*tenantChecks{}}
 }
 
 // NewReadiness is the probe of the portal's access to ACS alone, for a
 // command that has no database (portal config check): cfg.ACS, Now and
 // Logger are used.
-func NewReadiness(cfg Config) *Readiness { return newReadiness(cfg.core(), cfg, nil) }
+func NewReadiness(cfg Config) *Readiness { return newReadiness(cfg.core(), cfg, nil, &graphPause{}) }
 
 // probe is one tenant's last ACS access check; mu is held while one runs,
 // so that many asking at once (every instance's /readyz, a page) cause one
@@ -136,7 +140,13 @@ type TenantReadiness struct {
 	Checks []portal.Check // in the order pages show them
 	// CheckedAt is when they were run; zero when never.
 	CheckedAt time.Time
-	verdicts  verdicts
+	// Run tells runs apart (renderings of their results are kept by it):
+	// it grows with each run in this process; 0 when never.
+	Run uint64
+	// Note, when set, says why these are not as fresh as asked: Microsoft
+	// Graph asked the portal to wait, and these are the last results.
+	Note     string
+	verdicts verdicts
 }
 
 // Ready says, as of the last run, whether item's access can work: "yes",
@@ -176,8 +186,9 @@ type verdicts struct {
 	unknown  map[portal.PrincipalKind]string // why a kind's check said unknown
 }
 
-// verdictsOf reads the checks as answers per object of inv.
-func verdictsOf(checks []portal.Check, inv chainInventory) verdicts {
+// verdictsOf reads the checks as answers per object of inv; people is what
+// the directory said of each person looked up so far (see peopleCheck).
+func verdictsOf(checks []portal.Check, inv chainInventory, people map[portal.GUID]personProblem) verdicts {
 	v := verdicts{notReady: map[portal.GUID][]string{}, known: map[portal.GUID]bool{}, unknown: map[portal.PrincipalKind]string{}}
 	appFails := map[portal.GUID]string{}
 	appUnknown := map[portal.GUID]bool{}
@@ -195,10 +206,11 @@ func verdictsOf(checks []portal.Check, inv chainInventory) verdicts {
 			case portal.CheckUnknown:
 				appUnknown[app] = true
 			}
-		case c.Name == "people" || c.Name == "resource-accounts":
-			kind := map[string]portal.PrincipalKind{"people": portal.KindUser, "resource-accounts": portal.KindResourceAccount}[c.Name]
+		case c.Name == "people" && c.State == portal.CheckUnknown:
+			v.unknown[portal.KindUser] = c.Reason
+		case c.Name == "resource-accounts":
 			if c.State == portal.CheckUnknown {
-				v.unknown[kind] = c.Reason
+				v.unknown[portal.KindResourceAccount] = c.Reason
 				continue
 			}
 			for _, it := range c.Items {
@@ -213,6 +225,13 @@ func verdictsOf(checks []portal.Check, inv chainInventory) verdicts {
 		}
 	}
 	for _, id := range inv.people {
+		// A person is known once the directory was asked about them, in
+		// this run or an earlier one (a large tenant is looked up a slice
+		// a run): until then their access is unknown, not ready.
+		p, looked := people[id]
+		if looked && p != personOK {
+			v.notReady[id] = append(v.notReady[id], p.problem())
+		}
 		apps := inv.userApps[id]
 		var why []string
 		unknownApp := false
@@ -225,11 +244,25 @@ func verdictsOf(checks []portal.Check, inv chainInventory) verdicts {
 		if len(apps) > 0 && len(why) == len(apps) {
 			v.notReady[id] = append(v.notReady[id], why...)
 		}
-		if _, ok := v.unknown[portal.KindUser]; (!ok && !unknownApp) || len(v.notReady[id]) > 0 {
+		if (looked && !unknownApp) || len(v.notReady[id]) > 0 {
 			v.known[id] = true
 		}
 	}
 	return v
+}
+
+// Revocable are the objects the last run offers to revoke (people whose
+// access cannot work), for a plan that revokes them all.
+func (t TenantReadiness) Revocable() []portal.GUID {
+	var out []portal.GUID
+	for _, c := range t.Checks {
+		for _, it := range c.Items {
+			if it.Revoke {
+				out = append(out, it.ObjectID)
+			}
+		}
+	}
+	return out
 }
 
 // Failing are the checks that do not pass.
@@ -249,8 +282,8 @@ const ReadinessMaxAge = 15 * time.Minute
 
 // maxPeopleChecked bounds the people one run looks up in Graph (15 to a
 // request): a tenant with more is checked a slice at a time, oldest
-// first, and the check says how many it covered.
-const maxPeopleChecked = 1500
+// first, and the check says how many it covered. (A variable for tests.)
+var maxPeopleChecked = 1500
 
 // readinessTimeout bounds one run of a tenant's checks.
 const readinessTimeout = 30 * time.Second
@@ -258,22 +291,24 @@ const readinessTimeout = 30 * time.Second
 // TenantChecks are the person's tenant's checks, at most ReadinessMaxAge
 // old unless again, run with the person's Graph token (nothing here is
 // ever asked on another tenant's behalf). Admins and auditors may read it.
+// While Microsoft Graph has asked the tenant to wait, the last results
+// are kept, with a Note saying so, rather than turned unknown.
 func (s *Readiness) TenantChecks(ctx context.Context, who Who, token GraphToken, again bool) (TenantReadiness, error) {
 	if !MayReadAudit(who.User) {
 		return TenantReadiness{}, portal.Errorf(portal.EFORBIDDEN, "Your role does not allow this.")
 	}
 	tenant := who.User.TenantID
-	s.mu.Lock()
-	t := s.tenants[tenant]
-	if t == nil {
-		t = &tenantChecks{}
-		s.tenants[tenant] = t
-	}
-	s.mu.Unlock()
+	t := s.tenant(tenant)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !again && !t.last.CheckedAt.IsZero() && s.now().Sub(t.last.CheckedAt) <= ReadinessMaxAge {
-		return t.last, nil
+	last := t.last.Load()
+	if !again && last != nil && s.now().Sub(last.CheckedAt) <= ReadinessMaxAge {
+		return *last, nil
+	}
+	if err := s.pause.check(tenant, s.now(), checksBack); err != nil && last != nil && s.dir != nil {
+		r := *last
+		r.Note = portal.ErrorMessage(err) + " Until then, these are the results of the last run."
+		return r, nil
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readinessTimeout)
 	defer cancel()
@@ -284,14 +319,21 @@ func (s *Readiness) TenantChecks(ctx context.Context, who Who, token GraphToken,
 	r := TenantReadiness{Checks: []portal.Check{s.ProbeACS(rctx, tenant, maxAge)}}
 	chain, inv := s.chainChecks(rctx, who, token, t)
 	r.Checks = append(r.Checks, chain...)
-	r.CheckedAt = s.now()
-	r.verdicts = verdictsOf(r.Checks, inv)
-	t.last = r
+	r.CheckedAt, r.Run = s.now(), readinessRuns.Add(1)
+	r.verdicts = verdictsOf(r.Checks, inv, t.people)
+	t.last.Store(&r)
 	return r, nil
 }
 
+// readinessRuns numbers the runs (TenantReadiness.Run).
+var readinessRuns atomic.Uint64
+
+// checksBack is what comes back when Graph's wait is over.
+const checksBack = "the checks can run again"
+
 // LastTenantChecks are the person's tenant's checks as last run, without
-// running them (for the home page); false when they never ran here.
+// running them (for the home page, the list and the export); false when
+// they never ran here. A run under way does not hide the last one.
 func (s *Readiness) LastTenantChecks(who Who) (TenantReadiness, bool) {
 	if !MayReadAudit(who.User) {
 		return TenantReadiness{}, false
@@ -299,58 +341,217 @@ func (s *Readiness) LastTenantChecks(who Who) (TenantReadiness, bool) {
 	s.mu.Lock()
 	t := s.tenants[who.User.TenantID]
 	s.mu.Unlock()
-	if t == nil || !t.mu.TryLock() { // never, or running now
+	if t == nil {
 		return TenantReadiness{}, false
 	}
-	defer t.mu.Unlock()
-	return t.last, !t.last.CheckedAt.IsZero()
+	last := t.last.Load()
+	if last == nil {
+		return TenantReadiness{}, false
+	}
+	return *last, true
 }
 
-// tenantChecks is one tenant's last run; mu is held while one runs.
+// RecheckIfStale starts a run of the person's tenant's checks off the
+// request, on their token, when the last run is older than
+// ReadinessMaxAge or there is none — unless one is under way or Graph has
+// asked the tenant to wait. The home page calls it for admins and
+// auditors: the checks stay fresh while the tenant's people use the
+// portal (the portal holds no Graph permission of its own to run them
+// with nobody there). It reports whether it started one.
+func (s *Readiness) RecheckIfStale(ctx context.Context, who Who, token GraphToken) bool {
+	if !MayReadAudit(who.User) || s.lists == nil {
+		return false
+	}
+	tenant := who.User.TenantID
+	t := s.tenant(tenant)
+	if last := t.last.Load(); last != nil && s.now().Sub(last.CheckedAt) <= ReadinessMaxAge {
+		return false
+	}
+	if s.dir != nil && s.pause.check(tenant, s.now(), checksBack) != nil {
+		return false
+	}
+	if !t.background.CompareAndSwap(false, true) {
+		return false
+	}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer t.background.Store(false)
+		if _, err := s.TenantChecks(ctx, who, token, false); err != nil {
+			s.log.WarnContext(ctx, "readiness checks in the background failed", "event", "readiness.background", "tenant", tenant.String(), "err", err)
+		}
+	}()
+	return true
+}
+
+// Rechecking says whether a run RecheckIfStale started for the person's
+// tenant is under way (pages say "checking now").
+func (s *Readiness) Rechecking(who Who) bool {
+	s.mu.Lock()
+	t := s.tenants[who.User.TenantID]
+	s.mu.Unlock()
+	return t != nil && t.background.Load()
+}
+
+// tenant is tenant's checks, made on first use.
+func (s *Readiness) tenant(tenant portal.GUID) *tenantChecks {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[tenant]
+	if t == nil {
+		t = &tenantChecks{}
+		s.tenants[tenant] = t
+	}
+	return t
+}
+
+// tenantChecks is one tenant's last run; mu is held while one runs (the
+// fields but last and background are under it).
 type tenantChecks struct {
-	mu   sync.Mutex
-	last TenantReadiness
+	mu         sync.Mutex
+	last       atomic.Pointer[TenantReadiness]
+	background atomic.Bool // RecheckIfStale started a run that has not ended
 	// peopleFrom is where the next run's slice of people starts, when a
 	// tenant has more than maxPeopleChecked.
 	peopleFrom int
+	// people is what the directory said of each person with access, as
+	// of the run that last looked them up: with more than
+	// maxPeopleChecked, the runs cover the tenant a slice at a time, and
+	// what earlier slices found still counts (one byte a person).
+	people map[portal.GUID]personProblem
+}
+
+// personProblem is why a person's access cannot work, as the directory
+// says; personOK when it can.
+type personProblem uint8
+
+const (
+	personOK personProblem = iota
+	personGone
+	personDisabled
+	personUnlicensed
+)
+
+// item is the problem as a check lists it, with its fix.
+func (p personProblem) item(id portal.GUID) portal.CheckItem {
+	item := portal.CheckItem{ObjectID: id, Kind: portal.KindUser, Revoke: true, Problem: p.problem()}
+	switch p {
+	case personDisabled:
+		item.Fix = "Enable the account, or revoke the access."
+	case personUnlicensed:
+		item.Fix = "Assign a licence that includes Teams Phone, or revoke the access."
+	}
+	return item
+}
+
+func (p personProblem) problem() string {
+	switch p {
+	case personGone:
+		return "Gone from the directory (deleted, or never there): the access is for nobody."
+	case personDisabled:
+		return "Disabled in the directory: cannot sign in."
+	case personUnlicensed:
+		return "No enabled Teams Phone service plan (MCOEV): ACS refuses the token exchange (UserLicenseNotPresentForbidden)."
+	}
+	return ""
+}
+
+// The checks that read Graph, as they are titled before they run.
+var (
+	appsCheck             = portal.Check{Name: "apps", Title: "Calling-client apps may act for their users in ACS"}
+	resourceAccountsCheck = portal.Check{Name: "resource-accounts", Title: "Resource accounts send their calls to this ACS resource"}
+	peopleChecks          = portal.Check{Name: "people", Title: "People with access can use it"}
+)
+
+// unknownChecks are checks that could not run, each unknown for why.
+func unknownChecks(now time.Time, why string, checks ...portal.Check) []portal.Check {
+	out := make([]portal.Check, 0, len(checks))
+	for _, c := range checks {
+		c.State, c.Reason, c.CheckedAt = portal.CheckUnknown, why, now
+		out = append(out, c)
+	}
+	return out
+}
+
+// graphOff says why no check that reads Graph can run for who, or "" when
+// they can (and then the directory for the run, and the token).
+func (s *Readiness) graphOff(ctx context.Context, tenant portal.GUID, token GraphToken) (why string, dir portal.ReadinessDirectory, tok string) {
+	if s.dir == nil {
+		return "The portal does not read Microsoft Graph (PORTAL_GRAPH is off), so it cannot look.", nil, ""
+	}
+	tok, err := token(ctx)
+	if err != nil {
+		return "No Microsoft Graph token for you: " + portal.ErrorMessage(err) + " Sign out and in again.", nil, ""
+	}
+	return "", pausedDirectory{dir: s.dir, pause: s.pause, tenant: tenant, now: s.now}, tok
 }
 
 // chainChecks are the checks that read Graph: the ACS first-party app,
 // each calling-client app, resource accounts, people with access.
 func (s *Readiness) chainChecks(ctx context.Context, who Who, token GraphToken, t *tenantChecks) ([]portal.Check, chainInventory) {
-	now := s.now()
-	unknownAll := func(why string) []portal.Check {
-		var out []portal.Check
-		for _, c := range []portal.Check{firstPartyCheck(), {Name: "apps", Title: "Calling-client apps may act for their users in ACS"},
-			{Name: "resource-accounts", Title: "Resource accounts send their calls to this ACS resource"},
-			{Name: "people", Title: "People with access can use it"}} {
-			c.State, c.Reason, c.CheckedAt = portal.CheckUnknown, why, now
-			out = append(out, c)
-		}
-		return out
-	}
+	tenant := who.User.TenantID
+	all := []portal.Check{firstPartyCheck(), appsCheck, resourceAccountsCheck, peopleChecks}
 	// The inventory first: the verdicts per assignment need it even when
 	// Graph cannot be asked (the ACS probe may still fail them all).
-	inv, err := s.inventory(ctx, who.User.TenantID)
+	inv, err := s.inventory(ctx, tenant)
 	if err != nil {
-		return unknownAll("The inventory could not be read: " + portal.ErrorMessage(err)), chainInventory{}
+		return unknownChecks(s.now(), "The inventory could not be read: "+portal.ErrorMessage(err), all...), chainInventory{}
 	}
-	if s.dir == nil {
-		return unknownAll("The portal does not read Microsoft Graph (PORTAL_GRAPH is off), so it cannot look."), inv
+	why, dir, tok := s.graphOff(ctx, tenant, token)
+	if why != "" {
+		return unknownChecks(s.now(), why, all...), inv
 	}
-	tok, err := token(ctx)
-	if err != nil {
-		return unknownAll("No Microsoft Graph token for you: " + portal.ErrorMessage(err) + " Sign out and in again."), inv
-	}
-	first, acsSP := s.firstParty(ctx, tok, who.User.TenantID)
+	first, acsSP := firstParty(ctx, dir, tok, tenant)
 	out := []portal.Check{first}
-	out = append(out, s.appChecks(ctx, tok, who.User.TenantID, inv, acsSP, portal.GUID{})...)
-	out = append(out, s.resourceAccountCheck(ctx, tok, inv))
-	out = append(out, s.peopleCheck(ctx, tok, inv, t))
+	out = append(out, appChecks(ctx, dir, tok, tenant, inv, acsSP, portal.GUID{})...)
+	out = append(out, s.resourceAccountCheck(ctx, dir, tok, inv))
+	out = append(out, peopleCheck(ctx, dir, tok, inv, t))
 	for i := range out {
 		out[i].CheckedAt = s.now()
 	}
 	return out, inv
+}
+
+// pausedDirectory is the directory for one tenant's run: once Graph
+// throttles a read, the tenant is held off for the wait it named (names
+// too), and every read until then fails at once with why — its check is
+// unknown — rather than asking again.
+type pausedDirectory struct {
+	dir    portal.ReadinessDirectory
+	pause  *graphPause
+	tenant portal.GUID
+	now    func() time.Time
+}
+
+func (d pausedDirectory) ask(call func() error) error {
+	now := d.now()
+	if err := d.pause.check(d.tenant, now, checksBack); err != nil {
+		return err
+	}
+	err := call()
+	if portal.ErrorCode(err) == portal.ETHROTTLED {
+		d.pause.hold(d.tenant, now, portal.RetryAfter(err), err)
+	}
+	return err
+}
+
+func (d pausedDirectory) ServicePrincipal(ctx context.Context, token string, appID portal.GUID) (sp portal.ServicePrincipal, found bool, err error) {
+	err = d.ask(func() (err error) { sp, found, err = d.dir.ServicePrincipal(ctx, token, appID); return err })
+	return sp, found, err
+}
+
+func (d pausedDirectory) PermissionGrants(ctx context.Context, token string, client, resource portal.GUID) (grants []portal.PermissionGrant, err error) {
+	err = d.ask(func() (err error) { grants, err = d.dir.PermissionGrants(ctx, token, client, resource); return err })
+	return grants, err
+}
+
+func (d pausedDirectory) Users(ctx context.Context, token string, ids []portal.GUID) (states map[portal.GUID]portal.UserState, err error) {
+	err = d.ask(func() (err error) { states, err = d.dir.Users(ctx, token, ids); return err })
+	return states, err
+}
+
+func (d pausedDirectory) TeamsResourceAccounts(ctx context.Context, token string) (accounts []portal.TeamsResourceAccount, err error) {
+	err = d.ask(func() (err error) { accounts, err = d.dir.TeamsResourceAccounts(ctx, token); return err })
+	return accounts, err
 }
 
 // AssignmentChecks are the links around one assignment, run now with the
@@ -368,27 +569,16 @@ func (s *Readiness) AssignmentChecks(ctx context.Context, who Who, token GraphTo
 	}
 	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
 	defer cancel()
-	now := s.now()
 	out := []portal.Check{s.ProbeACS(ctx, who.User.TenantID, ReadinessMaxAge)}
-	unknown := func(why string) ([]portal.Check, error) {
-		for _, c := range []portal.Check{firstPartyCheck(), {Name: "object", Title: "The " + item.Kind.Label() + " can use it"}} {
-			c.State, c.Reason, c.CheckedAt = portal.CheckUnknown, why, now
-			out = append(out, c)
-		}
-		return out, nil
+	why, dir, tok := s.graphOff(ctx, who.User.TenantID, token)
+	if why != "" {
+		return append(out, unknownChecks(s.now(), why, firstPartyCheck(), portal.Check{Name: "object", Title: "The " + item.Kind.Label() + " can use it"})...), nil
 	}
-	if s.dir == nil {
-		return unknown("The portal does not read Microsoft Graph (PORTAL_GRAPH is off), so it cannot look.")
-	}
-	tok, err := token(ctx)
-	if err != nil {
-		return unknown("No Microsoft Graph token for you: " + portal.ErrorMessage(err) + " Sign out and in again.")
-	}
-	first, acsSP := s.firstParty(ctx, tok, who.User.TenantID)
+	first, acsSP := firstParty(ctx, dir, tok, who.User.TenantID)
 	out = append(out, first)
 	var own []portal.Check
 	if item.Kind == portal.KindResourceAccount {
-		c := s.resourceAccountCheck(ctx, tok, chainInventory{resourceAccounts: map[portal.GUID]bool{item.ObjectID: true}})
+		c := s.resourceAccountCheck(ctx, dir, tok, chainInventory{resourceAccounts: map[portal.GUID]bool{item.ObjectID: true}})
 		c.Name, c.Title = "object", "The resource account sends its calls to this ACS resource"
 		c.Items = slices.DeleteFunc(c.Items, func(it portal.CheckItem) bool { return it.ObjectID != item.ObjectID })
 		if c.State == portal.CheckFail && len(c.Items) == 0 {
@@ -396,7 +586,7 @@ func (s *Readiness) AssignmentChecks(ctx context.Context, who Who, token GraphTo
 		}
 		own = append(own, c)
 	} else {
-		c := s.peopleCheck(ctx, tok, chainInventory{people: []portal.GUID{item.ObjectID}}, &tenantChecks{})
+		c := peopleCheck(ctx, dir, tok, chainInventory{people: []portal.GUID{item.ObjectID}}, &tenantChecks{})
 		c.Name, c.Title = "object", "The person is in the directory, enabled and licensed for Teams Phone"
 		if c.State == portal.CheckPass {
 			c.Reason = "In the directory, enabled, with an enabled Teams Phone service plan (MCOEV)."
@@ -409,7 +599,7 @@ func (s *Readiness) AssignmentChecks(ctx context.Context, who Who, token GraphTo
 			names[k.ID] = k.Name
 		}
 		s.nameApps(ctx, who.User.TenantID, item.ClientIDs, names)
-		own = append(own, s.appChecks(ctx, tok, who.User.TenantID, chainInventory{apps: item.ClientIDs, appNames: names}, acsSP, item.ObjectID)...)
+		own = append(own, appChecks(ctx, dir, tok, who.User.TenantID, chainInventory{apps: item.ClientIDs, appNames: names}, acsSP, item.ObjectID)...)
 	}
 	out = append(out, own...)
 	for i := range out[1:] {
@@ -485,9 +675,9 @@ func firstPartyCheck() portal.Check {
 
 // firstParty checks the ACS first-party app's service principal, and
 // returns its object ID when there is one.
-func (s *Readiness) firstParty(ctx context.Context, tok string, tenant portal.GUID) (portal.Check, portal.GUID) {
+func firstParty(ctx context.Context, dir portal.ReadinessDirectory, tok string, tenant portal.GUID) (portal.Check, portal.GUID) {
 	c := firstPartyCheck()
-	sp, found, err := s.dir.ServicePrincipal(ctx, tok, portal.ACSFirstPartyAppID)
+	sp, found, err := dir.ServicePrincipal(ctx, tok, portal.ACSFirstPartyAppID)
 	switch {
 	case err != nil:
 		c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
@@ -514,7 +704,7 @@ func (s *Readiness) firstParty(ctx context.Context, tok string, tenant portal.GU
 // service principal in the tenant, and admin consent to
 // TeamsExtension.ManageCalls on the ACS first-party app.
 // For one person (person not zero), that person's own consent is enough.
-func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUID, inv chainInventory, acsSP, person portal.GUID) []portal.Check {
+func appChecks(ctx context.Context, dir portal.ReadinessDirectory, tok string, tenant portal.GUID, inv chainInventory, acsSP, person portal.GUID) []portal.Check {
 	var out []portal.Check
 	for _, app := range inv.apps {
 		name := inv.appNames[app]
@@ -524,7 +714,7 @@ func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUI
 		c := portal.Check{Name: "app:" + app.String(), Title: "Calling-client app " + name + " may act for its users in ACS"}
 		consentURL := fmt.Sprintf("https://login.microsoftonline.com/%s/adminconsent?client_id=%s", tenant, app)
 		consent := "Open, as an administrator, " + consentURL + " and accept."
-		sp, found, err := s.dir.ServicePrincipal(ctx, tok, app)
+		sp, found, err := dir.ServicePrincipal(ctx, tok, app)
 		switch {
 		case err != nil:
 			c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
@@ -536,7 +726,7 @@ func (s *Readiness) appChecks(ctx context.Context, tok string, tenant portal.GUI
 		case acsSP.IsZero():
 			c.State, c.Reason = portal.CheckUnknown, "Whether it is consented to TeamsExtension.ManageCalls cannot be known until the tenant has the ACS first-party service principal (see above)."
 		default:
-			grants, err := s.dir.PermissionGrants(ctx, tok, sp.ObjectID, acsSP)
+			grants, err := dir.PermissionGrants(ctx, tok, sp.ObjectID, acsSP)
 			if err != nil {
 				c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
 				break
@@ -585,9 +775,9 @@ func oneOrMany(n int, one, many string) string {
 // inventory: accounts bound here without server consent, and consented
 // accounts that are not bound here, have no number, are disabled, or use
 // Microsoft's own app (calls go to Teams, never to ACS).
-func (s *Readiness) resourceAccountCheck(ctx context.Context, tok string, inv chainInventory) portal.Check {
-	c := portal.Check{Name: "resource-accounts", Title: "Resource accounts send their calls to this ACS resource"}
-	accounts, err := s.dir.TeamsResourceAccounts(ctx, tok)
+func (s *Readiness) resourceAccountCheck(ctx context.Context, dir portal.ReadinessDirectory, tok string, inv chainInventory) portal.Check {
+	c := resourceAccountsCheck
+	accounts, err := dir.TeamsResourceAccounts(ctx, tok)
 	if err != nil {
 		c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
 		return c
@@ -661,16 +851,18 @@ func (s *Readiness) resourceAccountCheck(ctx context.Context, tok string, inv ch
 
 // peopleCheck looks up the people with access: those gone from the
 // directory, disabled, or without an enabled Teams Phone plan cannot use
-// it. A tenant with more than maxPeopleChecked is covered a slice per run.
-func (s *Readiness) peopleCheck(ctx context.Context, tok string, inv chainInventory, t *tenantChecks) portal.Check {
-	c := portal.Check{Name: "people", Title: "People with access can use it"}
+// it. A tenant with more than maxPeopleChecked is covered a slice per run;
+// what earlier runs found of the others stands (t.people) until their
+// turn comes again.
+func peopleCheck(ctx context.Context, dir portal.ReadinessDirectory, tok string, inv chainInventory, t *tenantChecks) portal.Check {
+	c := peopleChecks
 	ids := inv.people
 	from := 0
 	if len(ids) > maxPeopleChecked {
 		from = t.peopleFrom % len(ids)
 		ids = append(slices.Clone(ids[from:min(len(ids), from+maxPeopleChecked)]), ids[:max(0, from+maxPeopleChecked-len(inv.people))]...)
 	}
-	states, err := s.dir.Users(ctx, tok, ids)
+	states, err := dir.Users(ctx, tok, ids)
 	if err != nil {
 		c.State, c.Reason = portal.CheckUnknown, "Microsoft Graph did not say: "+portal.ErrorMessage(err)
 		return c
@@ -678,31 +870,48 @@ func (s *Readiness) peopleCheck(ctx context.Context, tok string, inv chainInvent
 	if len(inv.people) > maxPeopleChecked {
 		t.peopleFrom = from + len(ids)
 	}
+	if t.people == nil {
+		t.people = make(map[portal.GUID]personProblem, len(ids))
+	}
 	for _, id := range ids {
 		st, ok := states[id]
-		item := portal.CheckItem{ObjectID: id, Kind: portal.KindUser, Revoke: true}
 		switch {
 		case !ok:
-			item.Problem = "Gone from the directory (deleted, or never there): the access is for nobody."
+			t.people[id] = personGone
 		case !st.Enabled:
-			item.Problem = "Disabled in the directory: cannot sign in."
-			item.Fix = "Enable the account, or revoke the access."
+			t.people[id] = personDisabled
 		case !st.TeamsPhone:
-			item.Problem = "No enabled Teams Phone service plan (MCOEV): ACS refuses the token exchange (UserLicenseNotPresentForbidden)."
-			item.Fix = "Assign a licence that includes Teams Phone, or revoke the access."
+			t.people[id] = personUnlicensed
 		default:
-			continue
+			t.people[id] = personOK
 		}
-		c.Items = append(c.Items, item)
 	}
-	covered := fmt.Sprintf("%d people with access", len(ids))
-	if len(ids) < len(inv.people) {
-		covered = fmt.Sprintf("%d of %d people with access (the rest on the next runs)", len(ids), len(inv.people))
+	// Forget those who no longer have access (inv.people is sorted).
+	if len(t.people) > len(ids) {
+		for id := range t.people {
+			if _, found := slices.BinarySearchFunc(inv.people, id, func(a, b portal.GUID) int { return bytes.Compare(a[:], b[:]) }); !found {
+				delete(t.people, id)
+			}
+		}
 	}
-	if len(c.Items) > 0 {
+	for _, id := range inv.people {
+		if p, ok := t.people[id]; ok && p != personOK {
+			c.Items = append(c.Items, p.item(id))
+		}
+	}
+	partly := len(t.people) < len(inv.people)
+	covered := fmt.Sprintf("%d people with access", len(inv.people))
+	if partly {
+		covered = fmt.Sprintf("%d of %d people with access looked up so far (%d this run, the rest on the next runs)", len(t.people), len(inv.people), len(ids))
+	}
+	switch {
+	case len(c.Items) > 0:
 		c.State = portal.CheckFail
 		c.Reason = fmt.Sprintf("Of %s, %d cannot use it.", covered, len(c.Items))
-	} else {
+	case partly:
+		// Not pass: the others have not been looked at.
+		c.State, c.Reason = portal.CheckUnknown, "Of "+covered+", every one is in the directory, enabled and licensed for Teams Phone."
+	default:
 		c.State, c.Reason = portal.CheckPass, "Every one of "+covered+" is in the directory, enabled and licensed for Teams Phone."
 	}
 	return c

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/teamsphone/portal/internal/acs"
 	"github.com/teamsphone/portal/internal/acsemu"
 	"github.com/teamsphone/portal/internal/portal"
+	"github.com/teamsphone/portal/internal/testclock"
+	"github.com/teamsphone/portal/internal/testwait"
 )
 
 // The probe of the portal's own access to ACS: 404 for a random object
@@ -105,9 +108,11 @@ type fakeChain struct {
 	accounts []portal.TeamsResourceAccount
 	fail     map[string]error // by method
 	asked    []portal.GUID    // Users' ids, every call
+	calls    atomic.Int32     // every call
 }
 
 func (f *fakeChain) ServicePrincipal(_ context.Context, _ string, appID portal.GUID) (portal.ServicePrincipal, bool, error) {
+	f.calls.Add(1)
 	if err := f.fail["ServicePrincipal"]; err != nil {
 		return portal.ServicePrincipal{}, false, err
 	}
@@ -116,6 +121,7 @@ func (f *fakeChain) ServicePrincipal(_ context.Context, _ string, appID portal.G
 }
 
 func (f *fakeChain) PermissionGrants(_ context.Context, _ string, client, resource portal.GUID) ([]portal.PermissionGrant, error) {
+	f.calls.Add(1)
 	if err := f.fail["PermissionGrants"]; err != nil {
 		return nil, err
 	}
@@ -126,6 +132,7 @@ func (f *fakeChain) PermissionGrants(_ context.Context, _ string, client, resour
 }
 
 func (f *fakeChain) Users(_ context.Context, _ string, ids []portal.GUID) (map[portal.GUID]portal.UserState, error) {
+	f.calls.Add(1)
 	if err := f.fail["Users"]; err != nil {
 		return nil, err
 	}
@@ -140,6 +147,7 @@ func (f *fakeChain) Users(_ context.Context, _ string, ids []portal.GUID) (map[p
 }
 
 func (f *fakeChain) TeamsResourceAccounts(context.Context, string) ([]portal.TeamsResourceAccount, error) {
+	f.calls.Add(1)
 	if err := f.fail["TeamsResourceAccounts"]; err != nil {
 		return nil, err
 	}
@@ -181,7 +189,8 @@ func newChainEnv(t *testing.T, dir portal.ReadinessDirectory) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = access.New(access.Config{ACS: client, Store: e.store, LockWait: 2 * time.Second, ReadinessDirectory: dir, ACSResourceID: hereID})
+	e.clock = testclock.New(time.Now())
+	e.svc = access.New(access.Config{ACS: client, Store: e.store, LockWait: 2 * time.Second, ReadinessDirectory: dir, ACSResourceID: hereID, Now: e.clock.Now})
 	return e
 }
 
@@ -342,6 +351,8 @@ func TestTenantChecksUnknown(t *testing.T) {
 	if c := checkNamed(t, r, "people"); c.State != portal.CheckUnknown || !strings.Contains(c.Reason, "PORTAL_GRAPH") {
 		t.Errorf("no Graph: %+v", c)
 	}
+	// (Past the wait Graph asked for by throttling: see TestTenantChecksThrottled.)
+	e.clock.Add(time.Minute)
 	r, _ = e.svc.TenantChecks(ctx, admin, func(context.Context) (string, error) { return "", errors.New("expired") }, true)
 	if c := checkNamed(t, r, "acs-first-party"); c.State != portal.CheckUnknown || !strings.Contains(c.Reason, "Sign out and in again") {
 		t.Errorf("no token: %+v", c)
@@ -414,4 +425,148 @@ func TestAssignmentChecks(t *testing.T) {
 	if _, err := e.svc.AssignmentChecks(ctx, admin, token, other); portal.ErrorCode(err) != portal.ENOTFOUND {
 		t.Errorf("another tenant's: %v", err)
 	}
+}
+
+// throttledBy is Graph's 429 as the adapter reports it: ETHROTTLED, with
+// the wait it named.
+type throttledBy time.Duration
+
+func (w throttledBy) Error() string                 { return "graph: 429" }
+func (w throttledBy) RetryAfterHint() time.Duration { return time.Duration(w) }
+
+// Graph throttling the checks holds the tenant off for the wait it named:
+// the rest of the run asks nothing more (unknown, with why), "Check
+// again" within the wait keeps the last results with a note instead of
+// asking, and after it the checks run again.
+func TestTenantChecksThrottled(t *testing.T) {
+	ctx := context.Background()
+	chain := healthyChain()
+	e := newChainEnv(t, chain)
+	e.grant(admin, alice, portal.KindUser, appA)
+	e.grant(admin, room, portal.KindResourceAccount)
+	chain.fail = map[string]error{"PermissionGrants": portal.Wrap(throttledBy(40*time.Second), portal.ETHROTTLED, "Microsoft Graph asked the portal to slow down.")}
+	r, err := e.svc.TenantChecks(ctx, admin, token, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, r, "acs-first-party"); c.State != portal.CheckPass {
+		t.Errorf("before the throttling: %+v", c)
+	}
+	for _, name := range []string{"app:" + appA.String(), "resource-accounts", "people"} {
+		if c := checkNamed(t, r, name); c.State != portal.CheckUnknown || !strings.Contains(c.Reason, "slow down") {
+			t.Errorf("%s after the throttling: %+v", name, c)
+		}
+	}
+	// ServicePrincipal ×2 (the first-party app, appA), the throttled
+	// PermissionGrants, and nothing after it.
+	if n := chain.calls.Load(); n != 3 {
+		t.Errorf("%d Graph calls, want 3: nothing after the throttling", n)
+	}
+	chain.fail = nil
+	e.clock.Add(20 * time.Second)
+	again, _ := e.svc.TenantChecks(ctx, admin, token, true)
+	if n := chain.calls.Load(); n != 3 || !again.CheckedAt.Equal(r.CheckedAt) || !strings.Contains(again.Note, "can run again in 20s") {
+		t.Errorf("check again within the wait: %d calls, checked at %v (was %v), note %q", n, again.CheckedAt, r.CheckedAt, again.Note)
+	}
+	if e.svc.RecheckIfStale(ctx, admin, token) {
+		t.Error("a background run started within Graph's wait")
+	}
+	e.clock.Add(21 * time.Second)
+	after, _ := e.svc.TenantChecks(ctx, admin, token, true)
+	if after.Note != "" || len(after.Failing()) != 0 {
+		t.Errorf("after the wait: note %q, failing %+v", after.Note, after.Failing())
+	}
+}
+
+// A tenant with more people than a run looks up is covered a slice a
+// run: what earlier slices found stands, the others are unknown (never
+// ready) until their turn, and the check passes only once all were seen.
+func TestTenantChecksInSlices(t *testing.T) {
+	defer access.SetMaxPeopleChecked(2)()
+	ctx := context.Background()
+	chain := healthyChain()
+	e := newChainEnv(t, chain)
+	people := []portal.GUID{alice, bob, carol, dave} // in object ID order
+	for _, p := range people {
+		e.grant(admin, p, portal.KindUser, appA)
+		chain.users[p] = portal.UserState{ObjectID: p, Enabled: true, TeamsPhone: true}
+	}
+	chain.users[dave] = portal.UserState{ObjectID: dave, Enabled: false, TeamsPhone: true}
+	ready := func(r access.TenantReadiness) (out []string) {
+		for _, p := range people {
+			v, _ := r.Ready(portal.InventoryItem{Assignment: portal.Assignment{ObjectID: p, Kind: portal.KindUser}})
+			out = append(out, v)
+		}
+		return out
+	}
+	r, _ := e.svc.TenantChecks(ctx, admin, token, true)
+	if c := checkNamed(t, r, "people"); c.State != portal.CheckUnknown || !strings.Contains(c.Reason, "2 of 4 people") {
+		t.Errorf("first slice: %+v", c)
+	}
+	if got := strings.Join(ready(r), ","); got != "yes,yes,unknown,unknown" {
+		t.Errorf("first slice: ready %s", got)
+	}
+	r, _ = e.svc.TenantChecks(ctx, admin, token, true)
+	if c := checkNamed(t, r, "people"); c.State != portal.CheckFail || len(c.Items) != 1 || c.Items[0].ObjectID != dave {
+		t.Errorf("second slice: %+v", c)
+	}
+	if got := strings.Join(ready(r), ","); got != "yes,yes,yes,no" {
+		t.Errorf("second slice: ready %s", got)
+	}
+	// Dave is fixed; the third run looks at alice and bob again, and what
+	// it knew of dave stands until his turn.
+	chain.users[dave] = portal.UserState{ObjectID: dave, Enabled: true, TeamsPhone: true}
+	r, _ = e.svc.TenantChecks(ctx, admin, token, true)
+	if c := checkNamed(t, r, "people"); c.State != portal.CheckFail || len(c.Items) != 1 {
+		t.Errorf("third run: %+v", c)
+	}
+	r, _ = e.svc.TenantChecks(ctx, admin, token, true)
+	if c := checkNamed(t, r, "people"); c.State != portal.CheckPass || !strings.Contains(c.Reason, "Every one of 4 people") {
+		t.Errorf("fourth run: %+v", c)
+	}
+}
+
+// The home page keeps the checks fresh: a run off the request when the
+// last is stale or missing, one at a time, none while it is fresh; the
+// last results stay readable while a run is under way.
+func TestRecheckIfStale(t *testing.T) {
+	ctx := context.Background()
+	chain := healthyChain()
+	e := newChainEnv(t, chain)
+	e.grant(admin, alice, portal.KindUser, appA)
+	e.grant(admin, room, portal.KindResourceAccount)
+	if _, ok := e.svc.LastTenantChecks(admin); ok {
+		t.Fatal("checks before any run")
+	}
+	if e.svc.RecheckIfStale(ctx, helpdesk, token) {
+		t.Error("a run for helpdesk, who may not read the checks")
+	}
+	block := make(chan struct{})
+	slow := func(context.Context) (string, error) { <-block; return "token", nil }
+	if !e.svc.RecheckIfStale(ctx, admin, slow) {
+		t.Fatal("no run when none ever ran")
+	}
+	if e.svc.RecheckIfStale(ctx, auditor, token) {
+		t.Error("a second run while one is under way")
+	}
+	close(block)
+	testwait.For(t, "the background run", func() bool { _, ok := e.svc.LastTenantChecks(admin); return ok })
+	first, _ := e.svc.LastTenantChecks(auditor)
+	if len(first.Failing()) != 0 {
+		t.Errorf("failing: %+v", first.Failing())
+	}
+	testwait.For(t, "the background run to end", func() bool { return !e.svc.Rechecking(admin) })
+	if e.svc.RecheckIfStale(ctx, admin, token) {
+		t.Error("a run while the last is fresh")
+	}
+	e.clock.Add(access.ReadinessMaxAge + time.Second)
+	block = make(chan struct{})
+	if !e.svc.RecheckIfStale(ctx, admin, slow) {
+		t.Fatal("no run when the last is stale")
+	}
+	if last, ok := e.svc.LastTenantChecks(admin); !ok || !last.CheckedAt.Equal(first.CheckedAt) {
+		t.Errorf("while a run is under way the last is %v, %v", last.CheckedAt, ok)
+	}
+	close(block)
+	testwait.For(t, "the second run", func() bool { last, _ := e.svc.LastTenantChecks(admin); return last.CheckedAt.After(first.CheckedAt) })
 }

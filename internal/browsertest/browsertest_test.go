@@ -180,6 +180,16 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%d p on the echo page, want 1", n)
 		}
 		tab.AssertNoCSPViolations(t)
+		// Navigate, click, fill, submit; three documents (the load event
+		// of the last may trail its content: wait for the count).
+		waitFor(t, "three documents loaded", func() bool { return tab.Effort().Loads == 3 })
+		if e := tab.Effort(); e != (browsertest.Effort{Actions: 4, Loads: 3}) {
+			t.Errorf("effort %+v, want 4 actions and 3 loads", e)
+		}
+		tab.ResetEffort()
+		if e := tab.Effort(); e != (browsertest.Effort{}) {
+			t.Errorf("effort after a reset: %+v", e)
+		}
 	})
 
 	t.Run("CSP violations are caught and reported once", func(t *testing.T) {

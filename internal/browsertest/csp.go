@@ -82,6 +82,13 @@ func installCSPListener(ctx context.Context) error {
 func (tab *Tab) onEvent(ev any) {
 	var v CSPViolation
 	switch ev := ev.(type) {
+	case *page.EventFrameNavigated:
+		if ev.Frame != nil && ev.Frame.ParentID == "" {
+			tab.mu.Lock()
+			tab.effort.Loads++
+			tab.mu.Unlock()
+		}
+		return
 	case *runtime.EventBindingCalled:
 		if ev.Name != cspBinding {
 			return

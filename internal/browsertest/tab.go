@@ -43,6 +43,36 @@ type Tab struct {
 	lastBlockedAt time.Time               // and when it was seen
 	abort         context.CancelCauseFunc // ends the running helper, or nil
 	noScript      bool                    // DisableJavaScript was called
+	effort        Effort                  // what the person did, and the documents loaded
+}
+
+// Effort is what a task took of the person and of the browser: the
+// actions a person makes (a typed address, a click, a field filled, a
+// form sent) and the documents loaded (each full page, redirects
+// followed; htmx swaps are not loads). Tests of a task assert it does not
+// grow.
+type Effort struct {
+	Actions, Loads int
+}
+
+// Effort is what the tab has done since it opened (or since ResetEffort).
+func (tab *Tab) Effort() Effort {
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	return tab.effort
+}
+
+// ResetEffort starts counting again, e.g. after signing in.
+func (tab *Tab) ResetEffort() {
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	tab.effort = Effort{}
+}
+
+func (tab *Tab) acted() {
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	tab.effort.Actions++
 }
 
 // NewTab opens a tab in a fresh profile for t and closes it, with its
@@ -161,6 +191,7 @@ func (tab *Tab) location() string {
 // Navigate loads url and waits for its load event.
 func (tab *Tab) Navigate(url string) {
 	tab.t.Helper()
+	tab.acted()
 	tab.do("navigate to "+url, chromedp.Navigate(url))
 }
 
@@ -169,6 +200,7 @@ func (tab *Tab) Navigate(url string) {
 // returns before the new page has loaded: wait for something on it.
 func (tab *Tab) Click(sel string) {
 	tab.t.Helper()
+	tab.acted()
 	tab.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
@@ -176,6 +208,7 @@ func (tab *Tab) Click(sel string) {
 // value into it key by key (so input events fire).
 func (tab *Tab) Fill(sel, value string) {
 	tab.t.Helper()
+	tab.acted()
 	// chromedp.Clear empties the value attribute, not what was typed, and
 	// fails on an empty textarea: set the live value instead.
 	tab.helper("fill "+sel, func(ctx context.Context) error {
@@ -194,6 +227,7 @@ func (tab *Tab) Fill(sel, value string) {
 // JavaScript turned off for the tab, click the submit button instead.
 func (tab *Tab) Submit(sel string) {
 	tab.t.Helper()
+	tab.acted()
 	const submitJS = `function() {
 		const form = this instanceof HTMLFormElement ? this : (this.form || this.closest("form"));
 		if (!form) return false;

@@ -64,6 +64,18 @@ func bigChanges(n int) (Changes, []portal.GUID) {
 	return c, objects
 }
 
+// benchKnownApps names the apps of bigChanges as a configuration would,
+// otherwise than Graph does.
+func benchKnownApps(c Changes) []portal.KnownApp {
+	var out []portal.KnownApp
+	for _, n := range c.Names {
+		if n.Space == portal.SpaceApp {
+			out = append(out, portal.KnownApp{ID: n.ID, Name: "Contoso Softphone " + strings.TrimPrefix(n.DisplayName, "Dialer ")})
+		}
+	}
+	return out
+}
+
 var benchSizes = []int{10_000, 200_000}
 
 // BenchmarkPage measures the list's questions at 10,000 and 200,000 rows:
@@ -73,6 +85,7 @@ func BenchmarkPage(b *testing.B) {
 	for _, n := range benchSizes {
 		c, objects := bigChanges(n)
 		x := Build(tenant, c)
+		x.SetKnownApps(benchKnownApps(c))
 		rnd := rand.New(rand.NewPCG(3, 4))
 		pages := (n + 49) / 50
 		cases := []struct {
@@ -98,6 +111,9 @@ func BenchmarkPage(b *testing.B) {
 			}},
 			{"surname", func() portal.InventoryFilter {
 				return portal.InventoryFilter{Query: []string{"smith", "wei", "okafor", "novak"}[rnd.IntN(4)], Offset: rnd.IntN(20) * 50}
+			}},
+			{"app name", func() portal.InventoryFilter {
+				return portal.InventoryFilter{Query: fmt.Sprintf("softphone %d", rnd.IntN(6)), Offset: rnd.IntN(20) * 50}
 			}},
 			{"two characters", func() portal.InventoryFilter {
 				return portal.InventoryFilter{Query: string([]byte{"0123456789abcdef"[rnd.IntN(16)], "0123456789abcdef"[rnd.IntN(16)]})}

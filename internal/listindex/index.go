@@ -61,6 +61,11 @@ type Index struct {
 
 	names map[portal.GUID]nameRec // people and resource accounts
 	apps  map[portal.GUID]nameRec // calling-client apps
+	// known are the folded names the portal's configuration gives
+	// calling-client apps (KnownApps): pages show those names, so
+	// searches match them, whatever Graph calls the app (or if it has
+	// no service principal to name it).
+	known map[portal.GUID]sref
 
 	grams      postings               // trigram of row text → rows
 	appRows    map[portal.GUID]*plist // client ID → rows that have it
@@ -153,6 +158,24 @@ func New(tenant portal.GUID) *Index {
 		grams:    postings{lists: map[uint32]*plist{}},
 		appRows:  map[portal.GUID]*plist{},
 	}
+}
+
+// SetKnownApps gives the index the names the configuration gives
+// calling-client apps, for searches to match. Searching for them stays an
+// index question: a search checks each distinct app in use (a handful),
+// then reads the rows of those that match from their posting lists.
+func (x *Index) SetKnownApps(apps []portal.KnownApp) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.known = make(map[portal.GUID]sref, len(apps))
+	for _, a := range apps {
+		if a.Name != "" {
+			x.known[a.ID] = x.text.add(fold(a.Name))
+		}
+	}
+	x.rememberMu.Lock()
+	clear(x.remembered)
+	x.rememberMu.Unlock()
 }
 
 // Stamp is the audit head and names revision the index is current at.
@@ -418,6 +441,21 @@ func (x *Index) Each(fn func(portal.InventoryItem)) {
 	}
 }
 
+// CountExpiring counts the live rows whose access ends at or before t
+// (time-boxed access ending soon, or ended and not yet revoked): a pass
+// over the rows' end times, without making an item of any.
+func (x *Index) CountExpiring(t time.Time) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	limit, n := t.UnixNano(), 0
+	for id, c := range x.cells {
+		if c != deadCell && x.rows[id].expires != 0 && x.rows[id].expires <= limit {
+			n++
+		}
+	}
+	return n
+}
+
 // Garbage is how much of the index is dead weight: the share of its rows
 // that are dead (each with its postings and strings). Compact when it
 // grows large.
@@ -437,6 +475,12 @@ func (x *Index) Compact() *Index {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	b := NewBuilder(x.tenant)
+	if x.known != nil {
+		b.x.known = make(map[portal.GUID]sref, len(x.known))
+		for id, name := range x.known {
+			b.x.known[id] = b.x.text.add(x.text.str(name))
+		}
+	}
 	for id, rec := range x.names {
 		b.Name(x.name(portal.SpaceObject, id, rec))
 	}

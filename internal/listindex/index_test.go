@@ -32,6 +32,7 @@ type model struct {
 	items map[portal.GUID]portal.InventoryItem
 	names map[portal.GUID]portal.DirectoryName
 	apps  map[portal.GUID]portal.DirectoryName
+	known map[portal.GUID]string // configured app names
 }
 
 func (m *model) holds(it portal.InventoryItem, q string) bool {
@@ -40,7 +41,7 @@ func (m *model) holds(it portal.InventoryItem, q string) bool {
 		fields = append(fields, fold(n.DisplayName), fold(n.UPN), fold(n.Phone))
 	}
 	for _, id := range it.ClientIDs {
-		fields = append(fields, id.String(), fold(m.apps[id].DisplayName))
+		fields = append(fields, id.String(), fold(m.apps[id].DisplayName), fold(m.known[id]))
 	}
 	return slices.ContainsFunc(fields, func(f string) bool { return f != "" && strings.Contains(f, q) })
 }
@@ -187,7 +188,12 @@ func testIndexMatchesModel(t *testing.T) {
 	}
 	first.Put = append(first.Put, portal.InventoryItem{Assignment: portal.Assignment{TenantID: other, ObjectID: g.object()}}) // ignored
 	x := Build(tenant, first)
-	queries := []string{"", "a", "A", "e", "1", "-", "ab", "12", "0-", "agent 12", "AGENT 123", "alice", "  alice ", "smith", "zoë", "ZOË",
+	// Configured names, as pages show them: "mobile" finds the rows with
+	// the app whatever Graph calls it.
+	known := []portal.KnownApp{{ID: apps[1], Name: "Contoso Agent MOBILE"}, {ID: portal.MustParseGUID("dddddddd-0000-4000-8000-00000000000d"), Name: "Unused Pager"}}
+	x.SetKnownApps(known)
+	m.known = map[portal.GUID]string{apps[1]: known[0].Name, known[1].ID: known[1].Name}
+	queries := []string{"mobile", "agent mob", "Contoso Agent Mobile", "pager", "", "a", "A", "e", "1", "-", "ab", "12", "0-", "agent 12", "AGENT 123", "alice", "  alice ", "smith", "zoë", "ZOË",
 		"ærø", "café", "🎉", "\xff", "\ufffd", "%", "_", "'", "<", "chen", "wei", "scully", "contoso", "@contoso.test", "555", "+1 555 0142",
 		"aaaa", "aaaaaaaa-0000", "{" + apps[1].String() + "}", strings.ToUpper(apps[2].String()), "teams", "calling", "nothing", "a\tb", "000-4000",
 		"00000001-0001", "ana tab", "abe", "dea"}
@@ -215,6 +221,9 @@ func testIndexMatchesModel(t *testing.T) {
 				if g.rnd.IntN(2) == 0 {
 					f.Query = ""
 				}
+			}
+			if g.rnd.IntN(8) == 0 {
+				checkWalk(t, round, x, m, f, []int{1, 7, 1000}[g.rnd.IntN(3)])
 			}
 			want := m.page(f)
 			got, err := x.Page(f)
@@ -307,6 +316,38 @@ func testIndexMatchesModel(t *testing.T) {
 	}
 }
 
+// checkWalk compares Walk with the model: every row f matches, in its
+// order, in batches of batch, each with the names of its rows.
+func checkWalk(t *testing.T, round string, x *Index, m *model, f portal.InventoryFilter, batch int) {
+	t.Helper()
+	var want []portal.InventoryItem
+	for offset := 0; ; offset += 200 {
+		f := f
+		f.Offset, f.Limit = offset, 200
+		p := m.page(f)
+		want = append(want, p.Items...)
+		if len(p.Items) < 200 {
+			break
+		}
+	}
+	var got []portal.InventoryItem
+	err := x.Walk(f, batch, func(p portal.InventoryPage) error {
+		if len(p.Items) == 0 || len(p.Items) > batch || p.Matched != len(want) {
+			t.Fatalf("%s: walk of %+v gave a batch of %d rows (of %d), matched %d; want batches of up to %d of %d", round, f, len(p.Items), batch, p.Matched, batch, len(want))
+		}
+		for _, it := range p.Items {
+			if n, ok := m.names[it.ObjectID]; ok && p.Names[it.ObjectID] != n {
+				t.Fatalf("%s: walk: name of %s: got %+v, want %+v", round, it.ObjectID, p.Names[it.ObjectID], n)
+			}
+		}
+		got = append(got, p.Items...)
+		return nil
+	})
+	if err != nil || !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
+		t.Fatalf("%s: walk of %+v: %v\n got %v\nwant %v", round, f, err, short(got), short(want))
+	}
+}
+
 func short(items []portal.InventoryItem) []string {
 	var out []string
 	for _, it := range items {
@@ -319,5 +360,22 @@ func TestUnknownSort(t *testing.T) {
 	_, err := New(tenant).Page(portal.InventoryFilter{Sort: "shoe size"})
 	if portal.ErrorCode(err) != portal.EINVALID {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// CountExpiring counts live rows ending by a time, as the rows say.
+func TestCountExpiring(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	item := func(i int, ends time.Time) portal.InventoryItem {
+		return portal.InventoryItem{Assignment: portal.Assignment{TenantID: tenant, ObjectID: portal.MustParseGUID(fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)), Kind: portal.KindUser},
+			ExpiresAt: ends, Version: 1}
+	}
+	x := Build(tenant, Changes{Put: []portal.InventoryItem{item(1, at.Add(-time.Hour)), item(2, at), item(3, at.Add(time.Hour)), item(4, time.Time{})}})
+	if n := x.CountExpiring(at); n != 2 {
+		t.Errorf("ending by %v: %d, want 2 (one ended, one ending then)", at, n)
+	}
+	x.Apply(Changes{Removed: []portal.GUID{item(1, at).ObjectID}, Put: []portal.InventoryItem{item(3, at.Add(-time.Minute))}})
+	if n := x.CountExpiring(at); n != 2 {
+		t.Errorf("after a removal and a change: %d, want 2", n)
 	}
 }

@@ -2,6 +2,7 @@ package listindex
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 
@@ -13,22 +14,66 @@ import (
 var sortedBelow = 2048
 
 // Page answers f (its tenant is the index's): Query matches part of an
-// object ID, label, client ID, app name, display name, UPN or phone number,
+// object ID, label, client ID, app name (configured or Graph's), display
+// name, UPN or phone number,
 // case-insensitively and literally; Kind and State filter; each sort has a
 // natural order with the object ID breaking ties, Desc reverses it; Limit 0
 // or less is 50 and at most 200; a negative Offset is 0; Counts are before
 // any filter. The page carries the index's stamp, and the names it shows.
 func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
-	s, ok := sortIndex(cmpOr(f.Sort, portal.SortUpdated))
-	if !ok {
-		return portal.InventoryPage{}, portal.Errorf(portal.EINVALID, "Unknown sort order.")
-	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
 	limit = min(limit, 200)
-	offset := max(f.Offset, 0)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := portal.InventoryPage{Counts: x.countsOf(), Stamp: x.head, NamesRev: x.namesRev}
+	ids, matched, err := x.match(f, max(f.Offset, 0), limit)
+	if err != nil {
+		return portal.InventoryPage{}, err
+	}
+	out.Matched = matched
+	x.fill(&out, ids)
+	return out, nil
+}
+
+// Walk calls fn with every row f matches (its Offset and Limit are
+// ignored), in f's order, up to batch rows at a time, each batch a page
+// with the names its rows show and Matched counting them all: an export
+// of what the list shows. The rows are those f matched, as they stood,
+// when Walk began (rows are never changed in place: a change meanwhile
+// gives a new row, which this walk does not see), at four bytes a row
+// held. The index is locked only while a batch is read, never while fn
+// runs, so a slow fn holds up no change. An error from fn stops the walk
+// and is returned as is.
+func (x *Index) Walk(f portal.InventoryFilter, batch int, fn func(portal.InventoryPage) error) error {
+	x.mu.RLock()
+	ids, matched, err := x.match(f, 0, math.MaxInt)
+	x.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	for from := 0; from < len(ids); from += batch {
+		page := portal.InventoryPage{Matched: matched}
+		x.mu.RLock()
+		page.Stamp, page.NamesRev = x.head, x.namesRev
+		x.fill(&page, ids[from:min(from+batch, len(ids))])
+		x.mu.RUnlock()
+		if err := fn(page); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// match returns the rows at positions [offset, offset+limit) of those f
+// matches, in f's order, and how many match; x.mu must be held.
+func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32, matched int, err error) {
+	s, ok := sortIndex(cmpOr(f.Sort, portal.SortUpdated))
+	if !ok {
+		return nil, 0, portal.Errorf(portal.EINVALID, "Unknown sort order.")
+	}
 	q := strings.ToLower(strings.TrimSpace(f.Query))
 	if g, err := portal.ParseGUID(q); err == nil {
 		q = g.String() // a GUID pasted in braces finds its row
@@ -42,12 +87,7 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 			all = false
 		}
 	}
-
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	out := portal.InventoryPage{Counts: x.countsOf(), Items: []portal.InventoryItem{}, Stamp: x.head, NamesRev: x.namesRev}
 	o := &x.orders[s]
-	var ids []uint32
 	var only bitset // f.Objects' live rows; nil: no such restriction
 	if f.Objects != nil {
 		only = newBitset(len(x.rows))
@@ -60,23 +100,23 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 	switch {
 	case q == "" && only != nil:
 		// Few rows, as a rule (those a check found wanting): sorted here.
-		var matched []uint32
+		var found []uint32
 		only.each(func(id uint32) {
 			if mask.has(x.cells[id]) {
-				matched = append(matched, id)
+				found = append(found, id)
 			}
 		})
-		out.Matched = len(matched)
-		slices.SortFunc(matched, x.comparator(s))
-		from, n := window(out.Matched, offset, limit, f.Desc)
-		ids = matched[from : from+n]
+		matched = len(found)
+		slices.SortFunc(found, x.comparator(s))
+		from, n := window(matched, offset, limit, f.Desc)
+		ids = found[from : from+n]
 	case q == "":
 		for c := range uint8(numCells) {
 			if mask.has(c) {
-				out.Matched += x.counts[c]
+				matched += x.counts[c]
 			}
 		}
-		from, n := window(out.Matched, offset, limit, f.Desc)
+		from, n := window(matched, offset, limit, f.Desc)
 		ids = o.window(x.cells, mask, all, from, n)
 	default:
 		hits, set := x.search(q)
@@ -95,26 +135,31 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 			// Many hits: walk the order, keeping those in the set.
 			set.each(func(id uint32) {
 				if mask.has(x.cells[id]) {
-					out.Matched++
+					matched++
 				}
 			})
-			ids = walk(o, x.cells, mask, set, offset, min(limit, out.Matched-min(offset, out.Matched)), f.Desc)
+			ids = walk(o, x.cells, mask, set, offset, min(limit, matched-min(offset, matched)), f.Desc)
 		} else {
-			matched := make([]uint32, 0, len(hits))
+			found := make([]uint32, 0, len(hits))
 			for _, id := range hits {
 				if mask.has(x.cells[id]) {
-					matched = append(matched, id)
+					found = append(found, id)
 				}
 			}
-			out.Matched = len(matched)
-			slices.SortFunc(matched, x.comparator(s))
-			from, n := window(out.Matched, offset, limit, f.Desc)
-			ids = matched[from : from+n]
+			matched = len(found)
+			slices.SortFunc(found, x.comparator(s))
+			from, n := window(matched, offset, limit, f.Desc)
+			ids = found[from : from+n]
 		}
 	}
 	if f.Desc {
 		slices.Reverse(ids)
 	}
+	return ids, matched, nil
+}
+
+// fill puts rows ids, and the names they show, in out; x.mu must be held.
+func (x *Index) fill(out *portal.InventoryPage, ids []uint32) {
 	// Sized up front: a deep page's rows lie all over memory, and growing
 	// the slice of 50 items as it fills copied them five times.
 	out.Items = make([]portal.InventoryItem, 0, len(ids))
@@ -131,7 +176,6 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 			}
 		}
 	}
-	return out, nil
 }
 
 func cmpOr(s, def portal.InventorySort) portal.InventorySort {
@@ -356,9 +400,14 @@ func guidChars(q string) bool {
 	return !strings.ContainsFunc(q, func(r rune) bool { return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || r == '-') })
 }
 
+// appMatches reports whether app's ID, its configured name or the name
+// Graph gives it holds q.
 func (x *Index) appMatches(app portal.GUID, q string) bool {
 	var buf [36]byte
 	if bytes.Contains(guidText(&buf, app), []byte(q)) {
+		return true
+	}
+	if k, ok := x.known[app]; ok && bytes.Contains(x.text.bytes(k), []byte(q)) {
 		return true
 	}
 	n, ok := x.apps[app]

@@ -17,6 +17,7 @@ type AuditAction string
 const (
 	ActionGrant         AuditAction = "grant"           // a new assignment written to ACS
 	ActionEdit          AuditAction = "edit"            // an assignment's client IDs replaced
+	ActionEditInventory AuditAction = "edit_inventory"  // only an assignment's end date or label changed: the portal's own fields, ACS not called
 	ActionRevoke        AuditAction = "revoke"          // an assignment deleted from ACS
 	ActionAdopt         AuditAction = "adopt"           // an assignment found in ACS taken into the inventory
 	ActionVerify        AuditAction = "verify"          // an assignment compared with ACS
@@ -31,7 +32,7 @@ const (
 )
 
 // AuditActions lists the actions in the order filters offer them.
-var AuditActions = []AuditAction{ActionGrant, ActionEdit, ActionRevoke, ActionAdopt, ActionVerify,
+var AuditActions = []AuditAction{ActionGrant, ActionEdit, ActionEditInventory, ActionRevoke, ActionAdopt, ActionVerify,
 	ActionReconcile, ActionReapply, ActionAccept, ActionBulk, ActionSignIn, ActionSignInFailure, ActionSignOut, ActionDenied}
 
 // Changes reports whether the action can change access in ACS.
@@ -43,7 +44,7 @@ func (a AuditAction) Changes() bool {
 // rows (see Inventory.InventoryChanges): every change of a row is
 // committed with one of these, and a reconcile's summary stands for the
 // verification times it moved.
-var InventoryActions = []AuditAction{ActionGrant, ActionEdit, ActionRevoke, ActionAdopt, ActionVerify,
+var InventoryActions = []AuditAction{ActionGrant, ActionEdit, ActionEditInventory, ActionRevoke, ActionAdopt, ActionVerify,
 	ActionReapply, ActionAccept, ActionReconcile}
 
 // AuditPhase places a row in the flow of one change.
@@ -309,12 +310,27 @@ type AuditFilter struct {
 	From, To time.Time // To is exclusive; zero: open
 	// Offset and Limit page the result, newest first; Limit 0: 50.
 	Offset, Limit int
+	// OnePerChange leaves out the intent rows an outcome cites: a change
+	// is then one row, its outcome (which carries the intent's before,
+	// after and justification, and cites it by IntentSeq), and an intent
+	// no outcome cites yet (in flight, or never finished) stays. Display
+	// only: the log, its chain and its exports keep every row.
+	OnePerChange bool
 }
 
 // AuditPage is one page of audit rows, newest first.
 type AuditPage struct {
-	Events  []AuditEvent
+	Events []AuditEvent
+	// Matched counts the rows the filter matches, which the page is a
+	// window of.
 	Matched int
+	// Rows counts the rows the filter matches with OnePerChange ignored:
+	// what an export of the filter (WalkAuditMatching) holds. It equals
+	// Matched when OnePerChange is off.
+	Rows int
+	// Intents are the intent rows that Events' outcomes cite, by Seq, when
+	// OnePerChange is on (nil otherwise).
+	Intents map[int64]AuditEvent
 }
 
 // AuditLog is the append-only, hash-chained audit log.
@@ -336,7 +352,8 @@ type AuditLog interface {
 	// object ID exactly, or text, which matches case-insensitively and
 	// literally part of the actor's name or object ID. From is inclusive,
 	// To exclusive. Limit 0 means 50; Limit is capped at 200; a negative
-	// Offset is 0.
+	// Offset is 0. With OnePerChange, the intents the page's outcomes cite
+	// are read from the same snapshot.
 	ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
 	// WalkAudit calls fn for every row of tenant (zero: all tenants) in Seq
 	// order, a chunk at a time, holding nothing of the database while fn
@@ -347,4 +364,8 @@ type AuditLog interface {
 	// portal never writes (changed behind its back) stops it with an
 	// EINTERNAL error naming that row.
 	WalkAudit(ctx context.Context, tenant GUID, fn func(AuditEvent) error) error
+	// WalkAuditMatching is WalkAudit for the rows f matches, as ListAudit
+	// matches them, every one of them (Offset, Limit and OnePerChange are
+	// ignored): an export of what a page shows.
+	WalkAuditMatching(ctx context.Context, f AuditFilter, fn func(AuditEvent) error) error
 }

@@ -68,7 +68,9 @@ type DirectoryName struct {
 	ID       GUID
 	// Found is false when Graph had no such object at FetchedAt: a person
 	// deleted from the directory, or an app without a service principal in
-	// the tenant (its users cannot get a token for it).
+	// the tenant (its users cannot get a token for it). An object that was
+	// found before keeps the names (and kind, and number) it was last found
+	// with: the portal knew it (see Presence).
 	Found       bool
 	Kind        PrincipalKind // SpaceObject: KindUser or KindResourceAccount when known
 	DisplayName string
@@ -78,7 +80,8 @@ type DirectoryName struct {
 }
 
 // Label is how pages name the ID: its display name, else its UPN; "" when
-// not found or never fetched.
+// never fetched or never found (for an object not found now, the name it
+// was last found with).
 func (n DirectoryName) Label() string {
 	if n.DisplayName != "" {
 		return n.DisplayName

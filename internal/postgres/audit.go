@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -80,29 +81,63 @@ func auditHead(ctx context.Context, tx pgx.Tx) (seq int64, hash string, err erro
 const insertAuditSQL = `INSERT INTO audit_log (` + sealedColumns + `, actor_fold)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 
-// ListAudit: see portal.AuditLog. Matched and Events are read from one
-// snapshot.
+// ListAudit: see portal.AuditLog. Matched, Rows, Events and Intents are
+// read from one snapshot.
 func (db *DB) ListAudit(ctx context.Context, f portal.AuditFilter) (portal.AuditPage, error) {
 	var page portal.AuditPage
 	where, args := auditWhere(f)
+	shown := "true"
+	if f.OnePerChange {
+		shown = onePerChange
+	}
 	err := db.inTx(ctx, "read the audit log", snapshot, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_log`+where, args...).Scan(&page.Matched); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE `+shown+`) FROM audit_log`+where, args...).Scan(&page.Rows, &page.Matched); err != nil {
 			return err
 		}
 		offset, limit := max(f.Offset, 0), storekit.PageSize(f.Limit)
 		if offset >= page.Matched {
 			return nil
 		}
+		if f.OnePerChange {
+			where = andWhere(where, onePerChange)
+		}
 		rows, err := tx.Query(ctx, `SELECT `+auditColumns+` FROM audit_log`+where+
 			` ORDER BY seq DESC LIMIT `+args.add(limit)+` OFFSET `+args.add(offset), args...)
-		page.Events, err = storekit.Collect(rows, err, "read the audit log", read.Event)
+		if page.Events, err = storekit.Collect(rows, err, "read the audit log", read.Event); err != nil {
+			return err
+		}
+		cited := storekit.CitedIntents(page.Events)
+		if !f.OnePerChange || len(cited) == 0 {
+			return nil
+		}
+		var p params
+		query := `SELECT ` + auditColumns + ` FROM audit_log WHERE seq = ANY(` + p.add(cited) + `)`
+		if !f.TenantID.IsZero() {
+			query += ` AND tenant_id = ` + p.add(uuidOf(f.TenantID))
+		}
+		rows, err = tx.Query(ctx, query, p...)
+		intents, err := storekit.Collect(rows, err, "read the audit log", read.Event)
+		page.Intents = storekit.BySeq(intents)
 		return err
 	})
 	return page, err
 }
 
+// onePerChange is true of the rows a page of one row per change shows
+// (portal.AuditFilter.OnePerChange): all but the intents an outcome
+// cites, which are those no longer open.
+const onePerChange = `(phase <> 'intent' OR seq IN (SELECT seq FROM audit_open_intents))`
+
+// andWhere adds cond to a WHERE clause made by auditWhere.
+func andWhere(where, cond string) string {
+	if where == "" {
+		return " WHERE " + cond
+	}
+	return where + " AND " + cond
+}
+
 // auditWhere turns f into a WHERE clause (with the keyword, or "") and its
-// arguments.
+// arguments; f.OnePerChange is the caller's to add.
 func auditWhere(f portal.AuditFilter) (string, params) {
 	var where []string
 	var p params
@@ -139,18 +174,19 @@ func auditWhere(f portal.AuditFilter) (string, params) {
 	return " WHERE " + strings.Join(where, " AND "), p
 }
 
-// WalkAudit: see portal.AuditLog. As AllItems, it reads a chunk at a
-// time, by Seq, holding no connection while fn runs.
+// WalkAudit: see portal.AuditLog.
 func (db *DB) WalkAudit(ctx context.Context, tenant portal.GUID, fn func(portal.AuditEvent) error) error {
+	return db.WalkAuditMatching(ctx, portal.AuditFilter{TenantID: tenant}, fn)
+}
+
+// WalkAuditMatching: see portal.AuditLog. As AllItems, it reads a chunk
+// at a time, by Seq, holding no connection while fn runs.
+func (db *DB) WalkAuditMatching(ctx context.Context, f portal.AuditFilter, fn func(portal.AuditEvent) error) error {
+	where, args := auditWhere(f)
 	next := func(after int64, limit int) ([]portal.AuditEvent, error) {
-		var rows pgx.Rows
-		var err error
-		if tenant.IsZero() {
-			rows, err = db.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
-		} else {
-			rows, err = db.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-				uuidOf(tenant), after, limit)
-		}
+		p := slices.Clip(args)
+		query := `SELECT ` + auditColumns + ` FROM audit_log` + andWhere(where, "seq > "+p.add(after)) + ` ORDER BY seq LIMIT ` + p.add(limit)
+		rows, err := db.pool.Query(ctx, query, p...)
 		return storekit.CollectN(limit, rows, err, "read the audit log", read.Event)
 	}
 	return storekit.Walk(db.walkChunk, next, func(e portal.AuditEvent) int64 { return e.Seq }, fn)

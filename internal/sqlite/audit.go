@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -57,8 +58,8 @@ func appendAudit(ctx context.Context, tx querier, ev portal.AuditEvent) (portal.
 	return sealed.AuditEvent, err
 }
 
-// ListAudit: see portal.AuditLog. Matched and Events are read in one
-// transaction, from one snapshot.
+// ListAudit: see portal.AuditLog. Matched, Rows, Events and Intents are
+// read in one transaction, from one snapshot.
 func (db *DB) ListAudit(ctx context.Context, f portal.AuditFilter) (portal.AuditPage, error) {
 	var page portal.AuditPage
 	where, args := auditWhere(f)
@@ -67,8 +68,16 @@ func (db *DB) ListAudit(ctx context.Context, f portal.AuditFilter) (portal.Audit
 		return page, storekit.Unavailable(err, "read the audit log")
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`+where, args...).Scan(&page.Matched); err != nil {
+	shown := "true"
+	if f.OnePerChange {
+		shown = onePerChange
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN `+shown+` THEN 1 ELSE 0 END), 0) FROM audit_log`+where,
+		args...).Scan(&page.Rows, &page.Matched); err != nil {
 		return page, storekit.Unavailable(err, "read the audit log")
+	}
+	if f.OnePerChange {
+		where = andWhere(where, onePerChange)
 	}
 	if offset, limit := max(f.Offset, 0), storekit.PageSize(f.Limit); offset < page.Matched {
 		rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log`+where+` ORDER BY seq DESC LIMIT ? OFFSET ?`,
@@ -77,11 +86,34 @@ func (db *DB) ListAudit(ctx context.Context, f portal.AuditFilter) (portal.Audit
 			return page, err
 		}
 	}
+	if cited := storekit.CitedIntents(page.Events); f.OnePerChange && len(cited) > 0 {
+		query, args := storekit.Scoped(f.TenantID, `SELECT `+auditColumns+` FROM audit_log WHERE seq IN (SELECT value FROM json_each(?))`,
+			`SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = ? AND seq IN (SELECT value FROM json_each(?))`, f.TenantID.String())
+		rows, err := tx.QueryContext(ctx, query, append(args, jsonInts(cited))...)
+		intents, err := storekit.Collect(rows, err, "read the audit log", read.Event)
+		if err != nil {
+			return page, err
+		}
+		page.Intents = storekit.BySeq(intents)
+	}
 	return page, storekit.Unavailable(tx.Commit(), "read the audit log")
 }
 
+// onePerChange is true of the rows a page of one row per change shows
+// (portal.AuditFilter.OnePerChange): all but the intents an outcome
+// cites, which are those no longer open.
+const onePerChange = `(phase <> 'intent' OR seq IN (SELECT seq FROM audit_open_intents))`
+
+// andWhere adds cond to a WHERE clause made by auditWhere.
+func andWhere(where, cond string) string {
+	if where == "" {
+		return " WHERE " + cond
+	}
+	return where + " AND " + cond
+}
+
 // auditWhere turns f into a WHERE clause (with the keyword, or "") and its
-// arguments.
+// arguments; f.OnePerChange is the caller's to add.
 func auditWhere(f portal.AuditFilter) (string, []any) {
 	var where []string
 	var args []any
@@ -121,13 +153,18 @@ func auditWhere(f portal.AuditFilter) (string, []any) {
 	return " WHERE " + strings.Join(where, " AND "), args
 }
 
-// WalkAudit: see portal.AuditLog. As AllItems, it reads a chunk at a
-// time, by Seq, holding nothing of the database while fn runs.
+// WalkAudit: see portal.AuditLog.
 func (db *DB) WalkAudit(ctx context.Context, tenant portal.GUID, fn func(portal.AuditEvent) error) error {
+	return db.WalkAuditMatching(ctx, portal.AuditFilter{TenantID: tenant}, fn)
+}
+
+// WalkAuditMatching: see portal.AuditLog. As AllItems, it reads a chunk
+// at a time, by Seq, holding nothing of the database while fn runs.
+func (db *DB) WalkAuditMatching(ctx context.Context, f portal.AuditFilter, fn func(portal.AuditEvent) error) error {
+	where, args := auditWhere(f)
+	query := `SELECT ` + auditColumns + ` FROM audit_log` + andWhere(where, "seq > ?") + ` ORDER BY seq LIMIT ?`
 	next := func(after int64, limit int) ([]portal.AuditEvent, error) {
-		query, args := storekit.Scoped(tenant, `SELECT `+auditColumns+` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-			`SELECT `+auditColumns+` FROM audit_log WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant.String())
-		rows, err := db.db.QueryContext(ctx, query, append(args, after, limit)...)
+		rows, err := db.db.QueryContext(ctx, query, append(slices.Clip(args), after, limit)...)
 		return storekit.CollectN(limit, rows, err, "read the audit log", read.Event)
 	}
 	return storekit.Walk(db.walkChunk, next, func(e portal.AuditEvent) int64 { return e.Seq }, fn)

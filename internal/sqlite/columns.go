@@ -71,6 +71,12 @@ func (values) OptTime(t time.Time) any {
 	return t.UnixMilli()
 }
 
+// jsonInts is ns as a list bound as one argument, read with json_each.
+func jsonInts(ns []int64) string {
+	b, _ := json.Marshal(ns) // numbers only: it cannot fail
+	return string(b)
+}
+
 // jsonText is a list bound as one argument, read with json_each.
 func jsonText(v []string) string {
 	b, _ := json.Marshal(v) // strings only: it cannot fail

@@ -164,6 +164,27 @@ func Scoped(tenant portal.GUID, every, one string, arg any) (string, []any) {
 	return one, []any{arg}
 }
 
+// CitedIntents returns the Seqs of the intents evs' outcome rows cite:
+// those a page of one row per change reads with it.
+func CitedIntents(evs []portal.AuditEvent) []int64 {
+	var out []int64
+	for _, e := range evs {
+		if e.Phase == portal.PhaseOutcome && e.IntentSeq > 0 {
+			out = append(out, e.IntentSeq)
+		}
+	}
+	return out
+}
+
+// BySeq maps evs by Seq.
+func BySeq(evs []portal.AuditEvent) map[int64]portal.AuditEvent {
+	out := make(map[int64]portal.AuditEvent, len(evs))
+	for _, e := range evs {
+		out[e.Seq] = e
+	}
+	return out
+}
+
 // NotVerified is why an InventoryVerified changed no row, as exists (a
 // row of one boolean: whether the row exists) tells: the row is gone
 // (ENOTFOUND), or it is at another version than ifVersion asked for

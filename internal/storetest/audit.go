@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -304,8 +305,16 @@ func testListAudit(t *testing.T, f *fixture) {
 		if tc.filter.Limit != 0 || tc.filter.Offset != 0 {
 			matched = 5 // the paged cases all list tenant A
 		}
-		if strings.Join(got, " ") != tc.want || page.Matched != matched {
-			t.Errorf("%s: %q (matched %d); want %q (matched %d)", tc.name, strings.Join(got, " "), page.Matched, tc.want, matched)
+		if strings.Join(got, " ") != tc.want || page.Matched != matched || page.Rows != matched {
+			t.Errorf("%s: %q (matched %d, rows %d); want %q (matched %d)", tc.name, strings.Join(got, " "), page.Matched, page.Rows, tc.want, matched)
+		}
+		// An export of the filter holds every row it matches, oldest first.
+		if tc.filter.Limit == 0 && tc.filter.Offset == 0 {
+			walked := walkMatching(t, f, tc.filter)
+			slices.Reverse(walked)
+			if strings.Join(walked, " ") != tc.want {
+				t.Errorf("%s: WalkAuditMatching gives %q, want %q", tc.name, walked, tc.want)
+			}
 		}
 	}
 
@@ -323,5 +332,102 @@ func testListAudit(t *testing.T, f *fixture) {
 		if page.Events[i].Seq >= page.Events[i-1].Seq {
 			t.Fatalf("not newest first: seq %d after %d", page.Events[i].Seq, page.Events[i-1].Seq)
 		}
+	}
+}
+
+// walkMatching is the details of the rows WalkAuditMatching gives for f,
+// in its order.
+func walkMatching(t *testing.T, f *fixture, filter portal.AuditFilter) []string {
+	t.Helper()
+	var got []string
+	if err := f.WalkAuditMatching(f.ctx, filter, func(e portal.AuditEvent) error {
+		got = append(got, e.Detail)
+		return nil
+	}); err != nil {
+		t.Fatalf("WalkAuditMatching(%+v): %v", filter, err)
+	}
+	return got
+}
+
+// testListAuditOnePerChange: a page of one row per change leaves out the
+// intents an outcome cites, and reads those intents with the page; an
+// intent no outcome cites stays. Rows counts what an export of the same
+// filter holds, intents included, and the export holds them.
+func testListAuditOnePerChange(t *testing.T, f *fixture) {
+	x, y := id("x"), id("y")
+	at := 0
+	appendRow := func(detail string, tenant, object portal.GUID, a portal.AuditAction, phase portal.AuditPhase, intent int64, o portal.AuditOutcome) int64 {
+		at++
+		ev, err := f.AppendAudit(f.ctx, portal.AuditEvent{Time: t0.Add(time.Duration(at) * time.Minute), Actor: alice, TenantID: tenant, ObjectID: object,
+			Kind: portal.KindUser, Action: a, Phase: phase, IntentSeq: intent, Outcome: o, Detail: detail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev.Seq
+	}
+	i1 := appendRow("i1", tenantA, x, portal.ActionEdit, portal.PhaseIntent, 0, portal.OutcomePending)
+	appendRow("o1", tenantA, x, portal.ActionEdit, portal.PhaseOutcome, i1, portal.OutcomeSuccess)
+	appendRow("i2", tenantA, y, portal.ActionRevoke, portal.PhaseIntent, 0, portal.OutcomePending) // never finished
+	appendRow("e3", tenantA, portal.GUID{}, portal.ActionSignIn, portal.PhaseEvent, 0, portal.OutcomeSuccess)
+	i4 := appendRow("i4", tenantB, x, portal.ActionEdit, portal.PhaseIntent, 0, portal.OutcomePending)
+	appendRow("o4", tenantB, x, portal.ActionEdit, portal.PhaseOutcome, i4, portal.OutcomeSuccess)
+	i5 := appendRow("i5", tenantA, x, portal.ActionEdit, portal.PhaseIntent, 0, portal.OutcomePending)
+	appendRow("o5", tenantA, x, portal.ActionEdit, portal.PhaseOutcome, i5, portal.OutcomeFailed)
+
+	for _, tc := range []struct {
+		name    string
+		filter  portal.AuditFilter
+		want    string // details, newest first
+		rows    int
+		intents string // details of the intents read with the page, by Seq
+		export  string // details of WalkAuditMatching's rows
+	}{
+		{"tenant", portal.AuditFilter{TenantID: tenantA}, "o5 e3 i2 o1", 6, "i1 i5", "i1 o1 i2 e3 i5 o5"},
+		{"first page", portal.AuditFilter{TenantID: tenantA, Limit: 2}, "o5 e3", 6, "i5", ""},
+		{"second page", portal.AuditFilter{TenantID: tenantA, Limit: 2, Offset: 2}, "i2 o1", 6, "i1", ""},
+		{"object", portal.AuditFilter{TenantID: tenantA, ObjectID: x}, "o5 o1", 4, "i1 i5", "i1 o1 i5 o5"},
+		{"outcome", portal.AuditFilter{TenantID: tenantA, Outcome: portal.OutcomeSuccess}, "e3 o1", 2, "i1", "o1 e3"},
+		{"other tenant", portal.AuditFilter{TenantID: tenantB}, "o4", 2, "i4", "i4 o4"},
+		{"every tenant", portal.AuditFilter{}, "o5 o4 e3 i2 o1", 8, "i1 i4 i5", "i1 o1 i2 e3 i4 o4 i5 o5"},
+	} {
+		tc.filter.OnePerChange = true
+		page, err := f.ListAudit(f.ctx, tc.filter)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		var got, intents []string
+		for _, e := range page.Events {
+			got = append(got, e.Detail)
+		}
+		seqs := slices.Sorted(maps.Keys(page.Intents))
+		for _, seq := range seqs {
+			intents = append(intents, page.Intents[seq].Detail)
+			if page.Intents[seq].Seq != seq || page.Intents[seq].Phase != portal.PhaseIntent {
+				t.Errorf("%s: intent %d is %+v", tc.name, seq, page.Intents[seq])
+			}
+		}
+		matched := len(strings.Fields(tc.want))
+		if tc.filter.Limit != 0 {
+			matched = 4
+		}
+		if strings.Join(got, " ") != tc.want || page.Matched != matched || page.Rows != tc.rows || strings.Join(intents, " ") != tc.intents {
+			t.Errorf("%s: %q with intents %q (matched %d, rows %d); want %q with %q (matched %d, rows %d)",
+				tc.name, got, intents, page.Matched, page.Rows, tc.want, tc.intents, matched, tc.rows)
+		}
+		if tc.export != "" {
+			if walked := walkMatching(t, f, tc.filter); strings.Join(walked, " ") != tc.export || len(walked) != tc.rows {
+				t.Errorf("%s: the export holds %q, want %q", tc.name, walked, tc.export)
+			}
+		}
+	}
+	// Without it, every row, and no intents read.
+	page, err := f.ListAudit(f.ctx, portal.AuditFilter{TenantID: tenantA})
+	if err != nil || page.Matched != 6 || page.Rows != 6 || page.Intents != nil {
+		t.Errorf("every row: matched %d, rows %d, intents %v, %v", page.Matched, page.Rows, page.Intents, err)
+	}
+	// Display only: the chain is as it was.
+	if c := f.verifyChain(t); c.Rows != 8 {
+		t.Errorf("chain of %d rows, want 8", c.Rows)
 	}
 }

@@ -84,6 +84,24 @@ func MeasureExport(t *testing.T, st portal.Store, fill Fill, settle func(context
 			export.name, m.rows, float64(m.bytes)/1e6, m.took.Round(time.Millisecond), float64(m.rows)/m.took.Seconds(),
 			float64(m.bytes)/1e6/m.took.Seconds(), strings.Join(cpu, "/"), strings.Join(heap, "/"), strings.Join(rss, "/"))
 	}
+
+	// The audit page over the same log: its first page and counts, with
+	// every row and with one row per change (which reads each row's
+	// phase to count it).
+	for _, f := range []portal.AuditFilter{{TenantID: exportTenant}, {TenantID: exportTenant, OnePerChange: true}} {
+		var took []time.Duration
+		var page portal.AuditPage
+		for range 3 {
+			start := time.Now()
+			var err error
+			if page, err = st.ListAudit(ctx, f); err != nil {
+				t.Fatalf("audit page: %v", err)
+			}
+			took = append(took, time.Since(start))
+		}
+		slices.Sort(took)
+		t.Logf("audit page, one row per change %-5v: %v (median of 3) for %d of %d rows", f.OnePerChange, took[1].Round(time.Millisecond), len(page.Events), page.Rows)
+	}
 }
 
 // exportTenant is the tenant the export load test fills.

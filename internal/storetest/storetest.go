@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"AuditConcurrentAppendsStayLinear", testAuditConcurrent},
 		{"AuditCheckpoints", testCheckpoints},
 		{"ListAuditFilters", testListAudit},
+		{"ListAuditOnePerChange", testListAuditOnePerChange},
 		{"Locks", testLocks},
 		{"Renew", testRenew},
 		{"CommitFencedByLease", testCommitFencedByLease},
