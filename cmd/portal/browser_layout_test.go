@@ -227,17 +227,8 @@ func TestBrowserLayout(t *testing.T) {
 			tab.WaitVisible(c.row)
 			begun, whole := rowsAboveFold(t, tab, c.row)
 			t.Logf("%s at 1366×900: %d rows above the fold, %d of them whole", c.page, begun, whole)
-			want := 10
-			// The audit log shows each change as two rows (intent and
-			// outcome) with raw states until it shows one row per
-			// change, its steps one click away (issue 16, point 8):
-			// data-testid="history-detail". Until then it is held to
-			// the 8 this layout reaches with two rows per change.
-			if c.page == "/audit" && tab.Count(browsertest.TestID("history-detail")) == 0 {
-				want = 8
-			}
-			if begun < want {
-				t.Errorf("%s at 1366×900 shows %d rows above the fold (%d whole), want at least %d", c.page, begun, whole, want)
+			if begun < 10 {
+				t.Errorf("%s at 1366×900 shows %d rows above the fold (%d whole), want at least 10", c.page, begun, whole)
 			}
 		}
 	})
