@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -31,12 +33,13 @@ func (s *Server) bulkView(r *http.Request, msg string) templates.BulkUploadView 
 		s.log.WarnContext(r.Context(), "recent jobs not listed", "err", err)
 	}
 	for _, j := range jobs {
-		name := access.ShortID(j.PlanID)
-		if p, err := s.deps.Access.Plan(r.Context(), who, j.PlanID); err == nil {
-			name = p.FileName
+		plan, err := s.deps.Access.Plan(r.Context(), who, j.PlanID)
+		if err != nil {
+			plan = portal.Plan{ID: j.PlanID, FileName: access.ShortID(j.PlanID)}
 		}
-		sum := templates.JobSummary{ID: j.ID, FileName: name, CreatedBy: actorName(j.CreatedBy), CreatedAt: displayTime(j.CreatedAt),
-			State: string(j.State), Done: j.Done(), Total: j.Total}
+		p := s.jobProgress(j, plan, false)
+		sum := templates.JobSummary{ID: j.ID, FileName: plan.FileName, CreatedBy: actorName(j.CreatedBy), CreatedAt: displayTime(j.CreatedAt),
+			State: p.State, StateLabel: p.StateLabel, Summary: p.Title, Done: j.Done(), Total: j.Total}
 		if j.PausedByACS(s.deps.Now()) {
 			sum.Paused = pausedText(j)
 		}
@@ -54,7 +57,7 @@ func (s *Server) handleBulkForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleBulkTemplate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="bulk-template.csv"`)
-	w.Write([]byte(bulk.Template))
+	w.Write([]byte(bulk.Template(s.deps.Now())))
 }
 
 // handleBulkUpload makes a plan of an uploaded CSV, streaming it (never
@@ -117,7 +120,7 @@ func (s *Server) handleBulkUpload(w http.ResponseWriter, r *http.Request) {
 			part.Close()
 			continue
 		}
-		plan, err := plan(r.Context(), s.who(r), part.FileName(), part)
+		plan, err := plan(r.Context(), s.who(r), s.graphToken(r), part.FileName(), part)
 		part.Close()
 		if err == nil && moreParts(mr) {
 			// A second file (or mode) after the first: which one was
@@ -172,9 +175,10 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 	}
 	page, _ := strconv.Atoi(q.Get("page"))
 	var apply applyForm
-	// Back from a fresh sign-in: the justification typed before it.
+	// Back from a fresh sign-in: the justification typed before it, and
+	// the object IDs confirmed.
 	if held := s.held(r, planPath(chi.URLParam(r, "planId"))); held != nil {
-		apply.justification = held.Get("justification")
+		apply.justification, apply.idsChecked = held.Get("justification"), held.Get("ids_checked") == "yes"
 	}
 	s.renderPlan(w, r, http.StatusOK, class, max(page, 1), apply)
 }
@@ -183,10 +187,17 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 func planPath(id string) string { return "/bulk/" + url.PathEscape(id) }
 
 // applyForm is what the plan page's apply form shows besides the plan:
-// what the person typed, and why applying was refused.
+// what the person entered, and why applying was refused (problem, and
+// errors beside the fields).
 type applyForm struct {
 	justification, problem string
+	idsChecked             bool
+	errors                 templates.FieldErrors
 }
+
+// maxNamedRevokes is how many revokes a plan's page names one by one; a
+// larger plan says how many.
+const maxNamedRevokes = 10
 
 // renderPlan shows the plan {planId}, its rows of class on page, and its
 // apply form, which asks for a fresh sign-in first when applying needs one.
@@ -203,9 +214,22 @@ func (s *Server) renderPlan(w http.ResponseWriter, r *http.Request, status int, 
 		s.renderError(w, r, err)
 		return
 	}
+	var revokes []portal.PlanRow
+	if n := plan.Totals[portal.PlanRevoke]; n > 0 && n <= maxNamedRevokes {
+		if revokes, _, err = s.deps.Access.PlanRows(r.Context(), who, id, portal.PlanRevoke, 0, maxNamedRevokes); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	nb := s.names(r, planRowNames(append(slices.Clip(rows), revokes...)))
 	v := templates.PlanView{ID: plan.ID, FileName: plan.FileName, CreatedAt: displayTime(plan.CreatedAt), CreatedBy: actorName(plan.CreatedBy),
 		Actionable: plan.Actionable(), Creates: plan.Totals[portal.PlanCreate], CanApply: access.MayManageJob(who.User, plan.CreatedBy),
-		RequireWhy: s.deps.Access.RequireJustification(), Justification: apply.justification, Problem: apply.problem}
+		RequireWhy: s.deps.Access.RequireJustification(), Justification: apply.justification, Problem: apply.problem,
+		IDsChecked: apply.idsChecked, Errors: apply.errors, Revokes: plan.Totals[portal.PlanRevoke], Directory: planDirectoryView(plan)}
+	if v.Revokes > 0 {
+		v.Destructive = true
+		v.LoseAccess, v.LoseHow = lossText(plan, revokes, nb)
+	}
 	if err := s.deps.Access.ApplyNeedsFreshSignIn(who, plan); err != nil {
 		v.Fresh = freshView(planPath(plan.ID), err)
 	}
@@ -224,14 +248,14 @@ func (s *Server) renderPlan(w http.ResponseWriter, r *http.Request, status int, 
 		// The base classes always (a zero says something); the others
 		// when the plan has them.
 		if plan.Totals[c] > 0 || c == portal.PlanCreate || c == portal.PlanUpdate || c == portal.PlanRevoke || c == portal.PlanUnchanged || c == portal.PlanInvalid {
-			v.Totals = append(v.Totals, templates.Option{Value: string(c), Label: string(c), Count: plan.Totals[c], Selected: class == c})
+			v.Totals = append(v.Totals, templates.Option{Value: string(c), Label: classWord(c), Count: plan.Totals[c], Selected: class == c})
 		}
 	}
 	for _, pr := range rows {
-		rv := templates.PlanRowView{Line: pr.Line, Class: string(pr.Class), Label: pr.Label, ExpiresAt: displayTime(pr.ExpiresAt),
-			Apps: s.appRefs(nil, pr.ClientIDs)}
+		rv := templates.PlanRowView{Line: pr.Line, Class: string(pr.Class), Change: classWord(pr.Class), Label: pr.Label, ExpiresAt: displayTime(pr.ExpiresAt),
+			Apps: s.appRefs(nb, pr.ClientIDs), Link: pr.Before != nil}
 		if !pr.ObjectID.IsZero() {
-			rv.ObjectID = pr.ObjectID.String()
+			rv.ObjectID, rv.Name = pr.ObjectID.String(), planName(nb, pr.ObjectID)
 		}
 		if pr.Kind != portal.KindUnknown {
 			rv.Kind = pr.Kind.Label()
@@ -242,10 +266,159 @@ func (s *Server) renderPlan(w http.ResponseWriter, r *http.Request, status int, 
 		if pr.Class == portal.PlanInvalid {
 			rv.Problem = planProblem(pr)
 		}
+		if pr.Directory.Flagged() {
+			rv.Directory = string(pr.Directory)
+			rv.Flag = access.ObjectPresence{Presence: pr.Directory, Name: nb.Objects[pr.ObjectID]}.Flag()
+		}
 		v.Rows = append(v.Rows, rv)
 	}
 	v.PrevHref, v.NextHref = pageLinks("/bulk/"+plan.ID, "class", string(class), page, planRowsShown, matched)
-	s.render(w, r, status, templates.PlanPage(s.page(w, r, "Plan", "bulk"), v))
+	title := "Plan"
+	if v.Destructive {
+		title = "Plan: " + v.LoseAccess
+	}
+	s.render(w, r, status, templates.PlanPage(withNamesNote(s.page(w, r, title, "bulk"), nb.note()), v))
+}
+
+// planRowNames is the name request for plan rows: their objects and apps.
+func planRowNames(rows []portal.PlanRow) access.NameRequest {
+	jobRows := make([]portal.JobRow, len(rows))
+	for i, r := range rows {
+		jobRows[i].PlanRow = r
+	}
+	return jobRowNames(jobRows)
+}
+
+// planName is how a plan's or job's row names its object: as the
+// directory does, or, for one that has left it, flagged as such with the
+// name the portal last knew it by.
+func planName(nb *nameBook, id portal.GUID) templates.NameView {
+	v := nb.name(id)
+	if nb == nil {
+		return v
+	}
+	if n := nb.Objects[id]; v.Deleted && n.Label() != "" {
+		v.Name, v.UPN = n.Label(), n.UPN
+	}
+	return v
+}
+
+// planDirectoryView is what a plan's page says of the object IDs its
+// grants name that the directory did not have, or could not be asked of.
+func planDirectoryView(plan portal.Plan) templates.PlanDirectoryView {
+	d := plan.Checks.Directory
+	v := templates.PlanDirectoryView{Flagged: plan.FlaggedGrants()}
+	if v.Flagged > 0 {
+		are := "are"
+		if v.Flagged == 1 {
+			are = "is"
+		}
+		v.Heading = fmt.Sprintf("%s %s not in the directory", plural(v.Flagged, "object ID"), are)
+		v.Checkbox = fmt.Sprintf("I checked these %s: grant access to them anyway", plural(v.Flagged, "object ID"))
+		if v.Flagged == 1 {
+			v.Checkbox = "I checked this object ID: grant access to it anyway"
+		}
+		for _, f := range d.Flagged {
+			name := portal.DirectoryName{DisplayName: f.Name, UPN: f.UPN}
+			v.Shown = append(v.Shown, templates.FlaggedView{Line: f.Line, ObjectID: f.ObjectID.String(), Label: f.Label, Presence: string(f.Presence),
+				Flag: access.ObjectPresence{Presence: f.Presence, Name: name}.Flag()})
+		}
+		v.More = v.Flagged - len(v.Shown)
+	}
+	if d.Unknown > 0 && d.Why != "" {
+		v.Unknown = fmt.Sprintf("The directory could not be asked about %s of this plan's grants, so they were not checked: %s",
+			plural(d.Unknown, "object ID"), d.Why)
+	}
+	return v
+}
+
+// lossText says who a plan's revokes take access from and what that does:
+// by name when revokes holds them all (a small plan), else how many.
+func lossText(plan portal.Plan, revokes []portal.PlanRow, nb *nameBook) (who string, how []string) {
+	n := plan.Totals[portal.PlanRevoke]
+	users, accounts := plan.Checks.RevokedUsers, plan.Checks.RevokedResourceAccounts
+	if len(revokes) == n {
+		users, accounts = 0, 0
+		var names []string
+		for _, r := range revokes {
+			names = append(names, revokeName(r, nb))
+			if r.Kind == portal.KindResourceAccount {
+				accounts++
+			} else {
+				users++
+			}
+		}
+		who = joinNames(names) + loses(n) + " access now."
+	} else if users+accounts == n {
+		var parts []string
+		if users > 0 {
+			parts = append(parts, people(users))
+		}
+		if accounts > 0 {
+			parts = append(parts, plural(accounts, "resource account"))
+		}
+		who = strings.Join(parts, " and ") + loses(n) + " access now."
+	} else {
+		// A plan made before revokes were counted by kind.
+		who = fmt.Sprintf("%s lose access now.", plural(n, "assignment"))
+		users, accounts = 1, 1
+	}
+	if users > 0 {
+		how = append(how, "People's ACS tokens are revoked at once: their calls through this resource stop working now, not at their next sign-in.")
+	}
+	if accounts > 0 {
+		how = append(how, "Resource accounts lose server consent: calls to their phone numbers stop reaching this ACS resource.")
+	}
+	return who, how
+}
+
+// revokeName names a revoke row's object: by the directory's name (and a
+// resource account's number), else the inventory's label, else its ID.
+func revokeName(r portal.PlanRow, nb *nameBook) string {
+	name := planName(nb, r.ObjectID)
+	label := name.Name
+	if label == "" && r.Before != nil {
+		label = r.Before.Label
+	}
+	if label == "" {
+		label = r.ObjectID.String()
+	}
+	if name.Phone != "" {
+		label += " (" + name.Phone + ")"
+	}
+	return label
+}
+
+// joinNames lists names as a sentence does: "A", "A and B", "A, B and C".
+func joinNames(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// loses is the verb for n who lose access.
+func loses(n int) string {
+	if n == 1 {
+		return " loses"
+	}
+	return " lose"
+}
+
+// people counts people: "1 person", "3 people".
+func people(n int) string {
+	if n == 1 {
+		return "1 person"
+	}
+	return strconv.Itoa(n) + " people"
+}
+
+// plural counts things: "1 object ID", "2 object IDs".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // planProblem is why a plan row is invalid, with its column when it has one.

@@ -48,7 +48,7 @@ func TestBulkPlanThroughTheBrowserForms(t *testing.T) {
 	planURL := p.header.Get("Location")
 	p = e.get(admin, planURL)
 	totals, _ := p.testid("plan-totals")
-	for _, want := range []string{"create: 1", "update: 1", "invalid: 1", "All rows: 3"} {
+	for _, want := range []string{"Grant: 1", "Change: 1", "Invalid: 1", "All rows: 3"} {
 		if !strings.Contains(totals, want) {
 			t.Errorf("totals %q lack %q", totals, want)
 		}
@@ -88,6 +88,17 @@ func TestBulkPlanThroughTheBrowserForms(t *testing.T) {
 	}
 	if p := e.get(admin, "/bulk/template.csv"); p.status != 200 || !strings.HasPrefix(p.body, "objectId,kind") {
 		t.Errorf("template: %d", p.status)
+	} else {
+		// Placeholders, never a seeded person: uploaded unchanged, the
+		// template grants nobody real and revokes nothing.
+		for _, real := range []portal.GUID{alice, bob, room, appDesktop, appMobile} {
+			if strings.Contains(p.body, real.String()) {
+				t.Errorf("the template names %s", real)
+			}
+		}
+		if !strings.Contains(p.body, "00000000-0000-0000-0000-000000000001,user,") {
+			t.Errorf("the template lacks its placeholder person: %q", p.body)
+		}
 	}
 	assertNoncedHX(t, "bulk form", e.get(admin, "/bulk"))
 }

@@ -21,9 +21,10 @@ import (
 // returns to the confirmation, which shows what was kept.
 
 // heldFields are the fields of a confirmation that /auth/fresh keeps: the
-// reason typed, and the version and fingerprint of what the page showed (so
-// a change made meanwhile is still a conflict, not overwritten).
-var heldFields = []string{"justification", "version", "seen"}
+// reason typed, the version and fingerprint of what the page showed (so a
+// change made meanwhile is still a conflict, not overwritten), and a bulk
+// plan's confirmation that its object IDs not in the directory were checked.
+var heldFields = []string{"justification", "version", "seen", "ids_checked"}
 
 // maxHeldBytes bounds what one held form keeps (a justification is at most
 // 1,000 characters).

@@ -189,7 +189,7 @@ func TestBulkAdopt(t *testing.T) {
 	if p := e.uploadAs(admin, "sideways", "adopt.csv", []byte("objectId\n"+bob.String()+"\n")); p.status != http.StatusBadRequest {
 		t.Errorf("an unknown mode: %d", p.status)
 	}
-	if totals, _ := e.get(admin, plan).testid("plan-totals"); !strings.Contains(totals, "adopt: 2") || !strings.Contains(totals, "unchanged: 1") {
+	if totals, _ := e.get(admin, plan).testid("plan-totals"); !strings.Contains(totals, "Adopt: 2") || !strings.Contains(totals, "No change: 1") {
 		t.Errorf("adopt plan totals: %q", totals)
 	}
 	job := e.post(admin, plan+"/apply", url.Values{}).header.Get("Location")
@@ -251,8 +251,8 @@ func TestJobPausedByACS(t *testing.T) {
 		if p.status != 200 || !strings.Contains(status, want) || !strings.Contains(status, "No row fails for it") {
 			t.Errorf("%s: %d, status %q; want %q", what, p.status, status, want)
 		}
-		if p.attr("job-progress", "data-state") != wantState || p.attr("job-progress", "hx-trigger") != "every 1s" {
-			t.Errorf("%s: progress state %q, polling %q", what, p.attr("job-progress", "data-state"), p.attr("job-progress", "hx-trigger"))
+		if p.attr("job-progress", "data-state") != wantState || p.attr("job-live", "hx-trigger") != "every 1s" {
+			t.Errorf("%s: progress state %q, polling %q", what, p.attr("job-progress", "data-state"), p.attr("job-live", "hx-trigger"))
 		}
 		return status
 	}

@@ -76,7 +76,7 @@ func (s *Server) handleRevokeNotReady(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, portal.Errorf(portal.EINVALID, "Run the checks first: open Will it work?"))
 		return
 	}
-	plan, err := s.deps.Bulk.PlanRevoke(r.Context(), who, "Will it work? "+displayTime(last.CheckedAt)+".csv", last.Revocable())
+	plan, err := s.deps.Bulk.PlanRevoke(r.Context(), who, s.graphToken(r), "Will it work? "+displayTime(last.CheckedAt)+".csv", last.Revocable())
 	if err != nil {
 		s.renderError(w, r, err)
 		return

@@ -154,7 +154,8 @@ func send(t *testing.T, c *http.Client, method, addr, contentType string, body i
 }
 
 // applyCSV uploads a file of changes, applies its plan and returns the
-// job's address.
+// job's address. Tests make their agents up: the dev directory has none of
+// them, so applying confirms their IDs were checked.
 func (p *portalProc) applyCSV(t *testing.T, c *http.Client, file string) string {
 	t.Helper()
 	var body strings.Builder
@@ -166,7 +167,7 @@ func (p *portalProc) applyCSV(t *testing.T, c *http.Client, file string) string 
 	if status != http.StatusSeeOther {
 		t.Fatalf("upload: %d %.500s", status, page)
 	}
-	status, job, page := send(t, c, "POST", p.base+plan+"/apply", "application/x-www-form-urlencoded", strings.NewReader("justification=load+test"))
+	status, job, page := send(t, c, "POST", p.base+plan+"/apply", "application/x-www-form-urlencoded", strings.NewReader("justification=load+test&ids_checked=yes"))
 	if status != http.StatusSeeOther || !strings.HasPrefix(job, "/bulk/jobs/") {
 		t.Fatalf("apply: %d %.500s", status, page)
 	}

@@ -20,11 +20,8 @@ import (
 // nothing.
 func TestFreshSignInForTheMostDestructiveActs(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
 	now := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
-	e.cfg.Now = func() time.Time { return now }
-	e.cfg.FreshSignIn = 10 * time.Minute
-	e.svc = access.New(e.cfg)
+	e := freshEnv(t, now)
 	signedIn := func(ago time.Duration) access.Who {
 		w := admin
 		if ago >= 0 {
@@ -119,4 +116,14 @@ func TestFreshSignInForTheMostDestructiveActs(t *testing.T) {
 			t.Errorf("audit rows %+v, want intent and outcome noting %q", rows, want)
 		}
 	})
+}
+
+// freshEnv is an env whose clock stands at now, and whose most destructive
+// acts ask for a sign-in within the last 10 minutes.
+func freshEnv(t *testing.T, now time.Time) *env {
+	e := newEnv(t)
+	e.cfg.Now = func() time.Time { return now }
+	e.cfg.FreshSignIn = 10 * time.Minute
+	e.svc = access.New(e.cfg)
+	return e
 }

@@ -2,7 +2,9 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/teamsphone/portal/internal/portal"
 )
@@ -38,18 +40,43 @@ func mayManageJob(u portal.User, author portal.Actor) error {
 // MayManageJob is mayManageJob for pages deciding which buttons to show.
 func MayManageJob(u portal.User, author portal.Actor) bool { return mayManageJob(u, author) == nil }
 
-// StartJob queues the application of a stored plan, as who, with why in
-// every row's audit record. A plan is applied once: a second start is
-// ECONFLICT and returns the job already applying it. A plan with revoke
-// rows asks for a fresh sign-in (see fresh.go): without one, EFORBIDDEN
-// wrapping portal.ErrSignInNotFresh, recorded as a denial, no job made;
-// with one, the job's "queued" audit row says when it was.
+// ApplyRequest asks for a stored plan to be applied.
+type ApplyRequest struct {
+	PlanID        string
+	Justification string
+	// IDsChecked is the person's word that they checked the object IDs of
+	// the plan's grants that the directory did not have (never found, or
+	// gone: Plan.FlaggedGrants); a plan with such rows is not applied
+	// without it.
+	IDsChecked bool
+}
+
+// ErrIDsUnchecked is why a plan granting access to object IDs the
+// directory did not have was not applied: the person did not confirm they
+// checked them (ApplyRequest.IDsChecked). Wrapped in EINVALID.
+var ErrIDsUnchecked = errors.New("object IDs not in the directory are unconfirmed")
+
+// StartJob is ApplyPlan for a plan that needs no confirmation of its
+// object IDs (a repair plan of the drift report; any other is refused if
+// its grants name IDs the directory did not have).
 func (s *Jobs) StartJob(ctx context.Context, who Who, planID, why string) (portal.Job, error) {
-	why, err := s.CleanJustification(why)
+	return s.ApplyPlan(ctx, who, ApplyRequest{PlanID: planID, Justification: why})
+}
+
+// ApplyPlan queues the application of a stored plan, as who, with the
+// justification in every row's audit record. A plan is applied once: a
+// second start is ECONFLICT and returns the job already applying it. A
+// plan whose grants name object IDs the directory did not have is EINVALID
+// wrapping ErrIDsUnchecked unless req.IDsChecked: nothing is queued. A
+// plan with revoke rows asks for a fresh sign-in (see fresh.go): without
+// one, EFORBIDDEN wrapping portal.ErrSignInNotFresh, recorded as a denial,
+// no job made; with one, the job's "queued" audit row says when it was.
+func (s *Jobs) ApplyPlan(ctx context.Context, who Who, req ApplyRequest) (portal.Job, error) {
+	why, err := s.CleanJustification(req.Justification)
 	if err != nil {
 		return portal.Job{}, err
 	}
-	plan, err := s.store.GetPlan(ctx, who.User.TenantID, planID)
+	plan, err := s.store.GetPlan(ctx, who.User.TenantID, req.PlanID)
 	if err != nil {
 		return portal.Job{}, err
 	}
@@ -60,6 +87,20 @@ func (s *Jobs) StartJob(ctx context.Context, who Who, planID, why string) (porta
 	n := plan.Actionable()
 	if n == 0 {
 		return portal.Job{}, portal.Errorf(portal.EINVALID, "This plan has nothing to apply: every row is unchanged or invalid.")
+	}
+	checked := ""
+	if n := plan.FlaggedGrants(); n > 0 {
+		if !req.IDsChecked {
+			// Applied already (a form sent twice): that job, as CreateJob
+			// would answer, rather than a confirmation no longer needed.
+			if job, err := s.store.JobForPlan(ctx, who.User.TenantID, plan.ID); err == nil {
+				return job, portal.Errorf(portal.ECONFLICT, "This plan has already been applied.")
+			}
+			return portal.Job{}, portal.Wrap(ErrIDsUnchecked, portal.EINVALID, fmt.Sprintf(
+				"This plan grants access to %s the directory does not have (%s). Check them, then confirm you did to apply the plan. Nothing was changed.",
+				plural(n, "object ID"), flaggedText(plan.Checks.Directory)))
+		}
+		checked = fmt.Sprintf("; %s not in the directory confirmed as checked", plural(n, "object ID"))
 	}
 	fresh := ""
 	if s.freshWindow > 0 && plan.Totals[portal.PlanRevoke] > 0 {
@@ -74,8 +115,21 @@ func (s *Jobs) StartJob(ctx context.Context, who Who, planID, why string) (porta
 	if err != nil {
 		return job, err
 	}
-	s.NoteJob(ctx, who, job, fmt.Sprintf("queued: %d rows of %s (plan %s)%s", n, plan.FileName, ShortID(plan.ID), fresh))
+	s.NoteJob(ctx, who, job, fmt.Sprintf("queued: %d rows of %s (plan %s)%s%s", n, plan.FileName, ShortID(plan.ID), checked, fresh))
 	return job, nil
+}
+
+// flaggedText says how many of a plan's flagged IDs were never found and
+// how many are gone: "1 never found, 1 gone".
+func flaggedText(d portal.PlanDirectory) string {
+	var parts []string
+	if d.NeverFound > 0 {
+		parts = append(parts, fmt.Sprintf("%d never found", d.NeverFound))
+	}
+	if d.Gone > 0 {
+		parts = append(parts, fmt.Sprintf("%d gone since the portal saw them", d.Gone))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Job returns a job of who's tenant, with its counts.
@@ -108,6 +162,15 @@ func (s *Jobs) JobRows(ctx context.Context, who Who, id string, f portal.JobRowF
 		return nil, 0, err
 	}
 	return s.store.JobRows(ctx, who.User.TenantID, id, f, offset, limit)
+}
+
+// JobRowsAt returns a job's results at the given lines (those its page
+// shows), reading no others: a job's page polls it every second.
+func (s *Jobs) JobRowsAt(ctx context.Context, who Who, id string, lines []int) ([]portal.JobRow, error) {
+	if err := mayRead(who.User); err != nil {
+		return nil, err
+	}
+	return s.store.JobRowsAt(ctx, who.User.TenantID, id, lines)
 }
 
 // Plan returns a stored plan of who's tenant.

@@ -221,6 +221,14 @@ func (tab *Tab) Fill(sel, value string) {
 	})
 }
 
+// SetFiles chooses paths in the file input sel, as picking them in the
+// file chooser would.
+func (tab *Tab) SetFiles(sel string, paths ...string) {
+	tab.t.Helper()
+	tab.acted()
+	tab.do("choose files in "+sel, chromedp.SetUploadFiles(chromedp.CSS(sel), paths))
+}
+
 // Submit submits the form that sel is, or that contains sel, as pressing its
 // submit button would: with requestSubmit, so the form's validation and
 // submit handlers (htmx) run. A submit button as sel is the submitter. With

@@ -96,11 +96,22 @@ func (l *Limits) defaults() {
 	}
 }
 
-// Template is a file to start from, with one row of each kind.
-const Template = "objectId,kind,clientIds,label,expiresAt,action\r\n" +
-	"e5b7f628-ea94-4fdc-b3d9-1af1fe231111,user,83ecbc78-e1ba-4e8f-a454-5483ef618061;9215f754-3568-4bed-baa4-455c404e6140,Alice Smith,,grant\r\n" +
-	"2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c03,resourceAccount,,Main line,2026-12-31T18:00,grant\r\n" +
-	"4b7f3b1e-2f0c-4e6a-9d0c-5a1b2c3d4e01,,,,,revoke\r\n"
+// Template is a file to start from, with one row of each kind, as of now:
+// its expiry is the end of next year, so the example never lies in the
+// past. Its IDs are placeholders (00000000-0000-0000-0000-00000000000N),
+// never a real person's or app's: a template uploaded unchanged grants
+// nobody real, and its revoke finds nothing to revoke.
+func Template(now time.Time) string {
+	ends := time.Date(now.UTC().Year()+1, 12, 31, 18, 0, 0, 0, time.UTC).Format("2006-01-02T15:04")
+	return "objectId,kind,clientIds,label,expiresAt,action\r\n" +
+		TemplateID(1) + ",user," + TemplateID(0xa1) + ";" + TemplateID(0xa2) + ",Example person (replace the IDs),,grant\r\n" +
+		TemplateID(2) + ",resourceAccount,,Example resource account," + ends + ",grant\r\n" +
+		TemplateID(3) + ",,,,,revoke\r\n"
+}
+
+// TemplateID is the template's placeholder ID number n: obviously not a
+// real object's (00000000-0000-0000-0000-000000000001 for 1).
+func TemplateID(n int) string { return fmt.Sprintf("00000000-0000-0000-0000-%012x", n) }
 
 // Read streams the file r: good rows go to row, bad ones to bad, in file
 // order; either returning an error stops it. A problem with the file as a

@@ -3,6 +3,7 @@ package bulk
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,15 +33,28 @@ const (
 )
 
 func TestTemplateReads(t *testing.T) {
-	rows, bad, err := read(t, Template, Limits{})
+	// Read on New Year's Eve, the example's expiry is still ahead.
+	now := time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC)
+	template := Template(now)
+	rows, bad, err := read(t, template, Limits{Now: func() time.Time { return now }})
 	if err != nil || len(bad) != 0 || len(rows) != 3 {
 		t.Fatalf("rows %+v bad %+v err %v", rows, bad, err)
 	}
-	if rows[0].Kind != portal.KindUser || len(rows[0].ClientIDs) != 2 || rows[0].Label != "Alice Smith" || rows[0].Line != 2 {
+	if rows[0].Kind != portal.KindUser || len(rows[0].ClientIDs) != 2 || rows[0].Label != "Example person (replace the IDs)" || rows[0].Line != 2 {
 		t.Errorf("row 1: %+v", rows[0])
 	}
-	if rows[1].Kind != portal.KindResourceAccount || !rows[1].ExpiresAt.Equal(time.Date(2026, 12, 31, 18, 0, 0, 0, time.UTC)) {
+	if rows[1].Kind != portal.KindResourceAccount || !rows[1].ExpiresAt.Equal(time.Date(2027, 12, 31, 18, 0, 0, 0, time.UTC)) {
 		t.Errorf("row 2: %+v", rows[1])
+	}
+	// Every ID is an obvious placeholder, never a real person's or app's.
+	ids := regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`).FindAllString(template, -1)
+	if len(ids) != 5 {
+		t.Errorf("the template holds %d IDs, want 5: %q", len(ids), ids)
+	}
+	for _, id := range ids {
+		if !strings.HasPrefix(id, "00000000-0000-0000-0000-0000000000") {
+			t.Errorf("the template holds %s, not a placeholder", id)
+		}
 	}
 	if rows[2].Action != Revoke || rows[2].Kind != portal.KindUnknown {
 		t.Errorf("row 3: %+v", rows[2])
@@ -153,7 +167,7 @@ func TestSemicolonsAndBOM(t *testing.T) {
 }
 
 func FuzzRead(f *testing.F) {
-	f.Add([]byte(Template))
+	f.Add([]byte(Template(time.Now())))
 	f.Add([]byte("objectId;kind\n" + alice + ";user\n"))
 	f.Add([]byte("objectId,kind,clientIds\n\"" + alice + "\",user,\"" + appA + ";;\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -13,7 +13,7 @@ import (
 // such as the people the readiness checks found whose access cannot work.
 // It is reviewed and applied like any uploaded plan; name says where it
 // came from.
-func (p *Planner) PlanRevoke(ctx context.Context, who access.Who, name string, ids []portal.GUID) (portal.Plan, error) {
+func (p *Planner) PlanRevoke(ctx context.Context, who access.Who, token access.GraphToken, name string, ids []portal.GUID) (portal.Plan, error) {
 	if len(ids) == 0 {
 		return portal.Plan{}, portal.Errorf(portal.EINVALID, "There is nobody to revoke.")
 	}
@@ -25,5 +25,5 @@ func (p *Planner) PlanRevoke(ctx context.Context, who access.Who, name string, i
 		}
 		return len(ids), nil
 	}
-	return p.plan(ctx, who, name, nil, rows, p.classify)
+	return p.plan(ctx, who, token, name, nil, rows, p.classify)
 }

@@ -95,7 +95,7 @@ func (e *bulkEnv) adopt(t *testing.T, obj portal.GUID, apps ...portal.GUID) {
 func (e *bulkEnv) plan(t *testing.T, csv string) (portal.Plan, portal.Job) {
 	t.Helper()
 	ctx := context.Background()
-	p, err := (&bulk.Planner{Access: e.svc, Plans: e.db}).Plan(ctx, admin, "agents.csv", strings.NewReader(csv))
+	p, err := (&bulk.Planner{Access: e.svc, Plans: e.db}).Plan(ctx, admin, nil, "agents.csv", strings.NewReader(csv))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -244,4 +244,10 @@ type JobStore interface {
 	// rows with what applying each did — and how many match. A negative
 	// limit means no limit.
 	JobRows(ctx context.Context, tenant GUID, id string, f JobRowFilter, offset, limit int) ([]JobRow, int, error)
+	// JobRowsAt returns a job's results at the given lines of its plan, in
+	// line order (a line the plan lacks is left out), reading those rows
+	// alone: what the job's page, polling while it runs, shows of the rows
+	// it holds costs the same however many rows the job has. Another
+	// tenant's job, or none, has no rows.
+	JobRowsAt(ctx context.Context, tenant GUID, id string, lines []int) ([]JobRow, error)
 }

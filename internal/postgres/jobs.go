@@ -334,3 +334,16 @@ func (db *DB) JobRows(ctx context.Context, tenant portal.GUID, id string, f port
 			` OFFSET `+args.add(max(offset, 0)), args...)
 	}, "read the job's rows", read.Result)
 }
+
+// JobRowsAt: see portal.JobStore. Each line is a lookup by primary key.
+func (db *DB) JobRowsAt(ctx context.Context, tenant portal.GUID, id string, lines []int) ([]portal.JobRow, error) {
+	if len(lines) == 0 || !text.Storable(id) {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT p.data, coalesce(j.status, ''), coalesce(j.attempts, 0), coalesce(j.outcome, ''),
+			coalesce(j.detail, ''), coalesce(j.request_id, ''), j.finished_at
+		FROM bulk_jobs b JOIN bulk_plan_rows p ON p.plan_id = b.plan_id AND p.line = ANY($1::integer[])
+			LEFT JOIN bulk_job_rows j ON j.job_id = b.id AND j.line = p.line
+		WHERE b.id = $2 AND b.tenant_id = $3 ORDER BY p.line`, lines, id, uuidOf(tenant))
+	return storekit.Collect(rows, err, "read the job's rows", read.Result)
+}

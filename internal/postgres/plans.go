@@ -22,8 +22,8 @@ func (db *DB) SavePlan(ctx context.Context, p portal.Plan, rows []portal.PlanRow
 		copyRows = append(copyRows, args)
 	}
 	return db.inTx(ctx, "save the plan", pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO bulk_plans (id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, plan...); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO bulk_plans (id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals, checks)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, plan...); err != nil {
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"bulk_plan_rows"}, []string{"plan_id", "line", "class", "data"}, pgx.CopyFromRows(copyRows))
@@ -36,7 +36,7 @@ func (db *DB) GetPlan(ctx context.Context, tenant portal.GUID, id string) (porta
 	if !text.Storable(id) {
 		return portal.Plan{ID: id, TenantID: tenant}, storekit.ErrNoPlan
 	}
-	p, err := read.Plan(db.pool.QueryRow(ctx, `SELECT created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals
+	p, err := read.Plan(db.pool.QueryRow(ctx, `SELECT created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals, checks
 		FROM bulk_plans WHERE id = $1 AND tenant_id = $2`, id, uuidOf(tenant)), tenant, id)
 	return p, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoPlan), "read the plan")
 }

@@ -78,8 +78,8 @@ func jsonInts(ns []int64) string {
 }
 
 // jsonText is a list bound as one argument, read with json_each.
-func jsonText(v []string) string {
-	b, _ := json.Marshal(v) // strings only: it cannot fail
+func jsonText[T string | int](v []T) string {
+	b, _ := json.Marshal(v) // strings or numbers only: it cannot fail
 	return string(b)
 }
 

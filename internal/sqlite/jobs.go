@@ -61,14 +61,25 @@ func (db *DB) JobForPlan(ctx context.Context, tenant portal.GUID, planID string)
 // triggers on bulk_job_rows keep (migrations/0009_job_counts.sql): a few
 // rows, however many the job has.
 func (db *DB) countJob(ctx context.Context, j *portal.Job) error {
-	rows, err := db.db.QueryContext(ctx, `SELECT status, outcome, n FROM bulk_job_counts WHERE job_id = ? AND n != 0`, j.ID)
+	rows, err := db.db.QueryContext(ctx, jobCountsSQL, j.ID)
 	if err := read.JobCounts(j, rows, err); err != nil {
 		return err
 	}
-	return read.JobRate(j, db.db.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0), min(first_at), max(last_at) FROM bulk_job_finishes
-		WHERE job_id = ? AND second >= (SELECT max(second) FROM bulk_job_finishes WHERE job_id = ?) - ?`,
-		j.ID, j.ID, int64(portal.JobRateWindow/time.Second)))
+	return read.JobRate(j, db.db.QueryRowContext(ctx, jobRateSQL, j.ID, j.ID, int64(portal.JobRateWindow/time.Second)))
 }
+
+// What every poll of a job's progress runs, besides reading the job by its
+// ID (TestJobPollReadsByIndex: each an index search, never a scan).
+const (
+	jobCountsSQL = `SELECT status, outcome, n FROM bulk_job_counts WHERE job_id = ? AND n != 0`
+	jobRateSQL   = `SELECT coalesce(sum(n), 0), min(first_at), max(last_at) FROM bulk_job_finishes
+		WHERE job_id = ? AND second >= (SELECT max(second) FROM bulk_job_finishes WHERE job_id = ?) - ?`
+	jobRowsAtSQL = `SELECT p.data, coalesce(j.status, ''), coalesce(j.attempts, 0), coalesce(j.outcome, ''),
+			coalesce(j.detail, ''), coalesce(j.request_id, ''), coalesce(j.finished_at, 0)
+		FROM bulk_jobs b JOIN bulk_plan_rows p ON p.plan_id = b.plan_id AND p.line IN (SELECT value FROM json_each(?))
+			LEFT JOIN bulk_job_rows j ON j.job_id = b.id AND j.line = p.line
+		WHERE b.id = ? AND b.tenant_id = ? ORDER BY p.line`
+)
 
 // ListJobs: see portal.JobStore.
 func (db *DB) ListJobs(ctx context.Context, tenant portal.GUID, limit int) ([]portal.Job, error) {
@@ -305,4 +316,13 @@ func (db *DB) JobRows(ctx context.Context, tenant portal.GUID, id string, f port
 			coalesce(j.detail, ''), coalesce(j.request_id, ''), coalesce(j.finished_at, 0)`+from+` ORDER BY p.line LIMIT ? OFFSET ?`,
 			append(args, limit, offset)...)
 	}, "read the job's rows", read.Result)
+}
+
+// JobRowsAt: see portal.JobStore. Each line is a lookup by primary key.
+func (db *DB) JobRowsAt(ctx context.Context, tenant portal.GUID, id string, lines []int) ([]portal.JobRow, error) {
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	rows, err := db.db.QueryContext(ctx, jobRowsAtSQL, jsonText(lines), id, tenant.String())
+	return storekit.Collect(rows, err, "read the job's rows", read.Result)
 }

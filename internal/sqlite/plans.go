@@ -12,8 +12,8 @@ import (
 func (db *DB) SavePlan(ctx context.Context, p portal.Plan, rows []portal.PlanRow) error {
 	plan := write.Plan(p)
 	return db.writeAlone(ctx, "save the plan", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_plans (id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, plan...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_plans (id, tenant_id, created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals, checks)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, plan...); err != nil {
 			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO bulk_plan_rows (plan_id, line, class, data) VALUES (?, ?, ?, ?)`)
@@ -36,7 +36,7 @@ func (db *DB) SavePlan(ctx context.Context, p portal.Plan, rows []portal.PlanRow
 
 // GetPlan: see portal.PlanStore.
 func (db *DB) GetPlan(ctx context.Context, tenant portal.GUID, id string) (portal.Plan, error) {
-	p, err := read.Plan(db.db.QueryRowContext(ctx, `SELECT created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals
+	p, err := read.Plan(db.db.QueryRowContext(ctx, `SELECT created_at, created_by_tid, created_by_oid, created_by_name, file_name, totals, checks
 		FROM bulk_plans WHERE id = ? AND tenant_id = ?`, id, tenant.String()), tenant, id)
 	return p, storekit.Failed(storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoPlan), "read the plan")
 }

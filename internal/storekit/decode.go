@@ -246,19 +246,23 @@ func (r Reader) Job(row Scanner) (portal.Job, error) {
 }
 
 // Plan reads a bulk plan of the given tenant and ID: created_at,
-// created_by_tid, created_by_oid, created_by_name, file_name, totals.
+// created_by_tid, created_by_oid, created_by_name, file_name, totals,
+// checks (NULL for a plan made before they were kept).
 func (r Reader) Plan(row Scanner, tenant portal.GUID, id string) (portal.Plan, error) {
 	var (
-		d      Decoder
-		totals []byte
-		c      = r.Columns
+		d              Decoder
+		totals, checks []byte
+		c              = r.Columns
 	)
 	p := portal.Plan{ID: id, TenantID: tenant}
 	if err := row.Scan(c.Time(&d, &p.CreatedAt), c.GUID(&d, &p.CreatedBy.TenantID), c.GUID(&d, &p.CreatedBy.ObjectID),
-		&p.CreatedBy.Name, &p.FileName, &totals); err != nil {
+		&p.CreatedBy.Name, &p.FileName, &totals, &checks); err != nil {
 		return p, err
 	}
 	d.JSON(totals, &p.Totals)
+	if len(checks) > 0 {
+		d.JSON(checks, &p.Checks)
+	}
 	if err := d.done(); err != nil {
 		return p, portal.Wrap(err, portal.EINTERNAL, "A stored plan is unreadable.")
 	}

@@ -75,15 +75,20 @@ func (w Writer) Job(j portal.Job) []any {
 }
 
 // Plan returns the arguments that store p: id, tenant_id, created_at,
-// created_by_tid, created_by_oid, created_by_name, file_name, totals.
+// created_by_tid, created_by_oid, created_by_name, file_name, totals,
+// checks.
 func (w Writer) Plan(p portal.Plan) []any {
 	totals, err := json.Marshal(p.Totals)
 	if err != nil {
 		panic("storekit: plan totals: " + err.Error()) // a map of strings to numbers: Marshal cannot fail
 	}
+	checks, err := json.Marshal(p.Checks)
+	if err != nil {
+		panic("storekit: plan checks: " + err.Error()) // numbers, strings and GUIDs: Marshal cannot fail
+	}
 	t, v := w.Text, w.Values
 	return []any{t(p.ID), v.GUID(p.TenantID), v.Time(p.CreatedAt), v.GUID(p.CreatedBy.TenantID), v.GUID(p.CreatedBy.ObjectID),
-		t(p.CreatedBy.Name), t(p.FileName), v.JSON(totals)}
+		t(p.CreatedBy.Name), t(p.FileName), v.JSON(totals), v.JSON(checks)}
 }
 
 // PlanRow returns the arguments of one row of plan id: plan_id, line,

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -71,6 +72,34 @@ func testPlans(t *testing.T, f *fixture) {
 	rows, n, err := f.PlanRows(f.ctx, tenantA, p.ID, portal.PlanInvalid, 0, 10)
 	if err != nil || n != 1 || len(rows) != 1 || rows[0].Line != 3 || rows[0].Reason != "not a GUID" {
 		t.Fatalf("PlanRows(invalid) = %+v, %d, %v", rows, n, err)
+	}
+	if got.Checks.Directory.Asked != 0 || got.FlaggedGrants() != 0 {
+		t.Errorf("a plan saved without checks reads %+v", got.Checks)
+	}
+
+	// What planning found out is kept with the plan, and each row's
+	// presence in the directory with the row.
+	checked := portal.Plan{ID: "p2", TenantID: tenantA, CreatedBy: alice, CreatedAt: t0, FileName: "checked.csv",
+		Totals: map[portal.PlanClass]int{portal.PlanCreate: 2, portal.PlanRevoke: 1},
+		Checks: portal.PlanChecks{RevokedUsers: 1, Directory: portal.PlanDirectory{Asked: 2, NeverFound: 1, Gone: 1, Why: "",
+			Flagged: []portal.FlaggedRow{
+				{Line: 2, ObjectID: id("typo"), Presence: portal.PresenceNeverFound, Label: `<b>"Agent"</b>`},
+				{Line: 3, ObjectID: id("left"), Presence: portal.PresenceGone, Name: "Chen Wei", UPN: "chen@contoso.test"},
+			}}}}
+	if err := f.SavePlan(f.ctx, checked, []portal.PlanRow{
+		{Line: 2, Class: portal.PlanCreate, ObjectID: id("typo"), Kind: portal.KindUser, Directory: portal.PresenceNeverFound},
+		{Line: 3, Class: portal.PlanCreate, ObjectID: id("left"), Kind: portal.KindUser, Directory: portal.PresenceGone},
+		{Line: 4, Class: portal.PlanRevoke, ObjectID: id("gone"), Kind: portal.KindUser},
+	}); err != nil {
+		t.Fatalf("SavePlan: %v", err)
+	}
+	got, err = f.GetPlan(f.ctx, tenantA, "p2")
+	if err != nil || !reflect.DeepEqual(got.Checks, checked.Checks) || got.FlaggedGrants() != 2 {
+		t.Fatalf("GetPlan = %+v, %v; want the checks %+v", got.Checks, err, checked.Checks)
+	}
+	rows, _, err = f.PlanRows(f.ctx, tenantA, "p2", "", 0, 10)
+	if err != nil || len(rows) != 3 || rows[0].Directory != portal.PresenceNeverFound || rows[1].Directory != portal.PresenceGone || rows[2].Directory != "" {
+		t.Fatalf("PlanRows = %+v, %v", rows, err)
 	}
 }
 
@@ -399,5 +428,53 @@ func testJobPause(t *testing.T, f *fixture) {
 	}
 	if cancel, err := f.Heartbeat(f.ctx, k.ID, "i3", t0); err != nil || !cancel {
 		t.Errorf("heartbeat of a paused job asked to cancel = %v, %v", cancel, err)
+	}
+}
+
+// JobRowsAt reads a job's results at the lines asked, as JobRows shows
+// them, and nothing of another tenant's job.
+func testJobRowsAt(t *testing.T, f *fixture) {
+	p := f.savePlan(t, tenantA, "p1", portal.PlanCreate, portal.PlanInvalid, portal.PlanUpdate, portal.PlanCreate, portal.PlanUnchanged)
+	j := f.newJob(t, p)
+	if _, ok, err := f.ClaimJob(f.ctx, "i1", t0); !ok || err != nil {
+		t.Fatalf("ClaimJob: %v, %v", ok, err)
+	}
+	claimed, err := f.ClaimRows(f.ctx, j.ID, "i1", 2)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("ClaimRows: %+v, %v", claimed, err)
+	}
+	if err := f.FinishRow(f.ctx, j.ID, "i1", claimed[0].Line, portal.RowResult{Outcome: portal.OutcomeFailed, Detail: "ACS said no", RequestID: "req-1", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := f.JobRows(f.ctx, tenantA, j.ID, "", 0, -1)
+	if err != nil || len(all) != 5 {
+		t.Fatalf("JobRows: %+v, %v", all, err)
+	}
+	byLine := map[int]portal.JobRow{}
+	for _, r := range all {
+		byLine[r.Line] = r
+	}
+	// Lines 2 (failed), 3 (invalid: not part of the job), 4 (in flight),
+	// 6 (unchanged); 99 is not in the plan; asked out of order and twice.
+	got, err := f.JobRowsAt(f.ctx, tenantA, j.ID, []int{6, 2, 99, 4, 3, 2})
+	if err != nil || !sameInts(lines(got), []int{2, 3, 4, 6}) {
+		t.Fatalf("JobRowsAt = lines %v, %v; want 2, 3, 4, 6", lines(got), err)
+	}
+	for _, r := range got {
+		if !reflect.DeepEqual(r, byLine[r.Line]) {
+			t.Errorf("line %d: JobRowsAt %+v, JobRows %+v", r.Line, r, byLine[r.Line])
+		}
+	}
+	if got[0].Outcome != portal.OutcomeFailed || got[0].Detail != "ACS said no" || got[1].Status != "" || got[2].Status != portal.RowRunning {
+		t.Errorf("JobRowsAt = %+v", got)
+	}
+	if got, err := f.JobRowsAt(f.ctx, tenantB, j.ID, []int{2, 3}); err != nil || len(got) != 0 {
+		t.Errorf("another tenant's job: %+v, %v", got, err)
+	}
+	if got, err := f.JobRowsAt(f.ctx, tenantA, "no-such-job", []int{2}); err != nil || len(got) != 0 {
+		t.Errorf("no such job: %+v, %v", got, err)
+	}
+	if got, err := f.JobRowsAt(f.ctx, tenantA, j.ID, nil); err != nil || len(got) != 0 {
+		t.Errorf("no lines: %+v, %v", got, err)
 	}
 }

@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"JobReleaseWithOpenRows", testJobReleaseWithOpenRows},
 		{"JobCounts", testJobCounts},
 		{"JobPause", testJobPause},
+		{"JobRowsAt", testJobRowsAt},
 		{"NamesPutGet", testNamesPutGet},
 		{"NamesTenantIsolation", testNamesTenantIsolation},
 		{"NameSpaces", testNameSpaces},
