@@ -13,6 +13,10 @@
 // And a checkbox marked data-select-all="FORM" ticks or clears every
 // checkbox that belongs to that form (the drift report's bulk resolve);
 // without JavaScript each row is ticked by hand.
+//
+// And a button marked data-copy="TEXT" (beside an object ID shown short,
+// templates.ObjectID) copies TEXT to the clipboard and says so; without
+// JavaScript the button stays hidden and the ID is there to select.
 (function () {
   "use strict";
 
@@ -43,9 +47,10 @@
     onPageLoad();
   }
 
-  // Controls that only work with JavaScript are hidden until it runs.
+  // Controls that only work with JavaScript are hidden until it runs, on
+  // the page and in what htmx swaps in later.
   function revealScripted() {
-    var hidden = document.querySelectorAll("[data-needs-js]");
+    var hidden = document.querySelectorAll("[data-needs-js][hidden]");
     for (var i = 0; i < hidden.length; i++) hidden[i].hidden = false;
   }
   if (document.readyState === "loading") {
@@ -60,6 +65,68 @@
     if (!form) return;
     var boxes = document.querySelectorAll('input[type="checkbox"][form="' + form + '"]');
     for (var i = 0; i < boxes.length; i++) boxes[i].checked = box.checked;
+  });
+
+  // Copying: the tick on the button and the status message last a moment.
+  var status;
+  function say(text) {
+    if (!status) {
+      status = document.createElement("span");
+      status.className = "visually-hidden";
+      status.setAttribute("role", "status");
+      status.setAttribute("data-testid", "copy-status");
+      document.body.appendChild(status);
+    }
+    status.textContent = text;
+  }
+
+  function copied(button, ok) {
+    button.setAttribute("data-copied", ok ? "yes" : "no");
+    say(ok ? "ID copied to the clipboard." : "Not copied: the ID is selected, press Ctrl+C (or ⌘C) to copy it.");
+    clearTimeout(button.copyTimer);
+    button.copyTimer = setTimeout(function () {
+      button.removeAttribute("data-copied");
+    }, 2000);
+  }
+
+  // Without the Clipboard API (a page not served over HTTPS): select the
+  // ID, ask the browser to copy the selection, and leave it selected if
+  // it would not, for the person to copy.
+  function copyBySelection(button) {
+    var code = button.parentNode && button.parentNode.querySelector("code");
+    var ok = false;
+    if (code) {
+      var range = document.createRange();
+      range.selectNodeContents(code);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      try {
+        ok = document.execCommand("copy");
+      } catch (e) {
+        ok = false;
+      }
+      if (ok) selection.removeAllRanges();
+    }
+    copied(button, ok);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    var text = button.getAttribute("data-copy");
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(
+        function () {
+          copied(button, true);
+        },
+        function () {
+          copyBySelection(button);
+        }
+      );
+    } else {
+      copyBySelection(button);
+    }
   });
 
   // htmx 4 fires htmx:after:settle once the new content is in place; its

@@ -52,7 +52,7 @@ func AuditPage(p Page, v AuditView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<form class=\"form filters\" method=\"get\" action=\"/audit\" role=\"search\" data-testid=\"audit-filters\" hx-get=\"/audit\" hx-trigger=\"submit, change from:#action, change from:#outcome\" hx-target=\"#audit-results\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-nonce=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<form class=\"filter-bar\" method=\"get\" action=\"/audit\" role=\"search\" data-testid=\"audit-filters\" hx-get=\"/audit\" hx-trigger=\"submit, change from:#action, change from:#outcome\" hx-target=\"#audit-results\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-nonce=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -645,7 +645,7 @@ func ChainPanel(c ChainView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<section class=\"card\" data-testid=\"chain\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<section class=\"card status\" data-testid=\"chain\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

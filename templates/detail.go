@@ -36,7 +36,8 @@ type EditForm struct {
 	ObjectID      string
 	Version       int64
 	Seen          string // the row's fingerprint when the page was made
-	ExpiresAt     string // 2026-12-24T18:00, or ""
+	ExpiresAt     string // the end date, 2026-12-24, or ""
+	ExpiresTime   string // and its time (UTC), 18:00, or "" for the end of the day
 	Apps          []Option
 	OtherApps     string
 	Label         string

@@ -3,7 +3,8 @@ package templates
 // GrantForm is the grant form with what the person typed.
 type GrantForm struct {
 	ObjectID      string
-	ExpiresAt     string // as typed: 2026-12-24T18:00
+	ExpiresAt     string // the end date as typed: 2026-12-24
+	ExpiresTime   string // and its time (UTC): 18:00, or "" for the end of the day
 	Kind          string
 	Kinds         []Option // the kinds this person may grant
 	Apps          []Option // known calling-client apps; Selected = ticked

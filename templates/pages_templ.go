@@ -707,7 +707,7 @@ func SignedOut(p Page) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "<section class=\"card\" data-testid=\"signed-out\"><h1>Teams Phone Access Portal</h1><p>Manage who may use this Azure Communication Services resource through Teams Phone extensibility.</p><p><a class=\"button\" href=\"/auth/login\" data-testid=\"sign-in\">Sign in with Microsoft</a></p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "<section class=\"card landing\" data-testid=\"signed-out\"><h1>Teams Phone Access Portal</h1><p>Manage who may use this Azure Communication Services resource through Teams Phone extensibility.</p><p><a class=\"button\" href=\"/auth/login\" data-testid=\"sign-in\">Sign in with Microsoft</a></p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -393,7 +393,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	who := s.who(r)
 	addProblems(errs, s.deps.Access.CheckGrant(who, in.request()), grantFields...)
-	form := templates.GrantForm{ObjectID: in.ObjectID, Kind: in.Kind, Kinds: grantKinds(who.User, in.Kind), Label: in.Label, ExpiresAt: in.ExpiresAt,
+	form := templates.GrantForm{ObjectID: in.ObjectID, Kind: in.Kind, Kinds: grantKinds(who.User, in.Kind), Label: in.Label, ExpiresAt: in.ExpiresAt, ExpiresTime: in.ExpiresTime,
 		Justification: in.Justification, Required: s.deps.Access.RequireJustification(), Errors: errs}
 	form.Apps, form.OtherApps = s.appOptions(in.ClientIDs)
 	if len(errs) > 0 {
@@ -536,10 +536,11 @@ func (s *Server) detailView(r *http.Request, item portal.InventoryItem) (templat
 // they submitted it.
 func (s *Server) editForm(item portal.InventoryItem, in *editForm, errs templates.FieldErrors) *templates.EditForm {
 	f := &templates.EditForm{ObjectID: item.ObjectID.String(), Version: item.Version, Seen: access.Seen(item), Label: item.Label,
-		ExpiresAt: expiryValue(item.ExpiresAt), Required: s.deps.Access.RequireJustification(), Errors: errs}
+		Required: s.deps.Access.RequireJustification(), Errors: errs}
+	f.ExpiresAt, f.ExpiresTime = expiryValue(item.ExpiresAt)
 	chosen := guidStrings(item.ClientIDs)
 	if in != nil {
-		chosen, f.Label, f.Justification, f.ExpiresAt = in.ClientIDs, in.Label, in.Justification, in.ExpiresAt
+		chosen, f.Label, f.Justification, f.ExpiresAt, f.ExpiresTime = in.ClientIDs, in.Label, in.Justification, in.ExpiresAt, in.ExpiresTime
 		f.Version, f.Seen = in.version, in.Seen
 	}
 	f.Apps, f.OtherApps = s.appOptions(chosen)

@@ -92,7 +92,7 @@ func splitClientIDs(values []string) []string {
 // grantForm is POST /assignments.
 type grantForm struct {
 	ObjectID, Kind, Label, Justification string
-	ExpiresAt                            string
+	ExpiresAt, ExpiresTime               string // the end date and time, as typed
 	ClientIDs                            []string
 	// ConfirmAbsent is the object ID the person confirmed granting
 	// although the directory does not have it ("Grant anyway").
@@ -106,13 +106,14 @@ type grantForm struct {
 
 func parseGrantForm(v url.Values) (grantForm, templates.FieldErrors, error) {
 	f, errs := grantForm{}, templates.FieldErrors{}
-	s, err := singles(v, "objectId", "kind", "label", "justification", "expiresAt", "confirmAbsent")
+	s, err := singles(v, "objectId", "kind", "label", "justification", "expiresAt", "expiresTime", "confirmAbsent")
 	if err != nil {
 		return f, nil, err
 	}
 	f.ObjectID, f.Kind, f.Label, f.Justification, f.ExpiresAt = s["objectId"], s["kind"], s["label"], s["justification"], s["expiresAt"]
+	f.ExpiresTime = s["expiresTime"]
 	f.ConfirmAbsent = s["confirmAbsent"]
-	f.expiresAt = parseExpiry(f.ExpiresAt, errs)
+	f.expiresAt = parseExpiry(f.ExpiresAt, f.ExpiresTime, errs)
 	f.ClientIDs = splitClientIDs(v["clientId"])
 	if f.objectID, err = portal.ParseGUID(strings.TrimSpace(f.ObjectID)); err != nil {
 		errs["objectId"] = "Object ID: " + portal.ErrorMessage(err)
@@ -177,6 +178,7 @@ var (
 // editForm is POST /assignments/{objectId}.
 type editForm struct {
 	Label, Justification, ExpiresAt, Seen string
+	ExpiresTime                           string
 	expiresGiven                          bool // the form had the field at all
 	ClientIDs                             []string
 	version                               int64
@@ -186,16 +188,17 @@ type editForm struct {
 
 func parseEditForm(v url.Values) (editForm, templates.FieldErrors, error) {
 	f, errs := editForm{}, templates.FieldErrors{}
-	s, err := singles(v, "version", "label", "justification", "expiresAt", "seen")
+	s, err := singles(v, "version", "label", "justification", "expiresAt", "expiresTime", "seen")
 	if err != nil {
 		return f, nil, err
 	}
 	f.Label, f.Justification, f.ExpiresAt, f.Seen = s["label"], s["justification"], s["expiresAt"], s["seen"]
+	f.ExpiresTime = s["expiresTime"]
 	_, f.expiresGiven = v["expiresAt"]
 	if f.version, err = parseVersion(s["version"]); err != nil {
 		return f, nil, err
 	}
-	f.expiresAt = parseExpiry(f.ExpiresAt, errs)
+	f.expiresAt = parseExpiry(f.ExpiresAt, f.ExpiresTime, errs)
 	f.ClientIDs = splitClientIDs(v["clientId"])
 	if f.clientIDs, err = portal.ParseClientIDs(f.ClientIDs); err != nil {
 		errs["clientId"] = portal.ErrorMessage(err)
@@ -263,23 +266,54 @@ func parseAdoptForm(v url.Values) (adoptForm, templates.FieldErrors, error) {
 	return adoptForm{Label: s["label"], Justification: s["justification"]}, templates.FieldErrors{}, nil
 }
 
-// parseExpiry reads the optional expiresAt field; "" is no expiry.
-func parseExpiry(v string, errs templates.FieldErrors) time.Time {
-	v = strings.TrimSpace(v)
-	if v == "" {
+// parseExpiry reads when access ends from the "access ends" fields: a
+// date, YYYY-MM-DD, and an optional time, HH:MM (24-hour), both UTC, typed
+// as text so that no browser shows them as mm/dd/yyyy. Without a time the
+// access ends at the end of that day, as a bare date always does
+// (portal.ParseExpiry). The date field alone also takes a date and time
+// (2026-12-24T18:00, as scripts and older pages send it). Both empty is no
+// end. What cannot be read is put in errs beside its field.
+func parseExpiry(date, clock string, errs templates.FieldErrors) time.Time {
+	date, clock = strings.TrimSpace(date), strings.TrimSpace(clock)
+	switch {
+	case date == "" && clock == "":
+		return time.Time{}
+	case date == "":
+		errs["expiresAt"] = "Access ends: a time needs a date too; write the date as YYYY-MM-DD, such as 2026-12-24."
+		return time.Time{}
+	case clock == "":
+		t, ok := portal.ParseExpiry(date)
+		if !ok {
+			errs["expiresAt"] = expiryDateProblem
+		}
+		return t
+	}
+	day, dayErr := time.Parse(time.DateOnly, date)
+	if dayErr != nil {
+		errs["expiresAt"] = expiryDateProblem
+	}
+	at, atErr := time.Parse("15:04", clock)
+	if atErr != nil {
+		errs["expiresTime"] = "Access ends at: write the time as HH:MM, 24-hour UTC, such as 18:00, or leave it empty for the end of the day."
+	}
+	if dayErr != nil || atErr != nil {
 		return time.Time{}
 	}
-	t, ok := portal.ParseExpiry(v)
-	if !ok {
-		errs["expiresAt"] = "Access ends: write the time like 2026-12-24T18:00 (UTC), or leave it empty."
-	}
-	return t
+	return time.Date(day.Year(), day.Month(), day.Day(), at.Hour(), at.Minute(), 0, 0, time.UTC)
 }
 
-// expiryValue is t as an "access ends" field shows it.
-func expiryValue(t time.Time) string {
+const expiryDateProblem = "Access ends: write the date as YYYY-MM-DD, such as 2026-12-24, or leave it empty for no end."
+
+// expiryValue is t as the "access ends" fields show it: its date and time,
+// or its date alone when it ends at midnight, which the date alone means
+// (the end of the day before), so that the fields read back as typed.
+func expiryValue(t time.Time) (date, clock string) {
 	if t.IsZero() {
-		return ""
+		return "", ""
 	}
-	return t.UTC().Format("2006-01-02T15:04")
+	t = t.UTC()
+	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
+		return t.AddDate(0, 0, -1).Format(time.DateOnly), ""
+	}
+	return t.Format(time.DateOnly), t.Format("15:04")
 }

@@ -2,6 +2,7 @@ package browsertest_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/teamsphone/portal/internal/browsertest"
 )
@@ -33,6 +36,13 @@ func site(t *testing.T) *httptest.Server {
 	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
 		fmt.Fprint(w, `document.addEventListener("DOMContentLoaded", function () { var e = document.getElementById("js"); if (e) e.textContent = "JavaScript ran"; });`)
+	})
+	mux.HandleFunc("GET /scheme.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css")
+		fmt.Fprint(w, `#scheme::after { content: "light"; } @media (prefers-color-scheme: dark) { #scheme::after { content: "dark"; } }`)
+	})
+	mux.HandleFunc("GET /scheme", func(w http.ResponseWriter, r *http.Request) {
+		page(w, "Scheme", `<link rel="stylesheet" href="/scheme.css"><p id="scheme"></p>`)
 	})
 	mux.HandleFunc("GET /clean", func(w http.ResponseWriter, r *http.Request) {
 		page(w, "Clean", `<p id="js">no JavaScript</p><p><a href="/form" data-testid="to-form">Go to the form</a></p>`)
@@ -322,6 +332,31 @@ func TestBrowser(t *testing.T) {
 		tab.Screenshot("not taken")
 		if _, err := os.Stat(filepath.Join(dir, "not_taken.png")); !os.IsNotExist(err) {
 			t.Errorf("a screenshot without %s: %v", browsertest.ScreenshotsEnv, err)
+		}
+	})
+
+	t.Run("the colour scheme can be chosen", func(t *testing.T) {
+		tab := b.NewTab(t)
+		tab.Navigate(srv.URL + "/scheme")
+		scheme := func() string {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(tab.Context(), browsertest.DefaultTimeout)
+			defer cancel()
+			v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("scheme"), "::after").content`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		for _, want := range []string{"dark", "light", "dark"} {
+			tab.EmulateColorScheme(want)
+			if got := scheme(); got != `"`+want+`"` {
+				t.Errorf("after EmulateColorScheme(%q) the page's style says %s", want, got)
+			}
+		}
+		tab.Navigate(srv.URL + "/scheme")
+		if got := scheme(); got != `"dark"` {
+			t.Errorf("a page loaded after EmulateColorScheme(dark) says %s", got)
 		}
 	})
 

@@ -322,6 +322,27 @@ func (tab *Tab) DisableJavaScript() {
 	tab.mu.Unlock()
 }
 
+// EmulateColorScheme makes the tab's pages see prefers-color-scheme as
+// scheme, "light" or "dark", as if the person's system were set so; ""
+// ends the emulation. It holds for the page shown and those loaded next,
+// and takes effect at once (no reload), as a system setting does.
+func (tab *Tab) EmulateColorScheme(scheme string) {
+	tab.t.Helper()
+	switch scheme {
+	case "", "light", "dark":
+	default:
+		tab.t.Fatalf("browsertest: EmulateColorScheme(%q): want light, dark or \"\"", scheme)
+	}
+	params := emulation.SetEmulatedMediaParams{}
+	if scheme != "" {
+		params.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+	}
+	tab.do("emulate prefers-color-scheme: "+scheme, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, params)
+		return err
+	}))
+}
+
 // Screenshot saves the visible part of the page as DIR/name.png when
 // PORTAL_SCREENSHOTS=DIR is set, and does nothing otherwise. Characters that
 // do not belong in a file name become "_".
