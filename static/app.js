@@ -14,9 +14,10 @@
 // checkbox that belongs to that form (the drift report's bulk resolve);
 // without JavaScript each row is ticked by hand.
 //
-// And a button marked data-copy="TEXT" (beside an object ID shown short,
-// templates.ObjectID) copies TEXT to the clipboard and says so; without
-// JavaScript the button stays hidden and the ID is there to select.
+// And beside each object ID shown short (templates.ObjectID, .oid with
+// data-id) it puts a button that copies the ID whole to the clipboard and
+// says so; without JavaScript there is no button and the ID is there to
+// select.
 (function () {
   "use strict";
 
@@ -66,6 +67,39 @@
     var boxes = document.querySelectorAll('input[type="checkbox"][form="' + form + '"]');
     for (var i = 0; i < boxes.length; i++) boxes[i].checked = box.checked;
   });
+
+  // The copy buttons, made here rather than sent with every ID: a list
+  // page shows a hundred IDs, and the buttons work only with JavaScript.
+  var svgNS = "http://www.w3.org/2000/svg";
+  function svgElement(name, attrs) {
+    var el = document.createElementNS(svgNS, name);
+    for (var k in attrs) el.setAttribute(k, attrs[k]);
+    return el;
+  }
+  function copyButton(id) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy-id";
+    button.title = "Copy the whole ID";
+    button.setAttribute("aria-label", "Copy ID");
+    button.setAttribute("data-copy", id);
+    var icon = svgElement("svg", { "aria-hidden": "true", focusable: "false", width: "14", height: "14", viewBox: "0 0 16 16", fill: "none", stroke: "currentColor", "stroke-width": "1.5" });
+    icon.appendChild(svgElement("rect", { x: "5.5", y: "5.5", width: "8", height: "9", rx: "1.5" }));
+    icon.appendChild(svgElement("path", { d: "M3.5 10.5h-.5a1 1 0 0 1-1-1v-7a1 1 0 0 1 1-1h6a1 1 0 0 1 1 1v.5" }));
+    button.appendChild(icon);
+    return button;
+  }
+  function addCopyButtons() {
+    var ids = document.querySelectorAll(".oid[data-id]");
+    for (var i = 0; i < ids.length; i++) {
+      if (!ids[i].querySelector(".copy-id")) ids[i].appendChild(copyButton(ids[i].getAttribute("data-id")));
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", addCopyButtons);
+  } else {
+    addCopyButtons();
+  }
 
   // Copying: the tick on the button and the status message last a moment.
   var status;
@@ -133,8 +167,10 @@
   // detail.newContent lists the inserted nodes.
   document.addEventListener("htmx:after:settle", function (event) {
     // Swapped-in content (a drift report that refreshed itself) has its
-    // scripted controls hidden again: reveal them.
+    // scripted controls hidden again: reveal them; and its IDs want their
+    // copy buttons.
     revealScripted();
+    addCopyButtons();
     var added = (event.detail && event.detail.newContent) || [];
     for (var i = 0; i < added.length; i++) {
       if (focusFirstInvalid(added[i])) return;

@@ -493,7 +493,7 @@ func PlanPage(p Page, v PlanView) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = AppList(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = AppCell(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -1484,7 +1484,7 @@ func jobLiveBody(v JobView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = AppList(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = AppCell(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -1097,7 +1097,7 @@ func ConflictPanel(c ConflictView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if c.Inventory != nil {
-			templ_7745c5c3_Err = AppList(c.Inventory.Apps).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = AppCell(c.Inventory.Apps).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1169,7 +1169,7 @@ func ConflictPanel(c ConflictView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = AppList(c.ACS.Apps).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = AppCell(c.ACS.Apps).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1188,7 +1188,7 @@ func ConflictPanel(c ConflictView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = AppList(c.Proposed).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = AppCell(c.Proposed).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

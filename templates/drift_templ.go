@@ -607,7 +607,7 @@ func driftTable(rows []DriftRow, required, pick bool, kind string) templ.Compone
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = AppList(d.Row.Apps).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = AppCell(d.Row.Apps).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -634,7 +634,7 @@ func driftTable(rows []DriftRow, required, pick bool, kind string) templ.Compone
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = AppList(d.ACS.Apps).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = AppCell(d.ACS.Apps).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

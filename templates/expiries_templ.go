@@ -179,7 +179,7 @@ func ExpiriesPage(p Page, v ExpiriesView) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = AppList(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = AppCell(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

@@ -698,7 +698,7 @@ func AssignmentResults(v ListView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = AppList(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = AppCell(r.Apps).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -133,12 +133,14 @@ func BenchmarkListPages(b *testing.B) {
 	fillBench(b, e, rows)
 	c := e.browser()
 	e.signIn(c, "auditor@contoso.test")
+	var sent int64 // bytes of the pages, for the page size
 	get := func(b *testing.B, path string) {
 		resp, err := c.Get(e.srv.URL + path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		n, _ := io.Copy(io.Discard, resp.Body)
+		sent += n
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			b.Fatal(resp.Status)
@@ -155,9 +157,11 @@ func BenchmarkListPages(b *testing.B) {
 		},
 	} {
 		b.Run(name, func(b *testing.B) {
+			sent = 0
 			for b.Loop() {
 				get(b, path())
 			}
+			b.ReportMetric(float64(sent)/float64(b.N), "page-bytes")
 		})
 	}
 }
