@@ -430,7 +430,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		s.renderGrantForm(w, r, statusFor(portal.ErrorCode(err)), form)
 		return
 	}
-	msg := "Access granted to " + describe(res.Item) + "."
+	msg := "Access granted to " + s.messageName(r, res.Item) + "."
 	if res.Detail != "" {
 		msg += " " + res.Detail
 	}
@@ -478,6 +478,25 @@ func (s *Server) renderGrantForm(w http.ResponseWriter, r *http.Request, status 
 }
 
 // describe names an assignment in a sentence.
+// messageName is how a message names the assignment it changed, name
+// first: the label the portal keeps for it, else the directory's name as
+// the cache has it (a message does not wait for Graph), then its kind and
+// object ID — "Alice Smith, London desk (user e5b7f628-…)".
+func (s *Server) messageName(r *http.Request, it portal.InventoryItem) string {
+	name := it.Label
+	if name == "" {
+		if found, err := s.deps.Access.CachedNames(r.Context(), s.who(r), portal.SpaceObject, []portal.GUID{it.ObjectID}); err == nil && found[it.ObjectID].Found {
+			name = found[it.ObjectID].DisplayName
+		}
+	}
+	d := strings.ToLower(it.Kind.Label()) + " " + it.ObjectID.String()
+	if name == "" {
+		return d
+	}
+	return name + " (" + d + ")"
+}
+
+// describe is an assignment as a page's title names it.
 func describe(it portal.InventoryItem) string {
 	d := strings.ToLower(it.Kind.Label()) + " " + it.ObjectID.String()
 	if it.Label != "" {
@@ -830,7 +849,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.renderRevokeForm(w, r, statusFor(portal.ErrorCode(err)), v, nb.note())
 		return
 	}
-	msg := "Access revoked for " + describe(res.Item) + "."
+	msg := "Access revoked for " + s.messageName(r, res.Item) + "."
 	if res.Detail != "" {
 		msg += " " + res.Detail
 	}

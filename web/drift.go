@@ -184,9 +184,9 @@ func (s *Server) handleRepair(action portal.AuditAction) http.HandlerFunc {
 			s.renderError(w, r, err)
 			return
 		}
-		msg := "Re-applied to ACS: " + describe(res.Item) + "."
+		msg := "Re-applied to ACS: " + s.messageName(r, res.Item) + "."
 		if action == portal.ActionAccept {
-			msg = "Accepted what ACS holds for " + describe(res.Item) + ". " + res.Detail
+			msg = "Accepted what ACS holds for " + s.messageName(r, res.Item) + ". " + res.Detail
 		}
 		s.addFlash(w, r, "success", msg)
 		back := "/drift"

@@ -145,6 +145,6 @@ func (s *Server) handleAdopt(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	s.addFlash(w, r, "success", "Adopted "+describe(res.Item)+" into the inventory, as ACS holds it.")
+	s.addFlash(w, r, "success", "Adopted "+s.messageName(r, res.Item)+" into the inventory, as ACS holds it.")
 	redirectAfterPost(w, r, "/assignments/"+id.String())
 }

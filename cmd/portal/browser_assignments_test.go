@@ -143,7 +143,7 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.Submit(browsertest.TestID("grant-submit"))
 		confirmAbsent(t, tab, reqs, mark, adminGrants)
 		tab.Submit(browsertest.TestID("grant-submit"))
-		waitForPage(t, tab, base+"/assignments/"+adminGrants, "Access granted to user "+adminGrants+" (Dana Test, Porto desk).")
+		waitForPage(t, tab, base+"/assignments/"+adminGrants, "Access granted to Dana Test, Porto desk (user "+adminGrants+").")
 		reqs.expect(t, "POST", "/assignments", true, http.StatusNoContent) // HX-Redirect
 		if got := tab.TextByTestID("detail-apps"); !strings.Contains(got, "Contoso Agent Desktop") || strings.Contains(got, "Contoso Agent Mobile") {
 			t.Errorf("the new assignment's apps read %q, want Contoso Agent Desktop only", got)
@@ -204,7 +204,7 @@ func TestBrowserAssignments(t *testing.T) {
 		// page says so, in sync.
 		tab.Fill(browsertest.TestID("why-reapply"), "CHG-1004 put Chen back")
 		tab.Submit(browsertest.TestID("reapply"))
-		waitForPage(t, tab, base+"/assignments/"+seedChen, "Re-applied to ACS: user "+seedChen+" (Chen Wei, field agent).")
+		waitForPage(t, tab, base+"/assignments/"+seedChen, "Re-applied to ACS: Chen Wei, field agent (user "+seedChen+").")
 		reqs.expect(t, "POST", "/assignments/"+seedChen+"/reapply", false, http.StatusSeeOther)
 		if got := tab.Text("#verification " + browsertest.TestID("state")); got != "In sync" {
 			t.Errorf("after re-applying, the verification badge says %q, want In sync", got)
@@ -237,7 +237,7 @@ func TestBrowserAssignments(t *testing.T) {
 		tourShot(t, tab, "admin-lookup-adopt")
 		tab.AssertNoCSPViolations(t)
 		tab.Submit(browsertest.TestID("adopt-submit"))
-		waitForPage(t, tab, base+"/assignments/"+seedACSOnlyUser, "Adopted user "+seedACSOnlyUser+" (Found in ACS, Madrid) into the inventory, as ACS holds it.")
+		waitForPage(t, tab, base+"/assignments/"+seedACSOnlyUser, "Adopted Found in ACS, Madrid (user "+seedACSOnlyUser+") into the inventory, as ACS holds it.")
 		reqs.expect(t, "POST", "/assignments/"+seedACSOnlyUser+"/adopt", false, http.StatusSeeOther) // the adopt form is a plain form
 		if got := tab.TextByTestID("detail-apps"); !strings.Contains(got, "Contoso Agent Desktop") {
 			t.Errorf("the adopted assignment's apps read %q, want Contoso Agent Desktop, as ACS holds it", got)
@@ -260,7 +260,7 @@ func TestBrowserAssignments(t *testing.T) {
 		tourShot(t, tab, "admin-revoke-confirm")
 		tab.AssertNoCSPViolations(t)
 		tab.Submit(browsertest.TestID("revoke-submit"))
-		waitForPage(t, tab, base+"/assignments", "Access revoked for user "+adminGrants+" (Dana Test, Porto desk).")
+		waitForPage(t, tab, base+"/assignments", "Access revoked for Dana Test, Porto desk (user "+adminGrants+").")
 		reqs.expect(t, "DELETE", "/assignments/"+adminGrants, true, http.StatusNoContent)
 		reqs.none(t, "the revoke should go by htmx's DELETE", func(r seenRequest) bool {
 			return r.url.Path == "/assignments/"+adminGrants+"/delete" && r.method == "POST"
@@ -321,7 +321,7 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.Submit(browsertest.TestID("grant-submit"))
 		confirmAbsent(t, tab, nil, mark, helpdeskGrants)
 		tab.Submit(browsertest.TestID("grant-submit"))
-		waitForPage(t, tab, base+"/assignments/"+helpdeskGrants, "Access granted to user "+helpdeskGrants+" (Eva Novak, night shift).")
+		waitForPage(t, tab, base+"/assignments/"+helpdeskGrants, "Access granted to Eva Novak, night shift (user "+helpdeskGrants+").")
 		if n := tab.Count(browsertest.TestID("edit-form")); n != 1 {
 			t.Errorf("helpdesk cannot edit the user it just granted")
 		}
@@ -512,7 +512,7 @@ func TestBrowserAssignments(t *testing.T) {
 		}
 		tab.Click(browsertest.TestID("confirm-absent"))
 		clickAndWait(t, tab, browsertest.TestID("grant-submit"))
-		assertPage(t, tab, base+"/assignments/"+noJSGrants, "Access granted to user "+noJSGrants+" (Farid Haddad, no script).")
+		assertPage(t, tab, base+"/assignments/"+noJSGrants, "Access granted to Farid Haddad, no script (user "+noJSGrants+").")
 		reqs.expect(t, "POST", "/assignments", false, http.StatusSeeOther)
 		tab.AssertNoCSPViolations(t)
 
@@ -531,7 +531,7 @@ func TestBrowserAssignments(t *testing.T) {
 		tab.WaitVisible(browsertest.TestID("revoke-form"))
 		tab.AssertNoCSPViolations(t)
 		clickAndWait(t, tab, browsertest.TestID("revoke-submit"))
-		assertPage(t, tab, base+"/assignments", "Access revoked for user "+noJSGrants+" (Farid Haddad, no script).")
+		assertPage(t, tab, base+"/assignments", "Access revoked for Farid Haddad, no script (user "+noJSGrants+").")
 		reqs.expect(t, "POST", "/assignments/"+noJSGrants+"/delete", false, http.StatusSeeOther)
 		if got := rowIDs(t, tab); slices.Contains(got, noJSGrants) {
 			t.Errorf("after the revoke the list still shows %s", noJSGrants)

@@ -84,7 +84,7 @@ func TestBrowserAssignmentDetail(t *testing.T) {
 		}
 		tab.Fill(browsertest.TestID("why-reapply"), "CHG-3001 restore Alice")
 		clickAndWait(t, tab, browsertest.TestID("reapply"))
-		assertPage(t, tab, base+"/assignments/"+seedAlice, "Re-applied to ACS: user "+seedAlice+" (Alice Smith, London desk).")
+		assertPage(t, tab, base+"/assignments/"+seedAlice, "Re-applied to ACS: Alice Smith, London desk (user "+seedAlice+").")
 		reqs.expect(t, "POST", "/assignments/"+seedAlice+"/reapply", false, http.StatusSeeOther)
 		if got := tab.Text("#verification " + browsertest.TestID("state")); got != "In sync" {
 			t.Errorf("after re-applying the badge says %q", got)
@@ -115,7 +115,7 @@ func TestBrowserAssignmentDetail(t *testing.T) {
 		tab.AssertNoCSPViolations(t)
 		tab.Fill(browsertest.TestID("why-accept"), "CHG-3002 mobile only now")
 		tab.Submit(browsertest.TestID("accept"))
-		waitForPage(t, tab, base+"/assignments/"+seedBruno, "Accepted what ACS holds for user "+seedBruno+" (Bruno Costa, Lisbon). The inventory now records what ACS holds.")
+		waitForPage(t, tab, base+"/assignments/"+seedBruno, "Accepted what ACS holds for Bruno Costa, Lisbon (user "+seedBruno+"). The inventory now records what ACS holds.")
 		if got := tab.TextByTestID("detail-apps"); strings.Contains(got, "Contoso Agent Desktop") || !strings.Contains(got, "Contoso Agent Mobile") {
 			t.Errorf("after accepting, the portal's apps read %q, want ACS's: Contoso Agent Mobile only", got)
 		}

@@ -94,7 +94,7 @@ func TestBrowserFreshSignIn(t *testing.T) {
 				return tab.URL() == base+"/assignments"
 			}, func() string { return tab.URL() })
 			t.Logf("signed in again %d time(s) before the revoke went through", signedInAgain)
-			if got := tab.TextByTestID("flash"); !strings.HasPrefix(got, "Access revoked for resource account "+tc.object) {
+			if got := tab.TextByTestID("flash"); !strings.HasPrefix(got, "Access revoked for ") || !strings.Contains(got, "(resource account "+tc.object+")") {
 				t.Errorf("after the revoke the flash says %q", got)
 			}
 			tab.AssertNoCSPViolations(t)

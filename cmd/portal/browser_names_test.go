@@ -230,7 +230,7 @@ func TestBrowserNames(t *testing.T) {
 
 		fillTextarea(t, tab, browsertest.TestID("justification"), "CHG-3001 support queue picked by name")
 		tab.Submit(browsertest.TestID("grant-submit"))
-		granted := "Access granted to resource account " + seedACSOnlyRA + " (Support queue)."
+		granted := "Access granted to Support queue (resource account " + seedACSOnlyRA + ")."
 		// ACS held the Support queue already (dev seed): the grant records it.
 		waitForPage(t, tab, base+"/assignments/"+seedACSOnlyRA, granted+" ACS already held exactly this assignment; the inventory now records it.")
 		reqs.expect(t, "POST", "/assignments", true, http.StatusNoContent) // HX-Redirect
@@ -260,7 +260,7 @@ func TestBrowserNames(t *testing.T) {
 		tab.AssertNoCSPViolations(t)
 		fillTextarea(t, tab, browsertest.TestID("justification"), "CHG-3002 support queue retired")
 		tab.Submit(browsertest.TestID("revoke-submit"))
-		waitForPage(t, tab, base+"/assignments", "Access revoked for resource account "+seedACSOnlyRA+" (Support queue).")
+		waitForPage(t, tab, base+"/assignments", "Access revoked for Support queue (resource account "+seedACSOnlyRA+").")
 		reqs.expect(t, "DELETE", "/assignments/"+seedACSOnlyRA, true, http.StatusNoContent)
 		if got := rowIDs(t, tab); slices.Contains(got, seedACSOnlyRA) || !slices.Contains(got, seedMainLine) {
 			t.Errorf("after the revoke the list shows %v: want the main line and not the Support queue", got)
@@ -427,14 +427,16 @@ type namesAppItem struct {
 	Flagged bool   `json:"flagged"` // no service principal in the tenant
 }
 
-// namesApps reads the apps listed inside the element sel.
+// namesApps reads the apps listed inside the element sel: a named app's
+// ID is its name's title (a table cell sends no more), an unnamed one's
+// the ID shown.
 func namesApps(t *testing.T, tab *browsertest.Tab, sel string) []namesAppItem {
 	t.Helper()
 	return evalJS[[]namesAppItem](t, tab, `Array.from(document.querySelectorAll(`+jsString(sel+" "+browsertest.TestID("apps")+" li")+`), li => {
-		const code = li.querySelector("code");
+		const code = li.querySelector("code"), named = li.querySelector(".app-name");
 		const clone = li.cloneNode(true);
-		clone.querySelectorAll("code, .badge").forEach(e => e.remove());
-		return {id: code?.innerText.trim() ?? "", name: clone.textContent.trim(), flagged: !!li.querySelector('[data-testid="no-service-principal"]')};
+		clone.querySelectorAll("code, .badge, .copy-id").forEach(e => e.remove());
+		return {id: named?.title || (code?.innerText.trim() ?? ""), name: clone.textContent.trim(), flagged: !!li.querySelector('[data-testid="no-service-principal"]')};
 	}).sort((a, b) => a.id < b.id ? -1 : 1)`)
 }
 

@@ -89,7 +89,7 @@ func TestBrowserGrantPersonFoundByName(t *testing.T) {
 		tab.Click(browsertest.TestID("app-" + appDesktopID))
 		fillTextarea(t, tab, browsertest.TestID("justification"), "CHG-2001 found by name")
 		tab.Submit(browsertest.TestID("grant-submit"))
-		waitForPage(t, tab, base+"/assignments/"+peopleNora, "Access granted to user "+peopleNora+" (Nora Norole).")
+		waitForPage(t, tab, base+"/assignments/"+peopleNora, "Access granted to Nora Norole (user "+peopleNora+").")
 		reqs.expect(t, "POST", "/assignments", true, http.StatusNoContent) // HX-Redirect
 		assertGranted(t, tab, peopleNora, "Nora Norole")
 		tab.AssertNoCSPViolations(t)
@@ -146,7 +146,7 @@ func TestBrowserGrantPersonFoundByName(t *testing.T) {
 		tab.Click(browsertest.TestID("app-" + appMobileID))
 		fillTextarea(t, tab, browsertest.TestID("justification"), "CHG-2002 found by name, no script")
 		clickAndWait(t, tab, browsertest.TestID("grant-submit"))
-		assertPage(t, tab, base+"/assignments/"+peopleAude, "Access granted to user "+peopleAude+" (Aude Auditor).")
+		assertPage(t, tab, base+"/assignments/"+peopleAude, "Access granted to Aude Auditor (user "+peopleAude+").")
 		reqs.expect(t, "POST", "/assignments", false, http.StatusSeeOther)
 		assertGranted(t, tab, peopleAude, "Aude Auditor")
 		reqs.none(t, "htmx must not run with JavaScript off", func(r seenRequest) bool { return r.htmx })
