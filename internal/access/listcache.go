@@ -44,6 +44,10 @@ const idleTenant = 15 * time.Minute
 // compactAbove is the share of dead rows at which an index is rebuilt.
 const compactAbove = 0.5
 
+// reloadAbove is the number of changed rows above which (and above a
+// quarter of the tenant's) a refresh reads the tenant afresh instead.
+const reloadAbove = 5000
+
 type tenantCache struct {
 	mu       sync.Mutex // serialises refreshes; readers use idx
 	idx      atomic.Pointer[listindex.Index]
@@ -184,6 +188,20 @@ func (tc *tenantCache) current(ctx context.Context, store listStore, tenant port
 			return base, nil
 		}
 		seen = &cs
+	}
+	if len(seen.changed) > max(reloadAbove, base.Stats().Rows/4) {
+		// So many rows moved since the index was made — an import while
+		// this instance was idle, or an index made before a fill — that
+		// reading the tenant afresh costs less than taking them up one
+		// change at a time: at 200,000 rows onto an empty index, 2.8 s
+		// and 250 MB instead of 7.3 s and 595 MB (TestScale).
+		next, err := load(ctx, store, tenant)
+		if err != nil {
+			return nil, err
+		}
+		next.SetKnownApps(knownApps)
+		tc.idx.Store(next)
+		return next, nil
 	}
 	changes, err := fetchChanges(ctx, store, tenant, *seen)
 	if err != nil {
