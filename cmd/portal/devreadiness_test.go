@@ -25,16 +25,8 @@ func TestDevReadinessFixes(t *testing.T) {
 
 	checks := func(c *http.Client) map[string]string {
 		t.Helper()
-		post(t, c, base+"/readiness", nil) // Check again
-		page := mustGet(t, c, base+"/readiness")
-		out := map[string]string{}
-		for _, m := range regexp.MustCompile(`data-testid="check" data-check="([^"]+)" data-state="([a-z]+)"`).FindAllStringSubmatch(page, -1) {
-			out[m[1]] = m[2]
-		}
-		if len(out) == 0 {
-			t.Fatalf("no checks on the page:\n%.2000s", page)
-		}
-		return out
+		states, _ := checkAgain(t, c, base)
+		return states
 	}
 	want := map[string]string{
 		"acs-access": "pass", "acs-first-party": "pass",
@@ -78,19 +70,9 @@ func TestDevReadinessFixes(t *testing.T) {
 	}
 
 	// The fixes, as the README lists them.
-	g := graphURL + "/_emulator/tenants/"
 	emu := func(method, path, body string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, g+path, strings.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
+		emulatorState(t, method, graphURL+"/_emulator/tenants/"+path, body)
 	}
 	consent := func(tenant string, app portal.GUID) {
 		emu("POST", tenant+"/oauth2PermissionGrants", `{"clientAppId":"`+app.String()+`","resourceAppId":"`+portal.ACSFirstPartyAppID.String()+
@@ -124,8 +106,7 @@ func TestDevReadinessFixes(t *testing.T) {
 		want[name] = "pass"
 	}
 	if got := checks(admin); !sameChecks(got, want) {
-		page := mustGet(t, admin, base+"/readiness")
-		t.Fatalf("after the fixes:\n got %v\nwant %v\n%s", got, want, reasons(page))
+		t.Fatalf("after the fixes:\n got %v\nwant %v\n%s", got, want, reasons(mustGet(t, admin, base+"/readiness")))
 	}
 
 	// Fabrikam: New-MgServicePrincipal, then its apps' consent.
@@ -135,6 +116,38 @@ func TestDevReadinessFixes(t *testing.T) {
 	got := checks(fab)
 	if got["acs-first-party"] != "pass" || got["app:"+appDesktop.String()] != "pass" {
 		t.Errorf("Fabrikam after New-MgServicePrincipal and consent: %v\n%s", got, reasons(mustGet(t, fab, base+"/readiness")))
+	}
+}
+
+// checkAgain presses Check again as c and reads the readiness page: each
+// check's state by name, and their reasons (for a failure's message).
+func checkAgain(t *testing.T, c *http.Client, base string) (states map[string]string, why string) {
+	t.Helper()
+	post(t, c, base+"/readiness", nil)
+	page := mustGet(t, c, base+"/readiness")
+	states = map[string]string{}
+	for _, m := range regexp.MustCompile(`data-testid="check" data-check="([^"]+)" data-state="([a-z]+)"`).FindAllStringSubmatch(page, -1) {
+		states[m[1]] = m[2]
+	}
+	if len(states) == 0 {
+		t.Fatalf("no checks on the page:\n%.2000s", page)
+	}
+	return states, reasons(page)
+}
+
+// emulatorState sends one request to an emulator's state route, failing
+// the test unless it is taken.
+func emulatorState(t *testing.T, method, addr, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, addr, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, addr, resp.StatusCode, b)
 	}
 }
 
@@ -188,25 +201,11 @@ func TestDevReadinessUnknown(t *testing.T) {
 	contoso := devidp.ContosoTenant.String()
 	put := func(path, body string) {
 		t.Helper()
-		req, _ := http.NewRequest("PUT", graphURL+path, strings.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("PUT %s: %d", path, resp.StatusCode)
-		}
+		emulatorState(t, "PUT", graphURL+path, body)
 	}
 	states := func() (map[string]string, string) {
 		t.Helper()
-		post(t, admin, base+"/readiness", nil)
-		page := mustGet(t, admin, base+"/readiness")
-		out := map[string]string{}
-		for _, m := range regexp.MustCompile(`data-testid="check" data-check="([^"]+)" data-state="([a-z]+)"`).FindAllStringSubmatch(page, -1) {
-			out[m[1]] = m[2]
-		}
-		return out, reasons(page)
+		return checkAgain(t, admin, base)
 	}
 
 	// Not consented (or, for resource accounts, not a Teams administrator).

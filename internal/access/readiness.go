@@ -338,13 +338,7 @@ func (s *Readiness) LastTenantChecks(who Who) (TenantReadiness, bool) {
 	if !MayReadAudit(who.User) {
 		return TenantReadiness{}, false
 	}
-	s.mu.Lock()
-	t := s.tenants[who.User.TenantID]
-	s.mu.Unlock()
-	if t == nil {
-		return TenantReadiness{}, false
-	}
-	last := t.last.Load()
+	last := s.tenant(who.User.TenantID).last.Load()
 	if last == nil {
 		return TenantReadiness{}, false
 	}
@@ -386,10 +380,7 @@ func (s *Readiness) RecheckIfStale(ctx context.Context, who Who, token GraphToke
 // Rechecking says whether a run RecheckIfStale started for the person's
 // tenant is under way (pages say "checking now").
 func (s *Readiness) Rechecking(who Who) bool {
-	s.mu.Lock()
-	t := s.tenants[who.User.TenantID]
-	s.mu.Unlock()
-	return t != nil && t.background.Load()
+	return s.tenant(who.User.TenantID).background.Load()
 }
 
 // tenant is tenant's checks, made on first use.
