@@ -59,7 +59,11 @@ type Index struct {
 	setIdx   map[string]uint32
 	observed map[uint32]*portal.Assignment // drifted rows: what ACS held
 
-	names map[portal.GUID]nameRec // people and resource accounts
+	// names are the people and resource accounts named: each one's slot
+	// in nameRecs, which a row holds too, so that a page's fifty rows find
+	// their names without fifty lookups in a map of 200,000.
+	names    map[portal.GUID]uint32
+	nameRecs []nameRec
 	apps  map[portal.GUID]nameRec // calling-client apps
 	// known are the folded names the portal's configuration gives
 	// calling-client apps (KnownApps): pages show those names, so
@@ -82,6 +86,7 @@ type row struct {
 	// names are the folded display name, UPN and phone number of the
 	// object's name when the row was indexed (a new name re-indexes it).
 	names                               [3]sref
+	name                                uint32 // the object's slot in nameRecs + 1; 0: no name
 	created, updated, verified, expires int64
 	version                             int64
 	createdBy, updatedBy                uint32
@@ -153,7 +158,7 @@ func New(tenant portal.GUID) *Index {
 		sets:     [][]portal.GUID{nil}, // set 0: no client IDs
 		setIdx:   map[string]uint32{"": 0},
 		observed: map[uint32]*portal.Assignment{},
-		names:    map[portal.GUID]nameRec{},
+		names:    map[portal.GUID]uint32{},
 		apps:     map[portal.GUID]nameRec{},
 		grams:    postings{lists: map[uint32]*plist{}},
 		appRows:  map[portal.GUID]*plist{},
@@ -280,7 +285,9 @@ func (x *Index) add(it portal.InventoryItem) uint32 {
 		kind:      uint8(it.Kind),
 		state:     stateCodeOf(it.State),
 	}
-	if n, ok := x.names[it.ObjectID]; ok {
+	if slot, ok := x.names[it.ObjectID]; ok {
+		r.name = slot + 1
+		n := &x.nameRecs[slot]
 		for i, v := range [3]sref{n.display, n.upn, n.phone} {
 			r.names[i] = x.text.addFold(v, fold(x.text.str(v)))
 		}
@@ -322,14 +329,21 @@ func (x *Index) putName(n portal.DirectoryName) bool {
 		x.apps[n.ID] = rec
 		return false
 	case portal.SpaceObject:
-		old, had := x.names[n.ID]
+		slot, had := x.names[n.ID]
+		if !had {
+			slot = uint32(len(x.nameRecs))
+			x.nameRecs = append(x.nameRecs, nameRec{})
+			x.names[n.ID] = slot
+		}
+		old := &x.nameRecs[slot]
 		if had && x.text.equal(old.display, n.DisplayName) && x.text.equal(old.upn, n.UPN) && x.text.equal(old.phone, n.Phone) {
 			old.fetched, old.found, old.kind = rec.fetched, rec.found, rec.kind
-			x.names[n.ID] = old
 			return false
 		}
+		// A new text: the caller indexes the object's row again, which
+		// reads it from the same slot.
 		rec.display, rec.upn, rec.phone = x.text.add(n.DisplayName), x.text.add(n.UPN), x.text.add(n.Phone)
-		x.names[n.ID] = rec
+		*old = rec
 		return true
 	}
 	return false
@@ -481,8 +495,8 @@ func (x *Index) Compact() *Index {
 			b.x.known[id] = b.x.text.add(x.text.str(name))
 		}
 	}
-	for id, rec := range x.names {
-		b.Name(x.name(portal.SpaceObject, id, rec))
+	for id, slot := range x.names {
+		b.Name(x.name(portal.SpaceObject, id, x.nameRecs[slot]))
 	}
 	for id, rec := range x.apps {
 		b.Name(x.name(portal.SpaceApp, id, rec))
@@ -562,7 +576,7 @@ func (x *Index) Stats() Stats {
 		Trigrams: len(x.grams.lists), PostingBytes: x.grams.bytes, TextBytes: cap(x.text.b)}
 	const mapEntry = 16 // per-entry overhead of Go maps, roughly
 	s.Bytes = cap(x.rows)*rowSize + cap(x.cells) + len(x.byObject)*(16+4+mapEntry) +
-		len(x.names)*(nameSize+16+mapEntry) + len(x.apps)*(nameSize+16+mapEntry) +
+		len(x.names)*(4+16+mapEntry) + cap(x.nameRecs)*nameSize + len(x.apps)*(nameSize+16+mapEntry) +
 		s.TextBytes + s.PostingBytes + len(x.grams.lists)*(4+8+plistSize+mapEntry) + len(x.labels)*(16+16+mapEntry)
 	for i := range x.orders {
 		o := &x.orders[i]

@@ -167,8 +167,8 @@ func (x *Index) fill(out *portal.InventoryPage, ids []uint32) {
 	for _, id := range ids {
 		it := x.item(id)
 		out.Items = append(out.Items, it)
-		if rec, ok := x.names[it.ObjectID]; ok {
-			out.Names[it.ObjectID] = x.name(portal.SpaceObject, it.ObjectID, rec)
+		if slot := x.rows[id].name; slot != 0 {
+			out.Names[it.ObjectID] = x.name(portal.SpaceObject, it.ObjectID, x.nameRecs[slot-1])
 		}
 		for _, app := range it.ClientIDs {
 			if rec, ok := x.apps[app]; ok {
