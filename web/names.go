@@ -79,6 +79,9 @@ func (nb *nameBook) app(id portal.GUID) (name string, noServicePrincipal bool) {
 // their apps.
 func itemNames(items ...portal.InventoryItem) access.NameRequest {
 	var req access.NameRequest
+	if len(items) > 1 { // a page's fifty, sized once
+		req.Objects, req.Apps = make([]portal.GUID, 0, len(items)), make([]portal.GUID, 0, len(items))
+	}
 	for _, it := range items {
 		req.Objects = append(req.Objects, it.ObjectID)
 		req.Apps = append(req.Apps, it.ClientIDs...)
