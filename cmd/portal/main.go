@@ -26,6 +26,7 @@ import (
 var version = ""
 
 func main() {
+	collectSooner(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -37,6 +38,18 @@ func main() {
 			fmt.Fprintln(os.Stderr, "portal:", err)
 		}
 		os.Exit(exitCode(err))
+	}
+}
+
+// collectSooner has the garbage collector run when the heap has grown by
+// half since the last collection, not doubled (Go's default, GOGC=100),
+// unless GOGC is set. Most of a busy instance's memory is the list index,
+// in slices without pointers, which a collection marks at almost no cost:
+// at 200,000 assignments (TestScale) this took the peak from 382 to
+// 277 MB with no more CPU per request.
+func collectSooner(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
 	}
 }
 
