@@ -585,7 +585,7 @@ func (x *Index) Stats() Stats {
 		o.blocksMu.Unlock()
 	}
 	for _, p := range x.appRows {
-		s.Bytes += len(p.data) + plistSize
+		s.Bytes += p.size() + plistSize
 	}
 	return s
 }

@@ -383,6 +383,10 @@ func (x *Index) trigramSearch(q string) []uint32 {
 // inID is whether q could be part of an object ID.
 func (x *Index) rowHolds(id uint32, q []byte, inID bool) bool {
 	r := &x.rows[id]
+	var buf [36]byte
+	if inID && bytes.Contains(guidText(&buf, r.object), q) {
+		return true // first: the row is at hand, its texts elsewhere
+	}
 	if bytes.Contains(x.text.bytes(r.label.fold), q) {
 		return true
 	}
@@ -391,8 +395,7 @@ func (x *Index) rowHolds(id uint32, q []byte, inID bool) bool {
 			return true
 		}
 	}
-	var buf [36]byte
-	return inID && bytes.Contains(guidText(&buf, r.object), q)
+	return false
 }
 
 // guidChars reports whether q could be part of a GUID's text.

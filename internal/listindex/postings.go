@@ -43,25 +43,41 @@ func (p *postings) addText(id uint32, text []byte) {
 			k, _ := slices.BinarySearch(p.keys, g)
 			p.keys = slices.Insert(p.keys, k, g)
 		}
-		p.bytes -= len(l.data)
+		p.bytes -= l.size()
 		l.add(id)
-		p.bytes += len(l.data)
+		p.bytes += l.size()
 	}
 }
 
 // plist is a posting list: ascending row numbers, each stored as its
 // distance from the previous one plus one, in varints (mostly one byte).
+// Every skipEvery-th posting is also noted in skips, so that an
+// intersection with a few rows jumps to them instead of reading the whole
+// list (a name's trigrams are posted for tens of thousands of rows).
 type plist struct {
-	data []byte
-	next uint32 // the last row posted + 1 (0: none)
-	n    int32
+	data  []byte
+	skips []skip
+	next  uint32 // the last row posted + 1 (0: none)
+	n     int32
 }
+
+// skip is where a block of postings starts: its byte offset in data, and
+// the row number the decoding adds to from there (the previous row + 1).
+type skip struct{ off, next uint32 }
+
+const skipEvery = 64
+
+// size is the bytes the list holds.
+func (l *plist) size() int { return len(l.data) + 8*len(l.skips) }
 
 // add posts id, which is at least the last one posted (the same row posted
 // again, for a trigram its text holds twice, is skipped).
 func (l *plist) add(id uint32) {
 	if l.n > 0 && id+1 == l.next {
 		return
+	}
+	if l.n%skipEvery == 0 && l.n > 0 {
+		l.skips = append(l.skips, skip{off: uint32(len(l.data)), next: l.next})
 	}
 	l.data = binary.AppendUvarint(l.data, uint64(id-l.next))
 	l.next = id + 1
@@ -71,12 +87,16 @@ func (l *plist) add(id uint32) {
 // each calls fn for each row posted, in order, until fn returns false.
 func (l *plist) each(fn func(uint32) bool) {
 	next := uint32(0)
-	for b := l.data; len(b) > 0; {
-		v, n := binary.Uvarint(b)
-		b = b[n:]
-		id := next + uint32(v)
-		next = id + 1
-		if !fn(id) {
+	for p := 0; p < len(l.data); {
+		v := uint32(l.data[p])
+		if v < 0x80 {
+			p++
+		} else {
+			x, n := binary.Uvarint(l.data[p:])
+			v, p = uint32(x), p+n
+		}
+		next += v + 1
+		if !fn(next - 1) {
 			return
 		}
 	}
@@ -89,22 +109,45 @@ func (l *plist) appendTo(out []uint32) []uint32 {
 	return out
 }
 
-// intersect keeps the rows of sorted ids that l holds.
+// intersect keeps the rows of sorted ids that l holds: for each, it jumps
+// to the block of postings that could hold it, then reads on from there.
+// (It reads postings as each does, in its own loop: most of a search's
+// time is here.)
 func (l *plist) intersect(ids []uint32) []uint32 {
-	out, i := ids[:0], 0
-	l.each(func(id uint32) bool {
-		for i < len(ids) && ids[i] < id {
-			i++
+	out := ids[:0]
+	data, p, next := l.data, 0, uint32(0)
+	id, have := uint32(0), false // the last row read, at data[:p]
+	block := -1                  // the last block jumped to
+	for _, want := range ids {
+		// The last block starting at or before want, if it is ahead. (A
+		// row read before it is below its start, so below want.)
+		k := block
+		for k+1 < len(l.skips) && l.skips[k+1].next <= want {
+			k++
 		}
-		if i == len(ids) {
-			return false
+		if k > block {
+			block = k
+			if off := int(l.skips[k].off); off >= p {
+				p, next, have = off, l.skips[k].next, false
+			}
 		}
-		if ids[i] == id {
-			out = append(out, id)
-			i++
+		for !have || id < want {
+			if p >= len(data) {
+				return out
+			}
+			v := uint32(data[p])
+			if v < 0x80 {
+				p++
+			} else {
+				x, n := binary.Uvarint(data[p:])
+				v, p = uint32(x), p+n
+			}
+			id, next, have = next+v, next+v+1, true
 		}
-		return true
-	})
+		if id == want {
+			out = append(out, want)
+		}
+	}
 	return out
 }
 
