@@ -64,7 +64,7 @@ type Index struct {
 	// their names without fifty lookups in a map of 200,000.
 	names    map[portal.GUID]uint32
 	nameRecs []nameRec
-	apps  map[portal.GUID]nameRec // calling-client apps
+	apps     map[portal.GUID]nameRec // calling-client apps
 	// known are the folded names the portal's configuration gives
 	// calling-client apps (KnownApps): pages show those names, so
 	// searches match them, whatever Graph calls the app (or if it has
