@@ -238,31 +238,33 @@ func appendPrincipal(b []byte, objectID string, n NameView, link bool) []byte {
 
 // appendEscaped appends s escaped as html.EscapeString escapes it (which
 // is what templ does to text and attribute values), without an
-// intermediate string.
+// intermediate string. Most strings need nothing escaped: they are found
+// by a table lookup a byte and appended whole.
 func appendEscaped(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
-		var esc string
-		switch s[i] {
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '&':
-			esc = "&amp;"
-		case '\'':
-			esc = "&#39;"
-		case '"':
-			esc = "&#34;"
-		default:
+		if !htmlSpecial[s[i]] {
 			continue
 		}
 		b = append(b, s[last:i]...)
-		b = append(b, esc...)
+		switch s[i] {
+		case '<':
+			b = append(b, "&lt;"...)
+		case '>':
+			b = append(b, "&gt;"...)
+		case '&':
+			b = append(b, "&amp;"...)
+		case '\'':
+			b = append(b, "&#39;"...)
+		case '"':
+			b = append(b, "&#34;"...)
+		}
 		last = i + 1
 	}
 	return append(b, s[last:]...)
 }
+
+var htmlSpecial = [256]bool{'<': true, '>': true, '&': true, '\'': true, '"': true}
 
 // cell is a component that appends its markup to a pooled slice and
 // writes it in one call.
