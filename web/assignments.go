@@ -257,18 +257,27 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 			v.Readiness = []templates.Option{{Value: "", Label: "Any", Count: -1},
 				{Value: "no", Label: "Not ready", Count: notReady.Matched, Selected: lq.notReady}}
 		}
-		html, err := renderBytes(r.Context(), templates.AssignmentResults(v))
+		results := templates.AssignmentResults(v)
+		if note != "" || lq.page > 1 {
+			// Not kept: a rendering that lacks names for a reason (the
+			// next view says the reason again, or shows the names once
+			// Graph answers), and a page past the first, which is seldom
+			// asked for twice before the inventory moves (keeping each
+			// cost a copy of 60 KB and pushed first pages out).
+			if wantsFragment(r) {
+				s.render(w, r, http.StatusOK, results)
+				return
+			}
+			s.render(w, r, http.StatusOK, templates.AssignmentsPage(withNamesNote(s.page(w, r, "Assignments", "assignments"), note), v, results))
+			return
+		}
+		html, err := renderBytes(r.Context(), results)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
 		}
 		cached = &renderedResults{view: v, html: html}
-		if note == "" {
-			// A rendering that lacks names for a reason is not reused: the
-			// next view says the reason again, or shows the names once
-			// Graph answers.
-			s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
-		}
+		s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
 	}
 	if wantsFragment(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
