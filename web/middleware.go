@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/teamsphone/portal/internal/access"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -187,6 +188,14 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		}
 		sess, _ := s.sessions.Get(r, "portal")
 		ctx := context.WithValue(r.Context(), ctxSession, sess)
+		if h, ok := sess.Values[seenHeadKey{}].(seenHead); ok {
+			delete(sess.Values, seenHeadKey{})
+			// Only where the request itself changes nothing: a handler that
+			// commits, then shows the list, must find its own change.
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				ctx = access.WithSeenHead(ctx, h.tenant, h.head)
+			}
+		}
 		if u, ok := sess.Values[keyUser].(portal.User); ok {
 			ctx = context.WithValue(ctx, ctxUser, &u)
 		}

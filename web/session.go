@@ -58,7 +58,45 @@ type sessionStore struct {
 	now     func() time.Time
 	log     *slog.Logger
 	decoded decodedSessions
+	tenants sessionTenants
 }
+
+// sessionTenants remembers whose tenant each recent session is, so that
+// the next request of the session reads its tenant's audit head with the
+// session itself (GetSessionAndHead): one database round trip where a
+// list request made two. Sessions do not change tenant (a sign-in gets a
+// new key); a wrong or missing guess only costs the list its own read.
+type sessionTenants struct {
+	mu sync.Mutex
+	m  map[string]portal.GUID // key: the session key's hash
+}
+
+const maxSessionTenants = 4096
+
+func (t *sessionTenants) get(keyHash []byte) (portal.GUID, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g, ok := t.m[string(keyHash)]
+	return g, ok
+}
+
+func (t *sessionTenants) put(keyHash []byte, tenant portal.GUID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil || len(t.m) >= maxSessionTenants {
+		t.m = map[string]portal.GUID{}
+	}
+	t.m[string(keyHash)] = tenant
+}
+
+// seenHead is the audit head of a tenant read with the session, which
+// New leaves in its values for loadSession to take out (never saved).
+type seenHead struct {
+	tenant portal.GUID
+	head   int64
+}
+
+type seenHeadKey struct{}
 
 // decodedSessions remembers what recent session records decode to. The
 // record is still read from the database on every request (logout on any
@@ -125,7 +163,15 @@ func (s *sessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	if err != nil || len(c.Value) != 43 {
 		return sess, nil
 	}
-	rec, err := s.db.GetSession(r.Context(), hashKey(c.Value))
+	key := hashKey(c.Value)
+	var rec portal.SessionRecord
+	var head int64
+	tenant, guessed := s.tenants.get(key)
+	if guessed {
+		rec, head, err = s.db.GetSessionAndHead(r.Context(), key, tenant)
+	} else {
+		rec, err = s.db.GetSession(r.Context(), key)
+	}
 	if err != nil {
 		if portal.ErrorCode(err) != portal.ENOTFOUND {
 			s.log.ErrorContext(r.Context(), "session load failed", "err", err)
@@ -145,6 +191,12 @@ func (s *sessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	sess.Values = values
 	sess.ID = c.Value
 	sess.IsNew = false
+	if u, ok := values[keyUser].(portal.User); ok {
+		s.tenants.put(key, u.TenantID)
+	}
+	if guessed {
+		sess.Values[seenHeadKey{}] = seenHead{tenant, head}
+	}
 	// Remember when it was last seen without a write per request: a minute
 	// of idle-time precision is plenty.
 	if now.Sub(rec.SeenAt) > time.Minute {
@@ -176,6 +228,7 @@ func (s *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 		sess.ID = newKey()
 	}
 	rec.KeyHash = hashKey(sess.ID)
+	delete(sess.Values, seenHeadKey{}) // loadSession's, should it still be there
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(sess.Values); err != nil {
 		return err

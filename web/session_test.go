@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teamsphone/portal/internal/devidp"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/static"
 )
@@ -388,5 +389,40 @@ func TestHeadAndAllow(t *testing.T) {
 		if resp, _ := do(admin, method, path); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != want {
 			t.Errorf("%s %s: %d, Allow %q, want %q", method, path, resp.StatusCode, resp.Header.Get("Allow"), want)
 		}
+	}
+}
+
+// A list request reads its tenant's audit head with its session (one
+// round trip for both): a change another instance commits shows on the
+// next request all the same, whatever the list held.
+func TestListSeesOtherInstancesWithTheSessionsHead(t *testing.T) {
+	e := newPortal(t, SessionOptions{})
+	fillBench(t, e, 3)
+	c := e.browser()
+	e.signIn(c, "auditor@contoso.test")
+	count := func() int {
+		t.Helper()
+		p := e.get(c, "/assignments")
+		if p.status != http.StatusOK {
+			t.Fatalf("list: %d", p.status)
+		}
+		return strings.Count(p.body, `data-testid="assignment-row"`)
+	}
+	for range 3 { // the first learns the session's tenant; the next read the head with it
+		if n := count(); n != 3 {
+			t.Fatalf("%d rows, want 3", n)
+		}
+	}
+	now := time.Now()
+	actor := portal.Actor{TenantID: devidp.ContosoTenant, Name: "the other instance"}
+	obj := portal.MustParseGUID("0a0b0c0d-0000-4000-8000-00000000000d")
+	a := portal.Assignment{TenantID: devidp.ContosoTenant, ObjectID: obj, Kind: portal.KindUser, ClientIDs: []portal.GUID{appDesktop}}
+	ev := portal.AuditEvent{Time: now, Actor: actor, TenantID: a.TenantID, ObjectID: obj, Kind: a.Kind, Action: portal.ActionAdopt, Phase: portal.PhaseEvent, Outcome: portal.OutcomeSuccess}
+	item := portal.InventoryItem{Assignment: a, CreatedAt: now, UpdatedAt: now, CreatedBy: actor, UpdatedBy: actor, State: portal.StateInSync}
+	if _, _, err := e.db.Commit(context.Background(), ev, portal.InventoryChange{Op: portal.InventoryPut, Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 4 {
+		t.Fatalf("after another instance's change: %d rows, want 4", n)
 	}
 }

@@ -143,6 +143,27 @@ func newListCache(store listStore, now func() time.Time, knownApps []portal.Know
 	return &listCache{store: store, now: now, knownApps: knownApps, tenants: map[portal.GUID]*tenantCache{}}
 }
 
+// WithSeenHead tells the list that tenant's audit head was head when this
+// request read it, after the request began (with its session: see
+// portal.SessionStore.GetSessionAndHead). An index at least that current
+// holds every change committed before the request, so the list asks the
+// database nothing more; a newer head is read as usual.
+func WithSeenHead(ctx context.Context, tenant portal.GUID, head int64) context.Context {
+	return context.WithValue(ctx, seenHeadKey{}, seenHeadValue{tenant, head})
+}
+
+type seenHeadKey struct{}
+
+type seenHeadValue struct {
+	tenant portal.GUID
+	head   int64
+}
+
+func seenHead(ctx context.Context, tenant portal.GUID) (int64, bool) {
+	v, ok := ctx.Value(seenHeadKey{}).(seenHeadValue)
+	return v.head, ok && v.tenant == tenant
+}
+
 // ListStamp identifies the state of a tenant's list: its audit head and
 // names revision. Equal stamps mean equal pages.
 type ListStamp struct{ Audit, Names int64 }
@@ -220,6 +241,11 @@ func (tc *tenantCache) current(ctx context.Context, store listStore, tenant port
 		tc.namesAsked.Store(now.UnixNano())
 	}
 	if old != nil {
+		if head, ok := seenHead(ctx, tenant); ok && !namesDue {
+			if after, _ := old.Stamp(); head <= after {
+				return old, nil // nothing committed before the request is missing
+			}
+		}
 		cs, err := readChanges(ctx, tc.changesSince, store, tenant, old, namesDue)
 		if err != nil {
 			return nil, err

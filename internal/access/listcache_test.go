@@ -261,3 +261,57 @@ func TestListReloadsAfterManyChanges(t *testing.T) {
 		t.Errorf("after one grant: %d rows, %d reads of the whole tenant, want the change taken up alone", n, reads.Load())
 	}
 }
+
+// changesCounter counts the reads of changed rows.
+type changesCounter struct {
+	portal.Store
+	reads *atomic.Int32
+}
+
+func (s changesCounter) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, bool, int64, error) {
+	s.reads.Add(1)
+	return s.Store.InventoryChanges(ctx, tenant, after)
+}
+
+// A request that read its tenant's audit head with its session
+// (WithSeenHead) asks the database nothing more when the list is at least
+// that current, and reads the changes when it is not.
+func TestListTrustsTheHeadSeenWithTheSession(t *testing.T) {
+	ctx := context.Background()
+	var reads atomic.Int32
+	e := newEnv(t, func(s portal.Store) portal.Store { return changesCounter{s, &reads} })
+	e.grant(admin, alice, portal.KindUser, appA)
+	rows := func(ctx context.Context) int {
+		t.Helper()
+		l, err := e.svc.InventoryList(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := l.Page(portal.InventoryFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Matched
+	}
+	head := func() int64 {
+		t.Helper()
+		_, _, h, err := e.db.InventoryChanges(ctx, contoso, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	rows(ctx) // the index
+	seen := access.WithSeenHead(ctx, contoso, head())
+	before := reads.Load()
+	if n := rows(seen); n != 1 || reads.Load() != before {
+		t.Fatalf("with the head seen: %d rows, %d reads, want 1 row and none", n, reads.Load()-before)
+	}
+	if n := rows(access.WithSeenHead(ctx, fabrikam, head()+100)); n != 1 || reads.Load() != before+1 {
+		t.Fatalf("with another tenant's head: %d rows, %d reads, want a read", n, reads.Load()-before)
+	}
+	e.grant(admin, bob, portal.KindUser, appA) // as another instance would
+	if n := rows(access.WithSeenHead(ctx, contoso, head())); n != 2 {
+		t.Fatalf("after a change, with its head seen: %d rows, want 2", n)
+	}
+}

@@ -16,6 +16,13 @@ func (db *DB) GetSession(ctx context.Context, keyHash []byte) (portal.SessionRec
 	return s, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoSession), "read your session")
 }
 
+// GetSessionAndHead: see portal.SessionStore.
+func (db *DB) GetSessionAndHead(ctx context.Context, keyHash []byte, tenant portal.GUID) (portal.SessionRecord, int64, error) {
+	s, head, err := read.SessionAndHead(db.pool.QueryRow(ctx, `SELECT data, created_at, seen_at,
+		(SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = $2) FROM sessions WHERE key_hash = $1`, keyHash, uuidOf(tenant)), keyHash)
+	return s, head, storekit.Failed(storekit.NoRow(err, pgx.ErrNoRows, storekit.ErrNoSession), "read your session")
+}
+
 // PutSession: see portal.SessionStore.
 func (db *DB) PutSession(ctx context.Context, s portal.SessionRecord) error {
 	data := s.Data

@@ -47,10 +47,12 @@ type DB struct {
 	// Prepared once: the queries every request runs. Parsing SQL costs more
 	// than running these index probes, and database/sql re-prepares a
 	// statement per connection only once.
-	getSession    *sql.Stmt
-	auditHead     *sql.Stmt
-	namesRevision *sql.Stmt
-	getItem       *sql.Stmt // every change, and every row of a bulk job, reads its row first
+	getSession *sql.Stmt
+	// getSessionHead is getSession with auditHead's answer beside it.
+	getSessionHead *sql.Stmt
+	auditHead      *sql.Stmt
+	namesRevision  *sql.Stmt
+	getItem        *sql.Stmt // every change, and every row of a bulk job, reads its row first
 }
 
 // Options size the connection pool and SQLite's page cache. The zero value
@@ -166,6 +168,10 @@ func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err erro
 func (db *DB) prepare(ctx context.Context) error {
 	var err error
 	if db.getSession, err = db.db.PrepareContext(ctx, `SELECT data, created_at, seen_at FROM sessions WHERE key_hash = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if db.getSessionHead, err = db.db.PrepareContext(ctx, `SELECT data, created_at, seen_at,
+		(SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?) FROM sessions WHERE key_hash = ?`); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	if db.auditHead, err = db.db.PrepareContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_log WHERE tenant_id = ?`); err != nil {

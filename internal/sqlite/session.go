@@ -15,6 +15,12 @@ func (db *DB) GetSession(ctx context.Context, keyHash []byte) (portal.SessionRec
 	return s, storekit.Failed(storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoSession), "read your session")
 }
 
+// GetSessionAndHead: see portal.SessionStore.
+func (db *DB) GetSessionAndHead(ctx context.Context, keyHash []byte, tenant portal.GUID) (portal.SessionRecord, int64, error) {
+	s, head, err := read.SessionAndHead(db.getSessionHead.QueryRowContext(ctx, tenant.String(), keyHash), keyHash)
+	return s, head, storekit.Failed(storekit.NoRow(err, sql.ErrNoRows, storekit.ErrNoSession), "read your session")
+}
+
 // PutSession: see portal.SessionStore.
 func (db *DB) PutSession(ctx context.Context, s portal.SessionRecord) error {
 	_, err := db.db.ExecContext(ctx, `

@@ -403,6 +403,16 @@ func (r Reader) Session(row Scanner, keyHash []byte) (portal.SessionRecord, erro
 	return s, err
 }
 
+// SessionAndHead reads a session as Session does, then an audit head.
+func (r Reader) SessionAndHead(row Scanner, keyHash []byte) (portal.SessionRecord, int64, error) {
+	var d Decoder
+	var head int64
+	s := portal.SessionRecord{KeyHash: keyHash}
+	err := row.Scan(&s.Data, r.Columns.Time(&d, &s.CreatedAt), r.Columns.Time(&d, &s.SeenAt), &head)
+	d.done()
+	return s, head, err
+}
+
 // Checkpoint reads one audit checkpoint: number, seq, hash, signed_at,
 // key_id, signature.
 func (r Reader) Checkpoint(row Scanner) (portal.AuditCheckpoint, error) {

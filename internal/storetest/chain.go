@@ -102,11 +102,19 @@ func SafeErrors(t *testing.T, errs ...error) {
 	}
 }
 
+// SessionsAndStore is a store's sessions and the rest of it.
+type SessionsAndStore interface {
+	portal.SessionStore
+	portal.Store
+}
+
 // RunSessions is the contract for sessions: replaced in place keeping
 // their creation, read back in UTC, pruned by idleness, binary keys and
-// data kept whole.
-func RunSessions(t *testing.T, db portal.SessionStore) {
+// data kept whole; and read with a tenant's audit head, which is the head
+// InventoryChanges reads, whatever other tenants wrote.
+func RunSessions(t *testing.T, db SessionsAndStore) {
 	ctx := context.Background()
+	runSessionHead(t, db)
 	key := []byte("0123456789abcdef0123456789abcdef")
 	if _, err := db.GetSession(ctx, key); portal.ErrorCode(err) != portal.ENOTFOUND {
 		t.Fatalf("missing session: %v", err)
@@ -150,5 +158,45 @@ func RunSessions(t *testing.T, db portal.SessionStore) {
 	}
 	if _, err := db.GetSession(ctx, bin); portal.ErrorCode(err) != portal.ENOTFOUND {
 		t.Fatalf("deleted session: %v", err)
+	}
+}
+
+func runSessionHead(t *testing.T, db SessionsAndStore) {
+	t.Helper()
+	ctx := context.Background()
+	key := []byte("head-of-tenant-a-and-session-key")
+	if _, _, err := db.GetSessionAndHead(ctx, key, tenantA); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Fatalf("missing session with a head: %v", err)
+	}
+	if err := db.PutSession(ctx, portal.SessionRecord{KeyHash: key, Data: []byte("s"), CreatedAt: t0, SeenAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, tenant := range []portal.GUID{tenantA, tenantB} {
+			_, _, want, err := db.InventoryChanges(ctx, tenant, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, head, err := db.GetSessionAndHead(ctx, key, tenant)
+			if err != nil || head != want || !bytes.Equal(s.Data, []byte("s")) || !s.CreatedAt.Equal(t0) {
+				t.Fatalf("%s, tenant %v: %+v, head %d, %v; want head %d", when, tenant, s, head, err, want)
+			}
+		}
+	}
+	check("no audit rows")
+	actor := portal.Actor{TenantID: tenantA, Name: "contract"}
+	for i, tenant := range []portal.GUID{tenantA, tenantA, tenantB} {
+		obj := portal.MustParseGUID(fmt.Sprintf("5e551011-0000-4000-8000-%012d", i))
+		a := portal.Assignment{TenantID: tenant, ObjectID: obj, Kind: portal.KindUser}
+		ev := portal.AuditEvent{Time: t0, Actor: actor, TenantID: tenant, ObjectID: obj, Kind: a.Kind, Action: portal.ActionAdopt, Phase: portal.PhaseEvent, Outcome: portal.OutcomeSuccess}
+		item := portal.InventoryItem{Assignment: a, CreatedAt: t0, UpdatedAt: t0, CreatedBy: actor, UpdatedBy: actor}
+		if _, _, err := db.Commit(ctx, ev, portal.InventoryChange{Op: portal.InventoryPut, Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("after %d changes", i+1))
+	}
+	if err := db.DeleteSession(ctx, key); err != nil {
+		t.Fatal(err)
 	}
 }
