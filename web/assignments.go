@@ -258,12 +258,12 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 				{Value: "no", Label: "Not ready", Count: notReady.Matched, Selected: lq.notReady}}
 		}
 		results := templates.AssignmentResults(v)
-		if note != "" || lq.page > 1 {
+		stamp := access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}
+		if note != "" || !s.results.admit(key, stamp, lq.page) {
 			// Not kept: a rendering that lacks names for a reason (the
 			// next view says the reason again, or shows the names once
-			// Graph answers), and a page past the first, which is seldom
-			// asked for twice before the inventory moves (keeping each
-			// cost a copy of 60 KB and pushed first pages out).
+			// Graph answers), and a page past the first asked for the
+			// first time (see admit).
 			if wantsFragment(r) {
 				s.render(w, r, http.StatusOK, results)
 				return
@@ -277,7 +277,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cached = &renderedResults{view: v, html: html}
-		s.results.put(key, access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}, cached)
+		s.results.put(key, stamp, cached)
 	}
 	if wantsFragment(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

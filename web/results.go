@@ -19,6 +19,8 @@ import (
 type resultsCache struct {
 	mu sync.Mutex
 	m  map[resultsKey]*renderedResults
+	// asked are pages past the first asked for once, not kept (admit).
+	asked map[resultsKey]struct{}
 }
 
 type resultsKey struct {
@@ -45,6 +47,33 @@ func (r *renderedResults) Render(_ context.Context, w io.Writer) error {
 
 // maxRenderedResults bounds the cache (about 25 KB each).
 const maxRenderedResults = 256
+
+// maxAsked bounds the pages remembered as asked for once.
+const maxAsked = 4096
+
+// admit reports whether a rendering of page under k is worth keeping: a
+// first page always, a later one when it was asked for before under the
+// same stamp. Keeping a page costs a copy of its 60 KB; random deep pages
+// of a big inventory are seldom asked twice before it moves, and kept
+// they only pushed first pages out, while a small inventory's pages are
+// asked again soon and end up kept all the same.
+func (c *resultsCache) admit(k resultsKey, stamp access.ListStamp, page int) bool {
+	if page <= 1 {
+		return true
+	}
+	k.stamp = stamp
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.asked[k]; ok {
+		delete(c.asked, k)
+		return true
+	}
+	if c.asked == nil || len(c.asked) >= maxAsked {
+		c.asked = map[resultsKey]struct{}{}
+	}
+	c.asked[k] = struct{}{}
+	return false
+}
 
 func (c *resultsCache) get(k resultsKey, stamp access.ListStamp) (*renderedResults, bool) {
 	k.stamp = stamp
