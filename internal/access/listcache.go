@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -123,14 +124,20 @@ func (tc *tenantCache) changesSince(ctx context.Context, store listStore, tenant
 	return store.InventoryChanges(ctx, tenant, after)
 }
 
-// runCheck reads c, then makes the next read the one under way.
+// runCheck reads c, then makes the next read the one under way, whatever
+// happens: a read that never ended would hold up every list of the tenant.
 func (tc *tenantCache) runCheck(ctx context.Context, store listStore, tenant portal.GUID, c *changeCheck) {
+	defer func() {
+		tc.checkMu.Lock()
+		tc.checking, tc.next = tc.next, nil
+		tc.checkMu.Unlock()
+		close(c.done)
+	}()
+	c.err = errCheckAbandoned // until the read returns: those who joined read for themselves
 	c.changed, c.reload, c.head, c.err = store.InventoryChanges(ctx, tenant, c.after)
-	tc.checkMu.Lock()
-	tc.checking, tc.next = tc.next, nil
-	tc.checkMu.Unlock()
-	close(c.done)
 }
+
+var errCheckAbandoned = errors.New("the shared read of changed rows did not finish")
 
 // namesEvery is how often an index takes up new names. While pages name
 // thousands of rows for the first time, names change on almost every

@@ -85,3 +85,45 @@ func TestChangeChecksShared(t *testing.T) {
 		t.Errorf("%d reads for %d calls, want 2", got, n+1)
 	}
 }
+
+// panicOnce panics on its first read of changed rows, as a bug in a store
+// would; the request's recoverer catches it.
+type panicOnce struct {
+	listStore
+	reads atomic.Int32
+}
+
+func (s *panicOnce) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, bool, int64, error) {
+	if s.reads.Add(1) == 1 {
+		panic("a bug in the store")
+	}
+	return nil, false, 9, nil
+}
+
+// A read that panicked holds up no later list of the tenant.
+func TestChangeCheckThatPanickedHoldsNothingUp(t *testing.T) {
+	st := &panicOnce{}
+	tc := &tenantCache{}
+	tenant := portal.MustParseGUID("11111111-2222-4333-8444-555555555555")
+	func() {
+		defer func() { recover() }()
+		tc.changesSince(context.Background(), st, tenant, 1)
+	}()
+	done := make(chan int64, 1)
+	go func() {
+		_, _, head, _ := tc.changesSince(context.Background(), st, tenant, 1)
+		done <- head
+	}()
+	var head int64
+	testwait.For(t, "the next read to answer", func() bool {
+		select {
+		case head = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if head != 9 {
+		t.Errorf("head %d, want 9", head)
+	}
+}
