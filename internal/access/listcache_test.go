@@ -205,15 +205,35 @@ func boolRank(b bool) int {
 	return 0
 }
 
-// allItemsCounter counts the reads of a whole tenant's rows.
-type allItemsCounter struct {
+// readCounter counts a store's reads of a whole tenant's rows and of the
+// rows changed since a stamp.
+type readCounter struct {
 	portal.Store
-	reads *atomic.Int32
+	allItems, changes atomic.Int32
 }
 
-func (s allItemsCounter) AllItems(ctx context.Context, tenant portal.GUID, fn func(portal.InventoryItem) error) error {
-	s.reads.Add(1)
+func (s *readCounter) AllItems(ctx context.Context, tenant portal.GUID, fn func(portal.InventoryItem) error) error {
+	s.allItems.Add(1)
 	return s.Store.AllItems(ctx, tenant, fn)
+}
+
+func (s *readCounter) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, bool, int64, error) {
+	s.changes.Add(1)
+	return s.Store.InventoryChanges(ctx, tenant, after)
+}
+
+// listed is how many rows e's admin sees in the list, asked with ctx.
+func listed(t *testing.T, e *env, ctx context.Context) int {
+	t.Helper()
+	l, err := e.svc.InventoryList(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Page(portal.InventoryFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Matched
 }
 
 // An index made while the tenant was small (or empty) that then sees
@@ -223,20 +243,10 @@ func (s allItemsCounter) AllItems(ctx context.Context, tenant portal.GUID, fn fu
 // 200,000); a few changes are still taken up alone.
 func TestListReloadsAfterManyChanges(t *testing.T) {
 	ctx := context.Background()
-	var reads atomic.Int32
-	e := newEnv(t, func(s portal.Store) portal.Store { return allItemsCounter{s, &reads} })
-	total := func() int {
-		t.Helper()
-		l, err := e.svc.InventoryList(ctx, admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := l.Page(portal.InventoryFilter{Limit: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p.Matched
-	}
+	counter := &readCounter{}
+	e := newEnv(t, func(s portal.Store) portal.Store { counter.Store = s; return counter })
+	reads := &counter.allItems
+	total := func() int { return listed(t, e, ctx) }
 	if n := total(); n != 0 || reads.Load() != 1 {
 		t.Fatalf("the empty tenant: %d rows, %d reads", n, reads.Load())
 	}
@@ -262,37 +272,16 @@ func TestListReloadsAfterManyChanges(t *testing.T) {
 	}
 }
 
-// changesCounter counts the reads of changed rows.
-type changesCounter struct {
-	portal.Store
-	reads *atomic.Int32
-}
-
-func (s changesCounter) InventoryChanges(ctx context.Context, tenant portal.GUID, after int64) ([]portal.GUID, bool, int64, error) {
-	s.reads.Add(1)
-	return s.Store.InventoryChanges(ctx, tenant, after)
-}
-
 // A request that read its tenant's audit head with its session
 // (WithSeenHead) asks the database nothing more when the list is at least
 // that current, and reads the changes when it is not.
 func TestListTrustsTheHeadSeenWithTheSession(t *testing.T) {
 	ctx := context.Background()
-	var reads atomic.Int32
-	e := newEnv(t, func(s portal.Store) portal.Store { return changesCounter{s, &reads} })
+	counter := &readCounter{}
+	e := newEnv(t, func(s portal.Store) portal.Store { counter.Store = s; return counter })
+	reads := &counter.changes
 	e.grant(admin, alice, portal.KindUser, appA)
-	rows := func(ctx context.Context) int {
-		t.Helper()
-		l, err := e.svc.InventoryList(ctx, admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := l.Page(portal.InventoryFilter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p.Matched
-	}
+	rows := func(ctx context.Context) int { return listed(t, e, ctx) }
 	head := func() int64 {
 		t.Helper()
 		_, _, h, err := e.db.InventoryChanges(ctx, contoso, 0)
