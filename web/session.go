@@ -191,7 +191,7 @@ func (s *sessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	sess.Values = values
 	sess.ID = c.Value
 	sess.IsNew = false
-	if u, ok := values[keyUser].(portal.User); ok {
+	if u, ok := values[keyUser].(portal.User); ok && (!guessed || u.TenantID != tenant) && !u.TenantID.IsZero() {
 		s.tenants.put(key, u.TenantID)
 	}
 	if guessed {

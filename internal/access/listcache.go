@@ -103,6 +103,8 @@ func (tc *tenantCache) changesSince(ctx context.Context, store listStore, tenant
 		tc.next = c
 		running := tc.checking
 		tc.checkMu.Unlock()
+		// Not abandoned for this caller's own cancellation: the calls that
+		// join c wait for it to run, and the wait is one read's time.
 		<-running.done // its end makes c the read under way
 		tc.runCheck(ctx, store, tenant, c)
 		return c.changed, c.reload, c.head, c.err
@@ -150,12 +152,17 @@ func newListCache(store listStore, now func() time.Time, knownApps []portal.Know
 	return &listCache{store: store, now: now, knownApps: knownApps, tenants: map[portal.GUID]*tenantCache{}}
 }
 
-// WithSeenHead tells the list that tenant's audit head was head when this
-// request read it, after the request began (with its session: see
+// WithSeenHead tells the request's list (Reads.InventoryList) that
+// tenant's audit head was head when this request read it, after the
+// request began (with its session: see
 // portal.SessionStore.GetSessionAndHead). An index at least that current
 // holds every change committed before the request, so the list asks the
-// database nothing more; a newer head is read as usual.
+// database nothing more; a newer head is read as usual. A zero tenant is
+// no tenant: nothing is told.
 func WithSeenHead(ctx context.Context, tenant portal.GUID, head int64) context.Context {
+	if tenant.IsZero() {
+		return ctx
+	}
 	return context.WithValue(ctx, seenHeadKey{}, seenHeadValue{tenant, head})
 }
 
@@ -166,7 +173,7 @@ type seenHeadValue struct {
 	head   int64
 }
 
-func seenHead(ctx context.Context, tenant portal.GUID) (int64, bool) {
+func seenHeadOf(ctx context.Context, tenant portal.GUID) (int64, bool) {
 	v, ok := ctx.Value(seenHeadKey{}).(seenHeadValue)
 	return v.head, ok && v.tenant == tenant
 }
@@ -202,7 +209,17 @@ func (c *listCache) memory() ListMemory {
 
 // current returns a current index of the tenant's rows.
 func (c *listCache) current(ctx context.Context, tenant portal.GUID) (*listindex.Index, error) {
-	return c.tenant(tenant).current(ctx, c.store, tenant, c.now(), c.knownApps)
+	return c.tenant(tenant).current(ctx, c.store, tenant, c.now(), c.knownApps, -1)
+}
+
+// currentAsOf is current for a request that read tenant's audit head,
+// seen, after it began (WithSeenHead): an index at least that current
+// holds every change committed before the request, and is returned
+// without asking the database. Only the request's own list call passes
+// it: work the request starts in the background outlives the moment the
+// head was read.
+func (c *listCache) currentAsOf(ctx context.Context, tenant portal.GUID, seen int64) (*listindex.Index, error) {
+	return c.tenant(tenant).current(ctx, c.store, tenant, c.now(), c.knownApps, seen)
 }
 
 func (c *listCache) tenant(id portal.GUID) *tenantCache {
@@ -240,7 +257,9 @@ func (c *listCache) tenant(id portal.GUID) *tenantCache {
 // the call, and names at most namesEvery old. The store is read outside
 // the index's lock: searches go on while changes are fetched, and wait
 // only while the index takes them up.
-func (tc *tenantCache) current(ctx context.Context, store listStore, tenant portal.GUID, now time.Time, knownApps []portal.KnownApp) (*listindex.Index, error) {
+// seenHead, when not negative, is an audit head the caller read after it
+// began (see currentAsOf).
+func (tc *tenantCache) current(ctx context.Context, store listStore, tenant portal.GUID, now time.Time, knownApps []portal.KnownApp, seenHead int64) (*listindex.Index, error) {
 	old := tc.idx.Load()
 	var seen *changeSet
 	namesDue := tc.namesDue.Swap(false) || now.UnixNano()-tc.namesAsked.Load() >= int64(namesEvery)
@@ -248,8 +267,8 @@ func (tc *tenantCache) current(ctx context.Context, store listStore, tenant port
 		tc.namesAsked.Store(now.UnixNano())
 	}
 	if old != nil {
-		if head, ok := seenHead(ctx, tenant); ok && !namesDue {
-			if after, _ := old.Stamp(); head <= after {
+		if seenHead >= 0 && !namesDue {
+			if after, _ := old.Stamp(); seenHead <= after {
 				return old, nil // nothing committed before the request is missing
 			}
 		}

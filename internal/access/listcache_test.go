@@ -299,7 +299,16 @@ func TestListTrustsTheHeadSeenWithTheSession(t *testing.T) {
 	if n := rows(access.WithSeenHead(ctx, fabrikam, head()+100)); n != 1 || reads.Load() != before+1 {
 		t.Fatalf("with another tenant's head: %d rows, %d reads, want a read", n, reads.Load()-before)
 	}
+	stale := access.WithSeenHead(ctx, contoso, head())
 	e.grant(admin, bob, portal.KindUser, appA) // as another instance would
+	if n := rows(stale); n != 1 {
+		t.Fatalf("with the head seen before the change: %d rows, want the list as it was (1)", n)
+	}
+	// Only the request's own list trusts its head: other reads of the
+	// index (work a request may start in the background) ask as usual.
+	if items, err := e.svc.Items(stale, admin); err != nil || len(items) != 2 {
+		t.Fatalf("the whole inventory with a stale head in the context: %d rows, %v; want 2", len(items), err)
+	}
 	if n := rows(access.WithSeenHead(ctx, contoso, head())); n != 2 {
 		t.Fatalf("after a change, with its head seen: %d rows, want 2", n)
 	}

@@ -84,7 +84,13 @@ func (s *Reads) InventoryList(ctx context.Context, who Who) (InventoryList, erro
 	if err := mayRead(who.User); err != nil {
 		return InventoryList{}, err
 	}
-	idx, err := s.lists.current(ctx, who.User.TenantID)
+	var idx *listindex.Index
+	var err error
+	if head, ok := seenHeadOf(ctx, who.User.TenantID); ok {
+		idx, err = s.lists.currentAsOf(ctx, who.User.TenantID, head)
+	} else {
+		idx, err = s.lists.current(ctx, who.User.TenantID)
+	}
 	return InventoryList{idx: idx, tenant: who.User.TenantID}, err
 }
 

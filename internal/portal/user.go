@@ -154,9 +154,9 @@ type SessionStore interface {
 	// GetSession returns the session with keyHash, or an ENOTFOUND error.
 	GetSession(ctx context.Context, keyHash []byte) (SessionRecord, error)
 	// GetSessionAndHead is GetSession, and tenant's audit head (as
-	// Inventory.InventoryChanges reads it) from the same statement: a
-	// request's session and whether its tenant's list moved, in one
-	// database round trip.
+	// Inventory.InventoryChanges reads it; tenant is not zero) from the
+	// same statement: a request's session and whether its tenant's list
+	// moved, in one database round trip.
 	GetSessionAndHead(ctx context.Context, keyHash []byte, tenant GUID) (SessionRecord, int64, error)
 	// PutSession creates or replaces a session. Replacing keeps the
 	// creation time: the absolute timeout counts from it.
