@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/teamsphone/portal/internal/access"
@@ -235,9 +236,13 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	cached, ok := s.results.get(key, list.Stamp())
+	// results is a kept rendering when there is one, else made now.
+	var view templates.ListView
+	var results templ.Component
 	note := "" // names are looked up only for a new rendering
-	if !ok {
+	if cached, ok := s.results.get(key, list.Stamp()); ok {
+		view, results = cached.view, cached
+	} else {
 		res, err := list.Page(lq.filter)
 		if err != nil {
 			s.renderError(w, r, err)
@@ -249,43 +254,36 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		}
 		nb := s.names(r, req)
 		note = nb.note()
-		v := s.listView(lq, key, res, nb)
+		view = s.listView(lq, key, res, nb)
 		if checked {
 			// Counted among the rows, as the other filters are: a check
 			// also names objects that have no assignment (yet).
 			notReady, _ := list.Page(portal.InventoryFilter{Objects: append([]portal.GUID{}, readiness.NotReady()...), Limit: 1})
-			v.Readiness = []templates.Option{{Value: "", Label: "Any", Count: -1},
+			view.Readiness = []templates.Option{{Value: "", Label: "Any", Count: -1},
 				{Value: "no", Label: "Not ready", Count: notReady.Matched, Selected: lq.notReady}}
 		}
-		results := templates.AssignmentResults(v)
+		results = templates.AssignmentResults(view)
+		// Not kept: a rendering that lacks names for a reason (the next
+		// view says the reason again, or shows the names once Graph
+		// answers), and a page past the first asked for the first time
+		// (see admit).
 		stamp := access.ListStamp{Audit: res.Stamp, Names: res.NamesRev}
-		if note != "" || !s.results.admit(key, stamp, lq.page) {
-			// Not kept: a rendering that lacks names for a reason (the
-			// next view says the reason again, or shows the names once
-			// Graph answers), and a page past the first asked for the
-			// first time (see admit).
-			if wantsFragment(r) {
-				s.render(w, r, http.StatusOK, results)
+		if note == "" && s.results.admit(key, stamp, lq.page) {
+			html, err := renderBytes(r.Context(), results)
+			if err != nil {
+				s.renderError(w, r, err)
 				return
 			}
-			s.render(w, r, http.StatusOK, templates.AssignmentsPage(withNamesNote(s.page(w, r, "Assignments", "assignments"), note), v, results))
-			return
+			kept := &renderedResults{view: view, html: html}
+			s.results.put(key, stamp, kept)
+			results = kept
 		}
-		html, err := renderBytes(r.Context(), results)
-		if err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		cached = &renderedResults{view: v, html: html}
-		s.results.put(key, stamp, cached)
 	}
 	if wantsFragment(r) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(cached.html)))
-		w.Write(cached.html)
+		s.render(w, r, http.StatusOK, results)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.AssignmentsPage(withNamesNote(s.page(w, r, "Assignments", "assignments"), note), cached.view, cached))
+	s.render(w, r, http.StatusOK, templates.AssignmentsPage(withNamesNote(s.page(w, r, "Assignments", "assignments"), note), view, results))
 }
 
 func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage, nb *nameBook) templates.ListView {

@@ -44,25 +44,16 @@ func (p page) hasAttr(id, key string) bool {
 // rowResults is what the rows of a job's page say, by line.
 func rowResults(p page) map[string]string {
 	out := map[string]string{}
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "tr" && attr(n, "data-testid") == "job-row" {
-			sub := page{doc: n}
-			cells := sub.testids("job-row-result")
-			line := ""
-			if td := findElement(n, func(m *html.Node) bool { return m.Data == "td" }); td != nil && td.FirstChild != nil {
-				line = td.FirstChild.Data
-			}
-			if len(cells) == 1 {
-				out[line] = cells[0]
-			}
-			return
+	for _, n := range p.allByTestID("job-row") {
+		cells := page{doc: n}.testids("job-row-result")
+		line := ""
+		if td := findElement(n, func(m *html.Node) bool { return m.Data == "td" }); td != nil && td.FirstChild != nil {
+			line = td.FirstChild.Data
 		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
+		if len(cells) == 1 {
+			out[line] = cells[0]
 		}
 	}
-	walk(p.doc)
 	return out
 }
 

@@ -381,20 +381,11 @@ func TestDriftReportRefreshesAfterReconcile(t *testing.T) {
 // rowsOf are the object IDs of the list rows a page shows.
 func rowsOf(p page) []string {
 	var out []string
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == "data-testid" && a.Val == "assignment-row" }) {
-			for _, a := range n.Attr {
-				if a.Key == "data-object-id" {
-					out = append(out, a.Val)
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
+	for _, n := range p.allByTestID("assignment-row") {
+		if id := attr(n, "data-object-id"); id != "" {
+			out = append(out, id)
 		}
 	}
-	walk(p.doc)
 	return out
 }
 

@@ -248,17 +248,23 @@ func (p page) testids(id string) []string {
 			text(c, sb)
 		}
 	}
+	for _, n := range p.allByTestID(id) {
+		var sb strings.Builder
+		text(n, &sb)
+		out = append(out, strings.TrimSpace(sb.String()))
+	}
+	return out
+}
+
+// allByTestID is every element with data-testid=id, in document order
+// (not looking inside one found).
+func (p page) allByTestID(id string) []*html.Node {
+	var out []*html.Node
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			for _, a := range n.Attr {
-				if a.Key == "data-testid" && a.Val == id {
-					var sb strings.Builder
-					text(n, &sb)
-					out = append(out, strings.TrimSpace(sb.String()))
-					return
-				}
-			}
+		if n.Type == html.ElementNode && slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == "data-testid" && a.Val == id }) {
+			out = append(out, n)
+			return
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c)
