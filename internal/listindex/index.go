@@ -237,7 +237,7 @@ func (x *Index) apply(c Changes) {
 	// A row whose name's searchable text changed is indexed again.
 	for id := range renamed {
 		if old, ok := x.byObject[id]; ok {
-			it := x.item(old)
+			it := x.item(old, nil)
 			kill(id)
 			added = append(added, x.add(it))
 		}
@@ -414,12 +414,13 @@ func cloneAssignment(a portal.Assignment) portal.Assignment {
 	return a
 }
 
-// item is row id as the stores return it.
-func (x *Index) item(id uint32) portal.InventoryItem {
+// item is row id as the stores return it, its strings and client IDs
+// copied into t (nil: each on its own).
+func (x *Index) item(id uint32, t *pageText) portal.InventoryItem {
 	r := &x.rows[id]
 	it := portal.InventoryItem{
-		Assignment: portal.Assignment{TenantID: x.tenant, ObjectID: r.object, Kind: portal.PrincipalKind(r.kind), ClientIDs: slices.Clone(x.sets[r.set])},
-		Label:      x.text.str(r.label.text),
+		Assignment: portal.Assignment{TenantID: x.tenant, ObjectID: r.object, Kind: portal.PrincipalKind(r.kind), ClientIDs: t.set(x.sets[r.set])},
+		Label:      t.str(&x.text, r.label.text),
 		CreatedAt:  timeOf(r.created),
 		CreatedBy:  x.actors[r.createdBy],
 		UpdatedAt:  timeOf(r.updated),
@@ -438,9 +439,11 @@ func (x *Index) item(id uint32) portal.InventoryItem {
 	return it
 }
 
-func (x *Index) name(space portal.NameSpace, id portal.GUID, rec nameRec) portal.DirectoryName {
+// name is a name as the stores return it, its strings copied into t (nil:
+// each on its own).
+func (x *Index) name(space portal.NameSpace, id portal.GUID, rec nameRec, t *pageText) portal.DirectoryName {
 	return portal.DirectoryName{TenantID: x.tenant, Space: space, ID: id, Found: rec.found, Kind: portal.PrincipalKind(rec.kind),
-		DisplayName: x.text.str(rec.display), UPN: x.text.str(rec.upn), Phone: x.text.str(rec.phone), FetchedAt: timeOf(rec.fetched)}
+		DisplayName: t.str(&x.text, rec.display), UPN: t.str(&x.text, rec.upn), Phone: t.str(&x.text, rec.phone), FetchedAt: timeOf(rec.fetched)}
 }
 
 // Each calls fn for every live row, in no particular order, under the read
@@ -450,7 +453,7 @@ func (x *Index) Each(fn func(portal.InventoryItem)) {
 	defer x.mu.RUnlock()
 	for id, c := range x.cells {
 		if c != deadCell {
-			fn(x.item(uint32(id)))
+			fn(x.item(uint32(id), nil))
 		}
 	}
 }
@@ -496,14 +499,14 @@ func (x *Index) Compact() *Index {
 		}
 	}
 	for id, slot := range x.names {
-		b.Name(x.name(portal.SpaceObject, id, x.nameRecs[slot]))
+		b.Name(x.name(portal.SpaceObject, id, x.nameRecs[slot], nil))
 	}
 	for id, rec := range x.apps {
-		b.Name(x.name(portal.SpaceApp, id, rec))
+		b.Name(x.name(portal.SpaceApp, id, rec, nil))
 	}
 	for id, cell := range x.cells {
 		if cell != deadCell {
-			b.Item(x.item(uint32(id)))
+			b.Item(x.item(uint32(id), nil))
 		}
 	}
 	return b.Index(x.head, x.namesRev)

@@ -379,3 +379,69 @@ func TestCountExpiring(t *testing.T) {
 		t.Errorf("after a removal and a change: %d, want 2", n)
 	}
 }
+
+// TestPageOutlivesChanges: a page's strings and client IDs share buffers
+// of the page's own (pageText), yet each is its own value: changes to the
+// index after the page was read, and appending to one row's client IDs,
+// leave the page as it was read.
+func TestPageOutlivesChanges(t *testing.T) {
+	g := &gen{rnd: rand.New(rand.NewPCG(3, 5)), now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	var c Changes
+	for range 60 {
+		obj := g.object()
+		it := g.item(obj)
+		it.Kind, it.ClientIDs, it.Label = portal.KindUser, []portal.GUID{apps[0], apps[2]}, fmt.Sprintf("label %d", len(c.Put))
+		c.Put = append(c.Put, it)
+		c.Names = append(c.Names, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: obj, Found: true,
+			Kind: portal.KindUser, DisplayName: fmt.Sprintf("Person %d", len(c.Put)), UPN: fmt.Sprintf("p%d@contoso.test", len(c.Put)), FetchedAt: g.now})
+	}
+	c.Names = append(c.Names, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceApp, ID: apps[0], Found: true, DisplayName: "Desk", FetchedAt: g.now})
+	x := Build(tenant, c)
+	page, err := x.Page(portal.InventoryFilter{TenantID: tenant, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) < 2 || len(page.Names) != len(page.Items) || page.Apps[apps[0]].DisplayName != "Desk" {
+		t.Fatalf("page of %d items, %d names, apps %v", len(page.Items), len(page.Names), page.Apps)
+	}
+	want := deepCopy(t, page)
+	page.Items[0].ClientIDs = append(page.Items[0].ClientIDs, apps[1])
+	if !slices.Equal(page.Items[1].ClientIDs, want.Items[1].ClientIDs) {
+		t.Fatalf("appending to row 0's client IDs changed row 1's: %v", page.Items[1].ClientIDs)
+	}
+	page.Items[0].ClientIDs = want.Items[0].ClientIDs
+	// Every row relabelled and renamed, and the index compacted.
+	var later Changes
+	for _, it := range page.Items {
+		it.Label = strings.Repeat("x", 40)
+		later.Put = append(later.Put, it)
+		later.Names = append(later.Names, portal.DirectoryName{TenantID: tenant, Space: portal.SpaceObject, ID: it.ObjectID, Found: true, DisplayName: strings.Repeat("y", 40), FetchedAt: g.now})
+	}
+	x.Apply(later)
+	x.Compact()
+	if !reflect.DeepEqual(page, want) {
+		t.Fatal("the page changed after the index did")
+	}
+}
+
+// deepCopy is p with nothing shared with it: its strings and slices copied.
+func deepCopy(t *testing.T, p portal.InventoryPage) portal.InventoryPage {
+	t.Helper()
+	c := p
+	c.Items = nil
+	for _, it := range p.Items {
+		it.Label = strings.Clone(it.Label)
+		it.ClientIDs = slices.Clone(it.ClientIDs)
+		c.Items = append(c.Items, it)
+	}
+	c.Names, c.Apps = map[portal.GUID]portal.DirectoryName{}, map[portal.GUID]portal.DirectoryName{}
+	for _, m := range []struct {
+		from, to map[portal.GUID]portal.DirectoryName
+	}{{p.Names, c.Names}, {p.Apps, c.Apps}} {
+		for id, n := range m.from {
+			n.DisplayName, n.UPN, n.Phone = strings.Clone(n.DisplayName), strings.Clone(n.UPN), strings.Clone(n.Phone)
+			m.to[id] = n
+		}
+	}
+	return c
+}

@@ -159,20 +159,37 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 }
 
 // fill puts rows ids, and the names they show, in out; x.mu must be held.
+// The page's strings and client IDs are copied into one buffer each,
+// sized by a first pass over the rows (see pageText).
 func (x *Index) fill(out *portal.InventoryPage, ids []uint32) {
+	var t pageText
+	textBytes, sets := 0, 0
+	for _, id := range ids {
+		r := &x.rows[id]
+		textBytes += int(r.label.text & maxStr)
+		if slot := r.name; slot != 0 {
+			rec := &x.nameRecs[slot-1]
+			textBytes += int(rec.display&maxStr + rec.upn&maxStr + rec.phone&maxStr)
+		}
+		sets += len(x.sets[r.set])
+	}
+	t.b, t.sets = make([]byte, 0, textBytes), make([]portal.GUID, 0, sets)
 	// Sized up front: a deep page's rows lie all over memory, and growing
 	// the slice of 50 items as it fills copied them five times.
 	out.Items = make([]portal.InventoryItem, 0, len(ids))
 	out.Names, out.Apps = make(map[portal.GUID]portal.DirectoryName, len(ids)), map[portal.GUID]portal.DirectoryName{}
 	for _, id := range ids {
-		it := x.item(id)
+		it := x.item(id, &t)
 		out.Items = append(out.Items, it)
 		if slot := x.rows[id].name; slot != 0 {
-			out.Names[it.ObjectID] = x.name(portal.SpaceObject, it.ObjectID, x.nameRecs[slot-1])
+			out.Names[it.ObjectID] = x.name(portal.SpaceObject, it.ObjectID, x.nameRecs[slot-1], &t)
 		}
 		for _, app := range it.ClientIDs {
+			if _, seen := out.Apps[app]; seen {
+				continue
+			}
 			if rec, ok := x.apps[app]; ok {
-				out.Apps[app] = x.name(portal.SpaceApp, app, rec)
+				out.Apps[app] = x.name(portal.SpaceApp, app, rec, &t)
 			}
 		}
 	}

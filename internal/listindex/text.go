@@ -2,6 +2,7 @@ package listindex
 
 import (
 	"bytes"
+	"slices"
 	"unsafe"
 
 	"github.com/teamsphone/portal/internal/portal"
@@ -46,6 +47,42 @@ func (a *arena) bytes(r sref) []byte {
 
 // str copies r out of the arena: callers keep strings past the next change.
 func (a *arena) str(r sref) string { return string(a.bytes(r)) }
+
+// pageText holds copies of the strings one page shows, end to end in one
+// allocation of the page's own. A page outlives the index's lock (it is
+// rendered, and its view may be kept), so its strings cannot point into
+// the arena; but fifty rows of four strings each need not be two hundred
+// allocations. Its bytes are never written again once a string covers
+// them: a string made before the buffer grew keeps the old array.
+type pageText struct {
+	b    []byte
+	sets []portal.GUID
+}
+
+// str is the string at r: copied into t, or on its own when t is nil.
+func (t *pageText) str(a *arena, r sref) string {
+	if t == nil {
+		return a.str(r)
+	}
+	src := a.bytes(r)
+	if len(src) == 0 {
+		return ""
+	}
+	start := len(t.b)
+	t.b = append(t.b, src...)
+	return unsafe.String(&t.b[start], len(src))
+}
+
+// set is a copy of a row's client IDs, in t when t is not nil; capped at
+// its length, so that appending to it never reaches the next row's.
+func (t *pageText) set(ids []portal.GUID) []portal.GUID {
+	if t == nil || len(ids) == 0 {
+		return slices.Clone(ids)
+	}
+	start := len(t.sets)
+	t.sets = append(t.sets, ids...)
+	return t.sets[start:len(t.sets):len(t.sets)]
+}
 
 func (a *arena) equal(r sref, s string) bool { return string(a.bytes(r)) == s }
 
