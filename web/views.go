@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
@@ -13,8 +14,14 @@ import (
 
 // displayTime is how pages show a time: UTC, to the minute.
 func displayTime(t time.Time) string {
+	var b [20]byte
+	return string(appendDisplayTime(b[:0], t))
+}
+
+// appendDisplayTime appends displayTime(t) to b.
+func appendDisplayTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
-		return ""
+		return b
 	}
 	// Written out rather than t.Format: a list page shows a hundred and
 	// fifty of these, and Format's layout parsing was most of their cost.
@@ -23,22 +30,74 @@ func displayTime(t time.Time) string {
 	y, mo, d := t.Date()
 	h, mi, _ := t.Clock()
 	if y < 0 || y > 9999 {
-		return t.Format("2006-01-02 15:04 UTC")
+		return t.AppendFormat(b, "2006-01-02 15:04 UTC")
 	}
-	var b [20]byte
-	two := func(i, v int) { b[i], b[i+1] = byte('0'+v/10), byte('0'+v%10) }
-	two(0, y/100)
-	two(2, y%100)
-	b[4] = '-'
-	two(5, int(mo))
-	b[7] = '-'
-	two(8, d)
-	b[10] = ' '
-	two(11, h)
-	b[13] = ':'
-	two(14, mi)
-	copy(b[16:], " UTC")
-	return string(b[:])
+	two := func(v int) { b = append(b, byte('0'+v/10), byte('0'+v%10)) }
+	two(y / 100)
+	two(y % 100)
+	b = append(b, '-')
+	two(int(mo))
+	b = append(b, '-')
+	two(d)
+	b = append(b, ' ')
+	two(h)
+	b = append(b, ':')
+	two(mi)
+	return append(b, " UTC"...)
+}
+
+// viewText holds the short strings a page of rows shows — object and app
+// IDs, times — end to end in one buffer, and the rows' app references in
+// one slice: a list page's fifty rows made some three hundred small
+// allocations of them. A nil *viewText makes each on its own (a page of
+// one row). Its bytes are never written again once a string covers them:
+// a string made before the buffer grew keeps the old array.
+type viewText struct {
+	b    []byte
+	apps []templates.AppRef
+}
+
+// newViewText is room for rows rows of about two apps each.
+func newViewText(rows int) *viewText {
+	return &viewText{b: make([]byte, 0, rows*(36+3*20)), apps: make([]templates.AppRef, 0, 2*rows)}
+}
+
+// add appends what write appends and returns it as a string; t is not nil.
+func (t *viewText) add(write func([]byte) []byte) string {
+	start := len(t.b)
+	t.b = write(t.b)
+	if len(t.b) == start {
+		return ""
+	}
+	return unsafe.String(&t.b[start], len(t.b)-start)
+}
+
+// appSlots is n app references to fill in, capped at n so that appending
+// to them cannot reach the next row's.
+func (t *viewText) appSlots(n int) []templates.AppRef {
+	if t == nil {
+		return make([]templates.AppRef, n)
+	}
+	if cap(t.apps)-len(t.apps) < n {
+		t.apps = make([]templates.AppRef, 0, max(2*cap(t.apps), n)) // earlier rows keep the old array
+	}
+	start := len(t.apps)
+	t.apps = t.apps[:start+n]
+	return t.apps[start : start+n : start+n]
+}
+
+func (t *viewText) guid(g portal.GUID) string {
+	if t == nil {
+		return g.String()
+	}
+	return t.add(g.AppendString)
+}
+
+func (t *viewText) time(tm time.Time) string {
+	if t == nil {
+		return displayTime(tm)
+	}
+	return t.add(func(b []byte) []byte { return appendDisplayTime(b, tm) })
 }
 
 func actorName(a portal.Actor) string {
@@ -54,15 +113,20 @@ func actorName(a portal.Actor) string {
 // appRefs shows app IDs with the operator's name for a known app, else the
 // name of its service principal in the tenant (nb, may be nil).
 func (s *Server) appRefs(nb *nameBook, ids []portal.GUID) []templates.AppRef {
-	out := make([]templates.AppRef, 0, len(ids))
-	for _, id := range ids {
-		ref := templates.AppRef{ID: id.String(), Name: s.appName(id)}
+	return s.appRefsIn(nb, ids, nil)
+}
+
+// appRefsIn is appRefs with its strings and slice in t (see viewText).
+func (s *Server) appRefsIn(nb *nameBook, ids []portal.GUID, t *viewText) []templates.AppRef {
+	out := t.appSlots(len(ids))
+	for i, id := range ids {
+		ref := templates.AppRef{ID: t.guid(id), Name: s.appName(id)}
 		graphName, none := nb.app(id)
 		if ref.Name == "" {
 			ref.Name = graphName
 		}
 		ref.NoServicePrincipal = none
-		out = append(out, ref)
+		out[i] = ref
 	}
 	return out
 }
@@ -78,25 +142,30 @@ func (s *Server) appName(id portal.GUID) string {
 
 // rowView shows an inventory row, named from nb (may be nil).
 func (s *Server) rowView(nb *nameBook, it portal.InventoryItem) templates.AssignmentRow {
+	return s.rowViewIn(nb, it, nil)
+}
+
+// rowViewIn is rowView with its strings in t (see viewText).
+func (s *Server) rowViewIn(nb *nameBook, it portal.InventoryItem, t *viewText) templates.AssignmentRow {
 	state := it.State
 	if state == "" {
 		state = portal.StateUnverified
 	}
 	return templates.AssignmentRow{
-		ObjectID:   it.ObjectID.String(),
+		ObjectID:   t.guid(it.ObjectID),
 		Name:       nb.name(it.ObjectID),
 		Label:      it.Label,
 		Kind:       it.Kind.String(),
 		KindLabel:  it.Kind.Label(),
-		Apps:       s.appRefs(nb, it.ClientIDs),
+		Apps:       s.appRefsIn(nb, it.ClientIDs, t),
 		State:      string(state),
 		StateLabel: state.Label(),
-		UpdatedAt:  displayTime(it.UpdatedAt),
+		UpdatedAt:  t.time(it.UpdatedAt),
 		UpdatedBy:  actorName(it.UpdatedBy),
-		CreatedAt:  displayTime(it.CreatedAt),
+		CreatedAt:  t.time(it.CreatedAt),
 		CreatedBy:  actorName(it.CreatedBy),
-		VerifiedAt: displayTime(it.VerifiedAt),
-		ExpiresAt:  displayTime(it.ExpiresAt),
+		VerifiedAt: t.time(it.VerifiedAt),
+		ExpiresAt:  t.time(it.ExpiresAt),
 		ExpiresIn:  relativeTime(s.deps.Now(), it.ExpiresAt),
 		Version:    it.Version,
 	}
