@@ -108,7 +108,10 @@ func (e *csvExport) end(err error) {
 
 // handleAssignmentsCSV exports the tenant's inventory: the rows the list
 // shows for the same query (search and filters, in the list's order), or
-// all of it without one, in object order, streamed from the store.
+// all of it without one, in object order. Both walk the list's index (as
+// the list answers, so does its export): reading the store instead cost
+// a whole table read a download and, on SQLite, filled every pooled
+// connection's page cache (+60 MB RSS at 200,000 rows).
 // GET /assignments.csv
 func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 	who := s.who(r)
@@ -151,29 +154,12 @@ func (s *Server) handleAssignmentsCSV(w http.ResponseWriter, r *http.Request) {
 			return nil
 		})
 	}
-	if lq.filtered() {
-		err = s.deps.Access.ExportList(r.Context(), who, lq.filter, func(p portal.InventoryPage) error {
-			return write(p.Items, p.Names, p.Apps)
-		})
-		ex.end(err)
-		return
+	f := lq.filter
+	if !lq.filtered() {
+		f.Sort, f.Desc = portal.SortObjectID, false // all of it: in object order, whatever the list's
 	}
-	err = s.deps.Access.ExportItems(r.Context(), who, func(items []portal.InventoryItem) error {
-		objects := make([]portal.GUID, len(items))
-		var appIDs []portal.GUID
-		for i, it := range items {
-			objects[i] = it.ObjectID
-			appIDs = append(appIDs, it.ClientIDs...)
-		}
-		names, err := s.deps.Access.CachedNames(r.Context(), who, portal.SpaceObject, objects)
-		if err != nil {
-			return err
-		}
-		apps, err := s.deps.Access.CachedNames(r.Context(), who, portal.SpaceApp, distinct(appIDs))
-		if err != nil {
-			return err
-		}
-		return write(items, names, apps)
+	err = s.deps.Access.ExportList(r.Context(), who, f, func(p portal.InventoryPage) error {
+		return write(p.Items, p.Names, p.Apps)
 	})
 	ex.end(err)
 }

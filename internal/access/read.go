@@ -116,36 +116,20 @@ func (s *Reads) ListStamp(ctx context.Context, who Who) (ListStamp, error) {
 	return l.Stamp(), nil
 }
 
-// ExportBatch is how many rows an export is given at a time: a batch is
-// named with one lookup of cached names and written out while the next is
-// read.
+// ExportBatch is how many rows an export is given at a time: a batch of
+// the list is named from the list's index; one of the audit log is written
+// out while the next is read.
 const ExportBatch = 1000
-
-// ExportItems streams the person's tenant's whole inventory in object
-// order, ExportBatch rows at a time, for the assignments export. fn may
-// take its time (a slow client): the rows are read ahead by one batch at
-// most, and the store holds nothing of the database between its reads
-// (see portal.Inventory.AllItems), so memory stays a few batches and no
-// connection is kept whatever the inventory's size. fn runs on the
-// caller's goroutine and may keep the slice; an error from it stops the
-// export and is returned as is.
-func (s *Reads) ExportItems(ctx context.Context, who Who, fn func([]portal.InventoryItem) error) error {
-	if !MayReadAudit(who.User) {
-		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
-	}
-	return readAhead(ctx, ExportBatch, func(ctx context.Context, each func(portal.InventoryItem) error) error {
-		return s.store.AllItems(ctx, who.User.TenantID, each)
-	}, fn)
-}
 
 // ExportList streams the rows of the person's tenant's list that f
 // matches (whatever tenant, Offset and Limit f names are ignored), in the
 // list's order for f, ExportBatch at a time, each batch with the cached
-// names its rows show: an export of what a filtered list shows. The rows
-// are those f matched when the export began, as they stood then (see
-// listindex.Index.Walk): memory is four bytes a matched row beside the
-// index, which the list holds anyway. fn runs on the caller's goroutine;
-// an error from it stops the export and is returned as is.
+// names its rows show: an export of what the list shows, or of all of it
+// (no filter, sorted by object ID). The rows are those f matched when the
+// export began, as they stood then (see listindex.Index.Walk): memory is
+// four bytes a matched row beside the index, which the list holds anyway.
+// fn runs on the caller's goroutine; an error from it stops the export
+// and is returned as is.
 func (s *Reads) ExportList(ctx context.Context, who Who, f portal.InventoryFilter, fn func(portal.InventoryPage) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the inventory.")
@@ -233,7 +217,12 @@ func (s *Reads) Audit(ctx context.Context, who Who, f portal.AuditFilter) (porta
 // Audit matches them but every row (the zero filter: the whole log; its
 // tenant is replaced by theirs; paging and OnePerChange are ignored, so
 // both rows of a change are there), in Seq order, ExportBatch at a time,
-// for the audit export; as ExportItems.
+// for the audit export. fn may take its time (a slow client): the rows
+// are read ahead by one batch at most, and the store holds nothing of the
+// database between its reads (see portal.AuditLog.WalkAudit), so memory stays a
+// few batches and no connection is kept whatever the log's size. fn runs
+// on the caller's goroutine and may keep the slice; an error from it stops
+// the export and is returned as is.
 func (s *Reads) ExportAudit(ctx context.Context, who Who, f portal.AuditFilter, fn func([]portal.AuditEvent) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")
