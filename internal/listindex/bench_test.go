@@ -109,6 +109,9 @@ func BenchmarkPage(b *testing.B) {
 			{"upn", func() portal.InventoryFilter {
 				return portal.InventoryFilter{Query: fmt.Sprintf("%d@contoso", rnd.IntN(n))}
 			}},
+			{"whole name", func() portal.InventoryFilter {
+				return portal.InventoryFilter{Query: []string{"alice", "chen", "émile", "kofi"}[rnd.IntN(4)] + " " + []string{"smith", "wei", "garcía", "novak"}[rnd.IntN(4)]}
+			}},
 			{"surname", func() portal.InventoryFilter {
 				return portal.InventoryFilter{Query: []string{"smith", "wei", "okafor", "novak"}[rnd.IntN(4)], Offset: rnd.IntN(20) * 50}
 			}},
