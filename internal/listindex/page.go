@@ -107,8 +107,8 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 			}
 		})
 		matched = len(found)
-		slices.SortFunc(found, x.comparator(s))
 		from, n := window(matched, offset, limit, f.Desc)
+		sortWindow(found, x.comparator(s), from, n)
 		ids = found[from : from+n]
 	case q == "":
 		for c := range uint8(numCells) {
@@ -147,8 +147,8 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 				}
 			}
 			matched = len(found)
-			slices.SortFunc(found, x.comparator(s))
 			from, n := window(matched, offset, limit, f.Desc)
+			sortWindow(found, x.comparator(s), from, n)
 			ids = found[from : from+n]
 		}
 	}
