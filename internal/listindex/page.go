@@ -132,12 +132,17 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 			}
 		}
 		if set != nil {
-			// Many hits: walk the order, keeping those in the set.
-			set.each(func(id uint32) {
-				if mask.has(x.cells[id]) {
-					matched++
-				}
-			})
+			// Many hits: walk the order, keeping those in the set. (A set
+			// holds live rows only: with no filter, they all count.)
+			if all {
+				matched = set.count()
+			} else {
+				set.each(func(id uint32) {
+					if mask.has(x.cells[id]) {
+						matched++
+					}
+				})
+			}
 			ids = walk(o, x.cells, mask, set, offset, min(limit, matched-min(offset, matched)), f.Desc)
 		} else {
 			found := make([]uint32, 0, len(hits))
@@ -323,8 +328,7 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 	case set == nil && len(ids) > sortedBelow:
 		toSet()
 	case set != nil:
-		n := 0
-		set.each(func(uint32) { n++ })
+		n := set.count()
 		if n <= sortedBelow {
 			ids = make([]uint32, 0, n)
 			set.each(func(id uint32) { ids = append(ids, id) })

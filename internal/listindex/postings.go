@@ -159,6 +159,15 @@ func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
 func (b bitset) set(id uint32)      { b[id/64] |= 1 << (id % 64) }
 func (b bitset) has(id uint32) bool { return b[id/64]&(1<<(id%64)) != 0 }
 
+// count is how many members b has.
+func (b bitset) count() int {
+	n := 0
+	for _, word := range b {
+		n += bits.OnesCount64(word)
+	}
+	return n
+}
+
 // each calls fn for each member, ascending.
 func (b bitset) each(fn func(uint32)) {
 	for w, word := range b {
