@@ -76,6 +76,9 @@ type Index struct {
 	orders     [numSorts]order        // each sort's natural order of live rows
 	rememberMu sync.Mutex             // readers share the index, not remembered
 	remembered map[string]hits        // recent costly searches
+	// appSets are the live rows of each app with many, as sets: every
+	// search matching the app's name or ID unions them (see appSet).
+	appSets map[portal.GUID]bitset
 }
 
 // row is one assignment, without pointers. Times are Unix nanoseconds, 0
@@ -178,9 +181,7 @@ func (x *Index) SetKnownApps(apps []portal.KnownApp) {
 			x.known[a.ID] = x.text.add(fold(a.Name))
 		}
 	}
-	x.rememberMu.Lock()
-	clear(x.remembered)
-	x.rememberMu.Unlock()
+	x.forget()
 }
 
 // Stamp is the audit head and names revision the index is current at.
@@ -248,10 +249,16 @@ func (x *Index) apply(c Changes) {
 		}
 	}
 	if len(added) > 0 || len(c.Removed) > 0 || len(c.Names) > 0 {
-		x.rememberMu.Lock()
-		clear(x.remembered) // app names match too
-		x.rememberMu.Unlock()
+		x.forget() // app names match too
 	}
+}
+
+// forget drops what searches remembered: the rows have changed.
+func (x *Index) forget() {
+	x.rememberMu.Lock()
+	clear(x.remembered)
+	clear(x.appSets)
+	x.rememberMu.Unlock()
 }
 
 // kill marks object's row dead, if it has one, and returns it.

@@ -267,6 +267,7 @@ func (x *Index) countsOf() portal.InventoryCounts {
 // hits is a remembered answer to a costly search: a short query (most rows
 // hold most single characters, and people type the same first letters) or
 // one with many hits (a common surname, a domain), until the next change.
+// When maxRemembered are, one is forgotten to make room.
 type hits struct {
 	ids []uint32
 	set bitset
@@ -308,20 +309,18 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 		if set == nil && len(ids)+int(l.n) > sortedBelow {
 			toSet()
 		}
+		if set != nil {
+			x.addAppRows(set, app, l)
+			continue
+		}
 		var more []uint32
 		l.each(func(id uint32) bool {
-			switch {
-			case x.cells[id] == deadCell:
-			case set != nil:
-				set.set(id)
-			default:
+			if x.cells[id] != deadCell {
 				more = append(more, id)
 			}
 			return true
 		})
-		if set == nil {
-			ids = mergeUnique(ids, more)
-		}
+		ids = mergeUnique(ids, more)
 	}
 	// Few hits are a sorted list, many a set (see Page).
 	switch {
@@ -337,13 +336,59 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 	}
 	if len(q) < 3 || set != nil {
 		x.rememberMu.Lock()
-		if x.remembered == nil || len(x.remembered) >= maxRemembered {
+		if x.remembered == nil {
 			x.remembered = map[string]hits{}
+		}
+		for k := range x.remembered {
+			if len(x.remembered) < maxRemembered {
+				break
+			}
+			delete(x.remembered, k) // one at random: the frequent come back
 		}
 		x.remembered[q] = hits{ids: ids, set: set}
 		x.rememberMu.Unlock()
 	}
 	return ids, set
+}
+
+// addAppRows adds the live rows of app, whose posting list is l, to set.
+// An app most rows have (a tenant's few calling clients, each on tens of
+// thousands of rows) is kept as a set until the next change, so that the
+// searches matching its name or ID (people type the same app names) OR
+// in a few kilobytes rather than decode its list. A set of an app on more
+// than one row in 64 is no bigger than its list, so the sets kept are at
+// most the size of the lists.
+func (x *Index) addAppRows(set bitset, app portal.GUID, l *plist) {
+	if int(l.n) < len(x.rows)/64 {
+		l.each(func(id uint32) bool {
+			if x.cells[id] != deadCell {
+				set.set(id)
+			}
+			return true
+		})
+		return
+	}
+	x.rememberMu.Lock()
+	rows, ok := x.appSets[app]
+	x.rememberMu.Unlock()
+	if !ok || len(rows) != len(set) { // (every change that adds rows forgets them)
+		rows = newBitset(len(x.rows))
+		l.each(func(id uint32) bool {
+			if x.cells[id] != deadCell {
+				rows.set(id)
+			}
+			return true
+		})
+		x.rememberMu.Lock()
+		if x.appSets == nil {
+			x.appSets = map[portal.GUID]bitset{}
+		}
+		x.appSets[app] = rows
+		x.rememberMu.Unlock()
+	}
+	for i, w := range rows {
+		set[i] |= w
+	}
 }
 
 // prefixUnion is the live rows holding a one- or two-byte q: those posted
