@@ -19,8 +19,10 @@ import (
 type resultsCache struct {
 	mu sync.Mutex
 	m  map[resultsKey]*renderedResults
-	// asked are pages past the first asked for once, not kept (admit).
-	asked map[resultsKey]struct{}
+	// asked are pages past the first asked for once, not kept, each with
+	// the count of renderings made when it was (admit).
+	asked map[resultsKey]uint64
+	made  uint64
 }
 
 type resultsKey struct {
@@ -52,11 +54,14 @@ const maxRenderedResults = 256
 const maxAsked = 4096
 
 // admit reports whether a rendering of page under k is worth keeping: a
-// first page always, a later one when it was asked for before under the
-// same stamp. Keeping a page costs a copy of its 60 KB; random deep pages
-// of a big inventory are seldom asked twice before it moves, and kept
-// they only pushed first pages out, while a small inventory's pages are
-// asked again soon and end up kept all the same.
+// first page always; a later one when it was asked for before under the
+// same stamp, recently enough that, kept then, it would still be here
+// (fewer than half the cache's size of renderings made since). Keeping a
+// page costs a copy of its 60 KB. A small inventory's pages are asked
+// again soon and end up kept; random deep pages of a big one (4,000 pages
+// at 200,000 rows) come back only after thousands of others, by when a
+// kept copy would long have been pushed out: keeping them only cost the
+// copy and pushed first pages out.
 func (c *resultsCache) admit(k resultsKey, stamp access.ListStamp, page int) bool {
 	if page <= 1 {
 		return true
@@ -64,14 +69,15 @@ func (c *resultsCache) admit(k resultsKey, stamp access.ListStamp, page int) boo
 	k.stamp = stamp
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.asked[k]; ok {
+	c.made++
+	if at, ok := c.asked[k]; ok && c.made-at <= maxRenderedResults/2 {
 		delete(c.asked, k)
 		return true
 	}
 	if c.asked == nil || len(c.asked) >= maxAsked {
-		c.asked = map[resultsKey]struct{}{}
+		c.asked = map[resultsKey]uint64{}
 	}
-	c.asked[k] = struct{}{}
+	c.asked[k] = c.made
 	return false
 }
 
