@@ -233,7 +233,7 @@ type Inventory interface {
 	// read once. Any number of IDs may be asked for at once.
 	GetItems(ctx context.Context, tenant GUID, ids []GUID) (map[GUID]InventoryItem, error)
 	// AllItems calls fn for every row of tenant (the zero GUID: of every
-	// tenant) in (tenant, object) order, for exports and reconcile, without
+	// tenant) in (tenant, object) order, for the list's index and reconcile, without
 	// holding them all in memory; an error from fn stops it and is returned
 	// as is. The rows are read a chunk at a time, each chunk a short read
 	// of its own, and fn runs while the store holds nothing of the
