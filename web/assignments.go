@@ -326,7 +326,7 @@ func (s *Server) listView(lq listQuery, key resultsKey, res portal.InventoryPage
 			Href: lq.url(1, c.sort, active && !lq.filter.Desc)})
 	}
 	v.Rows = make([]templates.AssignmentRow, 0, len(res.Items)) // a row is ~300 bytes: grown, 50 were copied 6 times
-	text := newViewText(len(res.Items))
+	text := newViewText(res.Items)
 	for _, it := range res.Items {
 		v.Rows = append(v.Rows, s.rowViewIn(nb, it, text))
 	}

@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
+	"github.com/teamsphone/portal/internal/pagebuf"
 	"github.com/teamsphone/portal/internal/portal"
 	"github.com/teamsphone/portal/templates"
 )
@@ -47,57 +47,45 @@ func appendDisplayTime(b []byte, t time.Time) []byte {
 }
 
 // viewText holds the short strings a page of rows shows — object and app
-// IDs, times — end to end in one buffer, and the rows' app references in
-// one slice: a list page's fifty rows made some three hundred small
+// IDs, times — and the rows' app references in buffers of the page's own
+// (see pagebuf): a list page's fifty rows made some three hundred small
 // allocations of them. A nil *viewText makes each on its own (a page of
-// one row). Its bytes are never written again once a string covers them:
-// a string made before the buffer grew keeps the old array.
+// one row).
 type viewText struct {
-	b    []byte
-	apps []templates.AppRef
+	text pagebuf.Text
+	apps pagebuf.Slots[templates.AppRef]
 }
 
-// newViewText is room for rows rows of about two apps each.
-func newViewText(rows int) *viewText {
-	return &viewText{b: make([]byte, 0, rows*(36+3*20)), apps: make([]templates.AppRef, 0, 2*rows)}
-}
-
-// add appends what write appends and returns it as a string; t is not nil.
-func (t *viewText) add(write func([]byte) []byte) string {
-	start := len(t.b)
-	t.b = write(t.b)
-	if len(t.b) == start {
-		return ""
+// newViewText is room for the rows of items: each an object ID, four
+// times and its apps' IDs.
+func newViewText(items []portal.InventoryItem) *viewText {
+	apps := 0
+	for _, it := range items {
+		apps += len(it.ClientIDs)
 	}
-	return unsafe.String(&t.b[start], len(t.b)-start)
+	return &viewText{text: pagebuf.NewText(len(items)*(36+4*20) + apps*36), apps: pagebuf.NewSlots[templates.AppRef](apps)}
 }
 
-// appSlots is n app references to fill in, capped at n so that appending
-// to them cannot reach the next row's.
+// appSlots is n app references to fill in (see pagebuf.Slots.Take).
 func (t *viewText) appSlots(n int) []templates.AppRef {
 	if t == nil {
 		return make([]templates.AppRef, n)
 	}
-	if cap(t.apps)-len(t.apps) < n {
-		t.apps = make([]templates.AppRef, 0, max(2*cap(t.apps), n)) // earlier rows keep the old array
-	}
-	start := len(t.apps)
-	t.apps = t.apps[:start+n]
-	return t.apps[start : start+n : start+n]
+	return t.apps.Take(n)
 }
 
 func (t *viewText) guid(g portal.GUID) string {
 	if t == nil {
 		return g.String()
 	}
-	return t.add(g.AppendString)
+	return t.text.Write(g.AppendString)
 }
 
 func (t *viewText) time(tm time.Time) string {
 	if t == nil {
 		return displayTime(tm)
 	}
-	return t.add(func(b []byte) []byte { return appendDisplayTime(b, tm) })
+	return t.text.Write(func(b []byte) []byte { return appendDisplayTime(b, tm) })
 }
 
 func actorName(a portal.Actor) string {

@@ -74,7 +74,7 @@ func TestRowsShareOnePageBuffer(t *testing.T) {
 		}
 		items = append(items, it)
 	}
-	text := newViewText(10)
+	text := newViewText(items[:10]) // less room than the 200 rows need
 	var rows []templates.AssignmentRow
 	for _, it := range items {
 		rows = append(rows, s.rowViewIn(nb, it, text))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/teamsphone/portal/internal/pagebuf"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -167,7 +168,6 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 // The page's strings and client IDs are copied into one buffer each,
 // sized by a first pass over the rows (see pageText).
 func (x *Index) fill(out *portal.InventoryPage, ids []uint32) {
-	var t pageText
 	textBytes, sets := 0, 0
 	for _, id := range ids {
 		r := &x.rows[id]
@@ -176,9 +176,12 @@ func (x *Index) fill(out *portal.InventoryPage, ids []uint32) {
 			rec := &x.nameRecs[slot-1]
 			textBytes += int(rec.display&maxStr + rec.upn&maxStr + rec.phone&maxStr)
 		}
+		for _, app := range x.sets[r.set] {
+			textBytes += int(x.apps[app].display & maxStr) // more than once if several rows have it: room to spare
+		}
 		sets += len(x.sets[r.set])
 	}
-	t.b, t.sets = make([]byte, 0, textBytes), make([]portal.GUID, 0, sets)
+	t := pageText{text: pagebuf.NewText(textBytes), sets: pagebuf.NewSlots[portal.GUID](sets)}
 	// Sized up front: a deep page's rows lie all over memory, and growing
 	// the slice of 50 items as it fills copied them five times.
 	out.Items = make([]portal.InventoryItem, 0, len(ids))

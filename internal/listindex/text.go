@@ -5,6 +5,7 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/teamsphone/portal/internal/pagebuf"
 	"github.com/teamsphone/portal/internal/portal"
 )
 
@@ -48,15 +49,14 @@ func (a *arena) bytes(r sref) []byte {
 // str copies r out of the arena: callers keep strings past the next change.
 func (a *arena) str(r sref) string { return string(a.bytes(r)) }
 
-// pageText holds copies of the strings one page shows, end to end in one
-// allocation of the page's own. A page outlives the index's lock (it is
-// rendered, and its view may be kept), so its strings cannot point into
-// the arena; but fifty rows of four strings each need not be two hundred
-// allocations. Its bytes are never written again once a string covers
-// them: a string made before the buffer grew keeps the old array.
+// pageText holds copies of the strings and client IDs one page shows, in
+// buffers of the page's own (see pagebuf): a page outlives the index's
+// lock (it is rendered, and its view may be kept), so its strings cannot
+// point into the arena, but fifty rows of five strings each need not be
+// 250 allocations.
 type pageText struct {
-	b    []byte
-	sets []portal.GUID
+	text pagebuf.Text
+	sets pagebuf.Slots[portal.GUID]
 }
 
 // str is the string at r: copied into t, or on its own when t is nil.
@@ -64,24 +64,15 @@ func (t *pageText) str(a *arena, r sref) string {
 	if t == nil {
 		return a.str(r)
 	}
-	src := a.bytes(r)
-	if len(src) == 0 {
-		return ""
-	}
-	start := len(t.b)
-	t.b = append(t.b, src...)
-	return unsafe.String(&t.b[start], len(src))
+	return t.text.Copy(a.bytes(r))
 }
 
-// set is a copy of a row's client IDs, in t when t is not nil; capped at
-// its length, so that appending to it never reaches the next row's.
+// set is a copy of a row's client IDs, in t when t is not nil.
 func (t *pageText) set(ids []portal.GUID) []portal.GUID {
 	if t == nil || len(ids) == 0 {
 		return slices.Clone(ids)
 	}
-	start := len(t.sets)
-	t.sets = append(t.sets, ids...)
-	return t.sets[start:len(t.sets):len(t.sets)]
+	return t.sets.Copy(ids)
 }
 
 func (a *arena) equal(r sref, s string) bool { return string(a.bytes(r)) == s }
