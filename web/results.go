@@ -55,13 +55,15 @@ const maxAsked = 4096
 
 // admit reports whether a rendering of page under k is worth keeping: a
 // first page always; a later one when it was asked for before under the
-// same stamp, recently enough that, kept then, it would still be here
-// (fewer than half the cache's size of renderings made since). Keeping a
-// page costs a copy of its 60 KB. A small inventory's pages are asked
-// again soon and end up kept; random deep pages of a big one (4,000 pages
-// at 200,000 rows) come back only after thousands of others, by when a
-// kept copy would long have been pushed out: keeping them only cost the
-// copy and pushed first pages out.
+// same stamp, and recently: within half the cache's size of uncached
+// renderings of later pages (of any tenant). That is a rough stand-in for
+// "kept then, it would still be here" (first pages are kept too, and a
+// full cache drops a random quarter), and what matters is its scale.
+// Keeping a page costs a copy of its 60 KB. A small inventory's pages are
+// asked again soon and end up kept; random deep pages of a big one (4,000
+// pages at 200,000 rows) come back only after thousands of others, by
+// when a kept copy would long have been pushed out: keeping them only
+// cost the copy and pushed first pages out.
 func (c *resultsCache) admit(k resultsKey, stamp access.ListStamp, page int) bool {
 	if page <= 1 {
 		return true

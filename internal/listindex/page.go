@@ -355,20 +355,16 @@ func (x *Index) search(q string) ([]uint32, bitset) {
 }
 
 // addAppRows adds the live rows of app, whose posting list is l, to set.
-// An app most rows have (a tenant's few calling clients, each on tens of
-// thousands of rows) is kept as a set until the next change, so that the
-// searches matching its name or ID (people type the same app names) OR
-// in a few kilobytes rather than decode its list. A set of an app on more
-// than one row in 64 is no bigger than its list, so the sets kept are at
-// most the size of the lists.
+// An app on more than one row in 64 (a tenant's few calling clients, each
+// on thousands of rows) is kept as a set until the next change, so that
+// the searches matching its name or ID (people type the same app names)
+// OR in a few kilobytes rather than decode its list. A set is rows/8
+// bytes, and few apps reach one row in 64 (64 at most if each row had one
+// app): at 200,000 rows a handful of 25 KB sets. Stats leaves them out, as
+// it does remembered searches: both go with the next change.
 func (x *Index) addAppRows(set bitset, app portal.GUID, l *plist) {
 	if int(l.n) < len(x.rows)/64 {
-		l.each(func(id uint32) bool {
-			if x.cells[id] != deadCell {
-				set.set(id)
-			}
-			return true
-		})
+		x.addLive(set, l)
 		return
 	}
 	x.rememberMu.Lock()
@@ -376,12 +372,7 @@ func (x *Index) addAppRows(set bitset, app portal.GUID, l *plist) {
 	x.rememberMu.Unlock()
 	if !ok || len(rows) != len(set) { // (every change that adds rows forgets them)
 		rows = newBitset(len(x.rows))
-		l.each(func(id uint32) bool {
-			if x.cells[id] != deadCell {
-				rows.set(id)
-			}
-			return true
-		})
+		x.addLive(rows, l)
 		x.rememberMu.Lock()
 		if x.appSets == nil {
 			x.appSets = map[portal.GUID]bitset{}
@@ -407,14 +398,19 @@ func (x *Index) prefixUnion(q string) bitset {
 	keys := x.grams.keys
 	i, _ := slices.BinarySearch(keys, lo)
 	for ; i < len(keys) && keys[i] < hi; i++ {
-		x.grams.lists[keys[i]].each(func(id uint32) bool {
-			if x.cells[id] != deadCell {
-				set.set(id)
-			}
-			return true
-		})
+		x.addLive(set, x.grams.lists[keys[i]])
 	}
 	return set
+}
+
+// addLive adds the live rows of l to set.
+func (x *Index) addLive(set bitset, l *plist) {
+	l.each(func(id uint32) bool {
+		if x.cells[id] != deadCell {
+			set.set(id)
+		}
+		return true
+	})
 }
 
 // trigramSearch is the live rows whose text holds q (3 bytes or more):
