@@ -77,7 +77,7 @@ type Index struct {
 	rememberMu sync.Mutex             // readers share the index, not remembered
 	remembered map[string]hits        // recent costly searches
 	// appSets are the live rows of each app with many, as sets: every
-	// search matching the app's name or ID unions them (see appSet).
+	// search matching the app's name or ID unions them (see addAppRows).
 	appSets map[portal.GUID]bitset
 }
 

@@ -422,8 +422,8 @@ func (x *Index) addLive(set bitset, l *plist) {
 // rarely rules a row out, while reading it costs its length: such a list
 // counts four times its length when choosing the next one, and is read
 // only while it is at most four times the rows left. A list of another
-// part of q is read while it is at most 64 times the rows left (below
-// that, checking the rows is cheaper than reading it). For a whole name
+// part of q is read while it is at most 64 times the rows left (longer,
+// checking the rows left costs less than reading it). For a whole name
 // ("alice smith") that reads three lists instead of nine; for a user
 // name ("12345@contoso"), the two rarest, which leave a handful.
 func (x *Index) trigramSearch(q string) []uint32 {
