@@ -219,10 +219,10 @@ func (s *Reads) Audit(ctx context.Context, who Who, f portal.AuditFilter) (porta
 // both rows of a change are there), in Seq order, ExportBatch at a time,
 // for the audit export. fn may take its time (a slow client): the rows
 // are read ahead by one batch at most, and the store holds nothing of the
-// database between its reads (see portal.AuditLog.WalkAudit), so memory stays a
-// few batches and no connection is kept whatever the log's size. fn runs
-// on the caller's goroutine and may keep the slice; an error from it stops
-// the export and is returned as is.
+// database between its reads (see portal.AuditLog.WalkAudit), so memory
+// stays a few batches and no connection is kept whatever the log's size.
+// fn runs on the caller's goroutine and may keep the slice; an error from
+// it stops the export and is returned as is.
 func (s *Reads) ExportAudit(ctx context.Context, who Who, f portal.AuditFilter, fn func([]portal.AuditEvent) error) error {
 	if !MayReadAudit(who.User) {
 		return portal.Errorf(portal.EFORBIDDEN, "Only admins and auditors may export the audit log.")

@@ -233,12 +233,12 @@ type Inventory interface {
 	// read once. Any number of IDs may be asked for at once.
 	GetItems(ctx context.Context, tenant GUID, ids []GUID) (map[GUID]InventoryItem, error)
 	// AllItems calls fn for every row of tenant (the zero GUID: of every
-	// tenant) in (tenant, object) order, for the list's index and reconcile, without
-	// holding them all in memory; an error from fn stops it and is returned
-	// as is. The rows are read a chunk at a time, each chunk a short read
-	// of its own, and fn runs while the store holds nothing of the
-	// database, so a slow fn (an export to a slow client) keeps no
-	// connection or snapshot from anyone. There is no one snapshot, then:
+	// tenant) in (tenant, object) order, for the list's index and
+	// reconcile, without holding them all in memory; an error from fn
+	// stops it and is returned as is. The rows are read a chunk at a time,
+	// each chunk a short read of its own, and fn runs while the store holds
+	// nothing of the database, so a slow fn keeps no connection or snapshot
+	// from anyone. There is no one snapshot, then:
 	// each row comes at most once, in order, and every row that nobody
 	// changed during the walk comes; a row changed meanwhile may come as it
 	// was or as it is, and one added or removed meanwhile may or may not.
