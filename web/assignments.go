@@ -258,9 +258,9 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		if checked {
 			// Counted among the rows, as the other filters are: a check
 			// also names objects that have no assignment (yet).
-			notReady, _ := list.Page(portal.InventoryFilter{Objects: append([]portal.GUID{}, readiness.NotReady()...), Limit: 1})
+			notReady, _ := list.Count(portal.InventoryFilter{Objects: append([]portal.GUID{}, readiness.NotReady()...)})
 			view.Readiness = []templates.Option{{Value: "", Label: "Any", Count: -1},
-				{Value: "no", Label: "Not ready", Count: notReady.Matched, Selected: lq.notReady}}
+				{Value: "no", Label: "Not ready", Count: notReady, Selected: lq.notReady}}
 		}
 		results = templates.AssignmentResults(view)
 		// Not kept: a rendering that lacks names for a reason (the next

@@ -74,6 +74,13 @@ func (l InventoryList) Page(f portal.InventoryFilter) (portal.InventoryPage, err
 	return l.idx.Page(f)
 }
 
+// Count is how many rows f matches (Page's Matched, without the page);
+// whatever tenant f names is replaced by the list's.
+func (l InventoryList) Count(f portal.InventoryFilter) (int, error) {
+	f.TenantID = l.tenant
+	return l.idx.Count(f)
+}
+
 // ListMemory is what this instance holds in memory for inventory lists,
 // for metrics.
 func (s *Reads) ListMemory() ListMemory { return s.lists.memory() }

@@ -218,6 +218,7 @@ func testIndexMatchesModel(t *testing.T) {
 						f.Objects = append(f.Objects, obj)
 					}
 				}
+				f.Objects = append(f.Objects, f.Objects[len(f.Objects)-1]) // named twice, counted once
 				if g.rnd.IntN(2) == 0 {
 					f.Query = ""
 				}
@@ -232,6 +233,9 @@ func testIndexMatchesModel(t *testing.T) {
 			}
 			if got.Matched != want.Matched || !reflect.DeepEqual(got.Counts, want.Counts) || !reflect.DeepEqual(got.Items, want.Items) {
 				t.Fatalf("%s: %+v\n got %d %v %v\nwant %d %v %v", round, f, got.Matched, got.Counts, short(got.Items), want.Matched, want.Counts, short(want.Items))
+			}
+			if n, err := x.Count(f); err != nil || n != want.Matched {
+				t.Fatalf("%s: %+v: Count %d, %v; want %d", round, f, n, err, want.Matched)
 			}
 			for _, it := range got.Items {
 				if n, ok := m.names[it.ObjectID]; ok != (got.Names[it.ObjectID] != portal.DirectoryName{}) || got.Names[it.ObjectID] != n {

@@ -39,6 +39,15 @@ func (x *Index) Page(f portal.InventoryFilter) (portal.InventoryPage, error) {
 	return out, nil
 }
 
+// Count is how many rows f matches (its Offset and Limit are ignored):
+// Page's Matched, without making a page.
+func (x *Index) Count(f portal.InventoryFilter) (int, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, matched, err := x.match(f, 0, 0)
+	return matched, err
+}
+
 // Walk calls fn with every row f matches (its Offset and Limit are
 // ignored), in f's order, up to batch rows at a time, each batch a page
 // with the names its rows show and Matched counting them all: an export
@@ -89,29 +98,32 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 		}
 	}
 	o := &x.orders[s]
-	var only bitset // f.Objects' live rows; nil: no such restriction
 	if f.Objects != nil {
-		only = newBitset(len(x.rows))
-		for _, obj := range f.Objects {
-			if id, ok := x.byObject[obj]; ok {
-				only.set(id)
+		// Few rows, as a rule (those a check found wanting): found from
+		// the objects themselves and sorted here, never by a pass over
+		// the whole index (a list page counts them every time it is
+		// drawn: see Count).
+		only := x.objectRows(f.Objects)
+		found := only[:0]
+		if q == "" {
+			for _, id := range only {
+				if mask.has(x.cells[id]) {
+					found = append(found, id)
+				}
+			}
+		} else {
+			hits, set := x.search(q)
+			for _, id := range only {
+				if mask.has(x.cells[id]) && (set != nil && set.has(id) || set == nil && hitsHave(hits, id)) {
+					found = append(found, id)
+				}
 			}
 		}
-	}
-	switch {
-	case q == "" && only != nil:
-		// Few rows, as a rule (those a check found wanting): sorted here.
-		var found []uint32
-		only.each(func(id uint32) {
-			if mask.has(x.cells[id]) {
-				found = append(found, id)
-			}
-		})
 		matched = len(found)
 		from, n := window(matched, offset, limit, f.Desc)
 		sortWindow(found, x.comparator(s), from, n)
 		ids = found[from : from+n]
-	case q == "":
+	} else if q == "" {
 		for c := range uint8(numCells) {
 			if mask.has(c) {
 				matched += x.counts[c]
@@ -119,19 +131,8 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 		}
 		from, n := window(matched, offset, limit, f.Desc)
 		ids = o.window(x.cells, mask, all, from, n)
-	default:
+	} else {
 		hits, set := x.search(q)
-		if only != nil {
-			// Searches' answers may be shared: restricted in copies.
-			if set != nil {
-				set = slices.Clone(set)
-				for i := range set {
-					set[i] &= only[i]
-				}
-			} else {
-				hits = slices.DeleteFunc(slices.Clone(hits), func(id uint32) bool { return !only.has(id) })
-			}
-		}
 		if set != nil {
 			// Many hits: walk the order, keeping those in the set. (A set
 			// holds live rows only: with no filter, they all count.)
@@ -162,6 +163,25 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 		slices.Reverse(ids)
 	}
 	return ids, matched, nil
+}
+
+// objectRows returns the rows of objs that the index holds, each once, in
+// row order; x.mu must be held.
+func (x *Index) objectRows(objs []portal.GUID) []uint32 {
+	ids := make([]uint32, 0, len(objs))
+	for _, obj := range objs {
+		if id, ok := x.byObject[obj]; ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// hitsHave tells whether id is among hits, a search's sorted rows.
+func hitsHave(hits []uint32, id uint32) bool {
+	_, ok := slices.BinarySearch(hits, id)
+	return ok
 }
 
 // fill puts rows ids, and the names they show, in out; x.mu must be held.
