@@ -274,7 +274,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 				s.renderError(w, r, err)
 				return
 			}
-			kept := &renderedResults{view: view, html: html}
+			kept := keptResults(view, html)
 			s.results.put(key, stamp, kept)
 			results = kept
 		}
