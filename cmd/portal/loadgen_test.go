@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -104,11 +105,61 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 		t.Logf("cpu: %v", err)
 		return 0
 	}
+	return statCPU(b)
+}
+
+// statCPU is the user+system CPU time in a /proc/<pid>/stat.
+func statCPU(b []byte) time.Duration {
 	// Fields after the command name (which may hold spaces) start at ") ".
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+// selfCPU is this process's user+system CPU time.
+func selfCPU(t *testing.T) time.Duration { return cpuTime(t, os.Getpid()) }
+
+// dbCPU is the user+system CPU time of the PostgreSQL server's processes
+// when store is "postgres" (its backends live as long as the portal's
+// pooled connections, so a phase's difference is theirs), else 0.
+func dbCPU(store string) time.Duration {
+	if store != "postgres" {
+		return 0
+	}
+	dirs, _ := os.ReadDir("/proc")
+	var sum time.Duration
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || !bytes.Contains(b, []byte("(postgres)")) {
+			continue // gone meanwhile, or not PostgreSQL's
+		}
+		sum += statCPU(b)
+	}
+	return sum
+}
+
+// machineCPU is the CPU time the whole machine spent running anything
+// (/proc/stat's user, nice, system, irq and softirq; not idle, I/O wait
+// or steal), summed over its cores.
+func machineCPU(t *testing.T) time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Logf("cpu: %v", err)
+		return 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line)) // cpu user nice system idle iowait irq softirq steal …
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ = 100
 }
 
 // memory reads the process's resident set and its peak from /proc.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,8 +36,11 @@ import (
 // PORTAL_TEST_POSTGRES_URL), PORTAL_SCALE_CLIENTS (32),
 // PORTAL_SCALE_SECONDS (10 per phase), PORTAL_SCALE_WRITES (35 changes a
 // second), PORTAL_SCALE_PROFILE (a folder for the portal's CPU profile of
-// each size and store). Each size and store takes about two minutes (fill included),
-// all six about a quarter of an hour.
+// each size and store), PORTAL_SCALE_PAGE_SIZES (none; say 10,100,200 for
+// more phases of random deep pages of that many rows, after the one of
+// 50: what a list request costs apart from its rows, and what a row adds).
+// Each size and store takes about two minutes (fill included), all six
+// about a quarter of an hour.
 //
 // Each size and store gets a portal of its own: `portal dev` (what
 // `portal serve` needs of Entra cannot be faked here) on a fresh SQLite
@@ -54,7 +58,10 @@ import (
 // person; a different search each request while admins make 35 changes a
 // second through the forms (grants, edits, revocations); /healthz again.
 //
-// It prints the figures as two markdown tables for the README. It asserts
+// It prints the figures as three markdown tables for the README, the last
+// the CPU each request cost the portal, this process (the load
+// generator), PostgreSQL and the whole machine: a phase's share of
+// /healthz's rate is the inverse ratio of their machine figures. It asserts
 // only what must hold whatever the machine: no errors, searches that
 // match, complete exports; the issue's goals are reported, not asserted,
 // since a shared 2-core machine drifts.
@@ -63,10 +70,14 @@ func TestScale(t *testing.T) {
 		t.Skip("scale load script: set PORTAL_LOAD=1 to run it (about 15 minutes; see the comment)")
 	}
 	k := scaleKnobs{
-		sizes:   envInts(t, "PORTAL_SCALE_ROWS", []int{10000, 50000, 200000}),
-		clients: envInt("PORTAL_SCALE_CLIENTS", 32),
-		phase:   time.Duration(envInt("PORTAL_SCALE_SECONDS", 10)) * time.Second,
-		writes:  envInt("PORTAL_SCALE_WRITES", 35),
+		sizes:     envInts(t, "PORTAL_SCALE_ROWS", []int{10000, 50000, 200000}),
+		clients:   envInt("PORTAL_SCALE_CLIENTS", 32),
+		phase:     time.Duration(envInt("PORTAL_SCALE_SECONDS", 10)) * time.Second,
+		writes:    envInt("PORTAL_SCALE_WRITES", 35),
+		pageSizes: envInts(t, "PORTAL_SCALE_PAGE_SIZES", nil),
+	}
+	if i := slices.IndexFunc(k.pageSizes, func(n int) bool { return n > 200 }); i >= 0 {
+		t.Fatalf("PORTAL_SCALE_PAGE_SIZES: %d rows a page; the list shows at most 200", k.pageSizes[i])
 	}
 	switch s := os.Getenv("PORTAL_SCALE_STORE"); s {
 	case "", "both":
@@ -105,13 +116,17 @@ type scaleKnobs struct {
 	clients int
 	phase   time.Duration
 	writes  int // changes a second in the last phase
+	// pageSizes are the rows a page of the extra deep-page phases, after
+	// the one of 50: what a request costs apart from its rows, and what
+	// each row adds.
+	pageSizes []int
 }
 
 // estimate is about how long one size on one store takes here: eight
-// phases, the fill (~1,500 rows/s on PostgreSQL with names, faster on
-// SQLite) and start-up.
+// phases and those of other page sizes, the fill (~1,500 rows/s on
+// PostgreSQL with names, faster on SQLite) and start-up.
 func (k scaleKnobs) estimate(rows int) time.Duration {
-	return 8*k.phase + time.Duration(rows/1500)*time.Second + 30*time.Second
+	return time.Duration(8+len(k.pageSizes))*k.phase + time.Duration(rows/1500)*time.Second + 30*time.Second
 }
 
 // scaleResult is what one size on one store measured.
@@ -119,9 +134,10 @@ type scaleResult struct {
 	store              string
 	rows               int
 	fill, firstList    time.Duration
-	healthBefore       loadResult
-	healthAfter        loadResult
+	healthBefore       phaseResult
+	healthAfter        phaseResult
 	same, varied, deep phaseResult
+	sized              []sizedPhase // deep pages of other sizes (PORTAL_SCALE_PAGE_SIZES)
 	filtered, writing  phaseResult
 	writes             writeResult
 	export             exportResult
@@ -131,13 +147,41 @@ type scaleResult struct {
 	rssStart, rssFilled, rssPeak, emulatorRSS int64
 }
 
+// sizedPhase is random deep pages of rows rows each.
+type sizedPhase struct {
+	rows int
+	r    phaseResult
+}
+
+type namedPhase struct {
+	name string
+	r    phaseResult
+}
+
+// phases are the measured phases in the order they ran.
+func (r scaleResult) phases() []namedPhase {
+	out := []namedPhase{{"/healthz before", r.healthBefore}, {"same search", r.same}, {"different searches", r.varied}, {"random deep pages", r.deep}}
+	for _, s := range r.sized {
+		out = append(out, namedPhase{fmt.Sprintf("deep pages of %d", s.rows), s.r})
+	}
+	return append(out, namedPhase{"filters + sort", r.filtered}, namedPhase{"searches + writes", r.writing}, namedPhase{"/healthz after", r.healthAfter})
+}
+
 // health is /healthz's rate, the mean of before and after the list phases.
 func (r scaleResult) health() float64 { return (r.healthBefore.rps + r.healthAfter.rps) / 2 }
 
 type phaseResult struct {
 	loadResult
 	cpu float64 // the portal's CPU per request, µs
-	rss int64   // the portal's resident memory at the end
+	// Where else the machine's CPU went, per request, µs: this process
+	// (the load generator, and the writers in the last phase), the
+	// PostgreSQL server's processes (0 on SQLite, which is the portal's
+	// own), and everything the machine ran (every process's user and
+	// system time, the kernel's interrupts; not time stolen by the host).
+	// A phase's share of /healthz's rate is, on a saturated machine, the
+	// ratio of their machine figures.
+	loadgen, db, machine float64
+	rss                  int64 // the portal's resident memory at the end
 }
 
 // rowMarker marks each row of the list's table.
@@ -230,17 +274,24 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 	}
 
 	phase := func(next func() string) phaseResult {
-		cpu0 := cpuTime(t, pid)
+		cpu0, self0, db0, machine0 := cpuTime(t, pid), selfCPU(t), dbCPU(store), machineCPU(t)
 		r := hammerURLs(t, readers, func() string { return p.base + next() }, k.phase)
 		rss, _ := memory(t, pid)
-		return phaseResult{loadResult: r, cpu: perRequest(cpuTime(t, pid)-cpu0, r.n), rss: rss}
+		return phaseResult{loadResult: r, cpu: perRequest(cpuTime(t, pid)-cpu0, r.n), rss: rss,
+			loadgen: perRequest(selfCPU(t)-self0, r.n), db: perRequest(dbCPU(store)-db0, r.n), machine: perRequest(machineCPU(t)-machine0, r.n)}
 	}
 	varied := func() string { return searchURL(inv.search(searchKinds[rand.IntN(len(searchKinds))])) }
 	same := searchURL("sales floor, london")
-	res.healthBefore = hammer(t, readers, p.base+"/healthz", k.phase)
+	health := func() string { return "/healthz" }
+	res.healthBefore = phase(health)
 	res.same = phase(func() string { return same })
 	res.varied = phase(varied)
 	res.deep = phase(inv.deepPage)
+	for _, n := range k.pageSizes {
+		res.sized = append(res.sized, sizedPhase{n, phase(func() string {
+			return "/assignments?size=" + strconv.Itoa(n) + "&page=" + strconv.Itoa(1+rand.IntN((rows+n-1)/n))
+		})})
+	}
 	res.filtered = phase(inv.filtered)
 	res.export = exportPhase(t, exporter, p.base+"/assignments.csv", pid, k.phase)
 	if res.export.lines != rows+1 {
@@ -250,20 +301,15 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 	go func() { writesDone <- writeSteadily(p.base, admins, k.writes, k.phase) }()
 	res.writing = phase(varied)
 	res.writes = <-writesDone
-	res.healthAfter = hammer(t, readers, p.base+"/healthz", k.phase)
+	res.healthAfter = phase(health)
 	_, res.rssPeak = memory(t, pid)
 	res.emulatorRSS, _ = memory(t, emulatorPID)
 
 	h := res.health()
 	t.Logf("%s, %d rows, %d clients, %v per phase:", store, rows, k.clients, k.phase)
-	t.Logf("  /healthz:            %7.0f req/s before, %.0f after", res.healthBefore.rps, res.healthAfter.rps)
-	for _, ph := range []struct {
-		name string
-		r    phaseResult
-	}{{"same search", res.same}, {"different searches", res.varied}, {"random deep pages", res.deep},
-		{"filters + sort", res.filtered}, {"searches + writes", res.writing}} {
-		t.Logf("  %-19s %7.0f req/s (%4.1f %%)  p50 %7.2f ms  p99 %7.2f ms  portal CPU %5.0f µs/request, RSS %d MB after  (%d requests, %d errors)",
-			ph.name+":", ph.r.rps, 100*ph.r.rps/h, ms(ph.r.p50), ms(ph.r.p99), ph.r.cpu, ph.r.rss>>20, ph.r.n, ph.r.errors)
+	for _, ph := range res.phases() {
+		t.Logf("  %-19s %7.0f req/s (%5.1f %%)  p50 %7.2f ms  p99 %7.2f ms  CPU µs/request: portal %4.0f, load generator %3.0f, PostgreSQL %3.0f, machine %4.0f; RSS %d MB after  (%d requests, %d errors)",
+			ph.name+":", ph.r.rps, 100*ph.r.rps/h, ms(ph.r.p50), ms(ph.r.p99), ph.r.cpu, ph.r.loadgen, ph.r.db, ph.r.machine, ph.r.rss>>20, ph.r.n, ph.r.errors)
 		if ph.r.errors > 0 {
 			t.Errorf("%s: %d errors under load", ph.name, ph.r.errors)
 		}
@@ -458,7 +504,7 @@ func loadAverage() string {
 	return strings.Fields(string(b))[0]
 }
 
-// scaleTables is the figures as two markdown tables, for the README.
+// scaleTables is the figures as three markdown tables, for the README.
 func scaleTables(results []scaleResult, k scaleKnobs, load0, load1 string) string {
 	var b strings.Builder
 	cell := func(r phaseResult, health float64) string {
@@ -481,6 +527,19 @@ func scaleTables(results []scaleResult, k scaleKnobs, load0, load1 string) strin
 			storeName(r.store), thousands(r.rows), r.fill.Seconds(), thousands(int(float64(r.rows)/r.fill.Seconds())), msText(r.firstList),
 			e.mbps(), float64(e.bytes)/1e6, max(0, e.rssMax-e.rssBefore)>>20,
 			r.rssStart>>20, r.rssFilled>>20, r.rssPeak>>20, r.perRow(r.rssFilled)/1024, r.perRow(r.rssPeak)/1024, r.emulatorRSS>>20)
+	}
+	b.WriteString("\nWhere the machine's CPU went, µs a request: the portal / the load generator / PostgreSQL's processes / the whole machine (all its processes and the kernel's interrupts):\n\n")
+	b.WriteString("| store | assignments |")
+	for _, ph := range results[0].phases() {
+		fmt.Fprintf(&b, " %s |", ph.name)
+	}
+	b.WriteString("\n| --- | ---: |" + strings.Repeat(" ---: |", len(results[0].phases())) + "\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %s |", storeName(r.store), thousands(r.rows))
+		for _, ph := range r.phases() {
+			fmt.Fprintf(&b, " %.0f / %.0f / %.0f / %.0f |", ph.r.cpu, ph.r.loadgen, ph.r.db, ph.r.machine)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "\nMeasured %s on a shared 2-core machine (load average %s at the start, %s at the end).\n\n",
 		time.Now().Format("2006-01-02"), load0, load1)
