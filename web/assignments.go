@@ -780,7 +780,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Verified = msg
-		s.render(w, r, http.StatusOK, templates.VerificationPanel(v))
+		s.render(w, r, http.StatusOK, templates.Verified(v))
 		return
 	}
 	s.addFlash(w, r, "info", msg)

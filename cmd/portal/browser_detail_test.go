@@ -230,4 +230,49 @@ func TestBrowserAssignmentDetail(t *testing.T) {
 		}
 		helpdesk.AssertNoCSPViolations(t)
 	})
+
+	t.Run("an edit after Verify now on the same page saves", func(t *testing.T) {
+		// A verification gives the row a new version and fingerprint,
+		// which the edit form further down sends as what its person saw:
+		// Verify now's answer brings them to the form out of band (and
+		// the form's hint about drift), keeping what the person chose.
+		// Before, saving was refused as made on a page that showed
+		// another state.
+		desktop, mobile := portal.MustParseGUID(appDesktopID), portal.MustParseGUID(appMobileID)
+		behindTheBack(t, dev.acs, seedChen, mobile) // as the portal holds Chen
+		tab := openTab(t, b)
+		reqs := recordRequests(t, tab, base)
+		signIn(t, tab, base, "admin@contoso.test")
+		tab.Navigate(base + "/assignments/" + seedChen)
+		tab.WaitVisible(browsertest.TestID("edit-form"))
+		mark := markDocument(t, tab)
+		desktopBox := "#edit-form " + browsertest.TestID("app-"+appDesktopID)
+		tab.Click(desktopBox)
+		for _, c := range []struct {
+			acs   []portal.GUID
+			state string
+			hint  int // drift hints on the edit form
+		}{{[]portal.GUID{mobile}, "In sync", 0}, {[]portal.GUID{desktop}, "Drifted", 1}} {
+			behindTheBack(t, dev.acs, seedChen, c.acs...)
+			tab.Click(browsertest.TestID("verify-now"))
+			waitUntil(t, tab, "the verification to say "+c.state,
+				`document.querySelector('[data-testid="verify-result"]')?.innerText.trim() === `+jsString("Verified just now: "+c.state+"."))
+			if n := tab.Count(browsertest.TestID("edit-repairs")); n != c.hint {
+				t.Errorf("verified %s: the edit form shows %d drift hints, want %d", c.state, n, c.hint)
+			}
+		}
+		reqs.expect(t, "POST", "/assignments/"+seedChen+"/verify", true, http.StatusOK)
+		assertSameDocument(t, tab, mark, "Verify now")
+		if !evalJS[bool](t, tab, `document.querySelector(`+jsString(desktopBox)+`).checked`) {
+			t.Error("verifying undid the app chosen in the edit form")
+		}
+		fillTextarea(t, tab, "#edit-form "+browsertest.TestID("justification"), "CHG-3003 Chen on the desktop too")
+		tab.Submit(browsertest.TestID("edit-submit"))
+		waitForPage(t, tab, base+"/assignments/"+seedChen, "Calling-client apps for user "+seedChen+" (Chen Wei, field agent): added Contoso Agent Desktop.")
+		reqs.expect(t, "POST", "/assignments/"+seedChen, true, http.StatusNoContent)
+		if got, want := portal.NormalizeClientIDs(acsHolds(t, dev.acs, seedChen)), portal.NormalizeClientIDs([]portal.GUID{desktop, mobile}); !slices.Equal(got, want) {
+			t.Errorf("ACS holds %v after the edit, want Contoso Agent Desktop and Mobile", got)
+		}
+		tab.AssertNoCSPViolations(t)
+	})
 }
