@@ -487,7 +487,6 @@ func (s *Server) renderGrantForm(w http.ResponseWriter, r *http.Request, status 
 	s.render(w, r, status, templates.GrantPage(s.page(w, r, "Grant access", "grant"), f))
 }
 
-// describe names an assignment in a sentence.
 // messageName is how a message names the assignment it changed, name
 // first: the label the portal keeps for it, else the directory's name as
 // the cache has it (a message does not wait for Graph), then its kind and
