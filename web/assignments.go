@@ -143,7 +143,7 @@ func (lq *listQuery) onlyNotReady(readiness access.TenantReadiness, checked bool
 	if !checked {
 		return portal.Errorf(portal.EINVALID, "Which assignments cannot work is known once the readiness checks have run: open Will it work? first.")
 	}
-	lq.filter.Objects = append([]portal.GUID{}, readiness.NotReady()...) // none is an empty set, not no filter
+	lq.filter.Objects = readiness.NotReady() // never nil: none is an empty set, not no filter
 	return nil
 }
 
@@ -258,7 +258,7 @@ func (s *Server) handleAssignmentList(w http.ResponseWriter, r *http.Request) {
 		if checked {
 			// Counted among the rows, as the other filters are: a check
 			// also names objects that have no assignment (yet).
-			notReady, _ := list.Count(portal.InventoryFilter{Objects: append([]portal.GUID{}, readiness.NotReady()...)})
+			notReady, _ := list.Count(portal.InventoryFilter{Objects: readiness.NotReady()})
 			view.Readiness = []templates.Option{{Value: "", Label: "Any", Count: -1},
 				{Value: "no", Label: "Not ready", Count: notReady, Selected: lq.notReady}}
 		}

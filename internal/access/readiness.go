@@ -170,9 +170,14 @@ func (t TenantReadiness) Ready(item portal.InventoryItem) (ready string, reasons
 // NotReady are the objects whose access cannot work, as of the last run:
 // every assignment when the whole tenant fails (everyone), else those a
 // check found wanting, with people whose every app cannot act for them.
+// Never nil (as a list's filter, none is an empty set, not no filter);
+// shared: callers must not change it.
 func (t TenantReadiness) NotReady() []portal.GUID {
-	if len(t.verdicts.everyone) > 0 {
+	if len(t.verdicts.everyone) > 0 && t.verdicts.all != nil {
 		return t.verdicts.all
+	}
+	if len(t.verdicts.everyone) > 0 || len(t.verdicts.notReady) == 0 {
+		return []portal.GUID{}
 	}
 	return slices.Collect(maps.Keys(t.verdicts.notReady))
 }

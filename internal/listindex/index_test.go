@@ -211,10 +211,11 @@ func testIndexMatchesModel(t *testing.T) {
 			case 2:
 				f.Kind, f.State = portal.KindUser, portal.VerifyStates[g.rnd.IntN(4)]
 			}
-			if g.rnd.IntN(3) == 0 { // the readiness filter: some objects, one unknown
+			if g.rnd.IntN(3) == 0 { // the readiness filter: some objects (a third, or one or two), one unknown
 				f.Objects = []portal.GUID{{0xfe}}
+				share := []int{3, 300}[g.rnd.IntN(2)]
 				for obj := range m.items {
-					if g.rnd.IntN(3) == 0 {
+					if g.rnd.IntN(share) == 0 {
 						f.Objects = append(f.Objects, obj)
 					}
 				}
