@@ -761,7 +761,8 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if _, err := postForm(r); err != nil {
+	values, err := postForm(r)
+	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -779,7 +780,9 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Verified = msg
-		s.render(w, r, http.StatusOK, templates.Verified(v))
+		// htmx sends the edit form's fingerprint along (see Verified).
+		seen := values.Get("seen")
+		s.render(w, r, http.StatusOK, templates.Verified(v, seen != "" && seen == res.SeenBefore))
 		return
 	}
 	s.addFlash(w, r, "info", msg)

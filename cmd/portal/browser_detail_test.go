@@ -232,12 +232,12 @@ func TestBrowserAssignmentDetail(t *testing.T) {
 	})
 
 	t.Run("an edit after Verify now on the same page saves", func(t *testing.T) {
-		// A verification gives the row a new version and fingerprint,
-		// which the edit form further down sends as what its person saw:
-		// Verify now's answer brings them to the form out of band (and
+		// A verification changes the row's fingerprint, which the edit
+		// form further down sends as the state its person saw: Verify
+		// now's answer brings the new one to the form out of band (and
 		// the form's hint about drift), keeping what the person chose.
 		// Before, saving was refused as made on a page that showed
-		// another state.
+		// another state. Someone else's change meanwhile still is.
 		desktop, mobile := portal.MustParseGUID(appDesktopID), portal.MustParseGUID(appMobileID)
 		behindTheBack(t, dev.acs, seedChen, mobile) // as the portal holds Chen
 		tab := openTab(t, b)
@@ -248,15 +248,19 @@ func TestBrowserAssignmentDetail(t *testing.T) {
 		mark := markDocument(t, tab)
 		desktopBox := "#edit-form " + browsertest.TestID("app-"+appDesktopID)
 		tab.Click(desktopBox)
+		verify := func(state string) {
+			t.Helper()
+			tab.Click(browsertest.TestID("verify-now"))
+			waitUntil(t, tab, "the verification to say "+state,
+				`document.querySelector('[data-testid="verify-result"]')?.innerText.trim() === `+jsString("Verified just now: "+state+"."))
+		}
 		for _, c := range []struct {
 			acs   []portal.GUID
 			state string
 			hint  int // drift hints on the edit form
-		}{{[]portal.GUID{mobile}, "In sync", 0}, {[]portal.GUID{desktop}, "Drifted", 1}} {
+		}{{[]portal.GUID{desktop}, "Drifted", 1}, {[]portal.GUID{mobile}, "In sync", 0}, {[]portal.GUID{desktop}, "Drifted", 1}} {
 			behindTheBack(t, dev.acs, seedChen, c.acs...)
-			tab.Click(browsertest.TestID("verify-now"))
-			waitUntil(t, tab, "the verification to say "+c.state,
-				`document.querySelector('[data-testid="verify-result"]')?.innerText.trim() === `+jsString("Verified just now: "+c.state+"."))
+			verify(c.state)
 			if n := tab.Count(browsertest.TestID("edit-repairs")); n != c.hint {
 				t.Errorf("verified %s: the edit form shows %d drift hints, want %d", c.state, n, c.hint)
 			}
@@ -274,5 +278,27 @@ func TestBrowserAssignmentDetail(t *testing.T) {
 			t.Errorf("ACS holds %v after the edit, want Contoso Agent Desktop and Mobile", got)
 		}
 		tab.AssertNoCSPViolations(t)
+
+		// Helpdesk relabels Chen while admin's page is open; admin's
+		// Verify now must not hand admin's form that change.
+		helpdesk := openTab(t, b)
+		signIn(t, helpdesk, base, "helpdesk@contoso.test")
+		helpdesk.Navigate(base + "/assignments/" + seedChen)
+		helpdesk.WaitVisible(browsertest.TestID("edit-form"))
+		helpdesk.Fill("#edit-form "+browsertest.TestID("label"), "Chen Wei, night shift")
+		fillTextarea(t, helpdesk, "#edit-form "+browsertest.TestID("justification"), "CHG-3004 night shift")
+		helpdesk.Submit(browsertest.TestID("edit-submit"))
+		waitUntil(t, helpdesk, "helpdesk's relabelling to be saved", `document.querySelector('[data-testid="flash"]') !== null`)
+		verify("In sync")
+		tab.Click("#edit-form " + browsertest.TestID("app-"+appMobileID))
+		fillTextarea(t, tab, "#edit-form "+browsertest.TestID("justification"), "CHG-3005 desktop only")
+		tab.Submit(browsertest.TestID("edit-submit"))
+		tab.WaitVisible(browsertest.TestID("conflict"))
+		reqs.expect(t, "POST", "/assignments/"+seedChen, true, http.StatusConflict)
+		if got, want := portal.NormalizeClientIDs(acsHolds(t, dev.acs, seedChen)), portal.NormalizeClientIDs([]portal.GUID{desktop, mobile}); !slices.Equal(got, want) {
+			t.Errorf("ACS holds %v after a save over helpdesk's change, want it unchanged", got)
+		}
+		tab.AssertNoCSPViolations(t)
+		helpdesk.AssertNoCSPViolations(t)
 	})
 }

@@ -310,6 +310,9 @@ type Result struct {
 	// Change is what the change did to the assignment (Edit), as its
 	// audit row records it: before → after.
 	Change portal.StateChange
+	// SeenBefore is the row's fingerprint (Seen) just before the change
+	// (Verify): a page that showed it has missed no change but this one.
+	SeenBefore string
 }
 
 // lockName is the lock for one assignment: tenant and object, canonical.

@@ -511,7 +511,7 @@ func (s *Changes) Verify(ctx context.Context, who Who, object portal.GUID) (Resu
 		if err != nil {
 			return auditFailed(err)
 		}
-		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: ev.Detail, Call: call}
+		res = Result{Item: stored, Outcome: portal.OutcomeSuccess, Detail: ev.Detail, Call: call, SeenBefore: Seen(item)}
 		return nil
 	})
 	return res, err
