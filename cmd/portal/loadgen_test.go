@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // What the load tests (TestLoad, TestScale) share: signing many people in,
@@ -120,11 +123,13 @@ func statCPU(b []byte) time.Duration {
 // selfCPU is this process's user+system CPU time.
 func selfCPU(t *testing.T) time.Duration { return cpuTime(t, os.Getpid()) }
 
-// dbCPU is the user+system CPU time of the PostgreSQL server's processes
-// when store is "postgres" (its backends live as long as the portal's
-// pooled connections, so a phase's difference is theirs), else 0.
-func dbCPU(store string) time.Duration {
-	if store != "postgres" {
+// dbCPU is the user+system CPU time of the PostgreSQL server whose
+// postmaster is postmaster (0: none, as on SQLite): it and its children,
+// among them the backends serving the portal's pooled connections, which
+// live through a phase. A process that exits meanwhile takes its time
+// with it: an approximation, good while connections are pooled.
+func dbCPU(postmaster int) time.Duration {
+	if postmaster == 0 {
 		return 0
 	}
 	dirs, _ := os.ReadDir("/proc")
@@ -135,12 +140,42 @@ func dbCPU(store string) time.Duration {
 			continue
 		}
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || !bytes.Contains(b, []byte("(postgres)")) {
-			continue // gone meanwhile, or not PostgreSQL's
+		if err != nil {
+			continue // gone meanwhile
 		}
-		sum += statCPU(b)
+		if pid == postmaster || statParent(b) == postmaster {
+			sum += statCPU(b)
+		}
 	}
 	return sum
+}
+
+// postmasterOf is the process ID of the PostgreSQL server at url: the
+// parent of the backend a connection gets.
+func postmasterOf(t *testing.T, url string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var backend int
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", backend))
+	if err != nil {
+		t.Fatalf("PostgreSQL's backend %d is not a process of this machine: %v", backend, err)
+	}
+	return statParent(b)
+}
+
+// statParent is the parent's process ID in a /proc/<pid>/stat.
+func statParent(b []byte) int {
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // machineCPU is the CPU time the whole machine spent running anything

@@ -175,8 +175,8 @@ type phaseResult struct {
 	cpu float64 // the portal's CPU per request, µs
 	// Where else the machine's CPU went, per request, µs: this process
 	// (the load generator, and the writers in the last phase), the
-	// PostgreSQL server's processes (0 on SQLite, which is the portal's
-	// own), and everything the machine ran (every process's user and
+	// PostgreSQL server's processes (see dbCPU; 0 on SQLite, which is the
+	// portal's own), and everything the machine ran (every process's user and
 	// system time, the kernel's interrupts; not time stolen by the host).
 	// A phase's share of /healthz's rate is, on a saturated machine, the
 	// ratio of their machine figures.
@@ -198,11 +198,12 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 		// The portal's CPU profile over the whole run, one file per size and store.
 		flags = append(flags, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("%s-%d.cpu", store, rows)))
 	}
-	schema := ""
+	schema, postmaster := "", 0 // postmaster: PostgreSQL's, whose CPU each phase reports
 	if store == "postgres" {
 		schema = pgtest.FreshSchema(t)
 		db = database{PostgresURL: schema}
 		flags = append(flags, "-database", schema)
+		postmaster = postmasterOf(t, schema)
 	}
 	p := startPortalProc(t, dataDir, flags...)
 	pid := p.cmd.Process.Pid
@@ -274,11 +275,11 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 	}
 
 	phase := func(next func() string) phaseResult {
-		cpu0, self0, db0, machine0 := cpuTime(t, pid), selfCPU(t), dbCPU(store), machineCPU(t)
+		cpu0, self0, db0, machine0 := cpuTime(t, pid), selfCPU(t), dbCPU(postmaster), machineCPU(t)
 		r := hammerURLs(t, readers, func() string { return p.base + next() }, k.phase)
 		rss, _ := memory(t, pid)
 		return phaseResult{loadResult: r, cpu: perRequest(cpuTime(t, pid)-cpu0, r.n), rss: rss,
-			loadgen: perRequest(selfCPU(t)-self0, r.n), db: perRequest(dbCPU(store)-db0, r.n), machine: perRequest(machineCPU(t)-machine0, r.n)}
+			loadgen: perRequest(selfCPU(t)-self0, r.n), db: perRequest(max(0, dbCPU(postmaster)-db0), r.n), machine: perRequest(machineCPU(t)-machine0, r.n)}
 	}
 	varied := func() string { return searchURL(inv.search(searchKinds[rand.IntN(len(searchKinds))])) }
 	same := searchURL("sales floor, london")
