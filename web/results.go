@@ -59,8 +59,9 @@ func (r *renderedResults) Render(_ context.Context, w io.Writer) error {
 // The cache holds at most maxRenderedResults renderings and
 // maxRenderedBytes of their HTML, whichever comes first: a page of 50 rows
 // is about 60 KB, one of 200 four times that, and a cache bounded only by
-// count held 90 MB of 200-row pages (issue 13's load script, 200,000
-// rows: the portal's peak RSS 374 MB against 254).
+// count held 90 MB of 200-row pages (issue 13's load script with phases of
+// 200-row pages, 200,000 rows: the portal's peak RSS 374 MB; 251 MB with
+// the byte bound).
 const (
 	maxRenderedResults = 256
 	maxRenderedBytes   = 16 << 20
@@ -71,10 +72,11 @@ const maxAsked = 4096
 
 // admit reports whether a rendering of page under k is worth keeping: a
 // first page always; a later one when it was asked for before under the
-// same stamp, and recently: within half the cache's size of uncached
-// renderings of later pages (of any tenant). That is a rough stand-in for
-// "kept then, it would still be here" (first pages are kept too, and a
-// full cache drops a random quarter), and what matters is its scale.
+// same stamp, and recently: within half the cache's count bound of
+// uncached renderings of later pages (of any tenant). That is a rough
+// stand-in for "kept then, it would still be here" (first pages are kept
+// too, a full cache drops a random quarter, and its byte bound holds only
+// some 64 pages of 200 rows), and what matters is its scale.
 // Keeping a page costs a copy of its 60 KB. A small inventory's pages are
 // asked again soon and end up kept; random deep pages of a big one (4,000
 // pages at 200,000 rows) come back only after thousands of others, by
