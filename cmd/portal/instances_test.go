@@ -132,13 +132,22 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	}
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)"`)
+// Hidden inputs, and a name or value among their attributes (in any order,
+// beside others such as an id).
+var (
+	hiddenRE      = regexp.MustCompile(`<input type="hidden"([^>]*)>`)
+	hiddenNameRE  = regexp.MustCompile(` name="([^"]*)"`)
+	hiddenValueRE = regexp.MustCompile(` value="([^"]*)"`)
+)
 
 // hiddenField is the value of the first hidden input named name on page.
 func hiddenField(page, name string) string {
 	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
-		if m[1] == name {
-			return m[2]
+		if n := hiddenNameRE.FindStringSubmatch(m[1]); n != nil && n[1] == name {
+			if v := hiddenValueRE.FindStringSubmatch(m[1]); v != nil {
+				return v[1]
+			}
+			return ""
 		}
 	}
 	return ""
