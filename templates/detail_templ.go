@@ -827,7 +827,7 @@ func Verified(v DetailView, formInStep bool) templ.Component {
 		}
 		if v.Edit != nil {
 			if formInStep {
-				templ_7745c5c3_Err = editSeen(v.Edit.Seen, templ.Attributes{"hx-swap-oob": "true", "hx-nonce": templ.GetNonce(ctx)}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = editSeen(v.Edit.Seen, outOfBand(ctx)).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -836,7 +836,7 @@ func Verified(v DetailView, formInStep bool) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = editHint(v.Row.State, templ.Attributes{"hx-swap-oob": "true", "hx-nonce": templ.GetNonce(ctx)}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = editHint(v.Row.State, outOfBand(ctx)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

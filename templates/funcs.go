@@ -1,6 +1,11 @@
 package templates
 
-import "sort"
+import (
+	"context"
+	"sort"
+
+	"github.com/a-h/templ"
+)
 
 // sortedKeys lists a form's field errors in a stable order.
 func sortedKeys(m FieldErrors) []string {
@@ -18,4 +23,11 @@ func inParens(s string) string {
 		return ""
 	}
 	return " (" + s + ")"
+}
+
+// outOfBand marks an element of an htmx answer to replace the one with its
+// id elsewhere on the page (hx-swap-oob), with the request's nonce, which
+// hx-csp requires of every element with hx-* attributes.
+func outOfBand(ctx context.Context) templ.Attributes {
+	return templ.Attributes{"hx-swap-oob": "true", "hx-nonce": templ.GetNonce(ctx)}
 }

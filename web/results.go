@@ -129,14 +129,15 @@ func (c *resultsCache) put(k resultsKey, stamp access.ListStamp, r *renderedResu
 	if len(c.m) >= maxRenderedResults || c.bytes+len(r.html) > maxRenderedBytes {
 		// Make room by dropping a quarter, chosen by map order (random):
 		// emptying it all at once would make the popular pages cold too.
-		n := len(c.m) / 4
+		// A quarter at least, and more while the new page does not fit.
+		drop := len(c.m) / 4
 		for key, old := range c.m {
-			if n == 0 && c.bytes+len(r.html) <= maxRenderedBytes {
+			if drop <= 0 && c.bytes+len(r.html) <= maxRenderedBytes {
 				break
 			}
 			delete(c.m, key)
 			c.bytes -= len(old.html)
-			n = max(n-1, 0)
+			drop--
 		}
 	}
 	c.m[k] = r

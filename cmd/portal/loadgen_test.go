@@ -111,10 +111,15 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	return statCPU(b)
 }
 
+// statFields are the fields of a /proc/<pid>/stat after the command name
+// (which may hold spaces): the process's state first.
+func statFields(b []byte) []string {
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+}
+
 // statCPU is the user+system CPU time in a /proc/<pid>/stat.
 func statCPU(b []byte) time.Duration {
-	// Fields after the command name (which may hold spaces) start at ") ".
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	f := statFields(b)
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ = 100
@@ -173,8 +178,7 @@ func postmasterOf(t *testing.T, url string) int {
 
 // statParent is the parent's process ID in a /proc/<pid>/stat.
 func statParent(b []byte) int {
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ppid, _ := strconv.Atoi(f[1])
+	ppid, _ := strconv.Atoi(statFields(b)[1])
 	return ppid
 }
 

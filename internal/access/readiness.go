@@ -173,13 +173,16 @@ func (t TenantReadiness) Ready(item portal.InventoryItem) (ready string, reasons
 // Never nil (as a list's filter, none is an empty set, not no filter);
 // shared: callers must not change it.
 func (t TenantReadiness) NotReady() []portal.GUID {
-	if len(t.verdicts.everyone) > 0 && t.verdicts.all != nil {
-		return t.verdicts.all
+	var out []portal.GUID
+	if len(t.verdicts.everyone) > 0 {
+		out = t.verdicts.all
+	} else {
+		out = slices.Collect(maps.Keys(t.verdicts.notReady))
 	}
-	if len(t.verdicts.everyone) > 0 || len(t.verdicts.notReady) == 0 {
+	if out == nil {
 		return []portal.GUID{}
 	}
-	return slices.Collect(maps.Keys(t.verdicts.notReady))
+	return out
 }
 
 // verdicts are a run's answers per object.

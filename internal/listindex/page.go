@@ -104,19 +104,15 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 		// of the whole index (a list page counts them each time it is
 		// drawn: see Count).
 		only := x.objectRows(f.Objects)
+		var hits []uint32
+		var set bitset
+		if q != "" {
+			hits, set = x.search(q)
+		}
 		found := only[:0]
-		if q == "" {
-			for _, id := range only {
-				if mask.has(x.cells[id]) {
-					found = append(found, id)
-				}
-			}
-		} else {
-			hits, set := x.search(q)
-			for _, id := range only {
-				if mask.has(x.cells[id]) && (set != nil && set.has(id) || set == nil && hitsHave(hits, id)) {
-					found = append(found, id)
-				}
+		for _, id := range only {
+			if mask.has(x.cells[id]) && (q == "" || among(hits, set, id)) {
+				found = append(found, id)
 			}
 		}
 		matched = len(found)
@@ -171,27 +167,30 @@ func (x *Index) match(f portal.InventoryFilter, offset, limit int) (ids []uint32
 // read back in order: sorting 200,000 rows would cost forty times more.
 func (x *Index) objectRows(objs []portal.GUID) []uint32 {
 	ids := make([]uint32, 0, len(objs))
-	if len(objs) > len(x.rows)/64 {
-		set := newBitset(len(x.rows))
-		for _, obj := range objs {
-			if id, ok := x.byObject[obj]; ok {
-				set.set(id)
-			}
-		}
-		set.each(func(id uint32) { ids = append(ids, id) })
-		return ids
-	}
 	for _, obj := range objs {
 		if id, ok := x.byObject[obj]; ok {
 			ids = append(ids, id)
 		}
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
+	if len(ids) <= len(x.rows)/64 {
+		slices.Sort(ids)
+		return slices.Compact(ids)
+	}
+	set := newBitset(len(x.rows))
+	for _, id := range ids {
+		set.set(id)
+	}
+	ids = ids[:0]
+	set.each(func(id uint32) { ids = append(ids, id) })
+	return ids
 }
 
-// hitsHave tells whether id is among hits, a search's sorted rows.
-func hitsHave(hits []uint32, id uint32) bool {
+// among tells whether id is among a search's answer: set when not nil,
+// else hits, sorted.
+func among(hits []uint32, set bitset, id uint32) bool {
+	if set != nil {
+		return set.has(id)
+	}
 	_, ok := slices.BinarySearch(hits, id)
 	return ok
 }
