@@ -65,6 +65,10 @@ const Scope = "https://communication.azure.com/.default"
 // hundred bytes, so anything near this is a fault, not data worth holding.
 const maxResponseBody = 1 << 20
 
+// DefaultMaxConcurrency is Options.MaxConcurrency's default: the most
+// calls in flight the bound may grow to.
+const DefaultMaxConcurrency = 64
+
 // Options configure a Client. Endpoint and exactly one of AccessKey and
 // Credential are required; every other field has a default.
 type Options struct {
@@ -86,12 +90,13 @@ type Options struct {
 	ResourceAccountSpelling string
 
 	// MaxConcurrency is the ceiling of the calls in flight to ACS across
-	// every caller of this client (default 64). Below it the bound adapts
-	// to ACS's answers: it starts at 8 (or the ceiling, if lower), doubles
-	// each round trip of successes until ACS first throttles, then grows
-	// by one a round trip, and halves on a 429 or a Retry-After (see
-	// limiter). Further calls wait their turn, a person's before a bulk
-	// job's (see portal.Background).
+	// every caller of this client (default DefaultMaxConcurrency). Below
+	// it the bound adapts to ACS's answers: it starts at 8 (or the
+	// ceiling, if lower), doubles each round trip of successes until ACS
+	// first throttles, then grows by one a round trip, and halves on a 429
+	// or a Retry-After (see limiter). Further calls wait their turn, a
+	// person's before a bulk job's (see portal.Background); people's calls
+	// may always make up 8 in flight, whatever the bound.
 	MaxConcurrency int
 	// FixedConcurrency keeps the bound at MaxConcurrency whatever ACS
 	// answers: no growth, no halving, no pause beyond the throttled call's
@@ -169,7 +174,7 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	apiQuery := "api-version=" + opts.APIVersion
-	setDefault(&opts.MaxConcurrency, 64)
+	setDefault(&opts.MaxConcurrency, DefaultMaxConcurrency)
 	setDefault(&opts.MaxRetries, 4)
 	setDefault(&opts.RetryDelay, 500*time.Millisecond)
 	setDefault(&opts.MaxRetryAfter, 30*time.Second)

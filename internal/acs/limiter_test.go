@@ -188,16 +188,16 @@ func TestLimiterHalvedHoldsNewCalls(t *testing.T) {
 	l.answered(l.sent(), http.StatusTooManyRequests, 0)
 	got := make(chan struct{})
 	go func() {
-		if err := l.acquire(context.Background(), false); err == nil {
+		if err := l.acquire(context.Background(), true); err == nil {
 			close(got)
 		}
 	}()
-	testwait.For(t, "the call to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
+	testwait.For(t, "the call to queue", func() bool { _, _, _, bg := l.state(); return bg == 1 })
 	for range 4 {
 		l.release()
 	}
-	if _, inFlight, people, _ := l.state(); inFlight != 4 || people != 1 {
-		t.Fatalf("with a limit of 4: %d in flight, %d waiting; want 4 and 1", inFlight, people)
+	if _, inFlight, _, bg := l.state(); inFlight != 4 || bg != 1 {
+		t.Fatalf("with a limit of 4: %d in flight, %d waiting; want 4 and 1", inFlight, bg)
 	}
 	l.release()
 	testwait.For(t, "the call to start once 3 were in flight", func() bool {
@@ -208,6 +208,64 @@ func TestLimiterHalvedHoldsNewCalls(t *testing.T) {
 			return false
 		}
 	})
+}
+
+// However low ACS's 429s have pushed the limit, people's calls may make
+// up peopleFloor calls in flight (the bound before the client adapted, at
+// most the ceiling): only background work is held to the limit. A
+// background call queued behind people waits for them and for the limit.
+func TestLimiterPeopleKeepTheOldBound(t *testing.T) {
+	for _, ceiling := range []int{64, 3} {
+		l := newLimiter(ceiling, time.Minute)
+		for range 6 {
+			l.answered(l.sent(), http.StatusTooManyRequests, 0)
+		}
+		if limit, _, _, _ := l.state(); limit != 1 {
+			t.Fatalf("ceiling %d: limit %v after six 429s, want 1", ceiling, limit)
+		}
+		floor := min(peopleFloor, ceiling)
+		for i := range floor {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // it should not wait at all
+			err := l.acquire(ctx, false)
+			cancel()
+			if err != nil {
+				t.Fatalf("ceiling %d: a person's call %d of %d waited: %v", ceiling, i+1, floor, err)
+			}
+		}
+		person, job := make(chan struct{}), make(chan struct{})
+		go func() {
+			if l.acquire(context.Background(), false) == nil {
+				close(person)
+			}
+		}()
+		testwait.For(t, "the person's call past the floor to queue", func() bool { _, _, p, _ := l.state(); return p == 1 })
+		go func() {
+			if l.acquire(context.Background(), true) == nil {
+				close(job)
+			}
+		}()
+		testwait.For(t, "the background call to queue", func() bool { _, _, _, bg := l.state(); return bg == 1 })
+		l.release()
+		testwait.For(t, "the person's call to go when one ends", func() bool { return closed(person) })
+		for range floor - 1 {
+			l.release()
+		}
+		if _, inFlight, _, bg := l.state(); inFlight != 1 || bg != 1 || closed(job) {
+			t.Fatalf("ceiling %d: %d in flight, %d queued, background sent %v; want the person's call alone in flight, the background call waiting for the limit of 1", ceiling, inFlight, bg, closed(job))
+		}
+		l.release()
+		testwait.For(t, "the background call to go once nothing is in flight", func() bool { return closed(job) })
+		l.release()
+	}
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func TestLimiterRetryAfterPausesBackgroundCalls(t *testing.T) {
@@ -237,7 +295,7 @@ func TestLimiterRetryAfterPausesBackgroundCalls(t *testing.T) {
 	l = newLimiter(64, 100*time.Millisecond)
 	start = time.Now()
 	l.answered(l.sent(), http.StatusTooManyRequests, time.Hour)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // it should not wait at all
 	defer cancel()
 	if err := l.acquire(ctx, true); err != nil {
 		t.Fatalf("a Retry-After of an hour held a background call for more than a minute: %v", err)
@@ -360,7 +418,7 @@ func TestFixedLimiterIgnoresAnswers(t *testing.T) {
 		t.Errorf("fixed at 32, moved to %d", got)
 	}
 	l.release()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // it should not wait at all
 	defer cancel()
 	if err := l.acquire(ctx, true); err != nil {
 		t.Errorf("a background call was paused: %v", err)
