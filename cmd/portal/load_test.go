@@ -228,7 +228,9 @@ func TestBulkPlanMemory(t *testing.T) {
 //	PORTAL_LOAD=1 go test -run TestBulkApplySpeed -v -count=1 ./cmd/portal
 //
 // Targets (issue 5): the job within 1.3 × its ideal (1,000 × 25 ms ÷ 8, the
-// default concurrency) and at least 10 × faster than the sequential loop.
+// client's fixed bound then; it now adapts up to 64, and the time against
+// that ideal is reported too) and at least 10 × faster than the sequential
+// loop.
 // It also times 1,000 PUTs sent straight to the emulator one after another,
 // the loop a script would run, for comparison. PORTAL_LOAD_ROWS changes
 // the count.
@@ -237,6 +239,8 @@ func TestBulkApplySpeed(t *testing.T) {
 		t.Skip("load test: set PORTAL_LOAD=1 to run it (about 2 minutes)")
 	}
 	rows := envInt("PORTAL_LOAD_ROWS", 1000)
+	// Issue 5's ideal: 8 calls in flight all busy, the client's fixed
+	// bound then. It adapts now, up to its ceiling, which gives a second.
 	const latency, workers = 25 * time.Millisecond, 8
 	flags := []string{"-acs-faults", "latency=25ms", "-reconcile-every", "0"}
 	if f := os.Getenv("PORTAL_LOAD_MEMPROFILE"); f != "" {
@@ -247,13 +251,18 @@ func TestBulkApplySpeed(t *testing.T) {
 	object := func(set, i int) string { return fmt.Sprintf("%08x-0000-4000-8%03x-%012x", i+1, set, i+1) }
 
 	// 1. One grant after another through the form, as a person (or a
-	// script driving the portal) would.
+	// script driving the portal) would. A session may make 120 changes a
+	// minute: each of these admins makes at most 100 in all.
+	forms := make([]*http.Client, (rows+99)/100)
+	for i := range forms {
+		forms[i] = p.client(t, "admin@contoso.test")
+	}
 	start := time.Now()
 	for i := range rows {
 		// Made-up people: confirmed as not in the directory, as a script
 		// granting them would (the check would refuse them otherwise).
 		form := url.Values{"objectId": {object(1, i)}, "kind": {"user"}, "clientId": {appDesktop.String()}, "label": {"Sequential " + strconv.Itoa(i)}, "confirmAbsent": {object(1, i)}}
-		if status, _, page := send(t, admin, "POST", p.base+"/assignments", "application/x-www-form-urlencoded", strings.NewReader(form.Encode())); status != http.StatusSeeOther {
+		if status, _, page := send(t, forms[i/100], "POST", p.base+"/assignments", "application/x-www-form-urlencoded", strings.NewReader(form.Encode())); status != http.StatusSeeOther {
 			t.Fatalf("grant %d: %d %.300s", i, status, page)
 		}
 	}
@@ -289,11 +298,12 @@ func TestBulkApplySpeed(t *testing.T) {
 	rssBulk, hwm := memory(t, p.cmd.Process.Pid)
 
 	ideal := time.Duration(rows) * latency / workers
-	t.Logf("%d grants, emulator latency %v, concurrency %d", rows, latency, workers)
+	ceilingIdeal := time.Duration(rows) * latency / acs.DefaultMaxConcurrency
+	t.Logf("%d grants, emulator latency %v, at most %d calls in flight (starting at 8)", rows, latency, acs.DefaultMaxConcurrency)
 	t.Logf("sequential grants through the form: %v (%.1f ms each: a GET and a PUT)", sequential.Round(time.Millisecond), ms(sequential)/float64(rows))
 	t.Logf("sequential PUTs straight to ACS:    %v (%.1f ms each)", rawPUTs.Round(time.Millisecond), ms(rawPUTs)/float64(rows))
-	t.Logf("bulk job (upload, plan, apply, done): %v (upload and plan %v); ideal %v → %.2f × ideal",
-		bulk.Round(time.Millisecond), queued.Round(time.Millisecond), ideal, bulk.Seconds()/ideal.Seconds())
+	t.Logf("bulk job (upload, plan, apply, done): %v (upload and plan %v); issue 5's ideal at 8 in flight %v → %.2f ×; at the ceiling %v → %.2f ×",
+		bulk.Round(time.Millisecond), queued.Round(time.Millisecond), ideal, bulk.Seconds()/ideal.Seconds(), ceilingIdeal, bulk.Seconds()/ceilingIdeal.Seconds())
 	t.Logf("bulk is %.1f × faster than the sequential form loop, %.1f × faster than sequential raw PUTs", sequential.Seconds()/bulk.Seconds(), rawPUTs.Seconds()/bulk.Seconds())
 	t.Logf("portal memory (with its emulator): RSS %d MB after the form loop, %d MB after the raw PUTs, %d MB after the job; peak %d MB", rssSeq>>20, rssRaw>>20, rssBulk>>20, hwm>>20)
 	if _, _, result := send(t, admin, "GET", p.base+job+"/result.csv", "", nil); strings.Count(result, ",success,") != rows {
