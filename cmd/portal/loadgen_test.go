@@ -45,7 +45,11 @@ type loadResult struct {
 	n, errors int
 	rps       float64
 	p50, p99  time.Duration
+	bytes     int64 // of all the responses' bodies
 }
+
+// kbPer is the mean size of a response's body, KB.
+func (r loadResult) kbPer() float64 { return float64(r.bytes) / 1e3 / float64(max(r.n, 1)) }
 
 func perRequest(cpu time.Duration, n int) float64 {
 	return float64(cpu.Microseconds()) / float64(max(n, 1))
@@ -63,6 +67,7 @@ func hammerURLs(t *testing.T, clients []*http.Client, next func() string, d time
 		mu        sync.Mutex
 		latencies []time.Duration
 		errs      atomic.Int64
+		received  atomic.Int64
 	)
 	stop := time.Now().Add(d)
 	began := time.Now()
@@ -78,8 +83,9 @@ func hammerURLs(t *testing.T, clients []*http.Client, next func() string, d time
 					errs.Add(1)
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				n, _ := io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				received.Add(n)
 				if resp.StatusCode != 200 {
 					errs.Add(1)
 				}
@@ -93,7 +99,7 @@ func hammerURLs(t *testing.T, clients []*http.Client, next func() string, d time
 	wg.Wait()
 	elapsed := time.Since(began)
 	slices.Sort(latencies)
-	r := loadResult{n: len(latencies), errors: int(errs.Load()), rps: float64(len(latencies)) / elapsed.Seconds()}
+	r := loadResult{n: len(latencies), errors: int(errs.Load()), rps: float64(len(latencies)) / elapsed.Seconds(), bytes: received.Load()}
 	if len(latencies) > 0 {
 		r.p50 = latencies[len(latencies)/2]
 		r.p99 = latencies[len(latencies)*99/100]

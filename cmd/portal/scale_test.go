@@ -309,8 +309,8 @@ func runScale(t *testing.T, store string, rows int, k scaleKnobs) scaleResult {
 	h := res.health()
 	t.Logf("%s, %d rows, %d clients, %v per phase:", store, rows, k.clients, k.phase)
 	for _, ph := range res.phases() {
-		t.Logf("  %-19s %7.0f req/s (%5.1f %%)  p50 %7.2f ms  p99 %7.2f ms  CPU µs/request: portal %4.0f, load generator %3.0f, PostgreSQL %3.0f, machine %4.0f; RSS %d MB after  (%d requests, %d errors)",
-			ph.name+":", ph.r.rps, 100*ph.r.rps/h, ms(ph.r.p50), ms(ph.r.p99), ph.r.cpu, ph.r.loadgen, ph.r.db, ph.r.machine, ph.r.rss>>20, ph.r.n, ph.r.errors)
+		t.Logf("  %-19s %7.0f req/s (%5.1f %%)  p50 %7.2f ms  p99 %7.2f ms  CPU µs/request: portal %4.0f, load generator %3.0f, PostgreSQL %3.0f, machine %4.0f; %.1f KB a response; RSS %d MB after  (%d requests, %d errors)",
+			ph.name+":", ph.r.rps, 100*ph.r.rps/h, ms(ph.r.p50), ms(ph.r.p99), ph.r.cpu, ph.r.loadgen, ph.r.db, ph.r.machine, ph.r.kbPer(), ph.r.rss>>20, ph.r.n, ph.r.errors)
 		if ph.r.errors > 0 {
 			t.Errorf("%s: %d errors under load", ph.name, ph.r.errors)
 		}
