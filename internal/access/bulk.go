@@ -164,10 +164,10 @@ func (s *Changes) alreadyApplied(ctx context.Context, who Who, row portal.JobRow
 	return "", false
 }
 
-// ACSCallsAllowed returns how many calls the ACS adapter lets in flight now,
-// when it says (the ACS client adapts it to ACS's answers), or 8, the fixed
-// bound it had before, when it does not (a fake). The bulk runner sizes its
-// rows in flight by it.
+// ACSCallsAllowed returns how many of a bulk job's calls the ACS adapter
+// lets in flight now, when it says (the ACS client adapts it to ACS's
+// answers), or 8, the fixed bound it had before, when it does not (a
+// fake). The bulk runner sizes its rows in flight by it.
 func (s *Changes) ACSCallsAllowed() int {
 	if a, ok := s.acs.(interface{ CallsAllowed() int }); ok {
 		return max(1, a.CallsAllowed())

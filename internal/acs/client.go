@@ -93,10 +93,11 @@ type Options struct {
 	// every caller of this client (default DefaultMaxConcurrency). Below
 	// it the bound adapts to ACS's answers: it starts at 8 (or the
 	// ceiling, if lower), doubles each round trip of successes until ACS
-	// first throttles, then grows by one a round trip, and halves on a 429
-	// or a Retry-After (see limiter). Further calls wait their turn, a
-	// person's before a bulk job's (see portal.Background); people's calls
-	// may always make up 8 in flight, whatever the bound.
+	// first throttles, then grows by one per window of successes (the
+	// bound's worth, at least 16), and halves on a 429 or a Retry-After
+	// (see limiter). Further calls wait their turn, a person's before a
+	// bulk job's (see portal.Background); a person's call may start while
+	// fewer than 8 calls are in flight, whatever the bound.
 	MaxConcurrency int
 	// FixedConcurrency keeps the bound at MaxConcurrency whatever ACS
 	// answers: no growth, no halving, no pause beyond the throttled call's
@@ -228,8 +229,9 @@ func New(opts Options) (*Client, error) {
 	}, nil
 }
 
-// CallsAllowed returns how many calls the client lets in flight now, between
-// 1 and Options.MaxConcurrency as ACS's answers have moved it. A bulk job
+// CallsAllowed returns how many background calls the client lets in flight
+// now, between 1 and Options.MaxConcurrency as ACS's answers have moved it
+// (people's calls may start while fewer than 8 are in flight). A bulk job
 // sizes its workers by it, so that it holds no more rows (and their locks)
 // than the calls it can make.
 func (c *Client) CallsAllowed() int { return c.limit.current() }

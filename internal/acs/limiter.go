@@ -35,16 +35,20 @@ import (
 // not paused (it is one call, and the retry policy makes it wait out its
 // own Retry-After); it also goes before every queued background call, so a
 // running bulk job delays a person by one call at most, not by its backlog.
-// And people's calls are never held to fewer than the bound the client had
-// before it adapted (peopleFloor): the limit is what background work may
-// use. Held to the limit, people queued behind one another whenever ACS
-// throttled now and then: with one answer in ten a 429, the limit sat at
-// one or two calls, and under the two-instance soak a change took 4 s at
-// the median and 30 s at the 99th percentile, against 1.3 and 4.6 s with
-// the old fixed bound of 8.
 // The pause is bounded (maxPause): the job itself honours a longer one,
 // told of every Retry-After (portal.AskedToWait), and the calls it has
 // queued here give up unsent when it pauses (portal.BackgroundUntil).
+//
+// A person's call may start whenever fewer calls of any kind are in
+// flight than the bound the client had before it adapted (peopleFloor,
+// at most the ceiling) or the limit, whichever is more: the limit holds
+// background calls only. Held to the limit, people queued behind one
+// another whenever ACS throttled now and then: with one answer in ten a
+// 429, the limit sat at one or two calls, and under the two-instance soak
+// a change took 1.4-4.7 s at the median and 23-33 s at the 99th
+// percentile, against 0.9-1.3 and 4.6-5.7 s with the old fixed bound of
+// 8. The other side of it: while people's calls fill the limit, a bulk
+// job's calls wait, as they always waited behind people's.
 type limiter struct {
 	fixed    bool // Options.FixedConcurrency: the limit is the ceiling, always
 	ceiling  float64
@@ -72,8 +76,9 @@ const minWindow = 16
 // adapted: safe for any resource, and it grows in a few round trips.
 const initialLimit = 8
 
-// peopleFloor is how many calls in flight people's calls may always make
-// up, whatever the limit (at most the ceiling): the old fixed bound.
+// peopleFloor is how many calls (of any kind) may be in flight when a
+// person's starts, whatever the limit (at most the ceiling): the old
+// fixed bound.
 const peopleFloor = initialLimit
 
 type waiter struct{ ready chan struct{} } // closed when granted a slot
@@ -277,10 +282,12 @@ func (l *limiter) answered(epoch uint64, status int, retryAfter time.Duration) {
 	}
 }
 
-// busyLocked reports whether the limit is what holds calls back. A limit
-// that is not in use learns nothing from a success: without this, a
-// trickle of single calls would raise it to the ceiling, and the first
-// bulk job would then send a burst ACS never showed it could take.
+// busyLocked reports whether the limit is in use: reached (people's calls
+// may pass it), or calls are waiting. A limit that is not in use learns
+// nothing from a success: without this, a trickle of single calls would
+// raise it to the ceiling, and the first bulk job would then send a burst
+// ACS never showed it could take. People's calls past the limit do teach
+// it, up to about as many as they keep in flight: ACS took those.
 func (l *limiter) busyLocked() bool {
 	return l.inFlight >= l.allowedLocked() || len(l.people) > 0 || len(l.background) > 0
 }
