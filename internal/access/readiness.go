@@ -171,18 +171,13 @@ func (t TenantReadiness) Ready(item portal.InventoryItem) (ready string, reasons
 // every assignment when the whole tenant fails (everyone), else those a
 // check found wanting, with people whose every app cannot act for them.
 // Never nil (as a list's filter, none is an empty set, not no filter);
-// shared: callers must not change it.
+// made once a run and shared: callers must not change it. (A list page
+// counts them each time it is drawn.)
 func (t TenantReadiness) NotReady() []portal.GUID {
-	var out []portal.GUID
-	if len(t.verdicts.everyone) > 0 {
-		out = t.verdicts.all
-	} else {
-		out = slices.Collect(maps.Keys(t.verdicts.notReady))
+	if t.verdicts.notReadyList == nil {
+		return []portal.GUID{} // never checked
 	}
-	if out == nil {
-		return []portal.GUID{}
-	}
-	return out
+	return t.verdicts.notReadyList
 }
 
 // verdicts are a run's answers per object.
@@ -190,8 +185,10 @@ type verdicts struct {
 	everyone []string                        // tenant-wide reasons: no access can work
 	notReady map[portal.GUID][]string        // objects that cannot, with why
 	known    map[portal.GUID]bool            // objects the run had an answer for
-	all      []portal.GUID                   // every assignment the run saw
 	unknown  map[portal.PrincipalKind]string // why a kind's check said unknown
+	// notReadyList is NotReady's answer: every assignment the run saw when
+	// everyone fails, else notReady's objects; never nil.
+	notReadyList []portal.GUID
 }
 
 // verdictsOf reads the checks as answers per object of inv; people is what
@@ -226,7 +223,6 @@ func verdictsOf(checks []portal.Check, inv chainInventory, people map[portal.GUI
 			}
 		}
 	}
-	v.all = append(slices.Collect(maps.Keys(inv.resourceAccounts)), inv.people...)
 	if _, ok := v.unknown[portal.KindResourceAccount]; !ok {
 		for id := range inv.resourceAccounts {
 			v.known[id] = true
@@ -255,6 +251,14 @@ func verdictsOf(checks []portal.Check, inv chainInventory, people map[portal.GUI
 		if (looked && !unknownApp) || len(v.notReady[id]) > 0 {
 			v.known[id] = true
 		}
+	}
+	if len(v.everyone) > 0 {
+		v.notReadyList = append(slices.Collect(maps.Keys(inv.resourceAccounts)), inv.people...)
+	} else {
+		v.notReadyList = slices.Collect(maps.Keys(v.notReady))
+	}
+	if v.notReadyList == nil {
+		v.notReadyList = []portal.GUID{}
 	}
 	return v
 }

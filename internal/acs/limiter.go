@@ -100,6 +100,16 @@ func (l *limiter) peopleAllowedLocked() int {
 	return max(l.allowedLocked(), min(peopleFloor, int(l.ceiling)))
 }
 
+// mayStartLocked reports whether a call of its kind may start now, its
+// queue aside: a person's below peopleAllowedLocked, a background call
+// below the limit and not during a pause.
+func (l *limiter) mayStartLocked(background bool) bool {
+	if background {
+		return l.inFlight < l.allowedLocked() && !l.pausedLocked()
+	}
+	return l.inFlight < l.peopleAllowedLocked()
+}
+
 func (l *limiter) pausedLocked() bool {
 	return !l.pausedUntil.IsZero() && time.Now().Before(l.pausedUntil)
 }
@@ -115,13 +125,11 @@ func (l *limiter) acquire(ctx context.Context, background bool) error {
 	default:
 	}
 	l.mu.Lock()
-	var free bool
+	queue := l.people
 	if background {
-		free = l.inFlight < l.allowedLocked() && len(l.background) == 0 && !l.pausedLocked()
-	} else {
-		free = l.inFlight < l.peopleAllowedLocked() && len(l.people) == 0
+		queue = l.background
 	}
-	if free {
+	if len(queue) == 0 && l.mayStartLocked(background) {
 		l.inFlight++
 		l.mu.Unlock()
 		return nil
@@ -179,9 +187,9 @@ func (l *limiter) dispatchLocked() {
 	for {
 		var w *waiter
 		switch {
-		case len(l.people) > 0 && l.inFlight < l.peopleAllowedLocked():
+		case len(l.people) > 0 && l.mayStartLocked(false):
 			w, l.people = l.people[0], l.people[1:]
-		case len(l.background) > 0 && l.inFlight < l.allowedLocked() && !l.pausedLocked():
+		case len(l.background) > 0 && l.mayStartLocked(true):
 			w, l.background = l.background[0], l.background[1:]
 		default:
 			return
