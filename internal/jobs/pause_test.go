@@ -144,8 +144,11 @@ func TestBulkPausesForRetryAfter(t *testing.T) {
 // 2 s here) is over: they give up unsent, and their rows wait for the job.
 func TestBulkPauseHoldsCallsQueuedInTheClient(t *testing.T) {
 	ctx := context.Background()
-	// Two calls at a time, four rows: rows' calls wait in the client.
-	e := newBulkEnvWith(t, acs.Options{RetryDelay: 5 * time.Millisecond, MaxRetryAfter: 2 * time.Second, MaxConcurrency: 2, FixedConcurrency: true})
+	// One call at a time, two rows: while one row's call waits for its
+	// answer, the other's waits in the client. (With two calls and four
+	// rows, the free slot served rows as fast as a loaded CI machine
+	// prepared them, and now and then none was queued at the pause.)
+	e := newBulkEnvWith(t, acs.Options{RetryDelay: 5 * time.Millisecond, MaxRetryAfter: 2 * time.Second, MaxConcurrency: 1, FixedConcurrency: true})
 	e.emu.SetRates(acsemu.Rates{Latency: 50 * time.Millisecond})
 	_, job := e.plan(t, grants(40))
 	clock := newTestClock()
